@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+/* shmq.h - the public API of libshmq, a shared-memory message bus for one Linux host. */
+#ifndef SHMQ_H
+#define SHMQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef SHMQ_API
+#define SHMQ_API __attribute__((visibility("default")))
+#endif
+
+#define SHMQ_VERSION_MAJOR 0
+#define SHMQ_VERSION_MINOR 1
+#define SHMQ_VERSION_PATCH 0
+
+/**
+ * shmq_version() - the library's version as "MAJOR.MINOR.PATCH".
+ *
+ * Return: a static string; compare with SHMQ_VERSION_* to detect a header/library mismatch.
+ */
+SHMQ_API const char *shmq_version(void);
+
+/**
+ * shmq_strerror() - a human-readable text for an error returned by this library.
+ * @err: a negative (or positive) errno value as returned by any shmq_* call
+ *
+ * Gives the shmq meaning where one is fixed (-EPROTO: a segment whose layout this library
+ * does not speak; -EBADMSG: a corrupt record) and the system text otherwise.
+ *
+ * Return: a static string, never NULL; thread-safe.
+ */
+SHMQ_API const char *shmq_strerror(int err);
+
+/*
+ * The bus: a namespace of named objects (channels, later topics) in POSIX shared memory.
+ * Segments are named "/shmq.<namespace>.<name>" and so live in /dev/shm.
+ */
+typedef struct shmq_bus shmq_bus;
+
+/* Longest namespace, in characters of [A-Za-z0-9_-]. */
+#define SHMQ_NAMESPACE_MAX 32
+/* Longest object name, in characters of [A-Za-z0-9_.-] (dot-separated, no empty segment). */
+#define SHMQ_NAME_MAX 200
+/* Environment variable that names the namespace when shmq_bus_open() is given NULL. */
+#define SHMQ_NAMESPACE_ENV "SHMQ_NAMESPACE"
+
+/**
+ * shmq_bus_open() - open a bus namespace.
+ * @ns:      1-32 chars of [A-Za-z0-9_-]; NULL takes $SHMQ_NAMESPACE, else "default"
+ * @flags:   0 (no flags are defined yet; any bit is rejected)
+ * @ret_bus: on success a handle owned by the caller, released with shmq_bus_close();
+ *           untouched on failure
+ *
+ * Opening a bus touches no shared memory; it fixes the namespace that later calls use.
+ *
+ * Return: 0, or -EINVAL (bad namespace, also when taken from the environment, or flags),
+ * -ENOMEM.
+ */
+SHMQ_API int shmq_bus_open(const char *ns, unsigned flags, shmq_bus **ret_bus);
+
+/**
+ * shmq_bus_close() - release a bus handle from shmq_bus_open(); NULL is ignored.
+ *
+ * Objects opened through the bus stay valid: each keeps what it needs.
+ */
+SHMQ_API void shmq_bus_close(shmq_bus *bus);
+
+/**
+ * shmq_bus_namespace() - the namespace a bus was opened with.
+ *
+ * Return: a string owned by @bus, or NULL when @bus is NULL.
+ */
+SHMQ_API const char *shmq_bus_namespace(const shmq_bus *bus);
+
+/**
+ * shmq_unlink() - remove a named object from the bus.
+ * @bus:  the bus
+ * @name: the object's name
+ *
+ * Like unlink(2): processes that have it open keep using it; the name is free at once
+ * and the memory is returned when the last user closes it.
+ *
+ * Return: 0, or -EINVAL (bad name), -ENOENT, -EACCES.
+ */
+SHMQ_API int shmq_unlink(shmq_bus *bus, const char *name);
+
+/*
+ * SPSC channel: one producer, one consumer, variable-length messages in a byte ring.
+ *
+ * Every message carries a 64-bit sequence number (the first message of a channel is 1,
+ * then +1 per message) and its publish time (CLOCK_MONOTONIC, nanoseconds).
+ * Non-blocking: a full ring or an empty one gives -EAGAIN.
+ */
+typedef struct shmq_channel shmq_channel;
+
+#define SHMQ_DEFAULT_CAPACITY (1u << 20) /* ring bytes */
+#define SHMQ_DEFAULT_MAX_MSG (64u << 10) /* largest payload */
+#define SHMQ_MIN_CAPACITY 4096u
+#define SHMQ_MAX_CAPACITY (1ull << 40)
+#define SHMQ_MAX_MSG_LIMIT (1u << 30)
+#define SHMQ_DEFAULT_MODE 0600u
+
+/**
+ * struct shmq_channel_config - how a channel is created.
+ * @capacity: ring size in bytes, a power of two in [4 KiB, 1 TiB]; 0 for 1 MiB
+ * @max_msg:  largest payload in bytes, at most 1 GiB, and a record of that size plus one
+ *            record header must fit in @capacity; 0 for min(64 KiB, what fits)
+ * @mode:     permission bits of a new segment (0-0777); 0 for 0600
+ *
+ * Each record costs 32 bytes of header plus its payload, rounded up to 32 bytes.
+ * When attaching to an existing channel, non-zero fields must equal the channel's.
+ */
+struct shmq_channel_config {
+	uint64_t capacity;
+	uint32_t max_msg;
+	uint32_t mode;
+};
+
+/* Flags of shmq_channel_open(). Exactly one of PRODUCER/CONSUMER is required. */
+#define SHMQ_OPEN_CREATE 0x01u /* create the channel if absent */
+#define SHMQ_OPEN_EXCL 0x02u /* with CREATE: fail with -EEXIST if it exists */
+#define SHMQ_OPEN_PRODUCER 0x10u /* this handle sends */
+#define SHMQ_OPEN_CONSUMER 0x20u /* this handle receives */
+
+/**
+ * shmq_channel_open() - attach to an SPSC channel as its producer or its consumer.
+ * @bus:    the bus (namespace)
+ * @name:   1-200 chars of [A-Za-z0-9_.-], dot-separated non-empty segments
+ * @flags:  SHMQ_OPEN_* bits; unknown bits are rejected
+ * @cfg:    configuration for a new channel, or NULL for the defaults; see
+ *          struct shmq_channel_config for what it means when attaching
+ * @ret_ch: on success a handle owned by the caller, released with shmq_channel_close();
+ *          untouched on failure
+ *
+ * Two processes racing to create the same channel: one creates it, the other attaches
+ * once the creator has published the header. A role (producer or consumer) is held by one
+ * live process at a time; the role of a process that died is taken over, resuming at the
+ * position it left in shared memory (a consumer that died may see its last unreleased
+ * messages again: delivery across a consumer crash is at-least-once).
+ *
+ * Return: 0, or -EINVAL (bad argument, flags or configuration), -ENOENT (absent and no
+ * SHMQ_OPEN_CREATE), -EEXIST (SHMQ_OPEN_EXCL and present, or a configuration that differs
+ * from the existing channel's), -EBUSY (the role is held by a live process), -EACCES,
+ * -EPROTO (a segment this library does not speak: wrong magic, layout version, kind or
+ * size, or a header that was never published), -ENOSPC (no room in /dev/shm), -ENOMEM,
+ * -EMFILE/-ENFILE.
+ */
+SHMQ_API int shmq_channel_open(shmq_bus *bus, const char *name, unsigned flags,
+			       const struct shmq_channel_config *cfg, shmq_channel **ret_ch);
+
+/**
+ * shmq_channel_close() - release a handle from shmq_channel_open(); NULL is ignored.
+ *
+ * Gives up the role. An outstanding reservation is dropped (never seen by the consumer);
+ * peeked but unreleased messages stay in the ring for the next consumer.
+ */
+SHMQ_API void shmq_channel_close(shmq_channel *ch);
+
+/**
+ * shmq_channel_send() - copy one message into the ring.
+ * @ch:   a producer handle
+ * @data: the payload (may be NULL when @len is 0)
+ * @len:  payload bytes, 0 to the channel's max_msg
+ *
+ * Return: 0, or -EAGAIN (ring full), -EMSGSIZE (@len above max_msg), -EBADF (not a
+ * producer handle), -EBUSY (a reservation is outstanding), -EINVAL, -EPROTO (the shared
+ * consumer position is corrupt).
+ */
+SHMQ_API int shmq_channel_send(shmq_channel *ch, const void *data, size_t len);
+
+/**
+ * shmq_channel_send_many() - copy several messages with a single publishing store.
+ * @ch:   a producer handle
+ * @msgs: one iovec per message
+ * @n:    number of messages, at least 1
+ *
+ * Sends a prefix of @msgs: stops at the first message that does not fit (or is too large).
+ *
+ * Return: the number sent (1..@n), or the error of the first message: -EAGAIN (full),
+ * -EMSGSIZE, and the errors of shmq_channel_send().
+ */
+SHMQ_API int shmq_channel_send_many(shmq_channel *ch, const struct iovec *msgs, size_t n);
+
+/**
+ * shmq_channel_reserve() - zero-copy send, step 1: claim room for a payload in the ring.
+ * @ch:      a producer handle
+ * @len:     payload bytes to reserve, 0 to max_msg
+ * @ret_buf: on success where to write the payload (@len bytes, 8-byte aligned)
+ *
+ * The reservation is invisible to the consumer until shmq_channel_commit(). One
+ * reservation may be outstanding at a time.
+ *
+ * Return: 0, or the errors of shmq_channel_send().
+ */
+SHMQ_API int shmq_channel_reserve(shmq_channel *ch, size_t len, void **ret_buf);
+
+/**
+ * shmq_channel_commit() - zero-copy send, step 2: publish the reserved message.
+ * @ch:  a producer handle with an outstanding reservation
+ * @len: the payload's final length, at most the reserved length
+ *
+ * Return: 0, or -EINVAL (no reservation, or @len above it), -EBADF.
+ */
+SHMQ_API int shmq_channel_commit(shmq_channel *ch, size_t len);
+
+/**
+ * struct shmq_msg_info - what a received message carries besides its payload.
+ * @seq:   sequence number (1 for the channel's first message)
+ * @ts_ns: publish time, CLOCK_MONOTONIC nanoseconds
+ * @len:   payload length in bytes
+ */
+struct shmq_msg_info {
+	uint64_t seq;
+	uint64_t ts_ns;
+	size_t len;
+};
+
+/**
+ * shmq_channel_recv() - copy the next message out of the ring and release it.
+ * @ch:       a consumer handle
+ * @buf:      where to copy the payload
+ * @buf_len:  size of @buf
+ * @ret_info: on success the message's sequence, time and length; may be NULL
+ *
+ * A message longer than @buf_len stays in the ring (-EMSGSIZE); shmq_channel_peek()
+ * shows its length.
+ *
+ * Return: the payload length (>= 0), or -EAGAIN (empty), -EMSGSIZE (@buf too small),
+ * -EBADF (not a consumer handle), -EBUSY (peeked messages are unreleased), -EINVAL,
+ * -EBADMSG (a corrupt record: the channel stays unusable to this handle).
+ */
+SHMQ_API int shmq_channel_recv(shmq_channel *ch, void *buf, size_t buf_len,
+			       struct shmq_msg_info *ret_info);
+
+/**
+ * struct shmq_rmsg - one message of shmq_channel_recv_many().
+ * @buf:  in: where to copy the payload
+ * @cap:  in: size of @buf
+ * @info: out: sequence, time and length of the message copied into @buf
+ */
+struct shmq_rmsg {
+	void *buf;
+	size_t cap;
+	struct shmq_msg_info info;
+};
+
+/**
+ * shmq_channel_recv_many() - copy up to @n messages out and release them with one store.
+ * @ch:   a consumer handle
+ * @msgs: the buffers
+ * @n:    number of buffers, at least 1
+ *
+ * Stops early when the ring is empty or the next message does not fit its buffer.
+ *
+ * Return: the number received (1..@n), or the error for the first message as
+ * shmq_channel_recv() gives it.
+ */
+SHMQ_API int shmq_channel_recv_many(shmq_channel *ch, struct shmq_rmsg *msgs, size_t n);
+
+/**
+ * shmq_channel_peek() - zero-copy receive: the next unread message, in place.
+ * @ch:       a consumer handle
+ * @ret_data: on success the payload's address in the ring (8-byte aligned)
+ * @ret_info: on success its sequence, time and length; may be NULL
+ *
+ * Each call moves on to the following message; the payloads stay valid and unchanged
+ * until shmq_channel_release(), which frees all of them at once.
+ *
+ * Return: the payload length (>= 0), or -EAGAIN (nothing more to read), -EBADF, -EINVAL,
+ * -EBADMSG.
+ */
+SHMQ_API int shmq_channel_peek(shmq_channel *ch, const void **ret_data,
+			       struct shmq_msg_info *ret_info);
+
+/**
+ * shmq_channel_release() - give back the room of every message peeked so far.
+ *
+ * Return: the number of messages released (>= 0), or -EBADF, -EINVAL.
+ */
+SHMQ_API int shmq_channel_release(shmq_channel *ch);
+
+/**
+ * struct shmq_channel_stats - a channel's configuration and positions, read without locks.
+ * @capacity:      ring bytes
+ * @max_msg:       largest payload
+ * @write_pos:     bytes ever written (producer position)
+ * @read_pos:      bytes ever released by the consumer
+ * @next_seq:      sequence number the next message will get
+ * @producer_pid:  pid holding the producer role, 0 when none
+ * @consumer_pid:  pid holding the consumer role, 0 when none
+ * @creator_pid:   pid that created the segment
+ * @created_ns:    creation time, CLOCK_REALTIME nanoseconds
+ */
+struct shmq_channel_stats {
+	uint64_t capacity;
+	uint32_t max_msg;
+	uint64_t write_pos;
+	uint64_t read_pos;
+	uint64_t next_seq;
+	pid_t producer_pid;
+	pid_t consumer_pid;
+	pid_t creator_pid;
+	uint64_t created_ns;
+};
+
+/**
+ * shmq_channel_stats() - a snapshot of a channel's state.
+ * @ch:        any channel handle
+ * @ret_stats: on success the snapshot (the positions are read one at a time and may be
+ *             mutually stale by a few messages)
+ *
+ * Return: 0, or -EINVAL.
+ */
+SHMQ_API int shmq_channel_stats(const shmq_channel *ch, struct shmq_channel_stats *ret_stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "shmq/hist.h"
+
+#endif /* SHMQ_H */

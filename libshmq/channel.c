@@ -1,0 +1,656 @@
+// SPDX-License-Identifier: MIT
+/* channel.c - the SPSC channel: one producer, one consumer, variable-length records in a ring. */
+#include <assert.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "shm_layout.h"
+
+/*
+ * Ordering (docs/design.md walks through it):
+ * R1/A1  the producer's release store of a record's stamp, the consumer's acquire load of
+ *        it: the record's header and payload are complete once the stamp matches.
+ * R2/A2  the consumer's release store of read_pos, the producer's acquire load of it: the
+ *        consumer has finished reading every byte before read_pos, so they may be reused.
+ * R3/A3  a role owner's release on giving up its role, the acq_rel CAS of the next owner:
+ *        the positions the previous owner left are visible to the one that resumes.
+ */
+
+#define SLOT SHMQI_REC_ALIGN /* room kept free after each record for its successor's stamp */
+#define HDR_LEN ((uint64_t)sizeof(struct shmqi_rec))
+
+struct shmq_channel {
+	struct shmqi_seg seg;
+	struct shmqi_chan *ctl;
+	uint8_t *ring;
+	uint64_t cap;
+	uint64_t mask;
+	uint32_t max_msg;
+	unsigned role; /* SHMQ_OPEN_PRODUCER or SHMQ_OPEN_CONSUMER */
+	int32_t pid;
+	/* producer */
+	uint64_t wpos; /* next record position */
+	uint64_t seq; /* next sequence number */
+	uint64_t cached_rpos; /* consumer position last seen */
+	uint64_t resv_pos; /* the outstanding reservation, when resv_active */
+	uint64_t resv_len;
+	bool resv_active;
+	/* consumer */
+	uint64_t rpos; /* released position */
+	uint64_t peek_pos; /* next record to read */
+	uint64_t last_seq; /* sequence of the last message read, 0 before the first */
+	unsigned peeked; /* messages read since the last release */
+	bool broken; /* a corrupt record was seen */
+};
+
+static inline uint64_t rec_size(uint64_t len)
+{
+	return (HDR_LEN + len + SHMQI_REC_ALIGN - 1) & ~(uint64_t)(SHMQI_REC_ALIGN - 1);
+}
+
+static inline struct shmqi_rec *rec_at(const struct shmq_channel *ch, uint64_t pos)
+{
+	return (struct shmqi_rec *)(ch->ring + (pos & ch->mask));
+}
+
+/* ---- configuration and attach ---- */
+
+static int resolve_cfg(const struct shmq_channel_config *in, struct shmq_channel_config *out)
+{
+	static const struct shmq_channel_config none;
+	uint64_t cap, fit;
+
+	if (!in)
+		in = &none;
+	cap = in->capacity ? in->capacity : SHMQ_DEFAULT_CAPACITY;
+	if (cap < SHMQ_MIN_CAPACITY || cap > SHMQ_MAX_CAPACITY || (cap & (cap - 1)))
+		return -EINVAL;
+	if (in->mode & ~0777u)
+		return -EINVAL;
+	fit = cap - HDR_LEN - SLOT; /* rec_size(fit) + SLOT == cap */
+	if (fit > SHMQ_MAX_MSG_LIMIT)
+		fit = SHMQ_MAX_MSG_LIMIT;
+	out->capacity = cap;
+	out->max_msg = in->max_msg ? in->max_msg : (uint32_t)(fit < SHMQ_DEFAULT_MAX_MSG ? fit : SHMQ_DEFAULT_MAX_MSG);
+	out->mode = in->mode ? in->mode : SHMQ_DEFAULT_MODE;
+	return out->max_msg <= fit ? 0 : -EINVAL;
+}
+
+static int chan_init(struct shmqi_seg *seg, void *arg)
+{
+	const struct shmq_channel_config *cfg = arg;
+	struct shmqi_seg_hdr *hdr = (struct shmqi_seg_hdr *)seg->base;
+	struct shmqi_chan *ctl = (struct shmqi_chan *)(seg->base + SHMQI_CHAN_BODY_OFF);
+
+	/* Nobody else reads these until R0 in segment.c publishes the header. */
+	hdr->body_off = SHMQI_CHAN_BODY_OFF;
+	ctl->capacity = cfg->capacity;
+	ctl->ring_off = SHMQI_CHAN_RING_OFF;
+	ctl->max_msg = cfg->max_msg;
+	atomic_store_explicit(&ctl->write_pos, 0, memory_order_relaxed);
+	atomic_store_explicit(&ctl->next_seq, 1, memory_order_relaxed);
+	atomic_store_explicit(&ctl->read_pos, 0, memory_order_relaxed);
+	return 0;
+}
+
+/* Everything the fast paths rely on is read once here, checked, and kept in the handle. */
+static int check_chan(struct shmq_channel *ch, const struct shmq_channel_config *want)
+{
+	const struct shmqi_seg_hdr *hdr = (const struct shmqi_seg_hdr *)ch->seg.base;
+	const struct shmqi_chan *ctl;
+	uint64_t cap;
+
+	if (hdr->body_off + sizeof(*ctl) > ch->seg.size || hdr->body_off % 128)
+		return -EPROTO;
+	ctl = (const struct shmqi_chan *)(ch->seg.base + hdr->body_off);
+	cap = ctl->capacity;
+	if (cap < SHMQ_MIN_CAPACITY || cap > SHMQ_MAX_CAPACITY || (cap & (cap - 1)))
+		return -EPROTO;
+	if (ctl->ring_off < hdr->body_off + sizeof(*ctl) || ctl->ring_off % 4096 ||
+	    ctl->ring_off + cap != ch->seg.size)
+		return -EPROTO;
+	if (ctl->max_msg > SHMQ_MAX_MSG_LIMIT || rec_size(ctl->max_msg) + SLOT > cap)
+		return -EPROTO;
+	if (!ch->seg.created && ((want->capacity && want->capacity != cap) ||
+				 (want->max_msg && want->max_msg != ctl->max_msg)))
+		return -EEXIST;
+	ch->ctl = (struct shmqi_chan *)ctl;
+	ch->ring = ch->seg.base + ctl->ring_off;
+	ch->cap = cap;
+	ch->mask = cap - 1;
+	ch->max_msg = ctl->max_msg;
+	return 0;
+}
+
+static int claim_role(_Atomic int32_t *owner, int32_t me)
+{
+	int32_t cur = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		/* A3: pairs with R3 in shmq_channel_close() of the previous owner. */
+		if (atomic_compare_exchange_strong_explicit(owner, &cur, me, memory_order_acq_rel,
+							    memory_order_acquire))
+			return 0;
+		if (cur == me || shmqi_pid_alive(cur))
+			return -EBUSY;
+		/* The owner died: try again with its pid as the expected value (takeover). */
+	}
+	return -EBUSY;
+}
+
+/* A committed record at @pos (stamp matches, sane length), or NULL. */
+static const struct shmqi_rec *committed_at(const struct shmq_channel *ch, uint64_t pos)
+{
+	const struct shmqi_rec *rec = rec_at(ch, pos);
+	uint64_t off = pos & ch->mask;
+
+	/* A1: pairs with R1 in publish()/write_pad(). */
+	if (atomic_load_explicit(&rec->stamp, memory_order_acquire) != (pos | 1))
+		return NULL;
+	if (rec->flags & ~SHMQI_REC_FLAGS_KNOWN || off + HDR_LEN + rec->len > ch->cap)
+		return NULL;
+	return rec;
+}
+
+/*
+ * Resume from what the shared memory says, then walk over records a previous producer
+ * committed without advertising them (it died between the two stores).
+ */
+static int producer_resume(struct shmq_channel *ch)
+{
+	uint64_t w = atomic_load_explicit(&ch->ctl->write_pos, memory_order_relaxed);
+	uint64_t s = atomic_load_explicit(&ch->ctl->next_seq, memory_order_relaxed);
+	uint64_t r = atomic_load_explicit(&ch->ctl->read_pos, memory_order_acquire); /* A2 */
+	const struct shmqi_rec *rec;
+	uint64_t walked = 0;
+
+	if ((w | r) % SHMQI_REC_ALIGN || w - r + ch->cap > 2 * ch->cap || s == 0)
+		return -EPROTO;
+	while (walked < ch->cap && (rec = committed_at(ch, w))) {
+		if (!(rec->flags & SHMQI_REC_PAD))
+			s = rec->seq + 1;
+		w += rec_size(rec->len);
+		walked += rec_size(rec->len);
+	}
+	if (r > w || w - r > ch->cap)
+		return -EPROTO;
+	ch->wpos = w;
+	ch->seq = s;
+	ch->cached_rpos = r;
+	return 0;
+}
+
+static int consumer_resume(struct shmq_channel *ch)
+{
+	uint64_t r = atomic_load_explicit(&ch->ctl->read_pos, memory_order_relaxed);
+
+	if (r % SHMQI_REC_ALIGN)
+		return -EPROTO;
+	ch->rpos = ch->peek_pos = r;
+	return 0;
+}
+
+static int take_role(struct shmq_channel *ch, unsigned role)
+{
+	_Atomic int32_t *owner;
+	int r;
+
+	ch->role = role;
+	ch->pid = (int32_t)getpid();
+	owner = role == SHMQ_OPEN_PRODUCER ? &ch->ctl->producer_pid : &ch->ctl->consumer_pid;
+	r = claim_role(owner, ch->pid);
+	if (r < 0)
+		return r;
+	r = role == SHMQ_OPEN_PRODUCER ? producer_resume(ch) : consumer_resume(ch);
+	if (r < 0)
+		atomic_store_explicit(owner, 0, memory_order_release); /* R3 */
+	return r;
+}
+
+#define OPEN_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SHMQ_OPEN_PRODUCER | SHMQ_OPEN_CONSUMER)
+
+int shmq_channel_open(shmq_bus *bus, const char *name, unsigned flags,
+		      const struct shmq_channel_config *cfg, shmq_channel **ret_ch)
+{
+	struct shmq_channel_config want;
+	char path[SHMQI_PATH_MAX];
+	unsigned role = flags & (SHMQ_OPEN_PRODUCER | SHMQ_OPEN_CONSUMER);
+	unsigned seg_flags = 0;
+	shmq_channel *ch;
+	int r;
+
+	if (!ret_ch || (flags & ~OPEN_FLAGS) || (role != SHMQ_OPEN_PRODUCER && role != SHMQ_OPEN_CONSUMER))
+		return -EINVAL;
+	if ((flags & SHMQ_OPEN_EXCL) && !(flags & SHMQ_OPEN_CREATE))
+		return -EINVAL;
+	r = shmqi_seg_path(bus, name, path, sizeof(path));
+	if (r == 0)
+		r = resolve_cfg(cfg, &want);
+	if (r < 0)
+		return r;
+	seg_flags |= (flags & SHMQ_OPEN_CREATE) ? SHMQI_SEG_CREATE : 0;
+	seg_flags |= (flags & SHMQ_OPEN_EXCL) ? SHMQI_SEG_EXCL : 0;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	r = shmqi_seg_open(path, SHMQI_KIND_CHANNEL, SHMQI_CHAN_RING_OFF + want.capacity, want.mode,
+			   seg_flags, chan_init, &want, &ch->seg);
+	if (r < 0)
+		goto err_free;
+	r = check_chan(ch, cfg ? cfg : &(struct shmq_channel_config){ 0 });
+	if (r == 0)
+		r = take_role(ch, role);
+	if (r < 0)
+		goto err_close;
+	*ret_ch = ch;
+	return 0;
+
+err_close:
+	shmqi_seg_close(&ch->seg);
+err_free:
+	free(ch);
+	return r;
+}
+
+void shmq_channel_close(shmq_channel *ch)
+{
+	_Atomic int32_t *owner;
+	int32_t me;
+
+	if (!ch)
+		return;
+	if (ch->ctl) {
+		owner = ch->role == SHMQ_OPEN_PRODUCER ? &ch->ctl->producer_pid
+						       : &ch->ctl->consumer_pid;
+		me = ch->pid;
+		/* R3: pairs with A3 in claim_role(); only if we still own it. */
+		atomic_compare_exchange_strong_explicit(owner, &me, 0, memory_order_release,
+							memory_order_relaxed);
+	}
+	shmqi_seg_close(&ch->seg);
+	free(ch);
+}
+
+/* ---- producer ---- */
+
+static int check_producer(const shmq_channel *ch)
+{
+	if (!ch)
+		return -EINVAL;
+	if (ch->role != SHMQ_OPEN_PRODUCER)
+		return -EBADF;
+	return ch->resv_active ? -EBUSY : 0;
+}
+
+/* Is there room for @need bytes at wpos? Looks at the consumer only when the cache says no. */
+static int ensure_room(struct shmq_channel *ch, uint64_t need)
+{
+	uint64_t r;
+
+	if (ch->wpos + need - ch->cached_rpos <= ch->cap)
+		return 0;
+	/* A2: pairs with R2 in release_to(): the consumer is done with bytes before r. */
+	r = atomic_load_explicit(&ch->ctl->read_pos, memory_order_acquire);
+	if (r < ch->cached_rpos || r > ch->wpos || r % SHMQI_REC_ALIGN)
+		return -EPROTO;
+	ch->cached_rpos = r;
+	return ch->wpos + need - r <= ch->cap ? 0 : -EAGAIN;
+}
+
+/* Zero the stamp where the next record will start, so stale bytes there never match. */
+static inline void clear_successor(struct shmq_channel *ch, uint64_t next_pos)
+{
+	/* Relaxed: ordered before the consumer can look there by the R1 that follows. */
+	atomic_store_explicit(&rec_at(ch, next_pos)->stamp, 0, memory_order_relaxed);
+}
+
+/* Fill the rest of the lap with a padding record and publish it at once. */
+static int write_pad(struct shmq_channel *ch)
+{
+	uint64_t size = ch->cap - (ch->wpos & ch->mask);
+	struct shmqi_rec *rec = rec_at(ch, ch->wpos);
+	int r;
+
+	r = ensure_room(ch, size + SLOT);
+	if (r < 0)
+		return r;
+	rec->seq = ch->seq;
+	rec->ts_ns = 0;
+	rec->len = (uint32_t)(size - HDR_LEN);
+	rec->flags = SHMQI_REC_PAD;
+	clear_successor(ch, ch->wpos + size);
+	/* R1: pairs with A1 in committed_at()/next_msg(). */
+	atomic_store_explicit(&rec->stamp, ch->wpos | 1, memory_order_release);
+	ch->wpos += size;
+	return 0;
+}
+
+/* Find room for a record of @len payload bytes at wpos (padding the lap end if needed). */
+static int claim(struct shmq_channel *ch, size_t len, struct shmqi_rec **ret_rec)
+{
+	uint64_t size;
+	int r;
+
+	if (len > ch->max_msg)
+		return -EMSGSIZE;
+	size = rec_size(len);
+	if ((ch->wpos & ch->mask) + size > ch->cap) {
+		r = write_pad(ch);
+		if (r < 0)
+			return r;
+	}
+	r = ensure_room(ch, size + SLOT);
+	if (r < 0)
+		return r;
+	*ret_rec = rec_at(ch, ch->wpos);
+	return 0;
+}
+
+/* Write the header, clear the successor's stamp, advance; the stamp itself is the caller's. */
+static inline uint64_t fill(struct shmq_channel *ch, struct shmqi_rec *rec, size_t len,
+			    uint64_t ts)
+{
+	uint64_t pos = ch->wpos;
+
+	rec->seq = ch->seq++;
+	rec->ts_ns = ts;
+	rec->len = (uint32_t)len;
+	rec->flags = 0;
+	ch->wpos += rec_size(len);
+	clear_successor(ch, ch->wpos);
+	return pos;
+}
+
+/* For stats and for a producer that takes over after this one dies. */
+static inline void advertise(struct shmq_channel *ch)
+{
+	atomic_store_explicit(&ch->ctl->next_seq, ch->seq, memory_order_relaxed);
+	atomic_store_explicit(&ch->ctl->write_pos, ch->wpos, memory_order_relaxed);
+}
+
+int shmq_channel_send(shmq_channel *ch, const void *data, size_t len)
+{
+	struct shmqi_rec *rec;
+	uint64_t pos;
+	int r;
+
+	r = check_producer(ch);
+	if (r < 0)
+		return r;
+	if (!data && len)
+		return -EINVAL;
+	r = claim(ch, len, &rec);
+	if (r < 0)
+		return r;
+	if (len)
+		memcpy(rec + 1, data, len);
+	pos = fill(ch, rec, len, shmqi_now_ns());
+	/* R1: pairs with A1 in next_msg(): header and payload are complete. */
+	atomic_store_explicit(&rec->stamp, pos | 1, memory_order_release);
+	advertise(ch);
+	return 0;
+}
+
+/*
+ * Every record but the first is stamped relaxed as it is written; the first is stamped
+ * last with release (R1), which publishes the whole batch: the consumer reaches the later
+ * records only through the first.
+ */
+int shmq_channel_send_many(shmq_channel *ch, const struct iovec *msgs, size_t n)
+{
+	struct shmqi_rec *rec, *first = NULL;
+	uint64_t ts, pos, first_pos = 0;
+	size_t i;
+	int r = 0;
+
+	r = check_producer(ch);
+	if (r < 0)
+		return r;
+	if (!msgs || n == 0 || n > INT32_MAX)
+		return -EINVAL;
+	ts = shmqi_now_ns();
+	for (i = 0; i < n; i++) {
+		r = msgs[i].iov_base || !msgs[i].iov_len ? claim(ch, msgs[i].iov_len, &rec) : -EINVAL;
+		if (r < 0)
+			break;
+		memcpy(rec + 1, msgs[i].iov_base, msgs[i].iov_len);
+		pos = fill(ch, rec, msgs[i].iov_len, ts);
+		if (first)
+			atomic_store_explicit(&rec->stamp, pos | 1, memory_order_relaxed);
+		else
+			first = rec, first_pos = pos;
+	}
+	if (!first)
+		return r;
+	atomic_store_explicit(&first->stamp, first_pos | 1, memory_order_release); /* R1 */
+	advertise(ch);
+	return (int)i;
+}
+
+int shmq_channel_reserve(shmq_channel *ch, size_t len, void **ret_buf)
+{
+	struct shmqi_rec *rec;
+	int r;
+
+	r = check_producer(ch);
+	if (r < 0)
+		return r;
+	if (!ret_buf)
+		return -EINVAL;
+	r = claim(ch, len, &rec);
+	if (r < 0)
+		return r;
+	ch->resv_active = true;
+	ch->resv_pos = ch->wpos;
+	ch->resv_len = len;
+	*ret_buf = rec + 1;
+	return 0;
+}
+
+int shmq_channel_commit(shmq_channel *ch, size_t len)
+{
+	struct shmqi_rec *rec;
+	uint64_t pos;
+
+	if (!ch)
+		return -EINVAL;
+	if (ch->role != SHMQ_OPEN_PRODUCER)
+		return -EBADF;
+	if (!ch->resv_active || len > ch->resv_len)
+		return -EINVAL;
+	assert(ch->resv_pos == ch->wpos);
+	rec = rec_at(ch, ch->wpos);
+	pos = fill(ch, rec, len, shmqi_now_ns());
+	atomic_store_explicit(&rec->stamp, pos | 1, memory_order_release); /* R1 */
+	ch->resv_active = false;
+	advertise(ch);
+	return 0;
+}
+
+/* ---- consumer ---- */
+
+struct view {
+	const uint8_t *data;
+	struct shmq_msg_info info;
+	uint64_t next_pos;
+};
+
+static int check_consumer(const shmq_channel *ch)
+{
+	if (!ch)
+		return -EINVAL;
+	if (ch->role != SHMQ_OPEN_CONSUMER)
+		return -EBADF;
+	return ch->broken ? -EBADMSG : 0;
+}
+
+static int corrupt(struct shmq_channel *ch)
+{
+	ch->broken = true;
+	return -EBADMSG;
+}
+
+static void release_to(struct shmq_channel *ch, uint64_t pos)
+{
+	ch->rpos = pos;
+	/* R2: pairs with A2 in ensure_room(): we are done reading every byte before pos. */
+	atomic_store_explicit(&ch->ctl->read_pos, pos, memory_order_release);
+}
+
+/* Step over a padding record; give its room back at once if nothing else is held. */
+static int skip_pad(struct shmq_channel *ch, uint64_t off, uint32_t len)
+{
+	if (off + HDR_LEN + len != ch->cap)
+		return corrupt(ch);
+	ch->peek_pos += ch->cap - off;
+	if (ch->peeked == 0)
+		release_to(ch, ch->peek_pos);
+	return 0;
+}
+
+/* The next message at peek_pos, without taking it. Every length read is checked first. */
+static int next_msg(struct shmq_channel *ch, struct view *v)
+{
+	const struct shmqi_rec *rec;
+	uint64_t stamp, off = 0;
+	uint32_t len = 0, flags = 0;
+	int pads, r;
+
+	for (pads = 0; pads < 2; pads++) {
+		rec = rec_at(ch, ch->peek_pos);
+		/* A1: pairs with R1 in shmq_channel_send() and friends. */
+		stamp = atomic_load_explicit(&rec->stamp, memory_order_acquire);
+		if (stamp != (ch->peek_pos | 1))
+			return stamp == 0 ? -EAGAIN : corrupt(ch);
+		off = ch->peek_pos & ch->mask;
+		len = rec->len;
+		flags = rec->flags;
+		if (flags != SHMQI_REC_PAD)
+			break;
+		r = skip_pad(ch, off, len);
+		if (r < 0)
+			return r;
+	}
+	if (pads == 2 || flags != 0 || len > ch->max_msg || off + HDR_LEN + len > ch->cap)
+		return corrupt(ch);
+	v->info.seq = rec->seq;
+	if (ch->last_seq && v->info.seq != ch->last_seq + 1)
+		return corrupt(ch);
+	v->info.ts_ns = rec->ts_ns;
+	v->info.len = len;
+	v->data = (const uint8_t *)(rec + 1);
+	v->next_pos = ch->peek_pos + rec_size(len);
+	return 0;
+}
+
+static void take(struct shmq_channel *ch, const struct view *v)
+{
+	ch->peek_pos = v->next_pos;
+	ch->last_seq = v->info.seq;
+	ch->peeked++;
+}
+
+int shmq_channel_peek(shmq_channel *ch, const void **ret_data, struct shmq_msg_info *ret_info)
+{
+	struct view v;
+	int r;
+
+	r = check_consumer(ch);
+	if (r < 0)
+		return r;
+	if (!ret_data)
+		return -EINVAL;
+	r = next_msg(ch, &v);
+	if (r < 0)
+		return r;
+	take(ch, &v);
+	*ret_data = v.data;
+	if (ret_info)
+		*ret_info = v.info;
+	return (int)v.info.len;
+}
+
+int shmq_channel_release(shmq_channel *ch)
+{
+	int n;
+
+	if (!ch)
+		return -EINVAL;
+	if (ch->role != SHMQ_OPEN_CONSUMER)
+		return -EBADF;
+	n = (int)ch->peeked;
+	if (ch->peek_pos != ch->rpos)
+		release_to(ch, ch->peek_pos);
+	ch->peeked = 0;
+	return n;
+}
+
+int shmq_channel_recv_many(shmq_channel *ch, struct shmq_rmsg *msgs, size_t n)
+{
+	struct view v;
+	size_t i;
+	int r = 0;
+
+	r = check_consumer(ch);
+	if (r < 0)
+		return r;
+	if (!msgs || n == 0 || n > INT32_MAX)
+		return -EINVAL;
+	if (ch->peeked)
+		return -EBUSY;
+	for (i = 0; i < n; i++) {
+		r = next_msg(ch, &v);
+		if (r == 0 && v.info.len > msgs[i].cap)
+			r = -EMSGSIZE;
+		if (r == 0 && v.info.len && !msgs[i].buf)
+			r = -EINVAL;
+		if (r < 0)
+			break;
+		memcpy(msgs[i].buf, v.data, v.info.len);
+		msgs[i].info = v.info;
+		take(ch, &v);
+	}
+	if (i == 0)
+		return r;
+	shmq_channel_release(ch);
+	return (int)i;
+}
+
+int shmq_channel_recv(shmq_channel *ch, void *buf, size_t buf_len, struct shmq_msg_info *ret_info)
+{
+	struct shmq_rmsg m = { .buf = buf, .cap = buf_len };
+	int r;
+
+	r = shmq_channel_recv_many(ch, &m, 1);
+	if (r < 0)
+		return r;
+	if (ret_info)
+		*ret_info = m.info;
+	return (int)m.info.len;
+}
+
+int shmq_channel_stats(const shmq_channel *ch, struct shmq_channel_stats *ret_stats)
+{
+	const struct shmqi_seg_hdr *hdr;
+	struct shmq_channel_stats s;
+
+	if (!ch || !ret_stats)
+		return -EINVAL;
+	hdr = (const struct shmqi_seg_hdr *)ch->seg.base;
+	s.capacity = ch->cap;
+	s.max_msg = ch->max_msg;
+	s.write_pos = atomic_load_explicit(&ch->ctl->write_pos, memory_order_relaxed);
+	s.read_pos = atomic_load_explicit(&ch->ctl->read_pos, memory_order_relaxed);
+	s.next_seq = atomic_load_explicit(&ch->ctl->next_seq, memory_order_relaxed);
+	s.producer_pid = atomic_load_explicit(&ch->ctl->producer_pid, memory_order_relaxed);
+	s.consumer_pid = atomic_load_explicit(&ch->ctl->consumer_pid, memory_order_relaxed);
+	s.creator_pid = hdr->creator_pid;
+	s.created_ns = hdr->created_ns;
+	*ret_stats = s;
+	return 0;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* internal.h - declarations shared between libshmq's files (shmqi_ prefix), never installed. */
+#ifndef SHMQ_INTERNAL_H
+#define SHMQ_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shmq.h"
+
+/* "/shmq." + namespace + "." + name + NUL */
+#define SHMQI_PATH_MAX (6 + SHMQ_NAMESPACE_MAX + 1 + SHMQ_NAME_MAX + 1)
+
+struct shmq_bus {
+	char ns[SHMQ_NAMESPACE_MAX + 1];
+};
+
+/* util.c */
+bool shmqi_valid_namespace(const char *ns);
+bool shmqi_valid_name(const char *name);
+int shmqi_seg_path(const shmq_bus *bus, const char *name, char *buf, size_t buf_len);
+uint64_t shmqi_now_ns(void); /* CLOCK_MONOTONIC */
+uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
+bool shmqi_pid_alive(pid_t pid);
+
+/* segment.c: one named POSIX shared-memory segment with a published header. */
+struct shmqi_seg {
+	uint8_t *base;
+	size_t size;
+	bool created; /* this call created it */
+};
+
+/* Called by the creator, before the header is published, to lay out the body. */
+typedef int (*shmqi_seg_init_fn)(struct shmqi_seg *seg, void *arg);
+
+#define SHMQI_SEG_CREATE 0x1u
+#define SHMQI_SEG_EXCL 0x2u
+
+/*
+ * shmqi_seg_open() - create or attach a segment at @path of @kind.
+ * @size is the size a creator gives it (ignored when attaching: the file's size is
+ * checked against the header). Released with shmqi_seg_close().
+ */
+int shmqi_seg_open(const char *path, uint32_t kind, size_t size, unsigned mode, unsigned flags,
+		   shmqi_seg_init_fn init, void *init_arg, struct shmqi_seg *ret_seg);
+void shmqi_seg_close(struct shmqi_seg *seg);
+
+/* How long an attacher waits for a creator to publish a header. */
+#define SHMQI_ATTACH_WAIT_NS 2000000000ull
+
+#endif /* SHMQ_INTERNAL_H */

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+/* segment.c - create or attach named POSIX shared-memory segments with a published header. */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "shm_layout.h"
+
+#define ATTACH_POLL_NS 100000L /* 100 us between looks at a segment being created */
+#define OPEN_TRIES 8 /* create/attach rounds when others create and unlink meanwhile */
+
+static void nap(void)
+{
+	struct timespec ts = { 0, ATTACH_POLL_NS };
+
+	nanosleep(&ts, NULL);
+}
+
+static int map_fd(int fd, size_t size, uint8_t **ret_base)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	*ret_base = p;
+	return 0;
+}
+
+/* Reserve the memory now, so that a full /dev/shm is -ENOSPC here rather than SIGBUS later. */
+static int size_fd(int fd, size_t size)
+{
+	int r;
+
+	do {
+		r = posix_fallocate(fd, 0, (off_t)size);
+	} while (r == EINTR);
+	if (r == EFBIG)
+		r = ENOSPC;
+	return -r;
+}
+
+static int create_seg(const char *path, uint32_t kind, size_t size, unsigned mode,
+		      shmqi_seg_init_fn init, void *init_arg, struct shmqi_seg *seg)
+{
+	struct shmqi_seg_hdr *hdr;
+	int fd, r;
+
+	fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = size_fd(fd, size);
+	if (r == 0 && fchmod(fd, mode) < 0) /* the umask must not narrow the asked-for mode */
+		r = -errno;
+	if (r == 0)
+		r = map_fd(fd, size, &seg->base);
+	close(fd);
+	if (r < 0)
+		goto err_unlink;
+	seg->size = size;
+	hdr = (struct shmqi_seg_hdr *)seg->base;
+	hdr->magic = SHMQI_MAGIC;
+	hdr->kind = kind;
+	hdr->size = size;
+	hdr->creator_pid = (int32_t)getpid();
+	hdr->created_ns = shmqi_wall_ns();
+	r = init(seg, init_arg);
+	if (r < 0)
+		goto err_unmap;
+	/* R0: pairs with A0 in wait_published(): publishes the header and the body. */
+	atomic_store_explicit(&hdr->layout, SHMQI_LAYOUT_VERSION, memory_order_release);
+	seg->created = true;
+	return 0;
+
+err_unmap:
+	munmap(seg->base, size);
+err_unlink:
+	shm_unlink(path);
+	return r;
+}
+
+/* Wait until the creator has sized the file; -ENOENT if it was unlinked meanwhile. */
+static int wait_sized(int fd, uint64_t deadline, size_t *ret_size)
+{
+	struct stat st;
+
+	for (;;) {
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if (st.st_nlink == 0)
+			return -ENOENT;
+		if ((uint64_t)st.st_size >= sizeof(struct shmqi_seg_hdr))
+			break;
+		if (shmqi_now_ns() > deadline)
+			return -EPROTO;
+		nap();
+	}
+	if ((uint64_t)st.st_size > SIZE_MAX)
+		return -EPROTO;
+	*ret_size = (size_t)st.st_size;
+	return 0;
+}
+
+static int wait_published(const struct shmqi_seg_hdr *hdr, uint64_t deadline)
+{
+	uint32_t layout;
+
+	/* A0: pairs with R0 in create_seg(): the header fields are complete once non-zero. */
+	while ((layout = atomic_load_explicit(&hdr->layout, memory_order_acquire)) == 0) {
+		if (shmqi_now_ns() > deadline)
+			return -EPROTO;
+		nap();
+	}
+	return layout == SHMQI_LAYOUT_VERSION ? 0 : -EPROTO;
+}
+
+static int check_hdr(const struct shmqi_seg_hdr *hdr, uint32_t kind, size_t size)
+{
+	if (hdr->magic != SHMQI_MAGIC || hdr->kind != kind || hdr->size != size)
+		return -EPROTO;
+	if (hdr->body_off < sizeof(*hdr) || hdr->body_off >= size)
+		return -EPROTO;
+	return 0;
+}
+
+static int attach_seg(const char *path, uint32_t kind, struct shmqi_seg *seg)
+{
+	uint64_t deadline = shmqi_now_ns() + SHMQI_ATTACH_WAIT_NS;
+	const struct shmqi_seg_hdr *hdr;
+	size_t size = 0;
+	int fd, r;
+
+	fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = wait_sized(fd, deadline, &size);
+	if (r == 0)
+		r = map_fd(fd, size, &seg->base);
+	close(fd);
+	if (r < 0)
+		return r;
+	hdr = (const struct shmqi_seg_hdr *)seg->base;
+	r = wait_published(hdr, deadline);
+	if (r == 0)
+		r = check_hdr(hdr, kind, size);
+	if (r < 0) {
+		munmap(seg->base, size);
+		return r;
+	}
+	seg->size = size;
+	seg->created = false;
+	return 0;
+}
+
+int shmqi_seg_open(const char *path, uint32_t kind, size_t size, unsigned mode, unsigned flags,
+		   shmqi_seg_init_fn init, void *init_arg, struct shmqi_seg *ret_seg)
+{
+	struct shmqi_seg seg = { 0 };
+	int r = -ENOENT, i;
+
+	assert(path && init && ret_seg);
+	for (i = 0; i < OPEN_TRIES; i++) {
+		if (flags & SHMQI_SEG_CREATE) {
+			r = create_seg(path, kind, size, mode, init, init_arg, &seg);
+			if (r != -EEXIST || (flags & SHMQI_SEG_EXCL))
+				break;
+		}
+		r = attach_seg(path, kind, &seg);
+		if (r != -ENOENT || !(flags & SHMQI_SEG_CREATE))
+			break;
+	}
+	if (r < 0)
+		return r;
+	*ret_seg = seg;
+	return 0;
+}
+
+void shmqi_seg_close(struct shmqi_seg *seg)
+{
+	if (!seg || !seg->base)
+		return;
+	munmap(seg->base, seg->size);
+	seg->base = NULL;
+}
