@@ -110,12 +110,15 @@ typedef struct shmq_channel shmq_channel;
 /**
  * struct shmq_channel_config - how a channel is created.
  * @capacity: ring size in bytes, a power of two in [4 KiB, 1 TiB]; 0 for 1 MiB
- * @max_msg:  largest payload in bytes, at most 1 GiB, and a record of that size plus one
- *            record header must fit in @capacity; 0 for min(64 KiB, what fits)
+ * @max_msg:  largest payload in bytes, at most 1 GiB; a record of that size must fit
+ *            twice in @capacity with 32 bytes to spare, so that a message of any allowed
+ *            size always fits into an empty channel (for 4 KiB: 1984 bytes);
+ *            0 for min(64 KiB, the largest that fits)
  * @mode:     permission bits of a new segment (0-0777); 0 for 0600
  *
  * Each record costs 32 bytes of header plus its payload, rounded up to 32 bytes.
- * When attaching to an existing channel, non-zero fields must equal the channel's.
+ * When attaching to an existing channel, a non-zero @capacity or @max_msg must equal the
+ * channel's (@mode applies only when creating).
  */
 struct shmq_channel_config {
 	uint64_t capacity;

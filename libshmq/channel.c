@@ -59,6 +59,16 @@ static inline struct shmqi_rec *rec_at(const struct shmq_channel *ch, uint64_t p
 
 /* ---- configuration and attach ---- */
 
+/*
+ * The largest payload for a ring of @cap bytes: its record fits twice with one SLOT to
+ * spare, so that a message of any allowed size fits into an empty ring at any offset
+ * (either before the lap's end, or after a padding record of less than one record).
+ */
+static uint64_t max_payload(uint64_t cap)
+{
+	return (((cap - SLOT) / 2) & ~(uint64_t)(SHMQI_REC_ALIGN - 1)) - HDR_LEN;
+}
+
 static int resolve_cfg(const struct shmq_channel_config *in, struct shmq_channel_config *out)
 {
 	static const struct shmq_channel_config none;
@@ -71,7 +81,7 @@ static int resolve_cfg(const struct shmq_channel_config *in, struct shmq_channel
 		return -EINVAL;
 	if (in->mode & ~0777u)
 		return -EINVAL;
-	fit = cap - HDR_LEN - SLOT; /* rec_size(fit) + SLOT == cap */
+	fit = max_payload(cap);
 	if (fit > SHMQ_MAX_MSG_LIMIT)
 		fit = SHMQ_MAX_MSG_LIMIT;
 	out->capacity = cap;
@@ -113,7 +123,7 @@ static int check_chan(struct shmq_channel *ch, const struct shmq_channel_config 
 	if (ctl->ring_off < hdr->body_off + sizeof(*ctl) || ctl->ring_off % 4096 ||
 	    ctl->ring_off + cap != ch->seg.size)
 		return -EPROTO;
-	if (ctl->max_msg > SHMQ_MAX_MSG_LIMIT || rec_size(ctl->max_msg) + SLOT > cap)
+	if (ctl->max_msg > SHMQ_MAX_MSG_LIMIT || ctl->max_msg > max_payload(cap))
 		return -EPROTO;
 	if (!ch->seg.created && ((want->capacity && want->capacity != cap) ||
 				 (want->max_msg && want->max_msg != ctl->max_msg)))

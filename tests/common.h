@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* common.h - helpers shared by the cmocka tests: private namespaces, segment paths, children. */
+#ifndef SHMQ_TEST_COMMON_H
+#define SHMQ_TEST_COMMON_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "shmq.h"
+
+/* A namespace of our own per test process, so parallel tests and leftovers never collide. */
+static inline shmq_bus *test_bus(void)
+{
+	char ns[SHMQ_NAMESPACE_MAX + 1];
+	shmq_bus *bus = NULL;
+
+	snprintf(ns, sizeof(ns), "t%d", (int)getpid());
+	assert_int_equal(shmq_bus_open(ns, 0, &bus), 0);
+	return bus;
+}
+
+/* The /dev/shm path of @name on @bus (what shm_open() would name it). */
+static inline void test_path(shmq_bus *bus, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "/shmq.%s.%s", shmq_bus_namespace(bus), name);
+}
+
+static inline void test_unlink(shmq_bus *bus, const char *name)
+{
+	int r = shmq_unlink(bus, name);
+
+	assert_true(r == 0 || r == -ENOENT);
+}
+
+/* Map a segment by hand, as another (possibly hostile) process would; munmap when done. */
+static inline uint8_t *test_map(shmq_bus *bus, const char *name, size_t *ret_size)
+{
+	char path[300];
+	struct stat st;
+	void *p;
+	int fd;
+
+	test_path(bus, name, path, sizeof(path));
+	fd = shm_open(path, O_RDWR, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	close(fd);
+	*ret_size = (size_t)st.st_size;
+	return p;
+}
+
+static inline uint64_t test_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait for a child and return its exit status, or 128+signal. */
+static inline int test_wait(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+/* A small, fast, seedable generator (xorshift64*) for reproducible random tests. */
+static inline uint64_t test_rand(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ull;
+}
+
+/* How many messages a stress test sends: @full scaled by $SHMQ_STRESS_SCALE percent. */
+static inline uint64_t test_scaled(uint64_t full)
+{
+	const char *s = getenv("SHMQ_STRESS_SCALE");
+	uint64_t pct = s ? strtoull(s, NULL, 10) : 100;
+
+	if (pct == 0 || pct > 100)
+		pct = 100;
+	return full * pct / 100 ? full * pct / 100 : 1;
+}
+
+#endif /* SHMQ_TEST_COMMON_H */

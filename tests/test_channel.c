@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: MIT
+/* test_channel.c - SPSC channel edge cases: wrap, exact fit, sizes, full, empty, APIs, roles. */
+#include "common.h"
+#include "shm_layout.h"
+
+struct pair {
+	shmq_bus *bus;
+	shmq_channel *tx;
+	shmq_channel *rx;
+	char name[32];
+};
+
+static struct pair open_pair(const char *name, uint64_t cap, uint32_t max_msg)
+{
+	struct shmq_channel_config cfg = { .capacity = cap, .max_msg = max_msg };
+	struct pair p = { .bus = test_bus() };
+
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	assert_int_equal(shmq_channel_open(p.bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL |
+						    SHMQ_OPEN_PRODUCER, &cfg, &p.tx), 0);
+	assert_int_equal(shmq_channel_open(p.bus, name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), 0);
+	return p;
+}
+
+static void close_pair(struct pair *p)
+{
+	shmq_channel_close(p->tx);
+	shmq_channel_close(p->rx);
+	test_unlink(p->bus, p->name);
+	shmq_bus_close(p->bus);
+}
+
+static void fill_pattern(uint8_t *buf, size_t len, uint64_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seed * 31 + i * 7);
+}
+
+static void expect_msg(shmq_channel *rx, size_t len, uint64_t seq)
+{
+	static uint8_t buf[1 << 16], want[1 << 16];
+	struct shmq_msg_info info;
+
+	assert_int_equal(shmq_channel_recv(rx, buf, sizeof(buf), &info), (int)len);
+	assert_int_equal(info.seq, seq);
+	assert_int_equal(info.len, len);
+	fill_pattern(want, len, seq);
+	assert_memory_equal(buf, want, len);
+}
+
+static void send_pattern(shmq_channel *tx, size_t len, uint64_t seq)
+{
+	static uint8_t buf[1 << 16];
+
+	fill_pattern(buf, len, seq);
+	assert_int_equal(shmq_channel_send(tx, buf, len), 0);
+}
+
+static void test_send_recv_basic(void **state)
+{
+	struct pair p = open_pair("basic", 0, 0);
+	struct shmq_channel_stats st;
+	struct shmq_msg_info info;
+	uint64_t before;
+	char buf[16];
+
+	assert_int_equal(shmq_channel_recv(p.rx, buf, sizeof(buf), &info), -EAGAIN);
+	before = test_now_ns();
+	assert_int_equal(shmq_channel_send(p.tx, "hello", 5), 0);
+	assert_int_equal(shmq_channel_recv(p.rx, buf, sizeof(buf), &info), 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_int_equal(info.seq, 1);
+	assert_true(info.ts_ns >= before && info.ts_ns <= test_now_ns());
+	assert_int_equal(shmq_channel_recv(p.rx, buf, sizeof(buf), &info), -EAGAIN);
+	assert_int_equal(shmq_channel_stats(p.tx, &st), 0);
+	assert_int_equal(st.capacity, SHMQ_DEFAULT_CAPACITY);
+	assert_int_equal(st.max_msg, SHMQ_DEFAULT_MAX_MSG);
+	assert_int_equal(st.next_seq, 2);
+	assert_int_equal(st.producer_pid, getpid());
+	assert_int_equal(st.consumer_pid, getpid());
+	assert_int_equal(st.creator_pid, getpid());
+	assert_int_equal(st.write_pos, st.read_pos);
+	close_pair(&p);
+}
+
+static void test_zero_length(void **state)
+{
+	struct pair p = open_pair("zero", 4096, 0);
+	struct shmq_msg_info info;
+	const void *data;
+
+	assert_int_equal(shmq_channel_send(p.tx, NULL, 0), 0);
+	assert_int_equal(shmq_channel_send(p.tx, "x", 0), 0);
+	assert_int_equal(shmq_channel_recv(p.rx, NULL, 0, &info), 0);
+	assert_int_equal(info.seq, 1);
+	assert_int_equal(shmq_channel_peek(p.rx, &data, &info), 0);
+	assert_int_equal(info.seq, 2);
+	assert_int_equal(shmq_channel_release(p.rx), 1);
+	assert_int_equal(shmq_channel_send(p.tx, NULL, 1), -EINVAL);
+	close_pair(&p);
+}
+
+static void test_max_size(void **state)
+{
+	struct pair p = open_pair("max", 1 << 16, 1000);
+	static uint8_t buf[2000];
+
+	send_pattern(p.tx, 1000, 1);
+	assert_int_equal(shmq_channel_send(p.tx, buf, 1001), -EMSGSIZE);
+	expect_msg(p.rx, 1000, 1);
+	close_pair(&p);
+
+	/* The largest message a 4 KiB ring allows fits into the empty ring at any offset. */
+	p = open_pair("maxfit", 4096, 0);
+	for (uint64_t s = 1; s <= 16; s += 2) {
+		send_pattern(p.tx, 1984, s);
+		expect_msg(p.rx, 1984, s);
+		send_pattern(p.tx, (size_t)(s * 40), s + 1); /* shift the offset */
+		expect_msg(p.rx, (size_t)(s * 40), s + 1);
+	}
+	assert_int_equal(shmq_channel_send(p.tx, buf, 1985), -EMSGSIZE);
+	close_pair(&p);
+}
+
+static void test_recv_buffer_too_small(void **state)
+{
+	struct pair p = open_pair("small", 4096, 0);
+	struct shmq_msg_info info;
+	char buf[8];
+
+	send_pattern(p.tx, 100, 1);
+	assert_int_equal(shmq_channel_recv(p.rx, buf, sizeof(buf), &info), -EMSGSIZE);
+	expect_msg(p.rx, 100, 1); /* still there */
+	close_pair(&p);
+}
+
+/* 96-byte payloads take 128 bytes; 32 more stay free for the next record's stamp. */
+static void test_full_and_empty(void **state)
+{
+	struct pair p = open_pair("full", 4096, 0);
+	uint8_t buf[96] = { 0 };
+	int n = 0;
+
+	while (shmq_channel_send(p.tx, buf, sizeof(buf)) == 0)
+		n++;
+	assert_int_equal(n, (4096 - 32) / 128);
+	assert_int_equal(shmq_channel_send(p.tx, buf, sizeof(buf)), -EAGAIN);
+	assert_int_equal(shmq_channel_recv(p.rx, buf, sizeof(buf), NULL), 96);
+	assert_int_equal(shmq_channel_send(p.tx, buf, sizeof(buf)), 0); /* ends at the lap end */
+	assert_int_equal(shmq_channel_send(p.tx, buf, sizeof(buf)), -EAGAIN);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(shmq_channel_recv(p.rx, buf, sizeof(buf), NULL), 96);
+	assert_int_equal(shmq_channel_recv(p.rx, buf, sizeof(buf), NULL), -EAGAIN);
+	close_pair(&p);
+}
+
+static void test_wrap_around(void **state)
+{
+	struct pair p = open_pair("wrap", 4096, 1500);
+	struct shmq_channel_stats st;
+	uint64_t rnd = 42, sent = 0, got = 0;
+	size_t lens[64];
+
+	/* Random sizes, interleaved sends and receives, for many laps. */
+	while (got < 20000) {
+		size_t len = test_rand(&rnd) % 1501;
+		static uint8_t buf[1500];
+
+		fill_pattern(buf, len, sent + 1);
+		if (sent - got < 64 && shmq_channel_send(p.tx, buf, len) == 0)
+			lens[sent++ % 64] = len;
+		else
+			expect_msg(p.rx, lens[got % 64], got + 1), got++;
+	}
+	assert_int_equal(shmq_channel_stats(p.rx, &st), 0);
+	assert_true(st.write_pos > 1000 * 4096ull);
+	close_pair(&p);
+}
+
+static void test_exact_fit_and_pad(void **state)
+{
+	struct pair p = open_pair("exact", 4096, 0);
+	struct shmq_channel_stats st;
+
+	for (uint64_t s = 1; s <= 3; s++) { /* [0, 3072) */
+		send_pattern(p.tx, 1024 - 32, s);
+		expect_msg(p.rx, 1024 - 32, s);
+	}
+	send_pattern(p.tx, 1024 - 32, 4); /* [3072, 4096): ends exactly at the ring's end */
+	shmq_channel_stats(p.tx, &st);
+	assert_int_equal(st.write_pos, 4096);
+	send_pattern(p.tx, 8, 5); /* next lap, offset 0, no padding */
+	shmq_channel_stats(p.tx, &st);
+	assert_int_equal(st.write_pos, 4096 + 64);
+	expect_msg(p.rx, 1024 - 32, 4);
+	expect_msg(p.rx, 8, 5);
+	/* 1952-byte records from offset 64: the third does not fit before the end. */
+	send_pattern(p.tx, 1900, 6);
+	expect_msg(p.rx, 1900, 6);
+	send_pattern(p.tx, 1900, 7);
+	expect_msg(p.rx, 1900, 7);
+	shmq_channel_stats(p.tx, &st);
+	assert_int_equal(st.write_pos, 4096 + 64 + 2 * 1952);
+	send_pattern(p.tx, 1900, 8);
+	shmq_channel_stats(p.tx, &st);
+	assert_int_equal(st.write_pos, 2 * 4096 + 1952);
+	expect_msg(p.rx, 1900, 8);
+	close_pair(&p);
+}
+
+static void test_reopen(void **state)
+{
+	struct pair p = open_pair("reopen", 4096, 0);
+
+	for (uint64_t s = 1; s <= 3; s++)
+		send_pattern(p.tx, 10 * s, s);
+	expect_msg(p.rx, 10, 1);
+	shmq_channel_close(p.tx);
+	shmq_channel_close(p.rx);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), 0);
+	send_pattern(p.tx, 40, 4);
+	expect_msg(p.rx, 20, 2);
+	expect_msg(p.rx, 30, 3);
+	expect_msg(p.rx, 40, 4);
+	close_pair(&p);
+}
+
+static void test_reserve_commit(void **state)
+{
+	struct pair p = open_pair("zc", 4096, 0);
+	void *buf, *buf2;
+
+	assert_int_equal(shmq_channel_commit(p.tx, 0), -EINVAL);
+	assert_int_equal(shmq_channel_reserve(p.tx, 100, &buf), 0);
+	assert_true(((uintptr_t)buf & 7) == 0);
+	assert_int_equal(shmq_channel_reserve(p.tx, 10, &buf2), -EBUSY);
+	assert_int_equal(shmq_channel_send(p.tx, "x", 1), -EBUSY);
+	assert_int_equal(shmq_channel_recv(p.rx, NULL, 0, NULL), -EAGAIN); /* invisible */
+	fill_pattern(buf, 50, 1);
+	assert_int_equal(shmq_channel_commit(p.tx, 101), -EINVAL);
+	assert_int_equal(shmq_channel_commit(p.tx, 50), 0);
+	assert_int_equal(shmq_channel_commit(p.tx, 50), -EINVAL);
+	expect_msg(p.rx, 50, 1);
+	assert_int_equal(shmq_channel_reserve(p.tx, 5000, &buf), -EMSGSIZE);
+	assert_int_equal(shmq_channel_reserve(p.tx, 8, NULL), -EINVAL);
+	close_pair(&p);
+}
+
+static void test_peek_release(void **state)
+{
+	struct pair p = open_pair("peek", 4096, 0);
+	const void *d[3], *x;
+	struct shmq_msg_info info;
+	uint8_t want[64];
+
+	for (uint64_t s = 1; s <= 3; s++)
+		send_pattern(p.tx, 64, s);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(shmq_channel_peek(p.rx, &d[i], &info), 64);
+		assert_int_equal(info.seq, (uint64_t)i + 1);
+	}
+	assert_int_equal(shmq_channel_peek(p.rx, &x, &info), -EAGAIN);
+	assert_int_equal(shmq_channel_recv(p.rx, NULL, 0, NULL), -EBUSY);
+	for (int i = 0; i < 3; i++) { /* still intact before release */
+		fill_pattern(want, 64, (uint64_t)i + 1);
+		assert_memory_equal(d[i], want, 64);
+	}
+	assert_int_equal(shmq_channel_release(p.rx), 3);
+	assert_int_equal(shmq_channel_release(p.rx), 0);
+	assert_int_equal(shmq_channel_peek(p.rx, NULL, NULL), -EINVAL);
+	close_pair(&p);
+}
+
+static void test_batch(void **state)
+{
+	struct pair p = open_pair("batch", 4096, 0);
+	uint8_t data[10][100], out[10][100];
+	struct iovec iov[10];
+	struct shmq_rmsg rm[10];
+	int n;
+
+	for (int i = 0; i < 10; i++) {
+		fill_pattern(data[i], 100, (uint64_t)i + 1);
+		iov[i] = (struct iovec){ data[i], (size_t)(10 * i) };
+		rm[i] = (struct shmq_rmsg){ .buf = out[i], .cap = 100 };
+	}
+	assert_int_equal(shmq_channel_send_many(p.tx, iov, 10), 10);
+	assert_int_equal(shmq_channel_recv_many(p.rx, rm, 4), 4);
+	rm[5].cap = 10; /* message 10 (len 90) does not fit: stop before it */
+	n = shmq_channel_recv_many(p.rx, rm + 4, 6);
+	assert_int_equal(n, 1);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(rm[i].info.seq, (uint64_t)i + 1);
+		assert_int_equal(rm[i].info.len, (size_t)(10 * i));
+		assert_memory_equal(out[i], data[i], 10 * i);
+	}
+	rm[5].cap = 100;
+	assert_int_equal(shmq_channel_recv_many(p.rx, rm + 5, 5), 5);
+	assert_int_equal(shmq_channel_recv_many(p.rx, rm, 1), -EAGAIN);
+	/* A batch that does not fit whole: a prefix is sent. 100-byte payloads take 160. */
+	for (int i = 0; i < 10; i++)
+		iov[i].iov_len = 100;
+	do
+		n = shmq_channel_send_many(p.tx, iov, 10);
+	while (n == 10);
+	assert_true(n > 0 && n < 10);
+	assert_int_equal(shmq_channel_send_many(p.tx, iov, 10), -EAGAIN);
+	assert_int_equal(shmq_channel_send_many(p.tx, iov, 0), -EINVAL);
+	close_pair(&p);
+}
+
+static void test_roles(void **state)
+{
+	struct pair p = open_pair("roles", 4096, 0);
+	shmq_channel *x = NULL;
+	char buf[8];
+
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &x), -EBUSY);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &x), -EBUSY);
+	assert_null(x);
+	assert_int_equal(shmq_channel_send(p.rx, "x", 1), -EBADF);
+	assert_int_equal(shmq_channel_recv(p.tx, buf, sizeof(buf), NULL), -EBADF);
+	assert_int_equal(shmq_channel_reserve(p.rx, 1, (void **)&x), -EBADF);
+	assert_int_equal(shmq_channel_peek(p.tx, (const void **)&x, NULL), -EBADF);
+	assert_int_equal(shmq_channel_release(p.tx), -EBADF);
+	close_pair(&p);
+}
+
+/* A producer that dies is replaced; the new one continues the sequence. */
+static void test_takeover_dead_producer(void **state)
+{
+	struct pair p = open_pair("takeover", 4096, 0);
+	struct shmqi_chan *ctl;
+	uint8_t *base;
+	size_t size;
+	pid_t pid;
+
+	shmq_channel_close(p.tx);
+	pid = fork();
+	if (pid == 0) {
+		shmq_channel *tx;
+
+		if (shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &tx))
+			_exit(1);
+		for (uint64_t s = 1; s <= 5; s++)
+			send_pattern(tx, 16, s);
+		_exit(0); /* dies holding the role */
+	}
+	assert_int_equal(test_wait(pid), 0);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
+	send_pattern(p.tx, 16, 6);
+	for (uint64_t s = 1; s <= 6; s++)
+		expect_msg(p.rx, 16, s);
+
+	/* Committed records the dead producer never advertised are found by the next one. */
+	send_pattern(p.tx, 16, 7);
+	send_pattern(p.tx, 16, 8);
+	shmq_channel_close(p.tx);
+	base = test_map(p.bus, p.name, &size);
+	ctl = (struct shmqi_chan *)(base + SHMQI_CHAN_BODY_OFF);
+	atomic_store(&ctl->write_pos, atomic_load(&ctl->write_pos) - 2 * 64);
+	atomic_store(&ctl->next_seq, 7);
+	atomic_store(&ctl->producer_pid, pid); /* the dead child's pid */
+	munmap(base, size);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
+	send_pattern(p.tx, 16, 9);
+	for (uint64_t s = 7; s <= 9; s++)
+		expect_msg(p.rx, 16, s);
+	close_pair(&p);
+}
+
+static void test_bad_config(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_channel_config cfg = { 0 };
+	const unsigned tx = SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER;
+	shmq_channel *ch = NULL;
+
+	cfg.capacity = 5000;
+	assert_int_equal(shmq_channel_open(bus, "c", tx, &cfg, &ch), -EINVAL);
+	cfg.capacity = 2048;
+	assert_int_equal(shmq_channel_open(bus, "c", tx, &cfg, &ch), -EINVAL);
+	cfg.capacity = 4096;
+	cfg.max_msg = 1985;
+	assert_int_equal(shmq_channel_open(bus, "c", tx, &cfg, &ch), -EINVAL);
+	cfg.max_msg = 0;
+	cfg.mode = 01777;
+	assert_int_equal(shmq_channel_open(bus, "c", tx, &cfg, &ch), -EINVAL);
+	cfg.mode = 0;
+	assert_int_equal(shmq_channel_open(bus, "c", tx | 0x100, &cfg, &ch), -EINVAL);
+	assert_int_equal(shmq_channel_open(bus, "c", tx | SHMQ_OPEN_CONSUMER, &cfg, &ch), -EINVAL);
+	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_CREATE, &cfg, &ch), -EINVAL);
+	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_EXCL | SHMQ_OPEN_PRODUCER, &cfg, &ch),
+			 -EINVAL);
+	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_PRODUCER, &cfg, &ch), -ENOENT);
+	assert_int_equal(shmq_channel_open(NULL, "c", tx, &cfg, &ch), -EINVAL);
+	assert_int_equal(shmq_channel_open(bus, "c", tx, &cfg, NULL), -EINVAL);
+	assert_null(ch);
+	assert_int_equal(shmq_channel_open(bus, "c", tx | SHMQ_OPEN_EXCL, &cfg, &ch), 0);
+	shmq_channel_close(ch);
+	ch = NULL;
+	assert_int_equal(shmq_channel_open(bus, "c", tx | SHMQ_OPEN_EXCL, &cfg, &ch), -EEXIST);
+	cfg.capacity = 8192;
+	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_CONSUMER, &cfg, &ch), -EEXIST);
+	cfg = (struct shmq_channel_config){ .capacity = 4096, .max_msg = 1000 };
+	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_CONSUMER, &cfg, &ch), -EEXIST);
+	assert_null(ch);
+	test_unlink(bus, "c");
+	shmq_bus_close(bus);
+}
+
+static void test_strerror_version(void **state)
+{
+	assert_string_equal(shmq_version(), "0.1.0");
+	assert_non_null(strstr(shmq_strerror(-EPROTO), "layout"));
+	assert_non_null(strstr(shmq_strerror(-EBADMSG), "Corrupt"));
+	assert_string_equal(shmq_strerror(-ENOENT), "No such file or directory");
+	assert_string_equal(shmq_strerror(ENOENT), "No such file or directory");
+	assert_non_null(shmq_strerror(-99999));
+	shmq_channel_close(NULL);
+	shmq_bus_close(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_send_recv_basic),
+		cmocka_unit_test(test_zero_length),
+		cmocka_unit_test(test_max_size),
+		cmocka_unit_test(test_recv_buffer_too_small),
+		cmocka_unit_test(test_full_and_empty),
+		cmocka_unit_test(test_wrap_around),
+		cmocka_unit_test(test_exact_fit_and_pad),
+		cmocka_unit_test(test_reopen),
+		cmocka_unit_test(test_reserve_commit),
+		cmocka_unit_test(test_peek_release),
+		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_roles),
+		cmocka_unit_test(test_takeover_dead_producer),
+		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_strerror_version),
+	};
+
+	return cmocka_run_group_tests_name("channel", tests, NULL, NULL);
+}
