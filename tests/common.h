@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -31,6 +32,30 @@ static inline shmq_bus *test_bus(void)
 	snprintf(ns, sizeof(ns), "t%d", (int)getpid());
 	assert_int_equal(shmq_bus_open(ns, 0, &bus), 0);
 	return bus;
+}
+
+/*
+ * Remove every segment of this process's test namespace: a cmocka group teardown, so a
+ * failed assertion (which skips a test's own cleanup) leaves nothing behind.
+ */
+static inline int test_cleanup(void **state)
+{
+	char prefix[64], path[300];
+	struct dirent *de;
+	DIR *d = opendir("/dev/shm");
+
+	(void)state;
+	if (!d)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "shmq.t%d.", (int)getpid());
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
+			snprintf(path, sizeof(path), "/%s", de->d_name);
+			shm_unlink(path);
+		}
+	}
+	closedir(d);
+	return 0;
 }
 
 /* The /dev/shm path of @name on @bus (what shm_open() would name it). */

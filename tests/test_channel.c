@@ -442,5 +442,5 @@ int main(void)
 		cmocka_unit_test(test_strerror_version),
 	};
 
-	return cmocka_run_group_tests_name("channel", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("channel", tests, NULL, test_cleanup);
 }
