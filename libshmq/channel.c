@@ -428,7 +428,8 @@ int shmq_channel_send_many(shmq_channel *ch, const struct iovec *msgs, size_t n)
 		r = msgs[i].iov_base || !msgs[i].iov_len ? claim(ch, msgs[i].iov_len, &rec) : -EINVAL;
 		if (r < 0)
 			break;
-		memcpy(rec + 1, msgs[i].iov_base, msgs[i].iov_len);
+		if (msgs[i].iov_len)
+			memcpy(rec + 1, msgs[i].iov_base, msgs[i].iov_len);
 		pos = fill(ch, rec, msgs[i].iov_len, ts);
 		if (first)
 			atomic_store_explicit(&rec->stamp, pos | 1, memory_order_relaxed);
@@ -621,7 +622,8 @@ int shmq_channel_recv_many(shmq_channel *ch, struct shmq_rmsg *msgs, size_t n)
 			r = -EINVAL;
 		if (r < 0)
 			break;
-		memcpy(msgs[i].buf, v.data, v.info.len);
+		if (v.info.len) /* buf may be NULL for an empty message */
+			memcpy(msgs[i].buf, v.data, v.info.len);
 		msgs[i].info = v.info;
 		take(ch, &v);
 	}
