@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Install what is missing, build, and run every test: plain build, ASan+UBSan, and TSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh --test
+
+status=0
+run() { # run DIR SUITE-ARGS...: meson prints its summary (Ok/Fail/Skipped) for each run
+	local dir=$1
+	shift
+	meson test -C "$dir" --print-errorlogs "$@" || status=1
+}
+
+echo "== plain build: every test"
+./scripts/build.sh build -Dwerror=true -Dbench=true
+run build
+
+echo "== ASan + UBSan: every test (stress at 20 % of its message counts)"
+./scripts/build.sh build-asan -Dwerror=true -Dbench=false -Dbuildtype=debug \
+	-Db_sanitize=address,undefined -Db_lundef=false
+SHMQ_STRESS_SCALE=20 run build-asan
+
+echo "== TSan: the threaded concurrency tests (at 10 %)"
+./scripts/build.sh build-tsan -Dwerror=true -Dbench=false -Dbuildtype=debug \
+	-Db_sanitize=thread -Db_lundef=false
+SHMQ_STRESS_SCALE=10 run build-tsan --suite tsan
+
+exit $status
