@@ -85,7 +85,9 @@ static int resolve_cfg(const struct shmq_channel_config *in, struct shmq_channel
 	if (fit > SHMQ_MAX_MSG_LIMIT)
 		fit = SHMQ_MAX_MSG_LIMIT;
 	out->capacity = cap;
-	out->max_msg = in->max_msg ? in->max_msg : (uint32_t)(fit < SHMQ_DEFAULT_MAX_MSG ? fit : SHMQ_DEFAULT_MAX_MSG);
+	out->max_msg =
+		in->max_msg ? in->max_msg
+			    : (uint32_t)(fit < SHMQ_DEFAULT_MAX_MSG ? fit : SHMQ_DEFAULT_MAX_MSG);
 	out->mode = in->mode ? in->mode : SHMQ_DEFAULT_MODE;
 	return out->max_msg <= fit ? 0 : -EINVAL;
 }
@@ -234,7 +236,8 @@ int shmq_channel_open(shmq_bus *bus, const char *name, unsigned flags,
 	shmq_channel *ch;
 	int r;
 
-	if (!ret_ch || (flags & ~OPEN_FLAGS) || (role != SHMQ_OPEN_PRODUCER && role != SHMQ_OPEN_CONSUMER))
+	if (!ret_ch || (flags & ~OPEN_FLAGS) ||
+	    (role != SHMQ_OPEN_PRODUCER && role != SHMQ_OPEN_CONSUMER))
 		return -EINVAL;
 	if ((flags & SHMQ_OPEN_EXCL) && !(flags & SHMQ_OPEN_CREATE))
 		return -EINVAL;
@@ -362,8 +365,7 @@ static int claim(struct shmq_channel *ch, size_t len, struct shmqi_rec **ret_rec
 }
 
 /* Write the header, clear the successor's stamp, advance; the stamp itself is the caller's. */
-static inline uint64_t fill(struct shmq_channel *ch, struct shmqi_rec *rec, size_t len,
-			    uint64_t ts)
+static inline uint64_t fill(struct shmq_channel *ch, struct shmqi_rec *rec, size_t len, uint64_t ts)
 {
 	uint64_t pos = ch->wpos;
 
@@ -425,7 +427,8 @@ int shmq_channel_send_many(shmq_channel *ch, const struct iovec *msgs, size_t n)
 		return -EINVAL;
 	ts = shmqi_now_ns();
 	for (i = 0; i < n; i++) {
-		r = msgs[i].iov_base || !msgs[i].iov_len ? claim(ch, msgs[i].iov_len, &rec) : -EINVAL;
+		r = msgs[i].iov_base || !msgs[i].iov_len ? claim(ch, msgs[i].iov_len, &rec)
+							 : -EINVAL;
 		if (r < 0)
 			break;
 		if (msgs[i].iov_len)

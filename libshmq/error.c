@@ -26,7 +26,8 @@ const char *shmq_strerror(int err)
 	case EAGAIN:
 		return "Resource temporarily unavailable (ring full or empty)";
 	case EBUSY:
-		return "Device or resource busy (role held by a live process, or operation pending)";
+		return "Device or resource busy (role held by a live process, or operation "
+		       "pending)";
 	default:
 		break;
 	}

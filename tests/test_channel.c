@@ -16,8 +16,10 @@ static struct pair open_pair(const char *name, uint64_t cap, uint32_t max_msg)
 	struct pair p = { .bus = test_bus() };
 
 	snprintf(p.name, sizeof(p.name), "%s", name);
-	assert_int_equal(shmq_channel_open(p.bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL |
-						    SHMQ_OPEN_PRODUCER, &cfg, &p.tx), 0);
+	assert_int_equal(shmq_channel_open(p.bus, name,
+					   SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SHMQ_OPEN_PRODUCER,
+					   &cfg, &p.tx),
+			 0);
 	assert_int_equal(shmq_channel_open(p.bus, name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), 0);
 	return p;
 }
@@ -391,8 +393,9 @@ static void test_bad_config(void **state)
 	assert_int_equal(shmq_channel_open(bus, "c", tx | 0x100, &cfg, &ch), -EINVAL);
 	assert_int_equal(shmq_channel_open(bus, "c", tx | SHMQ_OPEN_CONSUMER, &cfg, &ch), -EINVAL);
 	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_CREATE, &cfg, &ch), -EINVAL);
-	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_EXCL | SHMQ_OPEN_PRODUCER, &cfg, &ch),
-			 -EINVAL);
+	assert_int_equal(
+		shmq_channel_open(bus, "c", SHMQ_OPEN_EXCL | SHMQ_OPEN_PRODUCER, &cfg, &ch),
+		-EINVAL);
 	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_PRODUCER, &cfg, &ch), -ENOENT);
 	assert_int_equal(shmq_channel_open(NULL, "c", tx, &cfg, &ch), -EINVAL);
 	assert_int_equal(shmq_channel_open(bus, "c", tx, &cfg, NULL), -EINVAL);

@@ -19,8 +19,8 @@ static void create(shmq_bus *bus)
 	struct shmq_channel_config cfg = { .capacity = CAP };
 	shmq_channel *ch;
 
-	assert_int_equal(shmq_channel_open(bus, "h", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg,
-					   &ch), 0);
+	assert_int_equal(
+		shmq_channel_open(bus, "h", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg, &ch), 0);
 	shmq_channel_close(ch);
 }
 
@@ -70,7 +70,8 @@ static void test_partial_header(void **state)
 			shmq_channel_close(tx);
 		}
 		if (shmq_channel_open(bus, "h", SHMQ_OPEN_CONSUMER, NULL, &rx) == 0) {
-			for (int i = 0; i < 100 && shmq_channel_recv(rx, buf, sizeof(buf), NULL) >= 0; i++)
+			for (int i = 0;
+			     i < 100 && shmq_channel_recv(rx, buf, sizeof(buf), NULL) >= 0; i++)
 				;
 			shmq_channel_close(rx);
 		}
@@ -149,8 +150,9 @@ static void test_lying_records(void **state)
 	static const struct {
 		uint32_t len, flags;
 	} lies[] = {
-		{ CAP, 0 }, { CAP - 32 + 1, 0 }, { 0xffffffffu, 0 }, { 1985, 0 },
-		{ 100, SHMQI_REC_PAD }, { CAP - 32, SHMQI_REC_PAD }, { 8, 0x80 },
+		{ CAP, 0 },  { CAP - 32 + 1, 0 },    { 0xffffffffu, 0 },
+		{ 1985, 0 }, { 100, SHMQI_REC_PAD }, { CAP - 32, SHMQI_REC_PAD },
+		{ 8, 0x80 },
 	};
 
 	for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
@@ -224,12 +226,9 @@ static void test_random_takeover(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_random_header),
-		cmocka_unit_test(test_partial_header),
-		cmocka_unit_test(test_random_ring),
-		cmocka_unit_test(test_lying_records),
-		cmocka_unit_test(test_random_read_pos),
-		cmocka_unit_test(test_random_takeover),
+		cmocka_unit_test(test_random_header),	cmocka_unit_test(test_partial_header),
+		cmocka_unit_test(test_random_ring),	cmocka_unit_test(test_lying_records),
+		cmocka_unit_test(test_random_read_pos), cmocka_unit_test(test_random_takeover),
 	};
 
 	return cmocka_run_group_tests_name("hostile", tests, NULL, test_cleanup);

@@ -48,19 +48,22 @@ static void test_names(void **state)
 	shmq_channel *ch = NULL;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(shmq_channel_open(bus, bad[i], SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER,
-						   NULL, &ch), -EINVAL);
+		assert_int_equal(shmq_channel_open(bus, bad[i],
+						   SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL,
+						   &ch),
+				 -EINVAL);
 		assert_int_equal(shmq_unlink(bus, bad[i]), -EINVAL);
 	}
 	assert_int_equal(shmq_unlink(bus, NULL), -EINVAL);
 	memset(name, 'n', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
-	assert_int_equal(shmq_channel_open(bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL,
-					   &ch), -EINVAL);
+	assert_int_equal(
+		shmq_channel_open(bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL, &ch),
+		-EINVAL);
 	name[SHMQ_NAME_MAX] = '\0';
 	memcpy(name, "orders.eu-1_", 12);
-	assert_int_equal(shmq_channel_open(bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL,
-					   &ch), 0);
+	assert_int_equal(
+		shmq_channel_open(bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL, &ch), 0);
 	shmq_channel_close(ch);
 	assert_int_equal(shmq_unlink(bus, name), 0);
 	assert_int_equal(shmq_unlink(bus, name), -ENOENT);
@@ -144,12 +147,12 @@ static void test_modes(void **state)
 	shmq_channel *ch;
 	mode_t old = umask(077);
 
-	assert_int_equal(shmq_channel_open(bus, "m1", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL,
-					   &ch), 0);
+	assert_int_equal(
+		shmq_channel_open(bus, "m1", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL, &ch), 0);
 	assert_int_equal(mode_of(bus, "m1"), 0600);
 	shmq_channel_close(ch);
-	assert_int_equal(shmq_channel_open(bus, "m2", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg,
-					   &ch), 0);
+	assert_int_equal(
+		shmq_channel_open(bus, "m2", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg, &ch), 0);
 	assert_int_equal(mode_of(bus, "m2"), 0660); /* the umask does not narrow it */
 	shmq_channel_close(ch);
 	umask(old);
@@ -169,8 +172,9 @@ static void test_permission_denied(void **state)
 	shmq_channel *ch;
 	pid_t pid;
 
-	assert_int_equal(shmq_channel_open(bus, "private", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER,
-					   NULL, &ch), 0);
+	assert_int_equal(
+		shmq_channel_open(bus, "private", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL, &ch),
+		0);
 	test_path(bus, "private", path, sizeof(path));
 	snprintf(file, sizeof(file), "/dev/shm%s", path);
 	if (geteuid() != 0)
@@ -181,8 +185,9 @@ static void test_permission_denied(void **state)
 
 		if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
 			_exit(3);
-		_exit(shmq_channel_open(bus, "private", SHMQ_OPEN_CONSUMER, NULL, &x) == -EACCES ? 0
-												: 1);
+		_exit(shmq_channel_open(bus, "private", SHMQ_OPEN_CONSUMER, NULL, &x) == -EACCES
+			      ? 0
+			      : 1);
 	}
 	assert_int_equal(test_wait(pid), 0);
 	shmq_channel_close(ch);
@@ -196,8 +201,9 @@ static void test_no_space(void **state)
 	shmq_bus *bus = test_bus();
 	shmq_channel *ch = NULL;
 
-	assert_int_equal(shmq_channel_open(bus, "huge", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg,
-					   &ch), -ENOSPC);
+	assert_int_equal(
+		shmq_channel_open(bus, "huge", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg, &ch),
+		-ENOSPC);
 	assert_null(ch);
 	/* Nothing is left behind. */
 	assert_int_equal(shmq_channel_open(bus, "huge", SHMQ_OPEN_PRODUCER, NULL, &ch), -ENOENT);
@@ -211,8 +217,9 @@ static void test_absent_and_unlink(void **state)
 	char buf[8];
 
 	assert_int_equal(shmq_channel_open(bus, "gone", SHMQ_OPEN_CONSUMER, NULL, &x), -ENOENT);
-	assert_int_equal(shmq_channel_open(bus, "gone", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL,
-					   &tx), 0);
+	assert_int_equal(
+		shmq_channel_open(bus, "gone", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL, &tx),
+		0);
 	assert_int_equal(shmq_channel_open(bus, "gone", SHMQ_OPEN_CONSUMER, NULL, &rx), 0);
 	assert_int_equal(shmq_unlink(bus, "gone"), 0);
 	assert_int_equal(shmq_channel_open(bus, "gone", SHMQ_OPEN_CONSUMER, NULL, &x), -ENOENT);
@@ -249,8 +256,9 @@ static void expect_proto(shmq_bus *bus, const char *name)
 	shmq_channel *ch = NULL;
 
 	assert_int_equal(shmq_channel_open(bus, name, SHMQ_OPEN_CONSUMER, NULL, &ch), -EPROTO);
-	assert_int_equal(shmq_channel_open(bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, NULL,
-					   &ch), -EPROTO);
+	assert_int_equal(
+		shmq_channel_open(bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, NULL, &ch),
+		-EPROTO);
 	assert_null(ch);
 	test_unlink(bus, name);
 }
@@ -283,21 +291,37 @@ static void corrupt_field(shmq_bus *bus, const char *name, int which)
 	char path[300];
 	int fd;
 
-	assert_int_equal(shmq_channel_open(bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg,
-					   &ch), 0);
+	assert_int_equal(
+		shmq_channel_open(bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg, &ch), 0);
 	shmq_channel_close(ch);
 	base = test_map(bus, name, &size);
 	hdr = (struct shmqi_seg_hdr *)base;
 	ctl = (struct shmqi_chan *)(base + SHMQI_CHAN_BODY_OFF);
 	switch (which) {
-	case 0: atomic_store(&hdr->layout, SHMQI_LAYOUT_VERSION + 1); break;
-	case 1: hdr->magic ^= 1; break;
-	case 2: hdr->kind = 77; break;
-	case 3: hdr->size += 4096; break;
-	case 4: hdr->body_off = (uint32_t)size; break;
-	case 5: ctl->capacity = 3000; break;
-	case 6: ctl->ring_off = 64; break;
-	case 7: ctl->max_msg = 4000; break;
+	case 0:
+		atomic_store(&hdr->layout, SHMQI_LAYOUT_VERSION + 1);
+		break;
+	case 1:
+		hdr->magic ^= 1;
+		break;
+	case 2:
+		hdr->kind = 77;
+		break;
+	case 3:
+		hdr->size += 4096;
+		break;
+	case 4:
+		hdr->body_off = (uint32_t)size;
+		break;
+	case 5:
+		ctl->capacity = 3000;
+		break;
+	case 6:
+		ctl->ring_off = 64;
+		break;
+	case 7:
+		ctl->max_msg = 4000;
+		break;
 	case 8: /* the file grew behind our back: size disagrees with the header */
 		test_path(bus, name, path, sizeof(path));
 		fd = shm_open(path, O_RDWR, 0);
