@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+/* main.c - shmq-bench: dispatch to the latency, throughput and histogram benchmarks. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+#include "shmq.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s [-h] [-V] COMMAND [OPTIONS]\n"
+		"Latency and throughput of libshmq against the hardware and kernel baselines.\n"
+		"\n"
+		"commands:\n"
+		"  pingpong    round-trip time: shmq-spsc, raw-cacheline, pipe, uds\n"
+		"  throughput  one-way streaming rate: shmq-spsc, shmq-spsc-batch, raw-stream\n"
+		"  quick       a short pingpong at 64 bytes with the target checks (about 15 s)\n"
+#ifdef SHMQ_BENCH_HIST
+		"  hist        the HDR histogram's own costs\n"
+#endif
+		"\n"
+		"  -h, --help     this text\n"
+		"  -V, --version  print the library's version\n"
+		"\n"
+		"Run '%s COMMAND --help' for a command's options. Results go to stdout; a missed\n"
+		"target is reported, not an error (exit 0). Errors exit 1, usage errors 2.\n",
+		BENCH_PROG, BENCH_PROG);
+}
+
+static int run_command(int argc, char **argv)
+{
+	static char prog[64];
+	const char *cmd = argv[0];
+
+	/* getopt's own messages then read "shmq-bench pingpong: ...". */
+	snprintf(prog, sizeof(prog), "%s %s", BENCH_PROG, cmd);
+	argv[0] = prog;
+	optind = 0;
+	cleanup_install();
+	if (strcmp(cmd, "pingpong") == 0)
+		return pingpong_main(argc, argv, false);
+	if (strcmp(cmd, "quick") == 0)
+		return pingpong_main(argc, argv, true);
+	if (strcmp(cmd, "throughput") == 0)
+		return throughput_main(argc, argv);
+#ifdef SHMQ_BENCH_HIST
+	if (strcmp(cmd, "hist") == 0)
+		return bench_hist_main(argc, argv);
+#endif
+	fprintf(stderr, "%s: unknown command '%s'\nTry '%s --help'.\n", BENCH_PROG, cmd,
+		BENCH_PROG);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	/* "+": stop at the command; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+hV", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("%s %s\n", BENCH_PROG, shmq_version());
+			return 0;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", BENCH_PROG);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	return run_command(argc - optind, argv + optind);
+}
