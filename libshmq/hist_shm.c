@@ -179,12 +179,12 @@ SHMQ_API int shmq_hist_shm_reset(shmq_hist_shm *s)
 	e = atomic_load_explicit(&hdr->epoch, memory_order_relaxed); /* own writes only */
 	/* a seqlock: odd while the counts are being zeroed */
 	atomic_store_explicit(&hdr->epoch, e + 1, memory_order_relaxed);
-	/* R2: pairs with A3 in take_snapshot(): the odd epoch before any zeroed count */
-	atomic_thread_fence(memory_order_release);
+	/* R2: pairs with A3 in take_snapshot(): each zeroing store is a release, so a reader
+	 * that sees one also sees the odd epoch stored before it (no fence: TSan models these) */
 	for (int32_t i = 0; i < s->cfg.counts_len; i++)
-		atomic_store_explicit(&s->counts[i], 0, memory_order_relaxed);
-	atomic_store_explicit(&hdr->total, 0, memory_order_relaxed);
-	atomic_store_explicit(&hdr->out_of_range, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->counts[i], 0, memory_order_release);
+	atomic_store_explicit(&hdr->total, 0, memory_order_release);
+	atomic_store_explicit(&hdr->out_of_range, 0, memory_order_release);
 	/* R3: pairs with A2 in take_snapshot(): the zeroed counts before the even epoch */
 	atomic_store_explicit(&hdr->epoch, e + 2, memory_order_release);
 	return 0;
@@ -202,12 +202,13 @@ static int take_snapshot(const shmq_hist_shm *s, shmq_hist *h)
 		return 0;
 	/* A1: pairs with R1 in shm_record(): every count behind this total is visible */
 	published = atomic_load_explicit(&hdr->total, memory_order_acquire);
+	/* A3: pairs with R2 in shmq_hist_shm_reset(): acquire loads, so a count zeroed by a
+	 * reset that began during the copy makes the epoch reloaded below differ (on x86 these
+	 * are plain loads) */
 	for (int32_t i = 0; i < s->cfg.counts_len; i++)
-		h->counts[i] = atomic_load_explicit(&s->counts[i], memory_order_relaxed);
-	h->out_of_range = atomic_load_explicit(&hdr->out_of_range, memory_order_relaxed);
-	/* A3: pairs with R2 in shmq_hist_shm_reset(): a count zeroed by a reset that began
-	 * during the copy makes the epoch below differ */
-	atomic_thread_fence(memory_order_acquire);
+		h->counts[i] = atomic_load_explicit(&s->counts[i], memory_order_acquire);
+	h->out_of_range = atomic_load_explicit(&hdr->out_of_range, memory_order_acquire);
+	/* ordered after the acquire loads above */
 	e2 = atomic_load_explicit(&hdr->epoch, memory_order_relaxed);
 	if (e1 != e2)
 		return 0;
