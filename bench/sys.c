@@ -106,7 +106,11 @@ static void cleanup_now(void)
 
 static void on_fatal_signal(int sig)
 {
+	pid_t pid = child_pid;
+
 	cleanup_now();
+	if (pid > 0)
+		waitpid(pid, NULL, 0); /* async-signal-safe; the peer is not left a zombie */
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
