@@ -11,6 +11,8 @@
 #include <sched.h>
 #include <time.h>
 
+#include "shmq.h"
+
 #define BENCH_PROG "shmq-bench"
 #define BENCH_MAX_SIZES 16
 #define BENCH_MAX_SIZE (64u << 10) /* the channel's default max_msg */
@@ -19,23 +21,20 @@
 /* ---- latency samples (lat.c): the one place that knows how samples are kept ---- */
 
 /*
- * struct lat - recorded round-trip times of one measurement, in nanoseconds.
- *
- * Today every sample is kept and percentiles are exact (nearest rank over the sorted
- * samples); switching to an HDR histogram changes lat.c and nothing else.
+ * struct lat - recorded round-trip times of one measurement, in nanoseconds, in an HDR
+ * histogram (3 significant figures, 1 ns to 1 hour; longer samples are counted as out of
+ * range). Percentiles follow HdrHistogram's rules, so they agree with its tools and with
+ * the intervals written by --hlog.
  */
 struct lat {
-	uint64_t *v;
-	size_t n;
-	size_t cap;
-	bool sorted;
+	shmq_hist *h;
 };
 
-int lat_init(struct lat *l, size_t cap); /* released with lat_free() */
+int lat_init(struct lat *l); /* released with lat_free() */
 void lat_free(struct lat *l);
 void lat_reset(struct lat *l);
 /* @q in [0, 100]; 100 is the maximum. 0 when no sample was recorded. */
-uint64_t lat_percentile(struct lat *l, double q);
+uint64_t lat_percentile(const struct lat *l, double q);
 
 /* Medians of per-rep results; both sort @v in place (v[0] and v[n - 1] are then min, max). */
 uint64_t median_u64(uint64_t *v, size_t n);
@@ -43,9 +42,7 @@ double median_double(double *v, size_t n);
 
 static inline void lat_record(struct lat *l, uint64_t ns)
 {
-	if (l->n < l->cap)
-		l->v[l->n++] = ns;
-	l->sorted = false;
+	shmq_hist_record(l->h, (int64_t)ns); /* -ERANGE is counted by the histogram */
 }
 
 /* ---- clocks, CPUs, processes and cleanup (sys.c) ---- */

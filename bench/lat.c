@@ -1,33 +1,36 @@
 // SPDX-License-Identifier: MIT
-/* lat.c - latency samples and their exact percentiles (nearest rank over sorted samples). */
+/* lat.c - latency samples in an HDR histogram, and medians over repetitions. */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 
 #include "bench.h"
 
-int lat_init(struct lat *l, size_t cap)
+#define LAT_HIGHEST 3600000000000ll /* one hour in ns */
+
+int lat_init(struct lat *l)
 {
-	l->v = calloc(cap ? cap : 1, sizeof(*l->v));
-	if (!l->v)
-		return -ENOMEM;
-	l->n = 0;
-	l->cap = cap;
-	l->sorted = true;
-	return 0;
+	return shmq_hist_new(1, LAT_HIGHEST, 3, &l->h);
 }
 
 void lat_free(struct lat *l)
 {
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
+	shmq_hist_free(l->h);
+	l->h = NULL;
 }
 
 void lat_reset(struct lat *l)
 {
-	l->n = 0;
-	l->sorted = true;
+	shmq_hist_reset(l->h);
+}
+
+uint64_t lat_percentile(const struct lat *l, double q)
+{
+	int64_t v;
+
+	if (shmq_hist_total(l->h) == 0)
+		return 0;
+	v = q >= 100.0 ? shmq_hist_max(l->h) : shmq_hist_value_at_percentile(l->h, q);
+	return v < 0 ? 0 : (uint64_t)v;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -35,26 +38,6 @@ static int cmp_u64(const void *a, const void *b)
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return (x > y) - (x < y);
-}
-
-/* Nearest rank: the smallest sample with at least q% of all samples at or below it. */
-uint64_t lat_percentile(struct lat *l, double q)
-{
-	size_t rank;
-
-	if (l->n == 0)
-		return 0;
-	if (!l->sorted) {
-		qsort(l->v, l->n, sizeof(*l->v), cmp_u64);
-		l->sorted = true;
-	}
-	/* The epsilon keeps 99.9% of 1000 samples at rank 999, not 1000. */
-	rank = (size_t)ceil(q * (double)l->n / 100.0 - 1e-9);
-	if (rank < 1)
-		rank = 1;
-	if (rank > l->n)
-		rank = l->n;
-	return l->v[rank - 1];
 }
 
 /* Sorts @v in place (so v[0] and v[n - 1] are the extremes afterwards); 0 when @n is 0. */

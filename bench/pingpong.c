@@ -24,6 +24,9 @@ struct pp_opts {
 	bool cpus_given;
 	bool json;
 	bool quick;
+	const char *hlog; /* --hlog FILE: every measurement as a tagged interval */
+	FILE *hlog_f;
+	uint64_t hlog_base_ns; /* CLOCK_REALTIME of the log's BaseTime */
 };
 
 /* Per-rep percentiles, [rep][size][transport][pct]. */
@@ -99,6 +102,29 @@ static int pp_once(const struct pp_transport *t, const struct pp_opts *o, struct
 	return e < 0 ? -1 : 0;
 }
 
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* One interval per measurement, tagged TRANSPORT-SIZE, in HdrHistogram's .hlog format. */
+static int hlog_interval(const struct pp_opts *o, const char *transport, unsigned size,
+			 uint64_t start_ns, const struct lat *lat)
+{
+	char tag[64];
+	int e;
+
+	if (!o->hlog_f)
+		return 0;
+	snprintf(tag, sizeof(tag), "%s-%u", transport, size);
+	e = shmq_hist_log_write(o->hlog_f, tag, (double)(start_ns - o->hlog_base_ns) / 1e9,
+				(double)(wall_ns() - start_ns) / 1e9, lat->h);
+	return e < 0 ? fail("write --hlog", e) : 0;
+}
+
 /* Interleaved: rep 1 of every size and transport, then rep 2, ... so noise hits all alike. */
 static int pp_all(const struct pp_opts *o, struct pp_results *res, struct pp_run *r,
 		  struct lat *lat)
@@ -115,7 +141,11 @@ static int pp_all(const struct pp_opts *o, struct pp_results *res, struct pp_run
 			for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
 				if (!o->use[ti])
 					continue;
-				if (pp_once(&pp_transports[ti], o, r, lat) < 0)
+				uint64_t start = wall_ns();
+
+				if (pp_once(&pp_transports[ti], o, r, lat) < 0 ||
+				    hlog_interval(o, pp_transports[ti].name, r->size, start, lat) <
+					    0)
 					return -1;
 				for (q = 0; q < NPCT; q++)
 					res_at(res, rep, si, ti)[q] = lat_percentile(lat, pct_q[q]);
@@ -291,6 +321,8 @@ static void usage(FILE *f, bool quick)
 		"(default\n"
 		"                         the library's, 1 MiB)\n"
 		"  -j, --json             one JSON object per line\n"
+		"  -H, --hlog FILE        also write every measurement's histogram to FILE\n"
+		"                         (HdrHistogram .hlog, tags TRANSPORT-SIZE)\n"
 		"  -h, --help             this text\n",
 		BENCH_PROG, quick ? "quick" : "pingpong", quick ? "64" : "8,64,512,4096",
 		quick ? "20000" : "50000", quick ? "2000" : "5000");
@@ -371,6 +403,9 @@ static int opt_one(int c, struct pp_opts *o)
 	case 'C':
 		bad = capacity_ok(optarg, &o->capacity) ? NULL : "capacity";
 		break;
+	case 'H':
+		o->hlog = optarg;
+		break;
 	case 'j':
 		o->json = true;
 		break;
@@ -395,12 +430,13 @@ static int opts_parse(int argc, char **argv, struct pp_opts *o)
 		{ "transports", required_argument, NULL, 't' },
 		{ "capacity", required_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "hlog", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, e;
 
-	while ((c = getopt_long(argc, argv, "s:n:w:r:c:t:C:jh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:w:r:c:t:C:H:jh", lopts, NULL)) != -1) {
 		e = opt_one(c, o);
 		if (e >= 0)
 			return e;
@@ -421,13 +457,21 @@ static int pp_setup(struct pp_opts *o, struct pp_run *r, struct lat *lat, struct
 	r->ebuf = aligned_alloc(64, BENCH_MAX_SIZE);
 	res->o = o;
 	res->v = calloc(n, sizeof(*res->v));
-	if (!r->buf || !r->rbuf || !r->ebuf || !res->v || lat_init(lat, o->iters) < 0)
+	if (!r->buf || !r->rbuf || !r->ebuf || !res->v || lat_init(lat) < 0)
 		return fail("allocate buffers", -ENOMEM);
+	if (o->hlog) {
+		o->hlog_f = fopen(o->hlog, "w");
+		if (!o->hlog_f)
+			return fail(o->hlog, -errno);
+		o->hlog_base_ns = wall_ns();
+		shmq_hist_log_write_header(o->hlog_f, "shmq-bench pingpong round-trip times (ns)",
+					   (double)o->hlog_base_ns / 1e9,
+					   (double)o->hlog_base_ns / 1e9);
+	}
 	/* Touch every buffer now: no page fault inside a timed round trip. */
 	memset(r->buf, 0, BENCH_MAX_SIZE);
 	memset(r->rbuf, 0, BENCH_MAX_SIZE);
 	memset(r->ebuf, 0, BENCH_MAX_SIZE);
-	memset(lat->v, 0, o->iters * sizeof(*lat->v));
 	return 0;
 }
 
@@ -466,5 +510,7 @@ int pingpong_main(int argc, char **argv, bool quick)
 	free(run.ebuf);
 	free(res.v);
 	lat_free(&lat);
+	if (o.hlog_f && fclose(o.hlog_f) != 0 && e == 0)
+		e = fail(o.hlog, -errno);
 	return e < 0 ? 1 : 0;
 }
