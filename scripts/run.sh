@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
-./scripts/build.sh build -Dtests=false -Dbench=true >/dev/null
+./scripts/build.sh build -Dbench=true >/dev/null
 exec ./build/bench/shmq-bench quick "$@"

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "common.h"
 
@@ -67,6 +68,9 @@ static int check_msg(const uint8_t *buf, size_t len, uint64_t seq, uint64_t info
 	return 0;
 }
 
+/* Set when the consumer failed, so that a producer thread stops instead of waiting forever. */
+static _Atomic bool stop_producer;
+
 static void backoff(unsigned *spins)
 {
 	if (++*spins % 64 == 0)
@@ -108,6 +112,8 @@ static int produce(shmq_channel *tx, uint64_t first, uint64_t last)
 			break;
 		}
 		if (r == -EAGAIN) {
+			if (atomic_load_explicit(&stop_producer, memory_order_relaxed))
+				return -ECANCELED;
 			backoff(&spins);
 			continue;
 		}
@@ -200,6 +206,7 @@ static void test_processes(void **state)
 	shmq_bus *bus = test_bus();
 	shmq_channel *rx, *tx;
 	pid_t pid;
+	int r;
 
 	open_chan(bus, "proc", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &rx);
 	pid = fork();
@@ -207,7 +214,10 @@ static void test_processes(void **state)
 		tx = child_open(bus, "proc", SHMQ_OPEN_PRODUCER);
 		_exit(produce(tx, 1, n) == 0 ? 0 : 1);
 	}
-	assert_int_equal(consume(rx, 1, n, NULL), 0);
+	r = consume(rx, 1, n, NULL);
+	if (r != 0)
+		kill(pid, SIGKILL); /* else it waits for room forever */
+	assert_int_equal(r, 0);
 	assert_int_equal(test_wait(pid), 0);
 	assert_int_equal(shmq_channel_recv(rx, NULL, 0, NULL), -EAGAIN);
 	shmq_channel_close(rx);
@@ -236,12 +246,18 @@ static void test_threads(void **state)
 	struct prod_arg a = { .n = test_scaled(10000000) };
 	shmq_channel *rx;
 	pthread_t t;
+	int r;
 
 	open_chan(bus, "thr", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &rx);
 	open_chan(bus, "thr", SHMQ_OPEN_PRODUCER, &a.tx);
+	atomic_store(&stop_producer, false);
 	assert_int_equal(pthread_create(&t, NULL, producer_thread, &a), 0);
-	assert_int_equal(consume(rx, 1, a.n, NULL), 0);
+	r = consume(rx, 1, a.n, NULL);
+	if (r != 0)
+		atomic_store(&stop_producer, true);
 	assert_int_equal(pthread_join(t, NULL), 0);
+	atomic_store(&stop_producer, false);
+	assert_int_equal(r, 0);
 	assert_int_equal(a.result, 0);
 	shmq_channel_close(a.tx);
 	shmq_channel_close(rx);
@@ -283,10 +299,20 @@ static pid_t spawn_consumer(shmq_bus *bus, uint64_t first, uint64_t last,
 	_exit(consume(rx, first, last, progress) == 0 ? 0 : 1);
 }
 
-static void wait_progress(_Atomic uint64_t *progress, uint64_t target)
+/* Wait until the consumer child has checked @target messages; fail if a child exits first. */
+static void wait_progress(_Atomic uint64_t *progress, uint64_t target, pid_t cons, pid_t prod)
 {
-	while (atomic_load(progress) < target)
+	int st;
+
+	while (atomic_load(progress) < target) {
+		if (waitpid(cons, &st, WNOHANG) == cons || waitpid(prod, &st, WNOHANG) == prod) {
+			kill(prod, SIGKILL);
+			kill(cons, SIGKILL);
+			fail_msg("a child exited early (status %d) at %llu", st,
+				 (unsigned long long)atomic_load(progress));
+		}
 		sched_yield();
+	}
 }
 
 static void test_chaos_kill(void **state)
@@ -306,11 +332,11 @@ static void test_chaos_kill(void **state)
 	shmq_channel_close(rx);
 	prod = spawn_producer(bus, n);
 	cons = spawn_consumer(bus, 1, n, progress);
-	wait_progress(progress, n / 4);
+	wait_progress(progress, n / 4, cons, prod);
 	kill(prod, SIGKILL);
 	assert_int_equal(test_wait(prod), 128 + SIGKILL);
 	prod = spawn_producer(bus, n);
-	wait_progress(progress, n / 2);
+	wait_progress(progress, n / 2, cons, prod);
 	kill(cons, SIGKILL);
 	assert_int_equal(test_wait(cons), 128 + SIGKILL);
 	/* The next consumer starts right after what the killed one released. */
