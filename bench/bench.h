@@ -68,6 +68,11 @@ int cpu_pin(int cpu);
 
 /* Print what a reader needs to judge the numbers: date, kernel, CPU, load, clock cost. */
 void sysinfo_print(const struct cpu_pair *cp, bool json);
+/*
+ * Resolve the CPU pair, pin the calling (parent) process and print the banner: the start
+ * of every measuring command. Return -1 to go on, else the exit status (2: unusable CPUs).
+ */
+int bench_start(struct cpu_pair *cpus, bool cpus_given, bool json);
 
 /*
  * A forked peer process. peer_start() runs @fn(@arg) in a child pinned to @cpu (or unpinned

@@ -487,19 +487,10 @@ int pingpong_main(int argc, char **argv, bool quick)
 	e = opts_parse(argc, argv, &o);
 	if (e >= 0)
 		return e;
-	e = cpus_resolve(&o.cpus, o.cpus_given);
-	if (e < 0) {
-		fprintf(stderr, "%s: CPUs %d,%d: not both usable by this process\n", BENCH_PROG,
-			o.cpus.a, o.cpus.b);
-		return 2;
-	}
-	e = o.cpus.pinned ? cpu_pin(o.cpus.a) : 0;
-	if (e < 0) {
-		fail("pin to a CPU", e);
-		return 1;
-	}
+	e = bench_start(&o.cpus, o.cpus_given, o.json);
+	if (e >= 0)
+		return e;
 	chan_set_capacity(o.capacity);
-	sysinfo_print(&o.cpus, o.json);
 	e = pp_setup(&o, &run, &lat, &res);
 	if (e == 0)
 		e = pp_all(&o, &res, &run, &lat);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "chan.h"
 #include "shmq.h"
 
 /* ---- CPUs ---- */
@@ -439,4 +440,22 @@ void sysinfo_print(const struct cpu_pair *cp, bool json)
 	printf("loadavg:  %s\nclock:    CLOCK_MONOTONIC via %s, %.1f ns per read\n", load, clk,
 	       cost);
 	printf("libshmq:  %s\n\n", shmq_version());
+}
+
+int bench_start(struct cpu_pair *cpus, bool cpus_given, bool json)
+{
+	int e;
+
+	if (cpus_resolve(cpus, cpus_given) < 0) {
+		fprintf(stderr, "%s: CPUs %d,%d: not both usable by this process\n", BENCH_PROG,
+			cpus->a, cpus->b);
+		return 2;
+	}
+	e = cpus->pinned ? cpu_pin(cpus->a) : 0;
+	if (e < 0) {
+		fail("pin to a CPU", e);
+		return 1;
+	}
+	sysinfo_print(cpus, json);
+	return -1;
 }

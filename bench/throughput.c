@@ -403,17 +403,9 @@ int throughput_main(int argc, char **argv)
 	e = opts_parse(argc, argv, &o);
 	if (e >= 0)
 		return e;
-	if (cpus_resolve(&o.cpus, o.cpus_given) < 0) {
-		fprintf(stderr, "%s: CPUs %d,%d: not both usable by this process\n", BENCH_PROG,
-			o.cpus.a, o.cpus.b);
-		return 2;
-	}
-	e = o.cpus.pinned ? cpu_pin(o.cpus.a) : 0;
-	if (e < 0) {
-		fail("pin to a CPU", e);
-		return 1;
-	}
-	sysinfo_print(&o.cpus, o.json);
+	e = bench_start(&o.cpus, o.cpus_given, o.json);
+	if (e >= 0)
+		return e;
 	run = run_alloc();
 	rates = calloc((size_t)o.reps * (size_t)o.nsizes * TP_NTRANSPORTS, sizeof(*rates));
 	e = run && rates ? tp_all(&o, rates, run) : fail("allocate buffers", -ENOMEM);
