@@ -161,7 +161,7 @@ static const struct shmqi_rec *committed_at(const struct shmq_channel *ch, uint6
 	const struct shmqi_rec *rec = rec_at(ch, pos);
 	uint64_t off = pos & ch->mask;
 
-	/* A1: pairs with R1 in publish()/write_pad(). */
+	/* A1: pairs with R1 in publish(), send_many() and write_pad(). */
 	if (atomic_load_explicit(&rec->stamp, memory_order_acquire) != (pos | 1))
 		return NULL;
 	if (rec->flags & ~SHMQI_REC_FLAGS_KNOWN || off + HDR_LEN + rec->len > ch->cap)
@@ -385,10 +385,19 @@ static inline void advertise(struct shmq_channel *ch)
 	atomic_store_explicit(&ch->ctl->write_pos, ch->wpos, memory_order_relaxed);
 }
 
+/* Complete the record at wpos, whose payload is written, and make it visible. */
+static inline void publish(struct shmq_channel *ch, struct shmqi_rec *rec, size_t len)
+{
+	uint64_t pos = fill(ch, rec, len, shmqi_now_ns());
+
+	/* R1: pairs with A1 in next_msg(): header and payload are complete. */
+	atomic_store_explicit(&rec->stamp, pos | 1, memory_order_release);
+	advertise(ch);
+}
+
 int shmq_channel_send(shmq_channel *ch, const void *data, size_t len)
 {
 	struct shmqi_rec *rec;
-	uint64_t pos;
 	int r;
 
 	r = check_producer(ch);
@@ -401,10 +410,7 @@ int shmq_channel_send(shmq_channel *ch, const void *data, size_t len)
 		return r;
 	if (len)
 		memcpy(rec + 1, data, len);
-	pos = fill(ch, rec, len, shmqi_now_ns());
-	/* R1: pairs with A1 in next_msg(): header and payload are complete. */
-	atomic_store_explicit(&rec->stamp, pos | 1, memory_order_release);
-	advertise(ch);
+	publish(ch, rec, len);
 	return 0;
 }
 
@@ -468,9 +474,6 @@ int shmq_channel_reserve(shmq_channel *ch, size_t len, void **ret_buf)
 
 int shmq_channel_commit(shmq_channel *ch, size_t len)
 {
-	struct shmqi_rec *rec;
-	uint64_t pos;
-
 	if (!ch)
 		return -EINVAL;
 	if (ch->role != SHMQ_OPEN_PRODUCER)
@@ -478,11 +481,8 @@ int shmq_channel_commit(shmq_channel *ch, size_t len)
 	if (!ch->resv_active || len > ch->resv_len)
 		return -EINVAL;
 	assert(ch->resv_pos == ch->wpos);
-	rec = rec_at(ch, ch->wpos);
-	pos = fill(ch, rec, len, shmqi_now_ns());
-	atomic_store_explicit(&rec->stamp, pos | 1, memory_order_release); /* R1 */
+	publish(ch, rec_at(ch, ch->wpos), len);
 	ch->resv_active = false;
-	advertise(ch);
 	return 0;
 }
 
@@ -549,7 +549,7 @@ static int next_msg(struct shmq_channel *ch, struct view *v)
 
 	for (pads = 0; pads < 2; pads++) {
 		rec = rec_at(ch, ch->peek_pos);
-		/* A1: pairs with R1 in shmq_channel_send() and friends. */
+		/* A1: pairs with R1 in publish(), send_many() and write_pad(). */
 		stamp = atomic_load_explicit(&rec->stamp, memory_order_acquire);
 		if (stamp == 0) {
 			prefetch_second_line(rec);
