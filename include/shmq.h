@@ -328,5 +328,6 @@ SHMQ_API int shmq_channel_stats(const shmq_channel *ch, struct shmq_channel_stat
 #endif
 
 #include "shmq/hist.h"
+#include "shmq/topic.h"
 
 #endif /* SHMQ_H */

@@ -24,6 +24,10 @@ int shmqi_seg_path(const shmq_bus *bus, const char *name, char *buf, size_t buf_
 uint64_t shmqi_now_ns(void); /* CLOCK_MONOTONIC */
 uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
 bool shmqi_pid_alive(pid_t pid);
+/* A process's start time (clock ticks since boot, /proc/PID/stat field 22); 0 if unknown. */
+uint64_t shmqi_proc_start(pid_t pid);
+/* Is @pid alive and (when @start is not 0) the same process that recorded @start? */
+bool shmqi_owner_alive(pid_t pid, uint64_t start);
 
 /* segment.c: one named POSIX shared-memory segment with a published header. */
 struct shmqi_seg {
@@ -46,6 +50,13 @@ typedef int (*shmqi_seg_init_fn)(struct shmqi_seg *seg, void *arg);
 int shmqi_seg_open(const char *path, uint32_t kind, size_t size, unsigned mode, unsigned flags,
 		   shmqi_seg_init_fn init, void *init_arg, struct shmqi_seg *ret_seg);
 void shmqi_seg_close(struct shmqi_seg *seg);
+
+/*
+ * Test hook (topic.c): when set, a producer calls it between claiming a record and
+ * committing it: @phase 0 right after the claim, 1 once the slot is marked as being
+ * written. The crash tests stop or kill a producer there. Never set outside tests.
+ */
+extern void (*shmqi_topic_test_hook)(int phase, uint64_t seq);
 
 /* How long an attacher waits for a creator to publish a header. */
 #define SHMQI_ATTACH_WAIT_NS 2000000000ull

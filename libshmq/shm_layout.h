@@ -29,6 +29,7 @@ static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
 /* What a segment holds; checked on attach so a topic is never opened as a channel. */
 enum shmqi_kind {
 	SHMQI_KIND_CHANNEL = 1,
+	SHMQI_KIND_TOPIC = 2,
 };
 
 /*
@@ -119,5 +120,129 @@ static_assert(sizeof(struct shmqi_chan) == 384, "channel control block size");
 static_assert(SHMQI_CHAN_BODY_OFF >= sizeof(struct shmqi_seg_hdr), "body after header");
 static_assert(SHMQI_CHAN_BODY_OFF + sizeof(struct shmqi_chan) <= SHMQI_CHAN_RING_OFF,
 	      "control block before ring");
+
+/* ---- topics (libshmq/topic.c) ---- */
+
+/*
+ * The control block of a topic, at seg_hdr.body_off (SHMQI_TOPIC_BODY_OFF). The subscriber
+ * table, the producer table and the ring of slots follow at the offsets it gives (from the
+ * segment's start). Cold configuration first; the tail, which every producer CASes, on a
+ * 128-byte pair of lines of its own.
+ */
+struct shmqi_topic {
+	/* cold: written by the creator before R0, then read-only (skipped aside) */
+	alignas(SHMQI_CACHE_PAIR) uint32_t slots; /* power of two */
+	uint32_t slot_size; /* multiple of 64: record header + max_msg, rounded up */
+	uint32_t max_msg;
+	uint32_t policy; /* SHMQ_TOPIC_RELIABLE or SHMQ_TOPIC_LOSSY */
+	uint32_t max_subs;
+	uint32_t max_prods;
+	uint64_t claim_timeout_ns;
+	uint64_t subs_off; /* struct shmqi_sub_slot[max_subs] */
+	uint64_t prods_off; /* struct shmqi_prod_slot[max_prods] */
+	uint64_t ring_off; /* slots * slot_size bytes, a multiple of 4096 */
+	_Atomic uint32_t next_producer_id; /* the last id handed out */
+	uint32_t reserved0;
+	_Atomic uint64_t skipped; /* records turned into skipped ones (statistics) */
+	/* producer hot */
+	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t tail; /* next sequence to claim, from 1 */
+};
+static_assert(offsetof(struct shmqi_topic, slots) == 0, "slots offset");
+static_assert(offsetof(struct shmqi_topic, slot_size) == 4, "slot_size offset");
+static_assert(offsetof(struct shmqi_topic, max_msg) == 8, "max_msg offset");
+static_assert(offsetof(struct shmqi_topic, policy) == 12, "policy offset");
+static_assert(offsetof(struct shmqi_topic, max_subs) == 16, "max_subs offset");
+static_assert(offsetof(struct shmqi_topic, max_prods) == 20, "max_prods offset");
+static_assert(offsetof(struct shmqi_topic, claim_timeout_ns) == 24, "claim_timeout offset");
+static_assert(offsetof(struct shmqi_topic, subs_off) == 32, "subs_off offset");
+static_assert(offsetof(struct shmqi_topic, prods_off) == 40, "prods_off offset");
+static_assert(offsetof(struct shmqi_topic, ring_off) == 48, "ring_off offset");
+static_assert(offsetof(struct shmqi_topic, next_producer_id) == 56, "next_producer_id offset");
+static_assert(offsetof(struct shmqi_topic, skipped) == 64, "skipped offset");
+static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
+static_assert(sizeof(struct shmqi_topic) == 256, "topic control block size");
+
+/*
+ * One subscriber: its cursor and counters, written by the subscriber only, read by
+ * producers (gating) and by anyone who inspects the topic. A slot is owned by whoever
+ * CASes @pid from 0 to its pid (or from a dead owner's pid to its own, to free it).
+ */
+struct shmqi_sub_slot {
+	alignas(SHMQI_CACHE_PAIR) _Atomic int32_t pid; /* owner, 0 when free */
+	_Atomic uint32_t state; /* SHMQI_SUB_* */
+	_Atomic uint64_t start_time; /* owner's start time (/proc/PID/stat), 0 unknown */
+	_Atomic uint64_t cursor; /* next sequence it reads */
+	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC */
+	_Atomic uint64_t received;
+	_Atomic uint64_t lost;
+	_Atomic uint64_t skipped;
+};
+static_assert(offsetof(struct shmqi_sub_slot, pid) == 0, "sub pid offset");
+static_assert(offsetof(struct shmqi_sub_slot, state) == 4, "sub state offset");
+static_assert(offsetof(struct shmqi_sub_slot, start_time) == 8, "sub start offset");
+static_assert(offsetof(struct shmqi_sub_slot, cursor) == 16, "sub cursor offset");
+static_assert(offsetof(struct shmqi_sub_slot, heartbeat_ns) == 24, "sub heartbeat offset");
+static_assert(offsetof(struct shmqi_sub_slot, received) == 32, "sub received offset");
+static_assert(offsetof(struct shmqi_sub_slot, lost) == 40, "sub lost offset");
+static_assert(offsetof(struct shmqi_sub_slot, skipped) == 48, "sub skipped offset");
+static_assert(sizeof(struct shmqi_sub_slot) == 128, "subscriber slot size");
+
+#define SHMQI_SUB_FREE 0u /* joining, leaving, or free: does not gate */
+#define SHMQI_SUB_ACTIVE 1u /* its cursor gates producers (reliable topics) */
+
+/*
+ * One producer. @pending is the first sequence of the claim in progress (0 when none),
+ * stored before the claiming CAS on the tail, so that whoever finds an uncommitted record
+ * can tell who claimed it.
+ */
+struct shmqi_prod_slot {
+	alignas(SHMQI_CACHE_PAIR) _Atomic int32_t pid; /* owner, 0 when free */
+	_Atomic uint32_t id; /* producer id stamped on its records */
+	_Atomic uint64_t start_time;
+	_Atomic uint64_t pending; /* first sequence of the claim in progress, 0 when none */
+	_Atomic uint32_t pending_n; /* records in that claim */
+	uint32_t reserved0;
+	_Atomic uint64_t published; /* records committed (statistics) */
+};
+static_assert(offsetof(struct shmqi_prod_slot, pid) == 0, "prod pid offset");
+static_assert(offsetof(struct shmqi_prod_slot, id) == 4, "prod id offset");
+static_assert(offsetof(struct shmqi_prod_slot, start_time) == 8, "prod start offset");
+static_assert(offsetof(struct shmqi_prod_slot, pending) == 16, "prod pending offset");
+static_assert(offsetof(struct shmqi_prod_slot, pending_n) == 24, "prod pending_n offset");
+static_assert(offsetof(struct shmqi_prod_slot, published) == 32, "prod published offset");
+static_assert(sizeof(struct shmqi_prod_slot) == 128, "producer slot size");
+
+/*
+ * The header of a record, at the start of its slot; the payload follows at byte 48.
+ * @stamp is (seq << 2) | state: WRITING while a producer owns the slot for record seq,
+ * COMMITTED once the record is complete, SKIPPED when its claimant gave up or died.
+ * 0 for a slot never written.
+ */
+struct shmqi_trec {
+	_Atomic uint64_t stamp;
+	uint64_t ts_ns; /* publish time, CLOCK_MONOTONIC */
+	uint64_t producer_seq;
+	uint64_t corr_id;
+	uint32_t len;
+	uint32_t producer_id;
+	uint32_t flags; /* none defined: must be 0 */
+	uint32_t reserved0;
+};
+static_assert(offsetof(struct shmqi_trec, stamp) == 0, "trec stamp offset");
+static_assert(offsetof(struct shmqi_trec, ts_ns) == 8, "trec ts offset");
+static_assert(offsetof(struct shmqi_trec, producer_seq) == 16, "trec pseq offset");
+static_assert(offsetof(struct shmqi_trec, corr_id) == 24, "trec corr offset");
+static_assert(offsetof(struct shmqi_trec, len) == 32, "trec len offset");
+static_assert(offsetof(struct shmqi_trec, producer_id) == 36, "trec producer offset");
+static_assert(offsetof(struct shmqi_trec, flags) == 40, "trec flags offset");
+static_assert(sizeof(struct shmqi_trec) == 48, "topic record header size");
+
+#define SHMQI_STAMP_WRITING 1u
+#define SHMQI_STAMP_COMMITTED 2u
+#define SHMQI_STAMP_SKIPPED 3u
+#define SHMQI_STAMP(seq, state) (((uint64_t)(seq) << 2) | (state))
+#define SHMQI_SEQ_MAX (UINT64_C(1) << 61) /* sequences stay below this: stamps never wrap */
+
+#define SHMQI_TOPIC_BODY_OFF 128u
 
 #endif /* SHMQ_SHM_LAYOUT_H */

@@ -80,3 +80,57 @@ bool shmqi_pid_alive(pid_t pid)
 		return false;
 	return kill(pid, 0) == 0 || errno != ESRCH;
 }
+
+/*
+ * Fields 3 (state) and 22 (start time) of /proc/PID/stat. The command name (field 2) may
+ * hold spaces and parentheses, so parsing starts after the last ')'.
+ */
+static bool proc_stat(pid_t pid, char *ret_state, uint64_t *ret_start)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	size_t n;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return false;
+	*ret_state = p[2];
+	for (i = 2; p && i < 22; i++) /* p points at the space before field i + 1 */
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &start) != 1)
+		return false;
+	*ret_start = start;
+	return true;
+}
+
+uint64_t shmqi_proc_start(pid_t pid)
+{
+	uint64_t start;
+	char state;
+
+	return proc_stat(pid, &state, &start) ? start : 0;
+}
+
+bool shmqi_owner_alive(pid_t pid, uint64_t start)
+{
+	uint64_t now;
+	char state;
+
+	if (!shmqi_pid_alive(pid))
+		return false;
+	/* Unreadable (another pid namespace, hidepid): trust kill(). */
+	if (!proc_stat(pid, &state, &now))
+		return true;
+	if (state == 'Z' || state == 'X') /* exited, not yet reaped by its parent */
+		return false;
+	return start == 0 || now == start;
+}

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+/* shmq/topic.h - topics: multi-producer logs with fan-out subscribers; included by shmq.h. */
+#ifndef SHMQ_TOPIC_H
+#define SHMQ_TOPIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef SHMQ_API
+#define SHMQ_API __attribute__((visibility("default")))
+#endif
+
+/*
+ * A topic is one shared-memory segment holding a log of records, written by any number of
+ * producer processes at once and read by any number of subscribers, each through a private
+ * cursor. Nothing is copied per subscriber.
+ *
+ * The log is a ring of @slots fixed-size slots; a record takes one slot, whatever its
+ * length (0 to @max_msg bytes). Record N (sequence numbers start at 1 and grow by one per
+ * record, across all producers) lives in slot N mod @slots, so the log retains the last
+ * @slots records at most: that is all the history a late joiner or a replay can get.
+ *
+ * A producer claims a record (or a batch) with one atomic operation on the log's tail,
+ * writes it, and commits it; records are committed independently of each other, and
+ * subscribers see only complete records, in sequence order.
+ *
+ * Two policies, fixed at creation:
+ * - SHMQ_TOPIC_RELIABLE: producers are held back by the slowest live subscriber; a full log
+ *   gives -EAGAIN. A subscriber that closes or dies stops holding them back. With no
+ *   subscriber at all, producers overwrite the oldest records.
+ * - SHMQ_TOPIC_LOSSY: producers never wait for subscribers. A subscriber that was lapped
+ *   learns exactly how many records it lost (struct shmq_sub_msg.lost and
+ *   shmq_sub_stats()) and resumes at the oldest record still retained.
+ *
+ * A producer that dies between claiming and committing leaves a hole. After the topic's
+ * claim timeout, whoever waits on that record (a subscriber, or a producer a lap later)
+ * confirms that the claimant is dead (pid and process start time) and turns the hole into
+ * a skipped record, which subscribers step over and count (struct shmq_sub_msg.skipped).
+ * A claimant that is alive but slow (stopped, descheduled) is waited for, never overwritten.
+ */
+typedef struct shmq_pub shmq_pub;
+typedef struct shmq_sub shmq_sub;
+
+#define SHMQ_TOPIC_RELIABLE 0u
+#define SHMQ_TOPIC_LOSSY 1u
+
+#define SHMQ_TOPIC_DEFAULT_SLOTS 1024u
+#define SHMQ_TOPIC_DEFAULT_MAX_MSG 976u /* a 1 KiB slot with its 48-byte header */
+#define SHMQ_TOPIC_MAX_SLOTS (1u << 24)
+#define SHMQ_TOPIC_MAX_SUBSCRIBERS 256u
+#define SHMQ_TOPIC_MAX_PRODUCERS 256u
+#define SHMQ_TOPIC_DEFAULT_SUBSCRIBERS 64u
+#define SHMQ_TOPIC_DEFAULT_PRODUCERS 64u
+#define SHMQ_TOPIC_DEFAULT_CLAIM_TIMEOUT_NS 1000000000ull /* 1 s */
+
+/**
+ * struct shmq_topic_config - how a topic is created.
+ * @slots:            records the log holds, a power of two in [2, 2^24]; 0 for 1024
+ * @max_msg:          largest payload in bytes, at most 1 GiB; each slot takes 48 bytes of
+ *                    header plus @max_msg, rounded up to 64; 0 for 976 (1 KiB slots)
+ * @policy:           SHMQ_TOPIC_RELIABLE or SHMQ_TOPIC_LOSSY
+ * @mode:             permission bits of a new segment (0-0777); 0 for 0600
+ * @max_subscribers:  subscriber slots, 1-256; 0 for 64
+ * @max_producers:    producer slots, 1-256; 0 for 64
+ * @claim_timeout_ns: how long a claimed but uncommitted record is waited for before its
+ *                    claimant is checked for death; 0 for 1 s
+ *
+ * When attaching to an existing topic, non-zero @slots, @max_msg, @max_subscribers and
+ * @max_producers must equal the topic's, and @policy must too; @mode and
+ * @claim_timeout_ns apply only when creating.
+ */
+struct shmq_topic_config {
+	uint32_t slots;
+	uint32_t max_msg;
+	uint32_t policy;
+	uint32_t mode;
+	uint32_t max_subscribers;
+	uint32_t max_producers;
+	uint64_t claim_timeout_ns;
+};
+
+/* Flags of shmq_pub_open() and shmq_sub_open() (SHMQ_OPEN_CREATE/EXCL as for channels). */
+#define SHMQ_SUB_LATEST 0x100u /* start after the newest record (the default) */
+#define SHMQ_SUB_EARLIEST 0x200u /* start at the oldest record the log retains */
+#define SHMQ_SUB_FROM_SEQ 0x400u /* start at @from_seq (clamped to what is retained) */
+
+/**
+ * shmq_pub_open() - attach to a topic as a producer.
+ * @bus:     the bus (namespace)
+ * @name:    topic name, as for channels
+ * @flags:   SHMQ_OPEN_CREATE, SHMQ_OPEN_EXCL; unknown bits are rejected
+ * @cfg:     configuration for a new topic, or NULL (policy reliable and the defaults); see
+ *           struct shmq_topic_config for what it means when attaching
+ * @ret_pub: on success a handle owned by the caller, released with shmq_pub_close();
+ *           untouched on failure
+ *
+ * Each producer handle takes a producer slot and a producer id (unique for the life of the
+ * topic segment); its records carry that id and a producer sequence (1, 2, 3 ... per
+ * handle), so that consumers can tell duplicates and gaps per producer. A handle is used by
+ * one thread at a time; open one per thread that publishes.
+ *
+ * Return: 0, or -EINVAL, -ENOENT, -EEXIST (SHMQ_OPEN_EXCL and present, or a configuration
+ * that differs), -EUSERS (every producer slot is held by a live process), -EACCES,
+ * -EPROTO, -ENOSPC, -ENOMEM.
+ */
+SHMQ_API int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
+			   const struct shmq_topic_config *cfg, shmq_pub **ret_pub);
+
+/**
+ * shmq_pub_close() - release a handle from shmq_pub_open(); NULL is ignored.
+ *
+ * An outstanding claim is committed as a skipped record.
+ */
+SHMQ_API void shmq_pub_close(shmq_pub *pub);
+
+/**
+ * shmq_pub_send() - publish one record (a copy of @data).
+ * @pub:     a producer handle
+ * @data:    the payload (may be NULL when @len is 0)
+ * @len:     0 to the topic's max_msg
+ * @corr_id: a correlation id carried to the subscribers (0 for none)
+ *
+ * Return: 0, or -EAGAIN (reliable topic full: the slowest subscriber is @slots records
+ * behind), -EMSGSIZE, -EBUSY (a claim is outstanding), -EINVAL, -ETIMEDOUT (the slot is
+ * still held by a live producer a whole lap behind, past the claim timeout).
+ */
+SHMQ_API int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id);
+
+/**
+ * struct shmq_pub_msg - one record of shmq_pub_send_many().
+ */
+struct shmq_pub_msg {
+	const void *data;
+	size_t len;
+	uint64_t corr_id;
+};
+
+/**
+ * shmq_pub_send_many() - publish up to @n records, claimed with one atomic operation.
+ * @pub:  a producer handle
+ * @msgs: the records
+ * @n:    at least 1
+ *
+ * On a reliable topic with less room than @n records, publishes as many as fit. The
+ * records get consecutive sequence numbers.
+ *
+ * Return: the number published (1..@n), or the error of shmq_pub_send() for the first.
+ * Every length is checked before anything is claimed: one too large gives -EMSGSIZE.
+ */
+SHMQ_API int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n);
+
+/**
+ * shmq_pub_claim() - zero-copy publish, step 1: claim the next record.
+ * @pub:     a producer handle
+ * @len:     payload bytes wanted, 0 to max_msg
+ * @ret_buf: on success where to write up to @len bytes (8-byte aligned)
+ *
+ * The record's sequence number is taken: subscribers wait at it until it is committed (or
+ * aborted, or its claimant dies and the claim times out). Keep the claim short.
+ *
+ * Return: 0, or the errors of shmq_pub_send().
+ */
+SHMQ_API int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf);
+
+/**
+ * shmq_pub_commit() - zero-copy publish, step 2: publish the claimed record.
+ * @pub:     a producer handle with an outstanding claim
+ * @len:     the payload's final length, at most the claimed length
+ * @corr_id: correlation id, 0 for none
+ *
+ * Return: 0, or -EINVAL (no claim, or @len above it).
+ */
+SHMQ_API int shmq_pub_commit(shmq_pub *pub, size_t len, uint64_t corr_id);
+
+/**
+ * shmq_pub_abort() - give up a claim: the record becomes a skipped one.
+ *
+ * Return: 0, or -EINVAL (no claim).
+ */
+SHMQ_API int shmq_pub_abort(shmq_pub *pub);
+
+/**
+ * shmq_pub_id() - the producer id this handle stamps on its records.
+ *
+ * Return: the id (> 0), or 0 when @pub is NULL.
+ */
+SHMQ_API uint32_t shmq_pub_id(const shmq_pub *pub);
+
+/**
+ * shmq_sub_open() - attach to a topic as a subscriber with a private cursor.
+ * @bus:      the bus
+ * @name:     topic name
+ * @flags:    SHMQ_OPEN_CREATE, SHMQ_OPEN_EXCL and at most one of SHMQ_SUB_LATEST (the
+ *            default), SHMQ_SUB_EARLIEST, SHMQ_SUB_FROM_SEQ
+ * @cfg:      as for shmq_pub_open()
+ * @from_seq: with SHMQ_SUB_FROM_SEQ the first sequence number wanted; otherwise 0
+ * @ret_sub:  on success a handle owned by the caller, released with shmq_sub_close()
+ *
+ * Replay (EARLIEST, FROM_SEQ) starts at the oldest record the log still holds when the
+ * wanted one is gone (the records in between count as lost); a @from_seq beyond the newest
+ * record waits for it. Records a producer overwrites while the subscriber joins are
+ * reported as lost, never delivered torn.
+ *
+ * On a reliable topic the subscriber holds producers back from the moment this returns.
+ *
+ * Return: 0, or -EINVAL, -ENOENT, -EEXIST, -EUSERS (every subscriber slot is held by a
+ * live process), -EACCES, -EPROTO, -ENOSPC, -ENOMEM.
+ */
+SHMQ_API int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
+			   const struct shmq_topic_config *cfg, uint64_t from_seq,
+			   shmq_sub **ret_sub);
+
+/**
+ * shmq_sub_close() - release a handle from shmq_sub_open(); NULL is ignored. The
+ * subscriber's slot is freed and stops holding producers back.
+ */
+SHMQ_API void shmq_sub_close(shmq_sub *sub);
+
+/**
+ * struct shmq_sub_msg - what a received record carries besides its payload.
+ * @seq:          the record's sequence number in the topic
+ * @ts_ns:        publish time, CLOCK_MONOTONIC nanoseconds
+ * @corr_id:      correlation id given by the producer (0 for none)
+ * @producer_id:  the producer handle that published it (> 0)
+ * @producer_seq: its sequence among that producer's records (from 1)
+ * @len:          payload length
+ * @lost:         records lost right before this one (lapped on a lossy topic)
+ * @skipped:      records skipped right before this one (dead claimants, aborts)
+ */
+struct shmq_sub_msg {
+	uint64_t seq;
+	uint64_t ts_ns;
+	uint64_t corr_id;
+	uint32_t producer_id;
+	uint64_t producer_seq;
+	size_t len;
+	uint64_t lost;
+	uint64_t skipped;
+};
+
+/**
+ * shmq_sub_recv() - copy the next record out and move the cursor past it.
+ * @sub:      a subscriber handle
+ * @buf:      where to copy the payload (may be NULL when @buf_len is 0)
+ * @buf_len:  size of @buf
+ * @ret_info: on success what the record carries; may be NULL
+ *
+ * A record longer than @buf_len stays next (-EMSGSIZE; @ret_info, when given, still gets
+ * its length).
+ *
+ * Return: the payload length (>= 0), or -EAGAIN (nothing new), -EMSGSIZE, -EINVAL,
+ * -EBADMSG (a corrupt slot: the record is counted as lost and the cursor moves past it on
+ * the next call).
+ */
+SHMQ_API int shmq_sub_recv(shmq_sub *sub, void *buf, size_t buf_len, struct shmq_sub_msg *ret_info);
+
+/**
+ * struct shmq_sub_rmsg - one buffer of shmq_sub_recv_many().
+ * @buf:  in: where to copy the payload
+ * @cap:  in: size of @buf
+ * @info: out: what the record copied into @buf carries
+ */
+struct shmq_sub_rmsg {
+	void *buf;
+	size_t cap;
+	struct shmq_sub_msg info;
+};
+
+/**
+ * shmq_sub_recv_many() - copy up to @n records out, moving the shared cursor once.
+ *
+ * Stops early when nothing more is there, or the next record does not fit its buffer.
+ *
+ * Return: the number received (1..@n), or the error for the first record.
+ */
+SHMQ_API int shmq_sub_recv_many(shmq_sub *sub, struct shmq_sub_rmsg *msgs, size_t n);
+
+/**
+ * struct shmq_sub_stats - one subscriber's position and counters.
+ * @cursor:   sequence number of the next record it reads
+ * @tail:     sequence number the next claimed record will get
+ * @received: records delivered
+ * @lost:     records lost (lapped, overwritten while joining, corrupt)
+ * @skipped:  records skipped (dead claimants, aborted claims)
+ */
+struct shmq_sub_stats {
+	uint64_t cursor;
+	uint64_t tail;
+	uint64_t received;
+	uint64_t lost;
+	uint64_t skipped;
+};
+
+/**
+ * shmq_sub_stats() - a subscriber's counters (lag is @tail - @cursor).
+ *
+ * Return: 0, or -EINVAL.
+ */
+SHMQ_API int shmq_sub_stats(const shmq_sub *sub, struct shmq_sub_stats *ret_stats);
+
+/**
+ * struct shmq_topic_stats - a topic's configuration, its positions and who is attached.
+ * @slots, @max_msg, @policy, @claim_timeout_ns: the configuration
+ * @tail:        sequence number the next claimed record will get
+ * @oldest:      oldest sequence number the log may still hold
+ * @subscribers: live subscriber slots in use
+ * @producers:   producer slots in use
+ * @skipped:     records turned into skipped ones (dead claimants, aborts) so far
+ * @creator_pid, @created_ns: from the segment header (created_ns: CLOCK_REALTIME)
+ */
+struct shmq_topic_stats {
+	uint32_t slots;
+	uint32_t max_msg;
+	uint32_t policy;
+	uint64_t claim_timeout_ns;
+	uint64_t tail;
+	uint64_t oldest;
+	uint32_t subscribers;
+	uint32_t producers;
+	uint64_t skipped;
+	pid_t creator_pid;
+	uint64_t created_ns;
+};
+
+/**
+ * struct shmq_topic_sub_info - one subscriber as other processes see it.
+ * @pid:          the process holding the slot
+ * @cursor:       next sequence number it reads (lag: tail - cursor)
+ * @heartbeat_ns: last time it looked for records, CLOCK_MONOTONIC
+ * @received, @lost, @skipped: its counters
+ */
+struct shmq_topic_sub_info {
+	pid_t pid;
+	uint64_t cursor;
+	uint64_t heartbeat_ns;
+	uint64_t received;
+	uint64_t lost;
+	uint64_t skipped;
+};
+
+/**
+ * shmq_topic_stat() - read a topic's state without joining it.
+ * @bus:       the bus
+ * @name:      topic name
+ * @ret_stats: on success the topic's state
+ * @subs:      where to store the attached subscribers, or NULL
+ * @max_subs:  room in @subs
+ *
+ * Return: the number of live subscribers (which may exceed @max_subs; only @max_subs are
+ * stored), or -EINVAL, -ENOENT, -EACCES, -EPROTO.
+ */
+SHMQ_API int shmq_topic_stat(shmq_bus *bus, const char *name, struct shmq_topic_stats *ret_stats,
+			     struct shmq_topic_sub_info *subs, size_t max_subs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMQ_TOPIC_H */

@@ -1,0 +1,1125 @@
+// SPDX-License-Identifier: MIT
+/* topic.c - topics: a log of fixed-size slots written by many producers, read through cursors. */
+#include <assert.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "shm_layout.h"
+
+/*
+ * Ordering (docs/design.md walks through it):
+ * R1/A1  a producer's release store of COMMITTED into a slot's stamp, a subscriber's acquire
+ *        load of it: the record's header and payload are complete once the stamp matches.
+ * R2/A2  a subscriber's release store of its cursor, a producer's acquire load of it while
+ *        scanning: the subscriber has finished reading every record before the cursor, so
+ *        their slots may be rewritten (reliable topics).
+ * R3/A3  a producer's relaxed stores of pending/pending_n before its claiming CAS on the tail
+ *        (seq_cst, so release), the acquire load of the tail by whoever finds an uncommitted
+ *        record: a claimant is always visible in the producer table.
+ * R4/A4  a producer's CAS of WRITING into a stamp (acquire) then a release fence, the
+ *        subscriber's re-check of the stamp after an acquire fence: a seqlock, so a reader
+ *        that a producer laps (lossy topics, or a replay racing a join) sees the change and
+ *        never delivers a torn record.
+ * S1     a joining subscriber's seq_cst store of ACTIVE then seq_cst load of the tail, against
+ *        a producer's seq_cst loads of state in its scan then its seq_cst CAS of the tail:
+ *        a producer that missed the joiner claims nothing past the joiner's starting tail
+ *        plus one lap (docs/design.md: "joining a reliable topic").
+ */
+
+#define REC_HDR ((uint32_t)sizeof(struct shmqi_trec))
+#define SUBS_OFF 384u /* body at 128, control block 256 bytes */
+#define POLL_CHECK_MASK 255u /* a waiting subscriber looks at the tail every 256th poll */
+#define HEARTBEAT_EVERY 1024u /* records between heartbeats of a busy subscriber */
+#define REAP_INTERVAL_NS 1000000ull /* a full producer checks liveness at most every 1 ms */
+
+void (*shmqi_topic_test_hook)(int phase, uint64_t seq);
+
+/* What both handles keep: the mapping and the configuration, read and checked once. */
+struct topic_map {
+	struct shmqi_seg seg;
+	struct shmqi_topic *ctl;
+	struct shmqi_sub_slot *subs;
+	struct shmqi_prod_slot *prods;
+	uint8_t *ring;
+	uint64_t mask;
+	uint32_t slots;
+	uint32_t slot_size;
+	uint32_t max_msg;
+	uint32_t policy;
+	uint32_t max_subs;
+	uint32_t max_prods;
+	uint64_t timeout_ns;
+	int32_t pid; /* this process */
+	uint64_t start_time; /* this process's start time */
+};
+
+struct shmq_pub {
+	struct topic_map t;
+	struct shmqi_prod_slot *me;
+	uint32_t id;
+	uint64_t pseq; /* next producer sequence */
+	uint64_t limit; /* reliable: claims below this sequence need no scan */
+	uint64_t last_reap_ns;
+	uint64_t claim_seq; /* the outstanding claim, when claim_len is not UINT32_MAX */
+	uint32_t claim_len;
+};
+
+struct shmq_sub {
+	struct topic_map t;
+	struct shmqi_sub_slot *me;
+	uint64_t cursor; /* next sequence to read */
+	uint64_t shared_cursor; /* what me->cursor holds */
+	uint64_t received, lost, skipped;
+	uint64_t lost_before, skipped_before; /* since the last delivered record */
+	uint64_t stuck_seq, stuck_since_ns;
+	unsigned polls;
+	unsigned since_heartbeat;
+};
+
+static inline struct shmqi_trec *slot_at(const struct topic_map *t, uint64_t seq)
+{
+	return (struct shmqi_trec *)(t->ring + (seq & t->mask) * t->slot_size);
+}
+
+static inline uint64_t stamp_seq(uint64_t v)
+{
+	return v >> 2;
+}
+
+/* ---- configuration, layout and attach ---- */
+
+static uint64_t round_up(uint64_t v, uint64_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
+static uint64_t prods_off(uint32_t max_subs)
+{
+	return SUBS_OFF + (uint64_t)max_subs * sizeof(struct shmqi_sub_slot);
+}
+
+static uint64_t ring_off(uint32_t max_subs, uint32_t max_prods)
+{
+	return round_up(prods_off(max_subs) + (uint64_t)max_prods * sizeof(struct shmqi_prod_slot),
+			4096);
+}
+
+static uint32_t slot_size_for(uint32_t max_msg)
+{
+	return (uint32_t)round_up((uint64_t)REC_HDR + max_msg, 64);
+}
+
+static bool valid_shape(uint32_t slots, uint32_t max_msg, uint32_t subs, uint32_t prods)
+{
+	if (slots < 2 || slots > SHMQ_TOPIC_MAX_SLOTS || (slots & (slots - 1)))
+		return false;
+	if (max_msg > SHMQ_MAX_MSG_LIMIT)
+		return false;
+	if (subs < 1 || subs > SHMQ_TOPIC_MAX_SUBSCRIBERS)
+		return false;
+	if (prods < 1 || prods > SHMQ_TOPIC_MAX_PRODUCERS)
+		return false;
+	return (uint64_t)slots * slot_size_for(max_msg) <= SHMQ_MAX_CAPACITY;
+}
+
+static int resolve_cfg(const struct shmq_topic_config *in, struct shmq_topic_config *out)
+{
+	static const struct shmq_topic_config none;
+
+	if (!in)
+		in = &none;
+	*out = *in;
+	if (!out->slots)
+		out->slots = SHMQ_TOPIC_DEFAULT_SLOTS;
+	if (!out->max_msg)
+		out->max_msg = SHMQ_TOPIC_DEFAULT_MAX_MSG;
+	if (!out->mode)
+		out->mode = SHMQ_DEFAULT_MODE;
+	if (!out->max_subscribers)
+		out->max_subscribers = SHMQ_TOPIC_DEFAULT_SUBSCRIBERS;
+	if (!out->max_producers)
+		out->max_producers = SHMQ_TOPIC_DEFAULT_PRODUCERS;
+	if (!out->claim_timeout_ns)
+		out->claim_timeout_ns = SHMQ_TOPIC_DEFAULT_CLAIM_TIMEOUT_NS;
+	if (out->policy > SHMQ_TOPIC_LOSSY || out->mode > 0777)
+		return -EINVAL;
+	if (!valid_shape(out->slots, out->max_msg, out->max_subscribers, out->max_producers))
+		return -EINVAL;
+	return 0;
+}
+
+static int topic_init(struct shmqi_seg *seg, void *arg)
+{
+	const struct shmq_topic_config *cfg = arg;
+	struct shmqi_seg_hdr *hdr = (struct shmqi_seg_hdr *)seg->base;
+	struct shmqi_topic *ctl = (struct shmqi_topic *)(seg->base + SHMQI_TOPIC_BODY_OFF);
+
+	/* Nobody else reads these until R0 in segment.c publishes the header. The file is
+	 * fresh, so every table and slot is zero already. */
+	hdr->body_off = SHMQI_TOPIC_BODY_OFF;
+	ctl->slots = cfg->slots;
+	ctl->slot_size = slot_size_for(cfg->max_msg);
+	ctl->max_msg = cfg->max_msg;
+	ctl->policy = cfg->policy;
+	ctl->max_subs = cfg->max_subscribers;
+	ctl->max_prods = cfg->max_producers;
+	ctl->claim_timeout_ns = cfg->claim_timeout_ns;
+	ctl->subs_off = SUBS_OFF;
+	ctl->prods_off = prods_off(cfg->max_subscribers);
+	ctl->ring_off = ring_off(cfg->max_subscribers, cfg->max_producers);
+	atomic_store_explicit(&ctl->tail, 1, memory_order_relaxed);
+	return 0;
+}
+
+static uint64_t seg_size(const struct shmq_topic_config *cfg)
+{
+	return ring_off(cfg->max_subscribers, cfg->max_producers) +
+	       (uint64_t)cfg->slots * slot_size_for(cfg->max_msg);
+}
+
+/* Does the existing topic match what the caller asked for (non-zero fields only)? */
+static bool cfg_matches(const struct shmqi_topic *ctl, const struct shmq_topic_config *want)
+{
+	return (!want->slots || want->slots == ctl->slots) &&
+	       (!want->max_msg || want->max_msg == ctl->max_msg) &&
+	       (!want->max_subscribers || want->max_subscribers == ctl->max_subs) &&
+	       (!want->max_producers || want->max_producers == ctl->max_prods) &&
+	       want->policy == ctl->policy;
+}
+
+/* Everything the fast paths rely on is read once here, checked, and kept in the handle. */
+static int check_topic(struct topic_map *t)
+{
+	const struct shmqi_seg_hdr *hdr = (const struct shmqi_seg_hdr *)t->seg.base;
+	const struct shmqi_topic *ctl;
+
+	if (hdr->body_off != SHMQI_TOPIC_BODY_OFF || t->seg.size < SUBS_OFF)
+		return -EPROTO;
+	ctl = (const struct shmqi_topic *)(t->seg.base + hdr->body_off);
+	if (!valid_shape(ctl->slots, ctl->max_msg, ctl->max_subs, ctl->max_prods) ||
+	    ctl->policy > SHMQ_TOPIC_LOSSY || ctl->slot_size != slot_size_for(ctl->max_msg))
+		return -EPROTO;
+	if (ctl->subs_off != SUBS_OFF || ctl->prods_off != prods_off(ctl->max_subs) ||
+	    ctl->ring_off != ring_off(ctl->max_subs, ctl->max_prods) ||
+	    ctl->ring_off + (uint64_t)ctl->slots * ctl->slot_size != t->seg.size)
+		return -EPROTO;
+	t->ctl = (struct shmqi_topic *)ctl;
+	t->subs = (struct shmqi_sub_slot *)(t->seg.base + ctl->subs_off);
+	t->prods = (struct shmqi_prod_slot *)(t->seg.base + ctl->prods_off);
+	t->ring = t->seg.base + ctl->ring_off;
+	t->slots = ctl->slots;
+	t->mask = ctl->slots - 1;
+	t->slot_size = ctl->slot_size;
+	t->max_msg = ctl->max_msg;
+	t->policy = ctl->policy;
+	t->max_subs = ctl->max_subs;
+	t->max_prods = ctl->max_prods;
+	t->timeout_ns =
+		ctl->claim_timeout_ns ? ctl->claim_timeout_ns : SHMQ_TOPIC_DEFAULT_CLAIM_TIMEOUT_NS;
+	return 0;
+}
+
+/* Open (maybe create) the topic's segment into @t; released with shmqi_seg_close(). */
+static int map_topic(shmq_bus *bus, const char *name, unsigned flags,
+		     const struct shmq_topic_config *cfg, struct topic_map *t)
+{
+	struct shmq_topic_config want;
+	char path[SHMQI_PATH_MAX];
+	unsigned seg_flags = 0;
+	int r;
+
+	if ((flags & SHMQ_OPEN_EXCL) && !(flags & SHMQ_OPEN_CREATE))
+		return -EINVAL;
+	r = shmqi_seg_path(bus, name, path, sizeof(path));
+	if (r == 0)
+		r = resolve_cfg(cfg, &want);
+	if (r < 0)
+		return r;
+	seg_flags |= (flags & SHMQ_OPEN_CREATE) ? SHMQI_SEG_CREATE : 0;
+	seg_flags |= (flags & SHMQ_OPEN_EXCL) ? SHMQI_SEG_EXCL : 0;
+	r = shmqi_seg_open(path, SHMQI_KIND_TOPIC, seg_size(&want), want.mode, seg_flags,
+			   topic_init, &want, &t->seg);
+	if (r < 0)
+		return r;
+	r = check_topic(t);
+	if (r == 0 && cfg && !t->seg.created && !cfg_matches(t->ctl, cfg))
+		r = -EEXIST;
+	if (r < 0) {
+		shmqi_seg_close(&t->seg);
+		return r;
+	}
+	t->pid = (int32_t)getpid();
+	t->start_time = shmqi_proc_start(t->pid);
+	return 0;
+}
+
+/* ---- slot ownership (producer and subscriber tables) ---- */
+
+/*
+ * Take a table entry: a free one (pid 0), else one whose owner is dead. Ownership is the
+ * CAS of the pid word; the previous owner's fields are reset by the caller.
+ */
+static int take_entry(_Atomic int32_t *pid_of(const struct topic_map *, uint32_t),
+		      const struct topic_map *t, uint32_t n,
+		      uint64_t (*start_of)(const struct topic_map *, uint32_t), uint32_t *ret_i)
+{
+	int32_t cur;
+	uint32_t i;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n; i++) {
+			cur = atomic_load_explicit(pid_of(t, i), memory_order_relaxed);
+			if (pass == 0 ? cur != 0
+				      : cur == 0 || shmqi_owner_alive(cur, start_of(t, i)))
+				continue;
+			if (atomic_compare_exchange_strong_explicit(pid_of(t, i), &cur, t->pid,
+								    memory_order_acq_rel,
+								    memory_order_relaxed)) {
+				*ret_i = i;
+				return 0;
+			}
+		}
+	}
+	return -EUSERS;
+}
+
+static _Atomic int32_t *sub_pid(const struct topic_map *t, uint32_t i)
+{
+	return &t->subs[i].pid;
+}
+
+static uint64_t sub_start(const struct topic_map *t, uint32_t i)
+{
+	return atomic_load_explicit(&t->subs[i].start_time, memory_order_relaxed);
+}
+
+static _Atomic int32_t *prod_pid(const struct topic_map *t, uint32_t i)
+{
+	return &t->prods[i].pid;
+}
+
+static uint64_t prod_start(const struct topic_map *t, uint32_t i)
+{
+	return atomic_load_explicit(&t->prods[i].start_time, memory_order_relaxed);
+}
+
+/* Give an entry up, if we still own it. */
+static void drop_entry(_Atomic int32_t *pid, int32_t me)
+{
+	atomic_compare_exchange_strong_explicit(pid, &me, 0, memory_order_release,
+						memory_order_relaxed);
+}
+
+/* Free the slot of a subscriber that died: take it over, clear it, give it back. */
+static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, int32_t dead)
+{
+	if (!atomic_compare_exchange_strong_explicit(&s->pid, &dead, t->pid, memory_order_acq_rel,
+						     memory_order_relaxed))
+		return;
+	atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
+	atomic_store_explicit(&s->start_time, 0, memory_order_relaxed);
+	drop_entry(&s->pid, t->pid);
+}
+
+/* ---- the claimant of an uncommitted record ---- */
+
+/*
+ * Is a live producer still working on record @seq? Its claim is in the producer table
+ * (R3/A3: the caller saw the tail past @seq, so the claim's pending entry is visible
+ * unless the claimant has finished and moved on).
+ */
+static bool claimant_alive(const struct topic_map *t, uint64_t seq)
+{
+	const struct shmqi_prod_slot *p;
+	uint64_t first;
+	uint32_t i, n;
+	int32_t pid;
+
+	for (i = 0; i < t->max_prods; i++) {
+		p = &t->prods[i];
+		pid = atomic_load_explicit(&p->pid, memory_order_acquire);
+		first = atomic_load_explicit(&p->pending, memory_order_acquire);
+		n = atomic_load_explicit(&p->pending_n, memory_order_relaxed);
+		if (pid == 0 || first == 0 || seq - first >= n)
+			continue;
+		if (shmqi_owner_alive(pid,
+				      atomic_load_explicit(&p->start_time, memory_order_relaxed)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Turn record @seq, whose slot still shows @v, into a skipped record unless a live
+ * producer claims it. Return: true when the stamp changed (skipped here or elsewhere).
+ */
+static bool skip_dead_claim(const struct topic_map *t, uint64_t seq, uint64_t v)
+{
+	struct shmqi_trec *rec = slot_at(t, seq);
+
+	if (claimant_alive(t, seq))
+		return false;
+	if (atomic_compare_exchange_strong_explicit(&rec->stamp, &v,
+						    SHMQI_STAMP(seq, SHMQI_STAMP_SKIPPED),
+						    memory_order_acq_rel, memory_order_relaxed))
+		atomic_fetch_add_explicit(&t->ctl->skipped, 1, memory_order_relaxed);
+	return true;
+}
+
+/* ---- producers ---- */
+
+#define PUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL)
+
+static int join_producers(shmq_pub *pub)
+{
+	struct topic_map *t = &pub->t;
+	struct shmqi_prod_slot *p;
+	uint32_t i, id;
+	int r;
+
+	r = take_entry(prod_pid, t, t->max_prods, prod_start, &i);
+	if (r < 0)
+		return r;
+	p = &t->prods[i];
+	atomic_store_explicit(&p->start_time, t->start_time, memory_order_relaxed);
+	atomic_store_explicit(&p->pending, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->published, 0, memory_order_relaxed);
+	do /* 0 is never an id: it means "none" */
+		id = atomic_fetch_add_explicit(&t->ctl->next_producer_id, 1, memory_order_relaxed) +
+		     1;
+	while (id == 0);
+	atomic_store_explicit(&p->id, id, memory_order_relaxed);
+	pub->me = p;
+	pub->id = id;
+	pub->pseq = 1;
+	pub->claim_len = UINT32_MAX;
+	return 0;
+}
+
+int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
+		  const struct shmq_topic_config *cfg, shmq_pub **ret_pub)
+{
+	shmq_pub *pub;
+	int r;
+
+	if (!ret_pub || (flags & ~PUB_FLAGS))
+		return -EINVAL;
+	pub = calloc(1, sizeof(*pub));
+	if (!pub)
+		return -ENOMEM;
+	r = map_topic(bus, name, flags, cfg, &pub->t);
+	if (r < 0)
+		goto err_free;
+	r = join_producers(pub);
+	if (r < 0)
+		goto err_close;
+	*ret_pub = pub;
+	return 0;
+
+err_close:
+	shmqi_seg_close(&pub->t.seg);
+err_free:
+	free(pub);
+	return r;
+}
+
+uint32_t shmq_pub_id(const shmq_pub *pub)
+{
+	return pub ? pub->id : 0;
+}
+
+/* Subscribers whose owner died stop gating: free their slots. Rate-limited by the caller. */
+static void reap_dead_subs(const struct topic_map *t)
+{
+	struct shmqi_sub_slot *s;
+	uint32_t i;
+	int32_t pid;
+
+	for (i = 0; i < t->max_subs; i++) {
+		s = &t->subs[i];
+		pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
+		if (pid == 0 || pid == t->pid)
+			continue;
+		if (!shmqi_owner_alive(pid,
+				       atomic_load_explicit(&s->start_time, memory_order_relaxed)))
+			reap_sub(t, s, pid);
+	}
+}
+
+/* The first sequence that claims must stay below: the slowest active cursor plus a lap. */
+static uint64_t gate_limit(const struct topic_map *t, uint64_t tail)
+{
+	uint64_t min = tail, c;
+	uint32_t i;
+
+	for (i = 0; i < t->max_subs; i++) {
+		/* S1: pairs with the joiner's seq_cst store of ACTIVE in join_subscribers(). */
+		if (atomic_load_explicit(&t->subs[i].state, memory_order_seq_cst) !=
+		    SHMQI_SUB_ACTIVE)
+			continue;
+		/* A2: pairs with R2 in publish_cursor(): slots before c are read. */
+		c = atomic_load_explicit(&t->subs[i].cursor, memory_order_acquire);
+		if (c < min)
+			min = c;
+	}
+	return min + t->slots;
+}
+
+/* How many of @n records may be claimed at @tail (reliable topics); 0 when full. */
+static uint64_t room(shmq_pub *pub, uint64_t tail, uint64_t n)
+{
+	uint64_t now;
+
+	if (tail + n <= pub->limit)
+		return n;
+	pub->limit = gate_limit(&pub->t, tail);
+	if (pub->limit <= tail) {
+		now = shmqi_now_ns();
+		if (now - pub->last_reap_ns < REAP_INTERVAL_NS)
+			return 0;
+		pub->last_reap_ns = now;
+		reap_dead_subs(&pub->t);
+		pub->limit = gate_limit(&pub->t, tail);
+		if (pub->limit <= tail)
+			return 0;
+	}
+	return pub->limit - tail < n ? pub->limit - tail : n;
+}
+
+/* Claim up to @n consecutive sequences with one CAS on the tail. */
+static int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uint64_t *ret_n)
+{
+	struct shmqi_topic *ctl = pub->t.ctl;
+	uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_relaxed);
+	uint64_t k;
+
+	for (;;) {
+		if (t == 0 || t >= SHMQI_SEQ_MAX - n) {
+			atomic_store_explicit(&pub->me->pending, 0, memory_order_relaxed);
+			return -EPROTO;
+		}
+		k = pub->t.policy == SHMQ_TOPIC_LOSSY ? n : room(pub, t, n);
+		if (k == 0) {
+			/* A claim that lost its CAS must not look like ours to a finder. */
+			atomic_store_explicit(&pub->me->pending, 0, memory_order_relaxed);
+			return -EAGAIN;
+		}
+		/* R3: ordered before the claim by the CAS's release; pairs with A3. */
+		atomic_store_explicit(&pub->me->pending_n, (uint32_t)k, memory_order_relaxed);
+		atomic_store_explicit(&pub->me->pending, t, memory_order_relaxed);
+		if (atomic_compare_exchange_weak_explicit(
+			    &ctl->tail, &t, t + k, memory_order_seq_cst, memory_order_relaxed))
+			break;
+	}
+	*ret_first = t;
+	*ret_n = k;
+	return 0;
+}
+
+static void claim_done(shmq_pub *pub)
+{
+	atomic_store_explicit(&pub->me->pending, 0, memory_order_release);
+}
+
+static void backoff(unsigned *spins)
+{
+	if (++*spins > 64)
+		sched_yield();
+}
+
+/*
+ * A producer a lap (or more) earlier still writes the slot. Wait for it; after the claim
+ * timeout, skip its record if it is dead. A live one is never overwritten.
+ */
+static void wait_writer(shmq_pub *pub, uint64_t v, uint64_t *since, unsigned *spins)
+{
+	uint64_t now;
+
+	backoff(spins);
+	if (*spins % 1024)
+		return;
+	now = shmqi_now_ns();
+	if (!*since)
+		*since = now;
+	else if (now - *since >= pub->t.timeout_ns && skip_dead_claim(&pub->t, stamp_seq(v), v))
+		*since = 0;
+}
+
+/*
+ * Own the slot of record @seq: move its stamp from an older record's to WRITING(seq).
+ * Return: 0, or -ESTALE when a later record took the slot first (lossy topics: ours is
+ * lost, and subscribers count it so).
+ */
+static int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_rec)
+{
+	struct shmqi_trec *rec = slot_at(&pub->t, seq);
+	uint64_t v, since = 0;
+	unsigned spins = 0;
+
+	v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
+	for (;;) {
+		if (v != 0 && stamp_seq(v) >= seq)
+			return -ESTALE;
+		if ((v & 3) == SHMQI_STAMP_WRITING) {
+			wait_writer(pub, v, &since, &spins);
+			v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
+			continue;
+		}
+		/* R4: the payload stores below stay after this (acquire + release fence). */
+		if (atomic_compare_exchange_weak_explicit(
+			    &rec->stamp, &v, SHMQI_STAMP(seq, SHMQI_STAMP_WRITING),
+			    memory_order_acquire, memory_order_acquire))
+			break;
+	}
+	atomic_thread_fence(memory_order_release);
+	*ret_rec = rec;
+	return 0;
+}
+
+static void hook(int phase, uint64_t seq)
+{
+	if (shmqi_topic_test_hook)
+		shmqi_topic_test_hook(phase, seq);
+}
+
+/* Fill the header of an owned slot and publish the record. */
+static void commit_rec(shmq_pub *pub, struct shmqi_trec *rec, uint64_t seq, size_t len,
+		       uint64_t corr_id, uint64_t ts)
+{
+	rec->ts_ns = ts;
+	rec->producer_seq = pub->pseq++;
+	rec->corr_id = corr_id;
+	rec->len = (uint32_t)len;
+	rec->producer_id = pub->id;
+	rec->flags = 0;
+	/* R1: pairs with A1 in next_rec(): header and payload are complete. */
+	atomic_store_explicit(&rec->stamp, SHMQI_STAMP(seq, SHMQI_STAMP_COMMITTED),
+			      memory_order_release);
+}
+
+static int check_pub(const shmq_pub *pub)
+{
+	if (!pub)
+		return -EINVAL;
+	return pub->claim_len != UINT32_MAX ? -EBUSY : 0;
+}
+
+/* Write one claimed record; a lost slot (lossy, lapped before we got it) still counts. */
+static int put_rec(shmq_pub *pub, uint64_t seq, const struct shmq_pub_msg *m, uint64_t ts)
+{
+	struct shmqi_trec *rec;
+	int r;
+
+	hook(0, seq);
+	r = own_slot(pub, seq, &rec);
+	if (r < 0) {
+		pub->pseq++;
+		return pub->t.policy == SHMQ_TOPIC_LOSSY ? 0 : r;
+	}
+	hook(1, seq);
+	if (m->len)
+		memcpy(rec + 1, m->data, m->len);
+	commit_rec(pub, rec, seq, m->len, m->corr_id, ts);
+	return 0;
+}
+
+int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n)
+{
+	uint64_t first, k, i, ts;
+	int r, e;
+
+	r = check_pub(pub);
+	if (r < 0)
+		return r;
+	if (!msgs || n == 0 || n > INT32_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (msgs[i].len > pub->t.max_msg)
+			return -EMSGSIZE;
+		if (!msgs[i].data && msgs[i].len)
+			return -EINVAL;
+	}
+	r = claim_seqs(pub, n, &first, &k);
+	if (r < 0)
+		return r;
+	ts = shmqi_now_ns();
+	for (i = 0; i < k; i++) { /* every claimed record gets its stamp, whatever happens */
+		e = put_rec(pub, first + i, &msgs[i], ts);
+		if (e < 0 && r == 0)
+			r = e;
+	}
+	claim_done(pub);
+	atomic_store_explicit(&pub->me->published, pub->pseq - 1, memory_order_relaxed);
+	return r < 0 ? r : (int)k;
+}
+
+int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id)
+{
+	struct shmq_pub_msg m = { .data = data, .len = len, .corr_id = corr_id };
+	int r = shmq_pub_send_many(pub, &m, 1);
+
+	return r < 0 ? r : 0;
+}
+
+int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf)
+{
+	struct shmqi_trec *rec;
+	uint64_t seq, k;
+	int r;
+
+	r = check_pub(pub);
+	if (r < 0)
+		return r;
+	if (!ret_buf)
+		return -EINVAL;
+	if (len > pub->t.max_msg)
+		return -EMSGSIZE;
+	r = claim_seqs(pub, 1, &seq, &k);
+	if (r < 0)
+		return r;
+	hook(0, seq);
+	r = own_slot(pub, seq, &rec);
+	if (r < 0) {
+		claim_done(pub);
+		pub->pseq++;
+		return r == -ESTALE && pub->t.policy == SHMQ_TOPIC_LOSSY ? -EAGAIN : r;
+	}
+	hook(1, seq);
+	pub->claim_seq = seq;
+	pub->claim_len = (uint32_t)len;
+	*ret_buf = rec + 1;
+	return 0;
+}
+
+int shmq_pub_commit(shmq_pub *pub, size_t len, uint64_t corr_id)
+{
+	if (!pub || pub->claim_len == UINT32_MAX || len > pub->claim_len)
+		return -EINVAL;
+	commit_rec(pub, slot_at(&pub->t, pub->claim_seq), pub->claim_seq, len, corr_id,
+		   shmqi_now_ns());
+	pub->claim_len = UINT32_MAX;
+	claim_done(pub);
+	atomic_store_explicit(&pub->me->published, pub->pseq - 1, memory_order_relaxed);
+	return 0;
+}
+
+int shmq_pub_abort(shmq_pub *pub)
+{
+	struct shmqi_trec *rec;
+
+	if (!pub || pub->claim_len == UINT32_MAX)
+		return -EINVAL;
+	rec = slot_at(&pub->t, pub->claim_seq);
+	/* R1: a skipped record is complete too (there is nothing to read). */
+	atomic_store_explicit(&rec->stamp, SHMQI_STAMP(pub->claim_seq, SHMQI_STAMP_SKIPPED),
+			      memory_order_release);
+	atomic_fetch_add_explicit(&pub->t.ctl->skipped, 1, memory_order_relaxed);
+	pub->claim_len = UINT32_MAX;
+	claim_done(pub);
+	return 0;
+}
+
+void shmq_pub_close(shmq_pub *pub)
+{
+	if (!pub)
+		return;
+	if (pub->claim_len != UINT32_MAX)
+		shmq_pub_abort(pub);
+	atomic_store_explicit(&pub->me->start_time, 0, memory_order_relaxed);
+	drop_entry(&pub->me->pid, pub->t.pid);
+	shmqi_seg_close(&pub->t.seg);
+	free(pub);
+}
+
+/* ---- subscribers ---- */
+
+#define SUB_START (SHMQ_SUB_LATEST | SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)
+#define SUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SUB_START)
+
+static uint64_t oldest_retained(const struct topic_map *t, uint64_t tail)
+{
+	return tail > t->slots ? tail - t->slots : 1;
+}
+
+/* Where a new cursor starts, given the tail; records asked for but gone count as lost. */
+static uint64_t start_seq(shmq_sub *sub, unsigned flags, uint64_t from, uint64_t tail)
+{
+	uint64_t oldest = oldest_retained(&sub->t, tail);
+
+	if (flags & SHMQ_SUB_EARLIEST)
+		return oldest;
+	if (!(flags & SHMQ_SUB_FROM_SEQ))
+		return tail;
+	if (from >= oldest)
+		return from;
+	sub->lost = sub->lost_before = oldest - from;
+	return oldest;
+}
+
+static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
+{
+	struct topic_map *t = &sub->t;
+	struct shmqi_sub_slot *s;
+	uint64_t tail;
+	uint32_t i;
+	int r;
+
+	r = take_entry(sub_pid, t, t->max_subs, sub_start, &i);
+	if (r < 0)
+		return r;
+	s = sub->me = &t->subs[i];
+	atomic_store_explicit(&s->start_time, t->start_time, memory_order_relaxed);
+	atomic_store_explicit(&s->heartbeat_ns, shmqi_now_ns(), memory_order_relaxed);
+	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
+	sub->cursor = start_seq(sub, flags, from, tail);
+	atomic_store_explicit(&s->received, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->lost, sub->lost, memory_order_relaxed);
+	atomic_store_explicit(&s->skipped, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->cursor, sub->cursor, memory_order_relaxed);
+	/* S1: pairs with the seq_cst state loads in gate_limit(). */
+	atomic_store_explicit(&s->state, SHMQI_SUB_ACTIVE, memory_order_seq_cst);
+	tail = atomic_load_explicit(&t->ctl->tail, memory_order_seq_cst);
+	/* A producer that scanned before us claims below tail + slots: "latest" starts here. */
+	if (!(flags & (SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)) && tail > sub->cursor)
+		sub->cursor = tail;
+	sub->shared_cursor = 0;
+	return 0;
+}
+
+int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
+		  const struct shmq_topic_config *cfg, uint64_t from_seq, shmq_sub **ret_sub)
+{
+	unsigned start = flags & SUB_START;
+	shmq_sub *sub;
+	int r;
+
+	if (!ret_sub || (flags & ~SUB_FLAGS) || (start & (start - 1)))
+		return -EINVAL;
+	if ((start == SHMQ_SUB_FROM_SEQ) != (from_seq != 0) || from_seq >= SHMQI_SEQ_MAX)
+		return -EINVAL;
+	sub = calloc(1, sizeof(*sub));
+	if (!sub)
+		return -ENOMEM;
+	r = map_topic(bus, name, flags & (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL), cfg, &sub->t);
+	if (r < 0)
+		goto err_free;
+	r = join_subscribers(sub, start, from_seq);
+	if (r < 0)
+		goto err_close;
+	*ret_sub = sub;
+	return 0;
+
+err_close:
+	shmqi_seg_close(&sub->t.seg);
+err_free:
+	free(sub);
+	return r;
+}
+
+void shmq_sub_close(shmq_sub *sub)
+{
+	if (!sub)
+		return;
+	atomic_store_explicit(&sub->me->state, SHMQI_SUB_FREE, memory_order_seq_cst);
+	atomic_store_explicit(&sub->me->start_time, 0, memory_order_relaxed);
+	drop_entry(&sub->me->pid, sub->t.pid);
+	shmqi_seg_close(&sub->t.seg);
+	free(sub);
+}
+
+/* Make the cursor and counters visible to producers and to shmq_topic_stat(). */
+static void publish_cursor(shmq_sub *sub)
+{
+	struct shmqi_sub_slot *s = sub->me;
+
+	if (sub->cursor == sub->shared_cursor)
+		return;
+	atomic_store_explicit(&s->received, sub->received, memory_order_relaxed);
+	atomic_store_explicit(&s->lost, sub->lost, memory_order_relaxed);
+	atomic_store_explicit(&s->skipped, sub->skipped, memory_order_relaxed);
+	/* R2: pairs with A2 in gate_limit(): every record before the cursor is read. */
+	atomic_store_explicit(&s->cursor, sub->cursor, memory_order_release);
+	sub->shared_cursor = sub->cursor;
+	if (++sub->since_heartbeat >= HEARTBEAT_EVERY) {
+		sub->since_heartbeat = 0;
+		atomic_store_explicit(&s->heartbeat_ns, shmqi_now_ns(), memory_order_relaxed);
+	}
+}
+
+/* The cursor's record was overwritten: resume at the oldest retained one, counting. */
+static void lapped(shmq_sub *sub)
+{
+	uint64_t tail = atomic_load_explicit(&sub->t.ctl->tail, memory_order_acquire);
+	uint64_t next = oldest_retained(&sub->t, tail);
+
+	if (next <= sub->cursor) /* a stamp from the future: only a corrupt slot says that */
+		next = sub->cursor + 1;
+	sub->lost += next - sub->cursor;
+	sub->lost_before += next - sub->cursor;
+	sub->cursor = next;
+}
+
+/*
+ * Nothing committed at the cursor. Every 256th time, look at the tail: a record claimed
+ * but not committed for longer than the claim timeout is skipped if its claimant is dead.
+ * Return: -EAGAIN, or 0 when the slot changed and is worth another look.
+ */
+static int not_ready(shmq_sub *sub, uint64_t v)
+{
+	struct topic_map *t = &sub->t;
+	uint64_t tail, now;
+
+	if (++sub->polls & POLL_CHECK_MASK)
+		return -EAGAIN;
+	now = shmqi_now_ns();
+	atomic_store_explicit(&sub->me->heartbeat_ns, now, memory_order_relaxed);
+	/* A3: pairs with R3 in claim_seqs(): a claimant of the cursor's record is visible. */
+	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
+	if (tail <= sub->cursor) {
+		sub->stuck_seq = 0;
+		return -EAGAIN;
+	}
+	if (sub->stuck_seq != sub->cursor) {
+		sub->stuck_seq = sub->cursor;
+		sub->stuck_since_ns = now;
+		return -EAGAIN;
+	}
+	if (now - sub->stuck_since_ns < t->timeout_ns)
+		return -EAGAIN;
+	if (skip_dead_claim(t, sub->cursor, v))
+		return 0;
+	sub->stuck_since_ns = now; /* a live claimant: look again after another timeout */
+	return -EAGAIN;
+}
+
+/*
+ * The committed record at the cursor, stepping over skipped records and laps.
+ * Return: 0 with *ret_rec and *ret_v (its stamp), or -EAGAIN, -EPROTO.
+ */
+static int next_rec(shmq_sub *sub, const struct shmqi_trec **ret_rec, uint64_t *ret_v)
+{
+	const struct shmqi_trec *rec;
+	uint64_t v, c;
+
+	for (;;) {
+		c = sub->cursor;
+		if (c >= SHMQI_SEQ_MAX)
+			return -EPROTO;
+		rec = slot_at(&sub->t, c);
+		/* A1: pairs with R1 in commit_rec() and shmq_pub_abort(). */
+		v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
+		if (v == SHMQI_STAMP(c, SHMQI_STAMP_COMMITTED)) {
+			*ret_rec = rec;
+			*ret_v = v;
+			return 0;
+		}
+		if (v == SHMQI_STAMP(c, SHMQI_STAMP_SKIPPED)) {
+			sub->skipped++;
+			sub->skipped_before++;
+			sub->cursor++;
+		} else if (stamp_seq(v) > c) {
+			lapped(sub);
+		} else if (not_ready(sub, v) < 0) {
+			return -EAGAIN;
+		}
+	}
+}
+
+/* A4: the stamp is unchanged after the copy (pairs with R4 in own_slot()). */
+static inline bool still_valid(const struct shmqi_trec *rec, uint64_t v)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&rec->stamp, memory_order_relaxed) == v;
+}
+
+static void info_of(const shmq_sub *sub, const struct shmqi_trec *rec, uint32_t len,
+		    struct shmq_sub_msg *m)
+{
+	m->seq = sub->cursor;
+	m->ts_ns = rec->ts_ns;
+	m->corr_id = rec->corr_id;
+	m->producer_id = rec->producer_id;
+	m->producer_seq = rec->producer_seq;
+	m->len = len;
+	m->lost = sub->lost_before;
+	m->skipped = sub->skipped_before;
+}
+
+/* A record whose header makes no sense: count it lost and move on. */
+static int corrupt(shmq_sub *sub)
+{
+	sub->lost++;
+	sub->cursor++;
+	return -EBADMSG;
+}
+
+/*
+ * Copy the next record into @m. Return: its length, or -EAGAIN, -EMSGSIZE (m->info.len
+ * tells the length), -EBADMSG, -EPROTO, -EINVAL.
+ */
+static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
+{
+	const struct shmqi_trec *rec;
+	struct shmq_sub_msg info;
+	uint64_t v;
+	uint32_t len;
+	int r;
+
+	for (;;) {
+		r = next_rec(sub, &rec, &v);
+		if (r < 0)
+			return r;
+		len = rec->len;
+		if (len > sub->t.max_msg || rec->flags) {
+			if (still_valid(rec, v))
+				return corrupt(sub);
+			lapped(sub);
+			continue;
+		}
+		info_of(sub, rec, len, &info);
+		if (len > m->cap || (len && !m->buf)) {
+			m->info = info;
+			return len > m->cap ? -EMSGSIZE : -EINVAL;
+		}
+		if (len)
+			memcpy(m->buf, rec + 1, len);
+		if (still_valid(rec, v))
+			break;
+		lapped(sub); /* overwritten while we copied: what we have is torn */
+	}
+	m->info = info;
+	sub->cursor++;
+	sub->received++;
+	sub->lost_before = sub->skipped_before = 0;
+	return (int)len;
+}
+
+static int check_sub(const shmq_sub *sub)
+{
+	return sub ? 0 : -EINVAL;
+}
+
+int shmq_sub_recv_many(shmq_sub *sub, struct shmq_sub_rmsg *msgs, size_t n)
+{
+	size_t i;
+	int r = 0;
+
+	r = check_sub(sub);
+	if (r < 0)
+		return r;
+	if (!msgs || n == 0 || n > INT32_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		r = recv_one(sub, &msgs[i]);
+		if (r < 0)
+			break;
+	}
+	publish_cursor(sub);
+	return i ? (int)i : r;
+}
+
+int shmq_sub_recv(shmq_sub *sub, void *buf, size_t buf_len, struct shmq_sub_msg *ret_info)
+{
+	struct shmq_sub_rmsg m = { .buf = buf, .cap = buf_len };
+	int r;
+
+	r = check_sub(sub);
+	if (r < 0)
+		return r;
+	r = recv_one(sub, &m);
+	publish_cursor(sub);
+	if (ret_info && (r >= 0 || r == -EMSGSIZE))
+		*ret_info = m.info;
+	return r;
+}
+
+int shmq_sub_stats(const shmq_sub *sub, struct shmq_sub_stats *ret_stats)
+{
+	if (!sub || !ret_stats)
+		return -EINVAL;
+	ret_stats->cursor = sub->cursor;
+	ret_stats->tail = atomic_load_explicit(&sub->t.ctl->tail, memory_order_relaxed);
+	ret_stats->received = sub->received;
+	ret_stats->lost = sub->lost;
+	ret_stats->skipped = sub->skipped;
+	return 0;
+}
+
+/* ---- inspection ---- */
+
+static void sub_info(const struct shmqi_sub_slot *s, int32_t pid, struct shmq_topic_sub_info *i)
+{
+	i->pid = pid;
+	i->cursor = atomic_load_explicit(&s->cursor, memory_order_relaxed);
+	i->heartbeat_ns = atomic_load_explicit(&s->heartbeat_ns, memory_order_relaxed);
+	i->received = atomic_load_explicit(&s->received, memory_order_relaxed);
+	i->lost = atomic_load_explicit(&s->lost, memory_order_relaxed);
+	i->skipped = atomic_load_explicit(&s->skipped, memory_order_relaxed);
+}
+
+static uint32_t count_subs(const struct topic_map *t, struct shmq_topic_sub_info *subs,
+			   size_t max_subs)
+{
+	const struct shmqi_sub_slot *s;
+	uint32_t i, n = 0;
+	int32_t pid;
+
+	for (i = 0; i < t->max_subs; i++) {
+		s = &t->subs[i];
+		pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
+		if (pid == 0 ||
+		    atomic_load_explicit(&s->state, memory_order_relaxed) != SHMQI_SUB_ACTIVE ||
+		    !shmqi_owner_alive(pid,
+				       atomic_load_explicit(&s->start_time, memory_order_relaxed)))
+			continue;
+		if (subs && n < max_subs)
+			sub_info(s, pid, &subs[n]);
+		n++;
+	}
+	return n;
+}
+
+static uint32_t count_prods(const struct topic_map *t)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < t->max_prods; i++)
+		n += atomic_load_explicit(&t->prods[i].pid, memory_order_relaxed) != 0;
+	return n;
+}
+
+int shmq_topic_stat(shmq_bus *bus, const char *name, struct shmq_topic_stats *ret_stats,
+		    struct shmq_topic_sub_info *subs, size_t max_subs)
+{
+	const struct shmqi_seg_hdr *hdr;
+	struct shmq_topic_stats st;
+	struct topic_map t = { 0 };
+	int r;
+
+	if (!ret_stats || (!subs && max_subs))
+		return -EINVAL;
+	r = map_topic(bus, name, 0, NULL, &t);
+	if (r < 0)
+		return r;
+	hdr = (const struct shmqi_seg_hdr *)t.seg.base;
+	st.slots = t.slots;
+	st.max_msg = t.max_msg;
+	st.policy = t.policy;
+	st.claim_timeout_ns = t.timeout_ns;
+	st.tail = atomic_load_explicit(&t.ctl->tail, memory_order_relaxed);
+	st.oldest = oldest_retained(&t, st.tail);
+	st.subscribers = count_subs(&t, subs, max_subs);
+	st.producers = count_prods(&t);
+	st.skipped = atomic_load_explicit(&t.ctl->skipped, memory_order_relaxed);
+	st.creator_pid = hdr->creator_pid;
+	st.created_ns = hdr->created_ns;
+	shmqi_seg_close(&t.seg);
+	*ret_stats = st;
+	return (int)st.subscribers;
+}
