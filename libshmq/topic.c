@@ -21,7 +21,7 @@
  * R3/A3  a producer's relaxed stores of pending/pending_n before its claiming CAS on the tail
  *        (seq_cst, so release), the acquire load of the tail by whoever finds an uncommitted
  *        record: a claimant is always visible in the producer table.
- * R4/A4  a producer's CAS of WRITING into a stamp (acquire) then a release fence, the
+ * R4/A4  a producer's store of WRITING into a stamp then a release fence, the
  *        subscriber's re-check of the stamp after an acquire fence: a seqlock, so a reader
  *        that a producer laps (lossy topics, or a replay racing a join) sees the change and
  *        never delivers a torn record.
@@ -33,7 +33,7 @@
 
 #define REC_HDR ((uint32_t)sizeof(struct shmqi_trec))
 #define SUBS_OFF 384u /* body at 128, control block 256 bytes */
-#define POLL_CHECK_MASK 255u /* a waiting subscriber looks at the tail every 256th poll */
+#define POLL_CHECK_MASK 4095u /* a waiting subscriber looks at the tail every 4096th poll */
 #define HEARTBEAT_EVERY 1024u /* records between heartbeats of a busy subscriber */
 #define REAP_INTERVAL_NS 1000000ull /* a full producer checks liveness at most every 1 ms */
 
@@ -534,10 +534,23 @@ static void backoff(unsigned *spins)
 }
 
 /*
- * A producer a lap (or more) earlier still writes the slot. Wait for it; after the claim
- * timeout, skip its record if it is dead. A live one is never overwritten.
+ * Is the slot free for record @seq? Only once the record a lap earlier is finished
+ * (committed or skipped): then its claimant is done with the slot, and no other producer
+ * can want it before we finish ours, so owning it needs no CAS. In the first lap there is
+ * no earlier record.
  */
-static void wait_writer(shmq_pub *pub, uint64_t v, uint64_t *since, unsigned *spins)
+static bool slot_free_for(const struct topic_map *t, uint64_t v, uint64_t seq)
+{
+	if (seq <= t->slots)
+		return stamp_seq(v) < seq;
+	return stamp_seq(v) == seq - t->slots && (v & 3) >= SHMQI_STAMP_COMMITTED;
+}
+
+/*
+ * The record a lap earlier is not finished: its producer is slow, or died. Wait; after the
+ * claim timeout, skip it if its claimant is dead. A live one is never overwritten.
+ */
+static void wait_prev(shmq_pub *pub, uint64_t seq, uint64_t v, uint64_t *since, unsigned *spins)
 {
 	uint64_t now;
 
@@ -547,14 +560,15 @@ static void wait_writer(shmq_pub *pub, uint64_t v, uint64_t *since, unsigned *sp
 	now = shmqi_now_ns();
 	if (!*since)
 		*since = now;
-	else if (now - *since >= pub->t.timeout_ns && skip_dead_claim(&pub->t, stamp_seq(v), v))
+	else if (now - *since >= pub->t.timeout_ns &&
+		 skip_dead_claim(&pub->t, seq - pub->t.slots, v))
 		*since = 0;
 }
 
 /*
- * Own the slot of record @seq: move its stamp from an older record's to WRITING(seq).
- * Return: 0, or -ESTALE when a later record took the slot first (lossy topics: ours is
- * lost, and subscribers count it so).
+ * Own the slot of record @seq: wait until the record a lap earlier is finished, then mark
+ * the slot WRITING(seq). Return: 0, or -ESTALE when the slot already shows @seq or later
+ * (a finder skipped our record, taking us for dead).
  */
 static int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_rec)
 {
@@ -562,21 +576,18 @@ static int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_rec)
 	uint64_t v, since = 0;
 	unsigned spins = 0;
 
-	v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
 	for (;;) {
-		if (v != 0 && stamp_seq(v) >= seq)
+		/* A1: pairs with R1 of the previous lap's producer: it is done with the slot. */
+		v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
+		if (stamp_seq(v) >= seq)
 			return -ESTALE;
-		if ((v & 3) == SHMQI_STAMP_WRITING) {
-			wait_writer(pub, v, &since, &spins);
-			v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
-			continue;
-		}
-		/* R4: the payload stores below stay after this (acquire + release fence). */
-		if (atomic_compare_exchange_weak_explicit(
-			    &rec->stamp, &v, SHMQI_STAMP(seq, SHMQI_STAMP_WRITING),
-			    memory_order_acquire, memory_order_acquire))
+		if (slot_free_for(&pub->t, v, seq))
 			break;
+		wait_prev(pub, seq, v, &since, &spins);
 	}
+	atomic_store_explicit(&rec->stamp, SHMQI_STAMP(seq, SHMQI_STAMP_WRITING),
+			      memory_order_relaxed);
+	/* R4: the payload stores below become visible after WRITING (pairs with A4). */
 	atomic_thread_fence(memory_order_release);
 	*ret_rec = rec;
 	return 0;
@@ -610,7 +621,7 @@ static int check_pub(const shmq_pub *pub)
 	return pub->claim_len != UINT32_MAX ? -EBUSY : 0;
 }
 
-/* Write one claimed record; a lost slot (lossy, lapped before we got it) still counts. */
+/* Write one claimed record. */
 static int put_rec(shmq_pub *pub, uint64_t seq, const struct shmq_pub_msg *m, uint64_t ts)
 {
 	struct shmqi_trec *rec;
@@ -618,10 +629,8 @@ static int put_rec(shmq_pub *pub, uint64_t seq, const struct shmq_pub_msg *m, ui
 
 	hook(0, seq);
 	r = own_slot(pub, seq, &rec);
-	if (r < 0) {
-		pub->pseq++;
-		return pub->t.policy == SHMQ_TOPIC_LOSSY ? 0 : r;
-	}
+	if (r < 0)
+		return r;
 	hook(1, seq);
 	if (m->len)
 		memcpy(rec + 1, m->data, m->len);
@@ -687,8 +696,7 @@ int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf)
 	r = own_slot(pub, seq, &rec);
 	if (r < 0) {
 		claim_done(pub);
-		pub->pseq++;
-		return r == -ESTALE && pub->t.policy == SHMQ_TOPIC_LOSSY ? -EAGAIN : r;
+		return r;
 	}
 	hook(1, seq);
 	pub->claim_seq = seq;
@@ -866,7 +874,7 @@ static void lapped(shmq_sub *sub)
 }
 
 /*
- * Nothing committed at the cursor. Every 256th time, look at the tail: a record claimed
+ * Nothing committed at the cursor. Every 4096th time, look at the tail: a record claimed
  * but not committed for longer than the claim timeout is skipped if its claimant is dead.
  * Return: -EAGAIN, or 0 when the slot changed and is worth another look.
  */
@@ -926,6 +934,9 @@ static int next_rec(shmq_sub *sub, const struct shmqi_trec **ret_rec, uint64_t *
 		} else if (stamp_seq(v) > c) {
 			lapped(sub);
 		} else if (not_ready(sub, v) < 0) {
+			/* A record of 17-80 payload bytes spans two lines: ask for the second
+			 * while waiting, so it does not follow the stamp's line in series. */
+			__builtin_prefetch((const uint8_t *)rec + 64);
 			return -EAGAIN;
 		}
 	}

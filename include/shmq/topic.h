@@ -37,6 +37,11 @@ extern "C" {
  *   learns exactly how many records it lost (struct shmq_sub_msg.lost and
  *   shmq_sub_stats()) and resumes at the oldest record still retained.
  *
+ * Under either policy a producer writes a slot only once the record a lap earlier in it is
+ * finished, so a producer descheduled mid-write holds up the one that claims the same slot
+ * a lap later (never a subscriber's business, and only when producers write a whole log
+ * while one of them is stopped).
+ *
  * A producer that dies between claiming and committing leaves a hole. After the topic's
  * claim timeout, whoever waits on that record (a subscriber, or a producer a lap later)
  * confirms that the claimant is dead (pid and process start time) and turns the hole into
@@ -126,8 +131,9 @@ SHMQ_API void shmq_pub_close(shmq_pub *pub);
  * @corr_id: a correlation id carried to the subscribers (0 for none)
  *
  * Return: 0, or -EAGAIN (reliable topic full: the slowest subscriber is @slots records
- * behind), -EMSGSIZE, -EBUSY (a claim is outstanding), -EINVAL, -ETIMEDOUT (the slot is
- * still held by a live producer a whole lap behind, past the claim timeout).
+ * behind), -EMSGSIZE, -EBUSY (a claim is outstanding), -EINVAL, -EPROTO (a corrupt
+ * tail), -ESTALE (the record was skipped before it was written: another process took
+ * this one for dead; it is lost).
  */
 SHMQ_API int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id);
 
