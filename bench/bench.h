@@ -17,6 +17,7 @@
 #define BENCH_MAX_SIZES 16
 #define BENCH_MAX_SIZE (64u << 10) /* the channel's default max_msg */
 #define BENCH_CACHE_LINE 64
+#define BENCH_MAX_PEERS 8 /* forked processes of one measurement (fan-out, producers) */
 
 /* ---- latency samples (lat.c): the one place that knows how samples are kept ---- */
 
@@ -55,16 +56,30 @@ static inline uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Which CPUs the two sides run on; pinned is false when only one CPU is allowed. */
+/*
+ * Which CPUs the processes run on; pinned is false when only one CPU is allowed. With more
+ * than one peer, process i (0: the parent, 1..: the peers) runs on order[i % norder]: a, b,
+ * then the other allowed CPUs, round-robin.
+ */
 struct cpu_pair {
 	int a; /* initiator / consumer (the parent) */
-	int b; /* echo / producer (the child) */
+	int b; /* echo / producer (the first child) */
 	bool pinned;
+	int order[BENCH_MAX_PEERS + 1];
+	int norder;
+	int nallowed; /* CPUs this process may use (before it pinned itself) */
 };
 
 int cpus_parse(const char *arg, struct cpu_pair *ret);
 int cpus_resolve(struct cpu_pair *cp, bool given);
 int cpu_pin(int cpu);
+/* The CPU of process @proc (0: the parent), or -1 when unpinned. */
+int cpu_of(const struct cpu_pair *cp, unsigned proc);
+/* More processes than allowed CPUs: spinning then has to yield. */
+static inline bool cpus_oversubscribed(const struct cpu_pair *cp, unsigned nprocs)
+{
+	return nprocs > (unsigned)cp->nallowed;
+}
 
 /* Print what a reader needs to judge the numbers: date, kernel, CPU, load, clock cost. */
 void sysinfo_print(const struct cpu_pair *cp, bool json);
@@ -90,14 +105,27 @@ int peer_wait(struct peer *p);
 void peer_kill(struct peer *p);
 
 /*
+ * @n peers, peer i on cpu_of(@cp, i + 1) (unpinned when @cp is); *@idx is set to i before
+ * the i-th fork, so that @fn(@arg) in the child knows which one it is. On failure the peers
+ * already started are killed. peers_wait() reaps them all and fails if any failed.
+ */
+int peers_start(struct peer *p, unsigned n, const struct cpu_pair *cp, int (*fn)(void *arg),
+		void *arg, unsigned *idx);
+int peers_wait(struct peer *p, unsigned n);
+void peers_kill(struct peer *p, unsigned n);
+
+/*
  * Spinning on shared memory must notice a peer that died: every 64 Ki empty polls,
- * spin_check() asks the kernel. The parent checks its child, the child its parent.
- * Unpinned (one CPU for both), every empty poll yields, or each hop would wait for a tick.
+ * spin_check() asks the kernel. The parent checks its children, a child its parent.
+ * With several children, "gone" means one failed or all exited (one that finished its
+ * share is not an error). Unpinned (one CPU for both) or oversubscribed, every empty poll
+ * yields, or each hop would wait for a tick.
  */
 struct spin {
 	uint32_t n;
-	bool yield; /* both processes share one CPU: give it up at every empty poll */
-	struct peer *child; /* in the parent */
+	bool yield; /* processes share a CPU: give it up at every empty poll */
+	struct peer *child; /* in the parent: nchild peers (0 counts as 1) */
+	unsigned nchild;
 	pid_t parent; /* in the child */
 };
 
@@ -132,7 +160,9 @@ void pattern_fill(void *buf, size_t len, uint64_t seq);
 
 /* ---- subcommands ---- */
 
-int pingpong_main(int argc, char **argv, bool quick);
+enum pp_mode { PP_MODE_PINGPONG, PP_MODE_QUICK, PP_MODE_FANOUT };
+
+int pingpong_main(int argc, char **argv, enum pp_mode mode);
 int throughput_main(int argc, char **argv);
 /* bench/bench_hist.c, when present (the histogram benchmark). */
 int bench_hist_main(int argc, char **argv);

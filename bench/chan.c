@@ -6,7 +6,7 @@
 
 #include "chan.h"
 
-static shmq_bus *bench_bus;
+static shmq_bus *the_bus;
 static struct shmq_channel_config bench_cfg; /* zeros: the library's defaults */
 static char bench_ns[SHMQ_NAMESPACE_MAX + 1];
 
@@ -17,20 +17,22 @@ int fail(const char *what, int err)
 }
 
 /* "bench<pid>": no two runs share names, and nothing else on the host uses them. */
-static int bus_get(shmq_bus **ret)
+int bench_bus(shmq_bus **ret, const char **ret_ns)
 {
 	int e;
 
-	if (!bench_bus) {
+	if (!the_bus) {
 		snprintf(bench_ns, sizeof(bench_ns), "bench%d", (int)getpid());
-		e = shmq_bus_open(bench_ns, 0, &bench_bus);
+		e = shmq_bus_open(bench_ns, 0, &the_bus);
 		if (e < 0) {
 			fprintf(stderr, "%s: open bus '%s': %s\n", BENCH_PROG, bench_ns,
 				shmq_strerror(e));
 			return -1;
 		}
 	}
-	*ret = bench_bus;
+	*ret = the_bus;
+	if (ret_ns)
+		*ret_ns = bench_ns;
 	return 0;
 }
 
@@ -39,7 +41,7 @@ static int chan_open(const char *name, unsigned flags, shmq_channel **ret_ch)
 	shmq_bus *bus;
 	int e;
 
-	if (bus_get(&bus) < 0)
+	if (bench_bus(&bus, NULL) < 0)
 		return -1;
 	e = shmq_channel_open(bus, name, flags, &bench_cfg, ret_ch);
 	if (e < 0) {
@@ -59,7 +61,7 @@ int chan_create(const char *prefix, unsigned role, char name[CHAN_NAME_LEN], shm
 	static unsigned counter;
 	shmq_bus *bus;
 
-	if (bus_get(&bus) < 0)
+	if (bench_bus(&bus, NULL) < 0)
 		return -1;
 	snprintf(name, CHAN_NAME_LEN, "%s.%u", prefix, ++counter);
 	/* Registered before it exists: a signal during the open must not leak it. */
@@ -81,9 +83,9 @@ void chan_unlink(char name[CHAN_NAME_LEN])
 {
 	int e;
 
-	if (!name[0] || !bench_bus)
+	if (!name[0] || !the_bus)
 		return;
-	e = shmq_unlink(bench_bus, name);
+	e = shmq_unlink(the_bus, name);
 	if (e < 0 && e != -ENOENT)
 		fprintf(stderr, "%s: unlink channel '%s': %s\n", BENCH_PROG, name,
 			shmq_strerror(e));

@@ -14,6 +14,12 @@
 /* Print "shmq-bench: WHAT: <shmq_strerror(err)>" and return -1. */
 int fail(const char *what, int err);
 
+/*
+ * The run's bus, namespace "bench<pid>" (opened on first use, never closed), and its name
+ * (may be NULL); -1 after printing why it could not be opened. Channels and topics use it.
+ */
+int bench_bus(shmq_bus **ret_bus, const char **ret_ns);
+
 /* Ring bytes of the channels created from now on; 0 for the library's default. */
 void chan_set_capacity(uint64_t capacity);
 

@@ -14,8 +14,11 @@ static void usage(FILE *f)
 		"Latency and throughput of libshmq against the hardware and kernel baselines.\n"
 		"\n"
 		"commands:\n"
-		"  pingpong    round-trip time: shmq-spsc, raw-cacheline, pipe, uds\n"
-		"  throughput  one-way streaming rate: shmq-spsc, shmq-spsc-batch, raw-stream\n"
+		"  pingpong    round-trip time: shmq-spsc, shmq-topic, raw-cacheline, pipe, uds\n"
+		"  fanout      round-trip time of one request to 1, 2, 4, 8 topic subscribers\n"
+		"              that all reply, against the same with raw cache lines\n"
+		"  throughput  one-way streaming rate: shmq-spsc(-batch), shmq-topic(-batch),\n"
+		"              shmq-topic-mpP (P producers), raw-stream\n"
 		"  quick       a short pingpong at 64 bytes with the target checks (about 15 s)\n"
 #ifdef SHMQ_BENCH_HIST
 		"  hist        the HDR histogram's own costs\n"
@@ -40,9 +43,11 @@ static int run_command(int argc, char **argv)
 	optind = 0;
 	cleanup_install();
 	if (strcmp(cmd, "pingpong") == 0)
-		return pingpong_main(argc, argv, false);
+		return pingpong_main(argc, argv, PP_MODE_PINGPONG);
 	if (strcmp(cmd, "quick") == 0)
-		return pingpong_main(argc, argv, true);
+		return pingpong_main(argc, argv, PP_MODE_QUICK);
+	if (strcmp(cmd, "fanout") == 0)
+		return pingpong_main(argc, argv, PP_MODE_FANOUT);
 	if (strcmp(cmd, "throughput") == 0)
 		return throughput_main(argc, argv);
 #ifdef SHMQ_BENCH_HIST

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* pingpong.c - round-trip latency of shmq-spsc against raw-cacheline, pipe and uds. */
+/* pingpong.c - round-trip latency of shmq-spsc and topics against raw-cacheline, pipe and uds. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@ struct pp_opts {
 	struct cpu_pair cpus;
 	bool cpus_given;
 	bool json;
-	bool quick;
+	enum pp_mode mode;
 	const char *hlog; /* --hlog FILE: every measurement as a tagged interval */
 	FILE *hlog_f;
 	uint64_t hlog_base_ns; /* CLOCK_REALTIME of the log's BaseTime */
@@ -63,41 +63,60 @@ static int pp_loop(const struct pp_transport *t, const struct pp_opts *o, struct
 				BENCH_PROG, t->name, (unsigned long long)seq);
 			return -1;
 		}
+		if (t->check && t->check(r, seq) < 0)
+			return -1;
 	}
 	return 0;
 }
 
-static int pp_once(const struct pp_transport *t, const struct pp_opts *o, struct pp_run *r,
-		   struct lat *lat)
+static unsigned echoes_of(const struct pp_transport *t)
 {
-	struct peer child = { 0 };
-	int e;
+	return t->nechoes ? t->nechoes : 1;
+}
 
+static void run_reset(const struct pp_transport *t, const struct pp_opts *o, struct pp_run *r)
+{
 	r->tx = r->rx = NULL;
 	r->ab[0] = r->ba[0] = '\0';
 	r->raw = NULL;
 	r->recs = NULL;
 	r->rec_off[0] = r->rec_off[1] = 0;
 	r->fd[0] = r->fd[1] = r->fd[2] = r->fd[3] = -1;
+	r->pub = NULL;
+	r->sub = NULL;
+	r->treq[0] = r->trep[0] = '\0';
+	r->fan = NULL;
 	r->total = o->warmup + o->iters;
-	r->yield = !o->cpus.pinned;
+	r->nechoes = echoes_of(t);
+	r->rstride = ((size_t)r->size + 63) & ~(size_t)63;
+	/* Sharing a CPU, a spinning process would hold it until the tick: yield instead. */
+	r->yield = !o->cpus.pinned || cpus_oversubscribed(&o->cpus, r->nechoes + 1);
+}
+
+static int pp_once(const struct pp_transport *t, const struct pp_opts *o, struct pp_run *r,
+		   struct lat *lat)
+{
+	struct peer kids[BENCH_MAX_PEERS] = { 0 };
+	int e;
+
+	run_reset(t, o, r);
 	lat_reset(lat);
 	e = t->setup(r);
 	if (e == 0) {
-		e = peer_start(&child, o->cpus.pinned ? o->cpus.b : -1, t->echo, r);
+		e = peers_start(kids, r->nechoes, &o->cpus, t->echo, r, &r->idx);
 		if (e < 0)
 			e = fail("fork", e);
 	}
 	if (e == 0) {
-		r->spin = (struct spin){ .child = &child, .yield = r->yield };
+		r->spin = (struct spin){ .child = kids, .nchild = r->nechoes, .yield = r->yield };
 		e = t->attached(r);
 	}
 	if (e == 0)
 		e = pp_loop(t, o, r, lat);
 	if (e == 0)
-		e = peer_wait(&child);
+		e = peers_wait(kids, r->nechoes);
 	if (e < 0)
-		peer_kill(&child);
+		peers_kill(kids, r->nechoes);
 	t->teardown(r);
 	return e < 0 ? -1 : 0;
 }
@@ -143,8 +162,8 @@ static int pp_all(const struct pp_opts *o, struct pp_results *res, struct pp_run
 					continue;
 				uint64_t start = wall_ns();
 
-				if (pp_once(&pp_transports[ti], o, r, lat) < 0 ||
-				    hlog_interval(o, pp_transports[ti].name, r->size, start, lat) <
+				if (pp_once(pp_transports[ti], o, r, lat) < 0 ||
+				    hlog_interval(o, pp_transports[ti]->name, r->size, start, lat) <
 					    0)
 					return -1;
 				for (q = 0; q < NPCT; q++)
@@ -184,52 +203,110 @@ static void summarize(const struct pp_results *res, int si, int ti, struct pp_su
 	free(tmp);
 }
 
-static void print_row(const struct pp_opts *o, int si, int ti, const struct pp_summary *s)
+static bool oversubscribed(const struct pp_opts *o, int ti)
 {
-	const char *name = pp_transports[ti].name;
+	return cpus_oversubscribed(&o->cpus, echoes_of(pp_transports[ti]) + 1);
+}
 
-	if (o->json) {
-		printf("{\"bench\":\"pingpong\",\"transport\":\"%s\",\"size\":%u,\"iters\":%llu,"
-		       "\"reps\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,"
-		       "\"p999_ns\":%llu,\"max_ns\":%llu,\"p50_min_ns\":%llu,\"p50_max_ns\":%llu}"
-		       "\n",
-		       name, o->sizes[si], (unsigned long long)o->iters,
-		       (unsigned long long)o->reps, (unsigned long long)s->med[P50],
-		       (unsigned long long)s->med[P90], (unsigned long long)s->med[P99],
-		       (unsigned long long)s->med[P999], (unsigned long long)s->med[PMAX],
-		       (unsigned long long)s->p50_min, (unsigned long long)s->p50_max);
-		return;
-	}
-	printf("%6u  %-14s %8llu %8llu %8llu %8llu %9llu   %llu-%llu\n", o->sizes[si], name,
+static void print_json_row(const struct pp_opts *o, int si, int ti, const struct pp_summary *s)
+{
+	const struct pp_transport *t = pp_transports[ti];
+
+	printf("{\"bench\":\"pingpong\",\"transport\":\"%s\",\"size\":%u,", t->name, o->sizes[si]);
+	if (t->topic)
+		printf("\"subscribers\":%u,", echoes_of(t));
+	printf("\"processes\":%u,\"oversubscribed\":%s,", echoes_of(t) + 1,
+	       oversubscribed(o, ti) ? "true" : "false");
+	printf("\"iters\":%llu,\"reps\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,"
+	       "\"p999_ns\":%llu,\"max_ns\":%llu,\"p50_min_ns\":%llu,\"p50_max_ns\":%llu}\n",
+	       (unsigned long long)o->iters, (unsigned long long)o->reps,
 	       (unsigned long long)s->med[P50], (unsigned long long)s->med[P90],
 	       (unsigned long long)s->med[P99], (unsigned long long)s->med[P999],
 	       (unsigned long long)s->med[PMAX], (unsigned long long)s->p50_min,
 	       (unsigned long long)s->p50_max);
 }
 
-static void print_ratios(const struct pp_opts *o, int si, const struct pp_summary *s)
+static void print_row(const struct pp_opts *o, int si, int ti, const struct pp_summary *s)
 {
-	double spsc = (double)s[PP_SHMQ].med[P50];
-	double raw = (double)s[PP_RAW].med[P50];
-	double uds = (double)s[PP_UDS].med[P50];
-	bool have_raw = o->use[PP_SHMQ] && o->use[PP_RAW] && raw > 0;
-	bool have_uds = o->use[PP_SHMQ] && o->use[PP_UDS] && spsc > 0;
-
 	if (o->json) {
-		printf("{\"bench\":\"pingpong-ratio\",\"size\":%u", o->sizes[si]);
-		if (have_raw)
-			printf(",\"spsc_over_raw_p50\":%.3f", spsc / raw);
-		if (have_uds)
-			printf(",\"uds_over_spsc_p50\":%.2f", uds / spsc);
-		printf("}\n");
+		print_json_row(o, si, ti, s);
 		return;
 	}
-	printf("%6u  ratio p50:", o->sizes[si]);
-	if (have_raw)
-		printf("  shmq-spsc / raw-cacheline = %.2f", spsc / raw);
-	if (have_uds)
-		printf("  uds / shmq-spsc = %.1f", uds / spsc);
+	printf("%6u  %-18s %8llu %8llu %8llu %8llu %9llu   %llu-%llu", o->sizes[si],
+	       pp_transports[ti]->name, (unsigned long long)s->med[P50],
+	       (unsigned long long)s->med[P90], (unsigned long long)s->med[P99],
+	       (unsigned long long)s->med[P999], (unsigned long long)s->med[PMAX],
+	       (unsigned long long)s->p50_min, (unsigned long long)s->p50_max);
+	if (oversubscribed(o, ti))
+		printf("   oversubscribed: %u processes on %d CPU%s",
+		       echoes_of(pp_transports[ti]) + 1, o->cpus.nallowed,
+		       o->cpus.nallowed == 1 ? "" : "s");
 	printf("\n");
+}
+
+/*
+ * p50 ratios of the same run: group 0 on one line, the fan-out ones (group 1, of width
+ * @fan) on another.
+ */
+static const struct pp_pair {
+	int num, den;
+	const char *key;
+	int group;
+	int prec; /* digits in the text; JSON gets one more */
+	unsigned fan;
+} pp_pairs[] = {
+	{ PP_SHMQ, PP_RAW, "spsc_over_raw_p50", 0, 2, 0 },
+	{ PP_UDS, PP_SHMQ, "uds_over_spsc_p50", 0, 1, 0 },
+	{ PP_TOPIC, PP_RAW, "topic_over_raw_p50", 0, 2, 0 },
+	{ PP_TOPIC, PP_SHMQ, "topic_over_spsc_p50", 0, 2, 0 },
+	{ PP_FAN1, PP_RAWFAN1, "fan1_over_rawfan1_p50", 1, 2, 1 },
+	{ PP_FAN2, PP_RAWFAN2, "fan2_over_rawfan2_p50", 1, 2, 2 },
+	{ PP_FAN4, PP_RAWFAN4, "fan4_over_rawfan4_p50", 1, 2, 4 },
+	{ PP_FAN8, PP_RAWFAN8, "fan8_over_rawfan8_p50", 1, 2, 8 },
+};
+
+static void print_ratio_text(const char *head, const struct pp_pair *p, double v)
+{
+	if (p->fan)
+		printf("%s  N=%u %.*f", head, p->fan, p->prec, v);
+	else
+		printf("%s  %s / %s = %.*f", head, pp_transports[p->num]->name,
+		       pp_transports[p->den]->name, p->prec, v);
+}
+
+static void print_ratio_group(const struct pp_opts *o, int si, const struct pp_summary *s,
+			      int group)
+{
+	char head[64];
+	size_t i;
+	int n = 0;
+
+	snprintf(head, sizeof(head), "%6u  ratio p50%s:", o->sizes[si],
+		 group ? " shmq-topic-fanN / raw-cacheline-fanN" : "");
+	for (i = 0; i < sizeof(pp_pairs) / sizeof(pp_pairs[0]); i++) {
+		const struct pp_pair *p = &pp_pairs[i];
+		double num = (double)s[p->num].med[P50], den = (double)s[p->den].med[P50];
+
+		if (p->group != group || !o->use[p->num] || !o->use[p->den] || den <= 0)
+			continue;
+		if (o->json)
+			printf(",\"%s\":%.*f", p->key, p->prec + 1, num / den);
+		else
+			print_ratio_text(n ? "" : head, p, num / den);
+		n++;
+	}
+	if (!o->json && n)
+		printf("\n");
+}
+
+static void print_ratios(const struct pp_opts *o, int si, const struct pp_summary *s)
+{
+	if (o->json)
+		printf("{\"bench\":\"pingpong-ratio\",\"size\":%u", o->sizes[si]);
+	print_ratio_group(o, si, s, 0);
+	print_ratio_group(o, si, s, 1);
+	if (o->json)
+		printf("}\n");
 }
 
 static void print_target(const struct pp_opts *o, const char *name, bool have, double value,
@@ -250,20 +327,52 @@ static void print_target(const struct pp_opts *o, const char *name, bool have, d
 		printf("SKIP %s: a transport it needs was not run\n", name);
 }
 
-/* The targets, at 64 bytes: p50 within 1.25x the hardware, 20x under a socket. */
+/*
+ * The issues' targets, at 64 bytes: shmq-spsc p50 within 1.25x the hardware and 20x under a
+ * socket; a single-subscriber topic within 1.5x the hardware.
+ */
 static void print_targets(const struct pp_opts *o, const struct pp_summary *s)
 {
-	double spsc = (double)s[PP_SHMQ].med[P50];
-	bool raw = o->use[PP_SHMQ] && o->use[PP_RAW] && s[PP_RAW].med[P50];
+	double spsc = (double)s[PP_SHMQ].med[P50], raw = (double)s[PP_RAW].med[P50];
+	double topic = (double)s[PP_TOPIC].med[P50];
+	bool have_raw = o->use[PP_RAW] && raw > 0;
 	bool uds = o->use[PP_SHMQ] && o->use[PP_UDS] && spsc > 0;
 
 	if (!o->json)
 		printf("\ntargets (64 bytes, p50 of the same run%s):\n",
 		       o->cpus.pinned ? "" : "; UNPINNED, one CPU: the targets assume two");
-	print_target(o, "shmq-spsc/raw-cacheline p50 RTT", raw,
-		     raw ? spsc / (double)s[PP_RAW].med[P50] : 0, "<=", 1.25);
+	print_target(o, "shmq-spsc/raw-cacheline p50 RTT", have_raw && o->use[PP_SHMQ],
+		     have_raw ? spsc / raw : 0, "<=", 1.25);
 	print_target(o, "uds/shmq-spsc p50 RTT", uds, uds ? (double)s[PP_UDS].med[P50] / spsc : 0,
 		     ">=", 20);
+	print_target(o, "shmq-topic/raw-cacheline p50 RTT", have_raw && o->use[PP_TOPIC],
+		     have_raw ? topic / raw : 0, "<=", 1.5);
+}
+
+static bool any_fanout(const struct pp_opts *o)
+{
+	int i;
+
+	for (i = 0; i < PP_NFAN; i++) {
+		if (o->use[PP_FAN1 + i] || o->use[PP_RAWFAN1 + i])
+			return true;
+	}
+	return false;
+}
+
+static void report_header(const struct pp_opts *o)
+{
+	if (o->json)
+		return;
+	printf("%s: round-trip time in ns; median over %llu reps of %llu round trips each "
+	       "(after %llu warm-up)\n",
+	       o->mode == PP_MODE_FANOUT ? "fanout" : "pingpong", (unsigned long long)o->reps,
+	       (unsigned long long)o->iters, (unsigned long long)o->warmup);
+	if (any_fanout(o))
+		printf("fan-out: one request to N echo processes (shmq-topic-fanN: N subscribers "
+		       "that reply\non one shared topic); a round trip ends when all N replied\n");
+	printf("  size  transport               p50      p90      p99    p99.9       max   "
+	       "p50 min-max over reps\n");
 }
 
 static void report(const struct pp_opts *o, const struct pp_results *res)
@@ -272,13 +381,7 @@ static void report(const struct pp_opts *o, const struct pp_results *res)
 	bool have64 = false;
 	int si, ti;
 
-	if (!o->json)
-		printf("pingpong: round-trip time in ns; median over %llu reps of %llu round trips "
-		       "each (after %llu warm-up)\n"
-		       "  size  transport           p50      p90      p99    p99.9       max   "
-		       "p50 min-max over reps\n",
-		       (unsigned long long)o->reps, (unsigned long long)o->iters,
-		       (unsigned long long)o->warmup);
+	report_header(o);
 	memset(s64, 0, sizeof(s64));
 	for (si = 0; si < o->nsizes; si++) {
 		memset(s, 0, sizeof(s));
@@ -294,6 +397,8 @@ static void report(const struct pp_opts *o, const struct pp_results *res)
 			have64 = true;
 		}
 	}
+	if (o->mode == PP_MODE_FANOUT)
+		return; /* no target is defined for fan-out: the ratios are information */
 	if (have64)
 		print_targets(o, s64);
 	else if (!o->json)
@@ -303,20 +408,32 @@ static void report(const struct pp_opts *o, const struct pp_results *res)
 
 /* ---- options ---- */
 
-static void usage(FILE *f, bool quick)
+static const char *const mode_name[] = { "pingpong", "quick", "fanout" };
+
+static void usage(FILE *f, enum pp_mode m)
 {
+	static const char *const sizes[] = { "8,64,512,4096", "64", "64" };
+	static const char *const iters[] = { "50000", "20000", "50000" };
+	static const char *const warmup[] = { "5000", "2000", "5000" };
+	static const char *const fans[] = { "none", "none", "1,2,4,8" };
+
 	fprintf(f,
 		"usage: %s %s [OPTIONS]\n"
-		"Round-trip latency between two processes pinned to different CPUs.\n"
+		"Round-trip latency between processes pinned to different CPUs.\n"
 		"  -s, --sizes LIST       payload bytes, comma-separated (default %s)\n"
 		"  -n, --iters N          timed round trips per measurement (default %s)\n"
 		"  -w, --warmup N         untimed round trips first (default %s)\n"
 		"  -r, --reps R           interleaved repetitions; medians are reported (default "
 		"5)\n"
-		"  -c, --cpus A,B         CPUs of the initiator and the echo process (default "
-		"0,1)\n"
-		"  -t, --transports LIST  of shmq-spsc,raw-cacheline,pipe,uds (the default), and\n"
-		"                         raw-record (a channel's record layout and nothing else)\n"
+		"  -c, --cpus A,B         CPUs of the initiator and the (first) echo process;\n"
+		"                         more echo processes go round-robin over the allowed\n"
+		"                         CPUs (default 0,1)\n"
+		"  -t, --transports LIST  of shmq-spsc,shmq-topic,raw-cacheline,pipe,uds (the\n"
+		"                         pingpong and quick default), raw-record (a channel's\n"
+		"                         record layout and nothing else), shmq-topic-fanN and\n"
+		"                         raw-cacheline-fanN for N of 1,2,4,8\n"
+		"  -S, --subscribers LIST fan-out widths to run, of 1,2,4,8: shmq-topic-fanN and\n"
+		"                         raw-cacheline-fanN each (default %s)\n"
 		"  -C, --capacity BYTES   ring bytes of the shmq channels, a power of two "
 		"(default\n"
 		"                         the library's, 1 MiB)\n"
@@ -324,8 +441,7 @@ static void usage(FILE *f, bool quick)
 		"  -H, --hlog FILE        also write every measurement's histogram to FILE\n"
 		"                         (HdrHistogram .hlog, tags TRANSPORT-SIZE)\n"
 		"  -h, --help             this text\n",
-		BENCH_PROG, quick ? "quick" : "pingpong", quick ? "64" : "8,64,512,4096",
-		quick ? "20000" : "50000", quick ? "2000" : "5000");
+		BENCH_PROG, mode_name[m], sizes[m], iters[m], warmup[m], fans[m]);
 }
 
 static int transports_parse(const char *arg, bool *use)
@@ -334,37 +450,61 @@ static int transports_parse(const char *arg, bool *use)
 	int ti;
 
 	for (ti = 0; ti < PP_NTRANSPORTS; ti++)
-		names[ti] = pp_transports[ti].name;
+		names[ti] = pp_transports[ti]->name;
 	return list_parse(arg, names, PP_NTRANSPORTS, use);
 }
 
-static void opts_default(struct pp_opts *o, bool quick)
+/* --subscribers: the fan-out pairs to run; the other transports stay as they are. */
+static int fanout_parse(const char *arg, bool *use)
+{
+	static const char *const widths[PP_NFAN] = { "1", "2", "4", "8" };
+	bool w[PP_NFAN];
+	int i;
+
+	if (list_parse(arg, widths, PP_NFAN, w) < 0)
+		return -1;
+	for (i = 0; i < PP_NFAN; i++)
+		use[PP_FAN1 + i] = use[PP_RAWFAN1 + i] = w[i];
+	return 0;
+}
+
+/* -t or -S: NULL, or what was invalid. */
+static const char *selection_parse(int c, const char *arg, bool *use)
+{
+	if (c == 't')
+		return transports_parse(arg, use) < 0 ? "transport list" : NULL;
+	return fanout_parse(arg, use) < 0 ? "subscriber list" : NULL;
+}
+
+static void opts_default(struct pp_opts *o, enum pp_mode m)
 {
 	static const unsigned sizes[] = { 8, 64, 512, 4096 };
 	int ti;
 
 	memset(o, 0, sizeof(*o));
-	o->quick = quick;
-	if (quick) {
-		o->sizes[0] = 64;
-		o->nsizes = 1;
-	} else {
+	o->mode = m;
+	if (m == PP_MODE_PINGPONG) {
 		memcpy(o->sizes, sizes, sizeof(sizes));
 		o->nsizes = 4;
+	} else {
+		o->sizes[0] = 64;
+		o->nsizes = 1;
 	}
-	o->iters = quick ? 20000 : 50000;
-	o->warmup = quick ? 2000 : 5000;
+	o->iters = m == PP_MODE_QUICK ? 20000 : 50000;
+	o->warmup = o->iters / 10;
 	o->reps = 5;
-	for (ti = 0; ti < PP_NTRANSPORTS; ti++)
-		o->use[ti] = ti != PP_RAWREC;
+	for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
+		bool fan = ti >= PP_FAN1;
+
+		o->use[ti] = m == PP_MODE_FANOUT ? fan : !fan && ti != PP_RAWREC;
+	}
 }
 
-static int usage_error(const char *what, const char *arg, bool quick)
+static int usage_error(const char *what, const char *arg, enum pp_mode m)
 {
 	if (what)
-		fprintf(stderr, "%s %s: invalid %s '%s'\n", BENCH_PROG,
-			quick ? "quick" : "pingpong", what, arg);
-	fprintf(stderr, "Try '%s %s --help'.\n", BENCH_PROG, quick ? "quick" : "pingpong");
+		fprintf(stderr, "%s %s: invalid %s '%s'\n", BENCH_PROG, mode_name[m], what, arg);
+	fprintf(stderr, "Try '%s %s --help'.\n", BENCH_PROG, mode_name[m]);
 	return 2;
 }
 
@@ -398,7 +538,8 @@ static int opt_one(int c, struct pp_opts *o)
 		bad = cpus_parse(optarg, &o->cpus) ? "CPU pair" : NULL;
 		break;
 	case 't':
-		bad = transports_parse(optarg, o->use) ? "transport list" : NULL;
+	case 'S':
+		bad = selection_parse(c, optarg, o->use);
 		break;
 	case 'C':
 		bad = capacity_ok(optarg, &o->capacity) ? NULL : "capacity";
@@ -410,12 +551,23 @@ static int opt_one(int c, struct pp_opts *o)
 		o->json = true;
 		break;
 	case 'h':
-		usage(stdout, o->quick);
+		usage(stdout, o->mode);
 		return 0;
 	default:
-		return usage_error(NULL, NULL, o->quick);
+		return usage_error(NULL, NULL, o->mode);
 	}
-	return bad ? usage_error(bad, optarg, o->quick) : -1;
+	return bad ? usage_error(bad, optarg, o->mode) : -1;
+}
+
+static bool any_transport(const struct pp_opts *o)
+{
+	int ti;
+
+	for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
+		if (o->use[ti])
+			return true;
+	}
+	return false;
 }
 
 /* Return -1 to go on, else the exit status. */
@@ -428,6 +580,7 @@ static int opts_parse(int argc, char **argv, struct pp_opts *o)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "transports", required_argument, NULL, 't' },
+		{ "subscribers", required_argument, NULL, 'S' },
 		{ "capacity", required_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "hlog", required_argument, NULL, 'H' },
@@ -436,24 +589,28 @@ static int opts_parse(int argc, char **argv, struct pp_opts *o)
 	};
 	int c, e;
 
-	while ((c = getopt_long(argc, argv, "s:n:w:r:c:t:C:H:jh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:w:r:c:t:S:C:H:jh", lopts, NULL)) != -1) {
 		e = opt_one(c, o);
 		if (e >= 0)
 			return e;
 	}
 	if (optind < argc)
-		return usage_error("argument", argv[optind], o->quick);
+		return usage_error("argument", argv[optind], o->mode);
+	if (!any_transport(o))
+		return usage_error("transport selection", "(none)", o->mode);
 	return -1;
 }
 
 /* ---- entry ---- */
+
+#define PP_RBUF_SIZE ((size_t)BENCH_MAX_PEERS * BENCH_MAX_SIZE) /* one reply per echo */
 
 static int pp_setup(struct pp_opts *o, struct pp_run *r, struct lat *lat, struct pp_results *res)
 {
 	size_t n = (size_t)o->reps * (size_t)o->nsizes * PP_NTRANSPORTS * NPCT;
 
 	r->buf = aligned_alloc(64, BENCH_MAX_SIZE);
-	r->rbuf = aligned_alloc(64, BENCH_MAX_SIZE);
+	r->rbuf = aligned_alloc(64, PP_RBUF_SIZE);
 	r->ebuf = aligned_alloc(64, BENCH_MAX_SIZE);
 	res->o = o;
 	res->v = calloc(n, sizeof(*res->v));
@@ -470,12 +627,12 @@ static int pp_setup(struct pp_opts *o, struct pp_run *r, struct lat *lat, struct
 	}
 	/* Touch every buffer now: no page fault inside a timed round trip. */
 	memset(r->buf, 0, BENCH_MAX_SIZE);
-	memset(r->rbuf, 0, BENCH_MAX_SIZE);
+	memset(r->rbuf, 0, PP_RBUF_SIZE);
 	memset(r->ebuf, 0, BENCH_MAX_SIZE);
 	return 0;
 }
 
-int pingpong_main(int argc, char **argv, bool quick)
+int pingpong_main(int argc, char **argv, enum pp_mode mode)
 {
 	struct pp_opts o;
 	struct pp_run run = { 0 };
@@ -483,7 +640,7 @@ int pingpong_main(int argc, char **argv, bool quick)
 	struct lat lat = { 0 };
 	int e;
 
-	opts_default(&o, quick);
+	opts_default(&o, mode);
 	e = opts_parse(argc, argv, &o);
 	if (e >= 0)
 		return e;

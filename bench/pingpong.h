@@ -5,19 +5,25 @@
 
 #include "bench.h"
 #include "chan.h"
+#include "topic.h"
 
 struct raw_lines;
 struct raw_recs;
+struct raw_fan;
 
 /*
  * struct pp_run - one measurement: a transport, a size, warm-up plus timed round trips.
  * The parent (initiator) sends @buf and receives into @rbuf; the forked echo process
- * receives into @ebuf (or reads in place) and sends the same bytes back.
+ * receives into @ebuf (or reads in place) and sends the same bytes back. With a fan-out,
+ * @nechoes processes echo, and reply i lands at @rbuf + i * @rstride.
  */
 struct pp_run {
 	unsigned size;
 	uint64_t total; /* round trips the echo side serves: warm-up + timed */
-	bool yield; /* unpinned: spinning yields the CPU */
+	bool yield; /* unpinned or oversubscribed: spinning yields the CPU */
+	unsigned nechoes;
+	unsigned idx; /* in an echo process: which one it is, 0..nechoes-1 */
+	size_t rstride;
 	struct spin spin;
 	uint8_t *buf;
 	uint8_t *rbuf;
@@ -34,29 +40,69 @@ struct pp_run {
 	uint32_t rec_off[2];
 	/* pipe, uds: initiator write/read, echo read/write (the same socket twice for uds) */
 	int fd[4];
+	/* shmq-topic(-fanN): requests (initiator->echoes), replies (echoes->initiator) */
+	struct shmq_topic_config tcfg;
+	char treq[TOPIC_NAME_LEN];
+	char trep[TOPIC_NAME_LEN];
+	shmq_pub *pub; /* the initiator's, on treq */
+	shmq_sub *sub; /* the initiator's, on trep */
+	struct shmq_sub_msg rinfo[BENCH_MAX_PEERS];
+	/* raw-cacheline-fanN */
+	struct raw_fan *fan;
 };
 
 /*
  * struct pp_transport - how a transport sets up, echoes and does one round trip.
- * @payload: false when the transport ignores the size (raw-cacheline)
+ * @payload:  false when the transport ignores the size (raw-cacheline)
+ * @topic:    a topic transport: its rows say how many subscribers
+ * @nechoes:  echo processes (fan-out); 0 means 1
  * @setup:    in the parent before fork(); @teardown undoes a partial one too
  * @echo:     the child's body: serve r->total round trips, return 0 or -1
- * @attached: in the parent after fork(): wait for the peer, drop what is the child's
+ * @attached: in the parent after fork(): wait for the peers, drop what is theirs
  * @rt:       one round trip of message @seq (1, 2, ... in order); prints its own errors
+ * @check:    optional, after the timed part of round trip @seq: what @rt received
  */
 struct pp_transport {
 	const char *name;
 	bool payload;
+	bool topic;
+	unsigned nechoes;
 	int (*setup)(struct pp_run *r);
 	int (*echo)(void *r);
 	int (*attached)(struct pp_run *r);
 	int (*rt)(struct pp_run *r, uint64_t seq);
+	int (*check)(struct pp_run *r, uint64_t seq);
 	void (*teardown)(struct pp_run *r);
 };
 
-/* raw-record is a diagnostic, run only when named in --transports. */
-enum { PP_SHMQ, PP_RAW, PP_RAWREC, PP_PIPE, PP_UDS, PP_NTRANSPORTS };
+/*
+ * raw-record is a diagnostic, run only when named in --transports. The fan-out pairs
+ * (PP_FAN1 + i, PP_RAWFAN1 + i for 1, 2, 4, 8 echo processes) are the fanout command's.
+ */
+enum {
+	PP_SHMQ,
+	PP_TOPIC,
+	PP_RAW,
+	PP_RAWREC,
+	PP_PIPE,
+	PP_UDS,
+	PP_FAN1,
+	PP_FAN2,
+	PP_FAN4,
+	PP_FAN8,
+	PP_RAWFAN1,
+	PP_RAWFAN2,
+	PP_RAWFAN4,
+	PP_RAWFAN8,
+	PP_NTRANSPORTS
+};
+#define PP_NFAN 4 /* fan-out widths: 1, 2, 4, 8 */
 
-extern const struct pp_transport pp_transports[PP_NTRANSPORTS];
+extern const struct pp_transport *const pp_transports[PP_NTRANSPORTS];
+
+/* pp_topic.c */
+extern const struct pp_transport pp_topic;
+extern const struct pp_transport pp_topic_fan[PP_NFAN];
+extern const struct pp_transport pp_raw_fan[PP_NFAN];
 
 #endif /* SHMQ_BENCH_PINGPONG_H */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* pp_transport.c - the ping-pong transports: shmq-spsc, raw-cacheline, pipe and uds. */
+/* pp_transport.c - ping-pong transports shmq-spsc, raw-cacheline, pipe, uds; the table of all. */
 #include <fcntl.h>
 #include <stdalign.h>
 #include <stdio.h>
@@ -381,13 +381,70 @@ static void fd_teardown(struct pp_run *r)
 	close_pair(&r->fd[2], &r->fd[3]);
 }
 
-const struct pp_transport pp_transports[PP_NTRANSPORTS] = {
-	[PP_SHMQ] = { "shmq-spsc", true, shmq_setup, shmq_echo, shmq_attached, shmq_rt,
-		      shmq_teardown },
-	[PP_RAW] = { "raw-cacheline", false, raw_setup, raw_echo, raw_attached, raw_rt,
-		     raw_teardown },
-	[PP_RAWREC] = { "raw-record", true, rec_setup, rec_echo, raw_attached, rec_rt,
-			rec_teardown },
-	[PP_PIPE] = { "pipe", true, pipe_setup, fd_echo, fd_attached, fd_rt, fd_teardown },
-	[PP_UDS] = { "uds", true, uds_setup, fd_echo, fd_attached, fd_rt, fd_teardown },
+static const struct pp_transport pp_spsc = {
+	.name = "shmq-spsc",
+	.payload = true,
+	.setup = shmq_setup,
+	.echo = shmq_echo,
+	.attached = shmq_attached,
+	.rt = shmq_rt,
+	.teardown = shmq_teardown,
+};
+
+static const struct pp_transport pp_raw = {
+	.name = "raw-cacheline",
+	.setup = raw_setup,
+	.echo = raw_echo,
+	.attached = raw_attached,
+	.rt = raw_rt,
+	.teardown = raw_teardown,
+};
+
+static const struct pp_transport pp_rawrec = {
+	.name = "raw-record",
+	.payload = true,
+	.setup = rec_setup,
+	.echo = rec_echo,
+	.attached = raw_attached,
+	.rt = rec_rt,
+	.teardown = rec_teardown,
+};
+
+static const struct pp_transport pp_pipe = {
+	.name = "pipe",
+	.payload = true,
+	.setup = pipe_setup,
+	.echo = fd_echo,
+	.attached = fd_attached,
+	.rt = fd_rt,
+	.teardown = fd_teardown,
+};
+
+static const struct pp_transport pp_uds = {
+	.name = "uds",
+	.payload = true,
+	.setup = uds_setup,
+	.echo = fd_echo,
+	.attached = fd_attached,
+	.rt = fd_rt,
+	.teardown = fd_teardown,
+};
+
+const struct pp_transport *const pp_transports[PP_NTRANSPORTS] = {
+	[PP_SHMQ] = &pp_spsc,
+	[PP_TOPIC] = &pp_topic, /* pp_topic.c, like the fan-out pairs */
+	[PP_RAW] = &pp_raw,
+	[PP_RAWREC] = &pp_rawrec,
+	[PP_PIPE] = &pp_pipe,
+	[PP_UDS] = &pp_uds,
+	/* fan-out to 1, 2, 4, 8 subscribers */
+	[PP_FAN1] = &pp_topic_fan[0],
+	[PP_FAN2] = &pp_topic_fan[1],
+	[PP_FAN4] = &pp_topic_fan[2],
+	[PP_FAN8] = &pp_topic_fan[3],
+	/* the same widths with raw cache lines */
+	[PP_RAWFAN1] = &pp_raw_fan[0],
+	[PP_RAWFAN2] = &pp_raw_fan[1],
+	[PP_RAWFAN4] = &pp_raw_fan[2],
+	[PP_RAWFAN8] = &pp_raw_fan[3],
 };

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* sys.c - CPU pinning, the forked peer, cleanup of shared memory, and the system banner. */
+#include <assert.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -37,29 +38,34 @@ int cpus_parse(const char *arg, struct cpu_pair *ret)
 	return 0;
 }
 
-/*
- * Check the pair against the CPUs this process may use. Without --cpus, take 0 and 1, or
- * the first two allowed ones; with a single allowed CPU, run unpinned (and say so).
- */
-int cpus_resolve(struct cpu_pair *cp, bool given)
+/* a, b, then the other allowed CPUs in order: where the peers go, round-robin. */
+static void cpus_order(struct cpu_pair *cp, const cpu_set_t *set)
 {
-	cpu_set_t set;
+	int i;
+
+	cp->nallowed = CPU_COUNT(set);
+	cp->norder = 0;
+	if (!cp->pinned)
+		return;
+	cp->order[cp->norder++] = cp->a;
+	cp->order[cp->norder++] = cp->b;
+	for (i = 0; i < CPU_SETSIZE && cp->norder < BENCH_MAX_PEERS + 1; i++) {
+		if (CPU_ISSET(i, set) && i != cp->a && i != cp->b)
+			cp->order[cp->norder++] = i;
+	}
+}
+
+/* Without --cpus, take 0 and 1, or the first two allowed ones. */
+static void cpus_default(struct cpu_pair *cp, const cpu_set_t *set)
+{
 	int i, found = 0;
 
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return -errno;
-	if (given) {
-		if (!CPU_ISSET(cp->a, &set) || !CPU_ISSET(cp->b, &set))
-			return -EINVAL;
-		cp->pinned = true;
-		return 0;
-	}
-	if (CPU_ISSET(0, &set) && CPU_ISSET(1, &set)) {
+	if (CPU_ISSET(0, set) && CPU_ISSET(1, set)) {
 		cp->a = 0, cp->b = 1, cp->pinned = true;
-		return 0;
+		return;
 	}
 	for (i = 0; i < CPU_SETSIZE && found < 2; i++) {
-		if (!CPU_ISSET(i, &set))
+		if (!CPU_ISSET(i, set))
 			continue;
 		if (found++ == 0)
 			cp->a = i;
@@ -69,7 +75,34 @@ int cpus_resolve(struct cpu_pair *cp, bool given)
 	cp->pinned = found == 2;
 	if (!cp->pinned)
 		cp->a = cp->b = -1;
+}
+
+/*
+ * Check the pair against the CPUs this process may use; with a single allowed CPU, run
+ * unpinned (and say so).
+ */
+int cpus_resolve(struct cpu_pair *cp, bool given)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	if (given) {
+		if (!CPU_ISSET(cp->a, &set) || !CPU_ISSET(cp->b, &set))
+			return -EINVAL;
+		cp->pinned = true;
+	} else {
+		cpus_default(cp, &set);
+	}
+	cpus_order(cp, &set);
 	return 0;
+}
+
+int cpu_of(const struct cpu_pair *cp, unsigned proc)
+{
+	if (!cp->pinned || cp->norder == 0)
+		return -1;
+	return cp->order[proc % (unsigned)cp->norder];
 }
 
 int cpu_pin(int cpu)
@@ -90,14 +123,16 @@ int cpu_pin(int cpu)
 
 static char shm_paths[CLEANUP_SLOTS][SHM_PATH_MAX];
 static volatile sig_atomic_t shm_used[CLEANUP_SLOTS];
-static volatile sig_atomic_t child_pid; /* the running peer, 0 when none */
+static volatile sig_atomic_t child_pids[BENCH_MAX_PEERS]; /* running peers, 0 when none */
 
 static void cleanup_now(void)
 {
 	int i;
 
-	if (child_pid > 0)
-		kill(child_pid, SIGKILL);
+	for (i = 0; i < BENCH_MAX_PEERS; i++) {
+		if (child_pids[i] > 0)
+			kill(child_pids[i], SIGKILL);
+	}
 	for (i = 0; i < CLEANUP_SLOTS; i++) {
 		if (shm_used[i])
 			shm_unlink(shm_paths[i]); /* async-signal-safe in practice: unlink(2) */
@@ -105,24 +140,43 @@ static void cleanup_now(void)
 	}
 }
 
+/* Kill the peers, unlink the names, reap the peers (waitpid() is async-signal-safe). */
+static void cleanup_reap(void)
+{
+	pid_t pids[BENCH_MAX_PEERS];
+	int i;
+
+	for (i = 0; i < BENCH_MAX_PEERS; i++)
+		pids[i] = child_pids[i];
+	cleanup_now();
+	for (i = 0; i < BENCH_MAX_PEERS; i++) {
+		if (pids[i] > 0)
+			waitpid(pids[i], NULL, 0); /* no peer is left a zombie */
+	}
+}
+
 static void on_fatal_signal(int sig)
 {
-	pid_t pid = child_pid;
-
-	cleanup_now();
-	if (pid > 0)
-		waitpid(pid, NULL, 0); /* async-signal-safe; the peer is not left a zombie */
+	cleanup_reap();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
 static void on_exit_cleanup(void)
 {
-	pid_t pid = child_pid;
+	cleanup_reap();
+}
 
-	cleanup_now();
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
+static void child_pid_set(pid_t old, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < BENCH_MAX_PEERS; i++) {
+		if (child_pids[i] == old) {
+			child_pids[i] = pid;
+			return;
+		}
+	}
 }
 
 void cleanup_install(void)
@@ -175,7 +229,8 @@ static void child_reset(void)
 
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_DFL);
-	child_pid = 0;
+	for (i = 0; i < BENCH_MAX_PEERS; i++)
+		child_pids[i] = 0; /* the parent's other peers are not ours to kill */
 	for (i = 0; i < CLEANUP_SLOTS; i++)
 		shm_used[i] = 0; /* the parent owns these names */
 }
@@ -204,13 +259,13 @@ int peer_start(struct peer *p, int cpu, int (*fn)(void *arg), void *arg)
 	p->pid = pid;
 	p->exited = false;
 	p->status = 0;
-	child_pid = pid;
+	child_pid_set(0, pid);
 	return 0;
 }
 
 static int peer_status(struct peer *p)
 {
-	child_pid = 0;
+	child_pid_set(p->pid, 0);
 	if (WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0)
 		return 0;
 	if (WIFSIGNALED(p->status))
@@ -249,19 +304,76 @@ void peer_kill(struct peer *p)
 		while (waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR)
 			;
 	}
-	child_pid = 0;
+	child_pid_set(p->pid, 0);
 	p->pid = 0;
+}
+
+int peers_start(struct peer *p, unsigned n, const struct cpu_pair *cp, int (*fn)(void *arg),
+		void *arg, unsigned *idx)
+{
+	unsigned i;
+	int e;
+
+	assert(n <= BENCH_MAX_PEERS);
+	for (i = 0; i < n; i++) {
+		*idx = i;
+		e = peer_start(&p[i], cpu_of(cp, i + 1), fn, arg);
+		if (e < 0) {
+			peers_kill(p, i);
+			return e;
+		}
+	}
+	return 0;
+}
+
+int peers_wait(struct peer *p, unsigned n)
+{
+	unsigned i;
+	int e, ret = 0;
+
+	for (i = 0; i < n; i++) {
+		e = peer_wait(&p[i]);
+		if (e < 0 && ret == 0)
+			ret = e;
+	}
+	return ret;
+}
+
+void peers_kill(struct peer *p, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		peer_kill(&p[i]);
+}
+
+static bool peer_failed(const struct peer *p)
+{
+	return p->exited && !(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0);
+}
+
+/* In the parent: one child failed, or all exited (those that finished are not an error). */
+static bool children_gone(struct spin *s)
+{
+	unsigned i, n = s->nchild ? s->nchild : 1, exited = 0;
+	struct peer *p;
+
+	for (i = 0; i < n; i++) {
+		p = &s->child[i];
+		if (p->pid > 0 && !p->exited && waitpid(p->pid, &p->status, WNOHANG) == p->pid)
+			p->exited = true;
+		if (p->pid <= 0 || p->exited)
+			exited++;
+		if (p->pid > 0 && peer_failed(p))
+			return true;
+	}
+	return exited == n;
 }
 
 bool spin_peer_gone(struct spin *s)
 {
-	struct peer *p = s->child;
-
-	if (p) {
-		if (!p->exited && waitpid(p->pid, &p->status, WNOHANG) == p->pid)
-			p->exited = true;
-		return p->exited;
-	}
+	if (s->child)
+		return children_gone(s);
 	return s->parent && getppid() != s->parent;
 }
 
@@ -427,9 +539,10 @@ void sysinfo_print(const struct cpu_pair *cp, bool json)
 		/* The model string comes from the kernel; strip what JSON would need escaped. */
 		model[strcspn(model, "\"\\")] = '\0';
 		printf("{\"bench\":\"info\",\"date\":\"%s\",\"kernel\":\"%s\",\"cpu\":\"%s\","
-		       "\"nproc\":%ld,\"cpus\":\"%s\",\"loadavg\":\"%s\",\"clocksource\":\"%s\","
-		       "\"clock_ns\":%.1f,\"version\":\"%s\"}\n",
-		       date, u.release, model, nproc, cpus, load, clk, cost, shmq_version());
+		       "\"nproc\":%ld,\"cpus\":\"%s\",\"cpus_allowed\":%d,\"loadavg\":\"%s\","
+		       "\"clocksource\":\"%s\",\"clock_ns\":%.1f,\"version\":\"%s\"}\n",
+		       date, u.release, model, nproc, cpus, cp->nallowed, load, clk, cost,
+		       shmq_version());
 		return;
 	}
 	printf("date:     %s\nkernel:   %s %s\ncpu:      %s\nnproc:    %ld\n", date, u.sysname,
@@ -437,6 +550,9 @@ void sysinfo_print(const struct cpu_pair *cp, bool json)
 	printf("cpus:     %s%s\n", cpus,
 	       cp->pinned ? " (initiator/consumer, echo/producer)"
 			  : " (only one CPU allowed: both processes share it)");
+	if (cp->pinned)
+		printf("          further peers round-robin over the %d allowed CPUs\n",
+		       cp->nallowed);
 	printf("loadavg:  %s\nclock:    CLOCK_MONOTONIC via %s, %.1f ns per read\n", load, clk,
 	       cost);
 	printf("libshmq:  %s\n\n", shmq_version());

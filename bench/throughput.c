@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* throughput.c - one-way streaming rate of shmq-spsc (plain and batched) against raw-stream. */
+/* throughput.c - one-way streaming rate of shmq-spsc and topics against raw-stream. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,36 +44,51 @@ static void tp_buffers(struct tp_run *r)
 	}
 }
 
-static int tp_once(const struct tp_transport *t, const struct tp_opts *o, struct tp_run *r)
+static unsigned producers_of(const struct tp_transport *t)
 {
-	struct peer child = { 0 };
-	int e;
+	return t->nprod ? t->nprod : 1;
+}
 
-	r->name[0] = '\0';
+/* With P producers each sends an equal share of warm-up + msgs, rounded up. */
+static void run_reset(const struct tp_transport *t, const struct tp_opts *o, struct tp_run *r)
+{
+	r->name[0] = r->tname[0] = '\0';
 	r->rx = NULL;
+	r->sub = NULL;
 	r->ring = NULL;
 	r->t0 = r->t1 = 0;
 	r->batch = (unsigned)o->batch;
+	r->nprod = producers_of(t);
 	r->warmup = o->warmup;
-	r->total = o->warmup + o->msgs;
-	r->yield = !o->cpus.pinned;
+	r->per_prod = (o->warmup + o->msgs + r->nprod - 1) / r->nprod;
+	r->total = r->per_prod * r->nprod;
+	/* Sharing a CPU, a spinning process would hold it until the tick: yield instead. */
+	r->yield = !o->cpus.pinned || cpus_oversubscribed(&o->cpus, r->nprod + 1);
 	tp_buffers(r);
+}
+
+static int tp_once(const struct tp_transport *t, const struct tp_opts *o, struct tp_run *r)
+{
+	struct peer kids[BENCH_MAX_PEERS] = { 0 };
+	int e;
+
+	run_reset(t, o, r);
 	e = t->setup(r);
 	if (e == 0) {
-		e = peer_start(&child, o->cpus.pinned ? o->cpus.b : -1, t->produce, r);
+		e = peers_start(kids, r->nprod, &o->cpus, t->produce, r, &r->idx);
 		if (e < 0)
 			e = fail("fork", e);
 	}
 	if (e == 0) {
-		r->spin = (struct spin){ .child = &child, .yield = r->yield };
+		r->spin = (struct spin){ .child = kids, .nchild = r->nprod, .yield = r->yield };
 		e = t->consume(r);
 	}
 	if (e == 0)
-		e = peer_wait(&child);
+		e = peers_wait(kids, r->nprod);
 	if (e == 0)
 		e = t->finish(r);
 	if (e < 0)
-		peer_kill(&child);
+		peers_kill(kids, r->nprod);
 	t->teardown(r);
 	return e < 0 ? -1 : 0;
 }
@@ -92,10 +107,10 @@ static int tp_all(const struct tp_opts *o, double *rates, struct tp_run *r)
 			for (ti = 0; ti < TP_NTRANSPORTS; ti++) {
 				if (!o->use[ti])
 					continue;
-				if (tp_once(&tp_transports[ti], o, r) < 0)
+				if (tp_once(tp_transports[ti], o, r) < 0)
 					return -1;
-				*rate_at(rates, o, rep, si, ti) =
-					(double)o->msgs * 1e9 / (double)(r->t1 - r->t0);
+				*rate_at(rates, o, rep, si, ti) = (double)(r->total - r->warmup) *
+								  1e9 / (double)(r->t1 - r->t0);
 			}
 		}
 	}
@@ -127,54 +142,93 @@ static void summarize(const struct tp_opts *o, double *rates, int si, int ti, st
 	free(tmp);
 }
 
+static bool oversubscribed(const struct tp_opts *o, int ti)
+{
+	return cpus_oversubscribed(&o->cpus, producers_of(tp_transports[ti]) + 1);
+}
+
+static void print_json_row(const struct tp_opts *o, int si, int ti, const struct tp_summary *s)
+{
+	const struct tp_transport *t = tp_transports[ti];
+	unsigned size = o->sizes[si];
+
+	printf("{\"bench\":\"throughput\",\"transport\":\"%s\",\"size\":%u,", t->name, size);
+	if (t->topic)
+		printf("\"producers\":%u,\"subscribers\":1,", producers_of(t));
+	printf("\"processes\":%u,\"oversubscribed\":%s,", producers_of(t) + 1,
+	       oversubscribed(o, ti) ? "true" : "false");
+	printf("\"msgs\":%llu,\"reps\":%llu,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,"
+	       "\"msgs_per_s_min\":%.0f,\"msgs_per_s_max\":%.0f}\n",
+	       (unsigned long long)o->msgs, (unsigned long long)o->reps, s->med,
+	       s->med * size / 1e6, s->min, s->max);
+}
+
 static void print_row(const struct tp_opts *o, int si, int ti, const struct tp_summary *s)
 {
 	unsigned size = o->sizes[si];
-	double mb = s->med * size / 1e6;
 
 	if (o->json) {
-		printf("{\"bench\":\"throughput\",\"transport\":\"%s\",\"size\":%u,\"msgs\":%llu,"
-		       "\"reps\":%llu,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,"
-		       "\"msgs_per_s_min\":%.0f,\"msgs_per_s_max\":%.0f}\n",
-		       tp_transports[ti].name, size, (unsigned long long)o->msgs,
-		       (unsigned long long)o->reps, s->med, mb, s->min, s->max);
+		print_json_row(o, si, ti, s);
 		return;
 	}
-	printf("%6u  %-16s %10.2f %10.1f   %.2f-%.2f\n", size, tp_transports[ti].name, s->med / 1e6,
-	       mb, s->min / 1e6, s->max / 1e6);
+	printf("%6u  %-16s %10.2f %10.1f   %.2f-%.2f", size, tp_transports[ti]->name, s->med / 1e6,
+	       s->med * size / 1e6, s->min / 1e6, s->max / 1e6);
+	if (oversubscribed(o, ti))
+		printf("   oversubscribed: %u processes on %d CPU%s",
+		       producers_of(tp_transports[ti]) + 1, o->cpus.nallowed,
+		       o->cpus.nallowed == 1 ? "" : "s");
+	printf("\n");
 }
 
-/* Ratios of the medians: each shmq variant against the baseline that publishes as often. */
-static void print_ratio(const struct tp_opts *o, int si, const struct tp_summary *s)
+/*
+ * Ratios of the medians: each shmq variant against the baseline that publishes as often
+ * (group 0), and the topics against the channel (group 1).
+ */
+static const struct tp_pair {
+	int num, den;
+	const char *key;
+	int group;
+} tp_pairs[] = {
+	{ TP_SHMQ, TP_RAW, "spsc_over_raw", 0 },
+	{ TP_BATCH, TP_RAW, "batch_over_raw", 0 },
+	{ TP_SHMQ, TP_RAW_MSG, "spsc_over_raw_msg", 0 },
+	{ TP_TOPIC, TP_SHMQ, "topic_over_spsc", 1 },
+	{ TP_TOPIC_BATCH, TP_BATCH, "topic_batch_over_spsc_batch", 1 },
+	{ TP_TOPIC, TP_RAW_MSG, "topic_over_raw_msg", 1 },
+};
+
+static int print_ratio_group(const struct tp_opts *o, const struct tp_summary *s, int group, int n)
 {
-	static const struct {
-		int num, den;
-		const char *key;
-	} pairs[] = {
-		{ TP_SHMQ, TP_RAW, "spsc_over_raw" },
-		{ TP_BATCH, TP_RAW, "batch_over_raw" },
-		{ TP_SHMQ, TP_RAW_MSG, "spsc_over_raw_msg" },
-	};
 	size_t i;
-	int n = 0;
+	int first = n;
 
-	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		const struct tp_summary *num = &s[pairs[i].num], *den = &s[pairs[i].den];
+	for (i = 0; i < sizeof(tp_pairs) / sizeof(tp_pairs[0]); i++) {
+		const struct tp_pair *p = &tp_pairs[i];
+		const struct tp_summary *num = &s[p->num], *den = &s[p->den];
 
-		if (!o->use[pairs[i].num] || !o->use[pairs[i].den] || den->med <= 0)
+		if (p->group != group || !o->use[p->num] || !o->use[p->den] || den->med <= 0)
 			continue;
 		if (o->json)
-			printf("%s\"%s\":%.3f", n++ ? "," : "{\"bench\":\"throughput-ratio\",",
-			       pairs[i].key, num->med / den->med);
+			printf("%s\"%s\":%.3f", n ? "," : "{\"bench\":\"throughput-ratio\",",
+			       p->key, num->med / den->med);
 		else
-			printf("%s  %s / %s = %.2f",
-			       n++ ? "" : "        ratio:", tp_transports[pairs[i].num].name,
-			       tp_transports[pairs[i].den].name, num->med / den->med);
+			printf("%s  %s / %s = %.2f", n == first ? "        ratio:" : "",
+			       tp_transports[p->num]->name, tp_transports[p->den]->name,
+			       num->med / den->med);
+		n++;
 	}
+	if (!o->json && n > first)
+		printf("\n");
+	return n;
+}
+
+static void print_ratio(const struct tp_opts *o, int si, const struct tp_summary *s)
+{
+	int n = print_ratio_group(o, s, 0, 0);
+
+	n = print_ratio_group(o, s, 1, n);
 	if (n && o->json)
 		printf(",\"size\":%u}\n", o->sizes[si]);
-	else if (n)
-		printf("\n");
 }
 
 static void print_check(const struct tp_opts *o, const struct tp_summary *s, int num, int den,
@@ -188,13 +242,13 @@ static void print_check(const struct tp_opts *o, const struct tp_summary *s, int
 		printf("{\"bench\":\"target\",\"name\":\"%s/%s 64-byte "
 		       "throughput\",\"kind\":\"%s\","
 		       "\"value\":%.3f,\"op\":\">=\",\"limit\":0.50,\"result\":\"%s\"}\n",
-		       tp_transports[num].name, tp_transports[den].name, what, v, verdict);
+		       tp_transports[num]->name, tp_transports[den]->name, what, v, verdict);
 	else if (have)
 		printf("%s %s/%s 64-byte throughput: %.2f (>= 0.50; %s)\n", verdict,
-		       tp_transports[num].name, tp_transports[den].name, v, what);
+		       tp_transports[num]->name, tp_transports[den]->name, v, what);
 	else
-		printf("SKIP %s/%s: a transport it needs was not run\n", tp_transports[num].name,
-		       tp_transports[den].name);
+		printf("SKIP %s/%s: a transport it needs was not run\n", tp_transports[num]->name,
+		       tp_transports[den]->name);
 }
 
 /*
@@ -249,17 +303,21 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s throughput [OPTIONS]\n"
-		"One-way streaming rate between a producer and a consumer on different CPUs.\n"
+		"One-way streaming rate from producers to a consumer on different CPUs.\n"
 		"  -s, --sizes LIST       payload bytes, comma-separated (default 8,64,512,4096)\n"
 		"  -m, --msgs N           timed messages per measurement (default 1000000)\n"
 		"  -w, --warmup N         untimed messages first (default msgs/10, at least 1)\n"
 		"  -r, --reps R           interleaved repetitions; medians are reported (default "
 		"5)\n"
-		"  -b, --batch B          messages per send_many/recv_many, and per index update "
-		"of\n"
+		"  -b, --batch B          messages per send_many/recv_many (the -batch variants),\n"
+		"                         and per index update of\n"
 		"                         raw-stream (default 32, max %d)\n"
-		"  -c, --cpus A,B         CPUs of the consumer and the producer (default 0,1)\n"
-		"  -t, --transports LIST  of shmq-spsc,shmq-spsc-batch,raw-stream,raw-stream-msg\n"
+		"  -c, --cpus A,B         CPUs of the consumer and the (first) producer; more\n"
+		"                         producers go round-robin over the allowed CPUs\n"
+		"                         (default 0,1)\n"
+		"  -t, --transports LIST  of shmq-spsc,shmq-spsc-batch,shmq-topic,\n"
+		"                         shmq-topic-batch,raw-stream,raw-stream-msg and\n"
+		"                         shmq-topic-mpP for P of 1,2,4,8 producer processes\n"
 		"                         (default all)\n"
 		"  -j, --json             one JSON object per line\n"
 		"  -h, --help             this text\n",
@@ -280,7 +338,7 @@ static int transports_parse(const char *arg, bool *use)
 	int ti;
 
 	for (ti = 0; ti < TP_NTRANSPORTS; ti++)
-		names[ti] = tp_transports[ti].name;
+		names[ti] = tp_transports[ti]->name;
 	return list_parse(arg, names, TP_NTRANSPORTS, use);
 }
 

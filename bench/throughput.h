@@ -4,10 +4,12 @@
 #define SHMQ_BENCH_THROUGHPUT_H
 
 #include <stdalign.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include "bench.h"
 #include "chan.h"
+#include "topic.h"
 
 #define TP_RING_BYTES SHMQ_DEFAULT_CAPACITY /* raw-stream's ring: as large as a channel's */
 #define TP_MAX_BATCH 256
@@ -15,8 +17,9 @@
 struct raw_ring;
 
 /*
- * struct tp_run - one measurement: the forked producer sends @total messages of @size bytes,
- * the parent consumes and verifies them; the clock runs from message @warmup to the last.
+ * struct tp_run - one measurement: the forked producer sends @total messages of @size bytes
+ * (with @nprod producers, @per_prod each), the parent consumes and verifies them; the clock
+ * runs from message @warmup to the last.
  */
 struct tp_run {
 	unsigned size;
@@ -25,7 +28,10 @@ struct tp_run {
 	uint64_t total;
 	uint64_t t0;
 	uint64_t t1;
-	bool yield; /* unpinned: spinning yields the CPU */
+	bool yield; /* unpinned or oversubscribed: spinning yields the CPU */
+	unsigned nprod;
+	unsigned idx; /* in a producer: which one it is, 0..nprod-1 */
+	uint64_t per_prod;
 	struct spin spin;
 	uint8_t *pbuf; /* producer: TP_MAX_BATCH messages */
 	uint8_t *cbuf; /* consumer: as many */
@@ -36,10 +42,21 @@ struct tp_run {
 	shmq_channel *rx;
 	/* raw-stream */
 	struct raw_ring *ring;
+	/* shmq-topic, shmq-topic-batch, shmq-topic-mpP; the consumer's per-producer state */
+	struct shmq_topic_config tcfg;
+	char tname[TOPIC_NAME_LEN];
+	shmq_sub *sub;
+	struct shmq_pub_msg pmsg[TP_MAX_BATCH];
+	struct shmq_sub_rmsg smsg[TP_MAX_BATCH];
+	uint64_t next[BENCH_MAX_PEERS]; /* producer i's counter expected next */
+	uint32_t prod_id[BENCH_MAX_PEERS]; /* producer i's id, 0 until its first record */
+	unsigned nseen; /* producers seen so far */
 };
 
 /*
  * struct tp_transport - a streaming transport.
+ * @topic:    a topic transport: its rows say how many producers
+ * @nprod:    producer processes; 0 means 1
  * @setup:    in the parent before fork(); @teardown undoes a partial one too
  * @produce:  the child's body: send r->total messages, return 0 or -1
  * @consume:  in the parent: receive and check every message, set r->t0 and r->t1
@@ -47,6 +64,8 @@ struct tp_run {
  */
 struct tp_transport {
 	const char *name;
+	bool topic;
+	unsigned nprod;
 	int (*setup)(struct tp_run *r);
 	int (*produce)(void *r);
 	int (*consume)(struct tp_run *r);
@@ -54,8 +73,44 @@ struct tp_transport {
 	void (*teardown)(struct tp_run *r);
 };
 
-enum { TP_SHMQ, TP_BATCH, TP_RAW, TP_RAW_MSG, TP_NTRANSPORTS };
+enum {
+	TP_SHMQ,
+	TP_BATCH,
+	TP_TOPIC,
+	TP_TOPIC_BATCH,
+	TP_RAW,
+	TP_RAW_MSG,
+	TP_MP1,
+	TP_MP2,
+	TP_MP4,
+	TP_MP8,
+	TP_NTRANSPORTS
+};
+#define TP_NMP 4 /* producer counts of shmq-topic-mpP: 1, 2, 4, 8 */
 
-extern const struct tp_transport tp_transports[TP_NTRANSPORTS];
+extern const struct tp_transport *const tp_transports[TP_NTRANSPORTS];
+
+/* tp_topic.c */
+extern const struct tp_transport tp_topic;
+extern const struct tp_transport tp_topic_batch;
+extern const struct tp_transport tp_topic_mp[TP_NMP];
+
+/* tp_transport.c: the sequence into the payload's first and last 8 bytes, and its check */
+static inline void stamp(uint8_t *p, unsigned size, uint64_t seq)
+{
+	if (size >= 8) {
+		memcpy(p, &seq, 8);
+		memcpy(p + size - 8, &seq, 8);
+	}
+}
+
+/* The consumer's clock: t0 once the warm-up is in, t1 at the last message. */
+static inline void clock_mark(struct tp_run *r, uint64_t seq)
+{
+	if (seq == r->warmup)
+		r->t0 = now_ns();
+	else if (seq == r->total)
+		r->t1 = now_ns();
+}
 
 #endif /* SHMQ_BENCH_THROUGHPUT_H */

@@ -1,19 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* tp_transport.c - one-way streaming transports: shmq-spsc, shmq-spsc-batch and raw-stream. */
+/* tp_transport.c - streaming transports shmq-spsc(-batch), raw-stream(-msg); the table of all. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "throughput.h"
-
-/* The sequence goes into the payload's first and last 8 bytes (when they fit). */
-static inline void stamp(uint8_t *p, unsigned size, uint64_t seq)
-{
-	if (size >= 8) {
-		memcpy(p, &seq, 8);
-		memcpy(p + size - 8, &seq, 8);
-	}
-}
 
 static inline bool stamped(const uint8_t *p, unsigned size, uint64_t seq)
 {
@@ -31,15 +22,6 @@ static int lost(const char *name, uint64_t seq)
 	fprintf(stderr, "%s: %s: message %llu arrived wrong (sequence or length)\n", BENCH_PROG,
 		name, (unsigned long long)seq);
 	return -1;
-}
-
-/* The consumer's clock: t0 once the warm-up is in, t1 at the last message. */
-static inline void clock_mark(struct tp_run *r, uint64_t seq)
-{
-	if (seq == r->warmup)
-		r->t0 = now_ns();
-	else if (seq == r->total)
-		r->t1 = now_ns();
 }
 
 /* ---- shmq-spsc (send/recv) and shmq-spsc-batch (send_many/recv_many) ---- */
@@ -356,12 +338,52 @@ static void raw_teardown(struct tp_run *r)
 	r->ring = NULL;
 }
 
-const struct tp_transport tp_transports[TP_NTRANSPORTS] = {
-	[TP_SHMQ] = { "shmq-spsc", shmq_setup, shmq_produce, shmq_consume, shmq_finish,
-		      shmq_teardown },
-	[TP_BATCH] = { "shmq-spsc-batch", shmq_setup, batch_produce, batch_consume, shmq_finish,
-		       shmq_teardown },
-	[TP_RAW] = { "raw-stream", raw_setup, raw_produce, raw_consume, raw_finish, raw_teardown },
-	[TP_RAW_MSG] = { "raw-stream-msg", raw_setup, raw_produce_msg, raw_consume_msg, raw_finish,
-			 raw_teardown },
+static const struct tp_transport tp_spsc = {
+	.name = "shmq-spsc",
+	.setup = shmq_setup,
+	.produce = shmq_produce,
+	.consume = shmq_consume,
+	.finish = shmq_finish,
+	.teardown = shmq_teardown,
+};
+
+static const struct tp_transport tp_spsc_batch = {
+	.name = "shmq-spsc-batch",
+	.setup = shmq_setup,
+	.produce = batch_produce,
+	.consume = batch_consume,
+	.finish = shmq_finish,
+	.teardown = shmq_teardown,
+};
+
+static const struct tp_transport tp_raw = {
+	.name = "raw-stream",
+	.setup = raw_setup,
+	.produce = raw_produce,
+	.consume = raw_consume,
+	.finish = raw_finish,
+	.teardown = raw_teardown,
+};
+
+static const struct tp_transport tp_raw_msg = {
+	.name = "raw-stream-msg",
+	.setup = raw_setup,
+	.produce = raw_produce_msg,
+	.consume = raw_consume_msg,
+	.finish = raw_finish,
+	.teardown = raw_teardown,
+};
+
+const struct tp_transport *const tp_transports[TP_NTRANSPORTS] = {
+	[TP_SHMQ] = &tp_spsc,
+	[TP_BATCH] = &tp_spsc_batch,
+	[TP_TOPIC] = &tp_topic, /* tp_topic.c, like the multi-producer runs */
+	[TP_TOPIC_BATCH] = &tp_topic_batch,
+	[TP_RAW] = &tp_raw,
+	[TP_RAW_MSG] = &tp_raw_msg,
+	/* 1, 2, 4, 8 producer processes into one topic */
+	[TP_MP1] = &tp_topic_mp[0],
+	[TP_MP2] = &tp_topic_mp[1],
+	[TP_MP4] = &tp_topic_mp[2],
+	[TP_MP8] = &tp_topic_mp[3],
 };
