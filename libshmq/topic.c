@@ -21,10 +21,12 @@
  * R3/A3  a producer's relaxed stores of pending/pending_n before its claiming CAS on the tail
  *        (seq_cst, so release), the acquire load of the tail by whoever finds an uncommitted
  *        record: a claimant is always visible in the producer table.
- * R4/A4  a producer's store of WRITING into a stamp then a release fence, the
- *        subscriber's re-check of the stamp after an acquire fence: a seqlock, so a reader
- *        that a producer laps (lossy topics, or a replay racing a join) sees the change and
- *        never delivers a torn record.
+ * R4/A4  lossy topics: a producer's store of WRITING into a stamp then a release fence,
+ *        the subscriber's re-check of the stamp after an acquire fence: a seqlock, so a
+ *        reader that a producer laps sees the change and never delivers a torn record.
+ * R5/A5  reliable topics: the claiming CAS of the tail then a release fence before the
+ *        payload stores; a replaying subscriber's acquire fence after its copy, then its
+ *        load of the tail: a record whose next-lap claim is not visible was not touched.
  * S1     a joining subscriber's seq_cst store of ACTIVE then seq_cst load of the tail, against
  *        a producer's seq_cst loads of state in its scan then its seq_cst CAS of the tail:
  *        a producer that missed the joiner claims nothing past the joiner's starting tail
@@ -77,6 +79,7 @@ struct shmq_sub {
 	uint64_t received, lost, skipped;
 	uint64_t lost_before, skipped_before; /* since the last delivered record */
 	uint64_t stuck_seq, stuck_since_ns;
+	uint64_t guard; /* reliable: records below this are checked against the tail */
 	unsigned polls;
 	unsigned since_heartbeat;
 };
@@ -566,8 +569,8 @@ static void wait_prev(shmq_pub *pub, uint64_t seq, uint64_t v, uint64_t *since, 
 }
 
 /*
- * Own the slot of record @seq: wait until the record a lap earlier is finished, then mark
- * the slot WRITING(seq). Return: 0, or -ESTALE when the slot already shows @seq or later
+ * Own the slot of record @seq: wait until the record a lap earlier is finished, then (lossy
+ * topics) mark the slot WRITING(seq). Return: 0, or -ESTALE when the slot already shows @seq or later
  * (a finder skipped our record, taking us for dead).
  */
 static int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_rec)
@@ -585,9 +588,17 @@ static int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_rec)
 			break;
 		wait_prev(pub, seq, v, &since, &spins);
 	}
-	atomic_store_explicit(&rec->stamp, SHMQI_STAMP(seq, SHMQI_STAMP_WRITING),
-			      memory_order_relaxed);
-	/* R4: the payload stores below become visible after WRITING (pairs with A4). */
+	/*
+	 * Lossy topics mark the slot first, for the seqlock. Reliable ones do not: the gate
+	 * keeps subscribers off it, and a subscriber polling the stamp would pull the line
+	 * away between this store and the commit (a second cache-line transfer per record;
+	 * docs/design.md).
+	 */
+	if (pub->t.policy == SHMQ_TOPIC_LOSSY)
+		atomic_store_explicit(&rec->stamp, SHMQI_STAMP(seq, SHMQI_STAMP_WRITING),
+				      memory_order_relaxed);
+	/* R4 (pairs with A4), R5 (pairs with A5): the payload stores below become visible
+	 * after WRITING and after the claiming CAS of the tail. */
 	atomic_thread_fence(memory_order_release);
 	*ret_rec = rec;
 	return 0;
@@ -796,6 +807,8 @@ static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 	/* A producer that scanned before us claims below tail + slots: "latest" starts here. */
 	if (!(flags & (SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)) && tail > sub->cursor)
 		sub->cursor = tail;
+	/* Producers that scanned before S1 may still overwrite records below the tail. */
+	sub->guard = tail;
 	sub->shared_cursor = 0;
 	return 0;
 }
@@ -942,11 +955,21 @@ static int next_rec(shmq_sub *sub, const struct shmqi_trec **ret_rec, uint64_t *
 	}
 }
 
-/* A4: the stamp is unchanged after the copy (pairs with R4 in own_slot()). */
-static inline bool still_valid(const struct shmqi_trec *rec, uint64_t v)
+/*
+ * Was the record at the cursor left alone while we copied it? Lossy topics: its stamp is
+ * unchanged (A4, pairs with R4 in own_slot()). Reliable topics: the gate protects every
+ * record from the join tail on; below it, nobody has claimed the record a lap later
+ * (A5, pairs with R5).
+ */
+static inline bool still_valid(const shmq_sub *sub, const struct shmqi_trec *rec, uint64_t v)
 {
 	atomic_thread_fence(memory_order_acquire);
-	return atomic_load_explicit(&rec->stamp, memory_order_relaxed) == v;
+	if (sub->t.policy == SHMQ_TOPIC_LOSSY)
+		return atomic_load_explicit(&rec->stamp, memory_order_relaxed) == v;
+	if (sub->cursor >= sub->guard)
+		return true;
+	return atomic_load_explicit(&sub->t.ctl->tail, memory_order_relaxed) <=
+	       sub->cursor + sub->t.slots;
 }
 
 static void info_of(const shmq_sub *sub, const struct shmqi_trec *rec, uint32_t len,
@@ -988,7 +1011,7 @@ static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
 			return r;
 		len = rec->len;
 		if (len > sub->t.max_msg || rec->flags) {
-			if (still_valid(rec, v))
+			if (still_valid(sub, rec, v))
 				return corrupt(sub);
 			lapped(sub);
 			continue;
@@ -1000,7 +1023,7 @@ static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
 		}
 		if (len)
 			memcpy(m->buf, rec + 1, len);
-		if (still_valid(rec, v))
+		if (still_valid(sub, rec, v))
 			break;
 		lapped(sub); /* overwritten while we copied: what we have is torn */
 	}
