@@ -142,7 +142,7 @@ struct shmqi_topic {
 	uint64_t prods_off; /* struct shmqi_prod_slot[max_prods] */
 	uint64_t ring_off; /* slots * slot_size bytes, a multiple of 4096 */
 	_Atomic uint32_t next_producer_id; /* the last id handed out */
-	uint32_t reserved0;
+	_Atomic int32_t exclusive_pid; /* an exclusive producer's process, 0 when none */
 	_Atomic uint64_t skipped; /* records turned into skipped ones (statistics) */
 	/* producer hot */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t tail; /* next sequence to claim, from 1 */
@@ -158,6 +158,7 @@ static_assert(offsetof(struct shmqi_topic, subs_off) == 32, "subs_off offset");
 static_assert(offsetof(struct shmqi_topic, prods_off) == 40, "prods_off offset");
 static_assert(offsetof(struct shmqi_topic, ring_off) == 48, "ring_off offset");
 static_assert(offsetof(struct shmqi_topic, next_producer_id) == 56, "next_producer_id offset");
+static_assert(offsetof(struct shmqi_topic, exclusive_pid) == 60, "exclusive_pid offset");
 static_assert(offsetof(struct shmqi_topic, skipped) == 64, "skipped offset");
 static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
 static_assert(sizeof(struct shmqi_topic) == 256, "topic control block size");

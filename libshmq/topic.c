@@ -69,6 +69,7 @@ struct shmq_pub {
 	uint64_t last_reap_ns;
 	uint64_t claim_seq; /* the outstanding claim, when claim_len is not UINT32_MAX */
 	uint32_t claim_len;
+	bool exclusive; /* the only producer: the tail is ours to store */
 };
 
 struct shmq_sub {
@@ -281,8 +282,9 @@ static int take_entry(_Atomic int32_t *pid_of(const struct topic_map *, uint32_t
 			if (pass == 0 ? cur != 0
 				      : cur == 0 || shmqi_owner_alive(cur, start_of(t, i)))
 				continue;
+			/* seq_cst: X1 in check_exclusive() relies on it. */
 			if (atomic_compare_exchange_strong_explicit(pid_of(t, i), &cur, t->pid,
-								    memory_order_acq_rel,
+								    memory_order_seq_cst,
 								    memory_order_relaxed)) {
 				*ret_i = i;
 				return 0;
@@ -377,7 +379,7 @@ static bool skip_dead_claim(const struct topic_map *t, uint64_t seq, uint64_t v)
 
 /* ---- producers ---- */
 
-#define PUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL)
+#define PUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SHMQ_PUB_EXCLUSIVE)
 
 static int join_producers(shmq_pub *pub)
 {
@@ -405,6 +407,46 @@ static int join_producers(shmq_pub *pub)
 	return 0;
 }
 
+static bool other_producer(const struct topic_map *t, const struct shmqi_prod_slot *me)
+{
+	uint32_t i;
+	int32_t pid;
+
+	for (i = 0; i < t->max_prods; i++) {
+		/* X1: pairs with the seq_cst pid CAS in take_entry() of another producer. */
+		pid = atomic_load_explicit(&t->prods[i].pid, memory_order_seq_cst);
+		if (&t->prods[i] != me && pid != 0 &&
+		    shmqi_owner_alive(pid, prod_start(t, (uint32_t)i)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * X1: an exclusive producer stores exclusive_pid, then looks for other producers; any other
+ * producer takes its table entry, then looks at exclusive_pid; all seq_cst, so at least
+ * one of two racing openers sees the other (both may give up: -EBUSY).
+ */
+static int check_exclusive(shmq_pub *pub, bool want)
+{
+	struct shmqi_topic *ctl = pub->t.ctl;
+	int32_t cur = atomic_load_explicit(&ctl->exclusive_pid, memory_order_seq_cst);
+
+	if (!want)
+		return cur != 0 && shmqi_owner_alive(cur, 0) ? -EBUSY : 0;
+	if (cur != 0 && shmqi_owner_alive(cur, 0))
+		return -EBUSY;
+	if (!atomic_compare_exchange_strong_explicit(&ctl->exclusive_pid, &cur, pub->t.pid,
+						     memory_order_seq_cst, memory_order_relaxed))
+		return -EBUSY;
+	if (other_producer(&pub->t, pub->me)) {
+		atomic_store_explicit(&ctl->exclusive_pid, 0, memory_order_seq_cst);
+		return -EBUSY;
+	}
+	pub->exclusive = true;
+	return 0;
+}
+
 int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 		  const struct shmq_topic_config *cfg, shmq_pub **ret_pub)
 {
@@ -422,9 +464,14 @@ int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 	r = join_producers(pub);
 	if (r < 0)
 		goto err_close;
+	r = check_exclusive(pub, flags & SHMQ_PUB_EXCLUSIVE);
+	if (r < 0)
+		goto err_drop;
 	*ret_pub = pub;
 	return 0;
 
+err_drop:
+	drop_entry(&pub->me->pid, pub->t.pid);
 err_close:
 	shmqi_seg_close(&pub->t.seg);
 err_free:
@@ -513,9 +560,13 @@ static int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uint64_t *
 			atomic_store_explicit(&pub->me->pending, 0, memory_order_relaxed);
 			return -EAGAIN;
 		}
-		/* R3: ordered before the claim by the CAS's release; pairs with A3. */
+		/* R3: ordered before the claim by its release; pairs with A3. */
 		atomic_store_explicit(&pub->me->pending_n, (uint32_t)k, memory_order_relaxed);
 		atomic_store_explicit(&pub->me->pending, t, memory_order_relaxed);
+		if (pub->exclusive) { /* nobody else stores the tail (X1) */
+			atomic_store_explicit(&ctl->tail, t + k, memory_order_release);
+			break;
+		}
 		if (atomic_compare_exchange_weak_explicit(
 			    &ctl->tail, &t, t + k, memory_order_seq_cst, memory_order_relaxed))
 			break;
@@ -750,6 +801,8 @@ void shmq_pub_close(shmq_pub *pub)
 		return;
 	if (pub->claim_len != UINT32_MAX)
 		shmq_pub_abort(pub);
+	if (pub->exclusive)
+		atomic_store_explicit(&pub->t.ctl->exclusive_pid, 0, memory_order_seq_cst);
 	atomic_store_explicit(&pub->me->start_time, 0, memory_order_relaxed);
 	drop_entry(&pub->me->pid, pub->t.pid);
 	shmqi_seg_close(&pub->t.seg);

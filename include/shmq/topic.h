@@ -93,12 +93,13 @@ struct shmq_topic_config {
 #define SHMQ_SUB_LATEST 0x100u /* start after the newest record (the default) */
 #define SHMQ_SUB_EARLIEST 0x200u /* start at the oldest record the log retains */
 #define SHMQ_SUB_FROM_SEQ 0x400u /* start at @from_seq (clamped to what is retained) */
+#define SHMQ_PUB_EXCLUSIVE 0x1000u /* the topic's only producer: claims need no atomic RMW */
 
 /**
  * shmq_pub_open() - attach to a topic as a producer.
  * @bus:     the bus (namespace)
  * @name:    topic name, as for channels
- * @flags:   SHMQ_OPEN_CREATE, SHMQ_OPEN_EXCL; unknown bits are rejected
+ * @flags:   SHMQ_OPEN_CREATE, SHMQ_OPEN_EXCL, SHMQ_PUB_EXCLUSIVE; unknown bits are rejected
  * @cfg:     configuration for a new topic, or NULL (policy reliable and the defaults); see
  *           struct shmq_topic_config for what it means when attaching
  * @ret_pub: on success a handle owned by the caller, released with shmq_pub_close();
@@ -109,8 +110,15 @@ struct shmq_topic_config {
  * handle), so that consumers can tell duplicates and gaps per producer. A handle is used by
  * one thread at a time; open one per thread that publishes.
  *
+ * With SHMQ_PUB_EXCLUSIVE the handle is the topic's only producer while it is open (as
+ * Aeron's exclusive publication): it claims records with a plain store of the tail instead
+ * of a compare-and-swap, about 8 ns less per record. Opening it fails with -EBUSY while
+ * another producer handle is open, and other producers get -EBUSY while it is open. A dead
+ * exclusive producer (pid gone or a zombie) is replaced by the next one to open.
+ *
  * Return: 0, or -EINVAL, -ENOENT, -EEXIST (SHMQ_OPEN_EXCL and present, or a configuration
- * that differs), -EUSERS (every producer slot is held by a live process), -EACCES,
+ * that differs), -EUSERS (every producer slot is held by a live process), -EBUSY (an
+ * exclusive producer is open, or SHMQ_PUB_EXCLUSIVE and another producer is), -EACCES,
  * -EPROTO, -ENOSPC, -ENOMEM.
  */
 SHMQ_API int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
