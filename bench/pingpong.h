@@ -40,8 +40,9 @@ struct pp_run {
 	uint32_t rec_off[2];
 	/* pipe, uds: initiator write/read, echo read/write (the same socket twice for uds) */
 	int fd[4];
-	/* shmq-topic(-fanN): requests (initiator->echoes), replies (echoes->initiator) */
+	/* shmq-topic(-excl, -fanN): requests (initiator->echoes), replies (echoes->initiator) */
 	struct shmq_topic_config tcfg;
+	unsigned pub_flags; /* the transport's, for every producer open */
 	char treq[TOPIC_NAME_LEN];
 	char trep[TOPIC_NAME_LEN];
 	shmq_pub *pub; /* the initiator's, on treq */
@@ -56,6 +57,8 @@ struct pp_run {
  * @payload:  false when the transport ignores the size (raw-cacheline)
  * @topic:    a topic transport: its rows say how many subscribers
  * @nechoes:  echo processes (fan-out); 0 means 1
+ * @pub_flags: a topic transport's extra flags of every shmq_pub_open(): SHMQ_PUB_EXCLUSIVE
+ *            where each topic has one producer (shmq-topic-excl), else 0
  * @setup:    in the parent before fork(); @teardown undoes a partial one too
  * @echo:     the child's body: serve r->total round trips, return 0 or -1
  * @attached: in the parent after fork(): wait for the peers, drop what is theirs
@@ -67,6 +70,7 @@ struct pp_transport {
 	bool payload;
 	bool topic;
 	unsigned nechoes;
+	unsigned pub_flags;
 	int (*setup)(struct pp_run *r);
 	int (*echo)(void *r);
 	int (*attached)(struct pp_run *r);
@@ -82,6 +86,7 @@ struct pp_transport {
 enum {
 	PP_SHMQ,
 	PP_TOPIC,
+	PP_TOPIC_EXCL,
 	PP_RAW,
 	PP_RAWREC,
 	PP_PIPE,
@@ -102,6 +107,7 @@ extern const struct pp_transport *const pp_transports[PP_NTRANSPORTS];
 
 /* pp_topic.c */
 extern const struct pp_transport pp_topic;
+extern const struct pp_transport pp_topic_excl;
 extern const struct pp_transport pp_topic_fan[PP_NFAN];
 extern const struct pp_transport pp_raw_fan[PP_NFAN];
 

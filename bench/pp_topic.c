@@ -9,20 +9,21 @@
 #include "pingpong.h"
 
 /*
- * ---- shmq-topic, shmq-topic-fanN ----
+ * ---- shmq-topic, shmq-topic-excl, shmq-topic-fanN ----
  * Two reliable topics: requests, published by the initiator and read by the N echo
  * processes; replies, published by all N (one producer each) and read by the initiator.
  * A round trip ends when all N replies are in. The request's correlation id is its
- * sequence number, and each echo publishes its reply with the same one.
+ * sequence number, and each echo publishes its reply with the same one. shmq-topic-excl
+ * (N = 1: each topic has one producer) opens both producers with SHMQ_PUB_EXCLUSIVE.
  */
 
 static int topic_setup(struct pp_run *r)
 {
 	topic_config(&r->tcfg, r->size);
-	if (topic_create("ppt", &r->tcfg, r->treq, &r->pub, NULL) < 0)
+	if (topic_create("ppt", &r->tcfg, r->pub_flags, r->treq, &r->pub, NULL) < 0)
 		return -1;
 	/* Subscribed before any echo exists: no reply, the hellos included, can be missed. */
-	return topic_create("ppt", &r->tcfg, r->trep, NULL, &r->sub);
+	return topic_create("ppt", &r->tcfg, 0, r->trep, NULL, &r->sub);
 }
 
 static int topic_serve(struct pp_run *r, shmq_sub *in, shmq_pub *out)
@@ -53,8 +54,8 @@ static int topic_echo(void *arg)
 
 	r->spin = (struct spin){ .parent = getppid(), .yield = r->yield };
 	/* The parent's handles came with fork(); they are its, never closed here. */
-	if (topic_attach(r->treq, &r->tcfg, NULL, &in) < 0 ||
-	    topic_attach(r->trep, &r->tcfg, &out, NULL) < 0)
+	if (topic_attach(r->treq, &r->tcfg, 0, NULL, &in) < 0 ||
+	    topic_attach(r->trep, &r->tcfg, r->pub_flags, &out, NULL) < 0)
 		goto out;
 	/* An empty hello: this echo's subscription is in place before the first request. */
 	e = topic_send(out, NULL, 0, 0, &r->spin);
@@ -221,11 +222,11 @@ static void fan_teardown(struct pp_run *r)
 
 /* ---- the transports ---- */
 
-#define TOPIC_TRANSPORT(str, n)                                                                  \
-	{                                                                                        \
-		.name = str, .payload = true, .topic = true, .nechoes = n, .setup = topic_setup, \
-		.echo = topic_echo, .attached = topic_attached, .rt = topic_rt,                  \
-		.check = topic_check, .teardown = topic_teardown,                                \
+#define TOPIC_TRANSPORT(str, n, flags)                                                         \
+	{                                                                                      \
+		.name = str, .payload = true, .topic = true, .nechoes = n, .pub_flags = flags, \
+		.setup = topic_setup, .echo = topic_echo, .attached = topic_attached,          \
+		.rt = topic_rt, .check = topic_check, .teardown = topic_teardown,              \
 	}
 
 #define FAN_TRANSPORT(str, n)                                                     \
@@ -234,13 +235,14 @@ static void fan_teardown(struct pp_run *r)
 		.attached = fan_attached, .rt = fan_rt, .teardown = fan_teardown, \
 	}
 
-const struct pp_transport pp_topic = TOPIC_TRANSPORT("shmq-topic", 1);
+const struct pp_transport pp_topic = TOPIC_TRANSPORT("shmq-topic", 1, 0);
+const struct pp_transport pp_topic_excl = TOPIC_TRANSPORT("shmq-topic-excl", 1, SHMQ_PUB_EXCLUSIVE);
 
 const struct pp_transport pp_topic_fan[PP_NFAN] = {
-	TOPIC_TRANSPORT("shmq-topic-fan1", 1),
-	TOPIC_TRANSPORT("shmq-topic-fan2", 2),
-	TOPIC_TRANSPORT("shmq-topic-fan4", 4),
-	TOPIC_TRANSPORT("shmq-topic-fan8", 8),
+	TOPIC_TRANSPORT("shmq-topic-fan1", 1, 0),
+	TOPIC_TRANSPORT("shmq-topic-fan2", 2, 0),
+	TOPIC_TRANSPORT("shmq-topic-fan4", 4, 0),
+	TOPIC_TRANSPORT("shmq-topic-fan8", 8, 0),
 };
 
 const struct pp_transport pp_raw_fan[PP_NFAN] = {

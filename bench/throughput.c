@@ -55,6 +55,7 @@ static void run_reset(const struct tp_transport *t, const struct tp_opts *o, str
 	r->name[0] = r->tname[0] = '\0';
 	r->rx = NULL;
 	r->sub = NULL;
+	r->pub_flags = t->pub_flags;
 	r->ring = NULL;
 	r->t0 = r->t1 = 0;
 	r->batch = (unsigned)o->batch;
@@ -171,7 +172,7 @@ static void print_row(const struct tp_opts *o, int si, int ti, const struct tp_s
 		print_json_row(o, si, ti, s);
 		return;
 	}
-	printf("%6u  %-16s %10.2f %10.1f   %.2f-%.2f", size, tp_transports[ti]->name, s->med / 1e6,
+	printf("%6u  %-21s %10.2f %10.1f   %.2f-%.2f", size, tp_transports[ti]->name, s->med / 1e6,
 	       s->med * size / 1e6, s->min / 1e6, s->max / 1e6);
 	if (oversubscribed(o, ti))
 		printf("   oversubscribed: %u processes on %d CPU%s",
@@ -182,7 +183,8 @@ static void print_row(const struct tp_opts *o, int si, int ti, const struct tp_s
 
 /*
  * Ratios of the medians: each shmq variant against the baseline that publishes as often
- * (group 0), and the topics against the channel (group 1).
+ * (group 0), the topics against the channel (group 1), and the same with an exclusive
+ * producer (group 2).
  */
 static const struct tp_pair {
 	int num, den;
@@ -195,6 +197,9 @@ static const struct tp_pair {
 	{ TP_TOPIC, TP_SHMQ, "topic_over_spsc", 1 },
 	{ TP_TOPIC_BATCH, TP_BATCH, "topic_batch_over_spsc_batch", 1 },
 	{ TP_TOPIC, TP_RAW_MSG, "topic_over_raw_msg", 1 },
+	{ TP_TOPIC_EXCL, TP_SHMQ, "topic_excl_over_spsc", 2 },
+	{ TP_TOPIC_EXCL_BATCH, TP_BATCH, "topic_excl_batch_over_spsc_batch", 2 },
+	{ TP_TOPIC_EXCL, TP_RAW_MSG, "topic_excl_over_raw_msg", 2 },
 };
 
 static int print_ratio_group(const struct tp_opts *o, const struct tp_summary *s, int group, int n)
@@ -227,6 +232,7 @@ static void print_ratio(const struct tp_opts *o, int si, const struct tp_summary
 	int n = print_ratio_group(o, s, 0, 0);
 
 	n = print_ratio_group(o, s, 1, n);
+	n = print_ratio_group(o, s, 2, n);
 	if (n && o->json)
 		printf(",\"size\":%u}\n", o->sizes[si]);
 }
@@ -276,7 +282,8 @@ static void report(const struct tp_opts *o, double *rates)
 	if (!o->json)
 		printf("throughput: one way, median over %llu reps of %llu messages each (after "
 		       "%llu warm-up)\n"
-		       "  size  transport          Mmsg/s       MB/s   Mmsg/s min-max over reps\n",
+		       "  size  transport               Mmsg/s       MB/s"
+		       "   Mmsg/s min-max over reps\n",
 		       (unsigned long long)o->reps, (unsigned long long)o->msgs,
 		       (unsigned long long)o->warmup);
 	for (si = 0; si < o->nsizes; si++) {
@@ -316,9 +323,10 @@ static void usage(FILE *f)
 		"                         producers go round-robin over the allowed CPUs\n"
 		"                         (default 0,1)\n"
 		"  -t, --transports LIST  of shmq-spsc,shmq-spsc-batch,shmq-topic,\n"
-		"                         shmq-topic-batch,raw-stream,raw-stream-msg and\n"
-		"                         shmq-topic-mpP for P of 1,2,4,8 producer processes\n"
-		"                         (default all)\n"
+		"                         shmq-topic-batch,shmq-topic-excl,shmq-topic-excl-batch,\n"
+		"                         raw-stream,raw-stream-msg and shmq-topic-mpP for P of\n"
+		"                         1,2,4,8 producer processes (default all); -excl: the\n"
+		"                         producer opens with SHMQ_PUB_EXCLUSIVE\n"
 		"  -j, --json             one JSON object per line\n"
 		"  -h, --help             this text\n",
 		BENCH_PROG, TP_MAX_BATCH);

@@ -42,8 +42,9 @@ struct tp_run {
 	shmq_channel *rx;
 	/* raw-stream */
 	struct raw_ring *ring;
-	/* shmq-topic, shmq-topic-batch, shmq-topic-mpP; the consumer's per-producer state */
+	/* shmq-topic(-excl)(-batch), shmq-topic-mpP; the consumer's per-producer state */
 	struct shmq_topic_config tcfg;
+	unsigned pub_flags; /* the transport's, for every producer open */
 	char tname[TOPIC_NAME_LEN];
 	shmq_sub *sub;
 	struct shmq_pub_msg pmsg[TP_MAX_BATCH];
@@ -57,6 +58,8 @@ struct tp_run {
  * struct tp_transport - a streaming transport.
  * @topic:    a topic transport: its rows say how many producers
  * @nprod:    producer processes; 0 means 1
+ * @pub_flags: a topic transport's extra flags of every shmq_pub_open(): SHMQ_PUB_EXCLUSIVE
+ *            where the topic has one producer (shmq-topic-excl(-batch)), else 0
  * @setup:    in the parent before fork(); @teardown undoes a partial one too
  * @produce:  the child's body: send r->total messages, return 0 or -1
  * @consume:  in the parent: receive and check every message, set r->t0 and r->t1
@@ -66,6 +69,7 @@ struct tp_transport {
 	const char *name;
 	bool topic;
 	unsigned nprod;
+	unsigned pub_flags;
 	int (*setup)(struct tp_run *r);
 	int (*produce)(void *r);
 	int (*consume)(struct tp_run *r);
@@ -78,6 +82,8 @@ enum {
 	TP_BATCH,
 	TP_TOPIC,
 	TP_TOPIC_BATCH,
+	TP_TOPIC_EXCL,
+	TP_TOPIC_EXCL_BATCH,
 	TP_RAW,
 	TP_RAW_MSG,
 	TP_MP1,
@@ -93,6 +99,8 @@ extern const struct tp_transport *const tp_transports[TP_NTRANSPORTS];
 /* tp_topic.c */
 extern const struct tp_transport tp_topic;
 extern const struct tp_transport tp_topic_batch;
+extern const struct tp_transport tp_topic_excl;
+extern const struct tp_transport tp_topic_excl_batch;
 extern const struct tp_transport tp_topic_mp[TP_NMP];
 
 /* tp_transport.c: the sequence into the payload's first and last 8 bytes, and its check */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* topic.c - topics of one benchmark run: unique names in the private namespace, always unlinked. */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,16 +14,18 @@ void topic_config(struct shmq_topic_config *cfg, unsigned size)
 		cfg->max_msg = size;
 }
 
-static int topic_open(const char *name, unsigned flags, const struct shmq_topic_config *cfg,
-		      shmq_pub **ret_pub, shmq_sub **ret_sub)
+/* @pub_flags go to a producer's open only: a subscriber would reject them. */
+static int topic_open(const char *name, unsigned flags, unsigned pub_flags,
+		      const struct shmq_topic_config *cfg, shmq_pub **ret_pub, shmq_sub **ret_sub)
 {
 	shmq_bus *bus;
 	int e;
 
+	assert(ret_pub || !pub_flags);
 	if (bench_bus(&bus, NULL) < 0)
 		return -1;
 	if (ret_pub)
-		e = shmq_pub_open(bus, name, flags, cfg, ret_pub);
+		e = shmq_pub_open(bus, name, flags | pub_flags, cfg, ret_pub);
 	else
 		e = shmq_sub_open(bus, name, flags, cfg, 0, ret_sub);
 	if (e < 0) {
@@ -33,8 +36,8 @@ static int topic_open(const char *name, unsigned flags, const struct shmq_topic_
 	return 0;
 }
 
-int topic_create(const char *prefix, const struct shmq_topic_config *cfg, char name[TOPIC_NAME_LEN],
-		 shmq_pub **ret_pub, shmq_sub **ret_sub)
+int topic_create(const char *prefix, const struct shmq_topic_config *cfg, unsigned pub_flags,
+		 char name[TOPIC_NAME_LEN], shmq_pub **ret_pub, shmq_sub **ret_sub)
 {
 	static unsigned counter;
 	const char *ns;
@@ -45,7 +48,8 @@ int topic_create(const char *prefix, const struct shmq_topic_config *cfg, char n
 	snprintf(name, TOPIC_NAME_LEN, "%s.%u", prefix, ++counter);
 	/* Registered before it exists: a signal during the open must not leak it. */
 	cleanup_add_shm(ns, name);
-	if (topic_open(name, SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL, cfg, ret_pub, ret_sub) < 0) {
+	if (topic_open(name, SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL, pub_flags, cfg, ret_pub, ret_sub) <
+	    0) {
 		cleanup_del_shm(ns, name);
 		name[0] = '\0';
 		return -1;
@@ -53,10 +57,10 @@ int topic_create(const char *prefix, const struct shmq_topic_config *cfg, char n
 	return 0;
 }
 
-int topic_attach(const char *name, const struct shmq_topic_config *cfg, shmq_pub **ret_pub,
-		 shmq_sub **ret_sub)
+int topic_attach(const char *name, const struct shmq_topic_config *cfg, unsigned pub_flags,
+		 shmq_pub **ret_pub, shmq_sub **ret_sub)
 {
-	return topic_open(name, 0, cfg, ret_pub, ret_sub);
+	return topic_open(name, 0, pub_flags, cfg, ret_pub, ret_sub);
 }
 
 void topic_unlink(char name[TOPIC_NAME_LEN])

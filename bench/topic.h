@@ -20,15 +20,16 @@ void topic_config(struct shmq_topic_config *cfg, unsigned size);
 
 /*
  * topic_create() - create a fresh topic "<prefix>.<n>" in the namespace "bench<pid>" and open
- * it as a producer (@ret_pub) or a subscriber (@ret_sub; the other one is NULL); the name
- * (written to @name) is unlinked at exit unless topic_unlink() came first. Released with
+ * it as a producer (@ret_pub, with the extra open flags @pub_flags: SHMQ_PUB_EXCLUSIVE or 0)
+ * or a subscriber (@ret_sub; the other one is NULL, and so is @pub_flags); the name (written
+ * to @name) is unlinked at exit unless topic_unlink() came first. Released with
  * shmq_pub_close() or shmq_sub_close(), and topic_unlink().
  */
-int topic_create(const char *prefix, const struct shmq_topic_config *cfg, char name[TOPIC_NAME_LEN],
-		 shmq_pub **ret_pub, shmq_sub **ret_sub);
+int topic_create(const char *prefix, const struct shmq_topic_config *cfg, unsigned pub_flags,
+		 char name[TOPIC_NAME_LEN], shmq_pub **ret_pub, shmq_sub **ret_sub);
 /* Attach to a topic of this run as a producer or a subscriber (one of the two is NULL). */
-int topic_attach(const char *name, const struct shmq_topic_config *cfg, shmq_pub **ret_pub,
-		 shmq_sub **ret_sub);
+int topic_attach(const char *name, const struct shmq_topic_config *cfg, unsigned pub_flags,
+		 shmq_pub **ret_pub, shmq_sub **ret_sub);
 /* Remove @name if it is still there; an empty @name is ignored, and emptied. */
 void topic_unlink(char name[TOPIC_NAME_LEN]);
 

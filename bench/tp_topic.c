@@ -31,7 +31,7 @@ static int topic_setup(struct tp_run *r)
 		r->smsg[i] = (struct shmq_sub_rmsg){ .buf = r->rmsg[i].buf, .cap = r->size };
 	topic_config(&r->tcfg, r->size);
 	/* Subscribed before any producer exists: a reliable topic then holds them back. */
-	return topic_create("tpt", &r->tcfg, r->tname, NULL, &r->sub);
+	return topic_create("tpt", &r->tcfg, 0, r->tname, NULL, &r->sub);
 }
 
 /* ---- producers ---- */
@@ -44,7 +44,7 @@ static int topic_produce(void *arg)
 	int e = 0;
 
 	r->spin = (struct spin){ .parent = getppid(), .yield = r->yield };
-	if (topic_attach(r->tname, &r->tcfg, &pub, NULL) < 0)
+	if (topic_attach(r->tname, &r->tcfg, r->pub_flags, &pub, NULL) < 0)
 		return -1;
 	for (k = 1; k <= r->per_prod && e == 0; k++) {
 		stamp(r->pbuf, r->size, prod_word(r->idx, k));
@@ -83,7 +83,7 @@ static int batch_produce(void *arg)
 	int e = 0;
 
 	r->spin = (struct spin){ .parent = getppid(), .yield = r->yield };
-	if (topic_attach(r->tname, &r->tcfg, &pub, NULL) < 0)
+	if (topic_attach(r->tname, &r->tcfg, r->pub_flags, &pub, NULL) < 0)
 		return -1;
 	for (k = 1; k <= r->per_prod && e == 0; k += n) {
 		left = r->per_prod - k + 1;
@@ -243,19 +243,26 @@ static void topic_teardown(struct tp_run *r)
 	topic_unlink(r->tname);
 }
 
-#define TOPIC_TRANSPORT(str, n, prod, cons)                                                    \
-	{                                                                                      \
-		.name = str, .topic = true, .nprod = n, .setup = topic_setup, .produce = prod, \
-		.consume = cons, .finish = topic_finish, .teardown = topic_teardown,           \
+/* @flags: SHMQ_PUB_EXCLUSIVE for the -excl variants, whose topic has one producer. */
+#define TOPIC_TRANSPORT(str, n, flags, prod, cons)                                                \
+	{                                                                                         \
+		.name = str, .topic = true, .nprod = n, .pub_flags = flags, .setup = topic_setup, \
+		.produce = prod, .consume = cons, .finish = topic_finish,                         \
+		.teardown = topic_teardown,                                                       \
 	}
 
-const struct tp_transport tp_topic = TOPIC_TRANSPORT("shmq-topic", 1, topic_produce, topic_consume);
+const struct tp_transport tp_topic =
+	TOPIC_TRANSPORT("shmq-topic", 1, 0, topic_produce, topic_consume);
 const struct tp_transport tp_topic_batch =
-	TOPIC_TRANSPORT("shmq-topic-batch", 1, batch_produce, batch_consume);
+	TOPIC_TRANSPORT("shmq-topic-batch", 1, 0, batch_produce, batch_consume);
+const struct tp_transport tp_topic_excl =
+	TOPIC_TRANSPORT("shmq-topic-excl", 1, SHMQ_PUB_EXCLUSIVE, topic_produce, topic_consume);
+const struct tp_transport tp_topic_excl_batch = TOPIC_TRANSPORT(
+	"shmq-topic-excl-batch", 1, SHMQ_PUB_EXCLUSIVE, batch_produce, batch_consume);
 
 const struct tp_transport tp_topic_mp[TP_NMP] = {
-	TOPIC_TRANSPORT("shmq-topic-mp1", 1, topic_produce, topic_consume),
-	TOPIC_TRANSPORT("shmq-topic-mp2", 2, topic_produce, topic_consume),
-	TOPIC_TRANSPORT("shmq-topic-mp4", 4, topic_produce, topic_consume),
-	TOPIC_TRANSPORT("shmq-topic-mp8", 8, topic_produce, topic_consume),
+	TOPIC_TRANSPORT("shmq-topic-mp1", 1, 0, topic_produce, topic_consume),
+	TOPIC_TRANSPORT("shmq-topic-mp2", 2, 0, topic_produce, topic_consume),
+	TOPIC_TRANSPORT("shmq-topic-mp4", 4, 0, topic_produce, topic_consume),
+	TOPIC_TRANSPORT("shmq-topic-mp8", 8, 0, topic_produce, topic_consume),
 };

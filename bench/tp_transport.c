@@ -379,6 +379,8 @@ const struct tp_transport *const tp_transports[TP_NTRANSPORTS] = {
 	[TP_BATCH] = &tp_spsc_batch,
 	[TP_TOPIC] = &tp_topic, /* tp_topic.c, like the multi-producer runs */
 	[TP_TOPIC_BATCH] = &tp_topic_batch,
+	[TP_TOPIC_EXCL] = &tp_topic_excl,
+	[TP_TOPIC_EXCL_BATCH] = &tp_topic_excl_batch,
 	[TP_RAW] = &tp_raw,
 	[TP_RAW_MSG] = &tp_raw_msg,
 	/* 1, 2, 4, 8 producer processes into one topic */
