@@ -81,6 +81,9 @@ struct shmq_sub {
 	uint64_t lost_before, skipped_before; /* since the last delivered record */
 	uint64_t stuck_seq, stuck_since_ns;
 	uint64_t guard; /* reliable: records below this are checked against the tail */
+	uint64_t peek_first; /* first peeked record, when peeked */
+	uint32_t peeked; /* records peeked since the last release */
+	bool peek_lapped; /* lapped since: every peeked record is gone */
 	unsigned polls;
 	unsigned since_heartbeat;
 };
@@ -543,7 +546,7 @@ static uint64_t room(shmq_pub *pub, uint64_t tail, uint64_t n)
 }
 
 /* Claim up to @n consecutive sequences with one CAS on the tail. */
-static int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uint64_t *ret_n)
+static inline int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uint64_t *ret_n)
 {
 	struct shmqi_topic *ctl = pub->t.ctl;
 	uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_relaxed);
@@ -576,9 +579,11 @@ static int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uint64_t *
 	return 0;
 }
 
+/* The claim is finished: no record of it is left without its final stamp. */
 static void claim_done(shmq_pub *pub)
 {
 	atomic_store_explicit(&pub->me->pending, 0, memory_order_release);
+	atomic_store_explicit(&pub->me->published, pub->pseq - 1, memory_order_relaxed);
 }
 
 static void backoff(unsigned *spins)
@@ -624,7 +629,7 @@ static void wait_prev(shmq_pub *pub, uint64_t seq, uint64_t v, uint64_t *since, 
  * topics) mark the slot WRITING(seq). Return: 0, or -ESTALE when the slot already shows @seq or later
  * (a finder skipped our record, taking us for dead).
  */
-static int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_rec)
+static inline int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_rec)
 {
 	struct shmqi_trec *rec = slot_at(&pub->t, seq);
 	uint64_t v, since = 0;
@@ -726,16 +731,29 @@ int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n)
 			r = e;
 	}
 	claim_done(pub);
-	atomic_store_explicit(&pub->me->published, pub->pseq - 1, memory_order_relaxed);
 	return r < 0 ? r : (int)k;
 }
 
+/* The one-record case of shmq_pub_send_many(), kept apart because it is the hot path. */
 int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id)
 {
 	struct shmq_pub_msg m = { .data = data, .len = len, .corr_id = corr_id };
-	int r = shmq_pub_send_many(pub, &m, 1);
+	uint64_t seq, k;
+	int r;
 
-	return r < 0 ? r : 0;
+	r = check_pub(pub);
+	if (r < 0)
+		return r;
+	if (len > pub->t.max_msg)
+		return -EMSGSIZE;
+	if (!data && len)
+		return -EINVAL;
+	r = claim_seqs(pub, 1, &seq, &k);
+	if (r < 0)
+		return r;
+	r = put_rec(pub, seq, &m, shmqi_now_ns());
+	claim_done(pub);
+	return r;
 }
 
 int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf)
@@ -775,7 +793,6 @@ int shmq_pub_commit(shmq_pub *pub, size_t len, uint64_t corr_id)
 		   shmqi_now_ns());
 	pub->claim_len = UINT32_MAX;
 	claim_done(pub);
-	atomic_store_explicit(&pub->me->published, pub->pseq - 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -934,6 +951,7 @@ static void lapped(shmq_sub *sub)
 
 	if (next <= sub->cursor) /* a stamp from the future: only a corrupt slot says that */
 		next = sub->cursor + 1;
+	sub->peek_lapped = sub->peeked != 0;
 	sub->lost += next - sub->cursor;
 	sub->lost_before += next - sub->cursor;
 	sub->cursor = next;
@@ -1053,7 +1071,6 @@ static int corrupt(shmq_sub *sub)
 static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
 {
 	const struct shmqi_trec *rec;
-	struct shmq_sub_msg info;
 	uint64_t v;
 	uint32_t len;
 	int r;
@@ -1069,18 +1086,15 @@ static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
 			lapped(sub);
 			continue;
 		}
-		info_of(sub, rec, len, &info);
-		if (len > m->cap || (len && !m->buf)) {
-			m->info = info;
+		info_of(sub, rec, len, &m->info);
+		if (len > m->cap || (len && !m->buf))
 			return len > m->cap ? -EMSGSIZE : -EINVAL;
-		}
 		if (len)
 			memcpy(m->buf, rec + 1, len);
 		if (still_valid(sub, rec, v))
 			break;
 		lapped(sub); /* overwritten while we copied: what we have is torn */
 	}
-	m->info = info;
 	sub->cursor++;
 	sub->received++;
 	sub->lost_before = sub->skipped_before = 0;
@@ -1089,7 +1103,72 @@ static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
 
 static int check_sub(const shmq_sub *sub)
 {
-	return sub ? 0 : -EINVAL;
+	if (!sub)
+		return -EINVAL;
+	return sub->peeked ? -EBUSY : 0;
+}
+
+int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret_info)
+{
+	const struct shmqi_trec *rec;
+	struct shmq_sub_msg info;
+	uint64_t v;
+	uint32_t len;
+	int r;
+
+	if (!sub || !ret_data)
+		return -EINVAL;
+	r = next_rec(sub, &rec, &v);
+	if (r < 0)
+		return r;
+	len = rec->len;
+	if (len > sub->t.max_msg || rec->flags)
+		return corrupt(sub);
+	info_of(sub, rec, len, &info);
+	if (!sub->peeked++)
+		sub->peek_first = sub->cursor;
+	sub->cursor++;
+	sub->received++;
+	sub->lost_before = sub->skipped_before = 0;
+	*ret_data = rec + 1;
+	if (ret_info)
+		*ret_info = info;
+	return (int)len;
+}
+
+/* Is peeked record @seq still there? (Skipped records among the peeked never change.) */
+static bool peeked_intact(const shmq_sub *sub, uint64_t seq)
+{
+	const struct shmqi_trec *rec = slot_at(&sub->t, seq);
+	uint64_t v;
+
+	atomic_thread_fence(memory_order_acquire); /* A4/A5 */
+	if (sub->t.policy == SHMQ_TOPIC_LOSSY) {
+		v = atomic_load_explicit(&rec->stamp, memory_order_relaxed);
+		return stamp_seq(v) <= seq;
+	}
+	return seq >= sub->guard ||
+	       atomic_load_explicit(&sub->t.ctl->tail, memory_order_relaxed) <= seq + sub->t.slots;
+}
+
+int shmq_sub_release(shmq_sub *sub)
+{
+	uint64_t seq, torn = 0;
+	uint32_t n;
+
+	if (!sub)
+		return -EINVAL;
+	n = sub->peeked;
+	if (sub->peek_lapped)
+		torn = n;
+	for (seq = sub->peek_first; n && !torn && seq < sub->cursor; seq++)
+		torn += !peeked_intact(sub, seq);
+	sub->peeked = 0;
+	sub->peek_lapped = false;
+	sub->lost += torn;
+	sub->received -= torn;
+	publish_cursor(sub);
+	return torn ? -ESTALE : (int)n;
 }
 
 int shmq_sub_recv_many(shmq_sub *sub, struct shmq_sub_rmsg *msgs, size_t n)

@@ -268,6 +268,7 @@ struct shmq_sub_msg {
  * its length).
  *
  * Return: the payload length (>= 0), or -EAGAIN (nothing new), -EMSGSIZE, -EINVAL,
+ * -EBUSY (peeked records are not released yet),
  * -EBADMSG (a corrupt slot: the record is counted as lost and the cursor moves past it on
  * the next call).
  */
@@ -293,6 +294,30 @@ struct shmq_sub_rmsg {
  * Return: the number received (1..@n), or the error for the first record.
  */
 SHMQ_API int shmq_sub_recv_many(shmq_sub *sub, struct shmq_sub_rmsg *msgs, size_t n);
+
+/**
+ * shmq_sub_peek() - zero-copy receive: the next record, in place.
+ * @sub:      a subscriber handle
+ * @ret_data: on success the payload's address in the log (8-byte aligned)
+ * @ret_info: on success what the record carries; may be NULL
+ *
+ * Each call moves on to the following record. Producers are held back from the peeked
+ * records (reliable topics) until shmq_sub_release(), which gives all of them back at
+ * once. On a lossy topic a producer may overwrite a peeked record meanwhile:
+ * shmq_sub_release() then says so, and what was read from it must be discarded.
+ *
+ * Return: the payload length (>= 0), or -EAGAIN, -EBADMSG, -EPROTO, -EINVAL.
+ */
+SHMQ_API int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret_info);
+
+/**
+ * shmq_sub_release() - give back every record peeked so far and move the shared cursor.
+ *
+ * Return: the number of records released (>= 0), or -ESTALE when a producer overwrote a
+ * peeked record before it was released (lossy topics, or a replay racing producers; the
+ * records are released all the same and the overwritten ones counted as lost), -EINVAL.
+ */
+SHMQ_API int shmq_sub_release(shmq_sub *sub);
 
 /**
  * struct shmq_sub_stats - one subscriber's position and counters.
