@@ -26,21 +26,29 @@ static int topic_setup(struct pp_run *r)
 	return topic_create("ppt", &r->tcfg, 0, r->trep, NULL, &r->sub);
 }
 
+/*
+ * As the shmq-spsc echo: the payload goes straight from the request topic's log into the
+ * reply topic's (peek, send, release), read and written once.
+ */
 static int topic_serve(struct pp_run *r, shmq_sub *in, shmq_pub *out)
 {
 	struct shmq_sub_msg info;
+	const void *data;
 	uint64_t i;
 	int n, e;
 
 	for (i = 1; i <= r->total; i++) {
-		n = topic_recv(in, r->ebuf, r->size, &info, &r->spin);
+		n = topic_peek(in, &data, &info, &r->spin);
 		if (n < 0)
-			return fail("shmq-topic echo: recv", n);
+			return fail("shmq-topic echo: peek", n);
 		if ((unsigned)n != r->size || info.corr_id != i || info.lost || info.skipped)
 			return fail("shmq-topic echo: not the request expected", -EBADMSG);
-		e = topic_send(out, r->ebuf, (size_t)n, info.corr_id, &r->spin);
+		e = topic_send(out, data, (size_t)n, info.corr_id, &r->spin);
 		if (e < 0)
 			return fail("shmq-topic echo: send", e);
+		e = shmq_sub_release(in);
+		if (e != 1)
+			return fail("shmq-topic echo: release", e < 0 ? e : -EBADMSG);
 	}
 	return 0;
 }

@@ -65,4 +65,18 @@ static inline int topic_recv(shmq_sub *sub, void *buf, size_t cap, struct shmq_s
 	return n;
 }
 
+static inline int topic_peek(shmq_sub *sub, const void **data, struct shmq_sub_msg *info,
+			     struct spin *s)
+{
+	bool gone = false;
+	int n;
+
+	while ((n = shmq_sub_peek(sub, data, info)) == -EAGAIN) {
+		if (gone)
+			return -EPIPE;
+		gone = spin_check(s);
+	}
+	return n;
+}
+
 #endif /* SHMQ_BENCH_TOPIC_H */
