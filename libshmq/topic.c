@@ -70,6 +70,7 @@ struct shmq_pub {
 	uint64_t claim_seq; /* the outstanding claim, when claim_len is not UINT32_MAX */
 	uint32_t claim_len;
 	bool exclusive; /* the only producer: the tail is ours to store */
+	uint64_t wait_since_ns; /* this call's first wait for a slot, 0 when none */
 };
 
 struct shmq_sub {
@@ -607,33 +608,41 @@ static bool slot_free_for(const struct topic_map *t, uint64_t v, uint64_t seq)
 
 /*
  * The record a lap earlier is not finished: its producer is slow, or died. Wait; after the
- * claim timeout, skip it if its claimant is dead. A live one is never overwritten.
+ * claim timeout (counted from the first wait of this call), skip it if its claimant is
+ * dead. A live one is never overwritten: give up instead (-ETIMEDOUT).
  */
-static void wait_prev(shmq_pub *pub, uint64_t seq, uint64_t v, uint64_t *since, unsigned *spins)
+static int wait_prev(shmq_pub *pub, uint64_t seq, uint64_t v, unsigned *spins)
 {
 	uint64_t now;
 
 	backoff(spins);
 	if (*spins % 1024)
-		return;
+		return 0;
 	now = shmqi_now_ns();
-	if (!*since)
-		*since = now;
-	else if (now - *since >= pub->t.timeout_ns &&
-		 skip_dead_claim(&pub->t, seq - pub->t.slots, v))
-		*since = 0;
+	if (!pub->wait_since_ns) {
+		pub->wait_since_ns = now;
+		return 0;
+	}
+	if (now - pub->wait_since_ns < pub->t.timeout_ns ||
+	    skip_dead_claim(&pub->t, seq - pub->t.slots, v))
+		return 0;
+	return -ETIMEDOUT;
 }
 
 /*
  * Own the slot of record @seq: wait until the record a lap earlier is finished, then (lossy
- * topics) mark the slot WRITING(seq). Return: 0, or -ESTALE when the slot already shows @seq or later
- * (a finder skipped our record, taking us for dead).
+ * topics) mark the slot WRITING(seq). Return: 0, or -ESTALE when the slot already shows
+ * @seq or later (a finder skipped our record, taking us for dead), -ETIMEDOUT when a live
+ * producer has not finished the record a lap earlier within the claim timeout. Either way
+ * our record is abandoned: once the earlier one is finished, whoever waits at ours skips
+ * it (no live claimant covers it once our claim is done).
  */
 static inline int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_rec)
 {
 	struct shmqi_trec *rec = slot_at(&pub->t, seq);
-	uint64_t v, since = 0;
 	unsigned spins = 0;
+	uint64_t v;
+	int r;
 
 	for (;;) {
 		/* A1: pairs with R1 of the previous lap's producer: it is done with the slot. */
@@ -642,7 +651,9 @@ static inline int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_
 			return -ESTALE;
 		if (slot_free_for(&pub->t, v, seq))
 			break;
-		wait_prev(pub, seq, v, &since, &spins);
+		r = wait_prev(pub, seq, v, &spins);
+		if (r < 0)
+			return r;
 	}
 	/*
 	 * Lossy topics mark the slot first, for the seqlock. Reliable ones do not: the gate
@@ -681,10 +692,11 @@ static void commit_rec(shmq_pub *pub, struct shmqi_trec *rec, uint64_t seq, size
 			      memory_order_release);
 }
 
-static int check_pub(const shmq_pub *pub)
+static int check_pub(shmq_pub *pub)
 {
 	if (!pub)
 		return -EINVAL;
+	pub->wait_since_ns = 0;
 	return pub->claim_len != UINT32_MAX ? -EBUSY : 0;
 }
 

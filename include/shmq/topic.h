@@ -38,9 +38,10 @@ extern "C" {
  *   shmq_sub_stats()) and resumes at the oldest record still retained.
  *
  * Under either policy a producer writes a slot only once the record a lap earlier in it is
- * finished, so a producer descheduled mid-write holds up the one that claims the same slot
- * a lap later (never a subscriber's business, and only when producers write a whole log
- * while one of them is stopped).
+ * finished, so a producer stopped mid-write holds up the one that claims the same slot a
+ * lap later, for the claim timeout at most: then that one gives up its record
+ * (-ETIMEDOUT). This happens only when producers write a whole log while one of them is
+ * stopped between claim and commit.
  *
  * A producer that dies between claiming and committing leaves a hole. After the topic's
  * claim timeout, whoever waits on that record (a subscriber, or a producer a lap later)
@@ -140,8 +141,10 @@ SHMQ_API void shmq_pub_close(shmq_pub *pub);
  *
  * Return: 0, or -EAGAIN (reliable topic full: the slowest subscriber is @slots records
  * behind), -EMSGSIZE, -EBUSY (a claim is outstanding), -EINVAL, -EPROTO (a corrupt
- * tail), -ESTALE (the record was skipped before it was written: another process took
- * this one for dead; it is lost).
+ * tail), -ETIMEDOUT (the slot's record a lap earlier is still being written by a live
+ * producer after the claim timeout: a producer stopped mid-write; the record is
+ * abandoned and subscribers count it as skipped), -ESTALE (the record was skipped before
+ * it was written: another process took this one for dead; it is lost).
  */
 SHMQ_API int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id);
 
