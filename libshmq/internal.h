@@ -26,8 +26,13 @@ uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
 bool shmqi_pid_alive(pid_t pid);
 /* A process's start time (clock ticks since boot, /proc/PID/stat field 22); 0 if unknown. */
 uint64_t shmqi_proc_start(pid_t pid);
-/* Is @pid alive and (when @start is not 0) the same process that recorded @start? */
-bool shmqi_owner_alive(pid_t pid, uint64_t start);
+/* The inode of /proc/self/ns/pid, which names this process's pid namespace; 0 if unknown. */
+uint64_t shmqi_pidns(void);
+/*
+ * Is the process that recorded (@pid, @start, @pidns) still alive? @start and @pidns may
+ * be 0 (unknown). A process of another pid namespace cannot be judged: it counts as alive.
+ */
+bool shmqi_owner_alive(pid_t pid, uint64_t start, uint64_t pidns);
 
 /* segment.c: one named POSIX shared-memory segment with a published header. */
 struct shmqi_seg {

@@ -164,28 +164,43 @@ static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
 static_assert(sizeof(struct shmqi_topic) == 256, "topic control block size");
 
 /*
+ * Who owns a table entry (subscriber or producer): the process that CASed @pid from 0 to
+ * its pid (or from a dead owner's pid to its own, to free it), with what tells a reused pid
+ * apart: its start time (/proc/PID/stat) and its pid namespace (the inode of
+ * /proc/self/ns/pid). Liveness is judged only within one pid namespace.
+ */
+struct shmqi_owner {
+	_Atomic int32_t pid; /* 0 when free */
+	uint32_t reserved0;
+	_Atomic uint64_t start_time; /* 0 unknown */
+	_Atomic uint64_t pidns; /* 0 unknown */
+};
+static_assert(offsetof(struct shmqi_owner, pid) == 0, "owner pid offset");
+static_assert(offsetof(struct shmqi_owner, start_time) == 8, "owner start offset");
+static_assert(offsetof(struct shmqi_owner, pidns) == 16, "owner pidns offset");
+static_assert(sizeof(struct shmqi_owner) == 24, "owner size");
+
+/*
  * One subscriber: its cursor and counters, written by the subscriber only, read by
- * producers (gating) and by anyone who inspects the topic. A slot is owned by whoever
- * CASes @pid from 0 to its pid (or from a dead owner's pid to its own, to free it).
+ * producers (gating) and by anyone who inspects the topic.
  */
 struct shmqi_sub_slot {
-	alignas(SHMQI_CACHE_PAIR) _Atomic int32_t pid; /* owner, 0 when free */
+	alignas(SHMQI_CACHE_PAIR) struct shmqi_owner owner;
 	_Atomic uint32_t state; /* SHMQI_SUB_* */
-	_Atomic uint64_t start_time; /* owner's start time (/proc/PID/stat), 0 unknown */
+	uint32_t reserved0;
 	_Atomic uint64_t cursor; /* next sequence it reads */
 	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC */
 	_Atomic uint64_t received;
 	_Atomic uint64_t lost;
 	_Atomic uint64_t skipped;
 };
-static_assert(offsetof(struct shmqi_sub_slot, pid) == 0, "sub pid offset");
-static_assert(offsetof(struct shmqi_sub_slot, state) == 4, "sub state offset");
-static_assert(offsetof(struct shmqi_sub_slot, start_time) == 8, "sub start offset");
-static_assert(offsetof(struct shmqi_sub_slot, cursor) == 16, "sub cursor offset");
-static_assert(offsetof(struct shmqi_sub_slot, heartbeat_ns) == 24, "sub heartbeat offset");
-static_assert(offsetof(struct shmqi_sub_slot, received) == 32, "sub received offset");
-static_assert(offsetof(struct shmqi_sub_slot, lost) == 40, "sub lost offset");
-static_assert(offsetof(struct shmqi_sub_slot, skipped) == 48, "sub skipped offset");
+static_assert(offsetof(struct shmqi_sub_slot, owner) == 0, "sub owner offset");
+static_assert(offsetof(struct shmqi_sub_slot, state) == 24, "sub state offset");
+static_assert(offsetof(struct shmqi_sub_slot, cursor) == 32, "sub cursor offset");
+static_assert(offsetof(struct shmqi_sub_slot, heartbeat_ns) == 40, "sub heartbeat offset");
+static_assert(offsetof(struct shmqi_sub_slot, received) == 48, "sub received offset");
+static_assert(offsetof(struct shmqi_sub_slot, lost) == 56, "sub lost offset");
+static_assert(offsetof(struct shmqi_sub_slot, skipped) == 64, "sub skipped offset");
 static_assert(sizeof(struct shmqi_sub_slot) == 128, "subscriber slot size");
 
 #define SHMQI_SUB_FREE 0u /* joining, leaving, or free: does not gate */
@@ -197,20 +212,17 @@ static_assert(sizeof(struct shmqi_sub_slot) == 128, "subscriber slot size");
  * can tell who claimed it.
  */
 struct shmqi_prod_slot {
-	alignas(SHMQI_CACHE_PAIR) _Atomic int32_t pid; /* owner, 0 when free */
+	alignas(SHMQI_CACHE_PAIR) struct shmqi_owner owner;
 	_Atomic uint32_t id; /* producer id stamped on its records */
-	_Atomic uint64_t start_time;
+	_Atomic uint32_t pending_n; /* records in the claim in progress */
 	_Atomic uint64_t pending; /* first sequence of the claim in progress, 0 when none */
-	_Atomic uint32_t pending_n; /* records in that claim */
-	uint32_t reserved0;
 	_Atomic uint64_t published; /* records committed (statistics) */
 };
-static_assert(offsetof(struct shmqi_prod_slot, pid) == 0, "prod pid offset");
-static_assert(offsetof(struct shmqi_prod_slot, id) == 4, "prod id offset");
-static_assert(offsetof(struct shmqi_prod_slot, start_time) == 8, "prod start offset");
-static_assert(offsetof(struct shmqi_prod_slot, pending) == 16, "prod pending offset");
-static_assert(offsetof(struct shmqi_prod_slot, pending_n) == 24, "prod pending_n offset");
-static_assert(offsetof(struct shmqi_prod_slot, published) == 32, "prod published offset");
+static_assert(offsetof(struct shmqi_prod_slot, owner) == 0, "prod owner offset");
+static_assert(offsetof(struct shmqi_prod_slot, id) == 24, "prod id offset");
+static_assert(offsetof(struct shmqi_prod_slot, pending_n) == 28, "prod pending_n offset");
+static_assert(offsetof(struct shmqi_prod_slot, pending) == 32, "prod pending offset");
+static_assert(offsetof(struct shmqi_prod_slot, published) == 40, "prod published offset");
 static_assert(sizeof(struct shmqi_prod_slot) == 128, "producer slot size");
 
 /*

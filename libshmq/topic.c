@@ -69,6 +69,7 @@ struct shmq_pub {
 	uint64_t last_reap_ns;
 	uint64_t claim_seq; /* the outstanding claim, when claim_len is not UINT32_MAX */
 	uint32_t claim_len;
+	uint64_t slot_expect; /* the stamp of the slot we own, until we commit */
 	bool exclusive; /* the only producer: the tail is ours to store */
 	uint64_t wait_since_ns; /* this call's first wait for a slot, 0 when none */
 };
@@ -82,9 +83,9 @@ struct shmq_sub {
 	uint64_t lost_before, skipped_before; /* since the last delivered record */
 	uint64_t stuck_seq, stuck_since_ns;
 	uint64_t guard; /* reliable: records below this are checked against the tail */
-	uint64_t peek_first; /* first peeked record, when peeked */
-	uint32_t peeked; /* records peeked since the last release */
-	bool peek_lapped; /* lapped since: every peeked record is gone */
+	uint64_t *peek_seqs; /* the records peeked since the last release */
+	uint32_t peeked;
+	uint32_t peek_cap;
 	unsigned polls;
 	unsigned since_heartbeat;
 };
@@ -268,28 +269,49 @@ static int map_topic(shmq_bus *bus, const char *name, unsigned flags,
 
 /* ---- slot ownership (producer and subscriber tables) ---- */
 
+/* Entry @i of a table of 128-byte entries that each start with their owner. */
+static inline struct shmqi_owner *owner_at(void *table, uint32_t i)
+{
+	static_assert(sizeof(struct shmqi_sub_slot) == sizeof(struct shmqi_prod_slot),
+		      "one stride for both tables");
+	return (struct shmqi_owner *)((uint8_t *)table + (size_t)i * sizeof(struct shmqi_sub_slot));
+}
+
+static bool owner_alive(const struct shmqi_owner *o, int32_t pid)
+{
+	return shmqi_owner_alive(pid, atomic_load_explicit(&o->start_time, memory_order_relaxed),
+				 atomic_load_explicit(&o->pidns, memory_order_relaxed));
+}
+
+/* Record who we are in an entry we own; the other fields are the caller's to reset. */
+static void set_owner(const struct topic_map *t, struct shmqi_owner *o)
+{
+	atomic_store_explicit(&o->start_time, t->start_time, memory_order_relaxed);
+	atomic_store_explicit(&o->pidns, shmqi_pidns(), memory_order_relaxed);
+}
+
 /*
  * Take a table entry: a free one (pid 0), else one whose owner is dead. Ownership is the
- * CAS of the pid word; the previous owner's fields are reset by the caller.
+ * CAS of the pid word.
  */
-static int take_entry(_Atomic int32_t *pid_of(const struct topic_map *, uint32_t),
-		      const struct topic_map *t, uint32_t n,
-		      uint64_t (*start_of)(const struct topic_map *, uint32_t), uint32_t *ret_i)
+static int take_entry(const struct topic_map *t, void *table, uint32_t n, uint32_t *ret_i)
 {
+	struct shmqi_owner *o;
 	int32_t cur;
 	uint32_t i;
 	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < n; i++) {
-			cur = atomic_load_explicit(pid_of(t, i), memory_order_relaxed);
-			if (pass == 0 ? cur != 0
-				      : cur == 0 || shmqi_owner_alive(cur, start_of(t, i)))
+			o = owner_at(table, i);
+			cur = atomic_load_explicit(&o->pid, memory_order_relaxed);
+			if (pass == 0 ? cur != 0 : cur == 0 || owner_alive(o, cur))
 				continue;
 			/* seq_cst: X1 in check_exclusive() relies on it. */
-			if (atomic_compare_exchange_strong_explicit(pid_of(t, i), &cur, t->pid,
+			if (atomic_compare_exchange_strong_explicit(&o->pid, &cur, t->pid,
 								    memory_order_seq_cst,
 								    memory_order_relaxed)) {
+				set_owner(t, o);
 				*ret_i = i;
 				return 0;
 			}
@@ -298,42 +320,23 @@ static int take_entry(_Atomic int32_t *pid_of(const struct topic_map *, uint32_t
 	return -EUSERS;
 }
 
-static _Atomic int32_t *sub_pid(const struct topic_map *t, uint32_t i)
-{
-	return &t->subs[i].pid;
-}
-
-static uint64_t sub_start(const struct topic_map *t, uint32_t i)
-{
-	return atomic_load_explicit(&t->subs[i].start_time, memory_order_relaxed);
-}
-
-static _Atomic int32_t *prod_pid(const struct topic_map *t, uint32_t i)
-{
-	return &t->prods[i].pid;
-}
-
-static uint64_t prod_start(const struct topic_map *t, uint32_t i)
-{
-	return atomic_load_explicit(&t->prods[i].start_time, memory_order_relaxed);
-}
-
 /* Give an entry up, if we still own it. */
-static void drop_entry(_Atomic int32_t *pid, int32_t me)
+static void drop_entry(struct shmqi_owner *o, int32_t me)
 {
-	atomic_compare_exchange_strong_explicit(pid, &me, 0, memory_order_release,
+	atomic_store_explicit(&o->start_time, 0, memory_order_relaxed);
+	atomic_store_explicit(&o->pidns, 0, memory_order_relaxed);
+	atomic_compare_exchange_strong_explicit(&o->pid, &me, 0, memory_order_release,
 						memory_order_relaxed);
 }
 
 /* Free the slot of a subscriber that died: take it over, clear it, give it back. */
 static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, int32_t dead)
 {
-	if (!atomic_compare_exchange_strong_explicit(&s->pid, &dead, t->pid, memory_order_acq_rel,
-						     memory_order_relaxed))
+	if (!atomic_compare_exchange_strong_explicit(&s->owner.pid, &dead, t->pid,
+						     memory_order_acq_rel, memory_order_relaxed))
 		return;
 	atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
-	atomic_store_explicit(&s->start_time, 0, memory_order_relaxed);
-	drop_entry(&s->pid, t->pid);
+	drop_entry(&s->owner, t->pid);
 }
 
 /* ---- the claimant of an uncommitted record ---- */
@@ -345,20 +348,19 @@ static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, int32_
  */
 static bool claimant_alive(const struct topic_map *t, uint64_t seq)
 {
-	const struct shmqi_prod_slot *p;
+	struct shmqi_prod_slot *p;
 	uint64_t first;
 	uint32_t i, n;
 	int32_t pid;
 
 	for (i = 0; i < t->max_prods; i++) {
 		p = &t->prods[i];
-		pid = atomic_load_explicit(&p->pid, memory_order_acquire);
+		pid = atomic_load_explicit(&p->owner.pid, memory_order_acquire);
 		first = atomic_load_explicit(&p->pending, memory_order_acquire);
 		n = atomic_load_explicit(&p->pending_n, memory_order_relaxed);
 		if (pid == 0 || first == 0 || seq - first >= n)
 			continue;
-		if (shmqi_owner_alive(pid,
-				      atomic_load_explicit(&p->start_time, memory_order_relaxed)))
+		if (owner_alive(&p->owner, pid))
 			return true;
 	}
 	return false;
@@ -392,11 +394,10 @@ static int join_producers(shmq_pub *pub)
 	uint32_t i, id;
 	int r;
 
-	r = take_entry(prod_pid, t, t->max_prods, prod_start, &i);
+	r = take_entry(t, t->prods, t->max_prods, &i);
 	if (r < 0)
 		return r;
 	p = &t->prods[i];
-	atomic_store_explicit(&p->start_time, t->start_time, memory_order_relaxed);
 	atomic_store_explicit(&p->pending, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->published, 0, memory_order_relaxed);
 	do /* 0 is never an id: it means "none" */
@@ -418,9 +419,8 @@ static bool other_producer(const struct topic_map *t, const struct shmqi_prod_sl
 
 	for (i = 0; i < t->max_prods; i++) {
 		/* X1: pairs with the seq_cst pid CAS in take_entry() of another producer. */
-		pid = atomic_load_explicit(&t->prods[i].pid, memory_order_seq_cst);
-		if (&t->prods[i] != me && pid != 0 &&
-		    shmqi_owner_alive(pid, prod_start(t, (uint32_t)i)))
+		pid = atomic_load_explicit(&t->prods[i].owner.pid, memory_order_seq_cst);
+		if (&t->prods[i] != me && pid != 0 && owner_alive(&t->prods[i].owner, pid))
 			return true;
 	}
 	return false;
@@ -437,8 +437,8 @@ static int check_exclusive(shmq_pub *pub, bool want)
 	int32_t cur = atomic_load_explicit(&ctl->exclusive_pid, memory_order_seq_cst);
 
 	if (!want)
-		return cur != 0 && shmqi_owner_alive(cur, 0) ? -EBUSY : 0;
-	if (cur != 0 && shmqi_owner_alive(cur, 0))
+		return cur != 0 && shmqi_owner_alive(cur, 0, 0) ? -EBUSY : 0;
+	if (cur != 0 && shmqi_owner_alive(cur, 0, 0))
 		return -EBUSY;
 	if (!atomic_compare_exchange_strong_explicit(&ctl->exclusive_pid, &cur, pub->t.pid,
 						     memory_order_seq_cst, memory_order_relaxed))
@@ -475,7 +475,7 @@ int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 	return 0;
 
 err_drop:
-	drop_entry(&pub->me->pid, pub->t.pid);
+	drop_entry(&pub->me->owner, pub->t.pid);
 err_close:
 	shmqi_seg_close(&pub->t.seg);
 err_free:
@@ -497,11 +497,10 @@ static void reap_dead_subs(const struct topic_map *t)
 
 	for (i = 0; i < t->max_subs; i++) {
 		s = &t->subs[i];
-		pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
+		pid = atomic_load_explicit(&s->owner.pid, memory_order_relaxed);
 		if (pid == 0 || pid == t->pid)
 			continue;
-		if (!shmqi_owner_alive(pid,
-				       atomic_load_explicit(&s->start_time, memory_order_relaxed)))
+		if (!owner_alive(&s->owner, pid))
 			reap_sub(t, s, pid);
 	}
 }
@@ -661,14 +660,26 @@ static inline int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_
 	 * away between this store and the commit (a second cache-line transfer per record;
 	 * docs/design.md).
 	 */
-	if (pub->t.policy == SHMQ_TOPIC_LOSSY)
-		atomic_store_explicit(&rec->stamp, SHMQI_STAMP(seq, SHMQI_STAMP_WRITING),
-				      memory_order_relaxed);
+	if (pub->t.policy == SHMQ_TOPIC_LOSSY) {
+		v = SHMQI_STAMP(seq, SHMQI_STAMP_WRITING);
+		atomic_store_explicit(&rec->stamp, v, memory_order_relaxed);
+	}
 	/* R4 (pairs with A4), R5 (pairs with A5): the payload stores below become visible
 	 * after WRITING and after the claiming CAS of the tail. */
 	atomic_thread_fence(memory_order_release);
+	pub->slot_expect = v;
 	*ret_rec = rec;
 	return 0;
+}
+
+/*
+ * Is the slot still ours? Only a finder that took us for dead changes it meanwhile (a
+ * pid it could not judge right); then our record is skipped and must not be written.
+ * The slot's line is in our cache already: a cheap look before each write.
+ */
+static inline bool still_ours(const shmq_pub *pub, const struct shmqi_trec *rec)
+{
+	return atomic_load_explicit(&rec->stamp, memory_order_relaxed) == pub->slot_expect;
 }
 
 static void hook(int phase, uint64_t seq)
@@ -678,9 +689,11 @@ static void hook(int phase, uint64_t seq)
 }
 
 /* Fill the header of an owned slot and publish the record. */
-static void commit_rec(shmq_pub *pub, struct shmqi_trec *rec, uint64_t seq, size_t len,
-		       uint64_t corr_id, uint64_t ts)
+static int commit_rec(shmq_pub *pub, struct shmqi_trec *rec, uint64_t seq, size_t len,
+		      uint64_t corr_id, uint64_t ts)
 {
+	if (!still_ours(pub, rec))
+		return -ESTALE;
 	rec->ts_ns = ts;
 	rec->producer_seq = pub->pseq++;
 	rec->corr_id = corr_id;
@@ -690,6 +703,7 @@ static void commit_rec(shmq_pub *pub, struct shmqi_trec *rec, uint64_t seq, size
 	/* R1: pairs with A1 in next_rec(): header and payload are complete. */
 	atomic_store_explicit(&rec->stamp, SHMQI_STAMP(seq, SHMQI_STAMP_COMMITTED),
 			      memory_order_release);
+	return 0;
 }
 
 static int check_pub(shmq_pub *pub)
@@ -711,10 +725,11 @@ static int put_rec(shmq_pub *pub, uint64_t seq, const struct shmq_pub_msg *m, ui
 	if (r < 0)
 		return r;
 	hook(1, seq);
+	if (!still_ours(pub, rec))
+		return -ESTALE;
 	if (m->len)
 		memcpy(rec + 1, m->data, m->len);
-	commit_rec(pub, rec, seq, m->len, m->corr_id, ts);
-	return 0;
+	return commit_rec(pub, rec, seq, m->len, m->corr_id, ts);
 }
 
 int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n)
@@ -799,13 +814,15 @@ int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf)
 
 int shmq_pub_commit(shmq_pub *pub, size_t len, uint64_t corr_id)
 {
+	int r;
+
 	if (!pub || pub->claim_len == UINT32_MAX || len > pub->claim_len)
 		return -EINVAL;
-	commit_rec(pub, slot_at(&pub->t, pub->claim_seq), pub->claim_seq, len, corr_id,
-		   shmqi_now_ns());
+	r = commit_rec(pub, slot_at(&pub->t, pub->claim_seq), pub->claim_seq, len, corr_id,
+		       shmqi_now_ns());
 	pub->claim_len = UINT32_MAX;
 	claim_done(pub);
-	return 0;
+	return r;
 }
 
 int shmq_pub_abort(shmq_pub *pub)
@@ -815,10 +832,12 @@ int shmq_pub_abort(shmq_pub *pub)
 	if (!pub || pub->claim_len == UINT32_MAX)
 		return -EINVAL;
 	rec = slot_at(&pub->t, pub->claim_seq);
-	/* R1: a skipped record is complete too (there is nothing to read). */
-	atomic_store_explicit(&rec->stamp, SHMQI_STAMP(pub->claim_seq, SHMQI_STAMP_SKIPPED),
-			      memory_order_release);
-	atomic_fetch_add_explicit(&pub->t.ctl->skipped, 1, memory_order_relaxed);
+	if (still_ours(pub, rec)) { /* else a finder skipped it already */
+		/* R1: a skipped record is complete too (there is nothing to read). */
+		atomic_store_explicit(&rec->stamp, SHMQI_STAMP(pub->claim_seq, SHMQI_STAMP_SKIPPED),
+				      memory_order_release);
+		atomic_fetch_add_explicit(&pub->t.ctl->skipped, 1, memory_order_relaxed);
+	}
 	pub->claim_len = UINT32_MAX;
 	claim_done(pub);
 	return 0;
@@ -832,8 +851,7 @@ void shmq_pub_close(shmq_pub *pub)
 		shmq_pub_abort(pub);
 	if (pub->exclusive)
 		atomic_store_explicit(&pub->t.ctl->exclusive_pid, 0, memory_order_seq_cst);
-	atomic_store_explicit(&pub->me->start_time, 0, memory_order_relaxed);
-	drop_entry(&pub->me->pid, pub->t.pid);
+	drop_entry(&pub->me->owner, pub->t.pid);
 	shmqi_seg_close(&pub->t.seg);
 	free(pub);
 }
@@ -871,11 +889,10 @@ static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 	uint32_t i;
 	int r;
 
-	r = take_entry(sub_pid, t, t->max_subs, sub_start, &i);
+	r = take_entry(t, t->subs, t->max_subs, &i);
 	if (r < 0)
 		return r;
 	s = sub->me = &t->subs[i];
-	atomic_store_explicit(&s->start_time, t->start_time, memory_order_relaxed);
 	atomic_store_explicit(&s->heartbeat_ns, shmqi_now_ns(), memory_order_relaxed);
 	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
 	sub->cursor = start_seq(sub, flags, from, tail);
@@ -930,9 +947,9 @@ void shmq_sub_close(shmq_sub *sub)
 	if (!sub)
 		return;
 	atomic_store_explicit(&sub->me->state, SHMQI_SUB_FREE, memory_order_seq_cst);
-	atomic_store_explicit(&sub->me->start_time, 0, memory_order_relaxed);
-	drop_entry(&sub->me->pid, sub->t.pid);
+	drop_entry(&sub->me->owner, sub->t.pid);
 	shmqi_seg_close(&sub->t.seg);
+	free(sub->peek_seqs);
 	free(sub);
 }
 
@@ -963,7 +980,6 @@ static void lapped(shmq_sub *sub)
 
 	if (next <= sub->cursor) /* a stamp from the future: only a corrupt slot says that */
 		next = sub->cursor + 1;
-	sub->peek_lapped = sub->peeked != 0;
 	sub->lost += next - sub->cursor;
 	sub->lost_before += next - sub->cursor;
 	sub->cursor = next;
@@ -1002,6 +1018,14 @@ static int not_ready(shmq_sub *sub, uint64_t v)
 	return -EAGAIN;
 }
 
+/* A record whose header makes no sense: count it lost and move on. */
+static int corrupt(shmq_sub *sub)
+{
+	sub->lost++;
+	sub->cursor++;
+	return -EBADMSG;
+}
+
 /*
  * The committed record at the cursor, stepping over skipped records and laps.
  * Return: 0 with *ret_rec and *ret_v (its stamp), or -EAGAIN, -EPROTO.
@@ -1028,6 +1052,11 @@ static int next_rec(shmq_sub *sub, const struct shmqi_trec **ret_rec, uint64_t *
 			sub->skipped_before++;
 			sub->cursor++;
 		} else if (stamp_seq(v) > c) {
+			/* A1 ordered the tail's claim of that record before: unless it is a
+			 * stamp nobody can have written (a corrupt slot), we were lapped. */
+			if (stamp_seq(v) >=
+			    atomic_load_explicit(&sub->t.ctl->tail, memory_order_acquire))
+				return corrupt(sub);
 			lapped(sub);
 		} else if (not_ready(sub, v) < 0) {
 			/* A record of 17-80 payload bytes spans two lines: ask for the second
@@ -1066,14 +1095,6 @@ static void info_of(const shmq_sub *sub, const struct shmqi_trec *rec, uint32_t 
 	m->len = len;
 	m->lost = sub->lost_before;
 	m->skipped = sub->skipped_before;
-}
-
-/* A record whose header makes no sense: count it lost and move on. */
-static int corrupt(shmq_sub *sub)
-{
-	sub->lost++;
-	sub->cursor++;
-	return -EBADMSG;
 }
 
 /*
@@ -1120,6 +1141,22 @@ static int check_sub(const shmq_sub *sub)
 	return sub->peeked ? -EBUSY : 0;
 }
 
+/* Room for twice as many peeked records (at least 16). */
+static int grow_peeks(shmq_sub *sub)
+{
+	uint32_t cap = sub->peek_cap ? sub->peek_cap * 2 : 16;
+	uint64_t *p;
+
+	if (cap < sub->peek_cap)
+		return -ENOMEM;
+	p = realloc(sub->peek_seqs, (size_t)cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	sub->peek_seqs = p;
+	sub->peek_cap = cap;
+	return 0;
+}
+
 int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret_info)
 {
 	const struct shmqi_trec *rec;
@@ -1130,6 +1167,8 @@ int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret
 
 	if (!sub || !ret_data)
 		return -EINVAL;
+	if (sub->peeked == sub->peek_cap && grow_peeks(sub) < 0)
+		return -ENOMEM;
 	r = next_rec(sub, &rec, &v);
 	if (r < 0)
 		return r;
@@ -1137,8 +1176,7 @@ int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret
 	if (len > sub->t.max_msg || rec->flags)
 		return corrupt(sub);
 	info_of(sub, rec, len, &info);
-	if (!sub->peeked++)
-		sub->peek_first = sub->cursor;
+	sub->peek_seqs[sub->peeked++] = sub->cursor;
 	sub->cursor++;
 	sub->received++;
 	sub->lost_before = sub->skipped_before = 0;
@@ -1148,7 +1186,7 @@ int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret
 	return (int)len;
 }
 
-/* Is peeked record @seq still there? (Skipped records among the peeked never change.) */
+/* Is peeked record @seq still there? */
 static bool peeked_intact(const shmq_sub *sub, uint64_t seq)
 {
 	const struct shmqi_trec *rec = slot_at(&sub->t, seq);
@@ -1165,18 +1203,15 @@ static bool peeked_intact(const shmq_sub *sub, uint64_t seq)
 
 int shmq_sub_release(shmq_sub *sub)
 {
-	uint64_t seq, torn = 0;
-	uint32_t n;
+	uint64_t torn = 0;
+	uint32_t i, n;
 
 	if (!sub)
 		return -EINVAL;
 	n = sub->peeked;
-	if (sub->peek_lapped)
-		torn = n;
-	for (seq = sub->peek_first; n && !torn && seq < sub->cursor; seq++)
-		torn += !peeked_intact(sub, seq);
+	for (i = 0; i < n; i++)
+		torn += !peeked_intact(sub, sub->peek_seqs[i]);
 	sub->peeked = 0;
-	sub->peek_lapped = false;
 	sub->lost += torn;
 	sub->received -= torn;
 	publish_cursor(sub);
@@ -1210,6 +1245,8 @@ int shmq_sub_recv(shmq_sub *sub, void *buf, size_t buf_len, struct shmq_sub_msg 
 	r = check_sub(sub);
 	if (r < 0)
 		return r;
+	if (!buf && buf_len)
+		return -EINVAL;
 	r = recv_one(sub, &m);
 	publish_cursor(sub);
 	if (ret_info && (r >= 0 || r == -EMSGSIZE))
@@ -1250,11 +1287,10 @@ static uint32_t count_subs(const struct topic_map *t, struct shmq_topic_sub_info
 
 	for (i = 0; i < t->max_subs; i++) {
 		s = &t->subs[i];
-		pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
+		pid = atomic_load_explicit(&s->owner.pid, memory_order_relaxed);
 		if (pid == 0 ||
 		    atomic_load_explicit(&s->state, memory_order_relaxed) != SHMQI_SUB_ACTIVE ||
-		    !shmqi_owner_alive(pid,
-				       atomic_load_explicit(&s->start_time, memory_order_relaxed)))
+		    !owner_alive(&s->owner, pid))
 			continue;
 		if (subs && n < max_subs)
 			sub_info(s, pid, &subs[n]);
@@ -1268,7 +1304,7 @@ static uint32_t count_prods(const struct topic_map *t)
 	uint32_t i, n = 0;
 
 	for (i = 0; i < t->max_prods; i++)
-		n += atomic_load_explicit(&t->prods[i].pid, memory_order_relaxed) != 0;
+		n += atomic_load_explicit(&t->prods[i].owner.pid, memory_order_relaxed) != 0;
 	return n;
 }
 

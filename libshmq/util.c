@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* util.c - name validation, segment paths, clocks and process liveness. */
 #include <errno.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -120,11 +122,28 @@ uint64_t shmqi_proc_start(pid_t pid)
 	return proc_stat(pid, &state, &start) ? start : 0;
 }
 
-bool shmqi_owner_alive(pid_t pid, uint64_t start)
+uint64_t shmqi_pidns(void)
 {
-	uint64_t now;
+	/* A process's own pid namespace never changes: unshare() and setns() with
+	 * CLONE_NEWPID affect its children only. */
+	static _Atomic uint64_t cached;
+	uint64_t ns = atomic_load_explicit(&cached, memory_order_relaxed);
+	struct stat st;
+
+	if (ns == 0 && stat("/proc/self/ns/pid", &st) == 0) {
+		ns = (uint64_t)st.st_ino;
+		atomic_store_explicit(&cached, ns, memory_order_relaxed);
+	}
+	return ns;
+}
+
+bool shmqi_owner_alive(pid_t pid, uint64_t start, uint64_t pidns)
+{
+	uint64_t now, mine = shmqi_pidns();
 	char state;
 
+	if (pidns && mine && pidns != mine)
+		return true;
 	if (!shmqi_pid_alive(pid))
 		return false;
 	/* Unreadable (another pid namespace, hidepid): trust kill(). */

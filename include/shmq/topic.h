@@ -190,7 +190,8 @@ SHMQ_API int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf);
  * @len:     the payload's final length, at most the claimed length
  * @corr_id: correlation id, 0 for none
  *
- * Return: 0, or -EINVAL (no claim, or @len above it).
+ * Return: 0, or -EINVAL (no claim, or @len above it), -ESTALE (the record was skipped
+ * meanwhile by a process that took this one for dead; nothing was published).
  */
 SHMQ_API int shmq_pub_commit(shmq_pub *pub, size_t len, uint64_t corr_id);
 
@@ -272,8 +273,8 @@ struct shmq_sub_msg {
  *
  * Return: the payload length (>= 0), or -EAGAIN (nothing new), -EMSGSIZE, -EINVAL,
  * -EBUSY (peeked records are not released yet),
- * -EBADMSG (a corrupt slot: the record is counted as lost and the cursor moves past it on
- * the next call).
+ * -EBADMSG (a corrupt slot: the record is counted as lost in shmq_sub_stats() and the
+ * cursor has moved past it).
  */
 SHMQ_API int shmq_sub_recv(shmq_sub *sub, void *buf, size_t buf_len, struct shmq_sub_msg *ret_info);
 
