@@ -38,6 +38,20 @@ SHMQ_API const char *shmq_version(void);
  */
 SHMQ_API const char *shmq_strerror(int err);
 
+/* Environment variable that forces the wake-up backend: "futex" (the syscall) or unset. */
+#define SHMQ_WAKE_BACKEND_ENV "SHMQ_WAKE_BACKEND"
+
+/**
+ * shmq_wake_backend() - how parked waiters sleep in this process.
+ *
+ * "io_uring" (IORING_OP_FUTEX_WAIT, kernel 6.7+) where io_uring is available and allowed,
+ * else "futex" (the futex syscall: no io_uring, kernel.io_uring_disabled, a seccomp filter
+ * that refuses it, or $SHMQ_WAKE_BACKEND=futex). Detected once per process.
+ *
+ * Return: a static string.
+ */
+SHMQ_API const char *shmq_wake_backend(void);
+
 /*
  * The bus: a namespace of named objects (channels, later topics) in POSIX shared memory.
  * Segments are named "/shmq.<namespace>.<name>" and so live in /dev/shm.

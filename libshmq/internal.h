@@ -3,6 +3,7 @@
 #ifndef SHMQ_INTERNAL_H
 #define SHMQ_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,22 @@ void shmqi_seg_close(struct shmqi_seg *seg);
  * written. The crash tests stop or kill a producer there. Never set outside tests.
  */
 extern void (*shmqi_topic_test_hook)(int phase, uint64_t seq);
+
+/*
+ * wake.c: parking on a 32-bit word in shared memory, and waking whoever parked there.
+ * The word must live in MAP_SHARED memory; waiters and wakers may be in any process.
+ */
+enum {
+	SHMQI_WAKE_FUTEX = 1, /* the futex syscall */
+	SHMQI_WAKE_IO_URING = 2, /* IORING_OP_FUTEX_WAIT on a per-thread ring */
+};
+#define SHMQI_WAIT_FOREVER UINT64_MAX
+int shmqi_wake_backend(void); /* detected once; $SHMQ_WAKE_BACKEND=futex forces the syscall */
+/* Sleep while *@word == @expected, at most @timeout_ns (or SHMQI_WAIT_FOREVER).
+ * Return: 0 (woken, maybe spuriously), -EAGAIN (the word differed), -ETIMEDOUT, -EINTR. */
+int shmqi_park(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns);
+/* Wake up to @n waiters parked on @word. Return: 0 or -errno. */
+int shmqi_wake(_Atomic uint32_t *word, int n);
 
 /* How long an attacher waits for a creator to publish a header. */
 #define SHMQI_ATTACH_WAIT_NS 2000000000ull

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: MIT
+/* wake.c - parking on a 32-bit word in shared memory: io_uring FUTEX_WAIT, or the futex syscall. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/*
+ * The opcodes and flags of io_uring futex waits (kernel 6.7+). Debian 12's liburing 2.3
+ * and kernel headers predate them: the values are the kernel's uapi ones.
+ */
+#define OP_FUTEX_WAIT 51
+#define FUTEX2_SIZE_U32 0x02u /* no FUTEX2_PRIVATE: the words live in MAP_SHARED memory */
+#define FUTEX_MATCH_ANY 0xffffffffull
+
+#define UD_WAIT 1u
+#define UD_TIMEOUT 2u
+
+static const char *const backend_names[] = {
+	[SHMQI_WAKE_FUTEX] = "futex",
+	[SHMQI_WAKE_IO_URING] = "io_uring",
+};
+
+static _Atomic int backend; /* 0 until detected */
+
+static bool io_uring_futex_works(void)
+{
+	struct io_uring_probe *probe;
+	struct io_uring ring;
+	bool ok;
+
+	/* -EPERM: kernel.io_uring_disabled or seccomp; -ENOSYS: no io_uring at all. */
+	if (io_uring_queue_init(4, &ring, 0) < 0)
+		return false;
+	probe = io_uring_get_probe_ring(&ring);
+	ok = probe && io_uring_opcode_supported(probe, OP_FUTEX_WAIT);
+	io_uring_free_probe(probe);
+	io_uring_queue_exit(&ring);
+	return ok;
+}
+
+static int detect(void)
+{
+	const char *want = getenv(SHMQ_WAKE_BACKEND_ENV);
+
+	if (want && strcmp(want, "futex") == 0)
+		return SHMQI_WAKE_FUTEX;
+	return io_uring_futex_works() ? SHMQI_WAKE_IO_URING : SHMQI_WAKE_FUTEX;
+}
+
+int shmqi_wake_backend(void)
+{
+	int b = atomic_load_explicit(&backend, memory_order_relaxed);
+
+	if (b == 0) { /* racing first callers detect the same answer */
+		b = detect();
+		atomic_store_explicit(&backend, b, memory_order_relaxed);
+	}
+	return b;
+}
+
+const char *shmq_wake_backend(void)
+{
+	return backend_names[shmqi_wake_backend()];
+}
+
+/* ---- the futex syscall ---- */
+
+static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, (uint32_t *)word, op, val, ts, NULL, 0);
+}
+
+int shmqi_wake(_Atomic uint32_t *word, int n)
+{
+	/* Not FUTEX_PRIVATE: waiters in other processes, io_uring ones included, key the
+	 * futex by the shared page. */
+	return futex(word, FUTEX_WAKE, (uint32_t)n, NULL) < 0 ? -errno : 0;
+}
+
+static struct timespec rel_ts(uint64_t ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u),
+				  .tv_nsec = (long)(ns % 1000000000u) };
+}
+
+static int wait_syscall(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
+{
+	struct timespec ts = rel_ts(timeout_ns);
+
+	if (futex(word, FUTEX_WAIT, expected, timeout_ns == SHMQI_WAIT_FOREVER ? NULL : &ts) == 0)
+		return 0;
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+/* ---- io_uring: one ring per thread, made on first use, never shared across fork ---- */
+
+struct thread_ring {
+	struct io_uring ring;
+	pid_t pid; /* the process that made it */
+	bool ready;
+};
+
+static _Thread_local struct thread_ring tring;
+static pthread_key_t tring_key;
+static pthread_once_t tring_once = PTHREAD_ONCE_INIT;
+
+static void tring_free(void *arg)
+{
+	struct thread_ring *t = arg;
+
+	if (t->ready && t->pid == getpid())
+		io_uring_queue_exit(&t->ring);
+	t->ready = false;
+}
+
+static void tring_key_init(void)
+{
+	pthread_key_create(&tring_key, tring_free);
+}
+
+static struct io_uring *thread_ring(void)
+{
+	pid_t me = getpid();
+
+	if (tring.ready && tring.pid != me) /* inherited through fork: the parent's */
+		tring.ready = false;
+	if (!tring.ready) {
+		pthread_once(&tring_once, tring_key_init);
+		if (io_uring_queue_init(4, &tring.ring, 0) < 0)
+			return NULL;
+		tring.pid = me;
+		tring.ready = true;
+		pthread_setspecific(tring_key, &tring);
+	}
+	return &tring.ring;
+}
+
+/* FUTEX_WAIT filled by hand from the kernel's uapi layout (liburing 2.3 has no helper). */
+static void prep_futex_wait(struct io_uring_sqe *sqe, _Atomic uint32_t *word, uint32_t expected)
+{
+	io_uring_prep_rw(OP_FUTEX_WAIT, sqe, (int)FUTEX2_SIZE_U32, (const void *)word, 0, expected);
+	sqe->addr3 = FUTEX_MATCH_ANY; /* the bitmask; 0 would be -EINVAL */
+	sqe->user_data = UD_WAIT;
+}
+
+/* Reap the CQEs of one wait (and its linked timeout); return the wait's result. */
+static int reap(struct io_uring *ring, unsigned expect)
+{
+	struct io_uring_cqe *cqe;
+	int res = -ETIMEDOUT, r;
+
+	while (expect) {
+		r = io_uring_wait_cqe(ring, &cqe);
+		if (r == -EINTR) /* the wait stays armed: keep reaping it */
+			continue;
+		if (r < 0)
+			return r;
+		if (cqe->user_data == UD_WAIT)
+			res = cqe->res == -ECANCELED ? -ETIMEDOUT : cqe->res;
+		io_uring_cqe_seen(ring, cqe);
+		expect--;
+	}
+	return res;
+}
+
+static int wait_io_uring(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
+{
+	struct __kernel_timespec ts = { .tv_sec = (long long)(timeout_ns / 1000000000u),
+					.tv_nsec = (long long)(timeout_ns % 1000000000u) };
+	struct io_uring *ring = thread_ring();
+	struct io_uring_sqe *sqe;
+	unsigned n = 1;
+	int r;
+
+	if (!ring)
+		return wait_syscall(word, expected, timeout_ns);
+	sqe = io_uring_get_sqe(ring);
+	prep_futex_wait(sqe, word, expected);
+	if (timeout_ns != SHMQI_WAIT_FOREVER) {
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe = io_uring_get_sqe(ring);
+		io_uring_prep_link_timeout(sqe, &ts, 0);
+		sqe->user_data = UD_TIMEOUT;
+		n = 2;
+	}
+	r = io_uring_submit(ring);
+	if (r < 0)
+		return r;
+	return reap(ring, n);
+}
+
+int shmqi_park(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
+{
+	if (shmqi_wake_backend() == SHMQI_WAKE_IO_URING)
+		return wait_io_uring(word, expected, timeout_ns);
+	return wait_syscall(word, expected, timeout_ns);
+}
