@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "shm_layout.h"
+#include "wait.h"
 
 /*
  * Ordering (docs/design.md walks through it):
@@ -45,6 +46,7 @@ struct shmq_channel {
 	uint64_t last_seq; /* sequence of the last message read, 0 before the first */
 	unsigned peeked; /* messages read since the last release */
 	bool broken; /* a corrupt record was seen */
+	bool park_on; /* this handle has seen parking switched on */
 };
 
 static inline uint64_t rec_size(uint64_t len)
@@ -221,6 +223,8 @@ static int take_role(struct shmq_channel *ch, unsigned role)
 	r = role == SHMQ_OPEN_PRODUCER ? producer_resume(ch) : consumer_resume(ch);
 	if (r < 0)
 		atomic_store_explicit(owner, 0, memory_order_release); /* R3 */
+	else if (role == SHMQ_OPEN_PRODUCER)
+		shmqi_wait_close(&ch->ctl->wait, false);
 	return r;
 }
 
@@ -282,8 +286,10 @@ void shmq_channel_close(shmq_channel *ch)
 						       : &ch->ctl->consumer_pid;
 		me = ch->pid;
 		/* R3: pairs with A3 in claim_role(); only if we still own it. */
-		atomic_compare_exchange_strong_explicit(owner, &me, 0, memory_order_release,
-							memory_order_relaxed);
+		if (atomic_compare_exchange_strong_explicit(owner, &me, 0, memory_order_release,
+							    memory_order_relaxed) &&
+		    ch->role == SHMQ_OPEN_PRODUCER)
+			shmqi_wait_close(&ch->ctl->wait, true); /* a parked consumer: -EPIPE */
 	}
 	shmqi_seg_close(&ch->seg);
 	free(ch);
@@ -393,6 +399,7 @@ static inline void publish(struct shmq_channel *ch, struct shmqi_rec *rec, size_
 	/* R1: pairs with A1 in next_msg(): header and payload are complete. */
 	atomic_store_explicit(&rec->stamp, pos | 1, memory_order_release);
 	advertise(ch);
+	shmqi_notify(&ch->ctl->park_state, &ch->ctl->wait);
 }
 
 int shmq_channel_send(shmq_channel *ch, const void *data, size_t len)
@@ -449,6 +456,7 @@ int shmq_channel_send_many(shmq_channel *ch, const struct iovec *msgs, size_t n)
 		return r;
 	atomic_store_explicit(&first->stamp, first_pos | 1, memory_order_release); /* R1 */
 	advertise(ch);
+	shmqi_notify(&ch->ctl->park_state, &ch->ctl->wait);
 	return (int)i;
 }
 
@@ -663,6 +671,24 @@ int shmq_channel_recv(shmq_channel *ch, void *buf, size_t buf_len, struct shmq_m
 	if (ret_info)
 		*ret_info = m.info;
 	return (int)m.info.len;
+}
+
+/* Is there a record (or padding) to look at? A1 as in next_msg(). */
+static bool chan_ready(void *arg, bool thorough)
+{
+	shmq_channel *ch = arg;
+
+	return atomic_load_explicit(&rec_at(ch, ch->peek_pos)->stamp, memory_order_acquire) != 0;
+}
+
+int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	int r = check_consumer(ch);
+
+	if (r < 0)
+		return r;
+	return shmqi_wait_until(&ch->ctl->park_state, &ch->ctl->wait, &ch->park_on, chan_ready, ch,
+				spin_ns, shmqi_deadline(timeout_ns), 0);
 }
 
 int shmq_channel_stats(const shmq_channel *ch, struct shmq_channel_stats *ret_stats)

@@ -23,8 +23,31 @@ static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be plain-sized");
 static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
 
 #define SHMQI_MAGIC 0x31474553514d4853ull /* "SHMQSEG1" little-endian */
-#define SHMQI_LAYOUT_VERSION 1u
+#define SHMQI_LAYOUT_VERSION 2u /* 2: wait words in channels and topics */
 #define SHMQI_CACHE_PAIR 128 /* producer/consumer hot fields sit this far apart */
+
+/*
+ * Where readers park (libshmq/wake.c), on its own pair of lines: written only when someone
+ * parks or wakes. @seq is the futex word: a writer that finds @waiters non-zero after
+ * publishing increments it and wakes them; a parker sleeps while it still holds the value
+ * it read after announcing itself in @waiters. @closed tells parkers that the writing side
+ * closed (-EPIPE).
+ */
+struct shmqi_wait {
+	alignas(SHMQI_CACHE_PAIR) _Atomic uint32_t seq;
+	_Atomic uint32_t waiters;
+	_Atomic uint32_t closed;
+	uint32_t reserved0;
+};
+static_assert(offsetof(struct shmqi_wait, seq) == 0, "wait seq offset");
+static_assert(offsetof(struct shmqi_wait, waiters) == 4, "wait waiters offset");
+static_assert(offsetof(struct shmqi_wait, closed) == 8, "wait closed offset");
+static_assert(sizeof(struct shmqi_wait) == SHMQI_CACHE_PAIR, "wait block size");
+
+/* park_state in a control block: writers check for waiters only once it is ON. */
+#define SHMQI_PARK_OFF 0u
+#define SHMQI_PARK_ENABLING 1u /* a reader is making sure every writer will see ON */
+#define SHMQI_PARK_ON 2u
 
 /* What a segment holds; checked on attach so a topic is never opened as a channel. */
 enum shmqi_kind {
@@ -99,21 +122,26 @@ struct shmqi_chan {
 	uint32_t flags; /* none defined */
 	_Atomic int32_t producer_pid; /* role owner, 0 when free */
 	_Atomic int32_t consumer_pid;
+	_Atomic uint32_t park_state; /* SHMQI_PARK_*: set once by the first consumer to park */
 	/* producer-written */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t write_pos;
 	_Atomic uint64_t next_seq;
 	/* consumer-written */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t read_pos;
+	/* the consumer parks here */
+	struct shmqi_wait wait;
 };
 static_assert(offsetof(struct shmqi_chan, capacity) == 0, "capacity offset");
 static_assert(offsetof(struct shmqi_chan, ring_off) == 8, "ring_off offset");
 static_assert(offsetof(struct shmqi_chan, max_msg) == 16, "max_msg offset");
 static_assert(offsetof(struct shmqi_chan, producer_pid) == 24, "producer_pid offset");
 static_assert(offsetof(struct shmqi_chan, consumer_pid) == 28, "consumer_pid offset");
+static_assert(offsetof(struct shmqi_chan, park_state) == 32, "park_state offset");
 static_assert(offsetof(struct shmqi_chan, write_pos) == 128, "write_pos offset");
 static_assert(offsetof(struct shmqi_chan, next_seq) == 136, "next_seq offset");
 static_assert(offsetof(struct shmqi_chan, read_pos) == 256, "read_pos offset");
-static_assert(sizeof(struct shmqi_chan) == 384, "channel control block size");
+static_assert(offsetof(struct shmqi_chan, wait) == 384, "wait offset");
+static_assert(sizeof(struct shmqi_chan) == 512, "channel control block size");
 
 #define SHMQI_CHAN_BODY_OFF 128u
 #define SHMQI_CHAN_RING_OFF 4096u
@@ -144,8 +172,11 @@ struct shmqi_topic {
 	_Atomic uint32_t next_producer_id; /* the last id handed out */
 	_Atomic int32_t exclusive_pid; /* an exclusive producer's process, 0 when none */
 	_Atomic uint64_t skipped; /* records turned into skipped ones (statistics) */
+	_Atomic uint32_t park_state; /* SHMQI_PARK_*: set once by the first subscriber to park */
 	/* producer hot */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t tail; /* next sequence to claim, from 1 */
+	/* subscribers park here */
+	struct shmqi_wait wait;
 };
 static_assert(offsetof(struct shmqi_topic, slots) == 0, "slots offset");
 static_assert(offsetof(struct shmqi_topic, slot_size) == 4, "slot_size offset");
@@ -160,8 +191,10 @@ static_assert(offsetof(struct shmqi_topic, ring_off) == 48, "ring_off offset");
 static_assert(offsetof(struct shmqi_topic, next_producer_id) == 56, "next_producer_id offset");
 static_assert(offsetof(struct shmqi_topic, exclusive_pid) == 60, "exclusive_pid offset");
 static_assert(offsetof(struct shmqi_topic, skipped) == 64, "skipped offset");
+static_assert(offsetof(struct shmqi_topic, park_state) == 72, "park_state offset");
 static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
-static_assert(sizeof(struct shmqi_topic) == 256, "topic control block size");
+static_assert(offsetof(struct shmqi_topic, wait) == 256, "wait offset");
+static_assert(sizeof(struct shmqi_topic) == 384, "topic control block size");
 
 /*
  * Who owns a table entry (subscriber or producer): the process that CASed @pid from 0 to

@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "shm_layout.h"
+#include "wait.h"
 
 /*
  * Ordering (docs/design.md walks through it):
@@ -34,7 +35,7 @@
  */
 
 #define REC_HDR ((uint32_t)sizeof(struct shmqi_trec))
-#define SUBS_OFF 384u /* body at 128, control block 256 bytes */
+#define SUBS_OFF 512u /* body at 128, control block 384 bytes */
 #define POLL_CHECK_MASK 4095u /* a waiting subscriber looks at the tail every 4096th poll */
 #define HEARTBEAT_EVERY 1024u /* records between heartbeats of a busy subscriber */
 #define REAP_INTERVAL_NS 1000000ull /* a full producer checks liveness at most every 1 ms */
@@ -86,6 +87,7 @@ struct shmq_sub {
 	uint64_t *peek_seqs; /* the records peeked since the last release */
 	uint32_t peeked;
 	uint32_t peek_cap;
+	bool park_on; /* this handle has seen parking switched on */
 	unsigned polls;
 	unsigned since_heartbeat;
 };
@@ -385,6 +387,8 @@ static bool skip_dead_claim(const struct topic_map *t, uint64_t seq, uint64_t v)
 
 /* ---- producers ---- */
 
+static uint32_t count_prods(const struct topic_map *t);
+
 #define PUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SHMQ_PUB_EXCLUSIVE)
 
 static int join_producers(shmq_pub *pub)
@@ -471,6 +475,7 @@ int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 	r = check_exclusive(pub, flags & SHMQ_PUB_EXCLUSIVE);
 	if (r < 0)
 		goto err_drop;
+	shmqi_wait_close(&pub->t.ctl->wait, false);
 	*ret_pub = pub;
 	return 0;
 
@@ -584,6 +589,7 @@ static void claim_done(shmq_pub *pub)
 {
 	atomic_store_explicit(&pub->me->pending, 0, memory_order_release);
 	atomic_store_explicit(&pub->me->published, pub->pseq - 1, memory_order_relaxed);
+	shmqi_notify(&pub->t.ctl->park_state, &pub->t.ctl->wait);
 }
 
 static void backoff(unsigned *spins)
@@ -852,6 +858,8 @@ void shmq_pub_close(shmq_pub *pub)
 	if (pub->exclusive)
 		atomic_store_explicit(&pub->t.ctl->exclusive_pid, 0, memory_order_seq_cst);
 	drop_entry(&pub->me->owner, pub->t.pid);
+	if (count_prods(&pub->t) == 0) /* the last one: parked subscribers get -EPIPE */
+		shmqi_wait_close(&pub->t.ctl->wait, true);
 	shmqi_seg_close(&pub->t.seg);
 	free(pub);
 }
@@ -1252,6 +1260,31 @@ int shmq_sub_recv(shmq_sub *sub, void *buf, size_t buf_len, struct shmq_sub_msg 
 	if (ret_info && (r >= 0 || r == -EMSGSIZE))
 		*ret_info = m.info;
 	return r;
+}
+
+/*
+ * Something to do at the cursor? While spinning, the stamp alone says; from the park loop,
+ * also the tail and stuck claims (next_rec() skips a dead claimant's record once its
+ * timeout has passed, which a parked subscriber must not sleep through).
+ */
+static bool sub_ready(void *arg, bool thorough)
+{
+	shmq_sub *sub = arg;
+	const struct shmqi_trec *rec;
+	uint64_t v;
+
+	if (thorough)
+		sub->polls |= POLL_CHECK_MASK; /* the next not_ready() looks at the tail */
+	return next_rec(sub, &rec, &v) != -EAGAIN;
+}
+
+int shmq_sub_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	if (!sub)
+		return -EINVAL;
+	return shmqi_wait_until(&sub->t.ctl->park_state, &sub->t.ctl->wait, &sub->park_on,
+				sub_ready, sub, spin_ns, shmqi_deadline(timeout_ns),
+				sub->t.timeout_ns);
 }
 
 int shmq_sub_stats(const shmq_sub *sub, struct shmq_sub_stats *ret_stats)

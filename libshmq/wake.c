@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "wait.h"
 
 /*
  * The opcodes and flags of io_uring futex waits (kernel 6.7+). Debian 12's liburing 2.3
@@ -203,4 +204,111 @@ int shmqi_park(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
 	if (shmqi_wake_backend() == SHMQI_WAKE_IO_URING)
 		return wait_io_uring(word, expected, timeout_ns);
 	return wait_syscall(word, expected, timeout_ns);
+}
+
+/* ---- the parking handshake (wait.h) ---- */
+
+#define MEMBARRIER_GLOBAL 1 /* MEMBARRIER_CMD_GLOBAL */
+#define FALLBACK_SLICE_NS 1000000ull /* without membarrier, park 1 ms at a time */
+
+uint64_t shmqi_deadline(uint64_t timeout_ns)
+{
+	uint64_t now = shmqi_now_ns();
+
+	return timeout_ns >= UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+}
+
+/*
+ * Switch parking on for a segment. After the membarrier, every thread of every process
+ * has passed a full barrier: a writer that loads park_state from then on sees it set, and
+ * one that loaded it before had its earlier publishes made visible by that barrier, so
+ * the parker's look after announcing itself finds them. ~20 ms, once per segment.
+ * Return: 0, or -errno when membarrier is refused (then park in short slices).
+ */
+static int park_enable(_Atomic uint32_t *state)
+{
+	uint32_t cur = atomic_load_explicit(state, memory_order_acquire);
+
+	if (cur == SHMQI_PARK_ON)
+		return 0;
+	if (cur == SHMQI_PARK_OFF)
+		atomic_compare_exchange_strong_explicit(state, &cur, SHMQI_PARK_ENABLING,
+							memory_order_seq_cst, memory_order_relaxed);
+	if (syscall(SYS_membarrier, MEMBARRIER_GLOBAL, 0, 0) < 0)
+		return -errno;
+	atomic_store_explicit(state, SHMQI_PARK_ON, memory_order_seq_cst);
+	return 0;
+}
+
+void shmqi_wait_close(struct shmqi_wait *w, bool closed)
+{
+	atomic_store_explicit(&w->closed, closed, memory_order_seq_cst);
+	if (!closed)
+		return;
+	atomic_fetch_add_explicit(&w->seq, 1, memory_order_seq_cst);
+	shmqi_wake(&w->seq, INT32_MAX);
+}
+
+static bool spin(shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns)
+{
+	uint64_t end, now, i;
+
+	if (spin_ns == 0)
+		return false;
+	end = shmqi_deadline(spin_ns);
+	if (end > deadline_ns)
+		end = deadline_ns;
+	for (i = 1;; i++) {
+		if (ready(arg, false))
+			return true;
+		if (i % 64 == 0 && (now = shmqi_now_ns()) >= end)
+			return false;
+	}
+}
+
+/* Announce, look once more, and sleep while nothing changed (P1). */
+static int park_once(struct shmqi_wait *w, shmqi_ready_fn ready, void *arg, uint64_t sleep_ns)
+{
+	uint32_t s;
+	int r = 0;
+
+	/* P1: pairs with W1 in shmqi_notify(): seq_cst RMW, a full fence. */
+	atomic_fetch_add_explicit(&w->waiters, 1, memory_order_seq_cst);
+	s = atomic_load_explicit(&w->seq, memory_order_seq_cst);
+	if (!ready(arg, false) && !atomic_load_explicit(&w->closed, memory_order_seq_cst))
+		r = shmqi_park(&w->seq, s, sleep_ns);
+	atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
+	return r == -ETIMEDOUT || r == -EAGAIN || r == -EINTR ? 0 : r;
+}
+
+int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *enabled,
+		     shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns,
+		     uint64_t slice_ns)
+{
+	uint64_t now, sleep_ns;
+	int r;
+
+	if (ready(arg, true) || spin(ready, arg, spin_ns, deadline_ns))
+		return 0;
+	if (!*enabled) {
+		if (park_enable(park_state) < 0 && (!slice_ns || slice_ns > FALLBACK_SLICE_NS))
+			slice_ns = FALLBACK_SLICE_NS; /* stays so for this call only */
+		else
+			*enabled = true;
+	}
+	for (;;) {
+		if (ready(arg, true))
+			return 0;
+		if (atomic_load_explicit(&w->closed, memory_order_seq_cst))
+			return -EPIPE;
+		now = shmqi_now_ns();
+		if (now >= deadline_ns)
+			return -ETIMEDOUT;
+		sleep_ns = deadline_ns == UINT64_MAX ? SHMQI_WAIT_FOREVER : deadline_ns - now;
+		if (slice_ns && sleep_ns > slice_ns)
+			sleep_ns = slice_ns;
+		r = park_once(w, ready, arg, sleep_ns);
+		if (r < 0)
+			return r;
+	}
 }

@@ -324,6 +324,21 @@ SHMQ_API int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub
 SHMQ_API int shmq_sub_release(shmq_sub *sub);
 
 /**
+ * shmq_sub_wait() - wait until a record is there to receive.
+ * @sub:        a subscriber handle
+ * @spin_ns:    busy-poll this long first (0: park at once; SHMQ_SPIN_FOREVER: never park)
+ * @timeout_ns: give up after this long (0: just look; SHMQ_WAIT_FOREVER: never)
+ *
+ * As shmq_channel_wait(): producers pay nothing until a subscriber first parks on the
+ * topic, then a full fence per publish and a wake while subscribers sleep. A parked
+ * subscriber also wakes every claim timeout to skip a dead producer's record.
+ *
+ * Return: 0 (receive will find a record, or an error to report), -ETIMEDOUT, -EPIPE (the
+ * last producer closed and nothing is left), -EINVAL.
+ */
+SHMQ_API int shmq_sub_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t timeout_ns);
+
+/**
  * struct shmq_sub_stats - one subscriber's position and counters.
  * @cursor:   sequence number of the next record it reads
  * @tail:     sequence number the next claimed record will get

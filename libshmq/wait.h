@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* wait.h - readers that park until writers publish: the handshake on struct shmqi_wait. */
+#ifndef SHMQ_WAIT_H
+#define SHMQ_WAIT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "shm_layout.h"
+
+/*
+ * The handshake (docs/design.md, "Wakeups"), a store-buffer pattern closed with full
+ * fences on both sides (FACTS: release/acquire is not enough):
+ *   parker: waiters += 1 (seq_cst RMW); s = seq; look for data; park while seq == s
+ *   writer: publish; fence(seq_cst); if waiters: seq += 1; wake all
+ * Either the parker's look sees the data, or the writer's load sees the parker; and a
+ * writer that bumps seq after the parker read it makes the kernel refuse to sleep.
+ *
+ * Writers skip even the fence until a reader has switched parking on for the segment
+ * (park_state), which it does once, with a system-wide barrier (membarrier), so that no
+ * writer can still be acting on an old view of park_state when the first reader parks.
+ */
+
+/* Writer side, after publishing: wake parked readers, if any. A relaxed load otherwise. */
+static inline void shmqi_notify(_Atomic uint32_t *park_state, struct shmqi_wait *w)
+{
+	if (atomic_load_explicit(park_state, memory_order_relaxed) == SHMQI_PARK_OFF)
+		return;
+	/* W1: pairs with the parker's seq_cst increment of waiters (P1). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&w->waiters, memory_order_relaxed) == 0)
+		return;
+	atomic_fetch_add_explicit(&w->seq, 1, memory_order_seq_cst);
+	shmqi_wake(&w->seq, INT32_MAX);
+}
+
+/* Tell parked readers that the writing side is gone (or back: @closed 0). */
+void shmqi_wait_close(struct shmqi_wait *w, bool closed);
+
+/*
+ * What a parker looks for: true when the reader has something to do. @thorough: the call
+ * comes from the park loop (rare), so slower checks are welcome; false while spinning.
+ */
+typedef bool (*shmqi_ready_fn)(void *arg, bool thorough);
+
+/*
+ * shmqi_wait_until() - spin for @spin_ns, then park until @ready says so, the writing side
+ * closes, or @deadline_ns (CLOCK_MONOTONIC; UINT64_MAX for never) passes.
+ * @enabled: the caller's note that park_state is ON (saves the check next time)
+ * @slice_ns: wake up at least this often to call @ready anyway (0: no need)
+ *
+ * Return: 0 (ready), -ETIMEDOUT, -EPIPE (closed and not ready).
+ */
+int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *enabled,
+		     shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns,
+		     uint64_t slice_ns);
+
+/* A deadline @timeout_ns from now, saturating at UINT64_MAX ("never"). */
+uint64_t shmqi_deadline(uint64_t timeout_ns);
+
+#endif /* SHMQ_WAIT_H */

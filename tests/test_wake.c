@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+/* test_wake.c - parking and waking: backends, timeouts, -EPIPE on close, lost-wakeup stress. */
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include "common.h"
+
+#define HANDOFFS_FULL 10000000ull /* the 10 million hand-offs, scaled */
+#define WATCHDOG_S 600
+
+static const struct shmq_channel_config small = { .capacity = 1u << 16 };
+
+static void test_backend(void **state)
+{
+	const char *b = shmq_wake_backend();
+	const char *forced = getenv(SHMQ_WAKE_BACKEND_ENV);
+
+	assert_true(strcmp(b, "io_uring") == 0 || strcmp(b, "futex") == 0);
+	if (forced && strcmp(forced, "futex") == 0)
+		assert_string_equal(b, "futex");
+	printf("# wake backend: %s\n", b);
+}
+
+static void open_pair(shmq_bus *bus, const char *name, shmq_channel **tx, shmq_channel **rx)
+{
+	assert_int_equal(
+		shmq_channel_open(bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &small, tx), 0);
+	assert_int_equal(shmq_channel_open(bus, name, SHMQ_OPEN_CONSUMER, NULL, rx), 0);
+}
+
+static void test_timeout(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_channel *tx, *rx;
+	uint64_t t0;
+	char buf[8];
+
+	open_pair(bus, "to", &tx, &rx);
+	assert_int_equal(shmq_channel_wait(rx, 0, 0), -ETIMEDOUT);
+	t0 = test_now_ns();
+	assert_int_equal(shmq_channel_wait(rx, 1000, 20000000), -ETIMEDOUT);
+	assert_true(test_now_ns() - t0 >= 20000000); /* never early; no upper bound asserted */
+	assert_int_equal(shmq_channel_wait(tx, 0, 0), -EBADF);
+	assert_int_equal(shmq_channel_send(tx, "x", 1), 0);
+	assert_int_equal(shmq_channel_wait(rx, 0, SHMQ_WAIT_FOREVER), 0);
+	assert_int_equal(shmq_channel_recv(rx, buf, sizeof(buf), NULL), 1);
+	assert_int_equal(shmq_channel_wait(rx, 0, 1000000), -ETIMEDOUT);
+	shmq_channel_close(tx);
+	shmq_channel_close(rx);
+	test_unlink(bus, "to");
+	shmq_bus_close(bus);
+}
+
+/* A consumer parked with no timeout learns of the producer's close: -EPIPE. */
+static void test_close_wakes_channel(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_channel *tx, *rx;
+	pid_t pid;
+
+	open_pair(bus, "cl", &tx, &rx);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(60);
+		_exit(shmq_channel_wait(rx, 0, SHMQ_WAIT_FOREVER) == -EPIPE ? 0 : 1);
+	}
+	usleep(100000); /* long enough for the child to park, usually; either way it must end */
+	shmq_channel_close(tx);
+	assert_int_equal(test_wait(pid), 0);
+	shmq_channel_close(rx);
+	test_unlink(bus, "cl");
+	shmq_bus_close(bus);
+}
+
+static void test_close_wakes_topic(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub;
+	shmq_sub *sub;
+	pid_t pid;
+
+	assert_int_equal(shmq_pub_open(bus, "tcl", SHMQ_OPEN_CREATE, NULL, &pub), 0);
+	assert_int_equal(shmq_sub_open(bus, "tcl", 0, NULL, 0, &sub), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(60);
+		_exit(shmq_sub_wait(sub, 0, SHMQ_WAIT_FOREVER) == -EPIPE ? 0 : 1);
+	}
+	usleep(100000);
+	shmq_pub_close(pub);
+	assert_int_equal(test_wait(pid), 0);
+	assert_int_equal(shmq_pub_open(bus, "tcl", 0, NULL, &pub), 0); /* open again: no EPIPE */
+	assert_int_equal(shmq_sub_wait(sub, 0, 1000000), -ETIMEDOUT);
+	shmq_pub_close(pub);
+	shmq_sub_close(sub);
+	test_unlink(bus, "tcl");
+	shmq_bus_close(bus);
+}
+
+/* Sometimes a short pause, so that the other side parks and must be woken. */
+static void maybe_pause(uint64_t *rng)
+{
+	uint64_t r = test_rand(rng);
+
+	if (r % 8 == 0) {
+		struct timespec ts = { 0, (long)(r >> 40) % 20000 };
+
+		nanosleep(&ts, NULL);
+	} else if (r % 8 == 1) {
+		sched_yield();
+	}
+}
+
+/* Receive message @want (its payload is its number), parking with a random spin budget. */
+static int take(shmq_channel *rx, uint64_t want, uint64_t *rng)
+{
+	uint64_t got = 0, spin = test_rand(rng) % 4 == 0 ? 2000 : 0;
+	int r;
+
+	r = shmq_channel_wait(rx, spin, 30000000000ull);
+	if (r < 0)
+		return r;
+	r = shmq_channel_recv(rx, &got, sizeof(got), NULL);
+	if (r != sizeof(got))
+		return r < 0 ? r : -EBADMSG;
+	return got == want ? 0 : -EBADMSG;
+}
+
+static int give(shmq_channel *tx, uint64_t i)
+{
+	int r;
+
+	while ((r = shmq_channel_send(tx, &i, sizeof(i))) == -EAGAIN)
+		;
+	return r;
+}
+
+/* One side of the ping-pong: @first sends first. Returns 0 or the failing step's error. */
+static int play(shmq_channel *tx, shmq_channel *rx, uint64_t n, bool first, uint64_t seed)
+{
+	uint64_t i, rng = seed;
+	int r;
+
+	for (i = 1; i <= n; i++) {
+		if (first) {
+			maybe_pause(&rng);
+			r = give(tx, i);
+			if (r == 0)
+				r = take(rx, i, &rng);
+		} else {
+			r = take(rx, i, &rng);
+			maybe_pause(&rng);
+			if (r == 0)
+				r = give(tx, i);
+		}
+		if (r < 0) {
+			fprintf(stderr, "hand-off %llu (%s side): %s\n", (unsigned long long)i,
+				first ? "first" : "second", shmq_strerror(r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Lost-wakeup stress: two processes hand a token back and forth through two channels,
+ * each side parking (mostly with no spin at all) while the other sometimes pauses; every
+ * hand-off parks one side or races it. A lost wakeup is a sleeper that never wakes: the
+ * 30 s wait timeout turns it into a failure, the watchdog any other hang.
+ */
+static void test_handoff_stress(void **state)
+{
+	uint64_t n = test_scaled(HANDOFFS_FULL) / 2; /* two hand-offs per round */
+	shmq_channel *ab_tx, *ab_rx, *ba_tx, *ba_rx;
+	shmq_bus *bus = test_bus();
+	uint64_t t0 = test_now_ns();
+	pid_t pid;
+
+	open_pair(bus, "ab", &ab_tx, &ab_rx);
+	open_pair(bus, "ba", &ba_tx, &ba_rx);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(WATCHDOG_S);
+		_exit(play(ba_tx, ab_rx, n, false, 0x9e3779b97f4a7c15ull) == 0 ? 0 : 1);
+	}
+	alarm(WATCHDOG_S);
+	assert_int_equal(play(ab_tx, ba_rx, n, true, 0xd1b54a32d192ed03ull), 0);
+	assert_int_equal(test_wait(pid), 0);
+	alarm(0);
+	printf("# %llu hand-offs on %s in %.1f s\n", (unsigned long long)(2 * n),
+	       shmq_wake_backend(), (double)(test_now_ns() - t0) / 1e9);
+	shmq_channel_close(ab_tx);
+	shmq_channel_close(ab_rx);
+	shmq_channel_close(ba_tx);
+	shmq_channel_close(ba_rx);
+	shmq_bus_close(bus);
+}
+
+/* Fan-out: two parked subscribers in child processes get every record of a paced producer. */
+static int sub_child(shmq_bus *bus, uint64_t n)
+{
+	shmq_sub *sub;
+	uint64_t i, got;
+	int r;
+
+	alarm(120);
+	if (shmq_sub_open(bus, "fan", SHMQ_SUB_EARLIEST, NULL, 0, &sub) < 0)
+		return 1;
+	for (i = 1; i <= n; i++) {
+		r = shmq_sub_wait(sub, 0, 30000000000ull);
+		if (r == 0)
+			r = shmq_sub_recv(sub, &got, sizeof(got), NULL);
+		if (r != sizeof(got) || got != i)
+			return 2;
+	}
+	shmq_sub_close(sub);
+	return 0;
+}
+
+static void test_topic_fanout_park(void **state)
+{
+	uint64_t i, n = test_scaled(20000), rng = 42;
+	shmq_bus *bus = test_bus();
+	pid_t pids[2];
+	shmq_pub *pub;
+	int k;
+
+	assert_int_equal(shmq_pub_open(bus, "fan", SHMQ_OPEN_CREATE, NULL, &pub), 0);
+	for (k = 0; k < 2; k++) {
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k] == 0)
+			_exit(sub_child(bus, n));
+	}
+	for (i = 1; i <= n; i++) {
+		maybe_pause(&rng);
+		while (shmq_pub_send(pub, &i, sizeof(i), 0) == -EAGAIN)
+			;
+	}
+	for (k = 0; k < 2; k++)
+		assert_int_equal(test_wait(pids[k]), 0);
+	shmq_pub_close(pub);
+	test_unlink(bus, "fan");
+	shmq_bus_close(bus);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest unit[] = {
+		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_close_wakes_channel),
+		cmocka_unit_test(test_close_wakes_topic),
+		cmocka_unit_test(test_topic_fanout_park),
+	};
+	const struct CMUnitTest stress[] = {
+		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_handoff_stress),
+	};
+
+	if (argc > 1 && strcmp(argv[1], "--stress") == 0)
+		return cmocka_run_group_tests(stress, NULL, test_cleanup);
+	return cmocka_run_group_tests(unit, NULL, test_cleanup);
+}
