@@ -159,6 +159,9 @@ static int resolve_cfg(const struct shmq_topic_config *in, struct shmq_topic_con
 		out->claim_timeout_ns = SHMQ_TOPIC_DEFAULT_CLAIM_TIMEOUT_NS;
 	if (out->policy > SHMQ_TOPIC_LOSSY || out->mode > 0777)
 		return -EINVAL;
+	if (out->claim_timeout_ns < SHMQ_TOPIC_MIN_CLAIM_TIMEOUT_NS ||
+	    out->claim_timeout_ns > SHMQ_TOPIC_MAX_CLAIM_TIMEOUT_NS)
+		return -EINVAL;
 	if (!valid_shape(out->slots, out->max_msg, out->max_subscribers, out->max_producers))
 		return -EINVAL;
 	return 0;
@@ -207,11 +210,14 @@ static bool cfg_matches(const struct shmqi_topic *ctl, const struct shmq_topic_c
 static int check_topic(struct topic_map *t)
 {
 	const struct shmqi_seg_hdr *hdr = (const struct shmqi_seg_hdr *)t->seg.base;
-	const struct shmqi_topic *ctl;
+	struct shmqi_topic copy;
+	const struct shmqi_topic *ctl = &copy;
 
 	if (hdr->body_off != SHMQI_TOPIC_BODY_OFF || t->seg.size < SUBS_OFF)
 		return -EPROTO;
-	ctl = (const struct shmqi_topic *)(t->seg.base + hdr->body_off);
+	/* One read of the configuration: a writer scribbling meanwhile cannot make the values
+	 * used differ from the values checked. (Only the cold fields are read from it.) */
+	memcpy(&copy, t->seg.base + SHMQI_TOPIC_BODY_OFF, offsetof(struct shmqi_topic, skipped));
 	if (!valid_shape(ctl->slots, ctl->max_msg, ctl->max_subs, ctl->max_prods) ||
 	    ctl->policy > SHMQ_TOPIC_LOSSY || ctl->slot_size != slot_size_for(ctl->max_msg))
 		return -EPROTO;
@@ -219,7 +225,7 @@ static int check_topic(struct topic_map *t)
 	    ctl->ring_off != ring_off(ctl->max_subs, ctl->max_prods) ||
 	    ctl->ring_off + (uint64_t)ctl->slots * ctl->slot_size != t->seg.size)
 		return -EPROTO;
-	t->ctl = (struct shmqi_topic *)ctl;
+	t->ctl = (struct shmqi_topic *)(t->seg.base + SHMQI_TOPIC_BODY_OFF);
 	t->subs = (struct shmqi_sub_slot *)(t->seg.base + ctl->subs_off);
 	t->prods = (struct shmqi_prod_slot *)(t->seg.base + ctl->prods_off);
 	t->ring = t->seg.base + ctl->ring_off;
@@ -230,8 +236,10 @@ static int check_topic(struct topic_map *t)
 	t->policy = ctl->policy;
 	t->max_subs = ctl->max_subs;
 	t->max_prods = ctl->max_prods;
-	t->timeout_ns =
-		ctl->claim_timeout_ns ? ctl->claim_timeout_ns : SHMQ_TOPIC_DEFAULT_CLAIM_TIMEOUT_NS;
+	t->timeout_ns = ctl->claim_timeout_ns;
+	if (t->timeout_ns < SHMQ_TOPIC_MIN_CLAIM_TIMEOUT_NS ||
+	    t->timeout_ns > SHMQ_TOPIC_MAX_CLAIM_TIMEOUT_NS)
+		return -EPROTO;
 	return 0;
 }
 
@@ -279,17 +287,36 @@ static inline struct shmqi_owner *owner_at(void *table, uint32_t i)
 	return (struct shmqi_owner *)((uint8_t *)table + (size_t)i * sizeof(struct shmqi_sub_slot));
 }
 
+/*
+ * Is the owner @pid (loaded with acquire from @o) alive? A negative pid is a process in
+ * the middle of taking or freeing the entry (O1): judged by its pid alone.
+ */
 static bool owner_alive(const struct shmqi_owner *o, int32_t pid)
 {
+	if (pid < 0)
+		return shmqi_pid_alive(-pid);
 	return shmqi_owner_alive(pid, atomic_load_explicit(&o->start_time, memory_order_relaxed),
 				 atomic_load_explicit(&o->pidns, memory_order_relaxed));
 }
 
-/* Record who we are in an entry we own; the other fields are the caller's to reset. */
-static void set_owner(const struct topic_map *t, struct shmqi_owner *o)
+/*
+ * O1: an entry changes hands in two steps. CAS the pid from its old value to our negated
+ * pid (nobody judges the entry by the old owner's start time any more, nobody else takes
+ * it), fill or clear the fields, then store the final pid with release (pairs with the
+ * acquire loads of the pid before owner_alive()).
+ */
+static bool grab_entry(struct shmqi_owner *o, int32_t old, int32_t me)
 {
-	atomic_store_explicit(&o->start_time, t->start_time, memory_order_relaxed);
-	atomic_store_explicit(&o->pidns, shmqi_pidns(), memory_order_relaxed);
+	/* seq_cst: X1 in check_exclusive() relies on it. */
+	return atomic_compare_exchange_strong_explicit(&o->pid, &old, -me, memory_order_seq_cst,
+						       memory_order_relaxed);
+}
+
+static void set_owner(struct shmqi_owner *o, int32_t pid, uint64_t start, uint64_t pidns)
+{
+	atomic_store_explicit(&o->start_time, start, memory_order_relaxed);
+	atomic_store_explicit(&o->pidns, pidns, memory_order_relaxed);
+	atomic_store_explicit(&o->pid, pid, memory_order_seq_cst); /* O1 */
 }
 
 /*
@@ -306,14 +333,11 @@ static int take_entry(const struct topic_map *t, void *table, uint32_t n, uint32
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < n; i++) {
 			o = owner_at(table, i);
-			cur = atomic_load_explicit(&o->pid, memory_order_relaxed);
+			cur = atomic_load_explicit(&o->pid, memory_order_acquire);
 			if (pass == 0 ? cur != 0 : cur == 0 || owner_alive(o, cur))
 				continue;
-			/* seq_cst: X1 in check_exclusive() relies on it. */
-			if (atomic_compare_exchange_strong_explicit(&o->pid, &cur, t->pid,
-								    memory_order_seq_cst,
-								    memory_order_relaxed)) {
-				set_owner(t, o);
+			if (grab_entry(o, cur, t->pid)) {
+				set_owner(o, t->pid, t->start_time, shmqi_pidns());
 				*ret_i = i;
 				return 0;
 			}
@@ -325,20 +349,17 @@ static int take_entry(const struct topic_map *t, void *table, uint32_t n, uint32
 /* Give an entry up, if we still own it. */
 static void drop_entry(struct shmqi_owner *o, int32_t me)
 {
-	atomic_store_explicit(&o->start_time, 0, memory_order_relaxed);
-	atomic_store_explicit(&o->pidns, 0, memory_order_relaxed);
-	atomic_compare_exchange_strong_explicit(&o->pid, &me, 0, memory_order_release,
-						memory_order_relaxed);
+	if (grab_entry(o, me, me))
+		set_owner(o, 0, 0, 0);
 }
 
 /* Free the slot of a subscriber that died: take it over, clear it, give it back. */
 static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, int32_t dead)
 {
-	if (!atomic_compare_exchange_strong_explicit(&s->owner.pid, &dead, t->pid,
-						     memory_order_acq_rel, memory_order_relaxed))
+	if (!grab_entry(&s->owner, dead, t->pid))
 		return;
 	atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
-	drop_entry(&s->owner, t->pid);
+	set_owner(&s->owner, 0, 0, 0);
 }
 
 /* ---- the claimant of an uncommitted record ---- */
@@ -372,11 +393,32 @@ static bool claimant_alive(const struct topic_map *t, uint64_t seq)
  * Turn record @seq, whose slot still shows @v, into a skipped record unless a live
  * producer claims it. Return: true when the stamp changed (skipped here or elsewhere).
  */
+/*
+ * Is anyone alive still entitled to the slot that shows @v, on the way to record @seq?
+ * Every record of this slot after the one @v finished (from the one @v shows, if it is
+ * still being written) up to @seq: a live claimant of any of them may be writing it
+ * (reliable topics mark nothing while writing). Records are looked at a lap apart; past
+ * 64 laps (only a corrupt stamp says that) the answer is yes, to be safe.
+ */
+static bool slot_claimed(const struct topic_map *t, uint64_t seq, uint64_t v)
+{
+	uint64_t from = stamp_seq(v) + ((v & 3) == SHMQI_STAMP_WRITING ? 0 : t->slots);
+	unsigned laps = 0;
+
+	if (v == 0 || from > seq) /* never written, or corrupt: only @seq's claim counts */
+		from = seq;
+	for (; from <= seq; from += t->slots) {
+		if (++laps > 64 || claimant_alive(t, from))
+			return true;
+	}
+	return false;
+}
+
 static bool skip_dead_claim(const struct topic_map *t, uint64_t seq, uint64_t v)
 {
 	struct shmqi_trec *rec = slot_at(t, seq);
 
-	if (claimant_alive(t, seq))
+	if (slot_claimed(t, seq, v))
 		return false;
 	if (atomic_compare_exchange_strong_explicit(&rec->stamp, &v,
 						    SHMQI_STAMP(seq, SHMQI_STAMP_SKIPPED),
@@ -435,14 +477,29 @@ static bool other_producer(const struct topic_map *t, const struct shmqi_prod_sl
  * producer takes its table entry, then looks at exclusive_pid; all seq_cst, so at least
  * one of two racing openers sees the other (both may give up: -EBUSY).
  */
+/* Is the exclusive producer @pid still open? Judged through its producer entry. */
+static bool exclusive_alive(const struct topic_map *t, int32_t pid)
+{
+	uint32_t i;
+
+	if (pid == 0)
+		return false;
+	for (i = 0; i < t->max_prods; i++) {
+		if (atomic_load_explicit(&t->prods[i].owner.pid, memory_order_acquire) == pid &&
+		    owner_alive(&t->prods[i].owner, pid))
+			return true;
+	}
+	return false;
+}
+
 static int check_exclusive(shmq_pub *pub, bool want)
 {
 	struct shmqi_topic *ctl = pub->t.ctl;
 	int32_t cur = atomic_load_explicit(&ctl->exclusive_pid, memory_order_seq_cst);
 
 	if (!want)
-		return cur != 0 && shmqi_owner_alive(cur, 0, 0) ? -EBUSY : 0;
-	if (cur != 0 && shmqi_owner_alive(cur, 0, 0))
+		return exclusive_alive(&pub->t, cur) ? -EBUSY : 0;
+	if (exclusive_alive(&pub->t, cur))
 		return -EBUSY;
 	if (!atomic_compare_exchange_strong_explicit(&ctl->exclusive_pid, &cur, pub->t.pid,
 						     memory_order_seq_cst, memory_order_relaxed))
@@ -502,7 +559,7 @@ static void reap_dead_subs(const struct topic_map *t)
 
 	for (i = 0; i < t->max_subs; i++) {
 		s = &t->subs[i];
-		pid = atomic_load_explicit(&s->owner.pid, memory_order_relaxed);
+		pid = atomic_load_explicit(&s->owner.pid, memory_order_acquire);
 		if (pid == 0 || pid == t->pid)
 			continue;
 		if (!owner_alive(&s->owner, pid))
@@ -513,7 +570,7 @@ static void reap_dead_subs(const struct topic_map *t)
 /* The first sequence that claims must stay below: the slowest active cursor plus a lap. */
 static uint64_t gate_limit(const struct topic_map *t, uint64_t tail)
 {
-	uint64_t min = tail, c;
+	uint64_t min = UINT64_MAX, c, now;
 	uint32_t i;
 
 	for (i = 0; i < t->max_subs; i++) {
@@ -526,6 +583,12 @@ static uint64_t gate_limit(const struct topic_map *t, uint64_t tail)
 		if (c < min)
 			min = c;
 	}
+	/* S1: a tail read after the state loads (seq_cst), never one read before them. */
+	now = atomic_load_explicit(&t->ctl->tail, memory_order_seq_cst);
+	if (now < min)
+		min = now;
+	if (tail < min)
+		min = tail;
 	return min + t->slots;
 }
 
@@ -668,7 +731,8 @@ static inline int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_
 	 */
 	if (pub->t.policy == SHMQ_TOPIC_LOSSY) {
 		v = SHMQI_STAMP(seq, SHMQI_STAMP_WRITING);
-		atomic_store_explicit(&rec->stamp, v, memory_order_relaxed);
+		/* Release: whoever sees WRITING(seq) also sees the tail past seq. */
+		atomic_store_explicit(&rec->stamp, v, memory_order_release);
 	}
 	/* R4 (pairs with A4), R5 (pairs with A5): the payload stores below become visible
 	 * after WRITING and after the claiming CAS of the tail. */
@@ -738,6 +802,23 @@ static int put_rec(shmq_pub *pub, uint64_t seq, const struct shmq_pub_msg *m, ui
 	return commit_rec(pub, rec, seq, m->len, m->corr_id, ts);
 }
 
+/*
+ * A claimed record we will not write: mark it skipped now if its slot is free, else leave
+ * it to whoever waits there (our claim is done, so it is skipped after the timeout).
+ */
+static void give_up(shmq_pub *pub, uint64_t seq)
+{
+	struct shmqi_trec *rec = slot_at(&pub->t, seq);
+	uint64_t v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
+
+	if (stamp_seq(v) >= seq || !slot_free_for(&pub->t, v, seq))
+		return;
+	if (atomic_compare_exchange_strong_explicit(&rec->stamp, &v,
+						    SHMQI_STAMP(seq, SHMQI_STAMP_SKIPPED),
+						    memory_order_acq_rel, memory_order_relaxed))
+		atomic_fetch_add_explicit(&pub->t.ctl->skipped, 1, memory_order_relaxed);
+}
+
 int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n)
 {
 	uint64_t first, k, i, ts;
@@ -758,13 +839,15 @@ int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n)
 	if (r < 0)
 		return r;
 	ts = shmqi_now_ns();
-	for (i = 0; i < k; i++) { /* every claimed record gets its stamp, whatever happens */
-		e = put_rec(pub, first + i, &msgs[i], ts);
-		if (e < 0 && r == 0)
-			r = e;
+	for (i = 0; i < k; i++) {
+		r = put_rec(pub, first + i, &msgs[i], ts);
+		if (r < 0)
+			break;
 	}
+	for (e = (int)i + 1; (uint64_t)e < k; e++) /* a prefix is published, never more */
+		give_up(pub, first + (uint64_t)e);
 	claim_done(pub);
-	return r < 0 ? r : (int)k;
+	return i ? (int)i : r;
 }
 
 /* The one-record case of shmq_pub_send_many(), kept apart because it is the hot path. */
@@ -1320,7 +1403,7 @@ static uint32_t count_subs(const struct topic_map *t, struct shmq_topic_sub_info
 
 	for (i = 0; i < t->max_subs; i++) {
 		s = &t->subs[i];
-		pid = atomic_load_explicit(&s->owner.pid, memory_order_relaxed);
+		pid = atomic_load_explicit(&s->owner.pid, memory_order_acquire);
 		if (pid == 0 ||
 		    atomic_load_explicit(&s->state, memory_order_relaxed) != SHMQI_SUB_ACTIVE ||
 		    !owner_alive(&s->owner, pid))

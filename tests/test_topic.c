@@ -358,7 +358,7 @@ static void test_attach(void **state)
 	expect_attach(bus, "att", &(struct shmq_topic_config){ .policy = SHMQ_TOPIC_LOSSY }, 0);
 	c = cfg;
 	c.mode = 0600;
-	c.claim_timeout_ns = 7;
+	c.claim_timeout_ns = 7000000;
 	expect_attach(bus, "att", &c, 0);
 	c = cfg;
 	c.slots = 32;
@@ -2238,9 +2238,50 @@ static void test_hostile_records(void **state)
 	guarded_trials("records", records_one, 2 * (N_LIES + 2 * N_STAMPS), 0);
 }
 
+/*
+ * A live producer mid-write (an outstanding claim) is never overwritten, not even by the
+ * producer that finds a later record of the same slot abandoned: that one times out.
+ */
+static void test_live_writer_not_overwritten(void **state)
+{
+	const struct shmq_topic_config cfg = {
+		.slots = 2, .max_msg = 64, .policy = SHMQ_TOPIC_LOSSY, .claim_timeout_ns = 20000000
+	};
+	shmq_bus *bus = test_bus();
+	struct shmq_sub_msg mi;
+	shmq_pub *q, *p;
+	shmq_sub *sub;
+	char rb[64];
+	void *buf;
+
+	assert_int_equal(shmq_pub_open(bus, "live", SHMQ_OPEN_CREATE, &cfg, &q), 0);
+	assert_int_equal(shmq_pub_open(bus, "live", 0, &cfg, &p), 0);
+	assert_int_equal(shmq_pub_send(q, "a", 1, 0), 0); /* 1 */
+	assert_int_equal(shmq_pub_send(q, "b", 1, 0), 0); /* 2 */
+	assert_int_equal(shmq_pub_claim(q, 8, &buf), 0); /* 3: WRITING in slot 1 */
+	assert_int_equal(shmq_pub_send(p, "c", 1, 0), 0); /* 4 */
+	assert_int_equal(shmq_pub_send(p, "d", 1, 0), -ETIMEDOUT); /* 5: behind live 3 */
+	assert_int_equal(shmq_pub_send(p, "e", 1, 0), 0); /* 6 */
+	assert_int_equal(shmq_pub_send(p, "XXXXXXX", 8, 0), -ETIMEDOUT); /* 7: slot of 3 */
+	assert_memory_not_equal(buf, "XXXXXXX", 7); /* nobody wrote into Q's record */
+	memcpy(buf, "QQQQQQQ", 8);
+	assert_int_equal(shmq_pub_commit(q, 8, 0), 0);
+	/* The log retains 6 and 7 only; 7 was abandoned and is skipped once it times out. */
+	assert_int_equal(shmq_sub_open(bus, "live", SHMQ_SUB_EARLIEST, &cfg, 0, &sub), 0);
+	assert_int_equal(shmq_sub_recv(sub, rb, sizeof(rb), &mi), 1);
+	assert_int_equal(mi.seq, 6);
+	assert_int_equal(shmq_sub_wait(sub, 0, 5000000000ull), -ETIMEDOUT); /* nothing after */
+	shmq_sub_close(sub);
+	shmq_pub_close(p);
+	shmq_pub_close(q);
+	test_unlink(bus, "live");
+	shmq_bus_close(bus);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_live_writer_not_overwritten),
 		cmocka_unit_test(test_config_invalid),
 		cmocka_unit_test(test_config_limits),
 		cmocka_unit_test(test_defaults),

@@ -63,6 +63,8 @@ typedef struct shmq_sub shmq_sub;
 #define SHMQ_TOPIC_DEFAULT_SUBSCRIBERS 64u
 #define SHMQ_TOPIC_DEFAULT_PRODUCERS 64u
 #define SHMQ_TOPIC_DEFAULT_CLAIM_TIMEOUT_NS 1000000000ull /* 1 s */
+#define SHMQ_TOPIC_MIN_CLAIM_TIMEOUT_NS 1000000ull /* 1 ms */
+#define SHMQ_TOPIC_MAX_CLAIM_TIMEOUT_NS 3600000000000ull /* 1 h */
 
 /**
  * struct shmq_topic_config - how a topic is created.
@@ -74,7 +76,7 @@ typedef struct shmq_sub shmq_sub;
  * @max_subscribers:  subscriber slots, 1-256; 0 for 64
  * @max_producers:    producer slots, 1-256; 0 for 64
  * @claim_timeout_ns: how long a claimed but uncommitted record is waited for before its
- *                    claimant is checked for death; 0 for 1 s
+ *                    claimant is checked for death, 1 ms to 1 h; 0 for 1 s
  *
  * When attaching to an existing topic, non-zero @slots, @max_msg, @max_subscribers and
  * @max_producers must equal the topic's, and @policy must too; @mode and
@@ -164,7 +166,9 @@ struct shmq_pub_msg {
  * @n:    at least 1
  *
  * On a reliable topic with less room than @n records, publishes as many as fit. The
- * records get consecutive sequence numbers.
+ * records get consecutive sequence numbers. What is published is always a prefix of
+ * @msgs: when a record fails (-ETIMEDOUT, -ESTALE), the ones after it are not published
+ * (their sequence numbers become skipped records) and the count says how far it went.
  *
  * Return: the number published (1..@n), or the error of shmq_pub_send() for the first.
  * Every length is checked before anything is claimed: one too large gives -EMSGSIZE.
@@ -310,7 +314,8 @@ SHMQ_API int shmq_sub_recv_many(shmq_sub *sub, struct shmq_sub_rmsg *msgs, size_
  * once. On a lossy topic a producer may overwrite a peeked record meanwhile:
  * shmq_sub_release() then says so, and what was read from it must be discarded.
  *
- * Return: the payload length (>= 0), or -EAGAIN, -EBADMSG, -EPROTO, -EINVAL.
+ * Return: the payload length (>= 0), or -EAGAIN, -EBADMSG, -EPROTO, -EINVAL, -ENOMEM
+ * (no room to remember one more peeked record).
  */
 SHMQ_API int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret_info);
 
