@@ -681,14 +681,30 @@ static bool chan_ready(void *arg, bool thorough)
 	return atomic_load_explicit(&rec_at(ch, ch->peek_pos)->stamp, memory_order_acquire) != 0;
 }
 
-int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
+int shmqi_channel_waitable(shmq_channel *ch, struct shmqi_waitable *w, uint64_t *slice_ns)
 {
 	int r = check_consumer(ch);
 
 	if (r < 0)
 		return r;
-	return shmqi_wait_until(&ch->ctl->park_state, &ch->ctl->wait, &ch->park_on, chan_ready, ch,
-				spin_ns, shmqi_deadline(timeout_ns), 0);
+	*w = (struct shmqi_waitable){ .park_state = &ch->ctl->park_state,
+				      .w = &ch->ctl->wait,
+				      .enabled = &ch->park_on,
+				      .ready = chan_ready,
+				      .arg = ch };
+	(void)slice_ns; /* a channel never needs waking without a writer */
+	return 0;
+}
+
+int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	struct shmqi_waitable w;
+	int r = shmqi_channel_waitable(ch, &w, NULL);
+
+	if (r < 0)
+		return r;
+	return shmqi_wait_until(w.park_state, w.w, w.enabled, w.ready, w.arg, spin_ns,
+				shmqi_deadline(timeout_ns), 0);
 }
 
 int shmq_channel_stats(const shmq_channel *ch, struct shmq_channel_stats *ret_stats)

@@ -1361,13 +1361,31 @@ static bool sub_ready(void *arg, bool thorough)
 	return next_rec(sub, &rec, &v) != -EAGAIN;
 }
 
-int shmq_sub_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t timeout_ns)
+int shmqi_sub_waitable(shmq_sub *sub, struct shmqi_waitable *w, uint64_t *slice_ns)
 {
 	if (!sub)
 		return -EINVAL;
-	return shmqi_wait_until(&sub->t.ctl->park_state, &sub->t.ctl->wait, &sub->park_on,
-				sub_ready, sub, spin_ns, shmqi_deadline(timeout_ns),
-				sub->t.timeout_ns);
+	*w = (struct shmqi_waitable){ .park_state = &sub->t.ctl->park_state,
+				      .w = &sub->t.ctl->wait,
+				      .enabled = &sub->park_on,
+				      .ready = sub_ready,
+				      .arg = sub };
+	/* Wake every claim timeout: a dead producer's record is skipped by looking. */
+	if (slice_ns && (!*slice_ns || *slice_ns > sub->t.timeout_ns))
+		*slice_ns = sub->t.timeout_ns;
+	return 0;
+}
+
+int shmq_sub_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	struct shmqi_waitable w;
+	uint64_t slice = 0;
+	int r = shmqi_sub_waitable(sub, &w, &slice);
+
+	if (r < 0)
+		return r;
+	return shmqi_wait_until(w.park_state, w.w, w.enabled, w.ready, w.arg, spin_ns,
+				shmqi_deadline(timeout_ns), slice);
 }
 
 int shmq_sub_stats(const shmq_sub *sub, struct shmq_sub_stats *ret_stats)

@@ -57,6 +57,31 @@ int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *e
 		     shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns,
 		     uint64_t slice_ns);
 
+/* One thing a thread waits for among several (shmq_wait_many()). */
+struct shmqi_waitable {
+	_Atomic uint32_t *park_state;
+	struct shmqi_wait *w;
+	bool *enabled;
+	shmqi_ready_fn ready;
+	void *arg;
+};
+
+/*
+ * shmqi_wait_many() - shmqi_wait_until() for up to 128 waitables at once: one vectored
+ * futex wait (FUTEX_WAITV) on all their words. @out[i]: 1 ready, -EPIPE closed, 0 neither.
+ * Return: how many are ready or closed (> 0), or -ETIMEDOUT.
+ */
+int shmqi_wait_many(struct shmqi_waitable *ws, size_t n, int *out, uint64_t spin_ns,
+		    uint64_t deadline_ns, uint64_t slice_ns);
+
+/* Fill @w for a consumer channel or a subscriber. Return: 0, or -EBADF/-EINVAL. */
+int shmqi_channel_waitable(shmq_channel *ch, struct shmqi_waitable *w, uint64_t *slice_ns);
+int shmqi_sub_waitable(shmq_sub *sub, struct shmqi_waitable *w, uint64_t *slice_ns);
+
+/* Park on several words: returns the index of one that woke, -EAGAIN, -ETIMEDOUT, -EINTR. */
+int shmqi_park_many(_Atomic uint32_t *const *words, const uint32_t *expected, unsigned n,
+		    uint64_t timeout_ns);
+
 /* A deadline @timeout_ns from now, saturating at UINT64_MAX ("never"). */
 uint64_t shmqi_deadline(uint64_t timeout_ns);
 

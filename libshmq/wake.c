@@ -312,3 +312,172 @@ int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *e
 			return r;
 	}
 }
+
+/* ---- waiting on several words at once (FUTEX_WAITV) ---- */
+
+#define OP_FUTEX_WAITV 53
+
+static int waitv_syscall(struct futex_waitv *wv, unsigned n, uint64_t timeout_ns)
+{
+	struct timespec abs;
+	uint64_t at;
+	long r;
+
+	if (timeout_ns == SHMQI_WAIT_FOREVER) {
+		r = syscall(SYS_futex_waitv, wv, n, 0, NULL, CLOCK_MONOTONIC);
+	} else {
+		at = shmqi_deadline(timeout_ns);
+		abs = (struct timespec){ .tv_sec = (time_t)(at / 1000000000u),
+					 .tv_nsec = (long)(at % 1000000000u) };
+		r = syscall(SYS_futex_waitv, wv, n, 0, &abs, CLOCK_MONOTONIC);
+	}
+	if (r >= 0)
+		return (int)r;
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+static int waitv_io_uring(struct futex_waitv *wv, unsigned n, uint64_t timeout_ns)
+{
+	struct __kernel_timespec ts = { .tv_sec = (long long)(timeout_ns / 1000000000u),
+					.tv_nsec = (long long)(timeout_ns % 1000000000u) };
+	struct io_uring *ring = thread_ring();
+	struct io_uring_sqe *sqe;
+	unsigned cqes = 1;
+	int r;
+
+	if (!ring)
+		return waitv_syscall(wv, n, timeout_ns);
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_rw(OP_FUTEX_WAITV, sqe, 0, wv, n, 0);
+	sqe->user_data = UD_WAIT;
+	if (timeout_ns != SHMQI_WAIT_FOREVER) {
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe = io_uring_get_sqe(ring);
+		io_uring_prep_link_timeout(sqe, &ts, 0);
+		sqe->user_data = UD_TIMEOUT;
+		cqes = 2;
+	}
+	r = io_uring_submit(ring);
+	return r < 0 ? r : reap(ring, cqes);
+}
+
+int shmqi_park_many(_Atomic uint32_t *const *words, const uint32_t *expected, unsigned n,
+		    uint64_t timeout_ns)
+{
+	struct futex_waitv wv[FUTEX_WAITV_MAX];
+	unsigned i;
+
+	if (n == 0 || n > FUTEX_WAITV_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		wv[i] = (struct futex_waitv){ .val = expected[i],
+					      .uaddr = (uint64_t)(uintptr_t)words[i],
+					      .flags = FUTEX2_SIZE_U32 };
+	if (shmqi_wake_backend() == SHMQI_WAKE_IO_URING)
+		return waitv_io_uring(wv, n, timeout_ns);
+	return waitv_syscall(wv, n, timeout_ns);
+}
+
+/* Mark what is ready (1) or closed (-EPIPE) in @out; return how many are either. */
+static int scan_ready(struct shmqi_waitable *ws, size_t n, int *out, bool thorough)
+{
+	int count = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[i] = ws[i].ready(ws[i].arg, thorough) ? 1 : 0;
+		if (!out[i] && atomic_load_explicit(&ws[i].w->closed, memory_order_seq_cst))
+			out[i] = -EPIPE;
+		count += out[i] != 0;
+	}
+	return count;
+}
+
+/* P1 on every wait block, one more look at all, and one vectored sleep. */
+static int park_all(struct shmqi_waitable *ws, size_t n, int *out, uint64_t sleep_ns)
+{
+	_Atomic uint32_t *words[FUTEX_WAITV_MAX];
+	uint32_t seqs[FUTEX_WAITV_MAX];
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < n; i++) {
+		atomic_fetch_add_explicit(&ws[i].w->waiters, 1, memory_order_seq_cst); /* P1 */
+		words[i] = &ws[i].w->seq;
+		seqs[i] = atomic_load_explicit(&ws[i].w->seq, memory_order_seq_cst);
+	}
+	if (scan_ready(ws, n, out, false) == 0)
+		r = shmqi_park_many(words, seqs, (unsigned)n, sleep_ns);
+	for (i = 0; i < n; i++)
+		atomic_fetch_sub_explicit(&ws[i].w->waiters, 1, memory_order_relaxed);
+	return r >= 0 || r == -ETIMEDOUT || r == -EAGAIN || r == -EINTR ? 0 : r;
+}
+
+static void enable_all(struct shmqi_waitable *ws, size_t n, uint64_t *slice_ns)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (*ws[i].enabled)
+			continue;
+		if (park_enable(ws[i].park_state) == 0)
+			*ws[i].enabled = true;
+		else
+			*slice_ns = FALLBACK_SLICE_NS;
+	}
+}
+
+int shmqi_wait_many(struct shmqi_waitable *ws, size_t n, int *out, uint64_t spin_ns,
+		    uint64_t deadline_ns, uint64_t slice_ns)
+{
+	uint64_t now, end, sleep_ns;
+	int r;
+
+	end = spin_ns ? shmqi_deadline(spin_ns) : 0;
+	do {
+		r = scan_ready(ws, n, out, false);
+		if (r > 0)
+			return r;
+	} while (end && shmqi_now_ns() < end && shmqi_now_ns() < deadline_ns);
+	enable_all(ws, n, &slice_ns);
+	for (;;) {
+		r = scan_ready(ws, n, out, true);
+		if (r > 0)
+			return r;
+		now = shmqi_now_ns();
+		if (now >= deadline_ns)
+			return -ETIMEDOUT;
+		sleep_ns = deadline_ns == UINT64_MAX ? SHMQI_WAIT_FOREVER : deadline_ns - now;
+		if (slice_ns && sleep_ns > slice_ns)
+			sleep_ns = slice_ns;
+		r = park_all(ws, n, out, sleep_ns);
+		if (r < 0)
+			return r;
+	}
+}
+
+int shmq_wait_many(struct shmq_wait_item *items, size_t n, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	struct shmqi_waitable ws[FUTEX_WAITV_MAX];
+	int out[FUTEX_WAITV_MAX];
+	uint64_t slice = 0;
+	size_t i;
+	int r;
+
+	if (!items || n == 0 || n > SHMQ_WAIT_MANY_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (!items[i].ch == !items[i].sub)
+			return -EINVAL;
+		r = items[i].ch ? shmqi_channel_waitable(items[i].ch, &ws[i], &slice)
+				: shmqi_sub_waitable(items[i].sub, &ws[i], &slice);
+		if (r < 0)
+			return r;
+	}
+	r = shmqi_wait_many(ws, n, out, spin_ns, shmqi_deadline(timeout_ns), slice);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++)
+		items[i].ready = out[i];
+	return r;
+}

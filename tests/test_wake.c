@@ -248,6 +248,63 @@ static void test_topic_fanout_park(void **state)
 	shmq_bus_close(bus);
 }
 
+/* One thread waits on three channels and a subscriber; a child writes to one of them. */
+static void test_wait_many(void **state)
+{
+	const char *names[3] = { "m0", "m1", "m2" };
+	struct shmq_wait_item items[4] = { 0 };
+	shmq_channel *tx[3], *rx[3];
+	shmq_bus *bus = test_bus();
+	uint64_t v = 7;
+	shmq_pub *pub;
+	shmq_sub *sub;
+	pid_t pid;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		open_pair(bus, names[i], &tx[i], &rx[i]);
+		items[i].ch = rx[i];
+	}
+	assert_int_equal(shmq_pub_open(bus, "mt", SHMQ_OPEN_CREATE, NULL, &pub), 0);
+	assert_int_equal(shmq_sub_open(bus, "mt", 0, NULL, 0, &sub), 0);
+	items[3].sub = sub;
+	assert_int_equal(shmq_wait_many(items, 4, 0, 10000000), -ETIMEDOUT);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		usleep(50000); /* the parent is parked by then, usually */
+		_exit(shmq_channel_send(tx[1], &v, sizeof(v)) == 0 ? 0 : 1);
+	}
+	assert_int_equal(shmq_wait_many(items, 4, 0, 10000000000ull), 1);
+	assert_int_equal(test_wait(pid), 0);
+	assert_int_equal(items[0].ready, 0);
+	assert_int_equal(items[1].ready, 1);
+	assert_int_equal(items[2].ready, 0);
+	assert_int_equal(items[3].ready, 0);
+	assert_int_equal(shmq_pub_send(pub, &v, sizeof(v), 0), 0);
+	shmq_channel_close(tx[2]); /* closed with nothing left: -EPIPE */
+	assert_int_equal(shmq_wait_many(items, 4, 0, 0), 3);
+	assert_int_equal(items[1].ready, 1);
+	assert_int_equal(items[2].ready, -EPIPE);
+	assert_int_equal(items[3].ready, 1);
+	items[3].ch = rx[0]; /* both set */
+	assert_int_equal(shmq_wait_many(items, 4, 0, 0), -EINVAL);
+	items[3].ch = tx[0];
+	items[3].sub = NULL; /* a producer handle */
+	assert_int_equal(shmq_wait_many(items, 4, 0, 0), -EBADF);
+	assert_int_equal(shmq_wait_many(items, 0, 0, 0), -EINVAL);
+	for (i = 0; i < 3; i++) {
+		if (i != 2)
+			shmq_channel_close(tx[i]);
+		shmq_channel_close(rx[i]);
+		test_unlink(bus, names[i]);
+	}
+	shmq_sub_close(sub);
+	shmq_pub_close(pub);
+	test_unlink(bus, "mt");
+	shmq_bus_close(bus);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest unit[] = {
@@ -256,6 +313,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_close_wakes_channel),
 		cmocka_unit_test(test_close_wakes_topic),
 		cmocka_unit_test(test_topic_fanout_park),
+		cmocka_unit_test(test_wait_many),
 	};
 	const struct CMUnitTest stress[] = {
 		cmocka_unit_test(test_backend),
