@@ -323,6 +323,41 @@ SHMQ_API int shmq_channel_release(shmq_channel *ch);
  */
 SHMQ_API int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns);
 
+struct io_uring_sqe; /* liburing's */
+
+/**
+ * shmq_channel_prep_wait() - put the wait for a message onto the caller's own io_uring.
+ * @ch:        a consumer handle
+ * @sqe:       an SQE from the caller's ring (io_uring_get_sqe()), filled here
+ * @user_data: stored in the SQE, to recognise its completion
+ *
+ * The SQE becomes an IORING_OP_FUTEX_WAIT on the channel's wait word (kernel 6.7+), or a
+ * NOP when a message is there already, so its completion arrives when there is something
+ * to receive (or spuriously: receive until -EAGAIN, then prepare again). After the
+ * completion, call shmq_channel_wait_done() exactly once. Producers wake the ring's
+ * waiters with a futex wake per publish until then.
+ *
+ * Return: 0, or -EBADF (not a consumer handle), -EINVAL.
+ */
+SHMQ_API int shmq_channel_prep_wait(shmq_channel *ch, struct io_uring_sqe *sqe, uint64_t user_data);
+
+/** shmq_channel_wait_done() - the completion of a prepared wait arrived. Return: 0 or -EBADF. */
+SHMQ_API int shmq_channel_wait_done(shmq_channel *ch);
+
+/**
+ * shmq_channel_fd() - a file descriptor that polls readable while there is something to
+ * receive, for poll/epoll/select users.
+ * @ch: a consumer handle
+ *
+ * The fd is an io_uring of the handle's own with the wait armed in it; it stays readable
+ * until a receive on @ch returns -EAGAIN, which re-arms it. Owned by @ch: do not close it;
+ * it goes with shmq_channel_close(). Calling this again re-arms it and returns the same fd.
+ *
+ * Return: the fd (>= 0), or -EOPNOTSUPP (no io_uring futex waits: see
+ * shmq_wake_backend()), -EBADF, -ENOMEM, or an io_uring setup error.
+ */
+SHMQ_API int shmq_channel_fd(shmq_channel *ch);
+
 /**
  * struct shmq_channel_stats - a channel's configuration and positions, read without locks.
  * @capacity:      ring bytes

@@ -47,6 +47,7 @@ struct shmq_channel {
 	unsigned peeked; /* messages read since the last release */
 	bool broken; /* a corrupt record was seen */
 	bool park_on; /* this handle has seen parking switched on */
+	struct shmqi_fdring *fdring; /* shmq_channel_fd(), when asked for */
 };
 
 static inline uint64_t rec_size(uint64_t len)
@@ -276,6 +277,7 @@ err_free:
 
 void shmq_channel_close(shmq_channel *ch)
 {
+	struct shmqi_waitable w;
 	_Atomic int32_t *owner;
 	int32_t me;
 
@@ -291,6 +293,8 @@ void shmq_channel_close(shmq_channel *ch)
 		    ch->role == SHMQ_OPEN_PRODUCER)
 			shmqi_wait_close(&ch->ctl->wait, true); /* a parked consumer: -EPIPE */
 	}
+	if (ch->fdring && shmqi_channel_waitable(ch, &w, NULL) == 0)
+		shmqi_fdring_free(ch->fdring, &w);
 	shmqi_seg_close(&ch->seg);
 	free(ch);
 }
@@ -586,6 +590,16 @@ static int next_msg(struct shmq_channel *ch, struct view *v)
 	return 0;
 }
 
+/* Nothing to read (-EAGAIN): a pollable fd, if there is one, must wait again. */
+static int idle(struct shmq_channel *ch, int r)
+{
+	struct shmqi_waitable w;
+
+	if (r == -EAGAIN && ch->fdring && shmqi_channel_waitable(ch, &w, NULL) == 0)
+		shmqi_fdring_idle(ch->fdring, &w);
+	return r;
+}
+
 static void take(struct shmq_channel *ch, const struct view *v)
 {
 	ch->peek_pos = v->next_pos;
@@ -605,7 +619,7 @@ int shmq_channel_peek(shmq_channel *ch, const void **ret_data, struct shmq_msg_i
 		return -EINVAL;
 	r = next_msg(ch, &v);
 	if (r < 0)
-		return r;
+		return idle(ch, r);
 	take(ch, &v);
 	*ret_data = v.data;
 	if (ret_info)
@@ -655,7 +669,7 @@ int shmq_channel_recv_many(shmq_channel *ch, struct shmq_rmsg *msgs, size_t n)
 		take(ch, &v);
 	}
 	if (i == 0)
-		return r;
+		return idle(ch, r);
 	shmq_channel_release(ch);
 	return (int)i;
 }
@@ -694,6 +708,34 @@ int shmqi_channel_waitable(shmq_channel *ch, struct shmqi_waitable *w, uint64_t 
 				      .arg = ch };
 	(void)slice_ns; /* a channel never needs waking without a writer */
 	return 0;
+}
+
+int shmq_channel_prep_wait(shmq_channel *ch, struct io_uring_sqe *sqe, uint64_t user_data)
+{
+	struct shmqi_waitable w;
+	int r = shmqi_channel_waitable(ch, &w, NULL);
+
+	if (r < 0)
+		return r;
+	return sqe ? shmqi_arm(&w, sqe, user_data) : -EINVAL;
+}
+
+int shmq_channel_wait_done(shmq_channel *ch)
+{
+	struct shmqi_waitable w;
+	int r = shmqi_channel_waitable(ch, &w, NULL);
+
+	if (r == 0)
+		shmqi_arm_done(&w);
+	return r;
+}
+
+int shmq_channel_fd(shmq_channel *ch)
+{
+	struct shmqi_waitable w;
+	int r = shmqi_channel_waitable(ch, &w, NULL);
+
+	return r < 0 ? r : shmqi_fdring_get(&ch->fdring, &w);
 }
 
 int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)

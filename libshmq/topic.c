@@ -88,6 +88,7 @@ struct shmq_sub {
 	uint32_t peeked;
 	uint32_t peek_cap;
 	bool park_on; /* this handle has seen parking switched on */
+	struct shmqi_fdring *fdring; /* shmq_sub_fd(), when asked for */
 	unsigned polls;
 	unsigned since_heartbeat;
 };
@@ -1035,9 +1036,13 @@ err_free:
 
 void shmq_sub_close(shmq_sub *sub)
 {
+	struct shmqi_waitable w;
+
 	if (!sub)
 		return;
 	atomic_store_explicit(&sub->me->state, SHMQI_SUB_FREE, memory_order_seq_cst);
+	if (sub->fdring && shmqi_sub_waitable(sub, &w, NULL) == 0)
+		shmqi_fdring_free(sub->fdring, &w);
 	drop_entry(&sub->me->owner, sub->t.pid);
 	shmqi_seg_close(&sub->t.seg);
 	free(sub->peek_seqs);
@@ -1225,6 +1230,18 @@ static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
 	return (int)len;
 }
 
+static bool sub_ready(void *arg, bool thorough);
+
+/* Nothing to read (-EAGAIN): a pollable fd, if there is one, must wait again. */
+static int sub_idle(shmq_sub *sub, int r)
+{
+	struct shmqi_waitable w;
+
+	if (r == -EAGAIN && sub->fdring && shmqi_sub_waitable(sub, &w, NULL) == 0)
+		shmqi_fdring_idle(sub->fdring, &w);
+	return r;
+}
+
 static int check_sub(const shmq_sub *sub)
 {
 	if (!sub)
@@ -1262,7 +1279,7 @@ int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret
 		return -ENOMEM;
 	r = next_rec(sub, &rec, &v);
 	if (r < 0)
-		return r;
+		return sub_idle(sub, r);
 	len = rec->len;
 	if (len > sub->t.max_msg || rec->flags)
 		return corrupt(sub);
@@ -1325,7 +1342,7 @@ int shmq_sub_recv_many(shmq_sub *sub, struct shmq_sub_rmsg *msgs, size_t n)
 			break;
 	}
 	publish_cursor(sub);
-	return i ? (int)i : r;
+	return i ? (int)i : sub_idle(sub, r);
 }
 
 int shmq_sub_recv(shmq_sub *sub, void *buf, size_t buf_len, struct shmq_sub_msg *ret_info)
@@ -1342,7 +1359,7 @@ int shmq_sub_recv(shmq_sub *sub, void *buf, size_t buf_len, struct shmq_sub_msg 
 	publish_cursor(sub);
 	if (ret_info && (r >= 0 || r == -EMSGSIZE))
 		*ret_info = m.info;
-	return r;
+	return sub_idle(sub, r);
 }
 
 /*
@@ -1374,6 +1391,34 @@ int shmqi_sub_waitable(shmq_sub *sub, struct shmqi_waitable *w, uint64_t *slice_
 	if (slice_ns && (!*slice_ns || *slice_ns > sub->t.timeout_ns))
 		*slice_ns = sub->t.timeout_ns;
 	return 0;
+}
+
+int shmq_sub_prep_wait(shmq_sub *sub, struct io_uring_sqe *sqe, uint64_t user_data)
+{
+	struct shmqi_waitable w;
+	int r = shmqi_sub_waitable(sub, &w, NULL);
+
+	if (r < 0)
+		return r;
+	return sqe ? shmqi_arm(&w, sqe, user_data) : -EINVAL;
+}
+
+int shmq_sub_wait_done(shmq_sub *sub)
+{
+	struct shmqi_waitable w;
+	int r = shmqi_sub_waitable(sub, &w, NULL);
+
+	if (r == 0)
+		shmqi_arm_done(&w);
+	return r;
+}
+
+int shmq_sub_fd(shmq_sub *sub)
+{
+	struct shmqi_waitable w;
+	int r = shmqi_sub_waitable(sub, &w, NULL);
+
+	return r < 0 ? r : shmqi_fdring_get(&sub->fdring, &w);
 }
 
 int shmq_sub_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t timeout_ns)

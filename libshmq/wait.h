@@ -82,6 +82,20 @@ int shmqi_sub_waitable(shmq_sub *sub, struct shmqi_waitable *w, uint64_t *slice_
 int shmqi_park_many(_Atomic uint32_t *const *words, const uint32_t *expected, unsigned n,
 		    uint64_t timeout_ns);
 
+/* The wait, prepared into an io_uring SQE of the caller's (see shmq_channel_prep_wait()). */
+struct io_uring_sqe;
+int shmqi_arm(struct shmqi_waitable *wt, struct io_uring_sqe *sqe, uint64_t user_data);
+void shmqi_arm_done(struct shmqi_waitable *wt);
+
+/*
+ * A pollable fd for a handle: a ring of its own with the wait armed in it. _get() makes it
+ * (once) and arms it; _idle() re-arms after a receive found nothing; _free() with the handle.
+ */
+struct shmqi_fdring;
+int shmqi_fdring_get(struct shmqi_fdring **fp, struct shmqi_waitable *wt);
+void shmqi_fdring_idle(struct shmqi_fdring *f, struct shmqi_waitable *wt);
+void shmqi_fdring_free(struct shmqi_fdring *f, struct shmqi_waitable *wt);
+
 /* A deadline @timeout_ns from now, saturating at UINT64_MAX ("never"). */
 uint64_t shmqi_deadline(uint64_t timeout_ns);
 

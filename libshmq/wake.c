@@ -148,6 +148,7 @@ static struct io_uring *thread_ring(void)
 /* FUTEX_WAIT filled by hand from the kernel's uapi layout (liburing 2.3 has no helper). */
 static void prep_futex_wait(struct io_uring_sqe *sqe, _Atomic uint32_t *word, uint32_t expected)
 {
+	memset(sqe, 0, sizeof(*sqe)); /* liburing 2.3 leaves addr3 and others as they were */
 	io_uring_prep_rw(OP_FUTEX_WAIT, sqe, (int)FUTEX2_SIZE_U32, (const void *)word, 0, expected);
 	sqe->addr3 = FUTEX_MATCH_ANY; /* the bitmask; 0 would be -EINVAL */
 	sqe->user_data = UD_WAIT;
@@ -182,9 +183,8 @@ static int wait_io_uring(_Atomic uint32_t *word, uint32_t expected, uint64_t tim
 	unsigned n = 1;
 	int r;
 
-	if (!ring)
-		return wait_syscall(word, expected, timeout_ns);
-	sqe = io_uring_get_sqe(ring);
+	if (!ring || io_uring_sq_space_left(ring) < 2 || !(sqe = io_uring_get_sqe(ring)))
+		return wait_syscall(word, expected, timeout_ns); /* never: we reap all we submit */
 	prep_futex_wait(sqe, word, expected);
 	if (timeout_ns != SHMQI_WAIT_FOREVER) {
 		sqe->flags |= IOSQE_IO_LINK;
@@ -345,9 +345,9 @@ static int waitv_io_uring(struct futex_waitv *wv, unsigned n, uint64_t timeout_n
 	unsigned cqes = 1;
 	int r;
 
-	if (!ring)
-		return waitv_syscall(wv, n, timeout_ns);
-	sqe = io_uring_get_sqe(ring);
+	if (!ring || io_uring_sq_space_left(ring) < 2 || !(sqe = io_uring_get_sqe(ring)))
+		return waitv_syscall(wv, n, timeout_ns); /* never: we reap all we submit */
+	memset(sqe, 0, sizeof(*sqe));
 	io_uring_prep_rw(OP_FUTEX_WAITV, sqe, 0, wv, n, 0);
 	sqe->user_data = UD_WAIT;
 	if (timeout_ns != SHMQI_WAIT_FOREVER) {
@@ -480,4 +480,105 @@ int shmq_wait_many(struct shmq_wait_item *items, size_t n, uint64_t spin_ns, uin
 	for (i = 0; i < n; i++)
 		items[i].ready = out[i];
 	return r;
+}
+
+/* ---- the caller's own io_uring, and a pollable file descriptor ---- */
+
+#define OP_NOP 0
+
+/*
+ * Fill @sqe with the wait on @wt: announce (P1), look once more, then FUTEX_WAIT on the
+ * word, or a NOP when something is there already, so the completion comes at once.
+ * shmqi_arm_done() undoes the announcement once the completion is in.
+ */
+int shmqi_arm(struct shmqi_waitable *wt, struct io_uring_sqe *sqe, uint64_t user_data)
+{
+	uint32_t s;
+
+	if (!*wt->enabled && park_enable(wt->park_state) == 0)
+		*wt->enabled = true;
+	atomic_fetch_add_explicit(&wt->w->waiters, 1, memory_order_seq_cst); /* P1 */
+	s = atomic_load_explicit(&wt->w->seq, memory_order_seq_cst);
+	if (wt->ready(wt->arg, true) ||
+	    atomic_load_explicit(&wt->w->closed, memory_order_seq_cst)) {
+		memset(sqe, 0, sizeof(*sqe));
+		io_uring_prep_rw(OP_NOP, sqe, -1, NULL, 0, 0);
+	} else {
+		prep_futex_wait(sqe, &wt->w->seq, s);
+	}
+	sqe->user_data = user_data;
+	return 0;
+}
+
+void shmqi_arm_done(struct shmqi_waitable *wt)
+{
+	atomic_fetch_sub_explicit(&wt->w->waiters, 1, memory_order_relaxed);
+}
+
+/* A handle's own ring, whose fd polls readable while a completion waits in it. */
+struct shmqi_fdring {
+	struct io_uring ring;
+	bool armed;
+};
+
+static int fdring_rearm(struct shmqi_fdring *f, struct shmqi_waitable *wt)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int r;
+
+	while (io_uring_peek_cqe(&f->ring, &cqe) == 0) { /* the previous completion */
+		io_uring_cqe_seen(&f->ring, cqe);
+		if (f->armed)
+			shmqi_arm_done(wt);
+		f->armed = false;
+	}
+	if (f->armed)
+		return 0; /* still waiting: the fd is not readable, as it should be */
+	sqe = io_uring_get_sqe(&f->ring);
+	if (!sqe)
+		return -EBUSY; /* never: one SQE at a time */
+	shmqi_arm(wt, sqe, UD_WAIT);
+	f->armed = true;
+	r = io_uring_submit(&f->ring);
+	return r < 0 ? r : 0;
+}
+
+int shmqi_fdring_get(struct shmqi_fdring **fp, struct shmqi_waitable *wt)
+{
+	struct shmqi_fdring *f = *fp;
+	int r;
+
+	if (shmqi_wake_backend() != SHMQI_WAKE_IO_URING)
+		return -EOPNOTSUPP;
+	if (!f) {
+		f = calloc(1, sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		r = io_uring_queue_init(2, &f->ring, 0);
+		if (r < 0) {
+			free(f);
+			return r;
+		}
+		*fp = f;
+	}
+	r = fdring_rearm(f, wt);
+	return r < 0 ? r : f->ring.ring_fd;
+}
+
+/* After a receive found nothing: make the fd wait again (no-op without an fd). */
+void shmqi_fdring_idle(struct shmqi_fdring *f, struct shmqi_waitable *wt)
+{
+	if (f)
+		fdring_rearm(f, wt);
+}
+
+void shmqi_fdring_free(struct shmqi_fdring *f, struct shmqi_waitable *wt)
+{
+	if (!f)
+		return;
+	if (f->armed)
+		shmqi_arm_done(wt);
+	io_uring_queue_exit(&f->ring); /* cancels a wait still armed */
+	free(f);
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* test_wake.c - parking and waking: backends, timeouts, -EPIPE on close, lost-wakeup stress. */
+#include <liburing.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -305,6 +307,152 @@ static void test_wait_many(void **state)
 	shmq_bus_close(bus);
 }
 
+static bool have_io_uring(void)
+{
+	return strcmp(shmq_wake_backend(), "io_uring") == 0;
+}
+
+/*
+ * A child takes the producer role of @name (the parent gave it up), sends one message after
+ * a pause, so that the parent is waiting by then, and exits holding the role: the parent
+ * takes it over afterwards, resuming where the child left (a handle inherited through
+ * fork() must not be used by both processes).
+ */
+static pid_t send_later(shmq_bus *bus, const char *name)
+{
+	shmq_channel *tx;
+	uint64_t v = 9;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		usleep(50000);
+		if (shmq_channel_open(bus, name, SHMQ_OPEN_PRODUCER, NULL, &tx) < 0)
+			_exit(2);
+		_exit(shmq_channel_send(tx, &v, sizeof(v)) == 0 ? 0 : 1);
+	}
+	return pid;
+}
+
+static void reopen_tx(shmq_bus *bus, const char *name, shmq_channel **tx)
+{
+	assert_int_equal(shmq_channel_open(bus, name, SHMQ_OPEN_PRODUCER, NULL, tx), 0);
+}
+
+/* A channel with only its consumer open: no producer yet, so none has closed it. */
+static shmq_channel *open_rx(shmq_bus *bus, const char *name)
+{
+	shmq_channel *rx;
+
+	assert_int_equal(
+		shmq_channel_open(bus, name, SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &small, &rx),
+		0);
+	return rx;
+}
+
+/* The wait on the caller's own io_uring: one SQE, one completion when the message came. */
+static void test_prep_wait(void **state)
+{
+	struct __kernel_timespec ts = { .tv_sec = 10 };
+	struct io_uring_cqe *cqe;
+	shmq_bus *bus = test_bus();
+	shmq_channel *tx, *rx;
+	struct io_uring ring;
+	uint64_t v;
+	pid_t pid;
+
+	if (!have_io_uring())
+		skip();
+	rx = open_rx(bus, "pw");
+	assert_int_equal(io_uring_queue_init(4, &ring, 0), 0);
+	assert_int_equal(shmq_channel_prep_wait(rx, io_uring_get_sqe(&ring), 4242), 0);
+	assert_int_equal(io_uring_submit(&ring), 1);
+	assert_int_equal(io_uring_wait_cqe_timeout(
+				 &ring, &cqe, &(struct __kernel_timespec){ .tv_nsec = 20000000 }),
+			 -ETIME);
+	pid = send_later(bus, "pw");
+	assert_int_equal(io_uring_wait_cqe_timeout(&ring, &cqe, &ts), 0);
+	assert_int_equal(cqe->user_data, 4242);
+	io_uring_cqe_seen(&ring, cqe);
+	assert_int_equal(shmq_channel_wait_done(rx), 0);
+	assert_int_equal(shmq_channel_recv(rx, &v, sizeof(v), NULL), (int)sizeof(v));
+	assert_int_equal(test_wait(pid), 0);
+	reopen_tx(bus, "pw", &tx);
+	/* Something there already: a NOP that completes at once. */
+	assert_int_equal(shmq_channel_send(tx, &v, sizeof(v)), 0);
+	assert_int_equal(shmq_channel_prep_wait(rx, io_uring_get_sqe(&ring), 7), 0);
+	assert_int_equal(io_uring_submit_and_wait(&ring, 1), 1);
+	assert_int_equal(io_uring_peek_cqe(&ring, &cqe), 0);
+	assert_int_equal(cqe->user_data, 7);
+	io_uring_cqe_seen(&ring, cqe);
+	assert_int_equal(shmq_channel_wait_done(rx), 0);
+	assert_int_equal(shmq_channel_prep_wait(tx, io_uring_get_sqe(&ring), 1), -EBADF);
+	io_uring_queue_exit(&ring);
+	shmq_channel_close(tx);
+	shmq_channel_close(rx);
+	test_unlink(bus, "pw");
+	shmq_bus_close(bus);
+}
+
+static int poll_in(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, timeout_ms);
+}
+
+/* poll() on the handle's fd: readable while there is something, quiet after -EAGAIN. */
+static void test_fd(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_channel *tx, *rx;
+	struct shmq_sub_msg m;
+	shmq_pub *pub;
+	shmq_sub *sub;
+	int fd, fd2;
+	uint64_t v;
+	pid_t pid;
+
+	rx = open_rx(bus, "fd");
+	tx = NULL;
+	fd = shmq_channel_fd(rx);
+	if (!have_io_uring()) {
+		assert_int_equal(fd, -EOPNOTSUPP);
+		goto out;
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(poll_in(fd, 20), 0);
+	pid = send_later(bus, "fd");
+	assert_int_equal(poll_in(fd, 10000), 1);
+	assert_int_equal(test_wait(pid), 0);
+	reopen_tx(bus, "fd", &tx);
+	assert_int_equal(shmq_channel_fd(tx), -EBADF);
+	assert_int_equal(poll_in(fd, 0), 1); /* level: still readable until -EAGAIN */
+	assert_int_equal(shmq_channel_recv(rx, &v, sizeof(v), NULL), (int)sizeof(v));
+	assert_int_equal(shmq_channel_recv(rx, &v, sizeof(v), NULL), -EAGAIN);
+	assert_int_equal(poll_in(fd, 20), 0);
+	assert_int_equal(shmq_channel_fd(rx), fd);
+	/* A subscriber's fd. */
+	assert_int_equal(shmq_pub_open(bus, "fdt", SHMQ_OPEN_CREATE, NULL, &pub), 0);
+	assert_int_equal(shmq_sub_open(bus, "fdt", 0, NULL, 0, &sub), 0);
+	fd2 = shmq_sub_fd(sub);
+	assert_true(fd2 >= 0);
+	assert_int_equal(poll_in(fd2, 20), 0);
+	assert_int_equal(shmq_pub_send(pub, &v, sizeof(v), 0), 0);
+	assert_int_equal(poll_in(fd2, 10000), 1);
+	assert_int_equal(shmq_sub_recv(sub, &v, sizeof(v), &m), (int)sizeof(v));
+	assert_int_equal(shmq_sub_recv(sub, &v, sizeof(v), &m), -EAGAIN);
+	assert_int_equal(poll_in(fd2, 20), 0);
+	shmq_sub_close(sub);
+	shmq_pub_close(pub);
+	test_unlink(bus, "fdt");
+out:
+	shmq_channel_close(tx);
+	shmq_channel_close(rx);
+	test_unlink(bus, "fd");
+	shmq_bus_close(bus);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest unit[] = {
@@ -314,6 +462,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_close_wakes_topic),
 		cmocka_unit_test(test_topic_fanout_park),
 		cmocka_unit_test(test_wait_many),
+		cmocka_unit_test(test_prep_wait),
+		cmocka_unit_test(test_fd),
 	};
 	const struct CMUnitTest stress[] = {
 		cmocka_unit_test(test_backend),

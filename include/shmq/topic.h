@@ -344,6 +344,25 @@ SHMQ_API int shmq_sub_release(shmq_sub *sub);
 SHMQ_API int shmq_sub_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t timeout_ns);
 
 /**
+ * shmq_sub_prep_wait() - put the wait for a record onto the caller's own io_uring; as
+ * shmq_channel_prep_wait(). A dead producer's unfinished record is noticed only by a
+ * receive or a wait call: prepare the SQE with a linked timeout of the claim timeout to
+ * be sure to look.
+ * Return: 0, or -EINVAL.
+ */
+SHMQ_API int shmq_sub_prep_wait(shmq_sub *sub, struct io_uring_sqe *sqe, uint64_t user_data);
+
+/** shmq_sub_wait_done() - the completion of a prepared wait arrived. Return: 0 or -EINVAL. */
+SHMQ_API int shmq_sub_wait_done(shmq_sub *sub);
+
+/**
+ * shmq_sub_fd() - a file descriptor that polls readable while there is something to
+ * receive; as shmq_channel_fd() (re-armed by a receive or peek that returns -EAGAIN).
+ * Return: the fd, or -EOPNOTSUPP, -EINVAL, -ENOMEM, an io_uring setup error.
+ */
+SHMQ_API int shmq_sub_fd(shmq_sub *sub);
+
+/**
  * struct shmq_wait_item - one of the things shmq_wait_many() waits for.
  * @ch:    a consumer channel handle, or NULL
  * @sub:   a subscriber handle, or NULL (exactly one of @ch and @sub is set)
