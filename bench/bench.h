@@ -140,8 +140,15 @@ static inline bool spin_check(struct spin *s)
 	return spin_peer_gone(s);
 }
 
-/* Shared-memory names this run created; unlinked on exit and on a fatal signal. */
+/*
+ * Names and paths this run created; removed on exit and on a fatal signal (directories
+ * after the files, so a directory's entries must be registered too).
+ */
+enum cleanup_kind { CLEANUP_SHM, CLEANUP_MQ, CLEANUP_FILE, CLEANUP_DIR };
+
 void cleanup_install(void);
+void cleanup_add(enum cleanup_kind kind, const char *path);
+void cleanup_del(enum cleanup_kind kind, const char *path);
 void cleanup_add_shm(const char *ns, const char *name);
 void cleanup_del_shm(const char *ns, const char *name);
 
@@ -158,12 +165,19 @@ int u64_parse(const char *arg, uint64_t min, uint64_t max, uint64_t *ret);
 /* Fill @buf with a pattern derived from @seq (seq in the first 8 bytes when size >= 8). */
 void pattern_fill(void *buf, size_t len, uint64_t seq);
 
+/* A transport's wait mode: "block" (the kernel or a library waits) or "poll" (busy-polls). */
+static inline const char *wait_name(bool block)
+{
+	return block ? "block" : "poll";
+}
+
 /* ---- subcommands ---- */
 
 enum pp_mode { PP_MODE_PINGPONG, PP_MODE_QUICK, PP_MODE_FANOUT };
 
 int pingpong_main(int argc, char **argv, enum pp_mode mode);
 int throughput_main(int argc, char **argv);
+int compare_main(int argc, char **argv);
 /* bench/bench_hist.c, when present (the histogram benchmark). */
 int bench_hist_main(int argc, char **argv);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "link.h"
 #include "shmq.h"
 
 static void usage(FILE *f)
@@ -14,13 +15,16 @@ static void usage(FILE *f)
 		"Latency and throughput of libshmq against the hardware and kernel baselines.\n"
 		"\n"
 		"commands:\n"
-		"  pingpong    round-trip time: shmq-spsc, shmq-topic(-excl), raw-cacheline,\n"
-		"              pipe, uds\n"
+		"  pingpong    round-trip time: shmq-spsc, shmq-topic(-excl), raw-cacheline\n"
+		"              (poll); pipe, uds, uds-dgram, eventfd, posix-mq, zmq-ipc,\n"
+		"              nng-ipc (block)\n"
 		"  fanout      round-trip time of one request to 1, 2, 4, 8 topic subscribers\n"
 		"              that all reply, against the same with raw cache lines\n"
 		"  throughput  one-way streaming rate: shmq-spsc(-batch),\n"
 		"              shmq-topic(-excl)(-batch), shmq-topic-mpP (P producers),\n"
-		"              raw-stream\n"
+		"              raw-stream, and the blocking peers of pingpong\n"
+		"  compare     pingpong and throughput over every transport built, poll and\n"
+		"              block apart, ratios to the hardware, the targets (~1-2 min)\n"
 		"  quick       a short pingpong at 64 bytes with the target checks (about 15 s)\n"
 #ifdef SHMQ_BENCH_HIST
 		"  hist        the HDR histogram's own costs\n"
@@ -52,6 +56,10 @@ static int run_command(int argc, char **argv)
 		return pingpong_main(argc, argv, PP_MODE_FANOUT);
 	if (strcmp(cmd, "throughput") == 0)
 		return throughput_main(argc, argv);
+	if (strcmp(cmd, "compare") == 0)
+		return compare_main(argc, argv);
+	if (strcmp(cmd, "_link-peer") == 0)
+		return link_peer_main(argc, argv); /* a peer in a fresh image: see link_reexec() */
 #ifdef SHMQ_BENCH_HIST
 	if (strcmp(cmd, "hist") == 0)
 		return bench_hist_main(argc, argv);

@@ -8,32 +8,7 @@
 
 #include "pingpong.h"
 
-enum { P50, P90, P99, P999, PMAX, NPCT };
-
 static const double pct_q[NPCT] = { 50, 90, 99, 99.9, 100 };
-
-struct pp_opts {
-	unsigned sizes[BENCH_MAX_SIZES];
-	int nsizes;
-	uint64_t iters;
-	uint64_t warmup;
-	uint64_t reps;
-	uint64_t capacity;
-	bool use[PP_NTRANSPORTS];
-	struct cpu_pair cpus;
-	bool cpus_given;
-	bool json;
-	enum pp_mode mode;
-	const char *hlog; /* --hlog FILE: every measurement as a tagged interval */
-	FILE *hlog_f;
-	uint64_t hlog_base_ns; /* CLOCK_REALTIME of the log's BaseTime */
-};
-
-/* Per-rep percentiles, [rep][size][transport][pct]. */
-struct pp_results {
-	const struct pp_opts *o;
-	uint64_t *v;
-};
 
 static uint64_t *res_at(const struct pp_results *res, uint64_t rep, int si, int ti)
 {
@@ -87,6 +62,8 @@ static void run_reset(const struct pp_transport *t, const struct pp_opts *o, str
 	r->treq[0] = r->trep[0] = '\0';
 	r->pub_flags = t->pub_flags;
 	r->fan = NULL;
+	if (t->link)
+		link_init(&r->lk, t->link, r->size, false);
 	r->total = o->warmup + o->iters;
 	r->nechoes = echoes_of(t);
 	r->rstride = ((size_t)r->size + 63) & ~(size_t)63;
@@ -159,7 +136,7 @@ static int pp_all(const struct pp_opts *o, struct pp_results *res, struct pp_run
 		for (si = 0; si < o->nsizes; si++) {
 			r->size = o->sizes[si];
 			for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
-				if (!o->use[ti])
+				if (!o->use[ti] || !pp_fits(pp_transports[ti], r->size))
 					continue;
 				uint64_t start = wall_ns();
 
@@ -179,13 +156,7 @@ static int pp_all(const struct pp_opts *o, struct pp_results *res, struct pp_run
 
 /* ---- reporting ---- */
 
-struct pp_summary {
-	uint64_t med[NPCT]; /* median over reps of each percentile */
-	uint64_t p50_min;
-	uint64_t p50_max;
-};
-
-static void summarize(const struct pp_results *res, int si, int ti, struct pp_summary *s)
+void pp_summarize(const struct pp_results *res, int si, int ti, struct pp_summary *s)
 {
 	uint64_t reps = res->o->reps, rep, *tmp = calloc(reps, sizeof(*tmp));
 	int q;
@@ -213,7 +184,8 @@ static void print_json_row(const struct pp_opts *o, int si, int ti, const struct
 {
 	const struct pp_transport *t = pp_transports[ti];
 
-	printf("{\"bench\":\"pingpong\",\"transport\":\"%s\",\"size\":%u,", t->name, o->sizes[si]);
+	printf("{\"bench\":\"pingpong\",\"transport\":\"%s\",\"wait\":\"%s\",\"size\":%u,", t->name,
+	       wait_name(t->block), o->sizes[si]);
 	if (t->topic)
 		printf("\"subscribers\":%u,", echoes_of(t));
 	printf("\"processes\":%u,\"oversubscribed\":%s,", echoes_of(t) + 1,
@@ -233,11 +205,12 @@ static void print_row(const struct pp_opts *o, int si, int ti, const struct pp_s
 		print_json_row(o, si, ti, s);
 		return;
 	}
-	printf("%6u  %-18s %8llu %8llu %8llu %8llu %9llu   %llu-%llu", o->sizes[si],
-	       pp_transports[ti]->name, (unsigned long long)s->med[P50],
-	       (unsigned long long)s->med[P90], (unsigned long long)s->med[P99],
-	       (unsigned long long)s->med[P999], (unsigned long long)s->med[PMAX],
-	       (unsigned long long)s->p50_min, (unsigned long long)s->p50_max);
+	printf("%6u  %-18s %-5s %8llu %8llu %8llu %8llu %9llu   %llu-%llu", o->sizes[si],
+	       pp_transports[ti]->name, wait_name(pp_transports[ti]->block),
+	       (unsigned long long)s->med[P50], (unsigned long long)s->med[P90],
+	       (unsigned long long)s->med[P99], (unsigned long long)s->med[P999],
+	       (unsigned long long)s->med[PMAX], (unsigned long long)s->p50_min,
+	       (unsigned long long)s->p50_max);
 	if (oversubscribed(o, ti))
 		printf("   oversubscribed: %u processes on %d CPU%s",
 		       echoes_of(pp_transports[ti]) + 1, o->cpus.nallowed,
@@ -312,13 +285,13 @@ static void print_ratios(const struct pp_opts *o, int si, const struct pp_summar
 		printf("}\n");
 }
 
-static void print_target(const struct pp_opts *o, const char *name, bool have, double value,
-			 const char *op, double limit)
+void target_print(bool json, const char *name, bool have, double value, const char *op,
+		  double limit)
 {
 	bool pass = op[0] == '<' ? value <= limit : value >= limit;
 	const char *verdict = !have ? "SKIP" : pass ? "PASS" : "MISS";
 
-	if (o->json) {
+	if (json) {
 		printf("{\"bench\":\"target\",\"name\":\"%s\",\"value\":%.3f,\"op\":\"%s\","
 		       "\"limit\":%.2f,\"result\":\"%s\"}\n",
 		       name, have ? value : 0.0, op, limit, verdict);
@@ -338,7 +311,7 @@ static void print_topic_target(const struct pp_opts *o, const struct pp_summary 
 	char name[64];
 
 	snprintf(name, sizeof(name), "%s/raw-cacheline p50 RTT", pp_transports[ti]->name);
-	print_target(o, name, have, have ? (double)s[ti].med[P50] / raw : 0, "<=", 1.5);
+	target_print(o->json, name, have, have ? (double)s[ti].med[P50] / raw : 0, "<=", 1.5);
 }
 
 /*
@@ -355,10 +328,10 @@ static void print_targets(const struct pp_opts *o, const struct pp_summary *s)
 	if (!o->json)
 		printf("\ntargets (64 bytes, p50 of the same run%s):\n",
 		       o->cpus.pinned ? "" : "; UNPINNED, one CPU: the targets assume two");
-	print_target(o, "shmq-spsc/raw-cacheline p50 RTT", have_raw && o->use[PP_SHMQ],
+	target_print(o->json, "shmq-spsc/raw-cacheline p50 RTT", have_raw && o->use[PP_SHMQ],
 		     have_raw ? spsc / raw : 0, "<=", 1.25);
-	print_target(o, "uds/shmq-spsc p50 RTT", uds, uds ? (double)s[PP_UDS].med[P50] / spsc : 0,
-		     ">=", 20);
+	target_print(o->json, "uds/shmq-spsc p50 RTT", uds,
+		     uds ? (double)s[PP_UDS].med[P50] / spsc : 0, ">=", 20);
 	print_topic_target(o, s, PP_TOPIC);
 	print_topic_target(o, s, PP_TOPIC_EXCL);
 }
@@ -385,7 +358,7 @@ static void report_header(const struct pp_opts *o)
 	if (any_fanout(o))
 		printf("fan-out: one request to N echo processes (shmq-topic-fanN: N subscribers "
 		       "that reply\non one shared topic); a round trip ends when all N replied\n");
-	printf("  size  transport               p50      p90      p99    p99.9       max   "
+	printf("  size  transport          wait       p50      p90      p99    p99.9       max   "
 	       "p50 min-max over reps\n");
 }
 
@@ -402,7 +375,12 @@ static void report(const struct pp_opts *o, const struct pp_results *res)
 		for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
 			if (!o->use[ti])
 				continue;
-			summarize(res, si, ti, &s[ti]);
+			if (!pp_fits(pp_transports[ti], o->sizes[si])) {
+				link_skip_print(o->json, "pingpong", pp_transports[ti]->link,
+						o->sizes[si], 18);
+				continue;
+			}
+			pp_summarize(res, si, ti, &s[ti]);
 			print_row(o, si, ti, &s[ti]);
 		}
 		print_ratios(o, si, s);
@@ -443,11 +421,13 @@ static void usage(FILE *f, enum pp_mode m)
 		"                         more echo processes go round-robin over the allowed\n"
 		"                         CPUs (default 0,1)\n"
 		"  -t, --transports LIST  of shmq-spsc,shmq-topic,shmq-topic-excl,raw-cacheline,\n"
-		"                         pipe,uds (the pingpong and quick default; -excl: the\n"
-		"                         topics' producers open with SHMQ_PUB_EXCLUSIVE),\n"
+		"                         pipe,uds,uds-dgram,eventfd,posix-mq,zmq-ipc,nng-ipc\n"
+		"                         (the pingpong and quick default, those built; -excl:\n"
+		"                         the topics' producers open with SHMQ_PUB_EXCLUSIVE),\n"
 		"                         raw-record (a channel's record layout and nothing\n"
 		"                         else), shmq-topic-fanN and raw-cacheline-fanN for N of\n"
 		"                         1,2,4,8\n"
+		"%s"
 		"  -S, --subscribers LIST fan-out widths to run, of 1,2,4,8: shmq-topic-fanN and\n"
 		"                         raw-cacheline-fanN each (default %s)\n"
 		"  -C, --capacity BYTES   ring bytes of the shmq channels, a power of two "
@@ -457,7 +437,8 @@ static void usage(FILE *f, enum pp_mode m)
 		"  -H, --hlog FILE        also write every measurement's histogram to FILE\n"
 		"                         (HdrHistogram .hlog, tags TRANSPORT-SIZE)\n"
 		"  -h, --help             this text\n",
-		BENCH_PROG, mode_name[m], sizes[m], iters[m], warmup[m], fans[m]);
+		BENCH_PROG, mode_name[m], sizes[m], iters[m], warmup[m], link_missing_text(),
+		fans[m]);
 }
 
 static int transports_parse(const char *arg, bool *use)
@@ -467,7 +448,13 @@ static int transports_parse(const char *arg, bool *use)
 
 	for (ti = 0; ti < PP_NTRANSPORTS; ti++)
 		names[ti] = pp_transports[ti]->name;
-	return list_parse(arg, names, PP_NTRANSPORTS, use);
+	if (list_parse(arg, names, PP_NTRANSPORTS, use) < 0)
+		return -1;
+	for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
+		if (use[ti] && !pp_available(pp_transports[ti]))
+			return link_missing_error(pp_transports[ti]->link);
+	}
+	return 0;
 }
 
 /* --subscribers: the fan-out pairs to run; the other transports stay as they are. */
@@ -492,7 +479,7 @@ static const char *selection_parse(int c, const char *arg, bool *use)
 	return fanout_parse(arg, use) < 0 ? "subscriber list" : NULL;
 }
 
-static void opts_default(struct pp_opts *o, enum pp_mode m)
+void pp_opts_default(struct pp_opts *o, enum pp_mode m)
 {
 	static const unsigned sizes[] = { 8, 64, 512, 4096 };
 	int ti;
@@ -512,7 +499,8 @@ static void opts_default(struct pp_opts *o, enum pp_mode m)
 	for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
 		bool fan = ti >= PP_FAN1;
 
-		o->use[ti] = m == PP_MODE_FANOUT ? fan : !fan && ti != PP_RAWREC;
+		o->use[ti] = (m == PP_MODE_FANOUT ? fan : !fan && ti != PP_RAWREC) &&
+			     pp_available(pp_transports[ti]);
 	}
 }
 
@@ -648,32 +636,40 @@ static int pp_setup(struct pp_opts *o, struct pp_run *r, struct lat *lat, struct
 	return 0;
 }
 
-int pingpong_main(int argc, char **argv, enum pp_mode mode)
+int pp_measure(struct pp_opts *o, struct pp_results *res)
 {
-	struct pp_opts o;
 	struct pp_run run = { 0 };
-	struct pp_results res = { 0 };
 	struct lat lat = { 0 };
 	int e;
 
-	opts_default(&o, mode);
+	chan_set_capacity(o->capacity);
+	e = pp_setup(o, &run, &lat, res);
+	if (e == 0)
+		e = pp_all(o, res, &run, &lat);
+	free(run.buf);
+	free(run.rbuf);
+	free(run.ebuf);
+	lat_free(&lat);
+	return e;
+}
+
+int pingpong_main(int argc, char **argv, enum pp_mode mode)
+{
+	struct pp_opts o;
+	struct pp_results res = { 0 };
+	int e;
+
+	pp_opts_default(&o, mode);
 	e = opts_parse(argc, argv, &o);
 	if (e >= 0)
 		return e;
 	e = bench_start(&o.cpus, o.cpus_given, o.json);
 	if (e >= 0)
 		return e;
-	chan_set_capacity(o.capacity);
-	e = pp_setup(&o, &run, &lat, &res);
-	if (e == 0)
-		e = pp_all(&o, &res, &run, &lat);
+	e = pp_measure(&o, &res);
 	if (e == 0)
 		report(&o, &res);
-	free(run.buf);
-	free(run.rbuf);
-	free(run.ebuf);
 	free(res.v);
-	lat_free(&lat);
 	if (o.hlog_f && fclose(o.hlog_f) != 0 && e == 0)
 		e = fail(o.hlog, -errno);
 	return e < 0 ? 1 : 0;

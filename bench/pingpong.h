@@ -3,8 +3,11 @@
 #ifndef SHMQ_BENCH_PINGPONG_H
 #define SHMQ_BENCH_PINGPONG_H
 
+#include <stdio.h>
+
 #include "bench.h"
 #include "chan.h"
+#include "link.h"
 #include "topic.h"
 
 struct raw_lines;
@@ -50,6 +53,8 @@ struct pp_run {
 	struct shmq_sub_msg rinfo[BENCH_MAX_PEERS];
 	/* raw-cacheline-fanN */
 	struct raw_fan *fan;
+	/* uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc */
+	struct link lk;
 };
 
 /*
@@ -59,6 +64,8 @@ struct pp_run {
  * @nechoes:  echo processes (fan-out); 0 means 1
  * @pub_flags: a topic transport's extra flags of every shmq_pub_open(): SHMQ_PUB_EXCLUSIVE
  *            where each topic has one producer (shmq-topic-excl), else 0
+ * @block:    waits in the kernel or a library (labelled "block"), else busy-polls ("poll")
+ * @link:     a link transport's kind (pp_link.c), NULL for the others
  * @setup:    in the parent before fork(); @teardown undoes a partial one too
  * @echo:     the child's body: serve r->total round trips, return 0 or -1
  * @attached: in the parent after fork(): wait for the peers, drop what is theirs
@@ -71,6 +78,8 @@ struct pp_transport {
 	bool topic;
 	unsigned nechoes;
 	unsigned pub_flags;
+	bool block;
+	const struct link_ops *link;
 	int (*setup)(struct pp_run *r);
 	int (*echo)(void *r);
 	int (*attached)(struct pp_run *r);
@@ -91,6 +100,11 @@ enum {
 	PP_RAWREC,
 	PP_PIPE,
 	PP_UDS,
+	PP_UDS_DGRAM, /* PP_UDS_DGRAM + LINK_*: the link transports */
+	PP_EVENTFD,
+	PP_POSIX_MQ,
+	PP_ZMQ,
+	PP_NNG,
 	PP_FAN1,
 	PP_FAN2,
 	PP_FAN4,
@@ -104,6 +118,57 @@ enum {
 #define PP_NFAN 4 /* fan-out widths: 1, 2, 4, 8 */
 
 extern const struct pp_transport *const pp_transports[PP_NTRANSPORTS];
+
+/* Built (its library was there), and taking @size bytes on this host. */
+bool pp_available(const struct pp_transport *t);
+bool pp_fits(const struct pp_transport *t, unsigned size);
+
+/* ---- a measurement, as pingpong and compare run it (pingpong.c) ---- */
+
+enum { P50, P90, P99, P999, PMAX, NPCT };
+
+struct pp_opts {
+	unsigned sizes[BENCH_MAX_SIZES];
+	int nsizes;
+	uint64_t iters;
+	uint64_t warmup;
+	uint64_t reps;
+	uint64_t capacity;
+	bool use[PP_NTRANSPORTS];
+	struct cpu_pair cpus;
+	bool cpus_given;
+	bool json;
+	enum pp_mode mode;
+	const char *hlog; /* --hlog FILE: every measurement as a tagged interval */
+	FILE *hlog_f;
+	uint64_t hlog_base_ns; /* CLOCK_REALTIME of the log's BaseTime */
+};
+
+/* Per-rep percentiles, [rep][size][transport][pct]; a size a transport does not take is 0. */
+struct pp_results {
+	const struct pp_opts *o;
+	uint64_t *v;
+};
+
+struct pp_summary {
+	uint64_t med[NPCT]; /* median over reps of each percentile */
+	uint64_t p50_min;
+	uint64_t p50_max;
+};
+
+void pp_opts_default(struct pp_opts *o, enum pp_mode m);
+/*
+ * Run every selected transport at every size, o->reps times interleaved; the CPUs are
+ * resolved (bench_start()). @res is released with free(res->v), o->hlog_f with fclose().
+ */
+int pp_measure(struct pp_opts *o, struct pp_results *res);
+void pp_summarize(const struct pp_results *res, int si, int ti, struct pp_summary *s);
+/* One target line: PASS, MISS, or SKIP when @have is false (a transport was not run). */
+void target_print(bool json, const char *name, bool have, double value, const char *op,
+		  double limit);
+
+/* pp_link.c: the link transports, in the order of enum LINK_* */
+extern const struct pp_transport pp_links[LINK_N];
 
 /* pp_topic.c */
 extern const struct pp_transport pp_topic;

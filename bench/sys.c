@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* sys.c - CPU pinning, the forked peer, cleanup of shared memory, and the system banner. */
+/* sys.c - CPU pinning, the forked peer, cleanup of names and paths, and the system banner. */
 #include <assert.h>
 #include <errno.h>
+#include <mqueue.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -116,14 +117,39 @@ int cpu_pin(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
 }
 
-/* ---- cleanup: a fatal signal or exit() kills the peer and unlinks what we created ---- */
+/* ---- cleanup: a fatal signal or exit() kills the peer and removes what we created ---- */
 
-#define CLEANUP_SLOTS 8
+#define CLEANUP_SLOTS 16
 #define SHM_PATH_MAX (6 + SHMQ_NAMESPACE_MAX + 1 + SHMQ_NAME_MAX + 1)
+#define CLEANUP_PATH_MAX (SHM_PATH_MAX > 256 ? SHM_PATH_MAX : 256)
 
-static char shm_paths[CLEANUP_SLOTS][SHM_PATH_MAX];
-static volatile sig_atomic_t shm_used[CLEANUP_SLOTS];
+static char clean_paths[CLEANUP_SLOTS][CLEANUP_PATH_MAX];
+static volatile sig_atomic_t clean_kind[CLEANUP_SLOTS]; /* enum cleanup_kind + 1, 0: free */
 static volatile sig_atomic_t child_pids[BENCH_MAX_PEERS]; /* running peers, 0 when none */
+
+/* Files and names first, then the directories they were in. All are plain syscalls. */
+static void cleanup_paths(void)
+{
+	int pass, i;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < CLEANUP_SLOTS; i++) {
+			int kind = (int)clean_kind[i] - 1;
+
+			if (kind < 0 || (kind == CLEANUP_DIR) != (pass == 1))
+				continue;
+			if (kind == CLEANUP_SHM)
+				shm_unlink(clean_paths[i]);
+			else if (kind == CLEANUP_MQ)
+				mq_unlink(clean_paths[i]);
+			else if (kind == CLEANUP_FILE)
+				unlink(clean_paths[i]);
+			else
+				rmdir(clean_paths[i]);
+			clean_kind[i] = 0;
+		}
+	}
+}
 
 static void cleanup_now(void)
 {
@@ -133,14 +159,9 @@ static void cleanup_now(void)
 		if (child_pids[i] > 0)
 			kill(child_pids[i], SIGKILL);
 	}
-	for (i = 0; i < CLEANUP_SLOTS; i++) {
-		if (shm_used[i])
-			shm_unlink(shm_paths[i]); /* async-signal-safe in practice: unlink(2) */
-		shm_used[i] = 0;
-	}
+	cleanup_paths();
 }
 
-/* Kill the peers, unlink the names, reap the peers (waitpid() is async-signal-safe). */
 static void cleanup_reap(void)
 {
 	pid_t pids[BENCH_MAX_PEERS];
@@ -189,6 +210,29 @@ void cleanup_install(void)
 		signal(sigs[i], on_fatal_signal);
 }
 
+void cleanup_add(enum cleanup_kind kind, const char *path)
+{
+	int i;
+
+	for (i = 0; i < CLEANUP_SLOTS; i++) {
+		if (!clean_kind[i]) {
+			snprintf(clean_paths[i], CLEANUP_PATH_MAX, "%s", path);
+			clean_kind[i] = (sig_atomic_t)kind + 1;
+			return;
+		}
+	}
+}
+
+void cleanup_del(enum cleanup_kind kind, const char *path)
+{
+	int i;
+
+	for (i = 0; i < CLEANUP_SLOTS; i++) {
+		if (clean_kind[i] == (sig_atomic_t)kind + 1 && strcmp(clean_paths[i], path) == 0)
+			clean_kind[i] = 0;
+	}
+}
+
 /* Segments are "/shmq.<namespace>.<name>" (see shmq.h), which is what shm_unlink() takes. */
 static void shm_path(char *buf, const char *ns, const char *name)
 {
@@ -197,27 +241,18 @@ static void shm_path(char *buf, const char *ns, const char *name)
 
 void cleanup_add_shm(const char *ns, const char *name)
 {
-	int i;
+	char path[SHM_PATH_MAX];
 
-	for (i = 0; i < CLEANUP_SLOTS; i++) {
-		if (!shm_used[i]) {
-			shm_path(shm_paths[i], ns, name);
-			shm_used[i] = 1;
-			return;
-		}
-	}
+	shm_path(path, ns, name);
+	cleanup_add(CLEANUP_SHM, path);
 }
 
 void cleanup_del_shm(const char *ns, const char *name)
 {
 	char path[SHM_PATH_MAX];
-	int i;
 
 	shm_path(path, ns, name);
-	for (i = 0; i < CLEANUP_SLOTS; i++) {
-		if (shm_used[i] && strcmp(shm_paths[i], path) == 0)
-			shm_used[i] = 0;
-	}
+	cleanup_del(CLEANUP_SHM, path);
 }
 
 /* ---- the peer process ---- */
@@ -232,7 +267,7 @@ static void child_reset(void)
 	for (i = 0; i < BENCH_MAX_PEERS; i++)
 		child_pids[i] = 0; /* the parent's other peers are not ours to kill */
 	for (i = 0; i < CLEANUP_SLOTS; i++)
-		shm_used[i] = 0; /* the parent owns these names */
+		clean_kind[i] = 0; /* the parent owns these names */
 }
 
 int peer_start(struct peer *p, int cpu, int (*fn)(void *arg), void *arg)

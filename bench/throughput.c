@@ -8,20 +8,6 @@
 
 #include "throughput.h"
 
-struct tp_opts {
-	unsigned sizes[BENCH_MAX_SIZES];
-	int nsizes;
-	uint64_t msgs;
-	uint64_t warmup;
-	uint64_t reps;
-	uint64_t batch;
-	bool use[TP_NTRANSPORTS];
-	struct cpu_pair cpus;
-	bool cpus_given;
-	bool warmup_given;
-	bool json;
-};
-
 /* Messages per second of each rep, [rep][size][transport]. */
 static double *rate_at(double *rates, const struct tp_opts *o, uint64_t rep, int si, int ti)
 {
@@ -58,6 +44,8 @@ static void run_reset(const struct tp_transport *t, const struct tp_opts *o, str
 	r->pub_flags = t->pub_flags;
 	r->ring = NULL;
 	r->t0 = r->t1 = 0;
+	if (t->link)
+		link_init(&r->lk, t->link, r->size, true);
 	r->batch = (unsigned)o->batch;
 	r->nprod = producers_of(t);
 	r->warmup = o->warmup;
@@ -106,7 +94,7 @@ static int tp_all(const struct tp_opts *o, double *rates, struct tp_run *r)
 		for (si = 0; si < o->nsizes; si++) {
 			r->size = o->sizes[si];
 			for (ti = 0; ti < TP_NTRANSPORTS; ti++) {
-				if (!o->use[ti])
+				if (!o->use[ti] || !tp_fits(tp_transports[ti], r->size))
 					continue;
 				if (tp_once(tp_transports[ti], o, r) < 0)
 					return -1;
@@ -122,13 +110,7 @@ static int tp_all(const struct tp_opts *o, double *rates, struct tp_run *r)
 
 /* ---- reporting ---- */
 
-struct tp_summary {
-	double med;
-	double min;
-	double max;
-};
-
-static void summarize(const struct tp_opts *o, double *rates, int si, int ti, struct tp_summary *s)
+void tp_summarize(const struct tp_opts *o, double *rates, int si, int ti, struct tp_summary *s)
 {
 	double *tmp = calloc(o->reps, sizeof(*tmp));
 	uint64_t rep;
@@ -153,7 +135,8 @@ static void print_json_row(const struct tp_opts *o, int si, int ti, const struct
 	const struct tp_transport *t = tp_transports[ti];
 	unsigned size = o->sizes[si];
 
-	printf("{\"bench\":\"throughput\",\"transport\":\"%s\",\"size\":%u,", t->name, size);
+	printf("{\"bench\":\"throughput\",\"transport\":\"%s\",\"wait\":\"%s\",\"size\":%u,",
+	       t->name, wait_name(t->block), size);
 	if (t->topic)
 		printf("\"producers\":%u,\"subscribers\":1,", producers_of(t));
 	printf("\"processes\":%u,\"oversubscribed\":%s,", producers_of(t) + 1,
@@ -172,8 +155,9 @@ static void print_row(const struct tp_opts *o, int si, int ti, const struct tp_s
 		print_json_row(o, si, ti, s);
 		return;
 	}
-	printf("%6u  %-21s %10.2f %10.1f   %.2f-%.2f", size, tp_transports[ti]->name, s->med / 1e6,
-	       s->med * size / 1e6, s->min / 1e6, s->max / 1e6);
+	printf("%6u  %-21s %-5s %10.2f %10.1f   %.2f-%.2f", size, tp_transports[ti]->name,
+	       wait_name(tp_transports[ti]->block), s->med / 1e6, s->med * size / 1e6, s->min / 1e6,
+	       s->max / 1e6);
 	if (oversubscribed(o, ti))
 		printf("   oversubscribed: %u processes on %d CPU%s",
 		       producers_of(tp_transports[ti]) + 1, o->cpus.nallowed,
@@ -282,7 +266,7 @@ static void report(const struct tp_opts *o, double *rates)
 	if (!o->json)
 		printf("throughput: one way, median over %llu reps of %llu messages each (after "
 		       "%llu warm-up)\n"
-		       "  size  transport               Mmsg/s       MB/s"
+		       "  size  transport             wait      Mmsg/s       MB/s"
 		       "   Mmsg/s min-max over reps\n",
 		       (unsigned long long)o->reps, (unsigned long long)o->msgs,
 		       (unsigned long long)o->warmup);
@@ -291,7 +275,12 @@ static void report(const struct tp_opts *o, double *rates)
 		for (ti = 0; ti < TP_NTRANSPORTS; ti++) {
 			if (!o->use[ti])
 				continue;
-			summarize(o, rates, si, ti, &s[ti]);
+			if (!tp_fits(tp_transports[ti], o->sizes[si])) {
+				link_skip_print(o->json, "throughput", tp_transports[ti]->link,
+						o->sizes[si], 21);
+				continue;
+			}
+			tp_summarize(o, rates, si, ti, &s[ti]);
 			print_row(o, si, ti, &s[ti]);
 		}
 		print_ratio(o, si, s);
@@ -324,12 +313,14 @@ static void usage(FILE *f)
 		"                         (default 0,1)\n"
 		"  -t, --transports LIST  of shmq-spsc,shmq-spsc-batch,shmq-topic,\n"
 		"                         shmq-topic-batch,shmq-topic-excl,shmq-topic-excl-batch,\n"
-		"                         raw-stream,raw-stream-msg and shmq-topic-mpP for P of\n"
-		"                         1,2,4,8 producer processes (default all); -excl: the\n"
-		"                         producer opens with SHMQ_PUB_EXCLUSIVE\n"
+		"                         raw-stream,raw-stream-msg, uds-dgram,eventfd,posix-mq,\n"
+		"                         zmq-ipc,nng-ipc and shmq-topic-mpP for P of 1,2,4,8\n"
+		"                         producer processes (default: all that were built);\n"
+		"                         -excl: the producer opens with SHMQ_PUB_EXCLUSIVE\n"
+		"%s"
 		"  -j, --json             one JSON object per line\n"
 		"  -h, --help             this text\n",
-		BENCH_PROG, TP_MAX_BATCH);
+		BENCH_PROG, TP_MAX_BATCH, link_missing_text());
 }
 
 static int usage_error(const char *what, const char *arg)
@@ -347,10 +338,16 @@ static int transports_parse(const char *arg, bool *use)
 
 	for (ti = 0; ti < TP_NTRANSPORTS; ti++)
 		names[ti] = tp_transports[ti]->name;
-	return list_parse(arg, names, TP_NTRANSPORTS, use);
+	if (list_parse(arg, names, TP_NTRANSPORTS, use) < 0)
+		return -1;
+	for (ti = 0; ti < TP_NTRANSPORTS; ti++) {
+		if (use[ti] && !tp_available(tp_transports[ti]))
+			return link_missing_error(tp_transports[ti]->link);
+	}
+	return 0;
 }
 
-static void opts_default(struct tp_opts *o)
+void tp_opts_default(struct tp_opts *o)
 {
 	static const unsigned sizes[] = { 8, 64, 512, 4096 };
 	int ti;
@@ -362,7 +359,7 @@ static void opts_default(struct tp_opts *o)
 	o->reps = 5;
 	o->batch = 32;
 	for (ti = 0; ti < TP_NTRANSPORTS; ti++)
-		o->use[ti] = true;
+		o->use[ti] = tp_available(tp_transports[ti]);
 }
 
 /* One option: -1 to go on, else the exit status. */
@@ -458,30 +455,42 @@ static struct tp_run *run_alloc(void)
 	return r;
 }
 
+int tp_measure(const struct tp_opts *o, double **ret_rates)
+{
+	struct tp_run *run = run_alloc();
+	double *rates =
+		calloc((size_t)o->reps * (size_t)o->nsizes * TP_NTRANSPORTS, sizeof(*rates));
+	int e = run && rates ? tp_all(o, rates, run) : fail("allocate buffers", -ENOMEM);
+
+	if (run) {
+		free(run->pbuf);
+		free(run->cbuf);
+	}
+	free(run);
+	if (e < 0) {
+		free(rates);
+		return -1;
+	}
+	*ret_rates = rates;
+	return 0;
+}
+
 int throughput_main(int argc, char **argv)
 {
 	struct tp_opts o;
-	struct tp_run *run;
-	double *rates;
+	double *rates = NULL;
 	int e;
 
-	opts_default(&o);
+	tp_opts_default(&o);
 	e = opts_parse(argc, argv, &o);
 	if (e >= 0)
 		return e;
 	e = bench_start(&o.cpus, o.cpus_given, o.json);
 	if (e >= 0)
 		return e;
-	run = run_alloc();
-	rates = calloc((size_t)o.reps * (size_t)o.nsizes * TP_NTRANSPORTS, sizeof(*rates));
-	e = run && rates ? tp_all(&o, rates, run) : fail("allocate buffers", -ENOMEM);
+	e = tp_measure(&o, &rates);
 	if (e == 0)
 		report(&o, rates);
-	if (run) {
-		free(run->pbuf);
-		free(run->cbuf);
-	}
-	free(run);
 	free(rates);
 	return e < 0 ? 1 : 0;
 }

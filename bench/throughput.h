@@ -9,6 +9,7 @@
 
 #include "bench.h"
 #include "chan.h"
+#include "link.h"
 #include "topic.h"
 
 #define TP_RING_BYTES SHMQ_DEFAULT_CAPACITY /* raw-stream's ring: as large as a channel's */
@@ -52,6 +53,8 @@ struct tp_run {
 	uint64_t next[BENCH_MAX_PEERS]; /* producer i's counter expected next */
 	uint32_t prod_id[BENCH_MAX_PEERS]; /* producer i's id, 0 until its first record */
 	unsigned nseen; /* producers seen so far */
+	/* uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc */
+	struct link lk;
 };
 
 /*
@@ -60,6 +63,8 @@ struct tp_run {
  * @nprod:    producer processes; 0 means 1
  * @pub_flags: a topic transport's extra flags of every shmq_pub_open(): SHMQ_PUB_EXCLUSIVE
  *            where the topic has one producer (shmq-topic-excl(-batch)), else 0
+ * @block:    waits in the kernel or a library (labelled "block"), else busy-polls ("poll")
+ * @link:     a link transport's kind (tp_link.c), NULL for the others
  * @setup:    in the parent before fork(); @teardown undoes a partial one too
  * @produce:  the child's body: send r->total messages, return 0 or -1
  * @consume:  in the parent: receive and check every message, set r->t0 and r->t1
@@ -70,6 +75,8 @@ struct tp_transport {
 	bool topic;
 	unsigned nprod;
 	unsigned pub_flags;
+	bool block;
+	const struct link_ops *link;
 	int (*setup)(struct tp_run *r);
 	int (*produce)(void *r);
 	int (*consume)(struct tp_run *r);
@@ -86,6 +93,11 @@ enum {
 	TP_TOPIC_EXCL_BATCH,
 	TP_RAW,
 	TP_RAW_MSG,
+	TP_UDS_DGRAM, /* TP_UDS_DGRAM + LINK_*: the link transports */
+	TP_EVENTFD,
+	TP_POSIX_MQ,
+	TP_ZMQ,
+	TP_NNG,
 	TP_MP1,
 	TP_MP2,
 	TP_MP4,
@@ -95,6 +107,43 @@ enum {
 #define TP_NMP 4 /* producer counts of shmq-topic-mpP: 1, 2, 4, 8 */
 
 extern const struct tp_transport *const tp_transports[TP_NTRANSPORTS];
+
+/* tp_link.c: the link transports, in the order of enum LINK_* */
+extern const struct tp_transport tp_links[LINK_N];
+
+/* Built (its library was there), and taking @size bytes on this host. */
+bool tp_available(const struct tp_transport *t);
+bool tp_fits(const struct tp_transport *t, unsigned size);
+
+/* ---- a measurement, as throughput and compare run it (throughput.c) ---- */
+
+struct tp_opts {
+	unsigned sizes[BENCH_MAX_SIZES];
+	int nsizes;
+	uint64_t msgs;
+	uint64_t warmup;
+	uint64_t reps;
+	uint64_t batch;
+	bool use[TP_NTRANSPORTS];
+	struct cpu_pair cpus;
+	bool cpus_given;
+	bool warmup_given;
+	bool json;
+};
+
+struct tp_summary {
+	double med;
+	double min;
+	double max;
+};
+
+void tp_opts_default(struct tp_opts *o);
+/*
+ * Messages per second of each rep, [rep][size][transport] (0 where a transport does not
+ * take a size), into *@ret_rates, released with free(); the CPUs are resolved.
+ */
+int tp_measure(const struct tp_opts *o, double **ret_rates);
+void tp_summarize(const struct tp_opts *o, double *rates, int si, int ti, struct tp_summary *s);
 
 /* tp_topic.c */
 extern const struct tp_transport tp_topic;
@@ -111,6 +160,20 @@ static inline void stamp(uint8_t *p, unsigned size, uint64_t seq)
 		memcpy(p + size - 8, &seq, 8);
 	}
 }
+
+static inline bool stamped(const uint8_t *p, unsigned size, uint64_t seq)
+{
+	uint64_t a, b;
+
+	if (size < 8)
+		return true;
+	memcpy(&a, p, 8);
+	memcpy(&b, p + size - 8, 8);
+	return a == seq && b == seq;
+}
+
+/* Say that message @seq arrived wrong; -1. */
+int lost(const char *name, uint64_t seq);
 
 /* The consumer's clock: t0 once the warm-up is in, t1 at the last message. */
 static inline void clock_mark(struct tp_run *r, uint64_t seq)

@@ -6,18 +6,7 @@
 
 #include "throughput.h"
 
-static inline bool stamped(const uint8_t *p, unsigned size, uint64_t seq)
-{
-	uint64_t a, b;
-
-	if (size < 8)
-		return true;
-	memcpy(&a, p, 8);
-	memcpy(&b, p + size - 8, 8);
-	return a == seq && b == seq;
-}
-
-static int lost(const char *name, uint64_t seq)
+int lost(const char *name, uint64_t seq)
 {
 	fprintf(stderr, "%s: %s: message %llu arrived wrong (sequence or length)\n", BENCH_PROG,
 		name, (unsigned long long)seq);
@@ -383,6 +372,12 @@ const struct tp_transport *const tp_transports[TP_NTRANSPORTS] = {
 	[TP_TOPIC_EXCL_BATCH] = &tp_topic_excl_batch,
 	[TP_RAW] = &tp_raw,
 	[TP_RAW_MSG] = &tp_raw_msg,
+	/* tp_link.c: the kernel and library peers */
+	[TP_UDS_DGRAM] = &tp_links[LINK_UDS_DGRAM],
+	[TP_EVENTFD] = &tp_links[LINK_EVENTFD],
+	[TP_POSIX_MQ] = &tp_links[LINK_POSIX_MQ],
+	[TP_ZMQ] = &tp_links[LINK_ZMQ],
+	[TP_NNG] = &tp_links[LINK_NNG],
 	/* 1, 2, 4, 8 producer processes into one topic */
 	[TP_MP1] = &tp_topic_mp[0],
 	[TP_MP2] = &tp_topic_mp[1],

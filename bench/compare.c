@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: MIT
+/* compare.c - shmq-bench compare: every built transport, ping-pong and throughput, in one run. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pingpong.h"
+#include "throughput.h"
+
+/*
+ * The ping-pong and throughput measurements of their own commands, over the transports a
+ * user would pick instead, with shorter defaults (the kernel's transports take ~50 us a
+ * round trip here). Tables put busy-polling and blocking transports apart: like is
+ * compared with like, and each row is given as a ratio to the hardware's limit.
+ */
+
+struct cmp_opts {
+	uint64_t iters;
+	uint64_t warmup;
+	uint64_t msgs;
+	uint64_t reps;
+	bool warmup_given;
+	struct cpu_pair cpus;
+	bool cpus_given;
+	bool json;
+};
+
+static const unsigned cmp_pp_sizes[] = { 8, 64, 512, 4096, 65536 };
+static const unsigned cmp_tp_sizes[] = { 64, 4096 };
+static const int cmp_pp_use[] = { PP_SHMQ, PP_TOPIC, PP_TOPIC_EXCL, PP_RAW, PP_PIPE, PP_UDS };
+static const int cmp_tp_use[] = { TP_SHMQ, TP_BATCH, TP_TOPIC, TP_RAW, TP_RAW_MSG };
+
+/* ---- the two measurements ---- */
+
+static void pp_from(const struct cmp_opts *c, struct pp_opts *o)
+{
+	size_t i;
+
+	pp_opts_default(o, PP_MODE_PINGPONG);
+	memcpy(o->sizes, cmp_pp_sizes, sizeof(cmp_pp_sizes));
+	o->nsizes = (int)(sizeof(cmp_pp_sizes) / sizeof(cmp_pp_sizes[0]));
+	o->iters = c->iters;
+	o->warmup = c->warmup;
+	o->reps = c->reps;
+	o->cpus = c->cpus;
+	o->json = c->json;
+	memset(o->use, 0, sizeof(o->use));
+	for (i = 0; i < sizeof(cmp_pp_use) / sizeof(cmp_pp_use[0]); i++)
+		o->use[cmp_pp_use[i]] = true;
+	for (i = 0; i < LINK_N; i++)
+		o->use[PP_UDS_DGRAM + i] = pp_available(pp_transports[PP_UDS_DGRAM + i]);
+}
+
+static void tp_from(const struct cmp_opts *c, struct tp_opts *o)
+{
+	size_t i;
+
+	tp_opts_default(o);
+	memcpy(o->sizes, cmp_tp_sizes, sizeof(cmp_tp_sizes));
+	o->nsizes = (int)(sizeof(cmp_tp_sizes) / sizeof(cmp_tp_sizes[0]));
+	o->msgs = c->msgs;
+	o->warmup = c->msgs / 10 ? c->msgs / 10 : 1;
+	o->reps = c->reps;
+	o->cpus = c->cpus;
+	o->json = c->json;
+	memset(o->use, 0, sizeof(o->use));
+	for (i = 0; i < sizeof(cmp_tp_use) / sizeof(cmp_tp_use[0]); i++)
+		o->use[cmp_tp_use[i]] = true;
+	for (i = 0; i < LINK_N; i++)
+		o->use[TP_UDS_DGRAM + i] = tp_available(tp_transports[TP_UDS_DGRAM + i]);
+}
+
+/* ---- ping-pong: one table per size, poll rows then block rows ---- */
+
+static void pp_row(const struct pp_opts *o, int si, int ti, const struct pp_summary *s, double raw)
+{
+	const struct pp_transport *t = pp_transports[ti];
+	double x = raw > 0 ? (double)s->med[P50] / raw : 0;
+
+	if (o->json) {
+		printf("{\"bench\":\"compare-pingpong\",\"transport\":\"%s\",\"wait\":\"%s\","
+		       "\"size\":%u,\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,"
+		       "\"max_ns\":%llu,\"p50_over_raw\":%.3f}\n",
+		       t->name, wait_name(t->block), o->sizes[si], (unsigned long long)s->med[P50],
+		       (unsigned long long)s->med[P99], (unsigned long long)s->med[P999],
+		       (unsigned long long)s->med[PMAX], x);
+		return;
+	}
+	printf("%6u  %-16s %-5s %9llu %9llu %9llu %10llu %9.2fx\n", o->sizes[si], t->name,
+	       wait_name(t->block), (unsigned long long)s->med[P50],
+	       (unsigned long long)s->med[P99], (unsigned long long)s->med[P999],
+	       (unsigned long long)s->med[PMAX], x);
+}
+
+static void pp_group(const struct pp_opts *o, int si, const struct pp_summary *s, bool block)
+{
+	double raw = (double)s[PP_RAW].med[P50];
+	int ti;
+
+	for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
+		const struct pp_transport *t = pp_transports[ti];
+
+		if (!o->use[ti] || t->block != block)
+			continue;
+		if (!pp_fits(t, o->sizes[si]))
+			link_skip_print(o->json, "compare-pingpong", t->link, o->sizes[si], 16);
+		else
+			pp_row(o, si, ti, &s[ti], raw);
+	}
+}
+
+/* Every size's summaries go to @s64 too when the size is 64 (the targets' size). */
+static void pp_report(const struct pp_opts *o, const struct pp_results *res, struct pp_summary *s64)
+{
+	struct pp_summary s[PP_NTRANSPORTS];
+	int si, ti;
+
+	if (!o->json)
+		printf("ping-pong round-trip time, ns: median over %llu reps of %llu round trips "
+		       "(after %llu warm-up); x raw: p50 / raw-cacheline's p50\n"
+		       "  size  transport        wait        p50       p99     p99.9        max"
+		       "     x raw\n",
+		       (unsigned long long)o->reps, (unsigned long long)o->iters,
+		       (unsigned long long)o->warmup);
+	for (si = 0; si < o->nsizes; si++) {
+		memset(s, 0, sizeof(s));
+		for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
+			if (o->use[ti] && pp_fits(pp_transports[ti], o->sizes[si]))
+				pp_summarize(res, si, ti, &s[ti]);
+		}
+		pp_group(o, si, s, false);
+		pp_group(o, si, s, true);
+		if (!o->json)
+			printf("\n");
+		if (o->sizes[si] == 64)
+			memcpy(s64, s, sizeof(s));
+	}
+}
+
+/* ---- throughput: the same shape ---- */
+
+static void tp_row(const struct tp_opts *o, int si, int ti, const struct tp_summary *s, double raw)
+{
+	const struct tp_transport *t = tp_transports[ti];
+	double x = raw > 0 ? s->med / raw : 0;
+	unsigned size = o->sizes[si];
+
+	if (o->json) {
+		printf("{\"bench\":\"compare-throughput\",\"transport\":\"%s\",\"wait\":\"%s\","
+		       "\"size\":%u,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,\"over_raw\":%.4f}\n",
+		       t->name, wait_name(t->block), size, s->med, s->med * size / 1e6, x);
+		return;
+	}
+	printf("%6u  %-16s %-5s %10.3f %10.1f %9.3fx\n", size, t->name, wait_name(t->block),
+	       s->med / 1e6, s->med * size / 1e6, x);
+}
+
+static void tp_group(const struct tp_opts *o, int si, const struct tp_summary *s, bool block)
+{
+	int ti;
+
+	for (ti = 0; ti < TP_NTRANSPORTS; ti++) {
+		const struct tp_transport *t = tp_transports[ti];
+
+		if (!o->use[ti] || t->block != block)
+			continue;
+		if (!tp_fits(t, o->sizes[si]))
+			link_skip_print(o->json, "compare-throughput", t->link, o->sizes[si], 16);
+		else
+			tp_row(o, si, ti, &s[ti], s[TP_RAW].med);
+	}
+}
+
+static void tp_report(const struct tp_opts *o, double *rates, struct tp_summary *s64)
+{
+	struct tp_summary s[TP_NTRANSPORTS];
+	int si, ti;
+
+	if (!o->json)
+		printf("one-way throughput: median over %llu reps of %llu messages (after %llu "
+		       "warm-up); x raw: rate / raw-stream's\n"
+		       "  size  transport        wait      Mmsg/s       MB/s     x raw\n",
+		       (unsigned long long)o->reps, (unsigned long long)o->msgs,
+		       (unsigned long long)o->warmup);
+	for (si = 0; si < o->nsizes; si++) {
+		memset(s, 0, sizeof(s));
+		for (ti = 0; ti < TP_NTRANSPORTS; ti++) {
+			if (o->use[ti] && tp_fits(tp_transports[ti], o->sizes[si]))
+				tp_summarize(o, rates, si, ti, &s[ti]);
+		}
+		tp_group(o, si, s, false);
+		tp_group(o, si, s, true);
+		if (!o->json)
+			printf("\n");
+		if (o->sizes[si] == 64)
+			memcpy(s64, s, sizeof(s));
+	}
+}
+
+/* ---- the targets that exist today, all at 64 bytes ---- */
+
+/* @num's p50 over @den's, or SKIP when either was not run. */
+static void pp_target(bool json, const struct pp_summary *s, int num, int den, const char *op,
+		      double limit)
+{
+	double n = (double)s[num].med[P50], d = (double)s[den].med[P50];
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s/%s 64-byte p50 RTT", pp_transports[num]->name,
+		 pp_transports[den]->name);
+	target_print(json, name, n > 0 && d > 0, d > 0 ? n / d : 0, op, limit);
+}
+
+/* The fastest blocking transport at 64 bytes, or -1. */
+static int tp_best_block(const struct tp_opts *o, const struct tp_summary *s)
+{
+	int ti, best = -1;
+
+	for (ti = 0; ti < TP_NTRANSPORTS; ti++) {
+		if (o->use[ti] && tp_transports[ti]->block && s[ti].med > 0 &&
+		    (best < 0 || s[ti].med > s[best].med))
+			best = ti;
+	}
+	return best;
+}
+
+static void tp_targets(const struct tp_opts *o, const struct tp_summary *s)
+{
+	double spsc = s[TP_SHMQ].med, raw = s[TP_RAW].med;
+	int best = tp_best_block(o, s);
+	char name[96];
+
+	target_print(o->json, "shmq-spsc/raw-stream 64-byte throughput", spsc > 0 && raw > 0,
+		     raw > 0 ? spsc / raw : 0, ">=", 0.5);
+	/* A stable name for --json; the text says which transport was the fastest. */
+	snprintf(name, sizeof(name),
+		 o->json ? "%sfastest-blocking 64-byte throughput"
+			 : "%s%s (the fastest blocking) 64-byte throughput",
+		 "shmq-spsc/", best < 0 ? "none" : tp_transports[best]->name);
+	target_print(o->json, name, spsc > 0 && best >= 0, best >= 0 ? spsc / s[best].med : 0,
+		     ">=", 10);
+}
+
+static void targets(const struct pp_opts *po, const struct pp_summary *ps, const struct tp_opts *to,
+		    const struct tp_summary *ts)
+{
+	if (!po->json)
+		printf("targets (64 bytes, medians of this run%s):\n",
+		       po->cpus.pinned ? "" : "; UNPINNED, one CPU: the targets assume two");
+	pp_target(po->json, ps, PP_SHMQ, PP_RAW, "<=", 1.25);
+	pp_target(po->json, ps, PP_UDS, PP_SHMQ, ">=", 20);
+	pp_target(po->json, ps, PP_ZMQ, PP_SHMQ, ">=", 20);
+	tp_targets(to, ts);
+}
+
+/* ---- options ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s compare [OPTIONS]\n"
+		"Ping-pong at 8,64,512,4096,65536 bytes and throughput at 64,4096 bytes over\n"
+		"every transport built: shmq-spsc, shmq-topic(-excl), raw-cacheline, raw-stream\n"
+		"(poll); pipe, uds (ping-pong), uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc\n"
+		"(block).\n"
+		"%s"
+		"  -n, --iters N     timed round trips per ping-pong measurement (default 5000)\n"
+		"  -w, --warmup N    untimed round trips first (default iters/10)\n"
+		"  -m, --msgs N      timed messages per throughput measurement (default 50000)\n"
+		"  -r, --reps R      interleaved repetitions; medians are reported (default 3)\n"
+		"  -c, --cpus A,B    CPUs of the two processes (default 0,1)\n"
+		"  -j, --json        one JSON object per line\n"
+		"  -h, --help        this text\n",
+		BENCH_PROG, link_missing_text());
+}
+
+static int usage_error(const char *what, const char *arg)
+{
+	if (what)
+		fprintf(stderr, "%s compare: invalid %s '%s'\n", BENCH_PROG, what, arg);
+	fprintf(stderr, "Try '%s compare --help'.\n", BENCH_PROG);
+	return 2;
+}
+
+/* One option: -1 to go on, else the exit status. */
+static int opt_one(int c, struct cmp_opts *o)
+{
+	const char *bad = NULL;
+
+	switch (c) {
+	case 'n':
+		bad = u64_parse(optarg, 1, 100000000, &o->iters) ? "iteration count" : NULL;
+		break;
+	case 'w':
+		o->warmup_given = true;
+		bad = u64_parse(optarg, 0, 100000000, &o->warmup) ? "warm-up count" : NULL;
+		break;
+	case 'm':
+		bad = u64_parse(optarg, 1, 1000000000, &o->msgs) ? "message count" : NULL;
+		break;
+	case 'r':
+		bad = u64_parse(optarg, 1, 1000, &o->reps) ? "repetition count" : NULL;
+		break;
+	case 'c':
+		o->cpus_given = true;
+		bad = cpus_parse(optarg, &o->cpus) ? "CPU pair" : NULL;
+		break;
+	case 'j':
+		o->json = true;
+		break;
+	case 'h':
+		usage(stdout);
+		return 0;
+	default:
+		return usage_error(NULL, NULL);
+	}
+	return bad ? usage_error(bad, optarg) : -1;
+}
+
+static int opts_parse(int argc, char **argv, struct cmp_opts *o)
+{
+	static const struct option lopts[] = {
+		{ "iters", required_argument, NULL, 'n' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "msgs", required_argument, NULL, 'm' },
+		{ "reps", required_argument, NULL, 'r' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, e;
+
+	memset(o, 0, sizeof(*o));
+	o->iters = 5000;
+	o->msgs = 50000;
+	o->reps = 3;
+	while ((c = getopt_long(argc, argv, "n:w:m:r:c:jh", lopts, NULL)) != -1) {
+		e = opt_one(c, o);
+		if (e >= 0)
+			return e;
+	}
+	if (optind < argc)
+		return usage_error("argument", argv[optind]);
+	if (!o->warmup_given)
+		o->warmup = o->iters / 10;
+	return -1;
+}
+
+/* ---- entry ---- */
+
+int compare_main(int argc, char **argv)
+{
+	struct cmp_opts c;
+	struct pp_opts po;
+	struct tp_opts to;
+	struct pp_results res = { 0 };
+	struct pp_summary ps[PP_NTRANSPORTS] = { 0 };
+	struct tp_summary ts[TP_NTRANSPORTS] = { 0 };
+	double *rates = NULL;
+	int e = opts_parse(argc, argv, &c);
+
+	if (e >= 0)
+		return e;
+	e = bench_start(&c.cpus, c.cpus_given, c.json);
+	if (e >= 0)
+		return e;
+	pp_from(&c, &po);
+	tp_from(&c, &to);
+	e = pp_measure(&po, &res);
+	if (e == 0)
+		e = tp_measure(&to, &rates);
+	if (e == 0) {
+		pp_report(&po, &res, ps);
+		tp_report(&to, rates, ts);
+		targets(&po, ps, &to, ts);
+	}
+	free(res.v);
+	free(rates);
+	return e < 0 ? 1 : 0;
+}
