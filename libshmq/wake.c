@@ -174,29 +174,35 @@ static int reap(struct io_uring *ring, unsigned expect)
 	return res;
 }
 
-static int wait_io_uring(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
+/* Submit @sqe (a futex wait), linked to a timeout unless forever; reap its completions. */
+static int submit_wait(struct io_uring *ring, struct io_uring_sqe *sqe, uint64_t timeout_ns)
 {
 	struct __kernel_timespec ts = { .tv_sec = (long long)(timeout_ns / 1000000000u),
 					.tv_nsec = (long long)(timeout_ns % 1000000000u) };
+	unsigned cqes = 1;
+	int r;
+
+	sqe->user_data = UD_WAIT;
+	if (timeout_ns != SHMQI_WAIT_FOREVER) {
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe = io_uring_get_sqe(ring); /* room for two was checked */
+		io_uring_prep_link_timeout(sqe, &ts, 0);
+		sqe->user_data = UD_TIMEOUT;
+		cqes = 2;
+	}
+	r = io_uring_submit(ring); /* ts is read here, while still in scope */
+	return r < 0 ? r : reap(ring, cqes);
+}
+
+static int wait_io_uring(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
+{
 	struct io_uring *ring = thread_ring();
 	struct io_uring_sqe *sqe;
-	unsigned n = 1;
-	int r;
 
 	if (!ring || io_uring_sq_space_left(ring) < 2 || !(sqe = io_uring_get_sqe(ring)))
 		return wait_syscall(word, expected, timeout_ns); /* never: we reap all we submit */
 	prep_futex_wait(sqe, word, expected);
-	if (timeout_ns != SHMQI_WAIT_FOREVER) {
-		sqe->flags |= IOSQE_IO_LINK;
-		sqe = io_uring_get_sqe(ring);
-		io_uring_prep_link_timeout(sqe, &ts, 0);
-		sqe->user_data = UD_TIMEOUT;
-		n = 2;
-	}
-	r = io_uring_submit(ring);
-	if (r < 0)
-		return r;
-	return reap(ring, n);
+	return submit_wait(ring, sqe, timeout_ns);
 }
 
 int shmqi_park(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
@@ -338,27 +344,14 @@ static int waitv_syscall(struct futex_waitv *wv, unsigned n, uint64_t timeout_ns
 
 static int waitv_io_uring(struct futex_waitv *wv, unsigned n, uint64_t timeout_ns)
 {
-	struct __kernel_timespec ts = { .tv_sec = (long long)(timeout_ns / 1000000000u),
-					.tv_nsec = (long long)(timeout_ns % 1000000000u) };
 	struct io_uring *ring = thread_ring();
 	struct io_uring_sqe *sqe;
-	unsigned cqes = 1;
-	int r;
 
 	if (!ring || io_uring_sq_space_left(ring) < 2 || !(sqe = io_uring_get_sqe(ring)))
 		return waitv_syscall(wv, n, timeout_ns); /* never: we reap all we submit */
 	memset(sqe, 0, sizeof(*sqe));
 	io_uring_prep_rw(OP_FUTEX_WAITV, sqe, 0, wv, n, 0);
-	sqe->user_data = UD_WAIT;
-	if (timeout_ns != SHMQI_WAIT_FOREVER) {
-		sqe->flags |= IOSQE_IO_LINK;
-		sqe = io_uring_get_sqe(ring);
-		io_uring_prep_link_timeout(sqe, &ts, 0);
-		sqe->user_data = UD_TIMEOUT;
-		cqes = 2;
-	}
-	r = io_uring_submit(ring);
-	return r < 0 ? r : reap(ring, cqes);
+	return submit_wait(ring, sqe, timeout_ns);
 }
 
 int shmqi_park_many(_Atomic uint32_t *const *words, const uint32_t *expected, unsigned n,
