@@ -106,39 +106,49 @@ static int wait_syscall(_Atomic uint32_t *word, uint32_t expected, uint64_t time
 
 struct thread_ring {
 	struct io_uring ring;
-	pid_t pid; /* the process that made it */
+	unsigned forks; /* fork_count when it was made */
 	bool ready;
 };
 
 static _Thread_local struct thread_ring tring;
 static pthread_key_t tring_key;
 static pthread_once_t tring_once = PTHREAD_ONCE_INIT;
+/* Bumped in every child after fork(): a ring made before belongs to the parent. (getpid()
+ * per park would be a system call: glibc no longer caches the pid.) */
+static _Atomic unsigned fork_count;
 
 static void tring_free(void *arg)
 {
 	struct thread_ring *t = arg;
 
-	if (t->ready && t->pid == getpid())
+	if (t->ready && t->forks == atomic_load_explicit(&fork_count, memory_order_relaxed))
 		io_uring_queue_exit(&t->ring);
 	t->ready = false;
 }
 
-static void tring_key_init(void)
+static void count_fork(void)
+{
+	atomic_fetch_add_explicit(&fork_count, 1, memory_order_relaxed);
+}
+
+static void tring_init_once(void)
 {
 	pthread_key_create(&tring_key, tring_free);
+	pthread_atfork(NULL, NULL, count_fork);
 }
 
 static struct io_uring *thread_ring(void)
 {
-	pid_t me = getpid();
+	unsigned forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
 
-	if (tring.ready && tring.pid != me) /* inherited through fork: the parent's */
+	if (tring.ready && tring.forks != forks) /* inherited through fork: the parent's */
 		tring.ready = false;
 	if (!tring.ready) {
-		pthread_once(&tring_once, tring_key_init);
+		pthread_once(&tring_once, tring_init_once);
+		forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
 		if (io_uring_queue_init(4, &tring.ring, 0) < 0)
 			return NULL;
-		tring.pid = me;
+		tring.forks = forks;
 		tring.ready = true;
 		pthread_setspecific(tring_key, &tring);
 	}
@@ -190,8 +200,9 @@ static int submit_wait(struct io_uring *ring, struct io_uring_sqe *sqe, uint64_t
 		sqe->user_data = UD_TIMEOUT;
 		cqes = 2;
 	}
-	r = io_uring_submit(ring); /* ts is read here, while still in scope */
-	return r < 0 ? r : reap(ring, cqes);
+	/* One system call to submit and sleep; ts is read here, while still in scope. */
+	r = io_uring_submit_and_wait(ring, 1);
+	return r < 0 && r != -EINTR ? r : reap(ring, cqes);
 }
 
 static int wait_io_uring(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
