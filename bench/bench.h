@@ -178,6 +178,7 @@ enum pp_mode { PP_MODE_PINGPONG, PP_MODE_QUICK, PP_MODE_FANOUT };
 int pingpong_main(int argc, char **argv, enum pp_mode mode);
 int throughput_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
+int idle_main(int argc, char **argv);
 /* bench/bench_hist.c, when present (the histogram benchmark). */
 int bench_hist_main(int argc, char **argv);
 

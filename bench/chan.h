@@ -77,4 +77,25 @@ static inline int chan_peek(shmq_channel *ch, const void **data, struct spin *s)
 	return n;
 }
 
+/*
+ * How long one parked wait lasts before the waiter asks whether its peer is still there: a
+ * crashed producer never closes its channel, so nothing else would end the wait.
+ */
+#define CHAN_PARK_SLICE_NS 1000000000ull
+
+/*
+ * Wait in shmq_channel_wait() (spin @spin_ns, then park) until @ch has a message: 0, then a
+ * receive finds it; -EPIPE when the peer is gone (after one more look) or closed its end.
+ */
+static inline int chan_park(shmq_channel *ch, uint64_t spin_ns, struct spin *s)
+{
+	int e;
+
+	while ((e = shmq_channel_wait(ch, spin_ns, CHAN_PARK_SLICE_NS)) == -ETIMEDOUT) {
+		if (spin_peer_gone(s))
+			return shmq_channel_wait(ch, 0, 0) == 0 ? 0 : -EPIPE;
+	}
+	return e;
+}
+
 #endif /* SHMQ_BENCH_CHAN_H */

@@ -28,7 +28,10 @@ struct cmp_opts {
 
 static const unsigned cmp_pp_sizes[] = { 8, 64, 512, 4096, 65536 };
 static const unsigned cmp_tp_sizes[] = { 64, 4096 };
-static const int cmp_pp_use[] = { PP_SHMQ, PP_TOPIC, PP_TOPIC_EXCL, PP_RAW, PP_PIPE, PP_UDS };
+static const int cmp_pp_use[] = {
+	PP_SHMQ, PP_TOPIC,     PP_TOPIC_EXCL,	 PP_RAW,       PP_PIPE,
+	PP_UDS,	 PP_SPSC_PARK, PP_SPSC_SPINPARK, PP_RAW_FUTEX, /* parked waits, the block group */
+};
 static const int cmp_tp_use[] = { TP_SHMQ, TP_BATCH, TP_TOPIC, TP_RAW, TP_RAW_MSG };
 
 /* ---- the two measurements ---- */
@@ -87,7 +90,7 @@ static void pp_row(const struct pp_opts *o, int si, int ti, const struct pp_summ
 		       (unsigned long long)s->med[PMAX], x);
 		return;
 	}
-	printf("%6u  %-16s %-5s %9llu %9llu %9llu %10llu %9.2fx\n", o->sizes[si], t->name,
+	printf("%6u  %-18s %-5s %9llu %9llu %9llu %10llu %9.2fx\n", o->sizes[si], t->name,
 	       wait_name(t->block), (unsigned long long)s->med[P50],
 	       (unsigned long long)s->med[P99], (unsigned long long)s->med[P999],
 	       (unsigned long long)s->med[PMAX], x);
@@ -104,7 +107,7 @@ static void pp_group(const struct pp_opts *o, int si, const struct pp_summary *s
 		if (!o->use[ti] || t->block != block)
 			continue;
 		if (!pp_fits(t, o->sizes[si]))
-			link_skip_print(o->json, "compare-pingpong", t->link, o->sizes[si], 16);
+			link_skip_print(o->json, "compare-pingpong", t->link, o->sizes[si], 18);
 		else
 			pp_row(o, si, ti, &s[ti], raw);
 	}
@@ -119,7 +122,7 @@ static void pp_report(const struct pp_opts *o, const struct pp_results *res, str
 	if (!o->json)
 		printf("ping-pong round-trip time, ns: median over %llu reps of %llu round trips "
 		       "(after %llu warm-up); x raw: p50 / raw-cacheline's p50\n"
-		       "  size  transport        wait        p50       p99     p99.9        max"
+		       "  size  transport          wait        p50       p99     p99.9        max"
 		       "     x raw\n",
 		       (unsigned long long)o->reps, (unsigned long long)o->iters,
 		       (unsigned long long)o->warmup);
@@ -251,6 +254,7 @@ static void targets(const struct pp_opts *po, const struct pp_summary *ps, const
 	pp_target(po->json, ps, PP_SHMQ, PP_RAW, "<=", 1.25);
 	pp_target(po->json, ps, PP_UDS, PP_SHMQ, ">=", 20);
 	pp_target(po->json, ps, PP_ZMQ, PP_SHMQ, ">=", 20);
+	pp_target(po->json, ps, PP_SPSC_PARK, PP_RAW_FUTEX, "<=", 1.15);
 	tp_targets(to, ts);
 }
 
@@ -262,8 +266,8 @@ static void usage(FILE *f)
 		"usage: %s compare [OPTIONS]\n"
 		"Ping-pong at 8,64,512,4096,65536 bytes and throughput at 64,4096 bytes over\n"
 		"every transport built: shmq-spsc, shmq-topic(-excl), raw-cacheline, raw-stream\n"
-		"(poll); pipe, uds (ping-pong), uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc\n"
-		"(block).\n"
+		"(poll); pipe, uds, shmq-spsc-park, shmq-spsc-spinpark, raw-futex (ping-pong),\n"
+		"uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc (block).\n"
 		"%s"
 		"  -n, --iters N     timed round trips per ping-pong measurement (default 5000)\n"
 		"  -w, --warmup N    untimed round trips first (default iters/10)\n"

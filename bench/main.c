@@ -17,7 +17,7 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  pingpong    round-trip time: shmq-spsc, shmq-topic(-excl), raw-cacheline\n"
 		"              (poll); pipe, uds, uds-dgram, eventfd, posix-mq, zmq-ipc,\n"
-		"              nng-ipc (block)\n"
+		"              nng-ipc, shmq-spsc-park, shmq-spsc-spinpark, raw-futex (block)\n"
 		"  fanout      round-trip time of one request to 1, 2, 4, 8 topic subscribers\n"
 		"              that all reply, against the same with raw cache lines\n"
 		"  throughput  one-way streaming rate: shmq-spsc(-batch),\n"
@@ -26,6 +26,7 @@ static void usage(FILE *f)
 		"  compare     pingpong and throughput over every transport built, poll and\n"
 		"              block apart, ratios to the hardware, the targets (~1-2 min)\n"
 		"  quick       a short pingpong at 64 bytes with the target checks (about 15 s)\n"
+		"  idle        CPU use of a consumer and a subscriber parked on nothing (~10 s)\n"
 #ifdef SHMQ_BENCH_HIST
 		"  hist        the HDR histogram's own costs\n"
 #endif
@@ -58,6 +59,8 @@ static int run_command(int argc, char **argv)
 		return throughput_main(argc, argv);
 	if (strcmp(cmd, "compare") == 0)
 		return compare_main(argc, argv);
+	if (strcmp(cmd, "idle") == 0)
+		return idle_main(argc, argv);
 	if (strcmp(cmd, "_link-peer") == 0)
 		return link_peer_main(argc, argv); /* a peer in a fresh image: see link_reexec() */
 #ifdef SHMQ_BENCH_HIST

@@ -13,6 +13,7 @@
 struct raw_lines;
 struct raw_recs;
 struct raw_fan;
+struct raw_futex;
 
 /*
  * struct pp_run - one measurement: a transport, a size, warm-up plus timed round trips.
@@ -36,8 +37,13 @@ struct pp_run {
 	char ba[CHAN_NAME_LEN];
 	shmq_channel *tx;
 	shmq_channel *rx;
+	/* shmq-spsc-park, -spinpark: wait in shmq_channel_wait() before each receive */
+	bool park;
+	uint64_t park_spin_ns;
 	/* raw-cacheline */
 	struct raw_lines *raw;
+	/* raw-futex */
+	struct raw_futex *futex;
 	/* raw-record */
 	struct raw_recs *recs;
 	uint32_t rec_off[2];
@@ -65,6 +71,8 @@ struct pp_run {
  * @pub_flags: a topic transport's extra flags of every shmq_pub_open(): SHMQ_PUB_EXCLUSIVE
  *            where each topic has one producer (shmq-topic-excl), else 0
  * @block:    waits in the kernel or a library (labelled "block"), else busy-polls ("poll")
+ * @park:     a shmq-spsc that waits in shmq_channel_wait() before each receive, spinning
+ *            @park_spin_ns first (0: park at once)
  * @link:     a link transport's kind (pp_link.c), NULL for the others
  * @setup:    in the parent before fork(); @teardown undoes a partial one too
  * @echo:     the child's body: serve r->total round trips, return 0 or -1
@@ -79,6 +87,8 @@ struct pp_transport {
 	unsigned nechoes;
 	unsigned pub_flags;
 	bool block;
+	bool park;
+	uint64_t park_spin_ns;
 	const struct link_ops *link;
 	int (*setup)(struct pp_run *r);
 	int (*echo)(void *r);
@@ -105,6 +115,9 @@ enum {
 	PP_POSIX_MQ,
 	PP_ZMQ,
 	PP_NNG,
+	PP_SPSC_PARK, /* shmq-spsc parked in shmq_channel_wait(), and its futex baseline */
+	PP_SPSC_SPINPARK,
+	PP_RAW_FUTEX,
 	PP_FAN1,
 	PP_FAN2,
 	PP_FAN4,
@@ -169,6 +182,9 @@ void target_print(bool json, const char *name, bool have, double value, const ch
 
 /* pp_link.c: the link transports, in the order of enum LINK_* */
 extern const struct pp_transport pp_links[LINK_N];
+
+/* pp_futex.c: the plain futex baseline of the parked shmq-spsc */
+extern const struct pp_transport pp_raw_futex;
 
 /* pp_topic.c */
 extern const struct pp_transport pp_topic;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* pp_transport.c - ping-pong transports shmq-spsc, raw-cacheline, pipe, uds; the table of all. */
+/* pp_transport.c - ping-pong over shmq-spsc(-park), raw-cacheline, pipe, uds; the table of all. */
 #include <fcntl.h>
 #include <stdalign.h>
 #include <stdio.h>
@@ -9,7 +9,17 @@
 
 #include "pingpong.h"
 
-/* ---- shmq-spsc: one channel per direction; the echo side peeks, sends, releases ---- */
+/*
+ * ---- shmq-spsc: one channel per direction; the echo side peeks, sends, releases ----
+ * shmq-spsc-park and shmq-spsc-spinpark are the same with a shmq_channel_wait() before each
+ * receive (r->park): both sides sleep in the kernel between messages.
+ */
+
+/* Before a receive: wait for the message when the transport parks, else 0 (spin in it). */
+static inline int shmq_await(struct pp_run *r, shmq_channel *in)
+{
+	return __builtin_expect(r->park, 0) ? chan_park(in, r->park_spin_ns, &r->spin) : 0;
+}
 
 static int shmq_setup(struct pp_run *r)
 {
@@ -29,7 +39,9 @@ static int shmq_serve(struct pp_run *r, shmq_channel *in, shmq_channel *out)
 	int n, e;
 
 	for (i = 0; i < r->total; i++) {
-		n = chan_peek(in, &data, &r->spin);
+		n = shmq_await(r, in);
+		if (n == 0)
+			n = chan_peek(in, &data, &r->spin);
 		if (n < 0)
 			return fail("shmq-spsc echo: peek", n);
 		if ((unsigned)n != r->size)
@@ -85,7 +97,9 @@ static int shmq_rt(struct pp_run *r, uint64_t seq)
 	n = chan_send(r->tx, r->buf, r->size, &r->spin);
 	if (n < 0)
 		return fail("shmq-spsc: send", n);
-	n = chan_recv(r->rx, r->rbuf, r->size, &r->spin);
+	n = shmq_await(r, r->rx);
+	if (n == 0)
+		n = chan_recv(r->rx, r->rbuf, r->size, &r->spin);
 	if (n < 0)
 		return fail("shmq-spsc: recv", n);
 	return (unsigned)n == r->size ? 0 : fail("shmq-spsc: wrong length", -EBADMSG);
@@ -381,15 +395,18 @@ static void fd_teardown(struct pp_run *r)
 	close_pair(&r->fd[2], &r->fd[3]);
 }
 
-static const struct pp_transport pp_spsc = {
-	.name = "shmq-spsc",
-	.payload = true,
-	.setup = shmq_setup,
-	.echo = shmq_echo,
-	.attached = shmq_attached,
-	.rt = shmq_rt,
-	.teardown = shmq_teardown,
-};
+#define PP_SPSC(nm, parks, spin_ns)                                                  \
+	{                                                                            \
+		.name = nm, .payload = true, .block = parks, .park = parks,          \
+		.park_spin_ns = spin_ns, .setup = shmq_setup, .echo = shmq_echo,     \
+		.attached = shmq_attached, .rt = shmq_rt, .teardown = shmq_teardown, \
+	}
+
+static const struct pp_transport pp_spsc = PP_SPSC("shmq-spsc", false, 0);
+/* Park at once: every message is a futex wake and a wake-up, as raw-futex's are. */
+static const struct pp_transport pp_spsc_park = PP_SPSC("shmq-spsc-park", true, 0);
+/* Spin 20 us first: a reply that comes within it never parks. */
+static const struct pp_transport pp_spsc_spinpark = PP_SPSC("shmq-spsc-spinpark", true, 20000);
 
 static const struct pp_transport pp_raw = {
 	.name = "raw-cacheline",
@@ -446,6 +463,10 @@ const struct pp_transport *const pp_transports[PP_NTRANSPORTS] = {
 	[PP_POSIX_MQ] = &pp_links[LINK_POSIX_MQ],
 	[PP_ZMQ] = &pp_links[LINK_ZMQ],
 	[PP_NNG] = &pp_links[LINK_NNG],
+	/* parked in shmq_channel_wait(), and the plain futex baseline (pp_futex.c) */
+	[PP_SPSC_PARK] = &pp_spsc_park,
+	[PP_SPSC_SPINPARK] = &pp_spsc_spinpark,
+	[PP_RAW_FUTEX] = &pp_raw_futex,
 	/* fan-out to 1, 2, 4, 8 subscribers */
 	[PP_FAN1] = &pp_topic_fan[0],
 	[PP_FAN2] = &pp_topic_fan[1],
