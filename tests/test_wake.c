@@ -454,6 +454,44 @@ out:
 	shmq_bus_close(bus);
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* Signals interrupt the sleep (no SA_RESTART) but neither end the wait nor lose the wake. */
+static void test_signals(void **state)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	shmq_bus *bus = test_bus();
+	shmq_channel *tx, *rx;
+	uint64_t v = 5;
+	pid_t pid;
+	int i;
+
+	open_pair(bus, "sig", &tx, &rx);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(60);
+		sigaction(SIGUSR1, &sa, NULL); /* sa_flags 0: interrupted calls return EINTR */
+		if (shmq_channel_wait(rx, 0, 30000000000ull) != 0)
+			_exit(1);
+		_exit(shmq_channel_recv(rx, &v, sizeof(v), NULL) == (int)sizeof(v) ? 0 : 2);
+	}
+	usleep(50000);
+	for (i = 0; i < 200; i++) {
+		kill(pid, SIGUSR1);
+		usleep(200);
+	}
+	assert_int_equal(shmq_channel_send(tx, &v, sizeof(v)), 0);
+	assert_int_equal(test_wait(pid), 0);
+	shmq_channel_close(tx);
+	shmq_channel_close(rx);
+	test_unlink(bus, "sig");
+	shmq_bus_close(bus);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest unit[] = {
@@ -465,6 +503,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wait_many),
 		cmocka_unit_test(test_prep_wait),
 		cmocka_unit_test(test_fd),
+		cmocka_unit_test(test_signals),
 	};
 	const struct CMUnitTest stress[] = {
 		cmocka_unit_test(test_backend),
