@@ -283,6 +283,17 @@ static bool spin(shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t dea
 	}
 }
 
+/* How long the next sleep may be: up to the deadline, at most a slice; 0 when it is past. */
+static uint64_t sleep_time(uint64_t deadline_ns, uint64_t slice_ns)
+{
+	uint64_t now = shmqi_now_ns(), ns;
+
+	if (now >= deadline_ns)
+		return 0;
+	ns = deadline_ns == UINT64_MAX ? SHMQI_WAIT_FOREVER : deadline_ns - now;
+	return slice_ns && ns > slice_ns ? slice_ns : ns;
+}
+
 /* Announce, look once more, and sleep while nothing changed (P1). */
 static int park_once(struct shmqi_wait *w, shmqi_ready_fn ready, void *arg, uint64_t sleep_ns)
 {
@@ -302,7 +313,7 @@ int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *e
 		     shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns,
 		     uint64_t slice_ns)
 {
-	uint64_t now, sleep_ns;
+	uint64_t sleep_ns;
 	int r;
 
 	if (ready(arg, true) || spin(ready, arg, spin_ns, deadline_ns))
@@ -318,12 +329,9 @@ int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *e
 			return 0;
 		if (atomic_load_explicit(&w->closed, memory_order_seq_cst))
 			return -EPIPE;
-		now = shmqi_now_ns();
-		if (now >= deadline_ns)
+		sleep_ns = sleep_time(deadline_ns, slice_ns);
+		if (!sleep_ns)
 			return -ETIMEDOUT;
-		sleep_ns = deadline_ns == UINT64_MAX ? SHMQI_WAIT_FOREVER : deadline_ns - now;
-		if (slice_ns && sleep_ns > slice_ns)
-			sleep_ns = slice_ns;
 		r = park_once(w, ready, arg, sleep_ns);
 		if (r < 0)
 			return r;
@@ -434,7 +442,7 @@ static void enable_all(struct shmqi_waitable *ws, size_t n, uint64_t *slice_ns)
 int shmqi_wait_many(struct shmqi_waitable *ws, size_t n, int *out, uint64_t spin_ns,
 		    uint64_t deadline_ns, uint64_t slice_ns)
 {
-	uint64_t now, end, sleep_ns;
+	uint64_t end, sleep_ns;
 	int r;
 
 	end = spin_ns ? shmqi_deadline(spin_ns) : 0;
@@ -448,12 +456,9 @@ int shmqi_wait_many(struct shmqi_waitable *ws, size_t n, int *out, uint64_t spin
 		r = scan_ready(ws, n, out, true);
 		if (r > 0)
 			return r;
-		now = shmqi_now_ns();
-		if (now >= deadline_ns)
+		sleep_ns = sleep_time(deadline_ns, slice_ns);
+		if (!sleep_ns)
 			return -ETIMEDOUT;
-		sleep_ns = deadline_ns == UINT64_MAX ? SHMQI_WAIT_FOREVER : deadline_ns - now;
-		if (slice_ns && sleep_ns > slice_ns)
-			sleep_ns = slice_ns;
 		r = park_all(ws, n, out, sleep_ns);
 		if (r < 0)
 			return r;
