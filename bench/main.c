@@ -25,7 +25,7 @@ static void usage(FILE *f)
 		"              raw-stream, and the blocking peers of pingpong\n"
 		"  compare     pingpong and throughput over every transport built, poll and\n"
 		"              block apart, ratios to the hardware, the targets (~1-2 min)\n"
-		"  quick       a short pingpong at 64 bytes with the target checks (about 15 s)\n"
+		"  quick       a short pingpong at 64 bytes with the target checks (about 20 s)\n"
 		"  idle        CPU use of a consumer and a subscriber parked on nothing (~10 s)\n"
 #ifdef SHMQ_BENCH_HIST
 		"  hist        the HDR histogram's own costs\n"

@@ -493,6 +493,13 @@ static int fanout_parse(const char *arg, bool *use)
 }
 
 /* -t or -S: NULL, or what was invalid. */
+/* What the short report (the README's main job) runs: the targets' transports only. */
+static bool in_quick(int ti)
+{
+	return ti == PP_SHMQ || ti == PP_TOPIC || ti == PP_TOPIC_EXCL || ti == PP_RAW ||
+	       ti == PP_UDS || ti == PP_SPSC_PARK || ti == PP_RAW_FUTEX;
+}
+
 static const char *selection_parse(int c, const char *arg, bool *use)
 {
 	if (c == 't')
@@ -521,7 +528,8 @@ void pp_opts_default(struct pp_opts *o, enum pp_mode m)
 		bool fan = ti >= PP_FAN1;
 
 		o->use[ti] = (m == PP_MODE_FANOUT ? fan : !fan && ti != PP_RAWREC) &&
-			     pp_available(pp_transports[ti]);
+			     pp_available(pp_transports[ti]) &&
+			     (m != PP_MODE_QUICK || in_quick(ti));
 	}
 }
 
