@@ -437,6 +437,9 @@ static void usage(FILE *f, enum pp_mode m)
 		"  -c, --cpus A,B         CPUs of the initiator and the (first) echo process;\n"
 		"                         more echo processes go round-robin over the allowed\n"
 		"                         CPUs (default 0,1)\n"
+		"  -W, --wait park        the parked transports and their baselines:\n"
+		"                         "
+		"shmq-spsc-park,shmq-spsc-spinpark,raw-futex,eventfd,pipe\n"
 		"  -t, --transports LIST  of shmq-spsc,shmq-topic,shmq-topic-excl,raw-cacheline,\n"
 		"                         pipe,uds,uds-dgram,eventfd,posix-mq,zmq-ipc,nng-ipc,\n"
 		"                         shmq-spsc-park,shmq-spsc-spinpark,raw-futex (the\n"
@@ -500,8 +503,16 @@ static bool in_quick(int ti)
 	       ti == PP_UDS || ti == PP_SPSC_PARK || ti == PP_RAW_FUTEX;
 }
 
+/* --wait park: the parked transports and the blocking baselines they are compared with. */
+#define WAIT_PARK_SET "shmq-spsc-park,shmq-spsc-spinpark,raw-futex,eventfd,pipe"
+
 static const char *selection_parse(int c, const char *arg, bool *use)
 {
+	if (c == 'W') {
+		if (strcmp(arg, "park") != 0)
+			return "wait mode (only 'park')";
+		return transports_parse(WAIT_PARK_SET, use) < 0 ? "wait mode" : NULL;
+	}
 	if (c == 't')
 		return transports_parse(arg, use) < 0 ? "transport list" : NULL;
 	return fanout_parse(arg, use) < 0 ? "subscriber list" : NULL;
@@ -572,6 +583,7 @@ static int opt_one(int c, struct pp_opts *o)
 		break;
 	case 't':
 	case 'S':
+	case 'W':
 		bad = selection_parse(c, optarg, o->use);
 		break;
 	case 'C':
@@ -614,6 +626,7 @@ static int opts_parse(int argc, char **argv, struct pp_opts *o)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "transports", required_argument, NULL, 't' },
 		{ "subscribers", required_argument, NULL, 'S' },
+		{ "wait", required_argument, NULL, 'W' },
 		{ "capacity", required_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "hlog", required_argument, NULL, 'H' },
@@ -622,7 +635,7 @@ static int opts_parse(int argc, char **argv, struct pp_opts *o)
 	};
 	int c, e;
 
-	while ((c = getopt_long(argc, argv, "s:n:w:r:c:t:S:C:H:jh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:w:r:c:t:S:W:C:H:jh", lopts, NULL)) != -1) {
 		e = opt_one(c, o);
 		if (e >= 0)
 			return e;
