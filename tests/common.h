@@ -119,6 +119,21 @@ static inline uint64_t test_rand(uint64_t *s)
 	return *s * 2685821657736338717ull;
 }
 
+/* FNV-1a over 8-byte words, then bytes: the stress tests' payload checksum. */
+static inline uint64_t test_checksum(const uint8_t *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ull, w;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 1099511628211ull;
+	}
+	for (; i < len; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
 /* How many messages a stress test sends: @full scaled by $SHMQ_STRESS_SCALE percent. */
 static inline uint64_t test_scaled(uint64_t full)
 {

@@ -21,20 +21,6 @@ static size_t msg_len(uint64_t seq)
 	return (r & 31) == 0 ? (size_t)((r >> 8) % (MAX_MSG + 1)) : (size_t)((r >> 8) % 256);
 }
 
-static uint64_t checksum(const uint8_t *p, size_t len)
-{
-	uint64_t h = 1469598103934665603ull, w;
-	size_t i = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 1099511628211ull;
-	}
-	for (; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
 /* Layout: [seq (8)] [filler] [checksum of everything before it (8)], as far as len allows. */
 static void make_msg(uint8_t *buf, uint64_t seq, size_t len)
 {
@@ -45,7 +31,7 @@ static void make_msg(uint8_t *buf, uint64_t seq, size_t len)
 	if (len >= 8)
 		memcpy(buf, &seq, 8);
 	if (len >= 16) {
-		sum = checksum(buf, len - 8);
+		sum = test_checksum(buf, len - 8);
 		memcpy(buf + len - 8, &sum, 8);
 	}
 }
@@ -61,7 +47,7 @@ static int check_msg(const uint8_t *buf, size_t len, uint64_t seq, uint64_t info
 		return 2;
 	if (len >= 8 && (memcpy(&v, buf, 8), v != seq))
 		return 3;
-	if (len >= 16 && (memcpy(&v, buf + len - 8, 8), v != checksum(buf, len - 8)))
+	if (len >= 16 && (memcpy(&v, buf + len - 8, 8), v != test_checksum(buf, len - 8)))
 		return 4;
 	if (len > 0 && len < 8 && buf[len - 1] != (uint8_t)(seq + (len - 1) * 13))
 		return 5;

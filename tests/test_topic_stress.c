@@ -36,20 +36,6 @@ static uint64_t corr_of(uint32_t idx, uint64_t counter)
 	return ((uint64_t)idx << 48) ^ counter;
 }
 
-static uint64_t checksum(const uint8_t *p, size_t len)
-{
-	uint64_t h = 1469598103934665603ull, w;
-	size_t i = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 1099511628211ull;
-	}
-	for (; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
 static void make_msg(uint8_t *buf, uint32_t idx, uint64_t counter)
 {
 	uint32_t len = (uint32_t)msg_len(idx, counter);
@@ -60,7 +46,7 @@ static void make_msg(uint8_t *buf, uint32_t idx, uint64_t counter)
 	memcpy(buf + 8, &counter, 8);
 	for (uint32_t i = 16; i < len - 8; i++)
 		buf[i] = (uint8_t)(counter + i * 13 + idx);
-	sum = checksum(buf, len - 8);
+	sum = test_checksum(buf, len - 8);
 	memcpy(buf + len - 8, &sum, 8);
 }
 
@@ -100,7 +86,7 @@ static int check_payload(struct verifier *v, const uint8_t *buf, const struct sh
 	memcpy(&sum, buf + info->len - 8, 8);
 	if (idx >= v->nprod || len != info->len || len != msg_len(idx, c))
 		return bad(v, info, "bad producer index or length");
-	if (sum != checksum(buf, len - 8))
+	if (sum != test_checksum(buf, len - 8))
 		return bad(v, info, "bad checksum (torn record?)");
 	if (info->corr_id != corr_of(idx, c) || info->producer_seq != c)
 		return bad(v, info, "corr_id or producer_seq does not match the payload");
