@@ -46,12 +46,12 @@ void link_skip_print(bool json, const char *bench, const struct link_ops *ops, u
 	unsigned max = ops->max_size();
 
 	if (json)
-		printf("{\"bench\":\"%s\",\"transport\":\"%s\",\"wait\":\"block\",\"size\":%u,"
+		printf("{\"bench\":\"%s\",\"transport\":\"%s\",\"wait\":\"%s\",\"size\":%u,"
 		       "\"skipped\":true,\"max_size\":%u}\n",
-		       bench, ops->name, size, max);
+		       bench, ops->name, wait_name(!ops->poll), size, max);
 	else
-		printf("%6u  %-*s block  skipped: above the %u bytes this host allows (%s)\n", size,
-		       width, ops->name, max, ops->max_what);
+		printf("%6u  %-*s %-5s  skipped: above the %u bytes this host allows (%s)\n", size,
+		       width, ops->name, wait_name(!ops->poll), max, ops->max_what);
 }
 
 const char *link_missing_text(void)
@@ -584,6 +584,17 @@ const struct link_ops link_nng = {
 	.missing = "not built (libnng-dev was missing)",
 };
 #endif
+#ifndef SHMQ_BENCH_IOX
+const struct link_ops link_iox = {
+	.name = LINK_IOX_NAME,
+	.poll = true,
+	.missing = "not built (libiceoryx-binding-c-dev was missing)",
+};
+const struct link_ops link_iox_ws = {
+	.name = LINK_IOX_WS_NAME,
+	.missing = "not built (libiceoryx-binding-c-dev was missing)",
+};
+#endif
 
 const struct link_ops *const link_kinds[LINK_N] = {
 	[LINK_UDS_DGRAM] = &link_uds_dgram,
@@ -591,4 +602,6 @@ const struct link_ops *const link_kinds[LINK_N] = {
 	[LINK_POSIX_MQ] = &link_posix_mq,
 	[LINK_ZMQ] = &link_zmq,
 	[LINK_NNG] = &link_nng,
+	[LINK_IOX] = &link_iox,
+	[LINK_IOX_WS] = &link_iox_ws,
 };

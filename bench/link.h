@@ -35,12 +35,16 @@ struct link {
 	void *zctx;
 	void *zsock;
 	uint32_t nsock;
+	/* iceoryx: its publisher, subscriber and WaitSet */
+	void *iox;
 };
 
 /*
  * struct link_ops - a link's kind.
  * @missing:  NULL, or why it was not built (its library was absent at build time)
  * @max_size: 0, or the largest message it takes on this host; @max_what says where from
+ * @poll:     its receive busy-polls (labelled "poll"); the others wait in the kernel or
+ *            the library ("block")
  * @reexec:   the peer runs in a fresh image of this program (link_reexec()): the library
  *            cannot be used in a child forked from a process that used it (nng)
  * @close:    the calling side's end; in the parent (side 0 or before attach) also every
@@ -52,15 +56,18 @@ struct link_ops {
 	const char *missing;
 	unsigned (*max_size)(void);
 	const char *max_what;
+	bool poll;
 	bool reexec;
 	int (*open)(struct link *l);
 	int (*attach)(struct link *l, int side);
 	int (*send)(struct link *l, const void *p, unsigned len);
 	int (*recv)(struct link *l, void *buf, unsigned cap); /* the length, or -errno */
+	/* optional: send back what comes in, read and written once; the length, or -errno */
+	int (*relay)(struct link *l);
 	void (*close)(struct link *l);
 };
 
-enum { LINK_UDS_DGRAM, LINK_EVENTFD, LINK_POSIX_MQ, LINK_ZMQ, LINK_NNG, LINK_N };
+enum { LINK_UDS_DGRAM, LINK_EVENTFD, LINK_POSIX_MQ, LINK_ZMQ, LINK_NNG, LINK_IOX, LINK_IOX_WS, LINK_N };
 
 /* The names, for the transport tables' static initializers too. */
 #define LINK_UDS_DGRAM_NAME "uds-dgram"
@@ -68,6 +75,8 @@ enum { LINK_UDS_DGRAM, LINK_EVENTFD, LINK_POSIX_MQ, LINK_ZMQ, LINK_NNG, LINK_N }
 #define LINK_POSIX_MQ_NAME "posix-mq"
 #define LINK_ZMQ_NAME "zmq-ipc"
 #define LINK_NNG_NAME "nng-ipc"
+#define LINK_IOX_NAME "iceoryx"
+#define LINK_IOX_WS_NAME "iceoryx-ws"
 
 extern const struct link_ops *const link_kinds[LINK_N];
 extern const struct link_ops link_uds_dgram;
@@ -125,8 +134,10 @@ void link_sigchld(bool on);
 int link_dir_open(struct link *l);
 void link_dir_close(struct link *l);
 
-/* link_zmq.c, link_nng.c when their libraries were found, else stubs that say so */
+/* link_zmq.c, link_nng.c, link_iox.c when their libraries were found, else stubs that say so */
 extern const struct link_ops link_zmq;
 extern const struct link_ops link_nng;
+extern const struct link_ops link_iox;
+extern const struct link_ops link_iox_ws;
 
 #endif /* SHMQ_BENCH_LINK_H */

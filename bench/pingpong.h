@@ -115,6 +115,8 @@ enum {
 	PP_POSIX_MQ,
 	PP_ZMQ,
 	PP_NNG,
+	PP_IOX,
+	PP_IOX_WS,
 	PP_SPSC_PARK, /* shmq-spsc parked in shmq_channel_wait(), and its futex baseline */
 	PP_SPSC_SPINPARK,
 	PP_RAW_FUTEX,

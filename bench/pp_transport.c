@@ -463,6 +463,8 @@ const struct pp_transport *const pp_transports[PP_NTRANSPORTS] = {
 	[PP_POSIX_MQ] = &pp_links[LINK_POSIX_MQ],
 	[PP_ZMQ] = &pp_links[LINK_ZMQ],
 	[PP_NNG] = &pp_links[LINK_NNG],
+	[PP_IOX] = &pp_links[LINK_IOX],
+	[PP_IOX_WS] = &pp_links[LINK_IOX_WS],
 	/* parked in shmq_channel_wait(), and the plain futex baseline (pp_futex.c) */
 	[PP_SPSC_PARK] = &pp_spsc_park,
 	[PP_SPSC_SPINPARK] = &pp_spsc_spinpark,

@@ -98,6 +98,8 @@ enum {
 	TP_POSIX_MQ,
 	TP_ZMQ,
 	TP_NNG,
+	TP_IOX,
+	TP_IOX_WS,
 	TP_MP1,
 	TP_MP2,
 	TP_MP4,

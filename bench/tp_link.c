@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* tp_link.c - streaming over the blocking links: uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc. */
+/* tp_link.c - streaming over the links: uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc, iceoryx(-ws). */
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -90,19 +90,21 @@ static void lk_teardown(struct tp_run *r)
 	link_sigchld(false);
 }
 
-#define TP_LINK(kind, nm)                                                          \
+#define TP_LINK(kind, nm, blk)                                                     \
 	{                                                                          \
-		.name = nm, .block = true, .link = &kind, .setup = lk_setup,       \
+		.name = nm, .block = blk, .link = &kind, .setup = lk_setup,        \
 		.produce = lk_produce, .consume = lk_consume, .finish = lk_finish, \
 		.teardown = lk_teardown,                                           \
 	}
 
 const struct tp_transport tp_links[LINK_N] = {
-	[LINK_UDS_DGRAM] = TP_LINK(link_uds_dgram, LINK_UDS_DGRAM_NAME),
-	[LINK_EVENTFD] = TP_LINK(link_eventfd, LINK_EVENTFD_NAME),
-	[LINK_POSIX_MQ] = TP_LINK(link_posix_mq, LINK_POSIX_MQ_NAME),
-	[LINK_ZMQ] = TP_LINK(link_zmq, LINK_ZMQ_NAME),
-	[LINK_NNG] = TP_LINK(link_nng, LINK_NNG_NAME),
+	[LINK_UDS_DGRAM] = TP_LINK(link_uds_dgram, LINK_UDS_DGRAM_NAME, true),
+	[LINK_EVENTFD] = TP_LINK(link_eventfd, LINK_EVENTFD_NAME, true),
+	[LINK_POSIX_MQ] = TP_LINK(link_posix_mq, LINK_POSIX_MQ_NAME, true),
+	[LINK_ZMQ] = TP_LINK(link_zmq, LINK_ZMQ_NAME, true),
+	[LINK_NNG] = TP_LINK(link_nng, LINK_NNG_NAME, true),
+	[LINK_IOX] = TP_LINK(link_iox, LINK_IOX_NAME, false),
+	[LINK_IOX_WS] = TP_LINK(link_iox_ws, LINK_IOX_WS_NAME, true),
 };
 
 bool tp_available(const struct tp_transport *t)

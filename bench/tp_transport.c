@@ -378,6 +378,8 @@ const struct tp_transport *const tp_transports[TP_NTRANSPORTS] = {
 	[TP_POSIX_MQ] = &tp_links[LINK_POSIX_MQ],
 	[TP_ZMQ] = &tp_links[LINK_ZMQ],
 	[TP_NNG] = &tp_links[LINK_NNG],
+	[TP_IOX] = &tp_links[LINK_IOX],
+	[TP_IOX_WS] = &tp_links[LINK_IOX_WS],
 	/* 1, 2, 4, 8 producer processes into one topic */
 	[TP_MP1] = &tp_topic_mp[0],
 	[TP_MP2] = &tp_topic_mp[1],
