@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pingpong.h"
-#include "throughput.h"
+#include "compare.h"
 
 /*
  * The ping-pong and throughput measurements of their own commands, over the transports a
@@ -17,6 +16,8 @@
 
 struct cmp_opts {
 	uint64_t iters;
+	uint64_t rate; /* the fixed-rate table's round trips per second; 0: none */
+	const char *svg;
 	uint64_t warmup;
 	uint64_t msgs;
 	uint64_t reps;
@@ -29,20 +30,27 @@ struct cmp_opts {
 static const unsigned cmp_pp_sizes[] = { 8, 64, 512, 4096, 65536 };
 static const unsigned cmp_tp_sizes[] = { 64, 4096 };
 static const int cmp_pp_use[] = {
-	PP_SHMQ, PP_TOPIC,     PP_TOPIC_EXCL,	 PP_RAW,       PP_PIPE,
-	PP_UDS,	 PP_SPSC_PARK, PP_SPSC_SPINPARK, PP_RAW_FUTEX, /* parked waits, the block group */
+	PP_SHMQ,     PP_TOPIC,	   PP_TOPIC_EXCL,    PP_FAN4, PP_RAW, PP_RAWFAN4, PP_PIPE,
+	PP_UDS,	     PP_SPSC_PARK, PP_SPSC_SPINPARK, PP_RAW_FUTEX, /* parked waits, the block group */
 };
-static const int cmp_tp_use[] = { TP_SHMQ, TP_BATCH, TP_TOPIC, TP_RAW, TP_RAW_MSG };
+static const int cmp_tp_use[] = { TP_SHMQ, TP_BATCH, TP_TOPIC, TP_RAW, TP_RAW_MSG, TP_PIPE, TP_UDS };
 
 /* ---- the two measurements ---- */
 
-static void pp_from(const struct cmp_opts *c, struct pp_opts *o)
+/* @fixed: the fixed-rate table, at 64 bytes only; else back to back at every size. */
+static void pp_from(const struct cmp_opts *c, bool fixed, struct pp_opts *o)
 {
 	size_t i;
 
 	pp_opts_default(o, PP_MODE_PINGPONG);
-	memcpy(o->sizes, cmp_pp_sizes, sizeof(cmp_pp_sizes));
-	o->nsizes = (int)(sizeof(cmp_pp_sizes) / sizeof(cmp_pp_sizes[0]));
+	if (fixed) {
+		o->sizes[0] = 64;
+		o->nsizes = 1;
+		o->rate = c->rate;
+	} else {
+		memcpy(o->sizes, cmp_pp_sizes, sizeof(cmp_pp_sizes));
+		o->nsizes = (int)(sizeof(cmp_pp_sizes) / sizeof(cmp_pp_sizes[0]));
+	}
 	o->iters = c->iters;
 	o->warmup = c->warmup;
 	o->reps = c->reps;
@@ -76,24 +84,33 @@ static void tp_from(const struct cmp_opts *c, struct tp_opts *o)
 
 /* ---- ping-pong: one table per size, poll rows then block rows ---- */
 
+static const char *pp_bench_name(const struct pp_opts *o)
+{
+	return o->rate ? "compare-fixed-rate" : "compare-pingpong";
+}
+
 static void pp_row(const struct pp_opts *o, int si, int ti, const struct pp_summary *s, double raw)
 {
 	const struct pp_transport *t = pp_transports[ti];
 	double x = raw > 0 ? (double)s->med[P50] / raw : 0;
+	unsigned procs = (t->nechoes ? t->nechoes : 1) + 1;
+	bool over = cpus_oversubscribed(&o->cpus, procs);
 
 	if (o->json) {
-		printf("{\"bench\":\"compare-pingpong\",\"transport\":\"%s\",\"wait\":\"%s\","
-		       "\"size\":%u,\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,"
-		       "\"max_ns\":%llu,\"p50_over_raw\":%.3f}\n",
-		       t->name, wait_name(t->block), o->sizes[si], (unsigned long long)s->med[P50],
-		       (unsigned long long)s->med[P99], (unsigned long long)s->med[P999],
-		       (unsigned long long)s->med[PMAX], x);
+		printf("{\"bench\":\"%s\",\"transport\":\"%s\",\"wait\":\"%s\","
+		       "\"size\":%u,\"rate_per_s\":%llu,\"processes\":%u,\"oversubscribed\":%s,"
+		       "\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,"
+		       "\"p50_over_raw\":%.3f}\n",
+		       pp_bench_name(o), t->name, wait_name(t->block), o->sizes[si],
+		       (unsigned long long)o->rate, procs, over ? "true" : "false",
+		       (unsigned long long)s->med[P50], (unsigned long long)s->med[P99],
+		       (unsigned long long)s->med[P999], (unsigned long long)s->med[PMAX], x);
 		return;
 	}
-	printf("%6u  %-18s %-5s %9llu %9llu %9llu %10llu %9.2fx\n", o->sizes[si], t->name,
+	printf("%6u  %-18s %-5s %9llu %9llu %9llu %10llu %9.2fx%s\n", o->sizes[si], t->name,
 	       wait_name(t->block), (unsigned long long)s->med[P50],
 	       (unsigned long long)s->med[P99], (unsigned long long)s->med[P999],
-	       (unsigned long long)s->med[PMAX], x);
+	       (unsigned long long)s->med[PMAX], x, over ? "  oversubscribed" : "");
 }
 
 static void pp_group(const struct pp_opts *o, int si, const struct pp_summary *s, bool block)
@@ -107,10 +124,30 @@ static void pp_group(const struct pp_opts *o, int si, const struct pp_summary *s
 		if (!o->use[ti] || t->block != block)
 			continue;
 		if (!pp_fits(t, o->sizes[si]))
-			link_skip_print(o->json, "compare-pingpong", t->link, o->sizes[si], 18);
+			link_skip_print(o->json, pp_bench_name(o), t->link, o->sizes[si], 18);
 		else
 			pp_row(o, si, ti, &s[ti], raw);
 	}
+}
+
+static void pp_title(const struct pp_opts *o)
+{
+	if (o->rate)
+		printf("fixed-rate ping-pong, ns: %llu round trips/s, each timed from when it was "
+		       "due,\nso that the wait of one behind a slow one counts (coordinated-omission "
+		       "correction);\nmedian over %llu reps of %llu round trips\n",
+		       (unsigned long long)o->rate, (unsigned long long)o->reps,
+		       (unsigned long long)o->iters);
+	else
+		printf("ping-pong round-trip time, ns: median over %llu reps of %llu round trips "
+		       "(after %llu warm-up)\n",
+		       (unsigned long long)o->reps, (unsigned long long)o->iters,
+		       (unsigned long long)o->warmup);
+	printf("x raw: p50 / raw-cacheline's p50; shmq-topic-fan4: one request to 4 subscribers "
+	       "that\nall reply (raw-cacheline-fan4: the same with bare cache lines); "
+	       "oversubscribed:\nmore processes than CPUs, so spinning ones yield\n"
+	       "  size  transport          wait        p50       p99     p99.9        max"
+	       "     x raw\n");
 }
 
 /* Every size's summaries go to @s64 too when the size is 64 (the targets' size). */
@@ -120,12 +157,7 @@ static void pp_report(const struct pp_opts *o, const struct pp_results *res, str
 	int si, ti;
 
 	if (!o->json)
-		printf("ping-pong round-trip time, ns: median over %llu reps of %llu round trips "
-		       "(after %llu warm-up); x raw: p50 / raw-cacheline's p50\n"
-		       "  size  transport          wait        p50       p99     p99.9        max"
-		       "     x raw\n",
-		       (unsigned long long)o->reps, (unsigned long long)o->iters,
-		       (unsigned long long)o->warmup);
+		pp_title(o);
 	for (si = 0; si < o->nsizes; si++) {
 		memset(s, 0, sizeof(s));
 		for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
@@ -215,13 +247,13 @@ static void pp_target(bool json, const struct pp_summary *s, int num, int den, c
 	target_print(json, name, n > 0 && d > 0, d > 0 ? n / d : 0, op, limit);
 }
 
-/* The fastest blocking transport at 64 bytes, or -1. */
+/* The fastest kernel-based transport at 64 bytes (the blocking ones but iceoryx-ws), or -1. */
 static int tp_best_block(const struct tp_opts *o, const struct tp_summary *s)
 {
 	int ti, best = -1;
 
 	for (ti = 0; ti < TP_NTRANSPORTS; ti++) {
-		if (o->use[ti] && tp_transports[ti]->block && s[ti].med > 0 &&
+		if (o->use[ti] && tp_transports[ti]->block && ti != TP_IOX_WS && s[ti].med > 0 &&
 		    (best < 0 || s[ti].med > s[best].med))
 			best = ti;
 	}
@@ -238,15 +270,27 @@ static void tp_targets(const struct tp_opts *o, const struct tp_summary *s)
 		     raw > 0 ? spsc / raw : 0, ">=", 0.5);
 	/* A stable name for --json; the text says which transport was the fastest. */
 	snprintf(name, sizeof(name),
-		 o->json ? "%sfastest-blocking 64-byte throughput"
-			 : "%s%s (the fastest blocking) 64-byte throughput",
+		 o->json ? "%sfastest-kernel 64-byte throughput"
+			 : "%s%s (the fastest kernel-based) 64-byte throughput",
 		 "shmq-spsc/", best < 0 ? "none" : tp_transports[best]->name);
 	target_print(o->json, name, spsc > 0 && best >= 0, best >= 0 ? spsc / s[best].med : 0,
 		     ">=", 10);
 }
 
-static void targets(const struct pp_opts *po, const struct pp_summary *ps, const struct tp_opts *to,
-		    const struct tp_summary *ts)
+/* @num's percentile @q against @den's in the other table @sd (or the same), SKIP when not run. */
+static void pp_target_q(bool json, const struct pp_summary *sn, int num, const struct pp_summary *sd,
+			int den, int q, const char *what, double limit)
+{
+	double n = (double)sn[num].med[q], d = (double)sd[den].med[q];
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s/%s 64-byte %s", pp_transports[num]->name,
+		 pp_transports[den]->name, what);
+	target_print(json, name, n > 0 && d > 0, d > 0 ? n / d : 0, "<=", limit);
+}
+
+static void targets(const struct pp_opts *po, const struct pp_summary *ps,
+		    const struct pp_summary *fs, const struct tp_opts *to, const struct tp_summary *ts)
 {
 	if (!po->json)
 		printf("targets (64 bytes, medians of this run%s):\n",
@@ -255,6 +299,15 @@ static void targets(const struct pp_opts *po, const struct pp_summary *ps, const
 	pp_target(po->json, ps, PP_UDS, PP_SHMQ, ">=", 20);
 	pp_target(po->json, ps, PP_ZMQ, PP_SHMQ, ">=", 20);
 	pp_target(po->json, ps, PP_SPSC_PARK, PP_RAW_FUTEX, "<=", 1.15);
+	/* Against iceoryx: polling with polling, parked with its WaitSet. */
+	pp_target_q(po->json, ps, PP_TOPIC, ps, PP_IOX, P50, "p50 RTT", 1);
+	pp_target_q(po->json, ps, PP_TOPIC, ps, PP_IOX, P99, "p99 RTT", 1);
+	pp_target_q(po->json, ps, PP_SPSC_PARK, ps, PP_IOX_WS, P50, "p50 RTT", 1);
+	if (fs) {
+		pp_target_q(po->json, fs, PP_TOPIC, fs, PP_IOX, P50, "fixed-rate p50", 1);
+		pp_target_q(po->json, fs, PP_TOPIC, fs, PP_IOX, P99, "fixed-rate p99", 1);
+		pp_target_q(po->json, fs, PP_SPSC_PARK, fs, PP_IOX_WS, P50, "fixed-rate p50", 1);
+	}
 	tp_targets(to, ts);
 }
 
@@ -264,14 +317,20 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s compare [OPTIONS]\n"
-		"Ping-pong at 8,64,512,4096,65536 bytes and throughput at 64,4096 bytes over\n"
-		"every transport built: shmq-spsc, shmq-topic(-excl), raw-cacheline, raw-stream\n"
-		"(poll); pipe, uds, shmq-spsc-park, shmq-spsc-spinpark, raw-futex (ping-pong),\n"
-		"uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc (block).\n"
+		"Ping-pong at 8,64,512,4096,65536 bytes, the same at a fixed rate at 64 bytes,\n"
+		"and throughput at 64,4096 bytes over every transport built: shmq-spsc,\n"
+		"shmq-topic(-excl), shmq-topic-fan4 (4 subscribers), raw-cacheline(-fan4),\n"
+		"raw-stream, iceoryx (poll); pipe, uds, uds-dgram, eventfd, posix-mq, zmq-ipc,\n"
+		"nng-ipc, iceoryx-ws, shmq-spsc-park, shmq-spsc-spinpark, raw-futex (block).\n"
+		"iceoryx needs its RouDi daemon: one is started for the run (iox-roudi, or\n"
+		"$SHMQ_BENCH_ROUDI) unless one already runs.\n"
 		"%s"
 		"  -n, --iters N     timed round trips per ping-pong measurement (default 5000)\n"
 		"  -w, --warmup N    untimed round trips first (default iters/10)\n"
 		"  -m, --msgs N      timed messages per throughput measurement (default 50000)\n"
+		"  -R, --rate N      the fixed-rate table's round trips per second, 0 for none\n"
+		"                    (default 10000; iters of them, at 64 bytes)\n"
+		"      --svg FILE    also draw the 64-byte results as an SVG chart into FILE\n"
 		"  -r, --reps R      interleaved repetitions; medians are reported (default 3)\n"
 		"  -c, --cpus A,B    CPUs of the two processes (default 0,1)\n"
 		"  -j, --json        one JSON object per line\n"
@@ -310,6 +369,12 @@ static int opt_one(int c, struct cmp_opts *o)
 		o->cpus_given = true;
 		bad = cpus_parse(optarg, &o->cpus) ? "CPU pair" : NULL;
 		break;
+	case 'R':
+		bad = u64_parse(optarg, 0, 10000000, &o->rate) ? "rate" : NULL;
+		break;
+	case 'G':
+		o->svg = optarg;
+		break;
 	case 'j':
 		o->json = true;
 		break;
@@ -330,6 +395,8 @@ static int opts_parse(int argc, char **argv, struct cmp_opts *o)
 		{ "msgs", required_argument, NULL, 'm' },
 		{ "reps", required_argument, NULL, 'r' },
 		{ "cpus", required_argument, NULL, 'c' },
+		{ "rate", required_argument, NULL, 'R' },
+		{ "svg", required_argument, NULL, 'G' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -340,7 +407,8 @@ static int opts_parse(int argc, char **argv, struct cmp_opts *o)
 	o->iters = 5000;
 	o->msgs = 50000;
 	o->reps = 3;
-	while ((c = getopt_long(argc, argv, "n:w:m:r:c:jh", lopts, NULL)) != -1) {
+	o->rate = 10000;
+	while ((c = getopt_long(argc, argv, "n:w:m:r:c:R:jh", lopts, NULL)) != -1) {
 		e = opt_one(c, o);
 		if (e >= 0)
 			return e;
@@ -357,10 +425,10 @@ static int opts_parse(int argc, char **argv, struct cmp_opts *o)
 int compare_main(int argc, char **argv)
 {
 	struct cmp_opts c;
-	struct pp_opts po;
+	struct pp_opts po, fo;
 	struct tp_opts to;
-	struct pp_results res = { 0 };
-	struct pp_summary ps[PP_NTRANSPORTS] = { 0 };
+	struct pp_results res = { 0 }, fres = { 0 };
+	struct pp_summary ps[PP_NTRANSPORTS] = { 0 }, fs[PP_NTRANSPORTS] = { 0 };
 	struct tp_summary ts[TP_NTRANSPORTS] = { 0 };
 	double *rates = NULL;
 	int e = opts_parse(argc, argv, &c);
@@ -370,17 +438,25 @@ int compare_main(int argc, char **argv)
 	e = bench_start(&c.cpus, c.cpus_given, c.json);
 	if (e >= 0)
 		return e;
-	pp_from(&c, &po);
+	pp_from(&c, false, &po);
+	pp_from(&c, true, &fo);
 	tp_from(&c, &to);
 	e = pp_measure(&po, &res);
+	if (e == 0 && c.rate)
+		e = pp_measure(&fo, &fres);
 	if (e == 0)
 		e = tp_measure(&to, &rates);
 	if (e == 0) {
 		pp_report(&po, &res, ps);
+		if (c.rate)
+			pp_report(&fo, &fres, fs);
 		tp_report(&to, rates, ts);
-		targets(&po, ps, &to, ts);
+		targets(&po, ps, c.rate ? fs : NULL, &to, ts);
+		if (c.svg)
+			e = cmp_svg(c.svg, &po, ps, c.rate ? &fo : NULL, fs, &to, ts);
 	}
 	free(res.v);
+	free(fres.v);
 	free(rates);
 	return e < 0 ? 1 : 0;
 }

@@ -4,11 +4,14 @@
  * RouDi daemon, read by busy-polling (iceoryx) or in a WaitSet (iceoryx-ws).
  */
 #include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,9 +28,9 @@
 
 /*
  * iceoryx needs its daemon, RouDi: the first open() in a run starts iox-roudi ($SHMQ_BENCH_ROUDI
- * names another program) and waits until it says it is ready; it dies with this process
- * (SIGTERM, which makes it remove its shared memory) and is stopped at exit. When a RouDi
- * already runs on this host, that one is used and left alone.
+ * names another program) through a keeper process and waits until it says it is ready.
+ * RouDi is stopped when the benchmark exits or dies, by whatever signal (keeper_main()).
+ * When a RouDi already runs on this host, that one is used and left alone.
  *
  * A process registers once with RouDi under a unique name (iox_runtime_init() is once per
  * process), so the peer runs in a fresh image (reexec). Each link is one service instance,
@@ -43,6 +46,7 @@
 #define IOX_SERVICE "shmq-bench"
 #define IOX_READY "RouDi is ready for clients"
 #define IOX_RUNNING "ROUDI_STILL_RUNNING"
+#define IOX_EXITED "shmq-bench: RouDi exited"
 #define IOX_START_MS 20000 /* RouDi maps ~220 MB first */
 #define IOX_CONNECT_MS 10000 /* discovery runs in RouDi's loop, every 100 ms or so */
 
@@ -55,7 +59,8 @@ struct iox_state {
 	iox_ws_t ws;
 };
 
-static pid_t roudi_pid; /* the RouDi this process started, 0 when none */
+static pid_t keeper_pid; /* the process that runs our RouDi, 0 when none */
+static int keeper_fd = -1; /* its pipe: closing our end (or dying) stops RouDi */
 static bool roudi_up; /* ours or one that was running */
 static bool runtime_up;
 
@@ -66,37 +71,79 @@ static const char *roudi_prog(void)
 	return p && *p ? p : "iox-roudi";
 }
 
+/* At exit: close the keeper's pipe and wait until RouDi is gone and cleaned up. */
 static void roudi_stop(void)
 {
-	int i, st;
-
-	if (roudi_pid <= 0)
+	if (keeper_pid <= 0)
 		return;
-	kill(roudi_pid, SIGTERM);
-	for (i = 0; i < 500; i++) {
-		if (waitpid(roudi_pid, &st, WNOHANG) != 0)
-			break;
-		usleep(10000);
-	}
-	if (i == 500) {
-		kill(roudi_pid, SIGKILL);
-		waitpid(roudi_pid, &st, 0);
-	}
-	roudi_pid = 0;
+	close(keeper_fd);
+	keeper_fd = -1;
+	waitpid(keeper_pid, NULL, 0);
+	keeper_pid = 0;
 }
 
-/* The child: RouDi's output to @log, dying with the parent; never returns. */
-static void roudi_exec(int log, pid_t parent)
+/* RouDi itself: its own process group (a Ctrl-C is for us), output to @log. */
+static void roudi_exec(int log, pid_t keeper)
 {
 	const char *prog = roudi_prog();
 
-	if (dup2(log, STDOUT_FILENO) < 0 || dup2(log, STDERR_FILENO) < 0 ||
-	    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+	if (setpgid(0, 0) < 0 || dup2(log, STDOUT_FILENO) < 0 || dup2(log, STDERR_FILENO) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != keeper)
 		_exit(126);
-	signal(SIGINT, SIG_IGN); /* a Ctrl-C reaches it through the parent's death */
 	execlp(prog, prog, (char *)NULL);
 	dprintf(STDERR_FILENO, "cannot run %s: %s\n", prog, strerror(errno));
 	_exit(127);
+}
+
+/* SIGTERM, then SIGKILL after 10 s; RouDi removes its shared memory on SIGTERM. */
+static void roudi_end(pid_t pid)
+{
+	int i;
+
+	kill(pid, SIGTERM);
+	for (i = 0; i < 1000 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (i == 1000) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+/*
+ * The keeper: starts RouDi and stays until the benchmark closes its pipe or dies, which
+ * no signal handler of the benchmark has to see. Then it stops RouDi and removes the
+ * segments RouDi may have left (it does not when one of its clients died unannounced).
+ * When RouDi exits by itself (another one runs), it says so in the log and exits.
+ */
+static void keeper_main(int log, int stop)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD };
+	struct pollfd pfd = { .fd = stop, .events = POLLIN };
+	struct passwd *pw = getpwuid(geteuid());
+	char user[128];
+	pid_t roudi;
+	size_t i;
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], sigs[i] == SIGINT ? SIG_IGN : SIG_DFL);
+	roudi = fork();
+	if (roudi == 0)
+		roudi_exec(log, getppid());
+	if (roudi < 0)
+		_exit(1);
+	for (;;) {
+		if (poll(&pfd, 1, 100) > 0)
+			break; /* the end of the pipe: the benchmark is done or gone */
+		if (waitpid(roudi, NULL, WNOHANG) == roudi) {
+			dprintf(log, "\n%s\n", IOX_EXITED);
+			_exit(1);
+		}
+	}
+	roudi_end(roudi);
+	shm_unlink("/iceoryx_mgmt");
+	if (pw && snprintf(user, sizeof(user), "/%s", pw->pw_name) < (int)sizeof(user))
+		shm_unlink(user); /* the payload segment is named after the user */
+	_exit(0);
 }
 
 /*
@@ -107,7 +154,7 @@ static int roudi_wait_ready(int fd, char *text, size_t cap)
 {
 	size_t len = 0;
 	ssize_t n;
-	int i, st;
+	int i;
 
 	text[0] = '\0';
 	for (i = 0; i < IOX_START_MS / 10; i++) {
@@ -117,10 +164,8 @@ static int roudi_wait_ready(int fd, char *text, size_t cap)
 		}
 		if (strstr(text, IOX_READY))
 			return 0;
-		if (waitpid(roudi_pid, &st, WNOHANG) == roudi_pid) {
-			roudi_pid = 0;
+		if (strstr(text, IOX_EXITED))
 			return strstr(text, IOX_RUNNING) ? 1 : -ECHILD;
-		}
 		if (len + 1 >= cap) /* keep reading: the ready line may come late */
 			len = 0;
 		usleep(10000);
@@ -132,38 +177,47 @@ static int roudi_start(void)
 {
 	char path[] = "/tmp/shmq-bench-roudi.XXXXXX";
 	char text[4096];
-	pid_t parent = getpid();
-	int log, rd, e;
+	int log, rd, e, stop[2];
 
 	log = mkstemp(path);
 	if (log < 0)
 		return fail("iceoryx: RouDi's log file", -errno);
 	rd = open(path, O_RDONLY | O_CLOEXEC);
 	unlink(path);
-	if (rd < 0) {
+	if (rd < 0 || pipe2(stop, O_CLOEXEC) < 0) {
+		e = -errno;
 		close(log);
-		return fail("iceoryx: RouDi's log file", -errno);
+		if (rd >= 0)
+			close(rd);
+		return fail("iceoryx: RouDi's log file", e);
 	}
 	fflush(NULL);
-	roudi_pid = fork();
-	if (roudi_pid == 0)
-		roudi_exec(log, parent);
+	keeper_pid = fork();
+	if (keeper_pid == 0) {
+		close(stop[1]);
+		keeper_main(log, stop[0]);
+	}
 	close(log);
-	if (roudi_pid < 0) {
-		roudi_pid = 0;
+	close(stop[0]);
+	keeper_fd = stop[1];
+	if (keeper_pid < 0) {
+		keeper_pid = 0;
 		close(rd);
+		close(keeper_fd);
 		return fail("iceoryx: fork", -errno);
 	}
 	atexit(roudi_stop); /* before iox_runtime_init(): the runtime is gone before RouDi is */
 	e = roudi_wait_ready(rd, text, sizeof(text));
 	close(rd);
+	if (e != 0)
+		roudi_stop();
 	if (e == 1)
 		fprintf(stderr, "%s: iceoryx: using the RouDi that already runs on this host\n",
 			BENCH_PROG);
 	else if (e < 0) {
-		roudi_stop();
-		fprintf(stderr, "%s: iceoryx: %s did not start (%s); it said:\n%s\n", BENCH_PROG,
-			roudi_prog(), strerror(-e), text);
+		fprintf(stderr, "%s: iceoryx: %s %s; it said:\n%s\n", BENCH_PROG, roudi_prog(),
+			e == -ETIMEDOUT ? "was not ready in time" : "exited before it was ready",
+			text);
 		return -1;
 	}
 	roudi_up = true;

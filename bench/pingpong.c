@@ -19,15 +19,41 @@ static uint64_t *res_at(const struct pp_results *res, uint64_t rep, int si, int 
 
 /* ---- one measurement ---- */
 
+/*
+ * With --rate, the timed round trips are due one period apart from the first one on; each
+ * starts at its time (spinning until then) or at once when it is late, and its time counts
+ * from when it was due. A round trip that runs long so delays the next ones, and their
+ * wait is counted (the coordinated-omission correction): one request is in flight at a
+ * time, as a client that sends at a fixed rate into a single-threaded server would see.
+ */
+static uint64_t pp_due(const struct pp_opts *o, const struct pp_run *r, uint64_t seq,
+		       uint64_t *due)
+{
+	uint64_t t = now_ns();
+
+	if (!o->rate || seq <= o->warmup)
+		return t;
+	if (seq == o->warmup + 1)
+		*due = t;
+	while (t < *due) {
+		if (r->yield)
+			sched_yield();
+		t = now_ns();
+	}
+	t = *due;
+	*due += 1000000000ull / o->rate;
+	return t;
+}
+
 static int pp_loop(const struct pp_transport *t, const struct pp_opts *o, struct pp_run *r,
 		   struct lat *lat)
 {
-	uint64_t seq, t0, t1;
+	uint64_t seq, t0, t1, due = 0;
 
 	for (seq = 1; seq <= r->total; seq++) {
 		if (t->payload)
 			pattern_fill(r->buf, r->size, seq);
-		t0 = now_ns();
+		t0 = pp_due(o, r, seq, &due);
 		if (t->rt(r, seq) < 0)
 			return -1;
 		t1 = now_ns();
@@ -193,6 +219,8 @@ static void print_json_row(const struct pp_opts *o, int si, int ti, const struct
 		printf("\"subscribers\":%u,", echoes_of(t));
 	printf("\"processes\":%u,\"oversubscribed\":%s,", echoes_of(t) + 1,
 	       oversubscribed(o, ti) ? "true" : "false");
+	if (o->rate)
+		printf("\"rate_per_s\":%llu,", (unsigned long long)o->rate);
 	printf("\"iters\":%llu,\"reps\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,"
 	       "\"p999_ns\":%llu,\"max_ns\":%llu,\"p50_min_ns\":%llu,\"p50_max_ns\":%llu}\n",
 	       (unsigned long long)o->iters, (unsigned long long)o->reps,
@@ -372,6 +400,10 @@ static void report_header(const struct pp_opts *o)
 	       "(after %llu warm-up)\n",
 	       o->mode == PP_MODE_FANOUT ? "fanout" : "pingpong", (unsigned long long)o->reps,
 	       (unsigned long long)o->iters, (unsigned long long)o->warmup);
+	if (o->rate)
+		printf("fixed rate: %llu round trips/s, each timed from when it was due "
+		       "(coordinated-omission correction)\n",
+		       (unsigned long long)o->rate);
 	if (any_fanout(o))
 		printf("fan-out: one request to N echo processes (shmq-topic-fanN: N subscribers "
 		       "that reply\non one shared topic); a round trip ends when all N replied\n");
@@ -442,6 +474,8 @@ static void usage(FILE *f, enum pp_mode m)
 		"shmq-spsc-park,shmq-spsc-spinpark,raw-futex,eventfd,pipe\n"
 		"  -t, --transports LIST  of shmq-spsc,shmq-topic,shmq-topic-excl,raw-cacheline,\n"
 		"                         pipe,uds,uds-dgram,eventfd,posix-mq,zmq-ipc,nng-ipc,\n"
+		"                         iceoryx,iceoryx-ws (polling; WaitSet: both start\n"
+		"                         RouDi for the run unless it runs),\n"
 		"                         shmq-spsc-park,shmq-spsc-spinpark,raw-futex (the\n"
 		"                         pingpong and quick default, those built; -excl: the\n"
 		"                         topics' producers open with SHMQ_PUB_EXCLUSIVE;\n"
@@ -454,6 +488,9 @@ static void usage(FILE *f, enum pp_mode m)
 		"%s"
 		"  -S, --subscribers LIST fan-out widths to run, of 1,2,4,8: shmq-topic-fanN and\n"
 		"                         raw-cacheline-fanN each (default %s)\n"
+		"  -R, --rate N           fixed rate: N round trips per second, each timed from\n"
+		"                         when it was due, so that a late one's wait counts\n"
+		"                         (default 0: back to back)\n"
 		"  -C, --capacity BYTES   ring bytes of the shmq channels, a power of two "
 		"(default\n"
 		"                         the library's, 1 MiB)\n"
@@ -586,6 +623,9 @@ static int opt_one(int c, struct pp_opts *o)
 	case 'W':
 		bad = selection_parse(c, optarg, o->use);
 		break;
+	case 'R':
+		bad = u64_parse(optarg, 0, 100000000, &o->rate) ? "rate" : NULL;
+		break;
 	case 'C':
 		bad = capacity_ok(optarg, &o->capacity) ? NULL : "capacity";
 		break;
@@ -628,6 +668,7 @@ static int opts_parse(int argc, char **argv, struct pp_opts *o)
 		{ "subscribers", required_argument, NULL, 'S' },
 		{ "wait", required_argument, NULL, 'W' },
 		{ "capacity", required_argument, NULL, 'C' },
+		{ "rate", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "hlog", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
@@ -635,7 +676,7 @@ static int opts_parse(int argc, char **argv, struct pp_opts *o)
 	};
 	int c, e;
 
-	while ((c = getopt_long(argc, argv, "s:n:w:r:c:t:S:W:C:H:jh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:w:r:c:t:S:W:C:R:H:jh", lopts, NULL)) != -1) {
 		e = opt_one(c, o);
 		if (e >= 0)
 			return e;

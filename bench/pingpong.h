@@ -149,6 +149,7 @@ struct pp_opts {
 	uint64_t warmup;
 	uint64_t reps;
 	uint64_t capacity;
+	uint64_t rate; /* --rate: round trips per second, 0 for back to back */
 	bool use[PP_NTRANSPORTS];
 	struct cpu_pair cpus;
 	bool cpus_given;

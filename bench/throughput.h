@@ -53,7 +53,9 @@ struct tp_run {
 	uint64_t next[BENCH_MAX_PEERS]; /* producer i's counter expected next */
 	uint32_t prod_id[BENCH_MAX_PEERS]; /* producer i's id, 0 until its first record */
 	unsigned nseen; /* producers seen so far */
-	/* uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc */
+	/* pipe, uds: the read end (the parent's), the write end (the producer's) */
+	int fd[2];
+	/* uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc, iceoryx(-ws) */
 	struct link lk;
 };
 
@@ -93,6 +95,8 @@ enum {
 	TP_TOPIC_EXCL_BATCH,
 	TP_RAW,
 	TP_RAW_MSG,
+	TP_PIPE,
+	TP_UDS,
 	TP_UDS_DGRAM, /* TP_UDS_DGRAM + LINK_*: the link transports */
 	TP_EVENTFD,
 	TP_POSIX_MQ,
@@ -146,6 +150,10 @@ void tp_opts_default(struct tp_opts *o);
  */
 int tp_measure(const struct tp_opts *o, double **ret_rates);
 void tp_summarize(const struct tp_opts *o, double *rates, int si, int ti, struct tp_summary *s);
+
+/* tp_stream.c */
+extern const struct tp_transport tp_pipe;
+extern const struct tp_transport tp_uds;
 
 /* tp_topic.c */
 extern const struct tp_transport tp_topic;

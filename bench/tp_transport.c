@@ -372,6 +372,8 @@ const struct tp_transport *const tp_transports[TP_NTRANSPORTS] = {
 	[TP_TOPIC_EXCL_BATCH] = &tp_topic_excl_batch,
 	[TP_RAW] = &tp_raw,
 	[TP_RAW_MSG] = &tp_raw_msg,
+	[TP_PIPE] = &tp_pipe, /* tp_stream.c */
+	[TP_UDS] = &tp_uds,
 	/* tp_link.c: the kernel and library peers */
 	[TP_UDS_DGRAM] = &tp_links[LINK_UDS_DGRAM],
 	[TP_EVENTFD] = &tp_links[LINK_EVENTFD],

@@ -6,6 +6,8 @@ set -euo pipefail
 pkgs=(gcc libc6-dev pkg-config meson ninja-build liburing-dev libcmocka-dev zlib1g-dev)
 # The peer transports of shmq-bench compare; the benchmark builds without them (not run then).
 pkgs+=(libzmq3-dev libnng-dev)
+# iceoryx: the C binding to build against, and the iceoryx package's iox-roudi to run it.
+pkgs+=(libiceoryx-binding-c-dev iceoryx)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
