@@ -357,11 +357,25 @@ static void print_park_target(const struct pp_opts *o, const struct pp_summary *
 		     have ? (double)s[PP_SPSC_PARK].med[P50] / futex : 0, "<=", 1.15);
 }
 
+/* @num's percentile @q at most @den's (iceoryx, the shared-memory peer), like with like. */
+static void print_peer_target(const struct pp_opts *o, const struct pp_summary *s, int num, int den,
+			      int q, const char *what)
+{
+	double d = (double)s[den].med[q];
+	bool have = o->use[num] && o->use[den] && d > 0;
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s/%s %s RTT", pp_transports[num]->name,
+		 pp_transports[den]->name, what);
+	target_print(o->json, name, have, have ? (double)s[num].med[q] / d : 0, "<=", 1);
+}
+
 /*
  * The issues' targets, at 64 bytes: shmq-spsc p50 within 1.25x the hardware and 20x under a
  * socket; a single-subscriber topic within 1.5x the hardware, its producers shared-capable
  * (shmq-topic) or exclusive (shmq-topic-excl), each on its own line; parked shmq-spsc within
- * 1.15x a plain futex ping-pong (wake backend in the banner).
+ * 1.15x a plain futex ping-pong (wake backend in the banner); against iceoryx, the topic
+ * polling with its polling, the parked channel with its WaitSet.
  */
 static void print_targets(const struct pp_opts *o, const struct pp_summary *s)
 {
@@ -379,6 +393,9 @@ static void print_targets(const struct pp_opts *o, const struct pp_summary *s)
 	print_topic_target(o, s, PP_TOPIC);
 	print_topic_target(o, s, PP_TOPIC_EXCL);
 	print_park_target(o, s);
+	print_peer_target(o, s, PP_TOPIC, PP_IOX, P50, "p50");
+	print_peer_target(o, s, PP_TOPIC, PP_IOX, P99, "p99");
+	print_peer_target(o, s, PP_SPSC_PARK, PP_IOX_WS, P50, "p50");
 }
 
 static bool any_fanout(const struct pp_opts *o)
@@ -537,7 +554,8 @@ static int fanout_parse(const char *arg, bool *use)
 static bool in_quick(int ti)
 {
 	return ti == PP_SHMQ || ti == PP_TOPIC || ti == PP_TOPIC_EXCL || ti == PP_RAW ||
-	       ti == PP_UDS || ti == PP_SPSC_PARK || ti == PP_RAW_FUTEX;
+	       ti == PP_UDS || ti == PP_SPSC_PARK || ti == PP_RAW_FUTEX || ti == PP_IOX ||
+	       ti == PP_IOX_WS;
 }
 
 /* --wait park: the parked transports and the blocking baselines they are compared with. */
