@@ -576,9 +576,9 @@ void sysinfo_print(const struct cpu_pair *cp, bool json)
 		printf("{\"bench\":\"info\",\"date\":\"%s\",\"kernel\":\"%s\",\"cpu\":\"%s\","
 		       "\"nproc\":%ld,\"cpus\":\"%s\",\"cpus_allowed\":%d,\"loadavg\":\"%s\","
 		       "\"clocksource\":\"%s\",\"clock_ns\":%.1f,\"version\":\"%s\","
-		       "\"wake_backend\":\"%s\"}\n",
+		       "\"wake_backend\":\"%s\",\"timestamps\":\"%s\"}\n",
 		       date, u.release, model, nproc, cpus, cp->nallowed, load, clk, cost,
-		       shmq_version(), shmq_wake_backend());
+		       shmq_version(), shmq_wake_backend(), shmq_clock_source());
 		return;
 	}
 	printf("date:     %s\nkernel:   %s %s\ncpu:      %s\nnproc:    %ld\n", date, u.sysname,
@@ -591,7 +591,7 @@ void sysinfo_print(const struct cpu_pair *cp, bool json)
 		       cp->nallowed);
 	printf("loadavg:  %s\nclock:    CLOCK_MONOTONIC via %s, %.1f ns per read\n", load, clk,
 	       cost);
-	printf("libshmq:  %s\n", shmq_version());
+	printf("libshmq:  %s (timestamps: %s)\n", shmq_version(), shmq_clock_source());
 	/* Inherited by the forked peers: both sides of a measurement park the same way. */
 	printf("wake:     %s (parked waits; %s=futex forces the futex syscall)\n\n",
 	       shmq_wake_backend(), SHMQ_WAKE_BACKEND_ENV);

@@ -52,6 +52,30 @@ SHMQ_API const char *shmq_strerror(int err);
  */
 SHMQ_API const char *shmq_wake_backend(void);
 
+/* Environment variable that forces record timestamps to clock_gettime(): "monotonic". */
+#define SHMQ_CLOCK_ENV "SHMQ_CLOCK"
+
+/**
+ * shmq_now_ns() - now on the clock of record timestamps: CLOCK_MONOTONIC nanoseconds.
+ *
+ * Where the kernel's clocksource is the TSC (x86-64), it is read from the TSC with a
+ * per-thread conversion that is re-anchored to clock_gettime(CLOCK_MONOTONIC) every
+ * millisecond, so that it stays within a fraction of a microsecond of it (and so agrees
+ * across processes) at about half the cost; values never decrease within a thread. A
+ * thread's first millisecond of calls, and every call elsewhere or with $SHMQ_CLOCK=monotonic,
+ * are plain clock_gettime(). Use it for "now - ts_ns" latencies.
+ *
+ * Return: nanoseconds; thread-safe.
+ */
+SHMQ_API uint64_t shmq_now_ns(void);
+
+/**
+ * shmq_clock_source() - where shmq_now_ns() reads time: "tsc" or "clock_gettime".
+ *
+ * Decided once per process. Return: a static string.
+ */
+SHMQ_API const char *shmq_clock_source(void);
+
 /*
  * The bus: a namespace of named objects (channels, later topics) in POSIX shared memory.
  * Segments are named "/shmq.<namespace>.<name>" and so live in /dev/shm.
@@ -230,7 +254,7 @@ SHMQ_API int shmq_channel_commit(shmq_channel *ch, size_t len);
 /**
  * struct shmq_msg_info - what a received message carries besides its payload.
  * @seq:   sequence number (1 for the channel's first message)
- * @ts_ns: publish time, CLOCK_MONOTONIC nanoseconds
+ * @ts_ns: publish time, CLOCK_MONOTONIC nanoseconds (shmq_now_ns())
  * @len:   payload length in bytes
  */
 struct shmq_msg_info {

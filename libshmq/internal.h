@@ -22,7 +22,7 @@ struct shmq_bus {
 bool shmqi_valid_namespace(const char *ns);
 bool shmqi_valid_name(const char *name);
 int shmqi_seg_path(const shmq_bus *bus, const char *name, char *buf, size_t buf_len);
-uint64_t shmqi_now_ns(void); /* CLOCK_MONOTONIC */
+uint64_t shmqi_now_ns(void); /* CLOCK_MONOTONIC, from the TSC where it can (clock.c) */
 uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
 bool shmqi_pid_alive(pid_t pid);
 /* A process's start time (clock ticks since boot, /proc/PID/stat field 22); 0 if unknown. */

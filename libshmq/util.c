@@ -65,11 +65,6 @@ static uint64_t clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t shmqi_now_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
 uint64_t shmqi_wall_ns(void)
 {
 	return clock_ns(CLOCK_REALTIME);

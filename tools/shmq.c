@@ -15,7 +15,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s [-h] [-V] COMMAND [ARGS]\n"
 		"commands:\n"
-		"  info               library version and how parked waiters sleep\n"
+		"  info               library version, how parked waiters sleep, the clock\n"
 		"  stat [-n NS] TOPIC a topic's configuration, positions and subscribers\n"
 		"options:\n"
 		"  -h, --help         this text\n"
@@ -28,6 +28,8 @@ static int cmd_info(void)
 	printf("libshmq:      %s\n", shmq_version());
 	printf("wake backend: %s%s\n", shmq_wake_backend(),
 	       getenv(SHMQ_WAKE_BACKEND_ENV) ? " ($" SHMQ_WAKE_BACKEND_ENV " is set)" : "");
+	printf("timestamps:   %s%s\n", shmq_clock_source(),
+	       getenv(SHMQ_CLOCK_ENV) ? " ($" SHMQ_CLOCK_ENV " is set)" : "");
 	return 0;
 }
 

@@ -246,7 +246,7 @@ SHMQ_API void shmq_sub_close(shmq_sub *sub);
 /**
  * struct shmq_sub_msg - what a received record carries besides its payload.
  * @seq:          the record's sequence number in the topic
- * @ts_ns:        publish time, CLOCK_MONOTONIC nanoseconds
+ * @ts_ns:        publish time, CLOCK_MONOTONIC nanoseconds (shmq_now_ns())
  * @corr_id:      correlation id given by the producer (0 for none)
  * @producer_id:  the producer handle that published it (> 0)
  * @producer_seq: its sequence among that producer's records (from 1)
