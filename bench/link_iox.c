@@ -124,8 +124,9 @@ static void keeper_main(int log, int stop)
 	pid_t roudi;
 	size_t i;
 
+	/* Only the pipe ends it: a signal to the whole group (Ctrl-C, timeout) is for us. */
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], sigs[i] == SIGINT ? SIG_IGN : SIG_DFL);
+		signal(sigs[i], sigs[i] == SIGCHLD ? SIG_DFL : SIG_IGN);
 	roudi = fork();
 	if (roudi == 0)
 		roudi_exec(log, getppid());

@@ -5,6 +5,8 @@
  * Run on the detected source and again with SHMQ_CLOCK=monotonic (tests/meson.build).
  */
 #include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 #include "common.h"
 
@@ -120,6 +122,9 @@ static void test_records_across_fork(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* Dies with the parent, whose failed assertion would leave it waiting. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+			_exit(4);
 		if (shmq_channel_open(bus, "clk", SHMQ_OPEN_PRODUCER, NULL, &tx) < 0 ||
 		    shmq_channel_open(bus, "go", SHMQ_OPEN_CONSUMER, NULL, &gorx) < 0)
 			_exit(2);
