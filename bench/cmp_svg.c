@@ -47,8 +47,8 @@ static struct axis axis_of(double min, double max)
 static void axis_draw(FILE *f, const struct axis *a, int y0, int rows, const char *unit)
 {
 	int d, y1 = y0 + rows * SVG_ROW;
-	static const char *const si[] = { "1", "10", "100", "1k", "10k", "100k", "1M", "10M",
-					  "100M", "1G" };
+	static const char *const si[] = { "1",	  "10", "100", "1k",   "10k",
+					  "100k", "1M", "10M", "100M", "1G" };
 
 	for (d = (int)a->lo; d <= (int)a->hi; d++) {
 		double x = axis_x(a, pow(10, d));
@@ -111,7 +111,9 @@ static int pp_panel(FILE *f, int y, const char *title, const struct pp_opts *o,
 				"<title>%s p%s %llu ns</title></rect>\n",
 				SVG_LABEL, ry + 2, axis_x(&a, (double)s[tk].med[q[i]]) - SVG_LABEL,
 				SVG_ROW - 4, (t->block ? block_col : poll_col)[i], t->name,
-				i == 0 ? "50" : i == 1 ? "99" : "99.9",
+				i == 0	 ? "50"
+				: i == 1 ? "99"
+					 : "99.9",
 				(unsigned long long)s[tk].med[q[i]]);
 		row++;
 	}
@@ -186,8 +188,10 @@ int cmp_svg(const char *path, const struct pp_opts *po, const struct pp_summary 
 		"dark p50, then p99, light p99.9; blue: busy-polling, orange: blocking "
 		"(kernel or library waits)</text>\n",
 		SVG_W, h, (unsigned long long)po->reps);
-	y += pp_panel(f, y, "ping-pong round-trip time, back to back (log scale; shorter is "
-			    "better)", po, ps);
+	y += pp_panel(f, y,
+		      "ping-pong round-trip time, back to back (log scale; shorter is "
+		      "better)",
+		      po, ps);
 	if (fo) {
 		snprintf(title, sizeof(title),
 			 "ping-pong round-trip time at a fixed %llu/s, each timed from when it was "

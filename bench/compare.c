@@ -29,11 +29,16 @@ struct cmp_opts {
 
 static const unsigned cmp_pp_sizes[] = { 8, 64, 512, 4096, 65536 };
 static const unsigned cmp_tp_sizes[] = { 64, 4096 };
-static const int cmp_pp_use[] = {
-	PP_SHMQ,     PP_TOPIC,	   PP_TOPIC_EXCL,    PP_FAN4, PP_RAW, PP_RAWFAN4, PP_PIPE,
-	PP_UDS,	     PP_SPSC_PARK, PP_SPSC_SPINPARK, PP_RAW_FUTEX, /* parked waits, the block group */
+static const int
+	cmp_pp_use
+		[] = {
+			PP_SHMQ,      PP_TOPIC,		PP_TOPIC_EXCL, PP_FAN4,
+			PP_RAW,	      PP_RAWFAN4,	PP_PIPE,       PP_UDS,
+			PP_SPSC_PARK, PP_SPSC_SPINPARK, PP_RAW_FUTEX, /* parked waits, the block group */
+		};
+static const int cmp_tp_use[] = {
+	TP_SHMQ, TP_BATCH, TP_TOPIC, TP_RAW, TP_RAW_MSG, TP_PIPE, TP_UDS
 };
-static const int cmp_tp_use[] = { TP_SHMQ, TP_BATCH, TP_TOPIC, TP_RAW, TP_RAW_MSG, TP_PIPE, TP_UDS };
 
 /* ---- the two measurements ---- */
 
@@ -134,7 +139,8 @@ static void pp_title(const struct pp_opts *o)
 {
 	if (o->rate)
 		printf("fixed-rate ping-pong, ns: %llu round trips/s, each timed from when it was "
-		       "due,\nso that the wait of one behind a slow one counts (coordinated-omission "
+		       "due,\nso that the wait of one behind a slow one counts "
+		       "(coordinated-omission "
 		       "correction);\nmedian over %llu reps of %llu round trips\n",
 		       (unsigned long long)o->rate, (unsigned long long)o->reps,
 		       (unsigned long long)o->iters);
@@ -285,8 +291,8 @@ static void tp_targets(const struct tp_opts *o, const struct tp_summary *s)
 }
 
 /* @num's percentile @q against @den's in the other table @sd (or the same), SKIP when not run. */
-static void pp_target_q(bool json, const struct pp_summary *sn, int num, const struct pp_summary *sd,
-			int den, int q, const char *what, double limit)
+static void pp_target_q(bool json, const struct pp_summary *sn, int num,
+			const struct pp_summary *sd, int den, int q, const char *what, double limit)
 {
 	double n = (double)sn[num].med[q], d = (double)sd[den].med[q];
 	char name[128];
@@ -297,7 +303,8 @@ static void pp_target_q(bool json, const struct pp_summary *sn, int num, const s
 }
 
 static void targets(const struct pp_opts *po, const struct pp_summary *ps,
-		    const struct pp_summary *fs, const struct tp_opts *to, const struct tp_summary *ts)
+		    const struct pp_summary *fs, const struct tp_opts *to,
+		    const struct tp_summary *ts)
 {
 	if (!po->json)
 		printf("targets (64 bytes, medians of this run%s):\n",

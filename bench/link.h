@@ -67,7 +67,16 @@ struct link_ops {
 	void (*close)(struct link *l);
 };
 
-enum { LINK_UDS_DGRAM, LINK_EVENTFD, LINK_POSIX_MQ, LINK_ZMQ, LINK_NNG, LINK_IOX, LINK_IOX_WS, LINK_N };
+enum {
+	LINK_UDS_DGRAM,
+	LINK_EVENTFD,
+	LINK_POSIX_MQ,
+	LINK_ZMQ,
+	LINK_NNG,
+	LINK_IOX,
+	LINK_IOX_WS,
+	LINK_N
+};
 
 /* The names, for the transport tables' static initializers too. */
 #define LINK_UDS_DGRAM_NAME "uds-dgram"

@@ -297,9 +297,8 @@ static int iox_loan(struct link *l, unsigned len, void **chunk)
 	enum iox_AllocationResult a;
 
 	for (;;) {
-		a = iox_pub_loan_aligned_chunk_with_user_header(s->pub, chunk, len ? len : 1, 8,
-								sizeof(uint32_t),
-								alignof(uint32_t));
+		a = iox_pub_loan_aligned_chunk_with_user_header(
+			s->pub, chunk, len ? len : 1, 8, sizeof(uint32_t), alignof(uint32_t));
 		if (a == AllocationResult_SUCCESS)
 			break;
 		/* The pool is empty while the consumer holds or queues its chunks. */
@@ -309,8 +308,8 @@ static int iox_loan(struct link *l, unsigned len, void **chunk)
 			return -EPIPE;
 		sched_yield();
 	}
-	*(uint32_t *)iox_chunk_header_to_user_header(
-		iox_chunk_header_from_user_payload(*chunk)) = len;
+	*(uint32_t *)iox_chunk_header_to_user_header(iox_chunk_header_from_user_payload(*chunk)) =
+		len;
 	return 0;
 }
 

@@ -26,8 +26,7 @@ static uint64_t *res_at(const struct pp_results *res, uint64_t rep, int si, int 
  * wait is counted (the coordinated-omission correction): one request is in flight at a
  * time, as a client that sends at a fixed rate into a single-threaded server would see.
  */
-static uint64_t pp_due(const struct pp_opts *o, const struct pp_run *r, uint64_t seq,
-		       uint64_t *due)
+static uint64_t pp_due(const struct pp_opts *o, const struct pp_run *r, uint64_t seq, uint64_t *due)
 {
 	uint64_t t = now_ns();
 

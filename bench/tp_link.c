@@ -90,11 +90,10 @@ static void lk_teardown(struct tp_run *r)
 	link_sigchld(false);
 }
 
-#define TP_LINK(kind, nm, blk)                                                     \
-	{                                                                          \
-		.name = nm, .block = blk, .link = &kind, .setup = lk_setup,        \
-		.produce = lk_produce, .consume = lk_consume, .finish = lk_finish, \
-		.teardown = lk_teardown,                                           \
+#define TP_LINK(kind, nm, blk)                                                                     \
+	{                                                                                          \
+		.name = nm, .block = blk, .link = &kind, .setup = lk_setup, .produce = lk_produce, \
+		.consume = lk_consume, .finish = lk_finish, .teardown = lk_teardown,               \
 	}
 
 const struct tp_transport tp_links[LINK_N] = {

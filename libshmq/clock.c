@@ -134,7 +134,8 @@ static uint64_t tsc_anchor(struct tsc_clock *c)
 		dt = tsc - c->base_tsc;
 		c->rate = (uint64_t)(((u128)dn << CLOCK_SHIFT) / dt);
 		/* The span in ticks: small enough that (tsc - tsc0) * rate fits 64 bits. */
-		c->span = (uint64_t)(((u128)CLOCK_SPAN_NS << CLOCK_SHIFT) / (c->rate ? c->rate : 1));
+		c->span =
+			(uint64_t)(((u128)CLOCK_SPAN_NS << CLOCK_SHIFT) / (c->rate ? c->rate : 1));
 		if (dn >= CLOCK_BASE_NS) {
 			c->base_tsc = tsc; /* the next rate comes from the next second */
 			c->base_ns = ns;

@@ -113,12 +113,10 @@ static void test_records_across_fork(void **state)
 	int st, r;
 
 	(void)state;
-	assert_int_equal(shmq_channel_open(bus, "clk", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, NULL,
-					   &rx),
-			 0);
-	assert_int_equal(shmq_channel_open(bus, "go", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL,
-					   &go),
-			 0);
+	assert_int_equal(
+		shmq_channel_open(bus, "clk", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, NULL, &rx), 0);
+	assert_int_equal(
+		shmq_channel_open(bus, "go", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL, &go), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
