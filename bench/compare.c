@@ -241,15 +241,15 @@ static void tp_report(const struct tp_opts *o, double *rates, struct tp_summary 
 
 /* ---- the targets that exist today, all at 64 bytes ---- */
 
-/* @num's p50 over @den's, or SKIP when either was not run. */
-static void pp_target(bool json, const struct pp_summary *s, int num, int den, const char *op,
-		      double limit)
+/* @num's percentile @q over @den's, or SKIP when either was not run. */
+static void pp_target(bool json, const struct pp_summary *s, int num, int den, int q,
+		      const char *what, const char *op, double limit)
 {
-	double n = (double)s[num].med[P50], d = (double)s[den].med[P50];
-	char name[96];
+	double n = (double)s[num].med[q], d = (double)s[den].med[q];
+	char name[128];
 
-	snprintf(name, sizeof(name), "%s/%s 64-byte p50 RTT", pp_transports[num]->name,
-		 pp_transports[den]->name);
+	snprintf(name, sizeof(name), "%s/%s 64-byte %s", pp_transports[num]->name,
+		 pp_transports[den]->name, what);
 	target_print(json, name, n > 0 && d > 0, d > 0 ? n / d : 0, op, limit);
 }
 
@@ -266,40 +266,30 @@ static int tp_best_block(const struct tp_opts *o, const struct tp_summary *s)
 	return best;
 }
 
+/* @num's rate at least 10x the fastest kernel-based transport's (@best, -1 when none ran). */
+static void tp_kernel_target(const struct tp_opts *o, const struct tp_summary *s, int num, int best)
+{
+	char name[96];
+
+	/* A stable name for --json; the text says which transport was the fastest. */
+	snprintf(name, sizeof(name),
+		 o->json ? "%s/fastest-kernel 64-byte throughput"
+			 : "%s/%s (the fastest kernel-based) 64-byte throughput",
+		 tp_transports[num]->name, best < 0 ? "none" : tp_transports[best]->name);
+	target_print(o->json, name, s[num].med > 0 && best >= 0,
+		     best >= 0 ? s[num].med / s[best].med : 0, ">=", 10);
+}
+
 static void tp_targets(const struct tp_opts *o, const struct tp_summary *s)
 {
 	double spsc = s[TP_SHMQ].med, raw = s[TP_RAW].med;
 	int best = tp_best_block(o, s);
-	char name[96];
 
 	target_print(o->json, "shmq-spsc/raw-stream 64-byte throughput", spsc > 0 && raw > 0,
 		     raw > 0 ? spsc / raw : 0, ">=", 0.5);
-	/* A stable name for --json; the text says which transport was the fastest. */
-	snprintf(name, sizeof(name),
-		 o->json ? "%sfastest-kernel 64-byte throughput"
-			 : "%s%s (the fastest kernel-based) 64-byte throughput",
-		 "shmq-spsc/", best < 0 ? "none" : tp_transports[best]->name);
-	target_print(o->json, name, spsc > 0 && best >= 0, best >= 0 ? spsc / s[best].med : 0,
-		     ">=", 10);
+	tp_kernel_target(o, s, TP_SHMQ, best);
 	/* The same with send_many: zmq-ipc, the usual fastest, batches inside its I/O thread. */
-	snprintf(name, sizeof(name),
-		 o->json ? "%sfastest-kernel 64-byte throughput"
-			 : "%s%s (the fastest kernel-based) 64-byte throughput",
-		 "shmq-spsc-batch/", best < 0 ? "none" : tp_transports[best]->name);
-	target_print(o->json, name, s[TP_BATCH].med > 0 && best >= 0,
-		     best >= 0 ? s[TP_BATCH].med / s[best].med : 0, ">=", 10);
-}
-
-/* @num's percentile @q against @den's in the other table @sd (or the same), SKIP when not run. */
-static void pp_target_q(bool json, const struct pp_summary *sn, int num,
-			const struct pp_summary *sd, int den, int q, const char *what, double limit)
-{
-	double n = (double)sn[num].med[q], d = (double)sd[den].med[q];
-	char name[128];
-
-	snprintf(name, sizeof(name), "%s/%s 64-byte %s", pp_transports[num]->name,
-		 pp_transports[den]->name, what);
-	target_print(json, name, n > 0 && d > 0, d > 0 ? n / d : 0, "<=", limit);
+	tp_kernel_target(o, s, TP_BATCH, best);
 }
 
 static void targets(const struct pp_opts *po, const struct pp_summary *ps,
@@ -309,18 +299,18 @@ static void targets(const struct pp_opts *po, const struct pp_summary *ps,
 	if (!po->json)
 		printf("targets (64 bytes, medians of this run%s):\n",
 		       po->cpus.pinned ? "" : "; UNPINNED, one CPU: the targets assume two");
-	pp_target(po->json, ps, PP_SHMQ, PP_RAW, "<=", 1.25);
-	pp_target(po->json, ps, PP_UDS, PP_SHMQ, ">=", 20);
-	pp_target(po->json, ps, PP_ZMQ, PP_SHMQ, ">=", 20);
-	pp_target(po->json, ps, PP_SPSC_PARK, PP_RAW_FUTEX, "<=", 1.15);
+	pp_target(po->json, ps, PP_SHMQ, PP_RAW, P50, "p50 RTT", "<=", 1.25);
+	pp_target(po->json, ps, PP_UDS, PP_SHMQ, P50, "p50 RTT", ">=", 20);
+	pp_target(po->json, ps, PP_ZMQ, PP_SHMQ, P50, "p50 RTT", ">=", 20);
+	pp_target(po->json, ps, PP_SPSC_PARK, PP_RAW_FUTEX, P50, "p50 RTT", "<=", 1.15);
 	/* Against iceoryx: polling with polling, parked with its WaitSet. */
-	pp_target_q(po->json, ps, PP_TOPIC, ps, PP_IOX, P50, "p50 RTT", 1);
-	pp_target_q(po->json, ps, PP_TOPIC, ps, PP_IOX, P99, "p99 RTT", 1);
-	pp_target_q(po->json, ps, PP_SPSC_PARK, ps, PP_IOX_WS, P50, "p50 RTT", 1);
+	pp_target(po->json, ps, PP_TOPIC, PP_IOX, P50, "p50 RTT", "<=", 1);
+	pp_target(po->json, ps, PP_TOPIC, PP_IOX, P99, "p99 RTT", "<=", 1);
+	pp_target(po->json, ps, PP_SPSC_PARK, PP_IOX_WS, P50, "p50 RTT", "<=", 1);
 	if (fs) {
-		pp_target_q(po->json, fs, PP_TOPIC, fs, PP_IOX, P50, "fixed-rate p50", 1);
-		pp_target_q(po->json, fs, PP_TOPIC, fs, PP_IOX, P99, "fixed-rate p99", 1);
-		pp_target_q(po->json, fs, PP_SPSC_PARK, fs, PP_IOX_WS, P50, "fixed-rate p50", 1);
+		pp_target(po->json, fs, PP_TOPIC, PP_IOX, P50, "fixed-rate p50", "<=", 1);
+		pp_target(po->json, fs, PP_TOPIC, PP_IOX, P99, "fixed-rate p99", "<=", 1);
+		pp_target(po->json, fs, PP_SPSC_PARK, PP_IOX_WS, P50, "fixed-rate p50", "<=", 1);
 	}
 	tp_targets(to, ts);
 }
