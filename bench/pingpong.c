@@ -335,30 +335,9 @@ void target_print(bool json, const char *name, bool have, double value, const ch
 		printf("SKIP %s: a transport it needs was not run\n", name);
 }
 
-/* A single-subscriber topic (transport @ti) within 1.5x the hardware. */
-static void print_topic_target(const struct pp_opts *o, const struct pp_summary *s, int ti)
-{
-	double raw = (double)s[PP_RAW].med[P50];
-	bool have = o->use[PP_RAW] && raw > 0 && o->use[ti];
-	char name[64];
-
-	snprintf(name, sizeof(name), "%s/raw-cacheline p50 RTT", pp_transports[ti]->name);
-	target_print(o->json, name, have, have ? (double)s[ti].med[P50] / raw : 0, "<=", 1.5);
-}
-
-/* A parked shmq-spsc within 1.15x the plain futex ping-pong, on this process's backend. */
-static void print_park_target(const struct pp_opts *o, const struct pp_summary *s)
-{
-	double futex = (double)s[PP_RAW_FUTEX].med[P50];
-	bool have = o->use[PP_RAW_FUTEX] && futex > 0 && o->use[PP_SPSC_PARK];
-
-	target_print(o->json, "shmq-spsc-park/raw-futex p50 RTT", have,
-		     have ? (double)s[PP_SPSC_PARK].med[P50] / futex : 0, "<=", 1.15);
-}
-
-/* @num's percentile @q at most @den's (iceoryx, the shared-memory peer), like with like. */
-static void print_peer_target(const struct pp_opts *o, const struct pp_summary *s, int num, int den,
-			      int q, const char *what)
+/* @num's percentile @q over @den's against @limit, or SKIP when either was not run. */
+static void print_ratio_target(const struct pp_opts *o, const struct pp_summary *s, int num,
+			       int den, int q, const char *what, const char *op, double limit)
 {
 	double d = (double)s[den].med[q];
 	bool have = o->use[num] && o->use[den] && d > 0;
@@ -366,7 +345,7 @@ static void print_peer_target(const struct pp_opts *o, const struct pp_summary *
 
 	snprintf(name, sizeof(name), "%s/%s %s RTT", pp_transports[num]->name,
 		 pp_transports[den]->name, what);
-	target_print(o->json, name, have, have ? (double)s[num].med[q] / d : 0, "<=", 1);
+	target_print(o->json, name, have, have ? (double)s[num].med[q] / d : 0, op, limit);
 }
 
 /*
@@ -378,23 +357,17 @@ static void print_peer_target(const struct pp_opts *o, const struct pp_summary *
  */
 static void print_targets(const struct pp_opts *o, const struct pp_summary *s)
 {
-	double spsc = (double)s[PP_SHMQ].med[P50], raw = (double)s[PP_RAW].med[P50];
-	bool have_raw = o->use[PP_RAW] && raw > 0;
-	bool uds = o->use[PP_SHMQ] && o->use[PP_UDS] && spsc > 0;
-
 	if (!o->json)
 		printf("\ntargets (64 bytes, p50 of the same run%s):\n",
 		       o->cpus.pinned ? "" : "; UNPINNED, one CPU: the targets assume two");
-	target_print(o->json, "shmq-spsc/raw-cacheline p50 RTT", have_raw && o->use[PP_SHMQ],
-		     have_raw ? spsc / raw : 0, "<=", 1.25);
-	target_print(o->json, "uds/shmq-spsc p50 RTT", uds,
-		     uds ? (double)s[PP_UDS].med[P50] / spsc : 0, ">=", 20);
-	print_topic_target(o, s, PP_TOPIC);
-	print_topic_target(o, s, PP_TOPIC_EXCL);
-	print_park_target(o, s);
-	print_peer_target(o, s, PP_TOPIC, PP_IOX, P50, "p50");
-	print_peer_target(o, s, PP_TOPIC, PP_IOX, P99, "p99");
-	print_peer_target(o, s, PP_SPSC_PARK, PP_IOX_WS, P50, "p50");
+	print_ratio_target(o, s, PP_SHMQ, PP_RAW, P50, "p50", "<=", 1.25);
+	print_ratio_target(o, s, PP_UDS, PP_SHMQ, P50, "p50", ">=", 20);
+	print_ratio_target(o, s, PP_TOPIC, PP_RAW, P50, "p50", "<=", 1.5);
+	print_ratio_target(o, s, PP_TOPIC_EXCL, PP_RAW, P50, "p50", "<=", 1.5);
+	print_ratio_target(o, s, PP_SPSC_PARK, PP_RAW_FUTEX, P50, "p50", "<=", 1.15);
+	print_ratio_target(o, s, PP_TOPIC, PP_IOX, P50, "p50", "<=", 1);
+	print_ratio_target(o, s, PP_TOPIC, PP_IOX, P99, "p99", "<=", 1);
+	print_ratio_target(o, s, PP_SPSC_PARK, PP_IOX_WS, P50, "p50", "<=", 1);
 }
 
 static bool any_fanout(const struct pp_opts *o)
