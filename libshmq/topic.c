@@ -32,6 +32,10 @@
  *        a producer's seq_cst loads of state in its scan then its seq_cst CAS of the tail:
  *        a producer that missed the joiner claims nothing past the joiner's starting tail
  *        plus one lap (docs/design.md: "joining a reliable topic").
+ * F1     reliable topics: a record below every ACTIVE cursor and at or above some ACTIVE
+ *        subscriber's @since is finished (that subscriber passed it, through A1 then R2).
+ *        A producer whose scan (A2) shows that for the record a lap before its claim owns
+ *        the slot without loading its stamp (docs/design.md: "owning a slot unseen").
  */
 
 #define REC_HDR ((uint32_t)sizeof(struct shmqi_trec))
@@ -67,10 +71,11 @@ struct shmq_pub {
 	uint32_t id;
 	uint64_t pseq; /* next producer sequence */
 	uint64_t limit; /* reliable: claims below this sequence need no scan */
+	uint64_t free_from; /* reliable: claims from here to @limit own their slot unseen (F1) */
 	uint64_t last_reap_ns;
 	uint64_t claim_seq; /* the outstanding claim, when claim_len is not UINT32_MAX */
 	uint32_t claim_len;
-	uint64_t slot_expect; /* the stamp of the slot we own, until we commit */
+	bool unseen; /* the slot we own was taken without a look at its stamp (F1) */
 	bool exclusive; /* the only producer: the tail is ours to store */
 	uint64_t wait_since_ns; /* this call's first wait for a slot, 0 when none */
 };
@@ -456,6 +461,7 @@ static int join_producers(shmq_pub *pub)
 	pub->id = id;
 	pub->pseq = 1;
 	pub->claim_len = UINT32_MAX;
+	pub->free_from = UINT64_MAX; /* until a scan of the gate says otherwise */
 	return 0;
 }
 
@@ -568,10 +574,14 @@ static void reap_dead_subs(const struct topic_map *t)
 	}
 }
 
-/* The first sequence that claims must stay below: the slowest active cursor plus a lap. */
-static uint64_t gate_limit(const struct topic_map *t, uint64_t tail)
+/*
+ * The first sequence that claims must stay below: the slowest active cursor plus a lap.
+ * Also where claims start to own their slot unseen (F1): a lap past the lowest @since of
+ * the active subscribers; never, when none is active.
+ */
+static uint64_t gate_limit(const struct topic_map *t, uint64_t tail, uint64_t *ret_free_from)
 {
-	uint64_t min = UINT64_MAX, c, now;
+	uint64_t min = UINT64_MAX, since = UINT64_MAX, c, f, now;
 	uint32_t i;
 
 	for (i = 0; i < t->max_subs; i++) {
@@ -581,9 +591,14 @@ static uint64_t gate_limit(const struct topic_map *t, uint64_t tail)
 			continue;
 		/* A2: pairs with R2 in publish_cursor(): slots before c are read. */
 		c = atomic_load_explicit(&t->subs[i].cursor, memory_order_acquire);
+		/* After A2: at least the @since stored before that cursor (F1). */
+		f = atomic_load_explicit(&t->subs[i].since, memory_order_relaxed);
 		if (c < min)
 			min = c;
+		if (f < since)
+			since = f;
 	}
+	*ret_free_from = since < SHMQI_SEQ_MAX ? since + t->slots : UINT64_MAX;
 	/* S1: a tail read after the state loads (seq_cst), never one read before them. */
 	now = atomic_load_explicit(&t->ctl->tail, memory_order_seq_cst);
 	if (now < min)
@@ -600,14 +615,14 @@ static uint64_t room(shmq_pub *pub, uint64_t tail, uint64_t n)
 
 	if (tail + n <= pub->limit)
 		return n;
-	pub->limit = gate_limit(&pub->t, tail);
+	pub->limit = gate_limit(&pub->t, tail, &pub->free_from);
 	if (pub->limit <= tail) {
 		now = shmqi_now_ns();
 		if (now - pub->last_reap_ns < REAP_INTERVAL_NS)
 			return 0;
 		pub->last_reap_ns = now;
 		reap_dead_subs(&pub->t);
-		pub->limit = gate_limit(&pub->t, tail);
+		pub->limit = gate_limit(&pub->t, tail, &pub->free_from);
 		if (pub->limit <= tail)
 			return 0;
 	}
@@ -699,12 +714,50 @@ static int wait_prev(shmq_pub *pub, uint64_t seq, uint64_t v, unsigned *spins)
 }
 
 /*
+ * Does our table entry still show our claim of @seq? Finders judge a claimant by it: while
+ * it does, nobody takes us for dead, so nobody skips our record.
+ */
+static inline bool claim_intact(const shmq_pub *pub, uint64_t seq)
+{
+	const struct shmqi_prod_slot *me = pub->me;
+	uint64_t first = atomic_load_explicit(&me->pending, memory_order_relaxed);
+
+	return first && seq - first < atomic_load_explicit(&me->pending_n, memory_order_relaxed) &&
+	       atomic_load_explicit(&me->owner.pid, memory_order_relaxed) == pub->t.pid &&
+	       atomic_load_explicit(&me->owner.start_time, memory_order_relaxed) ==
+		       pub->t.start_time;
+}
+
+/*
+ * Is the slot of record @seq still ours? Only a finder that took us for dead changes it
+ * meanwhile (a pid it could not judge right, or a scribbled producer table); then our
+ * record is skipped and must not be written. A slot we looked at is in our cache: a cheap
+ * look at the stamp. One owned unseen may be polled by a subscriber: a look at our own
+ * table entry instead, which is what a finder goes by.
+ */
+static inline bool still_ours(const shmq_pub *pub, const struct shmqi_trec *rec, uint64_t seq)
+{
+	uint64_t v;
+
+	if (pub->unseen)
+		return claim_intact(pub, seq);
+	v = atomic_load_explicit(&rec->stamp, memory_order_relaxed);
+	if (pub->t.policy == SHMQ_TOPIC_LOSSY)
+		return v == SHMQI_STAMP(seq, SHMQI_STAMP_WRITING);
+	return stamp_seq(v) < seq;
+}
+
+/*
  * Own the slot of record @seq: wait until the record a lap earlier is finished, then (lossy
  * topics) mark the slot WRITING(seq). Return: 0, or -ESTALE when the slot already shows
  * @seq or later (a finder skipped our record, taking us for dead), -ETIMEDOUT when a live
  * producer has not finished the record a lap earlier within the claim timeout. Either way
  * our record is abandoned: once the earlier one is finished, whoever waits at ours skips
  * it (no live claimant covers it once our claim is done).
+ *
+ * Where the gate vouches that the earlier record is finished (F1), the stamp is not even
+ * loaded: a subscriber polling it would make that load a cache-to-cache transfer, and the
+ * writes that follow a second one (docs/design.md: "owning a slot unseen").
  */
 static inline int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_rec)
 {
@@ -713,6 +766,12 @@ static inline int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_
 	uint64_t v;
 	int r;
 
+	pub->unseen = pub->t.policy == SHMQ_TOPIC_RELIABLE && seq >= pub->free_from;
+	if (pub->unseen) {
+		if (!claim_intact(pub, seq))
+			return -ESTALE;
+		goto owned;
+	}
 	for (;;) {
 		/* A1: pairs with R1 of the previous lap's producer: it is done with the slot. */
 		v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
@@ -735,22 +794,12 @@ static inline int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_
 		/* Release: whoever sees WRITING(seq) also sees the tail past seq. */
 		atomic_store_explicit(&rec->stamp, v, memory_order_release);
 	}
+owned:
 	/* R4 (pairs with A4), R5 (pairs with A5): the payload stores below become visible
 	 * after WRITING and after the claiming CAS of the tail. */
 	atomic_thread_fence(memory_order_release);
-	pub->slot_expect = v;
 	*ret_rec = rec;
 	return 0;
-}
-
-/*
- * Is the slot still ours? Only a finder that took us for dead changes it meanwhile (a
- * pid it could not judge right); then our record is skipped and must not be written.
- * The slot's line is in our cache already: a cheap look before each write.
- */
-static inline bool still_ours(const shmq_pub *pub, const struct shmqi_trec *rec)
-{
-	return atomic_load_explicit(&rec->stamp, memory_order_relaxed) == pub->slot_expect;
 }
 
 static void hook(int phase, uint64_t seq)
@@ -763,7 +812,7 @@ static void hook(int phase, uint64_t seq)
 static int commit_rec(shmq_pub *pub, struct shmqi_trec *rec, uint64_t seq, size_t len,
 		      uint64_t corr_id, uint64_t ts)
 {
-	if (!still_ours(pub, rec))
+	if (!still_ours(pub, rec, seq))
 		return -ESTALE;
 	rec->ts_ns = ts;
 	rec->producer_seq = pub->pseq++;
@@ -796,7 +845,7 @@ static int put_rec(shmq_pub *pub, uint64_t seq, const struct shmq_pub_msg *m, ui
 	if (r < 0)
 		return r;
 	hook(1, seq);
-	if (!still_ours(pub, rec))
+	if (!still_ours(pub, rec, seq))
 		return -ESTALE;
 	if (m->len)
 		memcpy(rec + 1, m->data, m->len);
@@ -922,7 +971,7 @@ int shmq_pub_abort(shmq_pub *pub)
 	if (!pub || pub->claim_len == UINT32_MAX)
 		return -EINVAL;
 	rec = slot_at(&pub->t, pub->claim_seq);
-	if (still_ours(pub, rec)) { /* else a finder skipped it already */
+	if (still_ours(pub, rec, pub->claim_seq)) { /* else a finder skipped it already */
 		/* R1: a skipped record is complete too (there is nothing to read). */
 		atomic_store_explicit(&rec->stamp, SHMQI_STAMP(pub->claim_seq, SHMQI_STAMP_SKIPPED),
 				      memory_order_release);
@@ -992,12 +1041,17 @@ static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 	atomic_store_explicit(&s->lost, sub->lost, memory_order_relaxed);
 	atomic_store_explicit(&s->skipped, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->cursor, sub->cursor, memory_order_relaxed);
+	/* F1: a previous owner's value must not vouch for records we never passed. */
+	atomic_store_explicit(&s->since, sub->cursor, memory_order_relaxed);
 	/* S1: pairs with the seq_cst state loads in gate_limit(). */
 	atomic_store_explicit(&s->state, SHMQI_SUB_ACTIVE, memory_order_seq_cst);
 	tail = atomic_load_explicit(&t->ctl->tail, memory_order_seq_cst);
 	/* A producer that scanned before us claims below tail + slots: "latest" starts here. */
-	if (!(flags & (SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)) && tail > sub->cursor)
+	if (!(flags & (SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)) && tail > sub->cursor) {
 		sub->cursor = tail;
+		/* F1: before R2 publishes any cursor past the one stored above. */
+		atomic_store_explicit(&s->since, tail, memory_order_relaxed);
+	}
 	/* Producers that scanned before S1 may still overwrite records below the tail. */
 	sub->guard = tail;
 	sub->shared_cursor = 0;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/prctl.h>
 
 #include "common.h"
 #include "internal.h"
@@ -680,6 +681,8 @@ static pid_t spawn_stopper(shmq_bus *bus, const char *name, const struct shmq_to
 	if (pid != 0)
 		return pid;
 	alarm(60);
+	/* A failed assertion ends the parent with this child stopped: it must not stay. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (shmq_pub_open(bus, name, 0, cfg, &pub) < 0)
 		_exit(2);
 	for (int i = 0; i < before; i++)
@@ -851,8 +854,24 @@ static int timed_send(shmq_pub *pub, uint64_t *ret_ns)
  * overwritten: the later producer waits the claim timeout, then gives up its own record
  * (-ETIMEDOUT), which becomes a skipped one; the claimant, continued, commits its record.
  * A dead claimant's record is skipped after the claim timeout and the slot reused.
+ *
+ * With @latest, a subscriber joins at the latest record (4) while the claimant is stopped
+ * and reads 4..10 as they come: its cursor gates the producer, but never vouches for
+ * record 3, which it did not pass; the producer must still look at that slot (F1).
  */
-static void lap_round(uint32_t policy, int phase, bool kill_it)
+static void latest_reader(shmq_bus *bus, const struct shmq_topic_config *cfg, shmq_pub *pub)
+{
+	shmq_sub *sub;
+
+	assert_int_equal(shmq_sub_open(bus, "lap", SHMQ_SUB_LATEST, cfg, 0, &sub), 0);
+	for (uint64_t s = 4; s <= 10; s++) { /* slots 4..7, 0..2 */
+		assert_int_equal(shmq_pub_send(pub, "p", 1, 0), 0);
+		expect_rec(sub, s, "p", 0);
+	}
+	shmq_sub_close(sub);
+}
+
+static void lap_round(uint32_t policy, int phase, bool kill_it, bool latest)
 {
 	const struct shmq_topic_config cfg = {
 		.slots = 8, .max_msg = 64, .policy = policy, .claim_timeout_ns = CLAIM_TIMEOUT_NS
@@ -868,8 +887,11 @@ static void lap_round(uint32_t policy, int phase, bool kill_it)
 	assert_int_equal(shmq_pub_send(pub, "p", 1, 0), 0);
 	pid = spawn_stopper(bus, "lap", &cfg, phase, 0);
 	assert_int_equal(wait_stopped(pid), 3);
-	for (int i = 4; i <= 10; i++) /* slots 4..7, 0..2 */
-		assert_int_equal(shmq_pub_send(pub, "p", 1, 0), 0);
+	if (latest)
+		latest_reader(bus, &cfg, pub);
+	else
+		for (int i = 4; i <= 10; i++) /* slots 4..7, 0..2 */
+			assert_int_equal(shmq_pub_send(pub, "p", 1, 0), 0);
 	if (kill_it) {
 		kill(pid, SIGKILL);
 		assert_int_equal(test_wait(pid), 128 + SIGKILL);
@@ -906,8 +928,10 @@ static void test_crash_lap(void **state)
 	crash = map_shared(sizeof(*crash));
 	for (uint32_t policy = 0; policy <= 1; policy++) {
 		for (int phase = 0; phase <= 1; phase++) {
-			lap_round(policy, phase, false);
-			lap_round(policy, phase, true);
+			for (int latest = 0; latest <= 1; latest++) {
+				lap_round(policy, phase, false, latest);
+				lap_round(policy, phase, true, latest);
+			}
 		}
 	}
 	munmap(crash, sizeof(*crash));
@@ -918,7 +942,9 @@ static void test_crash_lap(void **state)
  * table while it is stopped; in real life, say, a pid namespace that hides it) has its
  * record skipped by the subscriber waiting at it. Continued, its send fails with -ESTALE
  * (its record is lost) and it writes nothing: with @reuse, the slot has meanwhile been
- * given to the record a lap later, which must arrive intact.
+ * given to the record a lap later, which must arrive intact. With @lap, a lap of records
+ * is published and read first: on a reliable topic the subscriber's cursor then vouches
+ * for every slot, and producers own them without looking at them (F1).
  */
 static void erase_claim(shmq_bus *bus, const char *name, pid_t pid)
 {
@@ -936,13 +962,13 @@ static void erase_claim(shmq_bus *bus, const char *name, pid_t pid)
 	munmap(base, size);
 }
 
-static void estale_round(uint32_t policy, int phase, bool reuse)
+static void estale_round(uint32_t policy, int phase, bool reuse, bool lap)
 {
 	const struct shmq_topic_config cfg = {
 		.slots = 8, .max_msg = 64, .policy = policy, .claim_timeout_ns = CLAIM_TIMEOUT_NS
 	};
 	shmq_bus *bus = test_bus();
-	uint64_t last = reuse ? 10 : 3, stamp;
+	uint64_t b = lap ? cfg.slots : 0, last = b + (reuse ? 10 : 3), stamp;
 	shmq_pub *pub;
 	shmq_sub *sub;
 	pid_t pid;
@@ -950,13 +976,17 @@ static void estale_round(uint32_t policy, int phase, bool reuse)
 
 	assert_int_equal(shmq_sub_open(bus, "stale", SHMQ_OPEN_CREATE, &cfg, 0, &sub), 0);
 	assert_int_equal(shmq_pub_open(bus, "stale", 0, &cfg, &pub), 0);
+	for (uint64_t s = 1; s <= b; s++) {
+		assert_int_equal(shmq_pub_send(pub, "early", 5, 0), 0);
+		expect_rec(sub, s, "early", 0);
+	}
 	pid = spawn_stopper(bus, "stale", &cfg, phase, 1);
-	assert_int_equal(wait_stopped(pid), 2);
-	assert_int_equal(shmq_pub_send(pub, "after", 5, 0), 0); /* 3 */
-	expect_rec(sub, 1, "before", 0);
+	assert_int_equal(wait_stopped(pid), b + 2);
+	assert_int_equal(shmq_pub_send(pub, "after", 5, 0), 0); /* b + 3 */
+	expect_rec(sub, b + 1, "before", 0);
 	erase_claim(bus, "stale", pid);
-	expect_rec(sub, 3, "after", 1);
-	for (uint64_t s = 4; s <= last; s++) { /* 10 takes slot 2 */
+	expect_rec(sub, b + 3, "after", 1);
+	for (uint64_t s = b + 4; s <= last; s++) { /* b + 10 takes the slot of b + 2 */
 		assert_int_equal(shmq_pub_send(pub, "after", 5, 0), 0);
 		if (s < last)
 			expect_rec(sub, s, "after", 0);
@@ -964,22 +994,23 @@ static void estale_round(uint32_t policy, int phase, bool reuse)
 	kill(pid, SIGCONT);
 	test_wait(pid); /* exits 4 when its send failed */
 	rc = atomic_load(&crash->rc);
-	stamp = slot_stamp(bus, "stale", 2);
+	stamp = slot_stamp(bus, "stale", b + 2);
 	if (rc != -ESTALE) {
 		shmq_sub_close(sub);
 		shmq_pub_close(pub);
 		test_unlink(bus, "stale");
 		shmq_bus_close(bus);
-		fail_msg("%s, phase %d%s: a claimant taken for dead got %d from send, not -ESTALE; "
-			 "slot 2 now holds stamp seq %llu state %llu",
-			 policy ? "lossy" : "reliable", phase, reuse ? ", slot reused" : "", rc,
-			 (unsigned long long)(stamp >> 2), (unsigned long long)(stamp & 3));
+		fail_msg("%s, phase %d%s%s: a claimant taken for dead got %d from send, not "
+			 "-ESTALE; its slot now holds stamp seq %llu state %llu",
+			 policy ? "lossy" : "reliable", phase, reuse ? ", slot reused" : "",
+			 lap ? ", second lap" : "", rc, (unsigned long long)(stamp >> 2),
+			 (unsigned long long)(stamp & 3));
 	}
-	assert_int_equal(stamp, reuse ? SHMQI_STAMP(10, SHMQI_STAMP_COMMITTED)
-				      : SHMQI_STAMP(2, SHMQI_STAMP_SKIPPED));
+	assert_int_equal(stamp, reuse ? SHMQI_STAMP(b + 10, SHMQI_STAMP_COMMITTED)
+				      : SHMQI_STAMP(b + 2, SHMQI_STAMP_SKIPPED));
 	assert_int_equal(shmq_pub_send(pub, "after", 5, 0), 0);
 	if (reuse)
-		expect_rec(sub, 10, "after", 0);
+		expect_rec(sub, b + 10, "after", 0);
 	expect_rec(sub, last + 1, "after", 0);
 	shmq_sub_close(sub);
 	shmq_pub_close(pub);
@@ -990,10 +1021,11 @@ static void estale_round(uint32_t policy, int phase, bool reuse)
 static void test_crash_estale(void **state)
 {
 	crash = map_shared(sizeof(*crash));
-	for (int reuse = 0; reuse <= 1; reuse++)
-		for (int phase = 0; phase <= 1; phase++)
-			for (uint32_t policy = 0; policy <= 1; policy++)
-				estale_round(policy, phase, reuse);
+	for (int lap = 0; lap <= 1; lap++)
+		for (int reuse = 0; reuse <= 1; reuse++)
+			for (int phase = 0; phase <= 1; phase++)
+				for (uint32_t policy = 0; policy <= 1; policy++)
+					estale_round(policy, phase, reuse, lap);
 	munmap(crash, sizeof(*crash));
 }
 
