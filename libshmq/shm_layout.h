@@ -23,7 +23,7 @@ static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be plain-sized");
 static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
 
 #define SHMQI_MAGIC 0x31474553514d4853ull /* "SHMQSEG1" little-endian */
-#define SHMQI_LAYOUT_VERSION 3u /* 2: wait words in channels and topics; 3: sub_slot.since */
+#define SHMQI_LAYOUT_VERSION 3u /* 2: wait words in channels and topics; 3: sub_start */
 #define SHMQI_CACHE_PAIR 128 /* producer/consumer hot fields sit this far apart */
 
 /*
@@ -173,6 +173,11 @@ struct shmqi_topic {
 	_Atomic int32_t exclusive_pid; /* an exclusive producer's process, 0 when none */
 	_Atomic uint64_t skipped; /* records turned into skipped ones (statistics) */
 	_Atomic uint32_t park_state; /* SHMQI_PARK_*: set once by the first subscriber to park */
+	/*
+	 * The highest sequence any subscriber's cursor started at, raised before it becomes
+	 * ACTIVE and before it publishes a cursor past its start; never lowered (F1 in topic.c).
+	 */
+	_Atomic uint64_t sub_start;
 	/* producer hot */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t tail; /* next sequence to claim, from 1 */
 	/* subscribers park here */
@@ -192,6 +197,7 @@ static_assert(offsetof(struct shmqi_topic, next_producer_id) == 56, "next_produc
 static_assert(offsetof(struct shmqi_topic, exclusive_pid) == 60, "exclusive_pid offset");
 static_assert(offsetof(struct shmqi_topic, skipped) == 64, "skipped offset");
 static_assert(offsetof(struct shmqi_topic, park_state) == 72, "park_state offset");
+static_assert(offsetof(struct shmqi_topic, sub_start) == 80, "sub_start offset");
 static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
 static_assert(offsetof(struct shmqi_topic, wait) == 256, "wait offset");
 static_assert(sizeof(struct shmqi_topic) == 384, "topic control block size");
@@ -226,12 +232,6 @@ struct shmqi_sub_slot {
 	_Atomic uint64_t received;
 	_Atomic uint64_t lost;
 	_Atomic uint64_t skipped;
-	/*
-	 * Where the cursor started. Every record from here to the cursor was finished when
-	 * the subscriber passed it, unless it was overwritten first, which a reliable topic
-	 * allows only more than a lap below the tail (F1 in topic.c).
-	 */
-	_Atomic uint64_t since;
 };
 static_assert(offsetof(struct shmqi_sub_slot, owner) == 0, "sub owner offset");
 static_assert(offsetof(struct shmqi_sub_slot, state) == 24, "sub state offset");
@@ -240,7 +240,6 @@ static_assert(offsetof(struct shmqi_sub_slot, heartbeat_ns) == 40, "sub heartbea
 static_assert(offsetof(struct shmqi_sub_slot, received) == 48, "sub received offset");
 static_assert(offsetof(struct shmqi_sub_slot, lost) == 56, "sub lost offset");
 static_assert(offsetof(struct shmqi_sub_slot, skipped) == 64, "sub skipped offset");
-static_assert(offsetof(struct shmqi_sub_slot, since) == 72, "sub since offset");
 static_assert(sizeof(struct shmqi_sub_slot) == 128, "subscriber slot size");
 
 #define SHMQI_SUB_FREE 0u /* joining, leaving, or free: does not gate */

@@ -32,10 +32,12 @@
  *        a producer's seq_cst loads of state in its scan then its seq_cst CAS of the tail:
  *        a producer that missed the joiner claims nothing past the joiner's starting tail
  *        plus one lap (docs/design.md: "joining a reliable topic").
- * F1     reliable topics: a record below every ACTIVE cursor and at or above some ACTIVE
- *        subscriber's @since is finished (that subscriber passed it, through A1 then R2).
- *        A producer whose scan (A2) shows that for the record a lap before its claim owns
- *        the slot without loading its stamp (docs/design.md: "owning a slot unseen").
+ * F1     reliable topics: a joining subscriber raises ctl->sub_start to where its cursor
+ *        starts before its S1 store of ACTIVE, and to where a "latest" start moved before
+ *        any R2; a producer loads sub_start after the A2/S1 loads of its scan. A record
+ *        below every ACTIVE cursor and at or above sub_start was passed, so finished, by
+ *        every one of them (through A1 then R2): the producer owns the slot a lap later
+ *        without loading its stamp (docs/design.md: "owning a slot unseen").
  */
 
 #define REC_HDR ((uint32_t)sizeof(struct shmqi_trec))
@@ -576,12 +578,12 @@ static void reap_dead_subs(const struct topic_map *t)
 
 /*
  * The first sequence that claims must stay below: the slowest active cursor plus a lap.
- * Also where claims start to own their slot unseen (F1): a lap past the lowest @since of
- * the active subscribers; never, when none is active.
+ * Also where claims start to own their slot unseen (F1): a lap past the highest start of
+ * any subscriber; never, when none is active.
  */
 static uint64_t gate_limit(const struct topic_map *t, uint64_t tail, uint64_t *ret_free_from)
 {
-	uint64_t min = UINT64_MAX, since = UINT64_MAX, c, f, now;
+	uint64_t min = UINT64_MAX, c, now, start;
 	uint32_t i;
 
 	for (i = 0; i < t->max_subs; i++) {
@@ -591,14 +593,12 @@ static uint64_t gate_limit(const struct topic_map *t, uint64_t tail, uint64_t *r
 			continue;
 		/* A2: pairs with R2 in publish_cursor(): slots before c are read. */
 		c = atomic_load_explicit(&t->subs[i].cursor, memory_order_acquire);
-		/* After A2: at least the @since stored before that cursor (F1). */
-		f = atomic_load_explicit(&t->subs[i].since, memory_order_relaxed);
 		if (c < min)
 			min = c;
-		if (f < since)
-			since = f;
 	}
-	*ret_free_from = since < SHMQI_SEQ_MAX ? since + t->slots : UINT64_MAX;
+	/* F1: after the loads above, so at least the start of every subscriber they saw. */
+	start = atomic_load_explicit(&t->ctl->sub_start, memory_order_relaxed);
+	*ret_free_from = min != UINT64_MAX && start < SHMQI_SEQ_MAX ? start + t->slots : UINT64_MAX;
 	/* S1: a tail read after the state loads (seq_cst), never one read before them. */
 	now = atomic_load_explicit(&t->ctl->tail, memory_order_seq_cst);
 	if (now < min)
@@ -1022,6 +1022,21 @@ static uint64_t start_seq(shmq_sub *sub, unsigned flags, uint64_t from, uint64_t
 	return oldest;
 }
 
+/*
+ * No producer may take a record at or above @start, and below our cursor, as passed by us:
+ * records claimed before we joined may still be being written (F1). Ordered before S1 or
+ * R2 by the caller; a relaxed RMW of a word that only grows.
+ */
+static void raise_start(const struct topic_map *t, uint64_t start)
+{
+	uint64_t cur = atomic_load_explicit(&t->ctl->sub_start, memory_order_relaxed);
+
+	while (cur < start &&
+	       !atomic_compare_exchange_weak_explicit(&t->ctl->sub_start, &cur, start,
+						      memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
 static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 {
 	struct topic_map *t = &sub->t;
@@ -1041,16 +1056,14 @@ static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 	atomic_store_explicit(&s->lost, sub->lost, memory_order_relaxed);
 	atomic_store_explicit(&s->skipped, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->cursor, sub->cursor, memory_order_relaxed);
-	/* F1: a previous owner's value must not vouch for records we never passed. */
-	atomic_store_explicit(&s->since, sub->cursor, memory_order_relaxed);
+	raise_start(t, sub->cursor); /* F1: before S1 */
 	/* S1: pairs with the seq_cst state loads in gate_limit(). */
 	atomic_store_explicit(&s->state, SHMQI_SUB_ACTIVE, memory_order_seq_cst);
 	tail = atomic_load_explicit(&t->ctl->tail, memory_order_seq_cst);
 	/* A producer that scanned before us claims below tail + slots: "latest" starts here. */
 	if (!(flags & (SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)) && tail > sub->cursor) {
 		sub->cursor = tail;
-		/* F1: before R2 publishes any cursor past the one stored above. */
-		atomic_store_explicit(&s->since, tail, memory_order_relaxed);
+		raise_start(t, tail); /* F1: before R2 publishes any cursor past the first */
 	}
 	/* Producers that scanned before S1 may still overwrite records below the tail. */
 	sub->guard = tail;
