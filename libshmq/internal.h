@@ -63,6 +63,11 @@ void shmqi_seg_close(struct shmqi_seg *seg);
  * written. The crash tests stop or kill a producer there. Never set outside tests.
  */
 extern void (*shmqi_topic_test_hook)(int phase, uint64_t seq);
+/*
+ * How often a producer parked for room wakes to look for dead subscribers (default 10 ms).
+ * Tests set 0 (never), so that a wake the subscribers fail to give shows as a hang.
+ */
+extern uint64_t shmqi_room_slice_ns;
 
 /*
  * wake.c: parking on a 32-bit word in shared memory, and waking whoever parked there.

@@ -23,7 +23,7 @@ static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be plain-sized");
 static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
 
 #define SHMQI_MAGIC 0x31474553514d4853ull /* "SHMQSEG1" little-endian */
-#define SHMQI_LAYOUT_VERSION 3u /* 2: wait words in channels and topics; 3: sub_start */
+#define SHMQI_LAYOUT_VERSION 3u /* 2: wait words in channels and topics; 3: sub_start, room */
 #define SHMQI_CACHE_PAIR 128 /* producer/consumer hot fields sit this far apart */
 
 /*
@@ -173,6 +173,7 @@ struct shmqi_topic {
 	_Atomic int32_t exclusive_pid; /* an exclusive producer's process, 0 when none */
 	_Atomic uint64_t skipped; /* records turned into skipped ones (statistics) */
 	_Atomic uint32_t park_state; /* SHMQI_PARK_*: set once by the first subscriber to park */
+	_Atomic uint32_t room_park_state; /* SHMQI_PARK_*: set once by the first producer to park */
 	/*
 	 * The highest sequence any subscriber's cursor started at, raised before it becomes
 	 * ACTIVE and before it publishes a cursor past its start; never lowered (F1 in topic.c).
@@ -182,6 +183,8 @@ struct shmqi_topic {
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t tail; /* next sequence to claim, from 1 */
 	/* subscribers park here */
 	struct shmqi_wait wait;
+	/* producers of a reliable topic wait here for room; subscribers wake them */
+	struct shmqi_wait room;
 };
 static_assert(offsetof(struct shmqi_topic, slots) == 0, "slots offset");
 static_assert(offsetof(struct shmqi_topic, slot_size) == 4, "slot_size offset");
@@ -197,10 +200,12 @@ static_assert(offsetof(struct shmqi_topic, next_producer_id) == 56, "next_produc
 static_assert(offsetof(struct shmqi_topic, exclusive_pid) == 60, "exclusive_pid offset");
 static_assert(offsetof(struct shmqi_topic, skipped) == 64, "skipped offset");
 static_assert(offsetof(struct shmqi_topic, park_state) == 72, "park_state offset");
+static_assert(offsetof(struct shmqi_topic, room_park_state) == 76, "room_park_state offset");
 static_assert(offsetof(struct shmqi_topic, sub_start) == 80, "sub_start offset");
 static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
 static_assert(offsetof(struct shmqi_topic, wait) == 256, "wait offset");
-static_assert(sizeof(struct shmqi_topic) == 384, "topic control block size");
+static_assert(offsetof(struct shmqi_topic, room) == 384, "room offset");
+static_assert(sizeof(struct shmqi_topic) == 512, "topic control block size");
 
 /*
  * Who owns a table entry (subscriber or producer): the process that CASed @pid from 0 to

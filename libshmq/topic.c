@@ -41,12 +41,13 @@
  */
 
 #define REC_HDR ((uint32_t)sizeof(struct shmqi_trec))
-#define SUBS_OFF 512u /* body at 128, control block 384 bytes */
+#define SUBS_OFF 640u /* body at 128, control block 512 bytes */
 #define POLL_CHECK_MASK 4095u /* a waiting subscriber looks at the tail every 4096th poll */
 #define HEARTBEAT_EVERY 1024u /* records between heartbeats of a busy subscriber */
 #define REAP_INTERVAL_NS 1000000ull /* a full producer checks liveness at most every 1 ms */
 
 void (*shmqi_topic_test_hook)(int phase, uint64_t seq);
+uint64_t shmqi_room_slice_ns = 10000000ull;
 
 /* What both handles keep: the mapping and the configuration, read and checked once. */
 struct topic_map {
@@ -79,6 +80,7 @@ struct shmq_pub {
 	uint32_t claim_len;
 	bool unseen; /* the slot we own was taken without a look at its stamp (F1) */
 	bool exclusive; /* the only producer: the tail is ours to store */
+	bool room_park_on; /* this handle has seen parking for room switched on */
 	uint64_t wait_since_ns; /* this call's first wait for a slot, 0 when none */
 };
 
@@ -361,6 +363,12 @@ static void drop_entry(struct shmqi_owner *o, int32_t me)
 		set_owner(o, 0, 0, 0);
 }
 
+/* A subscriber moved on or stopped gating: producers parked for room may go on. */
+static void room_made(const struct topic_map *t)
+{
+	shmqi_notify(&t->ctl->room_park_state, &t->ctl->room);
+}
+
 /* Free the slot of a subscriber that died: take it over, clear it, give it back. */
 static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, int32_t dead)
 {
@@ -368,6 +376,7 @@ static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, int32_
 		return;
 	atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
 	set_owner(&s->owner, 0, 0, 0);
+	room_made(t);
 }
 
 /* ---- the claimant of an uncommitted record ---- */
@@ -982,6 +991,36 @@ int shmq_pub_abort(shmq_pub *pub)
 	return 0;
 }
 
+/*
+ * Room for one record? As a claim would judge it (the cached limit, else a scan of the
+ * cursors); from the park loop also with the dead subscribers' slots freed first.
+ */
+static bool pub_ready(void *arg, bool thorough)
+{
+	shmq_pub *pub = arg;
+	uint64_t tail = atomic_load_explicit(&pub->t.ctl->tail, memory_order_relaxed);
+
+	if (thorough)
+		pub->last_reap_ns = 0;
+	/* A corrupt tail: let the send report it. */
+	return tail == 0 || tail >= SHMQI_SEQ_MAX - 1 || room(pub, tail, 1) > 0;
+}
+
+int shmq_pub_wait(shmq_pub *pub, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	struct topic_map *t;
+
+	if (!pub)
+		return -EINVAL;
+	t = &pub->t;
+	if (t->policy == SHMQ_TOPIC_LOSSY)
+		return 0;
+	/* P1/W1 (wake.c) with room_made(): a cursor store, then a look for parked producers. */
+	return shmqi_wait_until(&t->ctl->room_park_state, &t->ctl->room, &pub->room_park_on,
+				pub_ready, pub, spin_ns, shmqi_deadline(timeout_ns),
+				shmqi_room_slice_ns);
+}
+
 void shmq_pub_close(shmq_pub *pub)
 {
 	if (!pub)
@@ -1108,6 +1147,7 @@ void shmq_sub_close(shmq_sub *sub)
 	if (!sub)
 		return;
 	atomic_store_explicit(&sub->me->state, SHMQI_SUB_FREE, memory_order_seq_cst);
+	room_made(&sub->t);
 	if (sub->fdring && shmqi_sub_waitable(sub, &w, NULL) == 0)
 		shmqi_fdring_free(sub->fdring, &w);
 	drop_entry(&sub->me->owner, sub->t.pid);
@@ -1129,6 +1169,7 @@ static void publish_cursor(shmq_sub *sub)
 	/* R2: pairs with A2 in gate_limit(): every record before the cursor is read. */
 	atomic_store_explicit(&s->cursor, sub->cursor, memory_order_release);
 	sub->shared_cursor = sub->cursor;
+	room_made(&sub->t);
 	if (++sub->since_heartbeat >= HEARTBEAT_EVERY) {
 		sub->since_heartbeat = 0;
 		atomic_store_explicit(&s->heartbeat_ns, shmqi_now_ns(), memory_order_relaxed);

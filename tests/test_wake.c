@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "common.h"
+#include "internal.h"
 
 #define HANDOFFS_FULL 10000000ull /* the 10 million hand-offs, scaled */
 #define WATCHDOG_S 600
@@ -247,6 +248,204 @@ static void test_topic_fanout_park(void **state)
 		assert_int_equal(test_wait(pids[k]), 0);
 	shmq_pub_close(pub);
 	test_unlink(bus, "fan");
+	shmq_bus_close(bus);
+}
+
+/* ---- producers waiting for room on a full reliable topic ---- */
+
+static const struct shmq_topic_config room_cfg = { .slots = 4, .max_msg = 8 };
+
+/* Fill the topic behind @sub (which reads nothing): every send past the log gets -EAGAIN. */
+static void fill(shmq_pub *pub)
+{
+	int r;
+
+	while ((r = shmq_pub_send(pub, "r", 1, 0)) == 0)
+		;
+	assert_int_equal(r, -EAGAIN);
+}
+
+/*
+ * A child that receives one record (or closes the subscriber) after 100 ms, while we are
+ * parked, then stays until @hold is closed: its exit (SIGCHLD) must not be what wakes us.
+ * A wait that misses the wake still returns 0, at its 30 s deadline: the child, waiting
+ * 10 s for us to go on, fails then.
+ */
+static pid_t later(shmq_sub *sub, bool close_it, int hold[2])
+{
+	struct pollfd p = { .events = POLLIN };
+	char buf[8];
+	int r = 0, n;
+	pid_t pid;
+
+	assert_int_equal(pipe(hold), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid != 0) {
+		close(hold[0]);
+		return pid;
+	}
+	alarm(60);
+	close(hold[1]);
+	usleep(100000);
+	if (close_it)
+		shmq_sub_close(sub);
+	else
+		r = shmq_sub_recv(sub, buf, sizeof(buf), NULL);
+	p.fd = hold[0];
+	while ((n = poll(&p, 1, 10000)) < 0 && errno == EINTR)
+		;
+	_exit(!close_it && r != 1 ? 1 : n == 1 ? 0 : 2);
+}
+
+/* The parent's side: our wait ended; let the child go and reap it. */
+static void release(pid_t pid, int hold[2])
+{
+	close(hold[1]);
+	assert_int_equal(test_wait(pid), 0);
+}
+
+/* Room comes when the subscriber reads on (in another process), and when it closes. */
+static void test_pub_wait(void **state)
+{
+	shmq_bus *bus = test_bus();
+	uint64_t t0;
+	shmq_pub *pub;
+	shmq_sub *sub;
+	int hold[2];
+	pid_t pid;
+
+	shmqi_room_slice_ns = 0; /* only the subscribers' wakes end a wait */
+	assert_int_equal(shmq_pub_open(bus, "room", SHMQ_OPEN_CREATE, &room_cfg, &pub), 0);
+	assert_int_equal(shmq_sub_open(bus, "room", 0, NULL, 0, &sub), 0);
+	assert_int_equal(shmq_pub_wait(NULL, 0, 0), -EINVAL);
+	assert_int_equal(shmq_pub_wait(pub, 0, 0), 0); /* empty */
+	fill(pub);
+	assert_int_equal(shmq_pub_wait(pub, 0, 0), -ETIMEDOUT);
+	t0 = test_now_ns();
+	assert_int_equal(shmq_pub_wait(pub, 1000, 20000000), -ETIMEDOUT);
+	assert_true(test_now_ns() - t0 >= 20000000);
+
+	pid = later(sub, false, hold);
+	assert_int_equal(shmq_pub_wait(pub, 0, 30000000000ull), 0);
+	release(pid, hold);
+	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), 0);
+	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), -EAGAIN);
+
+	pid = later(sub, true, hold);
+	assert_int_equal(shmq_pub_wait(pub, 0, 30000000000ull), 0);
+	release(pid, hold);
+	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), 0); /* nobody gates any more */
+	shmq_sub_close(sub); /* ours: the child freed the entry; this frees the handle */
+	shmq_pub_close(pub);
+	shmqi_room_slice_ns = 10000000ull;
+	test_unlink(bus, "room");
+	shmq_bus_close(bus);
+}
+
+/* A subscriber that dies without closing stops gating: a parked producer finds out. */
+static void test_pub_wait_dead_sub(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub;
+	shmq_sub *sub;
+	int ready[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(shmq_pub_open(bus, "dead", SHMQ_OPEN_CREATE, &room_cfg, &pub), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(60);
+		if (shmq_sub_open(bus, "dead", 0, NULL, 0, &sub) < 0 ||
+		    write(ready[1], "s", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	fill(pub);
+	kill(pid, SIGKILL);
+	assert_int_equal(test_wait(pid), 128 + SIGKILL);
+	assert_int_equal(shmq_pub_wait(pub, 0, 30000000000ull), 0);
+	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), 0);
+	close(ready[0]);
+	close(ready[1]);
+	shmq_pub_close(pub);
+	test_unlink(bus, "dead");
+	shmq_bus_close(bus);
+}
+
+/* The subscriber side of test_room_handoff(): every record, in order, with random pauses. */
+static int room_reader(shmq_bus *bus, uint64_t n, int ready)
+{
+	uint64_t i, got, rng = 0x2545f4914f6cdd1dull;
+	shmq_sub *sub;
+	int r;
+
+	alarm(WATCHDOG_S);
+	if (shmq_sub_open(bus, "hand", 0, NULL, 0, &sub) < 0 || write(ready, "s", 1) != 1)
+		return 1;
+	for (i = 1; i <= n; i++) {
+		maybe_pause(&rng);
+		r = shmq_sub_wait(sub, 0, 30000000000ull);
+		if (r == 0)
+			r = shmq_sub_recv(sub, &got, sizeof(got), NULL);
+		if (r != sizeof(got) || got != i) {
+			fprintf(stderr, "record %llu: %d, got %llu\n", (unsigned long long)i, r,
+				(unsigned long long)got);
+			return 2;
+		}
+	}
+	shmq_sub_close(sub);
+	return 0;
+}
+
+/*
+ * Lost-wakeup stress for the other direction: a two-slot reliable topic, so the producer
+ * finds it full and parks (no spin) on almost every record, while the subscriber parks
+ * for data and pauses at random. A lost wakeup leaves one side asleep: the 30 s timeouts
+ * turn that into a failure.
+ */
+static void test_room_handoff(void **state)
+{
+	const struct shmq_topic_config cfg = { .slots = 2, .max_msg = 8 };
+	uint64_t i, n = test_scaled(200000), rng = 0x9e3779b97f4a7c15ull, waits = 0;
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub;
+	int ready[2], r;
+	pid_t pid;
+	char c;
+
+	shmqi_room_slice_ns = 0; /* a lost wake must hang, not be found by the next slice */
+	assert_int_equal(shmq_pub_open(bus, "hand", SHMQ_OPEN_CREATE, &cfg, &pub), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(room_reader(bus, n, ready[1]));
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	alarm(WATCHDOG_S);
+	for (i = 1; i <= n; i++) {
+		maybe_pause(&rng);
+		while ((r = shmq_pub_send(pub, &i, sizeof(i), 0)) == -EAGAIN) {
+			waits++;
+			assert_int_equal(shmq_pub_wait(pub, 0, 30000000000ull), 0);
+		}
+		assert_int_equal(r, 0);
+	}
+	assert_int_equal(test_wait(pid), 0);
+	alarm(0);
+	printf("# %llu records through 2 slots, %llu waits for room, on %s\n",
+	       (unsigned long long)n, (unsigned long long)waits, shmq_wake_backend());
+	assert_true(waits > 0);
+	shmqi_room_slice_ns = 10000000ull;
+	close(ready[0]);
+	close(ready[1]);
+	shmq_pub_close(pub);
+	test_unlink(bus, "hand");
 	shmq_bus_close(bus);
 }
 
@@ -500,6 +699,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_close_wakes_channel),
 		cmocka_unit_test(test_close_wakes_topic),
 		cmocka_unit_test(test_topic_fanout_park),
+		cmocka_unit_test(test_pub_wait),
+		cmocka_unit_test(test_pub_wait_dead_sub),
+		cmocka_unit_test(test_room_handoff),
 		cmocka_unit_test(test_wait_many),
 		cmocka_unit_test(test_prep_wait),
 		cmocka_unit_test(test_fd),

@@ -142,7 +142,7 @@ SHMQ_API void shmq_pub_close(shmq_pub *pub);
  * @corr_id: a correlation id carried to the subscribers (0 for none)
  *
  * Return: 0, or -EAGAIN (reliable topic full: the slowest subscriber is @slots records
- * behind), -EMSGSIZE, -EBUSY (a claim is outstanding), -EINVAL, -EPROTO (a corrupt
+ * behind; shmq_pub_wait() waits for room), -EMSGSIZE, -EBUSY (a claim is outstanding), -EINVAL, -EPROTO (a corrupt
  * tail), -ETIMEDOUT (the slot's record a lap earlier is still being written by a live
  * producer after the claim timeout: a producer stopped mid-write; the record is
  * abandoned and subscribers count it as skipped), -ESTALE (the record was skipped before
@@ -205,6 +205,22 @@ SHMQ_API int shmq_pub_commit(shmq_pub *pub, size_t len, uint64_t corr_id);
  * Return: 0, or -EINVAL (no claim).
  */
 SHMQ_API int shmq_pub_abort(shmq_pub *pub);
+
+/**
+ * shmq_pub_wait() - wait until a reliable topic has room for a record.
+ * @pub:        a producer handle
+ * @spin_ns:    busy-poll this long first (0: park at once; SHMQ_SPIN_FOREVER: never park)
+ * @timeout_ns: give up after this long (0: just look; SHMQ_WAIT_FOREVER: never)
+ *
+ * For a send that got -EAGAIN. Room comes when the slowest subscriber reads on, closes,
+ * or dies: subscribers wake parked producers (paying nothing until a producer first parks
+ * on the topic, then a full fence per receive call), and a parked producer looks for dead
+ * subscribers every 10 ms, whose slots it frees. Another producer may take the room
+ * first: send again, and wait again on -EAGAIN. A lossy topic always has room.
+ *
+ * Return: 0 (a send would find room now), -ETIMEDOUT, -EINVAL.
+ */
+SHMQ_API int shmq_pub_wait(shmq_pub *pub, uint64_t spin_ns, uint64_t timeout_ns);
 
 /**
  * shmq_pub_id() - the producer id this handle stamps on its records.
