@@ -33,8 +33,9 @@
  *        a producer that missed the joiner claims nothing past the joiner's starting tail
  *        plus one lap (docs/design.md: "joining a reliable topic").
  * F1     reliable topics: a joining subscriber raises ctl->sub_start to where its cursor
- *        starts before its S1 store of ACTIVE, and to where a "latest" start moved before
- *        any R2; a producer loads sub_start after the A2/S1 loads of its scan. A record
+ *        starts before its first (release) cursor store and its S1 store of ACTIVE, and to
+ *        where a "latest" start moved before any R2; a producer loads sub_start after the
+ *        A2/S1 loads of its scan. A record
  *        below every ACTIVE cursor and at or above sub_start was passed, so finished, by
  *        every one of them (through A1 then R2): the producer owns the slot a lap later
  *        without loading its stamp (docs/design.md: "owning a slot unseen").
@@ -724,7 +725,8 @@ static int wait_prev(shmq_pub *pub, uint64_t seq, uint64_t v, unsigned *spins)
 
 /*
  * Does our table entry still show our claim of @seq? Finders judge a claimant by it: while
- * it does, nobody takes us for dead, so nobody skips our record.
+ * it does, and liveness is judged right, nobody takes us for dead. It catches our entry
+ * taken over or scribbled on; a finder that misjudges a live pid is not seen here.
  */
 static inline bool claim_intact(const shmq_pub *pub, uint64_t seq)
 {
@@ -992,16 +994,14 @@ int shmq_pub_abort(shmq_pub *pub)
 }
 
 /*
- * Room for one record? As a claim would judge it (the cached limit, else a scan of the
- * cursors); from the park loop also with the dead subscribers' slots freed first.
+ * Room for one record? As a claim would judge it: the cached limit, else a scan of the
+ * cursors, and on a full log the dead subscribers' entries freed (at most every 1 ms).
  */
 static bool pub_ready(void *arg, bool thorough)
 {
 	shmq_pub *pub = arg;
 	uint64_t tail = atomic_load_explicit(&pub->t.ctl->tail, memory_order_relaxed);
 
-	if (thorough)
-		pub->last_reap_ns = 0;
 	/* A corrupt tail: let the send report it. */
 	return tail == 0 || tail >= SHMQI_SEQ_MAX - 1 || room(pub, tail, 1) > 0;
 }
@@ -1012,6 +1012,8 @@ int shmq_pub_wait(shmq_pub *pub, uint64_t spin_ns, uint64_t timeout_ns)
 
 	if (!pub)
 		return -EINVAL;
+	if (pub->claim_len != UINT32_MAX) /* the slowest subscriber may be waiting for it */
+		return -EBUSY;
 	t = &pub->t;
 	if (t->policy == SHMQ_TOPIC_LOSSY)
 		return 0;
@@ -1094,8 +1096,13 @@ static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 	atomic_store_explicit(&s->received, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->lost, sub->lost, memory_order_relaxed);
 	atomic_store_explicit(&s->skipped, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->cursor, sub->cursor, memory_order_relaxed);
-	raise_start(t, sub->cursor); /* F1: before S1 */
+	/*
+	 * F1: raised before any cursor of ours is visible. The entry may still be ACTIVE for a
+	 * dead owner we took it from, so a scan can read this cursor before our S1; it then
+	 * reads it with acquire (A2), which this release pairs with.
+	 */
+	raise_start(t, sub->cursor);
+	atomic_store_explicit(&s->cursor, sub->cursor, memory_order_release);
 	/* S1: pairs with the seq_cst state loads in gate_limit(). */
 	atomic_store_explicit(&s->state, SHMQI_SUB_ACTIVE, memory_order_seq_cst);
 	tail = atomic_load_explicit(&t->ctl->tail, memory_order_seq_cst);
@@ -1107,6 +1114,8 @@ static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 	/* Producers that scanned before S1 may still overwrite records below the tail. */
 	sub->guard = tail;
 	sub->shared_cursor = 0;
+	/* A dead owner's cursor we replaced may have been what held producers back. */
+	room_made(t);
 	return 0;
 }
 

@@ -300,8 +300,13 @@ static int park_once(struct shmqi_wait *w, shmqi_ready_fn ready, void *arg, uint
 	uint32_t s;
 	int r = 0;
 
-	/* P1: pairs with W1 in shmqi_notify(): seq_cst RMW, a full fence. */
+	/*
+	 * P1: pairs with W1 in shmqi_notify(). The RMW is a full barrier on the machines we
+	 * know, but C11 orders a seq_cst RMW only against other seq_cst operations, and the
+	 * look below may be acquire loads: the fence makes it a StoreLoad barrier by the rules.
+	 */
 	atomic_fetch_add_explicit(&w->waiters, 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
 	s = atomic_load_explicit(&w->seq, memory_order_seq_cst);
 	if (!ready(arg, false) && !atomic_load_explicit(&w->closed, memory_order_seq_cst))
 		r = shmqi_park(&w->seq, s, sleep_ns);
@@ -416,8 +421,10 @@ static int park_all(struct shmqi_waitable *ws, size_t n, int *out, uint64_t slee
 	for (i = 0; i < n; i++) {
 		atomic_fetch_add_explicit(&ws[i].w->waiters, 1, memory_order_seq_cst); /* P1 */
 		words[i] = &ws[i].w->seq;
-		seqs[i] = atomic_load_explicit(&ws[i].w->seq, memory_order_seq_cst);
 	}
+	atomic_thread_fence(memory_order_seq_cst); /* P1, as in park_once() */
+	for (i = 0; i < n; i++)
+		seqs[i] = atomic_load_explicit(&ws[i].w->seq, memory_order_seq_cst);
 	if (scan_ready(ws, n, out, false) == 0)
 		r = shmqi_park_many(words, seqs, (unsigned)n, sleep_ns);
 	for (i = 0; i < n; i++)
@@ -507,6 +514,7 @@ int shmqi_arm(struct shmqi_waitable *wt, struct io_uring_sqe *sqe, uint64_t user
 	if (!*wt->enabled && park_enable(wt->park_state) == 0)
 		*wt->enabled = true;
 	atomic_fetch_add_explicit(&wt->w->waiters, 1, memory_order_seq_cst); /* P1 */
+	atomic_thread_fence(memory_order_seq_cst); /* as in park_once() */
 	s = atomic_load_explicit(&wt->w->seq, memory_order_seq_cst);
 	if (wt->ready(wt->arg, true) ||
 	    atomic_load_explicit(&wt->w->closed, memory_order_seq_cst)) {

@@ -312,6 +312,7 @@ static void test_pub_wait(void **state)
 	uint64_t t0;
 	shmq_pub *pub;
 	shmq_sub *sub;
+	void *claimed;
 	int hold[2];
 	pid_t pid;
 
@@ -336,6 +337,10 @@ static void test_pub_wait(void **state)
 	assert_int_equal(shmq_pub_wait(pub, 0, 30000000000ull), 0);
 	release(pid, hold);
 	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), 0); /* nobody gates any more */
+	assert_int_equal(shmq_pub_claim(pub, 1, &claimed), 0);
+	assert_int_equal(shmq_pub_wait(pub, 0, 0), -EBUSY); /* commit or abort first */
+	assert_int_equal(shmq_pub_abort(pub), 0);
+	assert_int_equal(shmq_pub_wait(pub, 0, 0), 0);
 	shmq_sub_close(sub); /* ours: the child freed the entry; this frees the handle */
 	shmq_pub_close(pub);
 	shmqi_room_slice_ns = 10000000ull;

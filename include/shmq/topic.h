@@ -214,11 +214,14 @@ SHMQ_API int shmq_pub_abort(shmq_pub *pub);
  *
  * For a send that got -EAGAIN. Room comes when the slowest subscriber reads on, closes,
  * or dies: subscribers wake parked producers (paying nothing until a producer first parks
- * on the topic, then a full fence per receive call), and a parked producer looks for dead
- * subscribers every 10 ms, whose slots it frees. Another producer may take the room
- * first: send again, and wait again on -EAGAIN. A lossy topic always has room.
+ * on the topic; from then on, for the topic's life, a full fence per receive call, and a
+ * futex wake per receive while a producer is parked), and a parked producer looks for
+ * dead subscribers every 10 ms, whose entries it frees. Another producer may take the
+ * room first: send again, and wait again on -EAGAIN. A lossy topic always has room.
  *
- * Return: 0 (a send would find room now), -ETIMEDOUT, -EINVAL.
+ * Return: 0 (a send would find room now), -ETIMEDOUT, -EBUSY (this handle has a claim
+ * outstanding: commit or abort it first, as the slowest subscriber may be waiting at it),
+ * -EINVAL, or another -errno from the wait itself (io_uring or futex).
  */
 SHMQ_API int shmq_pub_wait(shmq_pub *pub, uint64_t spin_ns, uint64_t timeout_ns);
 
