@@ -347,6 +347,25 @@ SHMQ_API int shmq_channel_release(shmq_channel *ch);
  */
 SHMQ_API int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns);
 
+/**
+ * shmq_channel_wait_room() - wait until a message of @len bytes fits into the channel.
+ * @ch:         a producer handle
+ * @len:        the payload bytes of the next send, at most max_msg
+ * @spin_ns:    busy-poll this long first (0: park at once; SHMQ_SPIN_FOREVER: never park)
+ * @timeout_ns: give up after this long (0: just look; SHMQ_WAIT_FOREVER: never)
+ *
+ * For a send that got -EAGAIN. The consumer wakes the producer as it releases messages;
+ * that costs it nothing until the producer first parks on the channel, then a full fence
+ * per release and, while the producer sleeps, one futex wake. A consumer that stopped or
+ * died makes no room: only a timeout ends the wait then.
+ *
+ * Return: 0 (a send of @len bytes fits now), -ETIMEDOUT, -EMSGSIZE, -EBUSY (a reservation
+ * is outstanding), -EBADF (not a producer handle), -EINVAL, or another -errno from the
+ * wait itself (io_uring or futex).
+ */
+SHMQ_API int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns,
+				    uint64_t timeout_ns);
+
 struct io_uring_sqe; /* liburing's */
 
 /**

@@ -40,6 +40,8 @@ struct shmq_channel {
 	uint64_t resv_pos; /* the outstanding reservation, when resv_active */
 	uint64_t resv_len;
 	bool resv_active;
+	bool room_park_on; /* this handle has seen parking for room switched on */
+	size_t room_len; /* what shmq_channel_wait_room() waits to fit */
 	/* consumer */
 	uint64_t rpos; /* released position */
 	uint64_t peek_pos; /* next record to read */
@@ -526,6 +528,8 @@ static void release_to(struct shmq_channel *ch, uint64_t pos)
 	ch->rpos = pos;
 	/* R2: pairs with A2 in ensure_room(): we are done reading every byte before pos. */
 	atomic_store_explicit(&ch->ctl->read_pos, pos, memory_order_release);
+	/* W1 for a producer parked for room; a relaxed load until one first parks. */
+	shmqi_notify(&ch->ctl->room_park_state, &ch->ctl->room);
 }
 
 /* Step over a padding record; give its room back at once if nothing else is held. */
@@ -687,12 +691,22 @@ int shmq_channel_recv(shmq_channel *ch, void *buf, size_t buf_len, struct shmq_m
 	return (int)m.info.len;
 }
 
-/* Is there a record (or padding) to look at? A1 as in next_msg(). */
+/*
+ * Is there a message to receive (or a corrupt record to report)? A1 as in next_msg(). A
+ * padding record alone is not one: a producer pads the lap's end before it finds room for
+ * the record after it, so the pad can be published long before that record.
+ */
 static bool chan_ready(void *arg, bool thorough)
 {
 	shmq_channel *ch = arg;
+	const struct shmqi_rec *rec = rec_at(ch, ch->peek_pos);
+	uint64_t stamp = atomic_load_explicit(&rec->stamp, memory_order_acquire);
 
-	return atomic_load_explicit(&rec_at(ch, ch->peek_pos)->stamp, memory_order_acquire) != 0;
+	(void)thorough;
+	if (stamp != (ch->peek_pos | 1) || rec->flags != SHMQI_REC_PAD)
+		return stamp != 0;
+	rec = rec_at(ch, ch->peek_pos + ch->cap - (ch->peek_pos & ch->mask));
+	return atomic_load_explicit(&rec->stamp, memory_order_acquire) != 0;
 }
 
 int shmqi_channel_waitable(shmq_channel *ch, struct shmqi_waitable *w, uint64_t *slice_ns)
@@ -747,6 +761,33 @@ int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
 		return r;
 	return shmqi_wait_until(w.park_state, w.w, w.enabled, w.ready, w.arg, spin_ns,
 				shmqi_deadline(timeout_ns), 0);
+}
+
+/* What shmq_channel_wait_room() waits for: a claim of ch->room_len bytes would fit. */
+static bool chan_room(void *arg, bool thorough)
+{
+	shmq_channel *ch = arg;
+	uint64_t size = rec_size(ch->room_len), off = ch->wpos & ch->mask;
+
+	(void)thorough;
+	/* As claim(): padding to the lap's end first when the record would cross it. */
+	if (off + size > ch->cap)
+		size += ch->cap - off;
+	return ensure_room(ch, size + SLOT) != -EAGAIN; /* -EPROTO: let the send report it */
+}
+
+int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	int r = check_producer(ch);
+
+	if (r < 0)
+		return r;
+	if (len > ch->max_msg)
+		return -EMSGSIZE;
+	ch->room_len = len;
+	/* P1/W1 (wake.c) with release_to(): a read_pos store, then a look for a parked producer. */
+	return shmqi_wait_until(&ch->ctl->room_park_state, &ch->ctl->room, &ch->room_park_on,
+				chan_room, ch, spin_ns, shmqi_deadline(timeout_ns), 0);
 }
 
 int shmq_channel_stats(const shmq_channel *ch, struct shmq_channel_stats *ret_stats)

@@ -23,7 +23,7 @@ static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be plain-sized");
 static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
 
 #define SHMQI_MAGIC 0x31474553514d4853ull /* "SHMQSEG1" little-endian */
-#define SHMQI_LAYOUT_VERSION 3u /* 2: wait words in channels and topics; 3: sub_start, room */
+#define SHMQI_LAYOUT_VERSION 3u /* 2: wait words; 3: topic sub_start, room waits */
 #define SHMQI_CACHE_PAIR 128 /* producer/consumer hot fields sit this far apart */
 
 /*
@@ -123,6 +123,7 @@ struct shmqi_chan {
 	_Atomic int32_t producer_pid; /* role owner, 0 when free */
 	_Atomic int32_t consumer_pid;
 	_Atomic uint32_t park_state; /* SHMQI_PARK_*: set once by the first consumer to park */
+	_Atomic uint32_t room_park_state; /* SHMQI_PARK_*: once the producer first parks */
 	/* producer-written */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t write_pos;
 	_Atomic uint64_t next_seq;
@@ -130,6 +131,8 @@ struct shmqi_chan {
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t read_pos;
 	/* the consumer parks here */
 	struct shmqi_wait wait;
+	/* the producer parks here for room; the consumer wakes it */
+	struct shmqi_wait room;
 };
 static_assert(offsetof(struct shmqi_chan, capacity) == 0, "capacity offset");
 static_assert(offsetof(struct shmqi_chan, ring_off) == 8, "ring_off offset");
@@ -137,11 +140,13 @@ static_assert(offsetof(struct shmqi_chan, max_msg) == 16, "max_msg offset");
 static_assert(offsetof(struct shmqi_chan, producer_pid) == 24, "producer_pid offset");
 static_assert(offsetof(struct shmqi_chan, consumer_pid) == 28, "consumer_pid offset");
 static_assert(offsetof(struct shmqi_chan, park_state) == 32, "park_state offset");
+static_assert(offsetof(struct shmqi_chan, room_park_state) == 36, "room_park_state offset");
 static_assert(offsetof(struct shmqi_chan, write_pos) == 128, "write_pos offset");
 static_assert(offsetof(struct shmqi_chan, next_seq) == 136, "next_seq offset");
 static_assert(offsetof(struct shmqi_chan, read_pos) == 256, "read_pos offset");
 static_assert(offsetof(struct shmqi_chan, wait) == 384, "wait offset");
-static_assert(sizeof(struct shmqi_chan) == 512, "channel control block size");
+static_assert(offsetof(struct shmqi_chan, room) == 512, "room offset");
+static_assert(sizeof(struct shmqi_chan) == 640, "channel control block size");
 
 #define SHMQI_CHAN_BODY_OFF 128u
 #define SHMQI_CHAN_RING_OFF 4096u

@@ -251,7 +251,7 @@ static void test_topic_fanout_park(void **state)
 	shmq_bus_close(bus);
 }
 
-/* ---- producers waiting for room on a full reliable topic ---- */
+/* ---- producers waiting for room: a full reliable topic, a full channel ---- */
 
 static const struct shmq_topic_config room_cfg = { .slots = 4, .max_msg = 8 };
 
@@ -265,17 +265,37 @@ static void fill(shmq_pub *pub)
 	assert_int_equal(r, -EAGAIN);
 }
 
+/* What a child does to make room: true when it went as expected. */
+static bool sub_read_one(void *sub)
+{
+	char buf[8];
+
+	return shmq_sub_recv(sub, buf, sizeof(buf), NULL) == 1;
+}
+
+static bool sub_close(void *sub)
+{
+	shmq_sub_close(sub);
+	return true;
+}
+
+static bool chan_read_one(void *rx)
+{
+	char buf[1024];
+
+	return shmq_channel_recv(rx, buf, sizeof(buf), NULL) == (int)sizeof(buf);
+}
+
 /*
- * A child that receives one record (or closes the subscriber) after 100 ms, while we are
- * parked, then stays until @hold is closed: its exit (SIGCHLD) must not be what wakes us.
- * A wait that misses the wake still returns 0, at its 30 s deadline: the child, waiting
- * 10 s for us to go on, fails then.
+ * A child that makes room (@act) after 100 ms, while we are parked, then stays until @hold
+ * is closed: its exit (SIGCHLD) must not be what wakes us. A wait that misses the wake
+ * still returns 0, at its 30 s deadline: the child, waiting 10 s for us to go on, fails.
  */
-static pid_t later(shmq_sub *sub, bool close_it, int hold[2])
+static pid_t later(bool (*act)(void *), void *arg, int hold[2])
 {
 	struct pollfd p = { .events = POLLIN };
-	char buf[8];
-	int r = 0, n;
+	bool ok;
+	int n;
 	pid_t pid;
 
 	assert_int_equal(pipe(hold), 0);
@@ -288,14 +308,11 @@ static pid_t later(shmq_sub *sub, bool close_it, int hold[2])
 	alarm(60);
 	close(hold[1]);
 	usleep(100000);
-	if (close_it)
-		shmq_sub_close(sub);
-	else
-		r = shmq_sub_recv(sub, buf, sizeof(buf), NULL);
+	ok = act(arg);
 	p.fd = hold[0];
 	while ((n = poll(&p, 1, 10000)) < 0 && errno == EINTR)
 		;
-	_exit(!close_it && r != 1 ? 1 : n == 1 ? 0 : 2);
+	_exit(!ok ? 1 : n == 1 ? 0 : 2);
 }
 
 /* The parent's side: our wait ended; let the child go and reap it. */
@@ -327,13 +344,13 @@ static void test_pub_wait(void **state)
 	assert_int_equal(shmq_pub_wait(pub, 1000, 20000000), -ETIMEDOUT);
 	assert_true(test_now_ns() - t0 >= 20000000);
 
-	pid = later(sub, false, hold);
+	pid = later(sub_read_one, sub, hold);
 	assert_int_equal(shmq_pub_wait(pub, 0, 30000000000ull), 0);
 	release(pid, hold);
 	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), 0);
 	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), -EAGAIN);
 
-	pid = later(sub, true, hold);
+	pid = later(sub_close, sub, hold);
 	assert_int_equal(shmq_pub_wait(pub, 0, 30000000000ull), 0);
 	release(pid, hold);
 	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), 0); /* nobody gates any more */
@@ -451,6 +468,133 @@ static void test_room_handoff(void **state)
 	close(ready[1]);
 	shmq_pub_close(pub);
 	test_unlink(bus, "hand");
+	shmq_bus_close(bus);
+}
+
+/*
+ * A send that pads the lap's end and then finds no room for its record publishes the pad
+ * alone. A consumer's wait must not take the pad for a message (receive would say -EAGAIN).
+ */
+static void test_wait_pad(void **state)
+{
+	const struct shmq_channel_config cfg = { .capacity = 4096 };
+	static char msg[1024];
+	shmq_bus *bus = test_bus();
+	shmq_channel *tx, *rx;
+
+	assert_int_equal(
+		shmq_channel_open(bus, "pad", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg, &tx), 0);
+	assert_int_equal(shmq_channel_open(bus, "pad", SHMQ_OPEN_CONSUMER, NULL, &rx), 0);
+	for (int i = 0; i < 3; i++) /* 1056-byte records: 3168 bytes of the 4096 */
+		assert_int_equal(shmq_channel_send(tx, msg, sizeof(msg)), 0);
+	assert_int_equal(chan_read_one(rx), true);
+	/* The pad (928 bytes) fits, the record after it does not. */
+	assert_int_equal(shmq_channel_send(tx, msg, sizeof(msg)), -EAGAIN);
+	assert_int_equal(chan_read_one(rx), true);
+	assert_int_equal(chan_read_one(rx), true);
+	assert_int_equal(shmq_channel_wait(rx, 0, 0), -ETIMEDOUT);
+	assert_int_equal(shmq_channel_wait(rx, 1000, 1000000), -ETIMEDOUT);
+	assert_int_equal(shmq_channel_recv(rx, msg, sizeof(msg), NULL), -EAGAIN);
+	assert_int_equal(shmq_channel_send(tx, msg, sizeof(msg)), 0); /* room now */
+	assert_int_equal(shmq_channel_wait(rx, 0, 0), 0);
+	assert_int_equal(chan_read_one(rx), true);
+	shmq_channel_close(tx);
+	shmq_channel_close(rx);
+	test_unlink(bus, "pad");
+	shmq_bus_close(bus);
+}
+
+/* A channel's producer waits for room; the consumer (another process) makes it. */
+static void test_channel_wait_room(void **state)
+{
+	static char msg[1024];
+	shmq_bus *bus = test_bus();
+	shmq_channel *tx, *rx;
+	void *resv;
+	int hold[2], r;
+	pid_t pid;
+
+	open_pair(bus, "room", &tx, &rx);
+	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), 0);
+	assert_int_equal(shmq_channel_wait_room(rx, sizeof(msg), 0, 0), -EBADF);
+	assert_int_equal(shmq_channel_wait_room(NULL, 1, 0, 0), -EINVAL);
+	assert_int_equal(shmq_channel_wait_room(tx, (size_t)1 << 20, 0, 0), -EMSGSIZE);
+	assert_int_equal(shmq_channel_reserve(tx, 8, &resv), 0);
+	assert_int_equal(shmq_channel_wait_room(tx, 8, 0, 0), -EBUSY);
+	assert_int_equal(shmq_channel_commit(tx, 0), 0);
+	assert_int_equal(shmq_channel_recv(rx, NULL, 0, NULL), 0);
+	while ((r = shmq_channel_send(tx, msg, sizeof(msg))) == 0)
+		;
+	assert_int_equal(r, -EAGAIN);
+	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), -ETIMEDOUT);
+	assert_int_equal(shmq_channel_wait_room(tx, 0, 1000, 1000000), -ETIMEDOUT);
+	pid = later(chan_read_one, rx, hold);
+	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 30000000000ull), 0);
+	release(pid, hold);
+	assert_int_equal(shmq_channel_send(tx, msg, sizeof(msg)), 0);
+	shmq_channel_close(tx);
+	shmq_channel_close(rx);
+	test_unlink(bus, "room");
+	shmq_bus_close(bus);
+}
+
+/* The consumer of test_channel_room_handoff(): every message in order, pausing at random. */
+static int chan_reader(shmq_channel *rx, uint64_t n)
+{
+	uint64_t i, rng = 0x2545f4914f6cdd1dull, got[128];
+	int r;
+
+	alarm(WATCHDOG_S);
+	for (i = 1; i <= n; i++) {
+		maybe_pause(&rng);
+		r = shmq_channel_wait(rx, 0, 30000000000ull);
+		if (r == 0)
+			r = shmq_channel_recv(rx, got, sizeof(got), NULL);
+		if (r != (int)sizeof(got) || got[0] != i || got[127] != i) {
+			fprintf(stderr, "message %llu: %d\n", (unsigned long long)i, r);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+/* The lost-wakeup stress of test_room_handoff() for a 4 KiB channel (three 1 KiB messages). */
+static void test_channel_room_handoff(void **state)
+{
+	const struct shmq_channel_config cfg = { .capacity = 4096 };
+	uint64_t i, n = test_scaled(100000), rng = 0x9e3779b97f4a7c15ull, waits = 0, msg[128];
+	shmq_bus *bus = test_bus();
+	shmq_channel *tx, *rx;
+	pid_t pid;
+	int r;
+
+	assert_int_equal(
+		shmq_channel_open(bus, "chand", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg, &tx),
+		0);
+	assert_int_equal(shmq_channel_open(bus, "chand", SHMQ_OPEN_CONSUMER, NULL, &rx), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(chan_reader(rx, n));
+	alarm(WATCHDOG_S);
+	for (i = 1; i <= n; i++) {
+		maybe_pause(&rng);
+		msg[0] = msg[127] = i;
+		while ((r = shmq_channel_send(tx, msg, sizeof(msg))) == -EAGAIN) {
+			waits++;
+			assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 30000000000ull),
+					 0);
+		}
+		assert_int_equal(r, 0);
+	}
+	assert_int_equal(test_wait(pid), 0);
+	alarm(0);
+	printf("# %llu messages through a 4 KiB channel, %llu waits for room, on %s\n",
+	       (unsigned long long)n, (unsigned long long)waits, shmq_wake_backend());
+	assert_true(waits > 0);
+	shmq_channel_close(tx);
+	shmq_channel_close(rx);
+	test_unlink(bus, "chand");
 	shmq_bus_close(bus);
 }
 
@@ -707,6 +851,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pub_wait),
 		cmocka_unit_test(test_pub_wait_dead_sub),
 		cmocka_unit_test(test_room_handoff),
+		cmocka_unit_test(test_wait_pad),
+		cmocka_unit_test(test_channel_wait_room),
+		cmocka_unit_test(test_channel_room_handoff),
 		cmocka_unit_test(test_wait_many),
 		cmocka_unit_test(test_prep_wait),
 		cmocka_unit_test(test_fd),
