@@ -35,10 +35,10 @@
  * F1     reliable topics: a joining subscriber raises ctl->sub_start to where its cursor
  *        starts before its first (release) cursor store and its S1 store of ACTIVE, and to
  *        where a "latest" start moved before any R2; a producer loads sub_start after the
- *        A2/S1 loads of its scan. A record
- *        below every ACTIVE cursor and at or above sub_start was passed, so finished, by
- *        every one of them (through A1 then R2): the producer owns the slot a lap later
- *        without loading its stamp (docs/design.md: "owning a slot unseen").
+ *        A2/S1 loads of its scan. A record below every ACTIVE cursor and at or above
+ *        sub_start was passed, so finished, by every one of them (through A1 then R2): the
+ *        producer owns the slot a lap later without loading its stamp (docs/design.md:
+ *        "owning a slot unseen").
  */
 
 #define REC_HDR ((uint32_t)sizeof(struct shmqi_trec))

@@ -142,11 +142,11 @@ SHMQ_API void shmq_pub_close(shmq_pub *pub);
  * @corr_id: a correlation id carried to the subscribers (0 for none)
  *
  * Return: 0, or -EAGAIN (reliable topic full: the slowest subscriber is @slots records
- * behind; shmq_pub_wait() waits for room), -EMSGSIZE, -EBUSY (a claim is outstanding), -EINVAL, -EPROTO (a corrupt
- * tail), -ETIMEDOUT (the slot's record a lap earlier is still being written by a live
- * producer after the claim timeout: a producer stopped mid-write; the record is
- * abandoned and subscribers count it as skipped), -ESTALE (the record was skipped before
- * it was written: another process took this one for dead; it is lost).
+ * behind; shmq_pub_wait() waits for room), -EMSGSIZE, -EBUSY (a claim is outstanding),
+ * -EINVAL, -EPROTO (a corrupt tail), -ETIMEDOUT (the slot's record a lap earlier is still
+ * being written by a live producer after the claim timeout: a producer stopped mid-write;
+ * the record is abandoned and subscribers count it as skipped), -ESTALE (the record was
+ * skipped before it was written: another process took this one for dead; it is lost).
  */
 SHMQ_API int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id);
 
