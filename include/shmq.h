@@ -356,12 +356,14 @@ SHMQ_API int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t time
  *
  * For a send that got -EAGAIN. The consumer wakes the producer as it releases messages;
  * that costs it nothing until the producer first parks on the channel, then a full fence
- * per release and, while the producer sleeps, one futex wake. A consumer that stopped or
- * died makes no room: only a timeout ends the wait then.
+ * per release and, while the producer sleeps, one futex wake. A parked producer also looks
+ * every 10 ms whether the consumer died (its pid gone or a zombie, judged in this pid
+ * namespace): then -EPIPE. A consumer that closed, or one that stopped, makes no room
+ * either; the wait goes on, as another consumer may attach, until the timeout.
  *
- * Return: 0 (a send of @len bytes fits now), -ETIMEDOUT, -EMSGSIZE, -EBUSY (a reservation
- * is outstanding), -EBADF (not a producer handle), -EINVAL, or another -errno from the
- * wait itself (io_uring or futex).
+ * Return: 0 (a send of @len bytes fits now), -ETIMEDOUT, -EPIPE (the consumer died),
+ * -EMSGSIZE, -EBUSY (a reservation is outstanding), -EBADF (not a producer handle),
+ * -EINVAL, or another -errno from the wait itself (io_uring or futex).
  */
 SHMQ_API int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns,
 				    uint64_t timeout_ns);

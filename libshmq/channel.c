@@ -41,6 +41,7 @@ struct shmq_channel {
 	uint64_t resv_len;
 	bool resv_active;
 	bool room_park_on; /* this handle has seen parking for room switched on */
+	bool room_gone; /* shmq_channel_wait_room() found the consumer dead */
 	size_t room_len; /* what shmq_channel_wait_room() waits to fit */
 	/* consumer */
 	uint64_t rpos; /* released position */
@@ -763,17 +764,27 @@ int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
 				shmqi_deadline(timeout_ns), 0);
 }
 
-/* What shmq_channel_wait_room() waits for: a claim of ch->room_len bytes would fit. */
+/*
+ * What shmq_channel_wait_room() waits for: a claim of ch->room_len bytes would fit. From
+ * the park loop (every slice, and at each wake) also: the consumer died, and no room will
+ * come (judged as claim_role() does, plus an exited but unreaped process counts as dead).
+ */
 static bool chan_room(void *arg, bool thorough)
 {
 	shmq_channel *ch = arg;
 	uint64_t size = rec_size(ch->room_len), off = ch->wpos & ch->mask;
+	int32_t pid;
 
-	(void)thorough;
 	/* As claim(): padding to the lap's end first when the record would cross it. */
 	if (off + size > ch->cap)
 		size += ch->cap - off;
-	return ensure_room(ch, size + SLOT) != -EAGAIN; /* -EPROTO: let the send report it */
+	if (ensure_room(ch, size + SLOT) != -EAGAIN) /* -EPROTO: let the send report it */
+		return true;
+	if (!thorough)
+		return false;
+	pid = atomic_load_explicit(&ch->ctl->consumer_pid, memory_order_acquire);
+	ch->room_gone = pid > 0 && !shmqi_owner_alive(pid, 0, 0);
+	return ch->room_gone;
 }
 
 int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint64_t timeout_ns)
@@ -785,9 +796,12 @@ int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint6
 	if (len > ch->max_msg)
 		return -EMSGSIZE;
 	ch->room_len = len;
+	ch->room_gone = false;
 	/* P1/W1 (wake.c) with release_to(): a read_pos store, then a look for a parked producer. */
-	return shmqi_wait_until(&ch->ctl->room_park_state, &ch->ctl->room, &ch->room_park_on,
-				chan_room, ch, spin_ns, shmqi_deadline(timeout_ns), 0);
+	r = shmqi_wait_until(&ch->ctl->room_park_state, &ch->ctl->room, &ch->room_park_on,
+			     chan_room, ch, spin_ns, shmqi_deadline(timeout_ns),
+			     shmqi_room_slice_ns);
+	return r == 0 && ch->room_gone ? -EPIPE : r;
 }
 
 int shmq_channel_stats(const shmq_channel *ch, struct shmq_channel_stats *ret_stats)

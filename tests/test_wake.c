@@ -514,6 +514,7 @@ static void test_channel_wait_room(void **state)
 	int hold[2], r;
 	pid_t pid;
 
+	shmqi_room_slice_ns = 0; /* only the consumer's wake ends the wait */
 	open_pair(bus, "room", &tx, &rx);
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), 0);
 	assert_int_equal(shmq_channel_wait_room(rx, sizeof(msg), 0, 0), -EBADF);
@@ -532,9 +533,55 @@ static void test_channel_wait_room(void **state)
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 30000000000ull), 0);
 	release(pid, hold);
 	assert_int_equal(shmq_channel_send(tx, msg, sizeof(msg)), 0);
+	shmqi_room_slice_ns = 10000000ull;
 	shmq_channel_close(tx);
 	shmq_channel_close(rx);
 	test_unlink(bus, "room");
+	shmq_bus_close(bus);
+}
+
+/* A consumer that dies with the channel full: the parked producer gets -EPIPE. */
+static void test_channel_wait_room_dead(void **state)
+{
+	static char msg[1024];
+	shmq_bus *bus = test_bus();
+	shmq_channel *tx, *rx;
+	int ready[2], r;
+	pid_t pid;
+	char c;
+
+	assert_int_equal(
+		shmq_channel_open(bus, "dc", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &small, &tx),
+		0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(60);
+		if (shmq_channel_open(bus, "dc", SHMQ_OPEN_CONSUMER, NULL, &rx) < 0 ||
+		    write(ready[1], "c", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	while ((r = shmq_channel_send(tx, msg, sizeof(msg))) == 0)
+		;
+	assert_int_equal(r, -EAGAIN);
+	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), -ETIMEDOUT);
+	kill(pid, SIGKILL);
+	assert_int_equal(test_wait(pid), 128 + SIGKILL);
+	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 30000000000ull), -EPIPE);
+	/* A new consumer takes over the dead one's role and makes room. */
+	assert_int_equal(shmq_channel_open(bus, "dc", SHMQ_OPEN_CONSUMER, NULL, &rx), 0);
+	assert_int_equal(chan_read_one(rx), true); /* one record, plus the 32 bytes a send */
+	assert_int_equal(chan_read_one(rx), true); /* keeps free after its own: read two */
+	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), 0);
+	close(ready[0]);
+	close(ready[1]);
+	shmq_channel_close(tx);
+	shmq_channel_close(rx);
+	test_unlink(bus, "dc");
 	shmq_bus_close(bus);
 }
 
@@ -568,6 +615,7 @@ static void test_channel_room_handoff(void **state)
 	pid_t pid;
 	int r;
 
+	shmqi_room_slice_ns = 0; /* a lost wake must hang, not be found by the next slice */
 	assert_int_equal(
 		shmq_channel_open(bus, "chand", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg, &tx),
 		0);
@@ -592,6 +640,7 @@ static void test_channel_room_handoff(void **state)
 	printf("# %llu messages through a 4 KiB channel, %llu waits for room, on %s\n",
 	       (unsigned long long)n, (unsigned long long)waits, shmq_wake_backend());
 	assert_true(waits > 0);
+	shmqi_room_slice_ns = 10000000ull;
 	shmq_channel_close(tx);
 	shmq_channel_close(rx);
 	test_unlink(bus, "chand");
@@ -853,6 +902,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_room_handoff),
 		cmocka_unit_test(test_wait_pad),
 		cmocka_unit_test(test_channel_wait_room),
+		cmocka_unit_test(test_channel_wait_room_dead),
 		cmocka_unit_test(test_channel_room_handoff),
 		cmocka_unit_test(test_wait_many),
 		cmocka_unit_test(test_prep_wait),
