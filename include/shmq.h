@@ -356,10 +356,13 @@ SHMQ_API int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t time
  *
  * For a send that got -EAGAIN. The consumer wakes the producer as it releases messages;
  * that costs it nothing until the producer first parks on the channel, then a full fence
- * per release and, while the producer sleeps, one futex wake. A parked producer also looks
- * every 10 ms whether the consumer died (its pid gone or a zombie, judged in this pid
- * namespace): then -EPIPE. A consumer that closed, or one that stopped, makes no room
- * either; the wait goes on, as another consumer may attach, until the timeout.
+ * per release and, while the producer sleeps, one futex wake. The wait also judges whether
+ * the consumer died (its pid gone or a zombie, judged in this pid namespace): at its first
+ * look, then at most every 10 ms, spinning or parked; then -EPIPE, unless the room came
+ * after all. -EPIPE says what was seen then: a new consumer that takes the role over makes
+ * room again. A consumer that closed, or one that stopped, makes no room either; the wait
+ * goes on, as another consumer may attach, until the timeout. A corrupt read position is
+ * reported by the next send (-EPROTO), not here.
  *
  * Return: 0 (a send of @len bytes fits now), -ETIMEDOUT, -EPIPE (the consumer died),
  * -EMSGSIZE, -EBUSY (a reservation is outstanding), -EBADF (not a producer handle),

@@ -23,6 +23,7 @@
 
 #define SLOT SHMQI_REC_ALIGN /* room kept free after each record for its successor's stamp */
 #define HDR_LEN ((uint64_t)sizeof(struct shmqi_rec))
+#define ROOM_CHECK_NS 10000000ull /* a producer waiting for room judges the consumer this often */
 
 struct shmq_channel {
 	struct shmqi_seg seg;
@@ -43,6 +44,7 @@ struct shmq_channel {
 	bool room_park_on; /* this handle has seen parking for room switched on */
 	bool room_gone; /* shmq_channel_wait_room() found the consumer dead */
 	size_t room_len; /* what shmq_channel_wait_room() waits to fit */
+	uint64_t room_check_ns; /* when the consumer's liveness was last judged */
 	/* consumer */
 	uint64_t rpos; /* released position */
 	uint64_t peek_pos; /* next record to read */
@@ -144,6 +146,16 @@ static int check_chan(struct shmq_channel *ch, const struct shmq_channel_config 
 	return 0;
 }
 
+/*
+ * Is a role's owner alive? Its pid exists and is not a zombie (an exited process that
+ * nobody reaped yet can do nothing more), judged in our pid namespace: channels record no
+ * start time or namespace (design.md, "Limits").
+ */
+static bool owner_alive(int32_t pid)
+{
+	return shmqi_owner_alive(pid, 0, 0);
+}
+
 static int claim_role(_Atomic int32_t *owner, int32_t me)
 {
 	int32_t cur = 0;
@@ -154,7 +166,7 @@ static int claim_role(_Atomic int32_t *owner, int32_t me)
 		if (atomic_compare_exchange_strong_explicit(owner, &cur, me, memory_order_acq_rel,
 							    memory_order_acquire))
 			return 0;
-		if (cur == me || shmqi_pid_alive(cur))
+		if (cur == me || owner_alive(cur))
 			return -EBUSY;
 		/* The owner died: try again with its pid as the expected value (takeover). */
 	}
@@ -706,6 +718,8 @@ static bool chan_ready(void *arg, bool thorough)
 	(void)thorough;
 	if (stamp != (ch->peek_pos | 1) || rec->flags != SHMQI_REC_PAD)
 		return stamp != 0;
+	if ((ch->peek_pos & ch->mask) + HDR_LEN + rec->len != ch->cap)
+		return true; /* a pad that does not end the lap: the receive reports it */
 	rec = rec_at(ch, ch->peek_pos + ch->cap - (ch->peek_pos & ch->mask));
 	return atomic_load_explicit(&rec->stamp, memory_order_acquire) != 0;
 }
@@ -764,27 +778,41 @@ int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
 				shmqi_deadline(timeout_ns), 0);
 }
 
-/*
- * What shmq_channel_wait_room() waits for: a claim of ch->room_len bytes would fit. From
- * the park loop (every slice, and at each wake) also: the consumer died, and no room will
- * come (judged as claim_role() does, plus an exited but unreaped process counts as dead).
- */
-static bool chan_room(void *arg, bool thorough)
+/* Would a claim of ch->room_len bytes fit now? -EPROTO counts as yes: the send reports it. */
+static bool room_now(shmq_channel *ch)
 {
-	shmq_channel *ch = arg;
 	uint64_t size = rec_size(ch->room_len), off = ch->wpos & ch->mask;
-	int32_t pid;
 
 	/* As claim(): padding to the lap's end first when the record would cross it. */
 	if (off + size > ch->cap)
 		size += ch->cap - off;
-	if (ensure_room(ch, size + SLOT) != -EAGAIN) /* -EPROTO: let the send report it */
+	return ensure_room(ch, size + SLOT) != -EAGAIN;
+}
+
+/*
+ * What shmq_channel_wait_room() waits for: room, or a dead consumer (then no room will
+ * come). Liveness is judged at the first look and then at most every ROOM_CHECK_NS,
+ * spinning or parked; after a death is seen, room is looked for once more, so a release
+ * the consumer made just before it died is not lost.
+ */
+static bool chan_room(void *arg, bool thorough)
+{
+	shmq_channel *ch = arg;
+	uint64_t now;
+	int32_t pid;
+
+	(void)thorough;
+	if (room_now(ch))
 		return true;
-	if (!thorough)
+	now = shmqi_now_ns();
+	if (ch->room_check_ns && now - ch->room_check_ns < ROOM_CHECK_NS)
 		return false;
+	ch->room_check_ns = now;
 	pid = atomic_load_explicit(&ch->ctl->consumer_pid, memory_order_acquire);
-	ch->room_gone = pid > 0 && !shmqi_owner_alive(pid, 0, 0);
-	return ch->room_gone;
+	if (pid <= 0 || owner_alive(pid))
+		return false;
+	ch->room_gone = !room_now(ch);
+	return true;
 }
 
 int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint64_t timeout_ns)
@@ -797,6 +825,7 @@ int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint6
 		return -EMSGSIZE;
 	ch->room_len = len;
 	ch->room_gone = false;
+	ch->room_check_ns = 0;
 	/* P1/W1 (wake.c) with release_to(): a read_pos store, then a look for a parked producer. */
 	r = shmqi_wait_until(&ch->ctl->room_park_state, &ch->ctl->room, &ch->room_park_on,
 			     chan_room, ch, spin_ns, shmqi_deadline(timeout_ns),

@@ -585,6 +585,71 @@ static void test_channel_wait_room_dead(void **state)
 	shmq_bus_close(bus);
 }
 
+/*
+ * The consumer dies while the producer is parked for room. It runs in a grandchild, so
+ * that no SIGCHLD of ours is what wakes the producer: the wait's own look, every 10 ms,
+ * must find the death.
+ */
+static int doomed_consumer(shmq_bus *bus, int ready, int hold)
+{
+	shmq_channel *rx;
+	int st = 0;
+	char c;
+	pid_t g;
+
+	alarm(60);
+	g = fork();
+	if (g < 0)
+		return 1;
+	if (g == 0) {
+		if (shmq_channel_open(bus, "dd", SHMQ_OPEN_CONSUMER, NULL, &rx) < 0 ||
+		    write(ready, "c", 1) != 1)
+			_exit(1);
+		usleep(200000); /* meanwhile the producer fills the channel and parks */
+		_exit(0); /* dies without closing */
+	}
+	if (waitpid(g, &st, 0) != g) /* reaped: its pid is gone */
+		return 1;
+	while (read(hold, &c, 1) < 0 && errno == EINTR) /* until the producer's wait ended */
+		;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+static void test_channel_room_consumer_dies(void **state)
+{
+	static char msg[1024];
+	shmq_bus *bus = test_bus();
+	int ready[2], hold[2], r;
+	shmq_channel *tx;
+	pid_t mid;
+	char c;
+
+	assert_int_equal(
+		shmq_channel_open(bus, "dd", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &small, &tx),
+		0);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(hold), 0);
+	mid = fork();
+	assert_true(mid >= 0);
+	if (mid == 0) {
+		close(hold[1]);
+		_exit(doomed_consumer(bus, ready[1], hold[0]));
+	}
+	close(hold[0]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	while ((r = shmq_channel_send(tx, msg, sizeof(msg))) == 0)
+		;
+	assert_int_equal(r, -EAGAIN);
+	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 30000000000ull), -EPIPE);
+	close(hold[1]);
+	assert_int_equal(test_wait(mid), 0);
+	close(ready[0]);
+	close(ready[1]);
+	shmq_channel_close(tx);
+	test_unlink(bus, "dd");
+	shmq_bus_close(bus);
+}
+
 /* The consumer of test_channel_room_handoff(): every message in order, pausing at random. */
 static int chan_reader(shmq_channel *rx, uint64_t n)
 {
@@ -903,6 +968,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wait_pad),
 		cmocka_unit_test(test_channel_wait_room),
 		cmocka_unit_test(test_channel_wait_room_dead),
+		cmocka_unit_test(test_channel_room_consumer_dies),
 		cmocka_unit_test(test_channel_room_handoff),
 		cmocka_unit_test(test_wait_many),
 		cmocka_unit_test(test_prep_wait),
