@@ -369,6 +369,14 @@ static int write_pad(struct shmq_channel *ch)
 }
 
 /* Find room for a record of @len payload bytes at wpos (padding the lap end if needed). */
+/* The padding a record of @size bytes at wpos needs first, so as not to cross the lap's end. */
+static inline uint64_t pad_before(const struct shmq_channel *ch, uint64_t size)
+{
+	uint64_t off = ch->wpos & ch->mask;
+
+	return off + size > ch->cap ? ch->cap - off : 0;
+}
+
 static int claim(struct shmq_channel *ch, size_t len, struct shmqi_rec **ret_rec)
 {
 	uint64_t size;
@@ -377,7 +385,7 @@ static int claim(struct shmq_channel *ch, size_t len, struct shmqi_rec **ret_rec
 	if (len > ch->max_msg)
 		return -EMSGSIZE;
 	size = rec_size(len);
-	if ((ch->wpos & ch->mask) + size > ch->cap) {
+	if (pad_before(ch, size)) {
 		r = write_pad(ch);
 		if (r < 0)
 			return r;
@@ -778,15 +786,15 @@ int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
 				shmqi_deadline(timeout_ns), 0);
 }
 
-/* Would a claim of ch->room_len bytes fit now? -EPROTO counts as yes: the send reports it. */
+/*
+ * Would a claim of ch->room_len bytes fit now (its padding included: write_pad() and claim()
+ * check the two in turn)? -EPROTO counts as yes: the send reports it.
+ */
 static bool room_now(shmq_channel *ch)
 {
-	uint64_t size = rec_size(ch->room_len), off = ch->wpos & ch->mask;
+	uint64_t size = rec_size(ch->room_len);
 
-	/* As claim(): padding to the lap's end first when the record would cross it. */
-	if (off + size > ch->cap)
-		size += ch->cap - off;
-	return ensure_room(ch, size + SLOT) != -EAGAIN;
+	return ensure_room(ch, pad_before(ch, size) + size + SLOT) != -EAGAIN;
 }
 
 /*
