@@ -98,6 +98,15 @@ static inline uint64_t test_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* CLOCK_REALTIME in ns, the clock of created_ns (time() may run a tick behind it). */
+static inline uint64_t test_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* Wait for a child and return its exit status, or 128+signal. */
 static inline int test_wait(pid_t pid)
 {

@@ -269,7 +269,7 @@ static void test_defaults(void **state)
 {
 	shmq_bus *bus = test_bus();
 	struct shmq_topic_stats st;
-	uint64_t before = (uint64_t)time(NULL) * 1000000000ull;
+	uint64_t before = test_wall_ns();
 	shmq_pub *pub = open_pub(bus, "def", NULL);
 	shmq_sub *sub = NULL;
 
@@ -284,8 +284,7 @@ static void test_defaults(void **state)
 	assert_int_equal(st.producers, 1);
 	assert_int_equal(st.skipped, 0);
 	assert_int_equal(st.creator_pid, getpid());
-	assert_true(st.created_ns >= before &&
-		    st.created_ns <= (uint64_t)(time(NULL) + 1) * 1000000000ull);
+	assert_true(st.created_ns >= before && st.created_ns <= test_wall_ns());
 	assert_int_equal(file_mode(bus, "def"), 0600);
 	/* The default max_msg is exact. */
 	assert_int_equal(shmq_sub_open(bus, "def", 0, NULL, 0, &sub), 0);
