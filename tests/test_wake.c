@@ -387,6 +387,7 @@ static void test_pub_wait_dead_sub(void **state)
 		pause();
 		_exit(0);
 	}
+	close(ready[1]); /* a child that fails before it writes: EOF, not a hang */
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	fill(pub);
 	kill(pid, SIGKILL);
@@ -394,7 +395,6 @@ static void test_pub_wait_dead_sub(void **state)
 	assert_int_equal(shmq_pub_wait(pub, 0, 30000000000ull), 0);
 	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), 0);
 	close(ready[0]);
-	close(ready[1]);
 	shmq_pub_close(pub);
 	test_unlink(bus, "dead");
 	shmq_bus_close(bus);
@@ -448,6 +448,7 @@ static void test_room_handoff(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0)
 		_exit(room_reader(bus, n, ready[1]));
+	close(ready[1]); /* a child that fails before it writes: EOF, not a hang */
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	alarm(WATCHDOG_S);
 	for (i = 1; i <= n; i++) {
@@ -465,7 +466,6 @@ static void test_room_handoff(void **state)
 	assert_true(waits > 0);
 	shmqi_room_slice_ns = 10000000ull;
 	close(ready[0]);
-	close(ready[1]);
 	shmq_pub_close(pub);
 	test_unlink(bus, "hand");
 	shmq_bus_close(bus);
@@ -564,6 +564,7 @@ static void test_channel_wait_room_dead(void **state)
 		pause();
 		_exit(0);
 	}
+	close(ready[1]); /* a child that fails before it writes: EOF, not a hang */
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	while ((r = shmq_channel_send(tx, msg, sizeof(msg))) == 0)
 		;
@@ -578,7 +579,6 @@ static void test_channel_wait_room_dead(void **state)
 	assert_int_equal(chan_read_one(rx), true); /* keeps free after its own: read two */
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), 0);
 	close(ready[0]);
-	close(ready[1]);
 	shmq_channel_close(tx);
 	shmq_channel_close(rx);
 	test_unlink(bus, "dc");
@@ -608,6 +608,7 @@ static int doomed_consumer(shmq_bus *bus, int ready, int hold)
 		usleep(200000); /* meanwhile the producer fills the channel and parks */
 		_exit(0); /* dies without closing */
 	}
+	close(ready); /* only the grandchild writes it */
 	if (waitpid(g, &st, 0) != g) /* reaped: its pid is gone */
 		return 1;
 	while (read(hold, &c, 1) < 0 && errno == EINTR) /* until the producer's wait ended */
@@ -636,6 +637,7 @@ static void test_channel_room_consumer_dies(void **state)
 		_exit(doomed_consumer(bus, ready[1], hold[0]));
 	}
 	close(hold[0]);
+	close(ready[1]); /* a child that fails before it writes: EOF, not a hang */
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	while ((r = shmq_channel_send(tx, msg, sizeof(msg))) == 0)
 		;
@@ -644,7 +646,6 @@ static void test_channel_room_consumer_dies(void **state)
 	close(hold[1]);
 	assert_int_equal(test_wait(mid), 0);
 	close(ready[0]);
-	close(ready[1]);
 	shmq_channel_close(tx);
 	test_unlink(bus, "dd");
 	shmq_bus_close(bus);
