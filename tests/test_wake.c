@@ -255,6 +255,23 @@ static void test_topic_fanout_park(void **state)
 
 static const struct shmq_topic_config room_cfg = { .slots = 4, .max_msg = 8 };
 
+/*
+ * Only the readers' wakes may end a producer's wait for room: no periodic look (a lost wake
+ * then hangs instead of being found by the next slice). slice_on() puts back the default.
+ */
+static uint64_t saved_slice;
+
+static void slice_off(void)
+{
+	saved_slice = shmqi_room_slice_ns;
+	shmqi_room_slice_ns = 0;
+}
+
+static void slice_on(void)
+{
+	shmqi_room_slice_ns = saved_slice;
+}
+
 /* Fill the topic behind @sub (which reads nothing): every send past the log gets -EAGAIN. */
 static void fill(shmq_pub *pub)
 {
@@ -277,6 +294,17 @@ static bool sub_close(void *sub)
 {
 	shmq_sub_close(sub);
 	return true;
+}
+
+/* Fill the channel with 1 KiB messages (nobody reads) until a send gets -EAGAIN. */
+static void chan_fill(shmq_channel *tx)
+{
+	static const char msg[1024];
+	int r;
+
+	while ((r = shmq_channel_send(tx, msg, sizeof(msg))) == 0)
+		;
+	assert_int_equal(r, -EAGAIN);
 }
 
 static bool chan_read_one(void *rx)
@@ -333,7 +361,7 @@ static void test_pub_wait(void **state)
 	int hold[2];
 	pid_t pid;
 
-	shmqi_room_slice_ns = 0; /* only the subscribers' wakes end a wait */
+	slice_off();
 	assert_int_equal(shmq_pub_open(bus, "room", SHMQ_OPEN_CREATE, &room_cfg, &pub), 0);
 	assert_int_equal(shmq_sub_open(bus, "room", 0, NULL, 0, &sub), 0);
 	assert_int_equal(shmq_pub_wait(NULL, 0, 0), -EINVAL);
@@ -360,7 +388,7 @@ static void test_pub_wait(void **state)
 	assert_int_equal(shmq_pub_wait(pub, 0, 0), 0);
 	shmq_sub_close(sub); /* ours: the child freed the entry; this frees the handle */
 	shmq_pub_close(pub);
-	shmqi_room_slice_ns = 10000000ull;
+	slice_on();
 	test_unlink(bus, "room");
 	shmq_bus_close(bus);
 }
@@ -441,7 +469,7 @@ static void test_room_handoff(void **state)
 	pid_t pid;
 	char c;
 
-	shmqi_room_slice_ns = 0; /* a lost wake must hang, not be found by the next slice */
+	slice_off();
 	assert_int_equal(shmq_pub_open(bus, "hand", SHMQ_OPEN_CREATE, &cfg, &pub), 0);
 	assert_int_equal(pipe(ready), 0);
 	pid = fork();
@@ -464,7 +492,7 @@ static void test_room_handoff(void **state)
 	printf("# %llu records through 2 slots, %llu waits for room, on %s\n",
 	       (unsigned long long)n, (unsigned long long)waits, shmq_wake_backend());
 	assert_true(waits > 0);
-	shmqi_room_slice_ns = 10000000ull;
+	slice_on();
 	close(ready[0]);
 	shmq_pub_close(pub);
 	test_unlink(bus, "hand");
@@ -511,10 +539,10 @@ static void test_channel_wait_room(void **state)
 	shmq_bus *bus = test_bus();
 	shmq_channel *tx, *rx;
 	void *resv;
-	int hold[2], r;
+	int hold[2];
 	pid_t pid;
 
-	shmqi_room_slice_ns = 0; /* only the consumer's wake ends the wait */
+	slice_off();
 	open_pair(bus, "room", &tx, &rx);
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), 0);
 	assert_int_equal(shmq_channel_wait_room(rx, sizeof(msg), 0, 0), -EBADF);
@@ -524,16 +552,14 @@ static void test_channel_wait_room(void **state)
 	assert_int_equal(shmq_channel_wait_room(tx, 8, 0, 0), -EBUSY);
 	assert_int_equal(shmq_channel_commit(tx, 0), 0);
 	assert_int_equal(shmq_channel_recv(rx, NULL, 0, NULL), 0);
-	while ((r = shmq_channel_send(tx, msg, sizeof(msg))) == 0)
-		;
-	assert_int_equal(r, -EAGAIN);
+	chan_fill(tx);
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), -ETIMEDOUT);
 	assert_int_equal(shmq_channel_wait_room(tx, 0, 1000, 1000000), -ETIMEDOUT);
 	pid = later(chan_read_one, rx, hold);
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 30000000000ull), 0);
 	release(pid, hold);
 	assert_int_equal(shmq_channel_send(tx, msg, sizeof(msg)), 0);
-	shmqi_room_slice_ns = 10000000ull;
+	slice_on();
 	shmq_channel_close(tx);
 	shmq_channel_close(rx);
 	test_unlink(bus, "room");
@@ -546,7 +572,7 @@ static void test_channel_wait_room_dead(void **state)
 	static char msg[1024];
 	shmq_bus *bus = test_bus();
 	shmq_channel *tx, *rx;
-	int ready[2], r;
+	int ready[2];
 	pid_t pid;
 	char c;
 
@@ -566,9 +592,7 @@ static void test_channel_wait_room_dead(void **state)
 	}
 	close(ready[1]); /* a child that fails before it writes: EOF, not a hang */
 	assert_int_equal(read(ready[0], &c, 1), 1);
-	while ((r = shmq_channel_send(tx, msg, sizeof(msg))) == 0)
-		;
-	assert_int_equal(r, -EAGAIN);
+	chan_fill(tx);
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), -ETIMEDOUT);
 	kill(pid, SIGKILL);
 	assert_int_equal(test_wait(pid), 128 + SIGKILL);
@@ -620,7 +644,7 @@ static void test_channel_room_consumer_dies(void **state)
 {
 	static char msg[1024];
 	shmq_bus *bus = test_bus();
-	int ready[2], hold[2], r;
+	int ready[2], hold[2];
 	shmq_channel *tx;
 	pid_t mid;
 	char c;
@@ -639,9 +663,7 @@ static void test_channel_room_consumer_dies(void **state)
 	close(hold[0]);
 	close(ready[1]); /* a child that fails before it writes: EOF, not a hang */
 	assert_int_equal(read(ready[0], &c, 1), 1);
-	while ((r = shmq_channel_send(tx, msg, sizeof(msg))) == 0)
-		;
-	assert_int_equal(r, -EAGAIN);
+	chan_fill(tx);
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 30000000000ull), -EPIPE);
 	close(hold[1]);
 	assert_int_equal(test_wait(mid), 0);
@@ -681,7 +703,7 @@ static void test_channel_room_handoff(void **state)
 	pid_t pid;
 	int r;
 
-	shmqi_room_slice_ns = 0; /* a lost wake must hang, not be found by the next slice */
+	slice_off();
 	assert_int_equal(
 		shmq_channel_open(bus, "chand", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg, &tx),
 		0);
@@ -706,7 +728,7 @@ static void test_channel_room_handoff(void **state)
 	printf("# %llu messages through a 4 KiB channel, %llu waits for room, on %s\n",
 	       (unsigned long long)n, (unsigned long long)waits, shmq_wake_backend());
 	assert_true(waits > 0);
-	shmqi_room_slice_ns = 10000000ull;
+	slice_on();
 	shmq_channel_close(tx);
 	shmq_channel_close(rx);
 	test_unlink(bus, "chand");
