@@ -353,13 +353,22 @@ static void print_ratio_target(const struct pp_opts *o, const struct pp_summary 
  * socket; a single-subscriber topic within 1.5x the hardware, its producers shared-capable
  * (shmq-topic) or exclusive (shmq-topic-excl), each on its own line; parked shmq-spsc within
  * 1.15x a plain futex ping-pong (wake backend in the banner); against iceoryx, the topic
- * polling with its polling, the parked channel with its WaitSet.
+ * polling with its polling, the parked channel with its WaitSet. At a fixed rate (--rate)
+ * only the iceoryx comparisons apply, as in compare.
  */
 static void print_targets(const struct pp_opts *o, const struct pp_summary *s)
 {
 	if (!o->json)
-		printf("\ntargets (64 bytes, p50 of the same run%s):\n",
+		printf("\ntargets (64 bytes, p50 of the same run%s%s):\n",
+		       o->rate ? "; fixed rate: only the comparisons with iceoryx are defined" : "",
 		       o->cpus.pinned ? "" : "; UNPINNED, one CPU: the targets assume two");
+	if (o->rate) {
+		/* The ratios to the hardware and the sockets are back-to-back targets. */
+		print_ratio_target(o, s, PP_TOPIC, PP_IOX, P50, "fixed-rate p50", "<=", 1);
+		print_ratio_target(o, s, PP_TOPIC, PP_IOX, P99, "fixed-rate p99", "<=", 1);
+		print_ratio_target(o, s, PP_SPSC_PARK, PP_IOX_WS, P50, "fixed-rate p50", "<=", 1);
+		return;
+	}
 	print_ratio_target(o, s, PP_SHMQ, PP_RAW, P50, "p50", "<=", 1.25);
 	print_ratio_target(o, s, PP_UDS, PP_SHMQ, P50, "p50", ">=", 20);
 	print_ratio_target(o, s, PP_TOPIC, PP_RAW, P50, "p50", "<=", 1.5);
