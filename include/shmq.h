@@ -184,7 +184,9 @@ struct shmq_channel_config {
  * once the creator has published the header. A role (producer or consumer) is held by one
  * live process at a time; the role of a process that died is taken over, resuming at the
  * position it left in shared memory (a consumer that died may see its last unreleased
- * messages again: delivery across a consumer crash is at-least-once).
+ * messages again: delivery across a consumer crash is at-least-once). A holder is known by
+ * its pid and start time, so a pid reused by another process does not keep the role; one
+ * that holds it from another pid namespace cannot be judged and keeps it.
  *
  * Return: 0, or -EINVAL (bad argument, flags or configuration), -ENOENT (absent and no
  * SHMQ_OPEN_CREATE), -EEXIST (SHMQ_OPEN_EXCL and present, or a configuration that differs
@@ -357,7 +359,8 @@ SHMQ_API int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t time
  * For a send that got -EAGAIN. The consumer wakes the producer as it releases messages;
  * that costs it nothing until the producer first parks on the channel, then a full fence
  * per release and, while the producer sleeps, one futex wake. The wait also judges whether
- * the consumer died (its pid gone or a zombie, judged in this pid namespace): at its first
+ * the consumer died (its pid gone, a zombie, or another process's now; a consumer of another
+ * pid namespace counts as alive): at its first
  * look, then at most every 10 ms, spinning or parked; then -EPIPE, unless the room came
  * after all. -EPIPE says what was seen then: a new consumer that takes the role over makes
  * room again. A consumer that closed, or one that stopped, makes no room either; the wait

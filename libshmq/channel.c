@@ -147,30 +147,42 @@ static int check_chan(struct shmq_channel *ch, const struct shmq_channel_config 
 }
 
 /*
- * Is a role's owner alive? Its pid exists and is not a zombie (an exited process that
- * nobody reaped yet can do nothing more), judged in our pid namespace: channels record no
- * start time or namespace (design.md, "Limits").
+ * Take a role: free (pid 0), or held by a dead owner. The owner is recorded as a topic's
+ * table entries are (O1 in internal.h): pid, start time and pid namespace, so a reused pid
+ * is not taken for the dead owner and an owner in another pid namespace is not judged.
+ * A3: the grab's CAS (seq_cst) pairs with R3, the final store of pid 0 when the previous
+ * owner gave the role up.
  */
-static bool owner_alive(int32_t pid)
+static int claim_role(struct shmqi_owner *o, int32_t me, uint64_t start)
 {
-	return shmqi_owner_alive(pid, 0, 0);
-}
-
-static int claim_role(_Atomic int32_t *owner, int32_t me)
-{
-	int32_t cur = 0;
+	int32_t cur;
 	int i;
 
 	for (i = 0; i < 4; i++) {
-		/* A3: pairs with R3 in shmq_channel_close() of the previous owner. */
-		if (atomic_compare_exchange_strong_explicit(owner, &cur, me, memory_order_acq_rel,
-							    memory_order_acquire))
-			return 0;
-		if (cur == me || owner_alive(cur))
+		cur = atomic_load_explicit(&o->pid, memory_order_acquire);
+		if (cur != 0 && (cur == me || cur == -me || shmqi_entry_alive(o, cur)))
 			return -EBUSY;
-		/* The owner died: try again with its pid as the expected value (takeover). */
+		if (shmqi_entry_grab(o, cur, me)) {
+			shmqi_entry_set(o, me, start, shmqi_pidns());
+			return 0;
+		}
+		/* Somebody else changed it: look again. */
 	}
 	return -EBUSY;
+}
+
+/* Give a role up (R3), if we still hold it; true if we did. */
+static bool drop_role(struct shmqi_owner *o, int32_t me)
+{
+	if (!shmqi_entry_grab(o, me, me))
+		return false;
+	shmqi_entry_set(o, 0, 0, 0);
+	return true;
+}
+
+static struct shmqi_owner *role_owner(const struct shmq_channel *ch, unsigned role)
+{
+	return role == SHMQ_OPEN_PRODUCER ? &ch->ctl->producer : &ch->ctl->consumer;
 }
 
 /* A committed record at @pos (stamp matches, sane length), or NULL. */
@@ -227,18 +239,17 @@ static int consumer_resume(struct shmq_channel *ch)
 
 static int take_role(struct shmq_channel *ch, unsigned role)
 {
-	_Atomic int32_t *owner;
+	struct shmqi_owner *owner = role_owner(ch, role);
 	int r;
 
 	ch->role = role;
 	ch->pid = (int32_t)getpid();
-	owner = role == SHMQ_OPEN_PRODUCER ? &ch->ctl->producer_pid : &ch->ctl->consumer_pid;
-	r = claim_role(owner, ch->pid);
+	r = claim_role(owner, ch->pid, shmqi_proc_start(ch->pid));
 	if (r < 0)
 		return r;
 	r = role == SHMQ_OPEN_PRODUCER ? producer_resume(ch) : consumer_resume(ch);
 	if (r < 0)
-		atomic_store_explicit(owner, 0, memory_order_release); /* R3 */
+		drop_role(owner, ch->pid);
 	else if (role == SHMQ_OPEN_PRODUCER)
 		shmqi_wait_close(&ch->ctl->wait, false);
 	return r;
@@ -293,21 +304,13 @@ err_free:
 void shmq_channel_close(shmq_channel *ch)
 {
 	struct shmqi_waitable w;
-	_Atomic int32_t *owner;
-	int32_t me;
 
 	if (!ch)
 		return;
-	if (ch->ctl) {
-		owner = ch->role == SHMQ_OPEN_PRODUCER ? &ch->ctl->producer_pid
-						       : &ch->ctl->consumer_pid;
-		me = ch->pid;
-		/* R3: pairs with A3 in claim_role(); only if we still own it. */
-		if (atomic_compare_exchange_strong_explicit(owner, &me, 0, memory_order_release,
-							    memory_order_relaxed) &&
-		    ch->role == SHMQ_OPEN_PRODUCER)
-			shmqi_wait_close(&ch->ctl->wait, true); /* a parked consumer: -EPIPE */
-	}
+	/* R3: pairs with A3 in claim_role(); only if we still own it. */
+	if (ch->ctl && drop_role(role_owner(ch, ch->role), ch->pid) &&
+	    ch->role == SHMQ_OPEN_PRODUCER)
+		shmqi_wait_close(&ch->ctl->wait, true); /* a parked consumer: -EPIPE */
 	if (ch->fdring && shmqi_channel_waitable(ch, &w, NULL) == 0)
 		shmqi_fdring_free(ch->fdring, &w);
 	shmqi_seg_close(&ch->seg);
@@ -816,8 +819,8 @@ static bool chan_room(void *arg, bool thorough)
 	if (ch->room_check_ns && now - ch->room_check_ns < ROOM_CHECK_NS)
 		return false;
 	ch->room_check_ns = now;
-	pid = atomic_load_explicit(&ch->ctl->consumer_pid, memory_order_acquire);
-	if (pid <= 0 || owner_alive(pid))
+	pid = atomic_load_explicit(&ch->ctl->consumer.pid, memory_order_acquire);
+	if (pid == 0 || shmqi_entry_alive(&ch->ctl->consumer, pid))
 		return false;
 	ch->room_gone = !room_now(ch);
 	return true;
@@ -841,6 +844,14 @@ int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint6
 	return r == 0 && ch->room_gone ? -EPIPE : r;
 }
 
+/* A role's owner for the statistics; one in the middle of taking or giving it up counts. */
+static pid_t owner_pid(const struct shmqi_owner *o)
+{
+	int32_t pid = atomic_load_explicit(&o->pid, memory_order_relaxed);
+
+	return pid < 0 ? -pid : pid;
+}
+
 int shmq_channel_stats(const shmq_channel *ch, struct shmq_channel_stats *ret_stats)
 {
 	const struct shmqi_seg_hdr *hdr;
@@ -854,8 +865,8 @@ int shmq_channel_stats(const shmq_channel *ch, struct shmq_channel_stats *ret_st
 	s.write_pos = atomic_load_explicit(&ch->ctl->write_pos, memory_order_relaxed);
 	s.read_pos = atomic_load_explicit(&ch->ctl->read_pos, memory_order_relaxed);
 	s.next_seq = atomic_load_explicit(&ch->ctl->next_seq, memory_order_relaxed);
-	s.producer_pid = atomic_load_explicit(&ch->ctl->producer_pid, memory_order_relaxed);
-	s.consumer_pid = atomic_load_explicit(&ch->ctl->consumer_pid, memory_order_relaxed);
+	s.producer_pid = owner_pid(&ch->ctl->producer);
+	s.consumer_pid = owner_pid(&ch->ctl->consumer);
 	s.creator_pid = hdr->creator_pid;
 	s.created_ns = hdr->created_ns;
 	*ret_stats = s;

@@ -35,6 +35,22 @@ uint64_t shmqi_pidns(void);
  */
 bool shmqi_owner_alive(pid_t pid, uint64_t start, uint64_t pidns);
 
+/*
+ * A role or table entry's owner in shared memory (struct shmqi_owner, shm_layout.h): the
+ * channels' producer and consumer roles, the topics' subscriber and producer tables.
+ *
+ * O1: an owner changes in two steps. CAS the pid from its old value to our negated pid
+ * (shmqi_entry_grab(): from then on nobody judges the entry by the old owner's start time,
+ * and nobody else takes it), fill or clear the other fields, then store the final pid with
+ * seq_cst (shmqi_entry_set(), pairs with the acquire loads of the pid that precede
+ * shmqi_entry_alive()).
+ */
+struct shmqi_owner;
+/* Is the owner whose pid (loaded with acquire) is @pid alive? Negative: judged by pid alone. */
+bool shmqi_entry_alive(const struct shmqi_owner *o, int32_t pid);
+bool shmqi_entry_grab(struct shmqi_owner *o, int32_t old, int32_t me);
+void shmqi_entry_set(struct shmqi_owner *o, int32_t pid, uint64_t start, uint64_t pidns);
+
 /* segment.c: one named POSIX shared-memory segment with a published header. */
 struct shmqi_seg {
 	uint8_t *base;

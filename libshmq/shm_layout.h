@@ -23,7 +23,7 @@ static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be plain-sized");
 static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
 
 #define SHMQI_MAGIC 0x31474553514d4853ull /* "SHMQSEG1" little-endian */
-#define SHMQI_LAYOUT_VERSION 3u /* 2: wait words; 3: topic sub_start, room waits */
+#define SHMQI_LAYOUT_VERSION 4u /* 2: wait words; 3: topic sub_start, room waits; 4: channel owners */
 #define SHMQI_CACHE_PAIR 128 /* producer/consumer hot fields sit this far apart */
 
 /*
@@ -108,9 +108,27 @@ static_assert(offsetof(struct shmqi_rec, flags) == 28, "flags offset");
 #define SHMQI_REC_FLAGS_KNOWN SHMQI_REC_PAD
 
 /*
+ * Who owns a channel's role or a topic's table entry (subscriber or producer): the process
+ * that CASed @pid from 0 to its pid (or from a dead owner's pid to its own, to free it),
+ * with what tells a reused pid apart: its start time (/proc/PID/stat) and its pid namespace (the inode of
+ * /proc/self/ns/pid). Liveness is judged only within one pid namespace.
+ */
+struct shmqi_owner {
+	_Atomic int32_t pid; /* 0 when free */
+	uint32_t reserved0;
+	_Atomic uint64_t start_time; /* 0 unknown */
+	_Atomic uint64_t pidns; /* 0 unknown */
+};
+static_assert(offsetof(struct shmqi_owner, pid) == 0, "owner pid offset");
+static_assert(offsetof(struct shmqi_owner, start_time) == 8, "owner start offset");
+static_assert(offsetof(struct shmqi_owner, pidns) == 16, "owner pidns offset");
+static_assert(sizeof(struct shmqi_owner) == 24, "owner size");
+
+/*
  * The control block of an SPSC channel, at seg_hdr.body_off. The ring follows at
  * @ring_off. Three groups, each on its own 128-byte pair of cache lines:
- * - cold: the configuration and the role owners;
+ * - cold: the configuration, the park switches and the role owners (pid, start time, pid
+ *   namespace, as a topic's table entries);
  * - producer-written: the write position and next sequence (for stats and takeover);
  * - consumer-written: the released read position, which gates the producer.
  */
@@ -120,10 +138,10 @@ struct shmqi_chan {
 	uint64_t ring_off; /* from the segment's start, a multiple of 4096 */
 	uint32_t max_msg;
 	uint32_t flags; /* none defined */
-	_Atomic int32_t producer_pid; /* role owner, 0 when free */
-	_Atomic int32_t consumer_pid;
 	_Atomic uint32_t park_state; /* SHMQI_PARK_*: set once by the first consumer to park */
 	_Atomic uint32_t room_park_state; /* SHMQI_PARK_*: once the producer first parks */
+	struct shmqi_owner producer; /* the role owners, pid 0 when free */
+	struct shmqi_owner consumer;
 	/* producer-written */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t write_pos;
 	_Atomic uint64_t next_seq;
@@ -137,10 +155,10 @@ struct shmqi_chan {
 static_assert(offsetof(struct shmqi_chan, capacity) == 0, "capacity offset");
 static_assert(offsetof(struct shmqi_chan, ring_off) == 8, "ring_off offset");
 static_assert(offsetof(struct shmqi_chan, max_msg) == 16, "max_msg offset");
-static_assert(offsetof(struct shmqi_chan, producer_pid) == 24, "producer_pid offset");
-static_assert(offsetof(struct shmqi_chan, consumer_pid) == 28, "consumer_pid offset");
-static_assert(offsetof(struct shmqi_chan, park_state) == 32, "park_state offset");
-static_assert(offsetof(struct shmqi_chan, room_park_state) == 36, "room_park_state offset");
+static_assert(offsetof(struct shmqi_chan, park_state) == 24, "park_state offset");
+static_assert(offsetof(struct shmqi_chan, room_park_state) == 28, "room_park_state offset");
+static_assert(offsetof(struct shmqi_chan, producer) == 32, "producer owner offset");
+static_assert(offsetof(struct shmqi_chan, consumer) == 56, "consumer owner offset");
 static_assert(offsetof(struct shmqi_chan, write_pos) == 128, "write_pos offset");
 static_assert(offsetof(struct shmqi_chan, next_seq) == 136, "next_seq offset");
 static_assert(offsetof(struct shmqi_chan, read_pos) == 256, "read_pos offset");
@@ -212,22 +230,6 @@ static_assert(offsetof(struct shmqi_topic, wait) == 256, "wait offset");
 static_assert(offsetof(struct shmqi_topic, room) == 384, "room offset");
 static_assert(sizeof(struct shmqi_topic) == 512, "topic control block size");
 
-/*
- * Who owns a table entry (subscriber or producer): the process that CASed @pid from 0 to
- * its pid (or from a dead owner's pid to its own, to free it), with what tells a reused pid
- * apart: its start time (/proc/PID/stat) and its pid namespace (the inode of
- * /proc/self/ns/pid). Liveness is judged only within one pid namespace.
- */
-struct shmqi_owner {
-	_Atomic int32_t pid; /* 0 when free */
-	uint32_t reserved0;
-	_Atomic uint64_t start_time; /* 0 unknown */
-	_Atomic uint64_t pidns; /* 0 unknown */
-};
-static_assert(offsetof(struct shmqi_owner, pid) == 0, "owner pid offset");
-static_assert(offsetof(struct shmqi_owner, start_time) == 8, "owner start offset");
-static_assert(offsetof(struct shmqi_owner, pidns) == 16, "owner pidns offset");
-static_assert(sizeof(struct shmqi_owner) == 24, "owner size");
 
 /*
  * One subscriber: its cursor and counters, written by the subscriber only, read by

@@ -299,38 +299,6 @@ static inline struct shmqi_owner *owner_at(void *table, uint32_t i)
 }
 
 /*
- * Is the owner @pid (loaded with acquire from @o) alive? A negative pid is a process in
- * the middle of taking or freeing the entry (O1): judged by its pid alone.
- */
-static bool owner_alive(const struct shmqi_owner *o, int32_t pid)
-{
-	if (pid < 0)
-		return shmqi_pid_alive(-pid);
-	return shmqi_owner_alive(pid, atomic_load_explicit(&o->start_time, memory_order_relaxed),
-				 atomic_load_explicit(&o->pidns, memory_order_relaxed));
-}
-
-/*
- * O1: an entry changes hands in two steps. CAS the pid from its old value to our negated
- * pid (nobody judges the entry by the old owner's start time any more, nobody else takes
- * it), fill or clear the fields, then store the final pid with release (pairs with the
- * acquire loads of the pid before owner_alive()).
- */
-static bool grab_entry(struct shmqi_owner *o, int32_t old, int32_t me)
-{
-	/* seq_cst: X1 in check_exclusive() relies on it. */
-	return atomic_compare_exchange_strong_explicit(&o->pid, &old, -me, memory_order_seq_cst,
-						       memory_order_relaxed);
-}
-
-static void set_owner(struct shmqi_owner *o, int32_t pid, uint64_t start, uint64_t pidns)
-{
-	atomic_store_explicit(&o->start_time, start, memory_order_relaxed);
-	atomic_store_explicit(&o->pidns, pidns, memory_order_relaxed);
-	atomic_store_explicit(&o->pid, pid, memory_order_seq_cst); /* O1 */
-}
-
-/*
  * Take a table entry: a free one (pid 0), else one whose owner is dead. Ownership is the
  * CAS of the pid word.
  */
@@ -345,10 +313,10 @@ static int take_entry(const struct topic_map *t, void *table, uint32_t n, uint32
 		for (i = 0; i < n; i++) {
 			o = owner_at(table, i);
 			cur = atomic_load_explicit(&o->pid, memory_order_acquire);
-			if (pass == 0 ? cur != 0 : cur == 0 || owner_alive(o, cur))
+			if (pass == 0 ? cur != 0 : cur == 0 || shmqi_entry_alive(o, cur))
 				continue;
-			if (grab_entry(o, cur, t->pid)) {
-				set_owner(o, t->pid, t->start_time, shmqi_pidns());
+			if (shmqi_entry_grab(o, cur, t->pid)) {
+				shmqi_entry_set(o, t->pid, t->start_time, shmqi_pidns());
 				*ret_i = i;
 				return 0;
 			}
@@ -360,8 +328,8 @@ static int take_entry(const struct topic_map *t, void *table, uint32_t n, uint32
 /* Give an entry up, if we still own it. */
 static void drop_entry(struct shmqi_owner *o, int32_t me)
 {
-	if (grab_entry(o, me, me))
-		set_owner(o, 0, 0, 0);
+	if (shmqi_entry_grab(o, me, me))
+		shmqi_entry_set(o, 0, 0, 0);
 }
 
 /* A subscriber moved on or stopped gating: producers parked for room may go on. */
@@ -373,10 +341,10 @@ static void room_made(const struct topic_map *t)
 /* Free the slot of a subscriber that died: take it over, clear it, give it back. */
 static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, int32_t dead)
 {
-	if (!grab_entry(&s->owner, dead, t->pid))
+	if (!shmqi_entry_grab(&s->owner, dead, t->pid))
 		return;
 	atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
-	set_owner(&s->owner, 0, 0, 0);
+	shmqi_entry_set(&s->owner, 0, 0, 0);
 	room_made(t);
 }
 
@@ -401,7 +369,7 @@ static bool claimant_alive(const struct topic_map *t, uint64_t seq)
 		n = atomic_load_explicit(&p->pending_n, memory_order_relaxed);
 		if (pid == 0 || first == 0 || seq - first >= n)
 			continue;
-		if (owner_alive(&p->owner, pid))
+		if (shmqi_entry_alive(&p->owner, pid))
 			return true;
 	}
 	return false;
@@ -485,7 +453,7 @@ static bool other_producer(const struct topic_map *t, const struct shmqi_prod_sl
 	for (i = 0; i < t->max_prods; i++) {
 		/* X1: pairs with the seq_cst pid CAS in take_entry() of another producer. */
 		pid = atomic_load_explicit(&t->prods[i].owner.pid, memory_order_seq_cst);
-		if (&t->prods[i] != me && pid != 0 && owner_alive(&t->prods[i].owner, pid))
+		if (&t->prods[i] != me && pid != 0 && shmqi_entry_alive(&t->prods[i].owner, pid))
 			return true;
 	}
 	return false;
@@ -505,7 +473,7 @@ static bool exclusive_alive(const struct topic_map *t, int32_t pid)
 		return false;
 	for (i = 0; i < t->max_prods; i++) {
 		if (atomic_load_explicit(&t->prods[i].owner.pid, memory_order_acquire) == pid &&
-		    owner_alive(&t->prods[i].owner, pid))
+		    shmqi_entry_alive(&t->prods[i].owner, pid))
 			return true;
 	}
 	return false;
@@ -581,7 +549,7 @@ static void reap_dead_subs(const struct topic_map *t)
 		pid = atomic_load_explicit(&s->owner.pid, memory_order_acquire);
 		if (pid == 0 || pid == t->pid)
 			continue;
-		if (!owner_alive(&s->owner, pid))
+		if (!shmqi_entry_alive(&s->owner, pid))
 			reap_sub(t, s, pid);
 	}
 }
@@ -1586,7 +1554,7 @@ static uint32_t count_subs(const struct topic_map *t, struct shmq_topic_sub_info
 		pid = atomic_load_explicit(&s->owner.pid, memory_order_acquire);
 		if (pid == 0 ||
 		    atomic_load_explicit(&s->state, memory_order_relaxed) != SHMQI_SUB_ACTIVE ||
-		    !owner_alive(&s->owner, pid))
+		    !shmqi_entry_alive(&s->owner, pid))
 			continue;
 		if (subs && n < max_subs)
 			sub_info(s, pid, &subs[n]);

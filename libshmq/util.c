@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* util.c - name validation, segment paths, clocks and process liveness. */
+/* util.c - name validation, segment paths, clocks, process liveness and owner entries. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "shm_layout.h"
 
 static bool name_char(char c, bool dot_ok)
 {
@@ -147,4 +148,26 @@ bool shmqi_owner_alive(pid_t pid, uint64_t start, uint64_t pidns)
 	if (state == 'Z' || state == 'X') /* exited, not yet reaped by its parent */
 		return false;
 	return start == 0 || now == start;
+}
+
+bool shmqi_entry_alive(const struct shmqi_owner *o, int32_t pid)
+{
+	if (pid < 0)
+		return shmqi_pid_alive(-pid);
+	return shmqi_owner_alive(pid, atomic_load_explicit(&o->start_time, memory_order_relaxed),
+				 atomic_load_explicit(&o->pidns, memory_order_relaxed));
+}
+
+bool shmqi_entry_grab(struct shmqi_owner *o, int32_t old, int32_t me)
+{
+	/* seq_cst: X1 in topic.c's check_exclusive() relies on it. */
+	return atomic_compare_exchange_strong_explicit(&o->pid, &old, -me, memory_order_seq_cst,
+						       memory_order_relaxed);
+}
+
+void shmqi_entry_set(struct shmqi_owner *o, int32_t pid, uint64_t start, uint64_t pidns)
+{
+	atomic_store_explicit(&o->start_time, start, memory_order_relaxed);
+	atomic_store_explicit(&o->pidns, pidns, memory_order_relaxed);
+	atomic_store_explicit(&o->pid, pid, memory_order_seq_cst); /* O1 */
 }

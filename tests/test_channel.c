@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* test_channel.c - SPSC channel edge cases: wrap, exact fit, sizes, full, empty, APIs, roles. */
 #include "common.h"
+#include "internal.h"
 #include "shm_layout.h"
 
 struct pair {
@@ -363,12 +364,120 @@ static void test_takeover_dead_producer(void **state)
 	ctl = (struct shmqi_chan *)(base + SHMQI_CHAN_BODY_OFF);
 	atomic_store(&ctl->write_pos, atomic_load(&ctl->write_pos) - 2 * 64);
 	atomic_store(&ctl->next_seq, 7);
-	atomic_store(&ctl->producer_pid, pid); /* the dead child's pid */
+	atomic_store(&ctl->producer.pid, pid); /* the dead child's pid */
 	munmap(base, size);
 	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
 	send_pattern(p.tx, 16, 9);
 	for (uint64_t s = 7; s <= 9; s++)
 		expect_msg(p.rx, 16, s);
+	close_pair(&p);
+}
+
+/* A child that lives until the parent closes *@fd (the write end of its pipe). */
+static pid_t live_child(int *fd)
+{
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[1]);
+		while (read(pfd[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(pfd[0]);
+	*fd = pfd[1];
+	return pid;
+}
+
+/* Write a role's owner by hand, as a process that holds it would have left it. */
+static void poke_owner(struct pair *p, bool producer, int32_t pid, uint64_t start, uint64_t ns)
+{
+	struct shmqi_chan *ctl;
+	struct shmqi_owner *o;
+	uint8_t *base;
+	size_t size;
+
+	base = test_map(p->bus, p->name, &size);
+	ctl = (struct shmqi_chan *)(base + SHMQI_CHAN_BODY_OFF);
+	o = producer ? &ctl->producer : &ctl->consumer;
+	atomic_store(&o->start_time, start);
+	atomic_store(&o->pidns, ns);
+	atomic_store(&o->pid, pid);
+	munmap(base, size);
+}
+
+/*
+ * A role's owner is a pid, its start time and its pid namespace: a live process that
+ * reuses a dead owner's pid does not hold the role, and an owner of another pid namespace,
+ * which cannot be judged from here, does.
+ */
+static void test_role_owner_identity(void **state)
+{
+	struct pair p = open_pair("ident", 4096, 0);
+	struct shmq_channel_stats st;
+	uint64_t start, ns = shmqi_pidns();
+	pid_t live, dead;
+	int fd;
+
+	(void)state;
+	live = live_child(&fd);
+	start = shmqi_proc_start(live);
+	assert_true(start != 0);
+	dead = fork();
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(test_wait(dead), 0);
+	shmq_channel_close(p.tx);
+	p.tx = NULL;
+
+	/* The live child, as itself: it holds the role; statistics name it. */
+	poke_owner(&p, true, live, start, ns);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
+			 -EBUSY);
+	assert_int_equal(shmq_channel_stats(p.rx, &st), 0);
+	assert_int_equal(st.producer_pid, live);
+	/* Its pid with another start time: a dead owner whose pid was reused. */
+	poke_owner(&p, true, live, start + 1, ns);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
+	send_pattern(p.tx, 16, 1);
+	expect_msg(p.rx, 16, 1);
+	assert_int_equal(shmq_channel_stats(p.rx, &st), 0);
+	assert_int_equal(st.producer_pid, getpid());
+	shmq_channel_close(p.tx);
+	p.tx = NULL;
+	/* Another pid namespace cannot be judged: even a pid dead here holds the role. */
+	poke_owner(&p, true, dead, 0, ns + 1);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
+			 -EBUSY);
+	/* An owner in the middle of taking the role (negated pid) is judged by its pid. */
+	poke_owner(&p, true, -live, 0, 0);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
+			 -EBUSY);
+	assert_int_equal(shmq_channel_stats(p.rx, &st), 0);
+	assert_int_equal(st.producer_pid, live);
+	poke_owner(&p, true, -dead, 0, 0);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
+	send_pattern(p.tx, 16, 2);
+	expect_msg(p.rx, 16, 2);
+
+	/* The consumer role the same way. */
+	shmq_channel_close(p.rx);
+	p.rx = NULL;
+	poke_owner(&p, false, live, start, ns);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx),
+			 -EBUSY);
+	poke_owner(&p, false, live, start - 1, ns);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), 0);
+	send_pattern(p.tx, 16, 3);
+	expect_msg(p.rx, 16, 3);
+
+	close(fd);
+	assert_int_equal(test_wait(live), 0);
 	close_pair(&p);
 }
 
@@ -441,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_takeover_dead_producer),
+		cmocka_unit_test(test_role_owner_identity),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_strerror_version),
 	};

@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "internal.h"
+#include "shm_layout.h"
 
 #define HANDOFFS_FULL 10000000ull /* the 10 million hand-offs, scaled */
 #define WATCHDOG_S 600
@@ -610,6 +611,45 @@ static void test_channel_wait_room_dead(void **state)
 }
 
 /*
+ * The consumer role names a pid whose process is another one now (the same pid, another
+ * start time): the consumer is dead, and a producer waiting for room gets -EPIPE instead
+ * of waiting for a process that will never read.
+ */
+static void test_channel_room_reused_pid(void **state)
+{
+	static const char msg[1024];
+	shmq_bus *bus = test_bus();
+	struct shmqi_chan *ctl;
+	shmq_channel *tx, *rx;
+	uint8_t *base;
+	size_t size;
+
+	(void)state;
+	assert_int_equal(
+		shmq_channel_open(bus, "rp", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &small, &tx),
+		0);
+	assert_int_equal(shmq_channel_open(bus, "rp", SHMQ_OPEN_CONSUMER, NULL, &rx), 0);
+	chan_fill(tx);
+	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), -ETIMEDOUT);
+	base = test_map(bus, "rp", &size);
+	ctl = (struct shmqi_chan *)(base + SHMQI_CHAN_BODY_OFF);
+	assert_int_equal(atomic_load(&ctl->consumer.pid), getpid());
+	atomic_store(&ctl->consumer.start_time, shmqi_proc_start(getpid()) + 1);
+	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 30000000000ull), -EPIPE);
+	/* As itself again, it is alive, and its reads make room. */
+	atomic_store(&ctl->consumer.start_time, shmqi_proc_start(getpid()));
+	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), -ETIMEDOUT);
+	assert_int_equal(chan_read_one(rx), true);
+	assert_int_equal(chan_read_one(rx), true);
+	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), 0);
+	munmap(base, size);
+	shmq_channel_close(tx);
+	shmq_channel_close(rx);
+	test_unlink(bus, "rp");
+	shmq_bus_close(bus);
+}
+
+/*
  * The consumer dies while the producer is parked for room. It runs in a grandchild, so
  * that no SIGCHLD of ours is what wakes the producer: the wait's own look, every 10 ms,
  * must find the death.
@@ -991,6 +1031,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wait_pad),
 		cmocka_unit_test(test_channel_wait_room),
 		cmocka_unit_test(test_channel_wait_room_dead),
+		cmocka_unit_test(test_channel_room_reused_pid),
 		cmocka_unit_test(test_channel_room_consumer_dies),
 		cmocka_unit_test(test_channel_room_handoff),
 		cmocka_unit_test(test_wait_many),
