@@ -17,8 +17,9 @@
  *        it: the record's header and payload are complete once the stamp matches.
  * R2/A2  the consumer's release store of read_pos, the producer's acquire load of it: the
  *        consumer has finished reading every byte before read_pos, so they may be reused.
- * R3/A3  a role owner's release on giving up its role, the acq_rel CAS of the next owner:
- *        the positions the previous owner left are visible to the one that resumes.
+ * R3/A3  a role owner's seq_cst CAS of the head to pid 0 on giving up its role, the seq_cst
+ *        grab of the next owner (O1 in internal.h): the positions the previous owner left
+ *        are visible to the one that resumes.
  */
 
 #define SLOT SHMQI_REC_ALIGN /* room kept free after each record for its successor's stamp */
@@ -149,23 +150,24 @@ static int check_chan(struct shmq_channel *ch, const struct shmq_channel_config 
 /*
  * Take a role: free (pid 0), or held by a dead owner. The owner is recorded as a topic's
  * table entries are (O1 in internal.h): pid, start time and pid namespace, so a reused pid
- * is not taken for the dead owner and an owner in another pid namespace is not judged.
- * A3: the grab's CAS (seq_cst) pairs with R3, the final store of pid 0 when the previous
- * owner gave the role up.
+ * is not taken for the dead owner (even when it is ours) and an owner in another pid
+ * namespace is not judged. A3: the grab's CAS (seq_cst) pairs with R3, the final CAS of
+ * the head to pid 0 when the previous owner gave the role up.
  */
 static int claim_role(struct shmqi_owner *o, int32_t me, uint64_t start)
 {
-	int32_t cur;
+	uint64_t h;
 	int i;
 
-	for (i = 0; i < 4; i++) {
-		cur = atomic_load_explicit(&o->pid, memory_order_acquire);
-		if (cur != 0 && (cur == me || cur == -me || shmqi_entry_alive(o, cur)))
+	for (i = 0; i < 8; i++) {
+		h = atomic_load_explicit(&o->head, memory_order_acquire);
+		if (shmqi_head_pid(h) != 0 && shmqi_entry_alive(o, h)) {
+			if (atomic_load_explicit(&o->head, memory_order_acquire) != h)
+				continue; /* it changed while we judged it: look again */
 			return -EBUSY;
-		if (shmqi_entry_grab(o, cur, me)) {
-			shmqi_entry_set(o, me, start, shmqi_pidns());
-			return 0;
 		}
+		if (shmqi_entry_grab(o, &h, me))
+			return shmqi_entry_set(o, &h, me, start, shmqi_pidns()) ? 0 : -EBUSY;
 		/* Somebody else changed it: look again. */
 	}
 	return -EBUSY;
@@ -174,10 +176,10 @@ static int claim_role(struct shmqi_owner *o, int32_t me, uint64_t start)
 /* Give a role up (R3), if we still hold it; true if we did. */
 static bool drop_role(struct shmqi_owner *o, int32_t me)
 {
-	if (!shmqi_entry_grab(o, me, me))
-		return false;
-	shmqi_entry_set(o, 0, 0, 0);
-	return true;
+	uint64_t h = atomic_load_explicit(&o->head, memory_order_acquire);
+
+	return shmqi_head_pid(h) == me && shmqi_entry_grab(o, &h, me) &&
+	       shmqi_entry_set(o, &h, 0, 0, 0);
 }
 
 static struct shmqi_owner *role_owner(const struct shmq_channel *ch, unsigned role)
@@ -810,7 +812,7 @@ static bool chan_room(void *arg, bool thorough)
 {
 	shmq_channel *ch = arg;
 	uint64_t now;
-	int32_t pid;
+	uint64_t head;
 
 	(void)thorough;
 	if (room_now(ch))
@@ -819,8 +821,8 @@ static bool chan_room(void *arg, bool thorough)
 	if (ch->room_check_ns && now - ch->room_check_ns < ROOM_CHECK_NS)
 		return false;
 	ch->room_check_ns = now;
-	pid = atomic_load_explicit(&ch->ctl->consumer.pid, memory_order_acquire);
-	if (pid == 0 || shmqi_entry_alive(&ch->ctl->consumer, pid))
+	head = atomic_load_explicit(&ch->ctl->consumer.head, memory_order_acquire);
+	if (shmqi_head_pid(head) == 0 || shmqi_entry_alive(&ch->ctl->consumer, head))
 		return false;
 	ch->room_gone = !room_now(ch);
 	return true;
@@ -847,7 +849,7 @@ int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint6
 /* A role's owner for the statistics; one in the middle of taking or giving it up counts. */
 static pid_t owner_pid(const struct shmqi_owner *o)
 {
-	int32_t pid = atomic_load_explicit(&o->pid, memory_order_relaxed);
+	int32_t pid = shmqi_head_pid(atomic_load_explicit(&o->head, memory_order_relaxed));
 
 	return pid < 0 ? -pid : pid;
 }

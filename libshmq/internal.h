@@ -39,17 +39,36 @@ bool shmqi_owner_alive(pid_t pid, uint64_t start, uint64_t pidns);
  * A role or table entry's owner in shared memory (struct shmqi_owner, shm_layout.h): the
  * channels' producer and consumer roles, the topics' subscriber and producer tables.
  *
- * O1: an owner changes in two steps. CAS the pid from its old value to our negated pid
- * (shmqi_entry_grab(): from then on nobody judges the entry by the old owner's start time,
- * and nobody else takes it), fill or clear the other fields, then store the final pid with
- * seq_cst (shmqi_entry_set(), pairs with the acquire loads of the pid that precede
- * shmqi_entry_alive()).
+ * O1: an owner changes in two steps, both CASes of the head word. shmqi_entry_grab() takes
+ * the head the caller judged (a free one, a dead owner's, or its own) to our negated pid
+ * and the next generation: from then on nobody judges the entry by the old owner's fields,
+ * and nobody else takes it unless it finds us dead. shmqi_entry_set() fills or clears the
+ * fields after a release fence and CASes the head to the final pid (seq_cst); it fails,
+ * and the caller holds nothing, if somebody took the entry from us meanwhile.
+ * shmqi_entry_alive() reads the fields, then an acquire fence, then the head again: fields
+ * it read from a later owner show as a changed head (fence-to-fence with the release fence
+ * of set). Every head load that precedes a judgement is an acquire.
  */
 struct shmqi_owner;
-/* Is the owner whose pid (loaded with acquire) is @pid alive? Negative: judged by pid alone. */
-bool shmqi_entry_alive(const struct shmqi_owner *o, int32_t pid);
-bool shmqi_entry_grab(struct shmqi_owner *o, int32_t old, int32_t me);
-void shmqi_entry_set(struct shmqi_owner *o, int32_t pid, uint64_t start, uint64_t pidns);
+static inline int32_t shmqi_head_pid(uint64_t head)
+{
+	return (int32_t)(uint32_t)head;
+}
+/* A head word: for tests that write an owner by hand, and for the library itself. */
+uint64_t shmqi_owner_head(int32_t pid, uint32_t gen, uint64_t pidns);
+/*
+ * Is the owner of @head (loaded with acquire from @o) alive? A pid of another namespace
+ * counts as alive; a negated pid is judged by its pid alone. If the head changed while the
+ * fields were read, true: the caller loads it again.
+ */
+bool shmqi_entry_alive(const struct shmqi_owner *o, uint64_t head);
+/* Test hook: called in shmqi_entry_alive() between reading the fields and the head again. */
+extern void (*shmqi_owner_test_hook)(struct shmqi_owner *o);
+/* Take @o from *@head to our negated pid; on success *@head is the new head. */
+bool shmqi_entry_grab(struct shmqi_owner *o, uint64_t *head, int32_t me);
+/* Finish a grab: the fields, then the head to @pid (0: free); false if taken from us. */
+bool shmqi_entry_set(struct shmqi_owner *o, uint64_t *head, int32_t pid, uint64_t start,
+		     uint64_t pidns);
 
 /* segment.c: one named POSIX shared-memory segment with a published header. */
 struct shmqi_seg {

@@ -108,18 +108,22 @@ static_assert(offsetof(struct shmqi_rec, flags) == 28, "flags offset");
 #define SHMQI_REC_FLAGS_KNOWN SHMQI_REC_PAD
 
 /*
- * Who owns a channel's role or a topic's table entry (subscriber or producer): the process
- * that CASed @pid from 0 to its pid (or from a dead owner's pid to its own, to free it),
- * with what tells a reused pid apart: its start time (/proc/PID/stat) and its pid namespace (the inode of
- * /proc/self/ns/pid). Liveness is judged only within one pid namespace.
+ * Who owns a channel's role or a topic's table entry (subscriber or producer), with what
+ * tells a reused pid apart: its start time (/proc/PID/stat) and its pid namespace (the
+ * inode of /proc/self/ns/pid). Liveness is judged only within one pid namespace.
+ *
+ * @head is one word, so that one CAS takes an entry and nobody pairs a pid with another
+ * owner's fields: bits 0-31 the pid (0 free; negated while the entry changes hands), bits
+ * 32-47 a generation that every grab increments, bits 48-63 a tag of the owner's pid
+ * namespace (0 unknown), so that even an entry in the middle of changing hands is not
+ * judged from another namespace. The protocol (O1) is in internal.h.
  */
 struct shmqi_owner {
-	_Atomic int32_t pid; /* 0 when free */
-	uint32_t reserved0;
+	_Atomic uint64_t head;
 	_Atomic uint64_t start_time; /* 0 unknown */
 	_Atomic uint64_t pidns; /* 0 unknown */
 };
-static_assert(offsetof(struct shmqi_owner, pid) == 0, "owner pid offset");
+static_assert(offsetof(struct shmqi_owner, head) == 0, "owner head offset");
 static_assert(offsetof(struct shmqi_owner, start_time) == 8, "owner start offset");
 static_assert(offsetof(struct shmqi_owner, pidns) == 16, "owner pidns offset");
 static_assert(sizeof(struct shmqi_owner) == 24, "owner size");

@@ -300,11 +300,12 @@ static inline struct shmqi_owner *owner_at(void *table, uint32_t i)
 
 /*
  * Take a table entry: a free one (pid 0), else one whose owner is dead. Ownership is the
- * CAS of the pid word.
+ * CAS of the head word (O1 in internal.h).
  */
 static int take_entry(const struct topic_map *t, void *table, uint32_t n, uint32_t *ret_i)
 {
 	struct shmqi_owner *o;
+	uint64_t h;
 	int32_t cur;
 	uint32_t i;
 	int pass;
@@ -312,11 +313,12 @@ static int take_entry(const struct topic_map *t, void *table, uint32_t n, uint32
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < n; i++) {
 			o = owner_at(table, i);
-			cur = atomic_load_explicit(&o->pid, memory_order_acquire);
-			if (pass == 0 ? cur != 0 : cur == 0 || shmqi_entry_alive(o, cur))
+			h = atomic_load_explicit(&o->head, memory_order_acquire);
+			cur = shmqi_head_pid(h);
+			if (pass == 0 ? cur != 0 : cur == 0 || shmqi_entry_alive(o, h))
 				continue;
-			if (shmqi_entry_grab(o, cur, t->pid)) {
-				shmqi_entry_set(o, t->pid, t->start_time, shmqi_pidns());
+			if (shmqi_entry_grab(o, &h, t->pid) &&
+			    shmqi_entry_set(o, &h, t->pid, t->start_time, shmqi_pidns())) {
 				*ret_i = i;
 				return 0;
 			}
@@ -328,8 +330,10 @@ static int take_entry(const struct topic_map *t, void *table, uint32_t n, uint32
 /* Give an entry up, if we still own it. */
 static void drop_entry(struct shmqi_owner *o, int32_t me)
 {
-	if (shmqi_entry_grab(o, me, me))
-		shmqi_entry_set(o, 0, 0, 0);
+	uint64_t h = atomic_load_explicit(&o->head, memory_order_acquire);
+
+	if (shmqi_head_pid(h) == me && shmqi_entry_grab(o, &h, me))
+		shmqi_entry_set(o, &h, 0, 0, 0);
 }
 
 /* A subscriber moved on or stopped gating: producers parked for room may go on. */
@@ -338,13 +342,13 @@ static void room_made(const struct topic_map *t)
 	shmqi_notify(&t->ctl->room_park_state, &t->ctl->room);
 }
 
-/* Free the slot of a subscriber that died: take it over, clear it, give it back. */
-static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, int32_t dead)
+/* Free the slot of a subscriber that died (its head @dead): take it, clear it, give it back. */
+static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, uint64_t dead)
 {
-	if (!shmqi_entry_grab(&s->owner, dead, t->pid))
+	if (!shmqi_entry_grab(&s->owner, &dead, t->pid))
 		return;
 	atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
-	shmqi_entry_set(&s->owner, 0, 0, 0);
+	shmqi_entry_set(&s->owner, &dead, 0, 0, 0);
 	room_made(t);
 }
 
@@ -358,18 +362,17 @@ static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, int32_
 static bool claimant_alive(const struct topic_map *t, uint64_t seq)
 {
 	struct shmqi_prod_slot *p;
-	uint64_t first;
+	uint64_t first, h;
 	uint32_t i, n;
-	int32_t pid;
 
 	for (i = 0; i < t->max_prods; i++) {
 		p = &t->prods[i];
-		pid = atomic_load_explicit(&p->owner.pid, memory_order_acquire);
+		h = atomic_load_explicit(&p->owner.head, memory_order_acquire);
 		first = atomic_load_explicit(&p->pending, memory_order_acquire);
 		n = atomic_load_explicit(&p->pending_n, memory_order_relaxed);
-		if (pid == 0 || first == 0 || seq - first >= n)
+		if (shmqi_head_pid(h) == 0 || first == 0 || seq - first >= n)
 			continue;
-		if (shmqi_entry_alive(&p->owner, pid))
+		if (shmqi_entry_alive(&p->owner, h))
 			return true;
 	}
 	return false;
@@ -448,12 +451,13 @@ static int join_producers(shmq_pub *pub)
 static bool other_producer(const struct topic_map *t, const struct shmqi_prod_slot *me)
 {
 	uint32_t i;
-	int32_t pid;
+	uint64_t h;
 
 	for (i = 0; i < t->max_prods; i++) {
-		/* X1: pairs with the seq_cst pid CAS in take_entry() of another producer. */
-		pid = atomic_load_explicit(&t->prods[i].owner.pid, memory_order_seq_cst);
-		if (&t->prods[i] != me && pid != 0 && shmqi_entry_alive(&t->prods[i].owner, pid))
+		/* X1: pairs with the seq_cst head CAS in take_entry() of another producer. */
+		h = atomic_load_explicit(&t->prods[i].owner.head, memory_order_seq_cst);
+		if (&t->prods[i] != me && shmqi_head_pid(h) != 0 &&
+		    shmqi_entry_alive(&t->prods[i].owner, h))
 			return true;
 	}
 	return false;
@@ -468,12 +472,13 @@ static bool other_producer(const struct topic_map *t, const struct shmqi_prod_sl
 static bool exclusive_alive(const struct topic_map *t, int32_t pid)
 {
 	uint32_t i;
+	uint64_t h;
 
 	if (pid == 0)
 		return false;
 	for (i = 0; i < t->max_prods; i++) {
-		if (atomic_load_explicit(&t->prods[i].owner.pid, memory_order_acquire) == pid &&
-		    shmqi_entry_alive(&t->prods[i].owner, pid))
+		h = atomic_load_explicit(&t->prods[i].owner.head, memory_order_acquire);
+		if (shmqi_head_pid(h) == pid && shmqi_entry_alive(&t->prods[i].owner, h))
 			return true;
 	}
 	return false;
@@ -542,15 +547,17 @@ static void reap_dead_subs(const struct topic_map *t)
 {
 	struct shmqi_sub_slot *s;
 	uint32_t i;
+	uint64_t h;
 	int32_t pid;
 
 	for (i = 0; i < t->max_subs; i++) {
 		s = &t->subs[i];
-		pid = atomic_load_explicit(&s->owner.pid, memory_order_acquire);
+		h = atomic_load_explicit(&s->owner.head, memory_order_acquire);
+		pid = shmqi_head_pid(h);
 		if (pid == 0 || pid == t->pid)
 			continue;
-		if (!shmqi_entry_alive(&s->owner, pid))
-			reap_sub(t, s, pid);
+		if (!shmqi_entry_alive(&s->owner, h))
+			reap_sub(t, s, h);
 	}
 }
 
@@ -702,7 +709,8 @@ static inline bool claim_intact(const shmq_pub *pub, uint64_t seq)
 	uint64_t first = atomic_load_explicit(&me->pending, memory_order_relaxed);
 
 	return first && seq - first < atomic_load_explicit(&me->pending_n, memory_order_relaxed) &&
-	       atomic_load_explicit(&me->owner.pid, memory_order_relaxed) == pub->t.pid &&
+	       shmqi_head_pid(atomic_load_explicit(&me->owner.head, memory_order_relaxed)) ==
+		       pub->t.pid &&
 	       atomic_load_explicit(&me->owner.start_time, memory_order_relaxed) ==
 		       pub->t.start_time;
 }
@@ -1547,17 +1555,19 @@ static uint32_t count_subs(const struct topic_map *t, struct shmq_topic_sub_info
 {
 	const struct shmqi_sub_slot *s;
 	uint32_t i, n = 0;
+	uint64_t h;
 	int32_t pid;
 
 	for (i = 0; i < t->max_subs; i++) {
 		s = &t->subs[i];
-		pid = atomic_load_explicit(&s->owner.pid, memory_order_acquire);
+		h = atomic_load_explicit(&s->owner.head, memory_order_acquire);
+		pid = shmqi_head_pid(h);
 		if (pid == 0 ||
 		    atomic_load_explicit(&s->state, memory_order_relaxed) != SHMQI_SUB_ACTIVE ||
-		    !shmqi_entry_alive(&s->owner, pid))
+		    !shmqi_entry_alive(&s->owner, h))
 			continue;
 		if (subs && n < max_subs)
-			sub_info(s, pid, &subs[n]);
+			sub_info(s, pid < 0 ? -pid : pid, &subs[n]);
 		n++;
 	}
 	return n;
@@ -1568,7 +1578,8 @@ static uint32_t count_prods(const struct topic_map *t)
 	uint32_t i, n = 0;
 
 	for (i = 0; i < t->max_prods; i++)
-		n += atomic_load_explicit(&t->prods[i].owner.pid, memory_order_relaxed) != 0;
+		n += shmqi_head_pid(atomic_load_explicit(&t->prods[i].owner.head,
+							 memory_order_relaxed)) != 0;
 	return n;
 }
 

@@ -150,24 +150,75 @@ bool shmqi_owner_alive(pid_t pid, uint64_t start, uint64_t pidns)
 	return start == 0 || now == start;
 }
 
-bool shmqi_entry_alive(const struct shmqi_owner *o, int32_t pid)
+void (*shmqi_owner_test_hook)(struct shmqi_owner *o);
+
+#define HEAD_GEN_SHIFT 32
+#define HEAD_NS_SHIFT 48
+#define HEAD_FIELD 0xffffull
+
+/* A namespace's tag in a head: 1-65535, or 0 when the namespace is unknown. */
+static uint64_t ns_tag(uint64_t pidns)
 {
+	return pidns ? pidns % HEAD_FIELD + 1 : 0;
+}
+
+uint64_t shmqi_owner_head(int32_t pid, uint32_t gen, uint64_t pidns)
+{
+	return (pid ? ns_tag(pidns) : 0) << HEAD_NS_SHIFT |
+	       ((uint64_t)gen & HEAD_FIELD) << HEAD_GEN_SHIFT | (uint32_t)pid;
+}
+
+static uint32_t head_gen(uint64_t head)
+{
+	return (uint32_t)(head >> HEAD_GEN_SHIFT & HEAD_FIELD);
+}
+
+bool shmqi_entry_alive(const struct shmqi_owner *o, uint64_t head)
+{
+	uint64_t tag = head >> HEAD_NS_SHIFT, mine = ns_tag(shmqi_pidns()), start, ns;
+	int32_t pid = shmqi_head_pid(head);
+
+	if (pid == 0)
+		return false;
+	if (tag && mine && tag != mine)
+		return true; /* another pid namespace: its pids mean other processes here */
 	if (pid < 0)
-		return shmqi_pid_alive(-pid);
-	return shmqi_owner_alive(pid, atomic_load_explicit(&o->start_time, memory_order_relaxed),
-				 atomic_load_explicit(&o->pidns, memory_order_relaxed));
+		return shmqi_owner_alive(-pid, 0, 0); /* changing hands: no fields to go by */
+	start = atomic_load_explicit(&o->start_time, memory_order_relaxed);
+	ns = atomic_load_explicit(&o->pidns, memory_order_relaxed);
+	if (shmqi_owner_test_hook)
+		shmqi_owner_test_hook((struct shmqi_owner *)o); /* tests only */
+	/* O1: pairs with the release fence in shmqi_entry_set() of whoever wrote them. */
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&o->head, memory_order_relaxed) != head)
+		return true; /* another owner's fields, maybe: look again */
+	return shmqi_owner_alive(pid, start, ns);
 }
 
-bool shmqi_entry_grab(struct shmqi_owner *o, int32_t old, int32_t me)
+bool shmqi_entry_grab(struct shmqi_owner *o, uint64_t *head, int32_t me)
 {
+	uint64_t want = shmqi_owner_head(-me, head_gen(*head) + 1, shmqi_pidns());
+
 	/* seq_cst: X1 in topic.c's check_exclusive() relies on it. */
-	return atomic_compare_exchange_strong_explicit(&o->pid, &old, -me, memory_order_seq_cst,
-						       memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&o->head, head, want, memory_order_seq_cst,
+						     memory_order_relaxed))
+		return false;
+	*head = want;
+	return true;
 }
 
-void shmqi_entry_set(struct shmqi_owner *o, int32_t pid, uint64_t start, uint64_t pidns)
+bool shmqi_entry_set(struct shmqi_owner *o, uint64_t *head, int32_t pid, uint64_t start,
+		     uint64_t pidns)
 {
+	uint64_t want = shmqi_owner_head(pid, head_gen(*head), pidns);
+
+	/* O1: fields stored after this are never paired with the head before our grab. */
+	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&o->start_time, start, memory_order_relaxed);
 	atomic_store_explicit(&o->pidns, pidns, memory_order_relaxed);
-	atomic_store_explicit(&o->pid, pid, memory_order_seq_cst); /* O1 */
+	if (!atomic_compare_exchange_strong_explicit(&o->head, head, want, memory_order_seq_cst,
+						     memory_order_relaxed))
+		return false;
+	*head = want;
+	return true;
 }

@@ -364,7 +364,7 @@ static void test_takeover_dead_producer(void **state)
 	ctl = (struct shmqi_chan *)(base + SHMQI_CHAN_BODY_OFF);
 	atomic_store(&ctl->write_pos, atomic_load(&ctl->write_pos) - 2 * 64);
 	atomic_store(&ctl->next_seq, 7);
-	atomic_store(&ctl->producer.pid, pid); /* the dead child's pid */
+	atomic_store(&ctl->producer.head, shmqi_owner_head(pid, 0, 0)); /* the dead child */
 	munmap(base, size);
 	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
 	send_pattern(p.tx, 16, 9);
@@ -407,7 +407,7 @@ static void poke_owner(struct pair *p, bool producer, int32_t pid, uint64_t star
 	o = producer ? &ctl->producer : &ctl->consumer;
 	atomic_store(&o->start_time, start);
 	atomic_store(&o->pidns, ns);
-	atomic_store(&o->pid, pid);
+	atomic_store(&o->head, shmqi_owner_head(pid, 7, ns));
 	munmap(base, size);
 }
 
@@ -421,10 +421,15 @@ static void test_role_owner_identity(void **state)
 	struct pair p = open_pair("ident", 4096, 0);
 	struct shmq_channel_stats st;
 	uint64_t start, ns = shmqi_pidns();
+	shmq_channel *tx2 = NULL;
 	pid_t live, dead;
 	int fd;
 
 	(void)state;
+	if (ns == 0 || shmqi_proc_start(getpid()) == 0) {
+		close_pair(&p);
+		skip(); /* no /proc to read start times and namespaces from */
+	}
 	live = live_child(&fd);
 	start = shmqi_proc_start(live);
 	assert_true(start != 0);
@@ -471,11 +476,96 @@ static void test_role_owner_identity(void **state)
 	poke_owner(&p, false, live, start, ns);
 	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx),
 			 -EBUSY);
-	poke_owner(&p, false, live, start - 1, ns);
+	poke_owner(&p, false, dead, 0, ns + 1);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx),
+			 -EBUSY);
+	/* Changing hands in another namespace: not judged by a pid that means nothing here. */
+	poke_owner(&p, false, -dead, 0, ns + 1);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx),
+			 -EBUSY);
+	poke_owner(&p, false, -live, 0, ns);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx),
+			 -EBUSY);
+	poke_owner(&p, false, -dead, 0, ns);
 	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), 0);
 	send_pattern(p.tx, 16, 3);
 	expect_msg(p.rx, 16, 3);
+	shmq_channel_close(p.rx);
+	p.rx = NULL;
+	poke_owner(&p, false, live, start - 1, ns);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), 0);
+	send_pattern(p.tx, 16, 4);
+	expect_msg(p.rx, 16, 4);
 
+	/* Our own pid, recorded by a process that had it before us: that owner is dead. */
+	shmq_channel_close(p.tx);
+	p.tx = NULL;
+	poke_owner(&p, true, getpid(), shmqi_proc_start(getpid()) + 1, ns);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
+	send_pattern(p.tx, 16, 5);
+	expect_msg(p.rx, 16, 5);
+	/* And as ourselves: another handle of this process already holds the role. */
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &tx2), -EBUSY);
+
+	close(fd);
+	assert_int_equal(test_wait(live), 0);
+	close_pair(&p);
+}
+
+/*
+ * What the owner hook does once: the role changes hands while a judge reads it. The owner
+ * it read closed, another took the role and left, and the first opened it again: the
+ * fields the judge read belong to the one in between, the head is the first one's again
+ * but of a later generation.
+ */
+static uint64_t swap_start;
+static int32_t swap_pid;
+
+static void swap_owner(struct shmqi_owner *o)
+{
+	shmqi_owner_test_hook = NULL;
+	atomic_store(&o->start_time, swap_start);
+	atomic_store(&o->head, shmqi_owner_head(swap_pid, 9, shmqi_pidns()));
+}
+
+/*
+ * A judge that paired a pid with another owner's fields would take a live owner for dead:
+ * the head's generation and the second look at it keep the role with its live owner.
+ */
+static void test_role_owner_changes_while_judged(void **state)
+{
+	struct pair p = open_pair("judged", 4096, 0);
+	uint64_t start, ns = shmqi_pidns();
+	pid_t live;
+	int fd;
+
+	(void)state;
+	if (ns == 0 || shmqi_proc_start(getpid()) == 0) {
+		close_pair(&p);
+		skip(); /* no /proc to read start times and namespaces from */
+	}
+	live = live_child(&fd);
+	start = shmqi_proc_start(live);
+	shmq_channel_close(p.tx);
+	p.tx = NULL;
+	/* The claimant reads the in-between owner's start time; the live child is back. */
+	poke_owner(&p, true, live, start + 1, ns);
+	swap_pid = live;
+	swap_start = start;
+	shmqi_owner_test_hook = swap_owner;
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
+			 -EBUSY);
+	assert_null(shmqi_owner_test_hook);
+	/* The same for a producer that judges the consumer while it waits for room. */
+	poke_owner(&p, true, 0, 0, 0);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
+	while (shmq_channel_send(p.tx, "x", 1) == 0)
+		;
+	poke_owner(&p, false, live, start + 1, ns);
+	shmqi_owner_test_hook = swap_owner;
+	assert_int_equal(shmq_channel_wait_room(p.tx, 1, 0, 0), -ETIMEDOUT);
+	assert_null(shmqi_owner_test_hook);
+	poke_owner(&p, false, getpid(), shmqi_proc_start(getpid()), ns); /* p.rx again */
 	close(fd);
 	assert_int_equal(test_wait(live), 0);
 	close_pair(&p);
@@ -551,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_takeover_dead_producer),
 		cmocka_unit_test(test_role_owner_identity),
+		cmocka_unit_test(test_role_owner_changes_while_judged),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_strerror_version),
 	};

@@ -957,7 +957,7 @@ static void erase_claim(shmq_bus *bus, const char *name, pid_t pid)
 	ctl = (struct shmqi_topic *)(base + SHMQI_TOPIC_BODY_OFF);
 	prods = (struct shmqi_prod_slot *)(base + ctl->prods_off);
 	for (uint32_t i = 0; i < ctl->max_prods; i++)
-		if (atomic_load(&prods[i].owner.pid) == pid)
+		if (shmqi_head_pid(atomic_load(&prods[i].owner.head)) == pid)
 			atomic_store(&prods[i].pending, 0);
 	munmap(base, size);
 }

@@ -633,7 +633,7 @@ static void test_channel_room_reused_pid(void **state)
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), -ETIMEDOUT);
 	base = test_map(bus, "rp", &size);
 	ctl = (struct shmqi_chan *)(base + SHMQI_CHAN_BODY_OFF);
-	assert_int_equal(atomic_load(&ctl->consumer.pid), getpid());
+	assert_int_equal(shmqi_head_pid(atomic_load(&ctl->consumer.head)), getpid());
 	atomic_store(&ctl->consumer.start_time, shmqi_proc_start(getpid()) + 1);
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 30000000000ull), -EPIPE);
 	/* As itself again, it is alive, and its reads make room. */
