@@ -130,11 +130,12 @@ static_assert(sizeof(struct shmqi_owner) == 24, "owner size");
 
 /*
  * The control block of an SPSC channel, at seg_hdr.body_off. The ring follows at
- * @ring_off. Three groups, each on its own 128-byte pair of cache lines:
- * - cold: the configuration, the park switches and the role owners (pid, start time, pid
- *   namespace, as a topic's table entries);
+ * @ring_off. Five groups, each on its own 128-byte pair of cache lines:
+ * - cold: the configuration, the park switches and the role owners (as a topic's table
+ *   entries: struct shmqi_owner);
  * - producer-written: the write position and next sequence (for stats and takeover);
- * - consumer-written: the released read position, which gates the producer.
+ * - consumer-written: the released read position, which gates the producer;
+ * - the wait block where the consumer parks, and the one where the producer parks for room.
  */
 struct shmqi_chan {
 	/* cold */
