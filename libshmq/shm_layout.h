@@ -121,7 +121,8 @@ static_assert(offsetof(struct shmqi_rec, flags) == 28, "flags offset");
 struct shmqi_owner {
 	_Atomic uint64_t head;
 	_Atomic uint64_t start_time; /* 0 unknown */
-	_Atomic uint64_t pidns; /* 0 unknown */
+	_Atomic uint64_t pidns; /* the namespace's inode (bits 0-31, 0 unknown), the generation
+				 * of the head these fields were written for (bits 32-47) */
 };
 static_assert(offsetof(struct shmqi_owner, head) == 0, "owner head offset");
 static_assert(offsetof(struct shmqi_owner, start_time) == 8, "owner start offset");

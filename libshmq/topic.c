@@ -347,7 +347,9 @@ static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, uint64
 {
 	if (!shmqi_entry_grab(&s->owner, &dead, t->pid))
 		return;
-	atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
+	/* Still ours? Only a judge that took us for dead could have taken it meanwhile. */
+	if (atomic_load_explicit(&s->owner.head, memory_order_seq_cst) == dead)
+		atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
 	shmqi_entry_set(&s->owner, &dead, 0, 0, 0);
 	room_made(t);
 }
@@ -468,8 +470,13 @@ static bool other_producer(const struct topic_map *t, const struct shmqi_prod_sl
  * producer takes its table entry, then looks at exclusive_pid; all seq_cst, so at least
  * one of two racing openers sees the other (both may give up: -EBUSY).
  */
-/* Is the exclusive producer @pid still open? Judged through its producer entry. */
-static bool exclusive_alive(const struct topic_map *t, int32_t pid)
+/*
+ * Is the exclusive producer @pid still open? Judged through its producer entry, any but
+ * ours (@me): an entry of ours says nothing about it, even with its pid, which may be ours
+ * now that it died.
+ */
+static bool exclusive_alive(const struct topic_map *t, const struct shmqi_prod_slot *me,
+			    int32_t pid)
 {
 	uint32_t i;
 	uint64_t h;
@@ -477,6 +484,8 @@ static bool exclusive_alive(const struct topic_map *t, int32_t pid)
 	if (pid == 0)
 		return false;
 	for (i = 0; i < t->max_prods; i++) {
+		if (&t->prods[i] == me)
+			continue;
 		h = atomic_load_explicit(&t->prods[i].owner.head, memory_order_acquire);
 		if (shmqi_head_pid(h) == pid && shmqi_entry_alive(&t->prods[i].owner, h))
 			return true;
@@ -490,8 +499,8 @@ static int check_exclusive(shmq_pub *pub, bool want)
 	int32_t cur = atomic_load_explicit(&ctl->exclusive_pid, memory_order_seq_cst);
 
 	if (!want)
-		return exclusive_alive(&pub->t, cur) ? -EBUSY : 0;
-	if (exclusive_alive(&pub->t, cur))
+		return exclusive_alive(&pub->t, pub->me, cur) ? -EBUSY : 0;
+	if (exclusive_alive(&pub->t, pub->me, cur))
 		return -EBUSY;
 	if (!atomic_compare_exchange_strong_explicit(&ctl->exclusive_pid, &cur, pub->t.pid,
 						     memory_order_seq_cst, memory_order_relaxed))
@@ -554,9 +563,8 @@ static void reap_dead_subs(const struct topic_map *t)
 		s = &t->subs[i];
 		h = atomic_load_explicit(&s->owner.head, memory_order_acquire);
 		pid = shmqi_head_pid(h);
-		if (pid == 0 || pid == t->pid)
-			continue;
-		if (!shmqi_entry_alive(&s->owner, h))
+		/* Our own pid too: it may be a dead subscriber's, reused by us. */
+		if (pid != 0 && !shmqi_entry_alive(&s->owner, h))
 			reap_sub(t, s, h);
 	}
 }
@@ -1131,8 +1139,12 @@ void shmq_sub_close(shmq_sub *sub)
 
 	if (!sub)
 		return;
-	atomic_store_explicit(&sub->me->state, SHMQI_SUB_FREE, memory_order_seq_cst);
-	room_made(&sub->t);
+	/* Only while the entry is ours: a judge that took us for dead may have given it on. */
+	if (shmqi_head_pid(atomic_load_explicit(&sub->me->owner.head, memory_order_seq_cst)) ==
+	    sub->t.pid) {
+		atomic_store_explicit(&sub->me->state, SHMQI_SUB_FREE, memory_order_seq_cst);
+		room_made(&sub->t);
+	}
 	if (sub->fdring && shmqi_sub_waitable(sub, &w, NULL) == 0)
 		shmqi_fdring_free(sub->fdring, &w);
 	drop_entry(&sub->me->owner, sub->t.pid);

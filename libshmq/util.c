@@ -173,9 +173,21 @@ static uint32_t head_gen(uint64_t head)
 	return (uint32_t)(head >> HEAD_GEN_SHIFT & HEAD_FIELD);
 }
 
+/*
+ * The pidns word: the namespace's inode (32 bits, as the kernel numbers them) and, above
+ * it, the generation of the head it was written for. Fields a late taker wrote after it
+ * lost its final CAS carry an older generation than the head, and are not used.
+ */
+#define NS_INO 0xffffffffull
+
+uint64_t shmqi_owner_ns_word(uint32_t gen, uint64_t pidns)
+{
+	return ((uint64_t)gen & HEAD_FIELD) << 32 | (pidns & NS_INO);
+}
+
 bool shmqi_entry_alive(const struct shmqi_owner *o, uint64_t head)
 {
-	uint64_t tag = head >> HEAD_NS_SHIFT, mine = ns_tag(shmqi_pidns()), start, ns;
+	uint64_t tag = head >> HEAD_NS_SHIFT, mine = ns_tag(shmqi_pidns() & NS_INO), start, ns;
 	int32_t pid = shmqi_head_pid(head);
 
 	if (pid == 0)
@@ -192,12 +204,14 @@ bool shmqi_entry_alive(const struct shmqi_owner *o, uint64_t head)
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&o->head, memory_order_relaxed) != head)
 		return true; /* another owner's fields, maybe: look again */
-	return shmqi_owner_alive(pid, start, ns);
+	if (ns >> 32 != head_gen(head))
+		return shmqi_owner_alive(pid, 0, 0); /* not this owner's fields: its pid alone */
+	return shmqi_owner_alive(pid, start, ns & NS_INO);
 }
 
 bool shmqi_entry_grab(struct shmqi_owner *o, uint64_t *head, int32_t me)
 {
-	uint64_t want = shmqi_owner_head(-me, head_gen(*head) + 1, shmqi_pidns());
+	uint64_t want = shmqi_owner_head(-me, head_gen(*head) + 1, shmqi_pidns() & NS_INO);
 
 	/* seq_cst: X1 in topic.c's check_exclusive() relies on it. */
 	if (!atomic_compare_exchange_strong_explicit(&o->head, head, want, memory_order_seq_cst,
@@ -210,12 +224,13 @@ bool shmqi_entry_grab(struct shmqi_owner *o, uint64_t *head, int32_t me)
 bool shmqi_entry_set(struct shmqi_owner *o, uint64_t *head, int32_t pid, uint64_t start,
 		     uint64_t pidns)
 {
-	uint64_t want = shmqi_owner_head(pid, head_gen(*head), pidns);
+	uint64_t want = shmqi_owner_head(pid, head_gen(*head), pidns & NS_INO);
 
 	/* O1: fields stored after this are never paired with the head before our grab. */
 	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&o->start_time, start, memory_order_relaxed);
-	atomic_store_explicit(&o->pidns, pidns, memory_order_relaxed);
+	atomic_store_explicit(&o->pidns, shmqi_owner_ns_word(head_gen(*head), pidns),
+			      memory_order_relaxed);
 	if (!atomic_compare_exchange_strong_explicit(&o->head, head, want, memory_order_seq_cst,
 						     memory_order_relaxed))
 		return false;

@@ -394,8 +394,12 @@ static pid_t live_child(int *fd)
 	return pid;
 }
 
-/* Write a role's owner by hand, as a process that holds it would have left it. */
-static void poke_owner(struct pair *p, bool producer, int32_t pid, uint64_t start, uint64_t ns)
+/*
+ * Write a role's owner by hand: head of generation 7, fields written for generation
+ * @field_gen (7: this owner's; another: left by a taker that lost its final CAS).
+ */
+static void poke_owner_gen(struct pair *p, bool producer, int32_t pid, uint64_t start,
+			   uint64_t ns, uint32_t field_gen)
 {
 	struct shmqi_chan *ctl;
 	struct shmqi_owner *o;
@@ -406,9 +410,15 @@ static void poke_owner(struct pair *p, bool producer, int32_t pid, uint64_t star
 	ctl = (struct shmqi_chan *)(base + SHMQI_CHAN_BODY_OFF);
 	o = producer ? &ctl->producer : &ctl->consumer;
 	atomic_store(&o->start_time, start);
-	atomic_store(&o->pidns, ns);
+	atomic_store(&o->pidns, shmqi_owner_ns_word(field_gen, ns));
 	atomic_store(&o->head, shmqi_owner_head(pid, 7, ns));
 	munmap(base, size);
+}
+
+/* Write a role's owner by hand, as a process that holds it would have left it. */
+static void poke_owner(struct pair *p, bool producer, int32_t pid, uint64_t start, uint64_t ns)
+{
+	poke_owner_gen(p, producer, pid, start, ns, 7);
 }
 
 /*
@@ -422,7 +432,7 @@ static void test_role_owner_identity(void **state)
 	struct shmq_channel_stats st;
 	uint64_t start, ns = shmqi_pidns();
 	shmq_channel *tx2 = NULL;
-	pid_t live, dead;
+	pid_t live, dead, zombie;
 	int fd;
 
 	(void)state;
@@ -469,6 +479,23 @@ static void test_role_owner_identity(void **state)
 	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
 	send_pattern(p.tx, 16, 2);
 	expect_msg(p.rx, 16, 2);
+	shmq_channel_close(p.tx);
+	p.tx = NULL;
+	/* Fields another taker left after it lost its final CAS: the pid alone decides. */
+	poke_owner_gen(&p, true, live, start + 1, ns, 6);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
+			 -EBUSY);
+	/* A zombie in the middle of taking the role (exited, not yet reaped) is dead. */
+	zombie = fork();
+	if (zombie == 0)
+		_exit(0);
+	while (shmqi_owner_alive(zombie, 0, 0) && kill(zombie, 0) == 0)
+		usleep(1000); /* until it has exited */
+	poke_owner(&p, true, -zombie, 0, 0);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
+	assert_int_equal(test_wait(zombie), 0);
+	send_pattern(p.tx, 16, 3);
+	expect_msg(p.rx, 16, 3);
 
 	/* The consumer role the same way. */
 	shmq_channel_close(p.rx);
@@ -488,22 +515,22 @@ static void test_role_owner_identity(void **state)
 			 -EBUSY);
 	poke_owner(&p, false, -dead, 0, ns);
 	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), 0);
-	send_pattern(p.tx, 16, 3);
-	expect_msg(p.rx, 16, 3);
+	send_pattern(p.tx, 16, 4);
+	expect_msg(p.rx, 16, 4);
 	shmq_channel_close(p.rx);
 	p.rx = NULL;
 	poke_owner(&p, false, live, start - 1, ns);
 	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), 0);
-	send_pattern(p.tx, 16, 4);
-	expect_msg(p.rx, 16, 4);
+	send_pattern(p.tx, 16, 5);
+	expect_msg(p.rx, 16, 5);
 
 	/* Our own pid, recorded by a process that had it before us: that owner is dead. */
 	shmq_channel_close(p.tx);
 	p.tx = NULL;
 	poke_owner(&p, true, getpid(), shmqi_proc_start(getpid()) + 1, ns);
 	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
-	send_pattern(p.tx, 16, 5);
-	expect_msg(p.rx, 16, 5);
+	send_pattern(p.tx, 16, 6);
+	expect_msg(p.rx, 16, 6);
 	/* And as ourselves: another handle of this process already holds the role. */
 	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &tx2), -EBUSY);
 
@@ -523,9 +550,17 @@ static int32_t swap_pid;
 
 static void swap_owner(struct shmqi_owner *o)
 {
+	uint64_t h = atomic_load(&o->head), ns = shmqi_pidns();
+
 	shmqi_owner_test_hook = NULL;
-	atomic_store(&o->start_time, swap_start);
-	atomic_store(&o->head, shmqi_owner_head(swap_pid, 9, shmqi_pidns()));
+	/* It closes; another (our parent, say) takes the role and gives it up; it reopens. */
+	assert_true(shmqi_entry_grab(o, &h, swap_pid) && shmqi_entry_set(o, &h, 0, 0, 0));
+	assert_true(shmqi_entry_grab(o, &h, getppid()) &&
+		    shmqi_entry_set(o, &h, getppid(), shmqi_proc_start(getppid()), ns));
+	assert_true(shmqi_entry_grab(o, &h, getppid()) && shmqi_entry_set(o, &h, 0, 0, 0));
+	assert_true(shmqi_entry_grab(o, &h, swap_pid) &&
+		    shmqi_entry_set(o, &h, swap_pid, swap_start, ns));
+	assert_int_equal(shmqi_head_pid(h), swap_pid);
 }
 
 /*
@@ -548,7 +583,8 @@ static void test_role_owner_changes_while_judged(void **state)
 	start = shmqi_proc_start(live);
 	shmq_channel_close(p.tx);
 	p.tx = NULL;
-	/* The claimant reads the in-between owner's start time; the live child is back. */
+	/* The claimant pairs the live child's pid with another start time (the in-between
+	 * owner's), then sees the same pid at the head again. */
 	poke_owner(&p, true, live, start + 1, ns);
 	swap_pid = live;
 	swap_start = start;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "common.h"
+#include "internal.h"
 #include "shm_layout.h"
 
 #define MAXM 200u /* max_msg of most tests: 48 + 200 bytes round up to 256-byte slots */
@@ -1263,6 +1264,73 @@ static void test_exclusive(void **state)
 	shmq_bus_close(bus);
 }
 
+/*
+ * Our pid, recorded by processes that had it before us and died: an exclusive producer
+ * (exclusive_pid and its table entry) and a subscriber that still gates. Neither may hold
+ * us back: they are judged by their start time like anybody else's.
+ */
+static void test_own_pid_reused(void **state)
+{
+	struct shmq_topic_config cfg = cfg_of(8, SHMQ_TOPIC_RELIABLE);
+	uint64_t start = shmqi_proc_start(getpid()), ns = shmqi_pidns();
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus, "ownpid", &cfg), *x = NULL;
+	shmq_sub *ghost = open_sub(bus, "ownpid", 0, &cfg, 0), *sub;
+	struct shmqi_prod_slot *prods;
+	struct shmqi_sub_slot *subs;
+	struct shmqi_topic *ctl;
+	uint8_t *base;
+	size_t size;
+	uint32_t i;
+
+	(void)state;
+	if (start == 0 || ns == 0) {
+		shmq_sub_close(ghost);
+		shmq_pub_close(pub);
+		test_unlink(bus, "ownpid");
+		shmq_bus_close(bus);
+		skip(); /* no /proc to read start times and namespaces from */
+	}
+	base = test_map(bus, "ownpid", &size);
+	ctl = (struct shmqi_topic *)(base + SHMQI_TOPIC_BODY_OFF);
+	prods = (struct shmqi_prod_slot *)(base + ctl->prods_off);
+	subs = (struct shmqi_sub_slot *)(base + ctl->subs_off);
+	/* The subscriber "ghost" becomes a dead one's entry: our pid, another start time. */
+	for (i = 0; i < ctl->max_subs; i++) {
+		if (shmqi_head_pid(atomic_load(&subs[i].owner.head)) == getpid())
+			atomic_store(&subs[i].owner.start_time, start + 1);
+	}
+	sub = open_sub(bus, "ownpid", 0, &cfg, 0);
+	for (uint64_t s = 1; s <= 8; s++) {
+		send_seq(pub, s);
+		expect_seq(sub, s, 0, 0);
+	}
+	/* The ghost's cursor is at 1: it gates until a producer finds it dead and reaps it. */
+	send_retry(pub, 9);
+	expect_seq(sub, 9, 0, 0);
+	shmq_pub_close(pub);
+	/* A dead exclusive producer with our pid: its entry and exclusive_pid. */
+	atomic_store(&prods[0].owner.start_time, start + 1);
+	atomic_store(&prods[0].owner.pidns, shmqi_owner_ns_word(3, ns));
+	atomic_store(&prods[0].owner.head, shmqi_owner_head(getpid(), 3, ns));
+	atomic_store(&ctl->exclusive_pid, getpid());
+	assert_int_equal(shmq_pub_open(bus, "ownpid", 0, &cfg, &x), 0);
+	send_seq(x, 10);
+	expect_seq(sub, 10, 0, 0);
+	shmq_pub_close(x);
+	x = NULL;
+	atomic_store(&prods[0].owner.head, shmqi_owner_head(getpid(), 3, ns));
+	assert_int_equal(shmq_pub_open(bus, "ownpid", SHMQ_PUB_EXCLUSIVE, &cfg, &x), 0);
+	send_seq(x, 11);
+	expect_seq(sub, 11, 0, 0);
+	shmq_pub_close(x);
+	munmap(base, size);
+	shmq_sub_close(ghost);
+	shmq_sub_close(sub);
+	test_unlink(bus, "ownpid");
+	shmq_bus_close(bus);
+}
+
 /* ---- batches ---- */
 
 static void batch_check(shmq_sub *sub, struct shmq_sub_rmsg *rm, size_t n, uint64_t first,
@@ -2303,6 +2371,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_peek_lossy),
 		cmocka_unit_test(test_peek_lapped),
 		cmocka_unit_test(test_exclusive),
+		cmocka_unit_test(test_own_pid_reused),
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_stat),
 		cmocka_unit_test(test_eusers),
