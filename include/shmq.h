@@ -203,6 +203,11 @@ SHMQ_API int shmq_channel_open(shmq_bus *bus, const char *name, unsigned flags,
  *
  * Gives up the role. An outstanding reservation is dropped (never seen by the consumer);
  * peeked but unreleased messages stay in the ring for the next consumer.
+ *
+ * A handle belongs to the process that opened it. In a child made by fork(), close the
+ * inherited copy to free its memory: that gives up nothing of the parent's. A handle whose
+ * role was taken over meanwhile (it was judged dead) gives up nothing either, even when
+ * the new holder is another handle of the same process.
  */
 SHMQ_API void shmq_channel_close(shmq_channel *ch);
 

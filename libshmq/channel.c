@@ -35,6 +35,7 @@ struct shmq_channel {
 	uint32_t max_msg;
 	unsigned role; /* SHMQ_OPEN_PRODUCER or SHMQ_OPEN_CONSUMER */
 	int32_t pid;
+	uint64_t head; /* our role's owner head, as our claim left it */
 	/* producer */
 	uint64_t wpos; /* next record position */
 	uint64_t seq; /* next sequence number */
@@ -154,7 +155,7 @@ static int check_chan(struct shmq_channel *ch, const struct shmq_channel_config 
  * namespace is not judged. A3: the grab's CAS (seq_cst) pairs with R3, the final CAS of
  * the head to pid 0 when the previous owner gave the role up.
  */
-static int claim_role(struct shmqi_owner *o, int32_t me, uint64_t start)
+static int claim_role(struct shmqi_owner *o, int32_t me, uint64_t start, uint64_t *ret_head)
 {
 	uint64_t h;
 	int i;
@@ -166,20 +167,21 @@ static int claim_role(struct shmqi_owner *o, int32_t me, uint64_t start)
 				continue; /* it changed while we judged it: look again */
 			return -EBUSY;
 		}
-		if (shmqi_entry_grab(o, &h, me))
-			return shmqi_entry_set(o, &h, me, start, shmqi_pidns()) ? 0 : -EBUSY;
+		if (shmqi_entry_grab(o, &h, me)) {
+			if (!shmqi_entry_set(o, &h, me, start, shmqi_pidns()))
+				return -EBUSY;
+			*ret_head = h;
+			return 0;
+		}
 		/* Somebody else changed it: look again. */
 	}
 	return -EBUSY;
 }
 
-/* Give a role up (R3), if we still hold it; true if we did. */
-static bool drop_role(struct shmqi_owner *o, int32_t me)
+/* Give a role up (R3), if we still hold it (its head is still @head); true if we did. */
+static bool drop_role(struct shmqi_owner *o, uint64_t head, int32_t me)
 {
-	uint64_t h = atomic_load_explicit(&o->head, memory_order_acquire);
-
-	return shmqi_head_pid(h) == me && shmqi_entry_grab(o, &h, me) &&
-	       shmqi_entry_set(o, &h, 0, 0, 0);
+	return shmqi_entry_grab(o, &head, me) && shmqi_entry_set(o, &head, 0, 0, 0);
 }
 
 static struct shmqi_owner *role_owner(const struct shmq_channel *ch, unsigned role)
@@ -246,12 +248,12 @@ static int take_role(struct shmq_channel *ch, unsigned role)
 
 	ch->role = role;
 	ch->pid = (int32_t)getpid();
-	r = claim_role(owner, ch->pid, shmqi_proc_start(ch->pid));
+	r = claim_role(owner, ch->pid, shmqi_proc_start(ch->pid), &ch->head);
 	if (r < 0)
 		return r;
 	r = role == SHMQ_OPEN_PRODUCER ? producer_resume(ch) : consumer_resume(ch);
 	if (r < 0)
-		drop_role(owner, ch->pid);
+		drop_role(owner, ch->head, ch->pid);
 	else if (role == SHMQ_OPEN_PRODUCER)
 		shmqi_wait_close(&ch->ctl->wait, false);
 	return r;
@@ -306,15 +308,19 @@ err_free:
 void shmq_channel_close(shmq_channel *ch)
 {
 	struct shmqi_waitable w;
+	bool mine;
 
 	if (!ch)
 		return;
+	/* A forked child's copy of the handle: its close gives up nothing of the parent's. */
+	mine = ch->ctl && getpid() == ch->pid;
 	/* R3: pairs with A3 in claim_role(); only if we still own it. */
-	if (ch->ctl && drop_role(role_owner(ch, ch->role), ch->pid) &&
+	if (mine && drop_role(role_owner(ch, ch->role), ch->head, ch->pid) &&
 	    ch->role == SHMQ_OPEN_PRODUCER)
 		shmqi_wait_close(&ch->ctl->wait, true); /* a parked consumer: -EPIPE */
-	if (ch->fdring && shmqi_channel_waitable(ch, &w, NULL) == 0)
-		shmqi_fdring_free(ch->fdring, &w);
+	if (ch->fdring)
+		shmqi_fdring_free(ch->fdring,
+				  mine && shmqi_channel_waitable(ch, &w, NULL) == 0 ? &w : NULL);
 	shmqi_seg_close(&ch->seg);
 	free(ch);
 }

@@ -47,9 +47,13 @@ bool shmqi_owner_alive(pid_t pid, uint64_t start, uint64_t pidns);
  * and the caller holds nothing, if somebody took the entry from us meanwhile.
  * shmqi_entry_alive() reads the fields, then an acquire fence, then the head again: fields
  * it read from a later owner show as a changed head (fence-to-fence with the release fence
- * of set). The pidns field carries the generation it was written for: fields a taker
- * stored before it lost its final CAS do not match the head, and the owner is judged by
- * its pid alone. Every head load that precedes a judgement is an acquire.
+ * of set). Both fields carry the generation they were written for: fields a taker stored
+ * before it lost its final CAS do not match the head, and the owner is judged by its pid
+ * alone. Every head load that precedes a judgement is an acquire.
+ *
+ * A handle keeps the head its set produced, and gives the entry up by a grab from exactly
+ * that head: if the entry was taken from it meanwhile, even by another handle of the same
+ * process, it touches nothing. A forked child's copy of a handle gives up nothing.
  */
 struct shmqi_owner;
 static inline int32_t shmqi_head_pid(uint64_t head)
@@ -59,6 +63,7 @@ static inline int32_t shmqi_head_pid(uint64_t head)
 /* A head word, and a pidns word written for a head of generation @gen (tests poke these). */
 uint64_t shmqi_owner_head(int32_t pid, uint32_t gen, uint64_t pidns);
 uint64_t shmqi_owner_ns_word(uint32_t gen, uint64_t pidns);
+uint64_t shmqi_owner_start_word(uint32_t gen, uint64_t start);
 /*
  * Is the owner of @head (loaded with acquire from @o) alive? A pid of another namespace
  * counts as alive; a negated pid is judged by its pid alone. If the head changed while the

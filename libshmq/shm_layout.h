@@ -120,7 +120,8 @@ static_assert(offsetof(struct shmqi_rec, flags) == 28, "flags offset");
  */
 struct shmqi_owner {
 	_Atomic uint64_t head;
-	_Atomic uint64_t start_time; /* 0 unknown */
+	_Atomic uint64_t start_time; /* clock ticks (bits 0-47, 0 unknown), the generation of the
+				      * head these fields were written for (bits 48-63) */
 	_Atomic uint64_t pidns; /* the namespace's inode (bits 0-31, 0 unknown), the generation
 				 * of the head these fields were written for (bits 32-47) */
 };

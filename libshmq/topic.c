@@ -67,6 +67,7 @@ struct topic_map {
 	uint64_t timeout_ns;
 	int32_t pid; /* this process */
 	uint64_t start_time; /* this process's start time */
+	uint64_t head; /* our table entry's owner head, as our take left it */
 };
 
 struct shmq_pub {
@@ -302,7 +303,7 @@ static inline struct shmqi_owner *owner_at(void *table, uint32_t i)
  * Take a table entry: a free one (pid 0), else one whose owner is dead. Ownership is the
  * CAS of the head word (O1 in internal.h).
  */
-static int take_entry(const struct topic_map *t, void *table, uint32_t n, uint32_t *ret_i)
+static int take_entry(struct topic_map *t, void *table, uint32_t n, uint32_t *ret_i)
 {
 	struct shmqi_owner *o;
 	uint64_t h;
@@ -319,6 +320,7 @@ static int take_entry(const struct topic_map *t, void *table, uint32_t n, uint32
 				continue;
 			if (shmqi_entry_grab(o, &h, t->pid) &&
 			    shmqi_entry_set(o, &h, t->pid, t->start_time, shmqi_pidns())) {
+				t->head = h;
 				*ret_i = i;
 				return 0;
 			}
@@ -327,13 +329,29 @@ static int take_entry(const struct topic_map *t, void *table, uint32_t n, uint32
 	return -EUSERS;
 }
 
-/* Give an entry up, if we still own it. */
-static void drop_entry(struct shmqi_owner *o, int32_t me)
+/*
+ * Give our entry up, if it is still ours: its head is still the one our take left (another
+ * handle of this process that took it after us has another). Two steps, so that the
+ * caller can clear what the entry holds in between (@clear, may be NULL). False if the
+ * entry was not ours any more.
+ */
+static bool drop_entry(const struct topic_map *t, struct shmqi_owner *o,
+		       void (*clear)(const struct topic_map *t, void *arg), void *arg)
 {
-	uint64_t h = atomic_load_explicit(&o->head, memory_order_acquire);
+	uint64_t h = t->head;
 
-	if (shmqi_head_pid(h) == me && shmqi_entry_grab(o, &h, me))
-		shmqi_entry_set(o, &h, 0, 0, 0);
+	if (!shmqi_entry_grab(o, &h, t->pid))
+		return false;
+	if (clear)
+		clear(t, arg);
+	shmqi_entry_set(o, &h, 0, 0, 0);
+	return true;
+}
+
+/* A forked child's copy of a handle gives up nothing of the parent's. */
+static bool handle_is_ours(const struct topic_map *t)
+{
+	return getpid() == t->pid;
 }
 
 /* A subscriber moved on or stopped gating: producers parked for room may go on. */
@@ -538,7 +556,7 @@ int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 	return 0;
 
 err_drop:
-	drop_entry(&pub->me->owner, pub->t.pid);
+	drop_entry(&pub->t, &pub->me->owner, NULL, NULL);
 err_close:
 	shmqi_seg_close(&pub->t.seg);
 err_free:
@@ -717,10 +735,7 @@ static inline bool claim_intact(const shmq_pub *pub, uint64_t seq)
 	uint64_t first = atomic_load_explicit(&me->pending, memory_order_relaxed);
 
 	return first && seq - first < atomic_load_explicit(&me->pending_n, memory_order_relaxed) &&
-	       shmqi_head_pid(atomic_load_explicit(&me->owner.head, memory_order_relaxed)) ==
-		       pub->t.pid &&
-	       atomic_load_explicit(&me->owner.start_time, memory_order_relaxed) ==
-		       pub->t.start_time;
+	       atomic_load_explicit(&me->owner.head, memory_order_relaxed) == pub->t.head;
 }
 
 /*
@@ -1007,17 +1022,24 @@ int shmq_pub_wait(shmq_pub *pub, uint64_t spin_ns, uint64_t timeout_ns)
 				shmqi_room_slice_ns);
 }
 
+static void clear_exclusive(const struct topic_map *t, void *arg)
+{
+	(void)arg;
+	atomic_store_explicit(&t->ctl->exclusive_pid, 0, memory_order_seq_cst);
+}
+
 void shmq_pub_close(shmq_pub *pub)
 {
 	if (!pub)
 		return;
-	if (pub->claim_len != UINT32_MAX)
-		shmq_pub_abort(pub);
-	if (pub->exclusive)
-		atomic_store_explicit(&pub->t.ctl->exclusive_pid, 0, memory_order_seq_cst);
-	drop_entry(&pub->me->owner, pub->t.pid);
-	if (count_prods(&pub->t) == 0) /* the last one: parked subscribers get -EPIPE */
-		shmqi_wait_close(&pub->t.ctl->wait, true);
+	if (handle_is_ours(&pub->t)) {
+		if (pub->claim_len != UINT32_MAX)
+			shmq_pub_abort(pub);
+		if (drop_entry(&pub->t, &pub->me->owner, pub->exclusive ? clear_exclusive : NULL,
+			       NULL) &&
+		    count_prods(&pub->t) == 0) /* the last one: parked subscribers get -EPIPE */
+			shmqi_wait_close(&pub->t.ctl->wait, true);
+	}
 	shmqi_seg_close(&pub->t.seg);
 	free(pub);
 }
@@ -1133,21 +1155,29 @@ err_free:
 	return r;
 }
 
+/* Between the two steps of giving a subscriber's entry up: it stops gating. */
+static void clear_sub(const struct topic_map *t, void *arg)
+{
+	struct shmqi_sub_slot *s = arg;
+
+	atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
+	room_made(t);
+}
+
 void shmq_sub_close(shmq_sub *sub)
 {
 	struct shmqi_waitable w;
+	bool mine;
 
 	if (!sub)
 		return;
+	mine = handle_is_ours(&sub->t);
+	if (sub->fdring)
+		shmqi_fdring_free(sub->fdring,
+				  mine && shmqi_sub_waitable(sub, &w, NULL) == 0 ? &w : NULL);
 	/* Only while the entry is ours: a judge that took us for dead may have given it on. */
-	if (shmqi_head_pid(atomic_load_explicit(&sub->me->owner.head, memory_order_seq_cst)) ==
-	    sub->t.pid) {
-		atomic_store_explicit(&sub->me->state, SHMQI_SUB_FREE, memory_order_seq_cst);
-		room_made(&sub->t);
-	}
-	if (sub->fdring && shmqi_sub_waitable(sub, &w, NULL) == 0)
-		shmqi_fdring_free(sub->fdring, &w);
-	drop_entry(&sub->me->owner, sub->t.pid);
+	if (mine)
+		drop_entry(&sub->t, &sub->me->owner, clear_sub, sub->me);
 	shmqi_seg_close(&sub->t.seg);
 	free(sub->peek_seqs);
 	free(sub);

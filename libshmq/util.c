@@ -80,13 +80,14 @@ bool shmqi_pid_alive(pid_t pid)
 }
 
 /*
- * Fields 3 (state) and 22 (start time) of /proc/PID/stat. The command name (field 2) may
- * hold spaces and parentheses, so parsing starts after the last ')'.
+ * Fields 3 (state), 20 (threads) and 22 (start time) of /proc/PID/stat. The command name
+ * (field 2) may hold spaces and parentheses, so parsing starts after the last ')'.
  */
-static bool proc_stat(pid_t pid, char *ret_state, uint64_t *ret_start)
+static bool proc_stat(pid_t pid, char *ret_state, long *ret_threads, uint64_t *ret_start)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long start = 0;
+	long threads = 0;
 	size_t n;
 	FILE *f;
 	int i;
@@ -102,10 +103,14 @@ static bool proc_stat(pid_t pid, char *ret_state, uint64_t *ret_start)
 	if (!p || p[1] != ' ' || !p[2])
 		return false;
 	*ret_state = p[2];
-	for (i = 2; p && i < 22; i++) /* p points at the space before field i + 1 */
+	for (i = 2; p && i < 22; i++) { /* p points at the space before field i + 1 */
 		p = strchr(p + 1, ' ');
+		if (p && i + 1 == 20 && sscanf(p + 1, "%ld", &threads) != 1)
+			return false;
+	}
 	if (!p || sscanf(p + 1, "%llu", &start) != 1)
 		return false;
+	*ret_threads = threads;
 	*ret_start = start;
 	return true;
 }
@@ -113,9 +118,10 @@ static bool proc_stat(pid_t pid, char *ret_state, uint64_t *ret_start)
 uint64_t shmqi_proc_start(pid_t pid)
 {
 	uint64_t start;
+	long threads;
 	char state;
 
-	return proc_stat(pid, &state, &start) ? start : 0;
+	return proc_stat(pid, &state, &threads, &start) ? start : 0;
 }
 
 uint64_t shmqi_pidns(void)
@@ -136,6 +142,7 @@ uint64_t shmqi_pidns(void)
 bool shmqi_owner_alive(pid_t pid, uint64_t start, uint64_t pidns)
 {
 	uint64_t now, mine = shmqi_pidns();
+	long threads;
 	char state;
 
 	if (pidns && mine && pidns != mine)
@@ -143,9 +150,11 @@ bool shmqi_owner_alive(pid_t pid, uint64_t start, uint64_t pidns)
 	if (!shmqi_pid_alive(pid))
 		return false;
 	/* Unreadable (another pid namespace, hidepid): trust kill(). */
-	if (!proc_stat(pid, &state, &now))
+	if (!proc_stat(pid, &state, &threads, &now))
 		return true;
-	if (state == 'Z' || state == 'X') /* exited, not yet reaped by its parent */
+	/* Exited, not yet reaped by its parent. The pid's state is its main thread's: a main
+	 * thread that called pthread_exit() shows Z while the process's other threads run. */
+	if ((state == 'Z' || state == 'X') && threads <= 1)
 		return false;
 	return start == 0 || now == start;
 }
@@ -185,6 +194,14 @@ uint64_t shmqi_owner_ns_word(uint32_t gen, uint64_t pidns)
 	return ((uint64_t)gen & HEAD_FIELD) << 32 | (pidns & NS_INO);
 }
 
+/* The start_time word: the start time (48 bits of clock ticks) and the generation above. */
+#define START_TICKS 0xffffffffffffull
+
+uint64_t shmqi_owner_start_word(uint32_t gen, uint64_t start)
+{
+	return ((uint64_t)gen & HEAD_FIELD) << 48 | (start & START_TICKS);
+}
+
 bool shmqi_entry_alive(const struct shmqi_owner *o, uint64_t head)
 {
 	uint64_t tag = head >> HEAD_NS_SHIFT, mine = ns_tag(shmqi_pidns() & NS_INO), start, ns;
@@ -204,9 +221,9 @@ bool shmqi_entry_alive(const struct shmqi_owner *o, uint64_t head)
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&o->head, memory_order_relaxed) != head)
 		return true; /* another owner's fields, maybe: look again */
-	if (ns >> 32 != head_gen(head))
+	if (ns >> 32 != head_gen(head) || start >> 48 != head_gen(head))
 		return shmqi_owner_alive(pid, 0, 0); /* not this owner's fields: its pid alone */
-	return shmqi_owner_alive(pid, start, ns & NS_INO);
+	return shmqi_owner_alive(pid, start & START_TICKS, ns & NS_INO);
 }
 
 bool shmqi_entry_grab(struct shmqi_owner *o, uint64_t *head, int32_t me)
@@ -228,7 +245,8 @@ bool shmqi_entry_set(struct shmqi_owner *o, uint64_t *head, int32_t pid, uint64_
 
 	/* O1: fields stored after this are never paired with the head before our grab. */
 	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&o->start_time, start, memory_order_relaxed);
+	atomic_store_explicit(&o->start_time, shmqi_owner_start_word(head_gen(*head), start),
+			      memory_order_relaxed);
 	atomic_store_explicit(&o->pidns, shmqi_owner_ns_word(head_gen(*head), pidns),
 			      memory_order_relaxed);
 	if (!atomic_compare_exchange_strong_explicit(&o->head, head, want, memory_order_seq_cst,

@@ -89,7 +89,8 @@ void shmqi_arm_done(struct shmqi_waitable *wt);
 
 /*
  * A pollable fd for a handle: a ring of its own with the wait armed in it. _get() makes it
- * (once) and arms it; _idle() re-arms after a receive found nothing; _free() with the handle.
+ * (once) and arms it; _idle() re-arms after a receive found nothing; _free() with the handle
+ * (@wt NULL: leave the shared wait block alone, as a forked child's copy must).
  */
 struct shmqi_fdring;
 int shmqi_fdring_get(struct shmqi_fdring **fp, struct shmqi_waitable *wt);

@@ -594,7 +594,7 @@ void shmqi_fdring_free(struct shmqi_fdring *f, struct shmqi_waitable *wt)
 {
 	if (!f)
 		return;
-	if (f->armed)
+	if (f->armed && wt)
 		shmqi_arm_done(wt);
 	io_uring_queue_exit(&f->ring); /* cancels a wait still armed */
 	free(f);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* test_channel.c - SPSC channel edge cases: wrap, exact fit, sizes, full, empty, APIs, roles. */
+#include <pthread.h>
+
 #include "common.h"
 #include "internal.h"
 #include "shm_layout.h"
@@ -409,7 +411,7 @@ static void poke_owner_gen(struct pair *p, bool producer, int32_t pid, uint64_t 
 	base = test_map(p->bus, p->name, &size);
 	ctl = (struct shmqi_chan *)(base + SHMQI_CHAN_BODY_OFF);
 	o = producer ? &ctl->producer : &ctl->consumer;
-	atomic_store(&o->start_time, start);
+	atomic_store(&o->start_time, shmqi_owner_start_word(field_gen, start));
 	atomic_store(&o->pidns, shmqi_owner_ns_word(field_gen, ns));
 	atomic_store(&o->head, shmqi_owner_head(pid, 7, ns));
 	munmap(base, size);
@@ -607,6 +609,123 @@ static void test_role_owner_changes_while_judged(void **state)
 	close_pair(&p);
 }
 
+/* The state letter of /proc/PID/stat (the pid's main thread), or 0. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static void *read_until_eof(void *arg)
+{
+	char c;
+
+	while (read((int)(intptr_t)arg, &c, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/*
+ * A process whose main thread called pthread_exit() shows Z for its pid while its other
+ * threads run: it is alive, and keeps its role.
+ */
+static void test_owner_main_thread_gone(void **state)
+{
+	struct pair p = open_pair("mainexit", 4096, 0);
+	int pfd[2], ready[2];
+	pthread_t th;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	shmq_channel_close(p.tx);
+	p.tx = NULL;
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmq_channel *tx;
+
+		close(pfd[1]);
+		alarm(60);
+		if (shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &tx) != 0 ||
+		    pthread_create(&th, NULL, read_until_eof, (void *)(intptr_t)pfd[0]) != 0 ||
+		    write(ready[1], "r", 1) != 1)
+			_exit(1);
+		pthread_exit(NULL); /* the process lives on in its other thread */
+	}
+	close(pfd[0]);
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	while (proc_state(pid) != 'Z' && proc_state(pid) != 0)
+		usleep(1000);
+	if (proc_state(pid) == 'Z') { /* /proc shows the main thread's state */
+		assert_true(shmqi_owner_alive(pid, shmqi_proc_start(pid), 0));
+		assert_int_equal(
+			shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
+			-EBUSY);
+	}
+	close(pfd[1]); /* the thread returns: the process exits */
+	assert_int_equal(test_wait(pid), 0);
+	close(ready[0]);
+	assert_false(shmqi_owner_alive(pid, 0, 0));
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), 0);
+	close_pair(&p);
+}
+
+/*
+ * A handle gives up only what it holds. One judged dead (its entry taken over by another
+ * handle of this same process) and a forked child's copy of a handle give up nothing.
+ */
+static void test_close_gives_up_only_its_own(void **state)
+{
+	struct pair p = open_pair("own", 4096, 0);
+	uint64_t start = shmqi_proc_start(getpid()), ns = shmqi_pidns();
+	shmq_channel *rx2 = NULL, *rx3 = NULL;
+	pid_t pid;
+
+	(void)state;
+	if (start == 0 || ns == 0) {
+		close_pair(&p);
+		skip(); /* no /proc to read start times and namespaces from */
+	}
+	/* The consumer handle looks dead (its entry shows another start time)... */
+	poke_owner(&p, false, getpid(), start + 1, ns);
+	/* ...so another handle of ours takes the role, and the first one's close is stale. */
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &rx2), 0);
+	shmq_channel_close(p.rx);
+	p.rx = rx2;
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &rx3), -EBUSY);
+	send_pattern(p.tx, 16, 1);
+	expect_msg(p.rx, 16, 1);
+	/* A forked child closes its copies of both handles: we keep both roles. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmq_channel_close(p.tx);
+		shmq_channel_close(p.rx);
+		_exit(0);
+	}
+	assert_int_equal(test_wait(pid), 0);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &rx3), -EBUSY);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &rx3), -EBUSY);
+	send_pattern(p.tx, 16, 2);
+	expect_msg(p.rx, 16, 2);
+	close_pair(&p);
+}
+
 static void test_bad_config(void **state)
 {
 	shmq_bus *bus = test_bus();
@@ -678,6 +797,8 @@ int main(void)
 		cmocka_unit_test(test_takeover_dead_producer),
 		cmocka_unit_test(test_role_owner_identity),
 		cmocka_unit_test(test_role_owner_changes_while_judged),
+		cmocka_unit_test(test_owner_main_thread_gone),
+		cmocka_unit_test(test_close_gives_up_only_its_own),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_strerror_version),
 	};

@@ -1297,8 +1297,11 @@ static void test_own_pid_reused(void **state)
 	subs = (struct shmqi_sub_slot *)(base + ctl->subs_off);
 	/* The subscriber "ghost" becomes a dead one's entry: our pid, another start time. */
 	for (i = 0; i < ctl->max_subs; i++) {
-		if (shmqi_head_pid(atomic_load(&subs[i].owner.head)) == getpid())
-			atomic_store(&subs[i].owner.start_time, start + 1);
+		uint64_t h = atomic_load(&subs[i].owner.head);
+
+		if (shmqi_head_pid(h) == getpid())
+			atomic_store(&subs[i].owner.start_time,
+				     shmqi_owner_start_word((uint32_t)(h >> 32), start + 1));
 	}
 	sub = open_sub(bus, "ownpid", 0, &cfg, 0);
 	for (uint64_t s = 1; s <= 8; s++) {
@@ -1310,7 +1313,7 @@ static void test_own_pid_reused(void **state)
 	expect_seq(sub, 9, 0, 0);
 	shmq_pub_close(pub);
 	/* A dead exclusive producer with our pid: its entry and exclusive_pid. */
-	atomic_store(&prods[0].owner.start_time, start + 1);
+	atomic_store(&prods[0].owner.start_time, shmqi_owner_start_word(3, start + 1));
 	atomic_store(&prods[0].owner.pidns, shmqi_owner_ns_word(3, ns));
 	atomic_store(&prods[0].owner.head, shmqi_owner_head(getpid(), 3, ns));
 	atomic_store(&ctl->exclusive_pid, getpid());
@@ -1328,6 +1331,73 @@ static void test_own_pid_reused(void **state)
 	shmq_sub_close(ghost);
 	shmq_sub_close(sub);
 	test_unlink(bus, "ownpid");
+	shmq_bus_close(bus);
+}
+
+/*
+ * A subscriber handle gives up only what it holds: after it was judged dead and its entry
+ * went to another handle of this process, its close leaves that one gating; a forked
+ * child's close of inherited handles leaves ours alone.
+ */
+static void test_topic_close_only_its_own(void **state)
+{
+	struct shmq_topic_config cfg = cfg_of(8, SHMQ_TOPIC_RELIABLE);
+	uint64_t start = shmqi_proc_start(getpid()), h;
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus, "onlyown", &cfg);
+	shmq_sub *stale = open_sub(bus, "onlyown", 0, &cfg, 0), *sub;
+	struct shmqi_sub_slot *subs;
+	struct shmqi_topic *ctl;
+	uint8_t *base;
+	size_t size;
+	uint64_t s;
+	pid_t pid;
+
+	(void)state;
+	if (start == 0) {
+		shmq_sub_close(stale);
+		shmq_pub_close(pub);
+		test_unlink(bus, "onlyown");
+		shmq_bus_close(bus);
+		skip(); /* no /proc to read start times from */
+	}
+	base = test_map(bus, "onlyown", &size);
+	ctl = (struct shmqi_topic *)(base + SHMQI_TOPIC_BODY_OFF);
+	subs = (struct shmqi_sub_slot *)(base + ctl->subs_off);
+	h = atomic_load(&subs[0].owner.head);
+	assert_int_equal(shmqi_head_pid(h), getpid());
+	atomic_store(&subs[0].owner.start_time,
+		     shmqi_owner_start_word((uint32_t)(h >> 32), start + 1)); /* looks dead */
+	for (s = 1; s <= 8; s++)
+		send_seq(pub, s);
+	send_retry(pub, 9); /* the stale one is reaped */
+	sub = open_sub(bus, "onlyown", 0, &cfg, 0); /* takes the freed entry */
+	assert_int_equal(shmqi_head_pid(atomic_load(&subs[0].owner.head)), getpid());
+	shmq_sub_close(stale);
+	assert_int_equal(topic_stats(bus, "onlyown").subscribers, 1);
+	for (s = 10; s <= 17; s++)
+		send_seq(pub, s);
+	assert_int_equal(shmq_pub_send(pub, NULL, 0, 0), -EAGAIN); /* it still gates */
+	/* A forked child closes its copies: the subscriber still gates, the producer stays. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmq_sub_close(sub);
+		shmq_pub_close(pub);
+		_exit(0);
+	}
+	assert_int_equal(test_wait(pid), 0);
+	assert_int_equal(topic_stats(bus, "onlyown").subscribers, 1);
+	assert_int_equal(topic_stats(bus, "onlyown").producers, 1);
+	assert_int_equal(shmq_pub_send(pub, NULL, 0, 0), -EAGAIN);
+	for (s = 10; s <= 17; s++)
+		expect_seq(sub, s, 0, 0);
+	send_seq(pub, 18);
+	expect_seq(sub, 18, 0, 0);
+	munmap(base, size);
+	shmq_sub_close(sub);
+	shmq_pub_close(pub);
+	test_unlink(bus, "onlyown");
 	shmq_bus_close(bus);
 }
 
@@ -2372,6 +2442,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_peek_lapped),
 		cmocka_unit_test(test_exclusive),
 		cmocka_unit_test(test_own_pid_reused),
+		cmocka_unit_test(test_topic_close_only_its_own),
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_stat),
 		cmocka_unit_test(test_eusers),

@@ -2,6 +2,7 @@
 /* test_wake.c - parking and waking: backends, timeouts, -EPIPE on close, lost-wakeup stress. */
 #include <liburing.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -291,12 +292,6 @@ static bool sub_read_one(void *sub)
 	return shmq_sub_recv(sub, buf, sizeof(buf), NULL) == 1;
 }
 
-static bool sub_close(void *sub)
-{
-	shmq_sub_close(sub);
-	return true;
-}
-
 /* Fill the channel with 1 KiB messages (nobody reads) until a send gets -EAGAIN. */
 static void chan_fill(shmq_channel *tx)
 {
@@ -351,13 +346,25 @@ static void release(pid_t pid, int hold[2])
 	assert_int_equal(test_wait(pid), 0);
 }
 
-/* Room comes when the subscriber reads on (in another process), and when it closes. */
+/* A handle is closed by the process that opened it: here by a thread, after 100 ms. */
+static void *sub_close_later(void *sub)
+{
+	usleep(100000);
+	shmq_sub_close(sub);
+	return NULL;
+}
+
+/*
+ * Room comes when the subscriber reads on (in another process), and when it closes (in
+ * another thread: a forked child's close of an inherited handle gives nothing up).
+ */
 static void test_pub_wait(void **state)
 {
 	shmq_bus *bus = test_bus();
 	uint64_t t0;
 	shmq_pub *pub;
 	shmq_sub *sub;
+	pthread_t closer;
 	void *claimed;
 	int hold[2];
 	pid_t pid;
@@ -379,15 +386,14 @@ static void test_pub_wait(void **state)
 	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), 0);
 	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), -EAGAIN);
 
-	pid = later(sub_close, sub, hold);
+	assert_int_equal(pthread_create(&closer, NULL, sub_close_later, sub), 0);
 	assert_int_equal(shmq_pub_wait(pub, 0, 30000000000ull), 0);
-	release(pid, hold);
+	assert_int_equal(pthread_join(closer, NULL), 0);
 	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), 0); /* nobody gates any more */
 	assert_int_equal(shmq_pub_claim(pub, 1, &claimed), 0);
 	assert_int_equal(shmq_pub_wait(pub, 0, 0), -EBUSY); /* commit or abort first */
 	assert_int_equal(shmq_pub_abort(pub), 0);
 	assert_int_equal(shmq_pub_wait(pub, 0, 0), 0);
-	shmq_sub_close(sub); /* ours: the child freed the entry; this frees the handle */
 	shmq_pub_close(pub);
 	slice_on();
 	test_unlink(bus, "room");
@@ -622,6 +628,7 @@ static void test_channel_room_reused_pid(void **state)
 	struct shmqi_chan *ctl;
 	shmq_channel *tx, *rx;
 	uint8_t *base;
+	uint32_t gen;
 	size_t size;
 
 	(void)state;
@@ -638,10 +645,13 @@ static void test_channel_room_reused_pid(void **state)
 	base = test_map(bus, "rp", &size);
 	ctl = (struct shmqi_chan *)(base + SHMQI_CHAN_BODY_OFF);
 	assert_int_equal(shmqi_head_pid(atomic_load(&ctl->consumer.head)), getpid());
-	atomic_store(&ctl->consumer.start_time, shmqi_proc_start(getpid()) + 1);
+	gen = (uint32_t)(atomic_load(&ctl->consumer.head) >> 32 & 0xffff);
+	atomic_store(&ctl->consumer.start_time,
+		     shmqi_owner_start_word(gen, shmqi_proc_start(getpid()) + 1));
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 30000000000ull), -EPIPE);
 	/* As itself again, it is alive, and its reads make room. */
-	atomic_store(&ctl->consumer.start_time, shmqi_proc_start(getpid()));
+	atomic_store(&ctl->consumer.start_time,
+		     shmqi_owner_start_word(gen, shmqi_proc_start(getpid())));
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 0), -ETIMEDOUT);
 	assert_int_equal(chan_read_one(rx), true);
 	assert_int_equal(chan_read_one(rx), true);

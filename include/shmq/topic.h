@@ -130,7 +130,9 @@ SHMQ_API int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 /**
  * shmq_pub_close() - release a handle from shmq_pub_open(); NULL is ignored.
  *
- * An outstanding claim is committed as a skipped record.
+ * An outstanding claim is committed as a skipped record. As with shmq_channel_close(), a
+ * forked child's close of an inherited handle, or the close of a handle whose entry was
+ * taken over meanwhile, gives up nothing of the holder's.
  */
 SHMQ_API void shmq_pub_close(shmq_pub *pub);
 
@@ -258,7 +260,9 @@ SHMQ_API int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
 
 /**
  * shmq_sub_close() - release a handle from shmq_sub_open(); NULL is ignored. The
- * subscriber's slot is freed and stops holding producers back.
+ * subscriber's slot is freed and stops holding producers back. A forked child's close of
+ * an inherited handle, or the close of a handle whose slot was taken over meanwhile,
+ * frees nothing but the handle.
  */
 SHMQ_API void shmq_sub_close(shmq_sub *sub);
 
