@@ -627,13 +627,14 @@ static char proc_state(pid_t pid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
-static void *read_until_eof(void *arg)
+/* In the child: wait for EOF, then end the process (_exit: no leak check at exit). */
+static void *exit_at_eof(void *arg)
 {
 	char c;
 
 	while (read((int)(intptr_t)arg, &c, 1) < 0 && errno == EINTR)
 		;
-	return NULL;
+	_exit(0);
 }
 
 /*
@@ -661,7 +662,7 @@ static void test_owner_main_thread_gone(void **state)
 		close(pfd[1]);
 		alarm(60);
 		if (shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &tx) != 0 ||
-		    pthread_create(&th, NULL, read_until_eof, (void *)(intptr_t)pfd[0]) != 0 ||
+		    pthread_create(&th, NULL, exit_at_eof, (void *)(intptr_t)pfd[0]) != 0 ||
 		    write(ready[1], "r", 1) != 1)
 			_exit(1);
 		pthread_exit(NULL); /* the process lives on in its other thread */
