@@ -375,6 +375,15 @@ static void test_takeover_dead_producer(void **state)
 	close_pair(&p);
 }
 
+/* Skip a test that needs /proc (start times, pid namespaces), closing its pair first. */
+static void need_proc(struct pair *p)
+{
+	if (shmqi_pidns() != 0 && shmqi_proc_start(getpid()) != 0)
+		return;
+	close_pair(p);
+	skip();
+}
+
 /* A child that lives until the parent closes *@fd (the write end of its pipe). */
 static pid_t live_child(int *fd)
 {
@@ -438,10 +447,7 @@ static void test_role_owner_identity(void **state)
 	int fd;
 
 	(void)state;
-	if (ns == 0 || shmqi_proc_start(getpid()) == 0) {
-		close_pair(&p);
-		skip(); /* no /proc to read start times and namespaces from */
-	}
+	need_proc(&p);
 	live = live_child(&fd);
 	start = shmqi_proc_start(live);
 	assert_true(start != 0);
@@ -577,10 +583,7 @@ static void test_role_owner_changes_while_judged(void **state)
 	int fd;
 
 	(void)state;
-	if (ns == 0 || shmqi_proc_start(getpid()) == 0) {
-		close_pair(&p);
-		skip(); /* no /proc to read start times and namespaces from */
-	}
+	need_proc(&p);
 	live = live_child(&fd);
 	start = shmqi_proc_start(live);
 	shmq_channel_close(p.tx);
@@ -698,10 +701,7 @@ static void test_close_gives_up_only_its_own(void **state)
 	pid_t pid;
 
 	(void)state;
-	if (start == 0 || ns == 0) {
-		close_pair(&p);
-		skip(); /* no /proc to read start times and namespaces from */
-	}
+	need_proc(&p);
 	/* The consumer handle looks dead (its entry shows another start time)... */
 	poke_owner(&p, false, getpid(), start + 1, ns);
 	/* ...so another handle of ours takes the role, and the first one's close is stale. */
