@@ -1035,9 +1035,11 @@ void shmq_pub_close(shmq_pub *pub)
 	if (handle_is_ours(&pub->t)) {
 		if (pub->claim_len != UINT32_MAX)
 			shmq_pub_abort(pub);
-		if (drop_entry(&pub->t, &pub->me->owner, pub->exclusive ? clear_exclusive : NULL,
-			       NULL) &&
-		    count_prods(&pub->t) == 0) /* the last one: parked subscribers get -EPIPE */
+		drop_entry(&pub->t, &pub->me->owner, pub->exclusive ? clear_exclusive : NULL,
+			   NULL);
+		/* The last live one (entries dead producers left do not count): parked
+		 * subscribers get -EPIPE. */
+		if (count_prods(&pub->t) == 0)
 			shmqi_wait_close(&pub->t.ctl->wait, true);
 	}
 	shmqi_seg_close(&pub->t.seg);
@@ -1615,13 +1617,16 @@ static uint32_t count_subs(const struct topic_map *t, struct shmq_topic_sub_info
 	return n;
 }
 
+/* Producers alive in the table (one taking or giving up its entry counts, if its pid does). */
 static uint32_t count_prods(const struct topic_map *t)
 {
 	uint32_t i, n = 0;
+	uint64_t h;
 
-	for (i = 0; i < t->max_prods; i++)
-		n += shmqi_head_pid(atomic_load_explicit(&t->prods[i].owner.head,
-							 memory_order_relaxed)) != 0;
+	for (i = 0; i < t->max_prods; i++) {
+		h = atomic_load_explicit(&t->prods[i].owner.head, memory_order_acquire);
+		n += shmqi_head_pid(h) != 0 && shmqi_entry_alive(&t->prods[i].owner, h);
+	}
 	return n;
 }
 

@@ -99,7 +99,18 @@ static void test_close_wakes_topic(void **state)
 	assert_int_equal(test_wait(pid), 0);
 	assert_int_equal(shmq_pub_open(bus, "tcl", 0, NULL, &pub), 0); /* open again: no EPIPE */
 	assert_int_equal(shmq_sub_wait(sub, 0, 1000000), -ETIMEDOUT);
+	/* A producer that exited without closing does not count: ours is the last one. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmq_pub *gone;
+
+		_exit(shmq_pub_open(bus, "tcl", 0, NULL, &gone) == 0 ? 0 : 1);
+	}
+	assert_int_equal(test_wait(pid), 0);
+	assert_int_equal(shmq_sub_wait(sub, 0, 1000000), -ETIMEDOUT);
 	shmq_pub_close(pub);
+	assert_int_equal(shmq_sub_wait(sub, 0, 30000000000ull), -EPIPE);
 	shmq_sub_close(sub);
 	test_unlink(bus, "tcl");
 	shmq_bus_close(bus);
