@@ -362,7 +362,8 @@ SHMQ_API int shmq_sub_release(shmq_sub *sub);
  * subscriber also wakes every claim timeout to skip a dead producer's record.
  *
  * Return: 0 (receive will find a record, or an error to report), -ETIMEDOUT, -EPIPE (the
- * last producer closed and nothing is left), -EINVAL.
+ * last live producer closed, and nothing is left; producers that died without closing do
+ * not count, nor wake anybody), -EINVAL.
  */
 SHMQ_API int shmq_sub_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t timeout_ns);
 
@@ -445,7 +446,7 @@ SHMQ_API int shmq_sub_stats(const shmq_sub *sub, struct shmq_sub_stats *ret_stat
  * @tail:        sequence number the next claimed record will get
  * @oldest:      oldest sequence number the log may still hold
  * @subscribers: live subscriber slots in use
- * @producers:   producer slots in use
+ * @producers:   live producers (slots left by producers that died are not counted)
  * @skipped:     records turned into skipped ones (dead claimants, aborts) so far
  * @creator_pid, @created_ns: from the segment header (created_ns: CLOCK_REALTIME)
  */
