@@ -349,8 +349,15 @@ SHMQ_API int shmq_channel_release(shmq_channel *ch);
  * The first park on a channel makes every process pass a memory barrier (membarrier, some
  * milliseconds, once). Signals do not end the wait.
  *
+ * The wait also judges whether the producer died (as shmq_channel_wait_room() judges the
+ * consumer: at its first look, then at most every 10 ms, spinning or parked). Messages it
+ * published before it died are still delivered first. A channel with no producer at all
+ * is waited on as usual: one may attach. Only this call judges; the prepared, multi and
+ * fd waits end on a message or a close.
+ *
  * Return: 0 (receive will find a message), -ETIMEDOUT, -EPIPE (the producer closed the
- * channel and nothing is left), -EBADF (not a consumer handle), -EBADMSG, -EINVAL.
+ * channel or died, and nothing is left; a producer that takes the role over makes
+ * messages come again), -EBADF (not a consumer handle), -EBADMSG, -EINVAL.
  */
 SHMQ_API int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns);
 

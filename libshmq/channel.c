@@ -24,7 +24,7 @@
 
 #define SLOT SHMQI_REC_ALIGN /* room kept free after each record for its successor's stamp */
 #define HDR_LEN ((uint64_t)sizeof(struct shmqi_rec))
-#define ROOM_CHECK_NS 10000000ull /* a producer waiting for room judges the consumer this often */
+#define PEER_CHECK_NS 10000000ull /* a waiter judges the other role's owner this often */
 
 struct shmq_channel {
 	struct shmqi_seg seg;
@@ -44,9 +44,9 @@ struct shmq_channel {
 	uint64_t resv_len;
 	bool resv_active;
 	bool room_park_on; /* this handle has seen parking for room switched on */
-	bool room_gone; /* shmq_channel_wait_room() found the consumer dead */
+	bool peer_gone; /* a wait found the other role's owner dead, and nothing to go on with */
 	size_t room_len; /* what shmq_channel_wait_room() waits to fit */
-	uint64_t room_check_ns; /* when the consumer's liveness was last judged */
+	uint64_t peer_check_ns; /* when a wait last judged the other role's owner */
 	/* consumer */
 	uint64_t rpos; /* released position */
 	uint64_t peek_pos; /* next record to read */
@@ -786,6 +786,39 @@ int shmq_channel_fd(shmq_channel *ch)
 	return r < 0 ? r : shmqi_fdring_get(&ch->fdring, &w);
 }
 
+/*
+ * Is the other role's owner @o dead? A wait judges it at its first look and then at most
+ * every PEER_CHECK_NS, spinning or parked (a parked waiter wakes that often). A role nobody
+ * holds is not a dead one: somebody may attach.
+ */
+static bool peer_dead(shmq_channel *ch, const struct shmqi_owner *o)
+{
+	uint64_t now = shmqi_now_ns(), head;
+
+	if (ch->peer_check_ns && now - ch->peer_check_ns < PEER_CHECK_NS)
+		return false;
+	ch->peer_check_ns = now;
+	head = atomic_load_explicit(&o->head, memory_order_acquire);
+	return shmqi_head_pid(head) != 0 && !shmqi_entry_alive(o, head);
+}
+
+/*
+ * What shmq_channel_wait() waits for: a message, or a producer that died (then none will
+ * come until another producer takes the role over). After a death is seen, the ring is
+ * looked at once more: what the producer published before it died is delivered first.
+ */
+static bool chan_msg(void *arg, bool thorough)
+{
+	shmq_channel *ch = arg;
+
+	if (chan_ready(ch, thorough))
+		return true;
+	if (!peer_dead(ch, &ch->ctl->producer))
+		return false;
+	ch->peer_gone = !chan_ready(ch, thorough);
+	return true;
+}
+
 int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
 {
 	struct shmqi_waitable w;
@@ -793,8 +826,11 @@ int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
 
 	if (r < 0)
 		return r;
-	return shmqi_wait_until(w.park_state, w.w, w.enabled, w.ready, w.arg, spin_ns,
-				shmqi_deadline(timeout_ns), 0);
+	ch->peer_gone = false;
+	ch->peer_check_ns = 0;
+	r = shmqi_wait_until(w.park_state, w.w, w.enabled, chan_msg, ch, spin_ns,
+			     shmqi_deadline(timeout_ns), shmqi_room_slice_ns);
+	return r == 0 && ch->peer_gone ? -EPIPE : r;
 }
 
 /*
@@ -810,27 +846,19 @@ static bool room_now(shmq_channel *ch)
 
 /*
  * What shmq_channel_wait_room() waits for: room, or a dead consumer (then no room will
- * come). Liveness is judged at the first look and then at most every ROOM_CHECK_NS,
- * spinning or parked; after a death is seen, room is looked for once more, so a release
- * the consumer made just before it died is not lost.
+ * come). After a death is seen, room is looked for once more, so a release the consumer
+ * made just before it died is not lost.
  */
 static bool chan_room(void *arg, bool thorough)
 {
 	shmq_channel *ch = arg;
-	uint64_t now;
-	uint64_t head;
 
 	(void)thorough;
 	if (room_now(ch))
 		return true;
-	now = shmqi_now_ns();
-	if (ch->room_check_ns && now - ch->room_check_ns < ROOM_CHECK_NS)
+	if (!peer_dead(ch, &ch->ctl->consumer))
 		return false;
-	ch->room_check_ns = now;
-	head = atomic_load_explicit(&ch->ctl->consumer.head, memory_order_acquire);
-	if (shmqi_head_pid(head) == 0 || shmqi_entry_alive(&ch->ctl->consumer, head))
-		return false;
-	ch->room_gone = !room_now(ch);
+	ch->peer_gone = !room_now(ch);
 	return true;
 }
 
@@ -843,13 +871,13 @@ int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint6
 	if (len > ch->max_msg)
 		return -EMSGSIZE;
 	ch->room_len = len;
-	ch->room_gone = false;
-	ch->room_check_ns = 0;
+	ch->peer_gone = false;
+	ch->peer_check_ns = 0;
 	/* P1/W1 (wake.c) with release_to(): a read_pos store, then a look for a parked producer. */
 	r = shmqi_wait_until(&ch->ctl->room_park_state, &ch->ctl->room, &ch->room_park_on,
 			     chan_room, ch, spin_ns, shmqi_deadline(timeout_ns),
 			     shmqi_room_slice_ns);
-	return r == 0 && ch->room_gone ? -EPIPE : r;
+	return r == 0 && ch->peer_gone ? -EPIPE : r;
 }
 
 /* A role's owner for the statistics; one in the middle of taking or giving it up counts. */

@@ -108,8 +108,9 @@ void shmqi_seg_close(struct shmqi_seg *seg);
 extern void (*shmqi_topic_test_hook)(int phase, uint64_t seq);
 /*
  * How often a producer parked for room wakes to look for dead subscribers or a dead
- * consumer (default 10 ms). Tests set 0 (never), so that a wake the readers fail to give
- * shows as a hang.
+ * consumer, and a channel's consumer parked for a message to look for a dead producer
+ * (default 10 ms). Tests set 0 (never), so that a wake the other side fails to give shows
+ * as a hang.
  */
 extern uint64_t shmqi_room_slice_ns;
 

@@ -705,6 +705,102 @@ static int doomed_consumer(shmq_bus *bus, int ready, int hold)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
+/*
+ * In a grandchild: open the producer role, send @n messages, say so on @ready, and die
+ * without closing after 200 ms, by when the consumer is parked. The child reaps it (its
+ * pid is gone) and waits on @hold for the consumer's wait to end.
+ */
+static int doomed_producer(shmq_bus *bus, int n, int ready, int hold)
+{
+	shmq_channel *tx;
+	int st = 0;
+	char c;
+	pid_t g;
+
+	alarm(60);
+	g = fork();
+	if (g < 0)
+		return 1;
+	if (g == 0) {
+		if (shmq_channel_open(bus, "dp", SHMQ_OPEN_PRODUCER, NULL, &tx) < 0)
+			_exit(1);
+		for (int i = 0; i < n; i++)
+			if (shmq_channel_send(tx, "m", 1) != 0)
+				_exit(1);
+		if (write(ready, "p", 1) != 1)
+			_exit(1);
+		usleep(200000);
+		_exit(0); /* dies without closing */
+	}
+	close(ready);
+	if (waitpid(g, &st, 0) != g)
+		return 1;
+	while (read(hold, &c, 1) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+/* Run doomed_producer(@n) in a child; return after the grandchild said it is ready. */
+static pid_t producer_dies_later(shmq_bus *bus, int n, int hold[2])
+{
+	int ready[2];
+	pid_t mid;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(hold), 0);
+	mid = fork();
+	assert_true(mid >= 0);
+	if (mid == 0) {
+		close(hold[1]);
+		close(ready[0]);
+		_exit(doomed_producer(bus, n, ready[1], hold[0]));
+	}
+	close(hold[0]);
+	close(ready[1]); /* a child that fails before it writes: EOF, not a hang */
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return mid;
+}
+
+/*
+ * A producer that dies without closing: a consumer parked with no timeout gets -EPIPE
+ * (judged every 10 ms while parked), after what it published before it died.
+ */
+static void test_channel_wait_producer_dies(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_channel *rx, *tx;
+	int hold[2];
+	char buf[8];
+	pid_t mid;
+
+	assert_int_equal(
+		shmq_channel_open(bus, "dp", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &small, &rx), 0);
+	assert_int_equal(shmq_channel_wait(rx, 0, 0), -ETIMEDOUT); /* nobody holds the role */
+	mid = producer_dies_later(bus, 0, hold);
+	assert_int_equal(shmq_channel_wait(rx, 0, SHMQ_WAIT_FOREVER), -EPIPE);
+	close(hold[1]);
+	assert_int_equal(test_wait(mid), 0);
+	/* One that published first: its message, then -EPIPE. */
+	mid = producer_dies_later(bus, 1, hold);
+	assert_int_equal(shmq_channel_wait(rx, 0, SHMQ_WAIT_FOREVER), 0);
+	assert_int_equal(shmq_channel_recv(rx, buf, sizeof(buf), NULL), 1);
+	assert_int_equal(shmq_channel_wait(rx, 0, SHMQ_WAIT_FOREVER), -EPIPE);
+	close(hold[1]);
+	assert_int_equal(test_wait(mid), 0);
+	/* A producer that takes the dead one's role over: waits work again. */
+	assert_int_equal(shmq_channel_open(bus, "dp", SHMQ_OPEN_PRODUCER, NULL, &tx), 0);
+	assert_int_equal(shmq_channel_wait(rx, 0, 1000000), -ETIMEDOUT);
+	assert_int_equal(shmq_channel_send(tx, "n", 1), 0);
+	assert_int_equal(shmq_channel_wait(rx, 0, SHMQ_WAIT_FOREVER), 0);
+	assert_int_equal(shmq_channel_recv(rx, buf, sizeof(buf), NULL), 1);
+	shmq_channel_close(tx);
+	shmq_channel_close(rx);
+	test_unlink(bus, "dp");
+	shmq_bus_close(bus);
+}
+
 static void test_channel_room_consumer_dies(void **state)
 {
 	static char msg[1024];
@@ -1058,6 +1154,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_channel_wait_room_dead),
 		cmocka_unit_test(test_channel_room_reused_pid),
 		cmocka_unit_test(test_channel_room_consumer_dies),
+		cmocka_unit_test(test_channel_wait_producer_dies),
 		cmocka_unit_test(test_channel_room_handoff),
 		cmocka_unit_test(test_wait_many),
 		cmocka_unit_test(test_prep_wait),
