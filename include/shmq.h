@@ -350,7 +350,7 @@ SHMQ_API int shmq_channel_release(shmq_channel *ch);
  * milliseconds, once). Signals do not end the wait.
  *
  * The wait also judges whether the producer died (as shmq_channel_wait_room() judges the
- * consumer: at its first look, then at most every 10 ms, spinning or parked). Messages it
+ * consumer: at most every 10 ms per handle, spinning or parked). Messages it
  * published before it died are still delivered first. A channel with no producer at all
  * is waited on as usual: one may attach. Only this call judges; the prepared, multi and
  * fd waits end on a message or a close.
@@ -372,8 +372,8 @@ SHMQ_API int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t time
  * that costs it nothing until the producer first parks on the channel, then a full fence
  * per release and, while the producer sleeps, one futex wake. The wait also judges whether
  * the consumer died (its pid gone, a zombie, or another process's now; a consumer of another
- * pid namespace counts as alive): at its first
- * look, then at most every 10 ms, spinning or parked; then -EPIPE, unless the room came
+ * pid namespace counts as alive): at most every 10 ms per handle, across calls (a handle's
+ * first wait judges at its first look), spinning or parked; then -EPIPE, unless the room came
  * after all. -EPIPE says what was seen then: a new consumer that takes the role over makes
  * room again. A consumer that closed, or one that stopped, makes no room either; the wait
  * goes on, as another consumer may attach, until the timeout. A corrupt read position is

@@ -787,9 +787,11 @@ int shmq_channel_fd(shmq_channel *ch)
 }
 
 /*
- * Is the other role's owner @o dead? A wait judges it at its first look and then at most
- * every PEER_CHECK_NS, spinning or parked (a parked waiter wakes that often). A role nobody
- * holds is not a dead one: somebody may attach.
+ * Is the other role's owner @o dead? Waits judge it at most every PEER_CHECK_NS per handle,
+ * across calls (reading /proc costs microseconds, and a consumer may wait once per
+ * message), spinning or parked (a parked waiter wakes that often); the first wait of a
+ * handle judges at its first look. A role nobody holds is not a dead one: somebody may
+ * attach.
  */
 static bool peer_dead(shmq_channel *ch, const struct shmqi_owner *o)
 {
@@ -827,7 +829,6 @@ int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
 	if (r < 0)
 		return r;
 	ch->peer_gone = false;
-	ch->peer_check_ns = 0;
 	r = shmqi_wait_until(w.park_state, w.w, w.enabled, chan_msg, ch, spin_ns,
 			     shmqi_deadline(timeout_ns), shmqi_room_slice_ns);
 	return r == 0 && ch->peer_gone ? -EPIPE : r;
@@ -872,7 +873,6 @@ int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint6
 		return -EMSGSIZE;
 	ch->room_len = len;
 	ch->peer_gone = false;
-	ch->peer_check_ns = 0;
 	/* P1/W1 (wake.c) with release_to(): a read_pos store, then a look for a parked producer. */
 	r = shmqi_wait_until(&ch->ctl->room_park_state, &ch->ctl->room, &ch->room_park_on,
 			     chan_room, ch, spin_ns, shmqi_deadline(timeout_ns),
