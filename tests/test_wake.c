@@ -675,13 +675,15 @@ static void test_channel_room_reused_pid(void **state)
 }
 
 /*
- * The consumer dies while the producer is parked for room. It runs in a grandchild, so
- * that no SIGCHLD of ours is what wakes the producer: the wait's own look, every 10 ms,
- * must find the death.
+ * A role's owner dies while the other side is parked: in a grandchild, that opens @role
+ * on channel @name, sends @n messages if it is the producer, says so on @ready, and dies
+ * without closing after 200 ms. So no SIGCHLD of ours is what wakes the waiter: the
+ * wait's own look, every 10 ms, must find the death. The child reaps it (its pid is
+ * gone) and waits on @hold for the other side's wait to end.
  */
-static int doomed_consumer(shmq_bus *bus, int ready, int hold)
+static int doomed(shmq_bus *bus, const char *name, unsigned role, int n, int ready, int hold)
 {
-	shmq_channel *rx;
+	shmq_channel *ch;
 	int st = 0;
 	char c;
 	pid_t g;
@@ -691,57 +693,26 @@ static int doomed_consumer(shmq_bus *bus, int ready, int hold)
 	if (g < 0)
 		return 1;
 	if (g == 0) {
-		if (shmq_channel_open(bus, "dd", SHMQ_OPEN_CONSUMER, NULL, &rx) < 0 ||
-		    write(ready, "c", 1) != 1)
+		if (shmq_channel_open(bus, name, role, NULL, &ch) < 0)
 			_exit(1);
-		usleep(200000); /* meanwhile the producer fills the channel and parks */
+		for (int i = 0; i < n; i++)
+			if (shmq_channel_send(ch, "m", 1) != 0)
+				_exit(1);
+		if (write(ready, "r", 1) != 1)
+			_exit(1);
+		usleep(200000); /* meanwhile the other side parks */
 		_exit(0); /* dies without closing */
 	}
 	close(ready); /* only the grandchild writes it */
 	if (waitpid(g, &st, 0) != g) /* reaped: its pid is gone */
 		return 1;
-	while (read(hold, &c, 1) < 0 && errno == EINTR) /* until the producer's wait ended */
+	while (read(hold, &c, 1) < 0 && errno == EINTR) /* until the other side's wait ended */
 		;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
-/*
- * In a grandchild: open the producer role, send @n messages, say so on @ready, and die
- * without closing after 200 ms, by when the consumer is parked. The child reaps it (its
- * pid is gone) and waits on @hold for the consumer's wait to end.
- */
-static int doomed_producer(shmq_bus *bus, int n, int ready, int hold)
-{
-	shmq_channel *tx;
-	int st = 0;
-	char c;
-	pid_t g;
-
-	alarm(60);
-	g = fork();
-	if (g < 0)
-		return 1;
-	if (g == 0) {
-		if (shmq_channel_open(bus, "dp", SHMQ_OPEN_PRODUCER, NULL, &tx) < 0)
-			_exit(1);
-		for (int i = 0; i < n; i++)
-			if (shmq_channel_send(tx, "m", 1) != 0)
-				_exit(1);
-		if (write(ready, "p", 1) != 1)
-			_exit(1);
-		usleep(200000);
-		_exit(0); /* dies without closing */
-	}
-	close(ready);
-	if (waitpid(g, &st, 0) != g)
-		return 1;
-	while (read(hold, &c, 1) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
-}
-
-/* Run doomed_producer(@n) in a child; return after the grandchild said it is ready. */
-static pid_t producer_dies_later(shmq_bus *bus, int n, int hold[2])
+/* Run doomed() in a child; return once the grandchild is ready. */
+static pid_t dies_later(shmq_bus *bus, const char *name, unsigned role, int n, int hold[2])
 {
 	int ready[2];
 	pid_t mid;
@@ -754,7 +725,7 @@ static pid_t producer_dies_later(shmq_bus *bus, int n, int hold[2])
 	if (mid == 0) {
 		close(hold[1]);
 		close(ready[0]);
-		_exit(doomed_producer(bus, n, ready[1], hold[0]));
+		_exit(doomed(bus, name, role, n, ready[1], hold[0]));
 	}
 	close(hold[0]);
 	close(ready[1]); /* a child that fails before it writes: EOF, not a hang */
@@ -778,12 +749,12 @@ static void test_channel_wait_producer_dies(void **state)
 	assert_int_equal(
 		shmq_channel_open(bus, "dp", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &small, &rx), 0);
 	assert_int_equal(shmq_channel_wait(rx, 0, 0), -ETIMEDOUT); /* nobody holds the role */
-	mid = producer_dies_later(bus, 0, hold);
+	mid = dies_later(bus, "dp", SHMQ_OPEN_PRODUCER, 0, hold);
 	assert_int_equal(shmq_channel_wait(rx, 0, SHMQ_WAIT_FOREVER), -EPIPE);
 	close(hold[1]);
 	assert_int_equal(test_wait(mid), 0);
 	/* One that published first: its message, then -EPIPE. */
-	mid = producer_dies_later(bus, 1, hold);
+	mid = dies_later(bus, "dp", SHMQ_OPEN_PRODUCER, 1, hold);
 	assert_int_equal(shmq_channel_wait(rx, 0, SHMQ_WAIT_FOREVER), 0);
 	assert_int_equal(shmq_channel_recv(rx, buf, sizeof(buf), NULL), 1);
 	assert_int_equal(shmq_channel_wait(rx, 0, SHMQ_WAIT_FOREVER), -EPIPE);
@@ -805,30 +776,18 @@ static void test_channel_room_consumer_dies(void **state)
 {
 	static char msg[1024];
 	shmq_bus *bus = test_bus();
-	int ready[2], hold[2];
 	shmq_channel *tx;
+	int hold[2];
 	pid_t mid;
-	char c;
 
 	assert_int_equal(
 		shmq_channel_open(bus, "dd", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &small, &tx),
 		0);
-	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(hold), 0);
-	mid = fork();
-	assert_true(mid >= 0);
-	if (mid == 0) {
-		close(hold[1]);
-		_exit(doomed_consumer(bus, ready[1], hold[0]));
-	}
-	close(hold[0]);
-	close(ready[1]); /* a child that fails before it writes: EOF, not a hang */
-	assert_int_equal(read(ready[0], &c, 1), 1);
+	mid = dies_later(bus, "dd", SHMQ_OPEN_CONSUMER, 0, hold);
 	chan_fill(tx);
 	assert_int_equal(shmq_channel_wait_room(tx, sizeof(msg), 0, 30000000000ull), -EPIPE);
 	close(hold[1]);
 	assert_int_equal(test_wait(mid), 0);
-	close(ready[0]);
 	shmq_channel_close(tx);
 	test_unlink(bus, "dd");
 	shmq_bus_close(bus);
