@@ -47,6 +47,7 @@ struct shmq_channel {
 	bool peer_gone; /* a wait found the other role's owner dead, and nothing to go on with */
 	size_t room_len; /* what shmq_channel_wait_room() waits to fit */
 	uint64_t peer_check_ns; /* when a wait last judged the other role's owner */
+	uint32_t peer_polls; /* spinning looks since, counted to read the clock less often */
 	/* consumer */
 	uint64_t rpos; /* released position */
 	uint64_t peek_pos; /* next record to read */
@@ -793,10 +794,14 @@ int shmq_channel_fd(shmq_channel *ch)
  * handle judges at its first look. A role nobody holds is not a dead one: somebody may
  * attach.
  */
-static bool peer_dead(shmq_channel *ch, const struct shmqi_owner *o)
+static bool peer_dead(shmq_channel *ch, const struct shmqi_owner *o, bool thorough)
 {
-	uint64_t now = shmqi_now_ns(), head;
+	uint64_t now, head;
 
+	/* A spinning look (not thorough) reads the clock only every 64th time: it is polled. */
+	if (!thorough && ch->peer_check_ns && ++ch->peer_polls % 64 != 0)
+		return false;
+	now = shmqi_now_ns();
 	if (ch->peer_check_ns && now - ch->peer_check_ns < PEER_CHECK_NS)
 		return false;
 	ch->peer_check_ns = now;
@@ -815,7 +820,7 @@ static bool chan_msg(void *arg, bool thorough)
 
 	if (chan_ready(ch, thorough))
 		return true;
-	if (!peer_dead(ch, &ch->ctl->producer))
+	if (!peer_dead(ch, &ch->ctl->producer, thorough))
 		return false;
 	ch->peer_gone = !chan_ready(ch, thorough);
 	return true;
@@ -854,10 +859,9 @@ static bool chan_room(void *arg, bool thorough)
 {
 	shmq_channel *ch = arg;
 
-	(void)thorough;
 	if (room_now(ch))
 		return true;
-	if (!peer_dead(ch, &ch->ctl->consumer))
+	if (!peer_dead(ch, &ch->ctl->consumer, thorough))
 		return false;
 	ch->peer_gone = !room_now(ch);
 	return true;
