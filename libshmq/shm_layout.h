@@ -23,7 +23,8 @@ static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be plain-sized");
 static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
 
 #define SHMQI_MAGIC 0x31474553514d4853ull /* "SHMQSEG1" little-endian */
-#define SHMQI_LAYOUT_VERSION 4u /* 2: wait words; 3: topic sub_start, room waits; 4: channel owners */
+/* 2: wait words; 3: topic sub_start, room waits; 4: owner records with head words */
+#define SHMQI_LAYOUT_VERSION 4u
 #define SHMQI_CACHE_PAIR 128 /* producer/consumer hot fields sit this far apart */
 
 /*
@@ -236,7 +237,6 @@ static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
 static_assert(offsetof(struct shmqi_topic, wait) == 256, "wait offset");
 static_assert(offsetof(struct shmqi_topic, room) == 384, "room offset");
 static_assert(sizeof(struct shmqi_topic) == 512, "topic control block size");
-
 
 /*
  * One subscriber: its cursor and counters, written by the subscriber only, read by

@@ -1035,8 +1035,7 @@ void shmq_pub_close(shmq_pub *pub)
 	if (handle_is_ours(&pub->t)) {
 		if (pub->claim_len != UINT32_MAX)
 			shmq_pub_abort(pub);
-		drop_entry(&pub->t, &pub->me->owner, pub->exclusive ? clear_exclusive : NULL,
-			   NULL);
+		drop_entry(&pub->t, &pub->me->owner, pub->exclusive ? clear_exclusive : NULL, NULL);
 		/* The last live one (entries dead producers left do not count): parked
 		 * subscribers get -EPIPE. */
 		if (count_prods(&pub->t) == 0)

@@ -409,8 +409,8 @@ static pid_t live_child(int *fd)
  * Write a role's owner by hand: head of generation 7, fields written for generation
  * @field_gen (7: this owner's; another: left by a taker that lost its final CAS).
  */
-static void poke_owner_gen(struct pair *p, bool producer, int32_t pid, uint64_t start,
-			   uint64_t ns, uint32_t field_gen)
+static void poke_owner_gen(struct pair *p, bool producer, int32_t pid, uint64_t start, uint64_t ns,
+			   uint32_t field_gen)
 {
 	struct shmqi_chan *ctl;
 	struct shmqi_owner *o;
@@ -460,8 +460,7 @@ static void test_role_owner_identity(void **state)
 
 	/* The live child, as itself: it holds the role; statistics name it. */
 	poke_owner(&p, true, live, start, ns);
-	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
-			 -EBUSY);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), -EBUSY);
 	assert_int_equal(shmq_channel_stats(p.rx, &st), 0);
 	assert_int_equal(st.producer_pid, live);
 	/* Its pid with another start time: a dead owner whose pid was reused. */
@@ -475,12 +474,10 @@ static void test_role_owner_identity(void **state)
 	p.tx = NULL;
 	/* Another pid namespace cannot be judged: even a pid dead here holds the role. */
 	poke_owner(&p, true, dead, 0, ns + 1);
-	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
-			 -EBUSY);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), -EBUSY);
 	/* An owner in the middle of taking the role (negated pid) is judged by its pid. */
 	poke_owner(&p, true, -live, 0, 0);
-	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
-			 -EBUSY);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), -EBUSY);
 	assert_int_equal(shmq_channel_stats(p.rx, &st), 0);
 	assert_int_equal(st.producer_pid, live);
 	poke_owner(&p, true, -dead, 0, 0);
@@ -491,8 +488,7 @@ static void test_role_owner_identity(void **state)
 	p.tx = NULL;
 	/* Fields another taker left after it lost its final CAS: the pid alone decides. */
 	poke_owner_gen(&p, true, live, start + 1, ns, 6);
-	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
-			 -EBUSY);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), -EBUSY);
 	/* A zombie in the middle of taking the role (exited, not yet reaped) is dead. */
 	zombie = fork();
 	if (zombie == 0)
@@ -509,18 +505,14 @@ static void test_role_owner_identity(void **state)
 	shmq_channel_close(p.rx);
 	p.rx = NULL;
 	poke_owner(&p, false, live, start, ns);
-	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx),
-			 -EBUSY);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), -EBUSY);
 	poke_owner(&p, false, dead, 0, ns + 1);
-	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx),
-			 -EBUSY);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), -EBUSY);
 	/* Changing hands in another namespace: not judged by a pid that means nothing here. */
 	poke_owner(&p, false, -dead, 0, ns + 1);
-	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx),
-			 -EBUSY);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), -EBUSY);
 	poke_owner(&p, false, -live, 0, ns);
-	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx),
-			 -EBUSY);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), -EBUSY);
 	poke_owner(&p, false, -dead, 0, ns);
 	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_CONSUMER, NULL, &p.rx), 0);
 	send_pattern(p.tx, 16, 4);
@@ -594,8 +586,7 @@ static void test_role_owner_changes_while_judged(void **state)
 	swap_pid = live;
 	swap_start = start;
 	shmqi_owner_test_hook = swap_owner;
-	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
-			 -EBUSY);
+	assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx), -EBUSY);
 	assert_null(shmqi_owner_test_hook);
 	/* The same for a producer that judges the consumer while it waits for room. */
 	poke_owner(&p, true, 0, 0, 0);
@@ -677,9 +668,8 @@ static void test_owner_main_thread_gone(void **state)
 		usleep(1000);
 	if (proc_state(pid) == 'Z') { /* /proc shows the main thread's state */
 		assert_true(shmqi_owner_alive(pid, shmqi_proc_start(pid), 0));
-		assert_int_equal(
-			shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
-			-EBUSY);
+		assert_int_equal(shmq_channel_open(p.bus, p.name, SHMQ_OPEN_PRODUCER, NULL, &p.tx),
+				 -EBUSY);
 	}
 	close(pfd[1]); /* the thread returns: the process exits */
 	assert_int_equal(test_wait(pid), 0);

@@ -747,7 +747,8 @@ static void test_channel_wait_producer_dies(void **state)
 	pid_t mid;
 
 	assert_int_equal(
-		shmq_channel_open(bus, "dp", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &small, &rx), 0);
+		shmq_channel_open(bus, "dp", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &small, &rx),
+		0);
 	assert_int_equal(shmq_channel_wait(rx, 0, 0), -ETIMEDOUT); /* nobody holds the role */
 	mid = dies_later(bus, "dp", SHMQ_OPEN_PRODUCER, 0, hold);
 	assert_int_equal(shmq_channel_wait(rx, 0, SHMQ_WAIT_FOREVER), -EPIPE);
