@@ -329,23 +329,31 @@ static int take_entry(struct topic_map *t, void *table, uint32_t n, uint32_t *re
 	return -EUSERS;
 }
 
+typedef void (*clear_fn)(const struct topic_map *t, void *arg);
+
+/*
+ * Free entry @o if its head is still @head: grab it, clear what it holds (@clear, may be
+ * NULL) while it is still ours (only a judge that took us for dead could have taken it
+ * meanwhile), then give it back. False if the head was another.
+ */
+static bool free_entry(const struct topic_map *t, struct shmqi_owner *o, uint64_t head,
+		       clear_fn clear, void *arg)
+{
+	if (!shmqi_entry_grab(o, &head, t->pid))
+		return false;
+	if (clear && atomic_load_explicit(&o->head, memory_order_seq_cst) == head)
+		clear(t, arg);
+	shmqi_entry_set(o, &head, 0, 0, 0);
+	return true;
+}
+
 /*
  * Give our entry up, if it is still ours: its head is still the one our take left (another
- * handle of this process that took it after us has another). Two steps, so that the
- * caller can clear what the entry holds in between (@clear, may be NULL). False if the
- * entry was not ours any more.
+ * handle of this process that took it after us has another).
  */
-static bool drop_entry(const struct topic_map *t, struct shmqi_owner *o,
-		       void (*clear)(const struct topic_map *t, void *arg), void *arg)
+static bool drop_entry(const struct topic_map *t, struct shmqi_owner *o, clear_fn clear, void *arg)
 {
-	uint64_t h = t->head;
-
-	if (!shmqi_entry_grab(o, &h, t->pid))
-		return false;
-	if (clear)
-		clear(t, arg);
-	shmqi_entry_set(o, &h, 0, 0, 0);
-	return true;
+	return free_entry(t, o, t->head, clear, arg);
 }
 
 /* A forked child's copy of a handle gives up nothing of the parent's. */
@@ -360,16 +368,19 @@ static void room_made(const struct topic_map *t)
 	shmqi_notify(&t->ctl->room_park_state, &t->ctl->room);
 }
 
-/* Free the slot of a subscriber that died (its head @dead): take it, clear it, give it back. */
+/* Between the two steps of freeing a subscriber's entry: it stops gating. */
+static void clear_sub(const struct topic_map *t, void *arg)
+{
+	struct shmqi_sub_slot *s = arg;
+
+	atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
+	room_made(t);
+}
+
+/* Free the slot of a subscriber that died (its head @dead). */
 static void reap_sub(const struct topic_map *t, struct shmqi_sub_slot *s, uint64_t dead)
 {
-	if (!shmqi_entry_grab(&s->owner, &dead, t->pid))
-		return;
-	/* Still ours? Only a judge that took us for dead could have taken it meanwhile. */
-	if (atomic_load_explicit(&s->owner.head, memory_order_seq_cst) == dead)
-		atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
-	shmqi_entry_set(&s->owner, &dead, 0, 0, 0);
-	room_made(t);
+	free_entry(t, &s->owner, dead, clear_sub, s);
 }
 
 /* ---- the claimant of an uncommitted record ---- */
@@ -1154,15 +1165,6 @@ err_close:
 err_free:
 	free(sub);
 	return r;
-}
-
-/* Between the two steps of giving a subscriber's entry up: it stops gating. */
-static void clear_sub(const struct topic_map *t, void *arg)
-{
-	struct shmqi_sub_slot *s = arg;
-
-	atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
-	room_made(t);
 }
 
 void shmq_sub_close(shmq_sub *sub)
