@@ -150,41 +150,12 @@ static int check_chan(struct shmq_channel *ch, const struct shmq_channel_config 
 }
 
 /*
- * Take a role: free (pid 0), or held by a dead owner. The owner is recorded as a topic's
- * table entries are (O1 in internal.h): pid, start time and pid namespace, so a reused pid
- * is not taken for the dead owner (even when it is ours) and an owner in another pid
- * namespace is not judged. A3: the grab's CAS (seq_cst) pairs with R3, the final CAS of
- * the head to pid 0 when the previous owner gave the role up.
+ * A role's owner is recorded as a topic's table entries are (O1 in internal.h, owner.c):
+ * pid, start time and pid namespace, so a reused pid is not taken for the dead owner (even
+ * when it is ours) and an owner in another pid namespace is not judged. A3: the grab's CAS
+ * (seq_cst) in shmqi_owner_take_one() pairs with R3, the final CAS of the head to pid 0
+ * when the previous owner gave the role up.
  */
-static int claim_role(struct shmqi_owner *o, int32_t me, uint64_t start, uint64_t *ret_head)
-{
-	uint64_t h;
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		h = atomic_load_explicit(&o->head, memory_order_acquire);
-		if (shmqi_head_pid(h) != 0 && shmqi_entry_alive(o, h)) {
-			if (atomic_load_explicit(&o->head, memory_order_acquire) != h)
-				continue; /* it changed while we judged it: look again */
-			return -EBUSY;
-		}
-		if (shmqi_entry_grab(o, &h, me)) {
-			if (!shmqi_entry_set(o, &h, me, start, shmqi_pidns()))
-				return -EBUSY;
-			*ret_head = h;
-			return 0;
-		}
-		/* Somebody else changed it: look again. */
-	}
-	return -EBUSY;
-}
-
-/* Give a role up (R3), if we still hold it (its head is still @head); true if we did. */
-static bool drop_role(struct shmqi_owner *o, uint64_t head, int32_t me)
-{
-	return shmqi_entry_grab(o, &head, me) && shmqi_entry_set(o, &head, 0, 0, 0);
-}
-
 static struct shmqi_owner *role_owner(const struct shmq_channel *ch, unsigned role)
 {
 	return role == SHMQ_OPEN_PRODUCER ? &ch->ctl->producer : &ch->ctl->consumer;
@@ -249,12 +220,12 @@ static int take_role(struct shmq_channel *ch, unsigned role)
 
 	ch->role = role;
 	ch->pid = (int32_t)getpid();
-	r = claim_role(owner, ch->pid, shmqi_proc_start(ch->pid), &ch->head);
+	r = shmqi_owner_take_one(owner, ch->pid, shmqi_proc_start(ch->pid), &ch->head);
 	if (r < 0)
 		return r;
 	r = role == SHMQ_OPEN_PRODUCER ? producer_resume(ch) : consumer_resume(ch);
 	if (r < 0)
-		drop_role(owner, ch->head, ch->pid);
+		shmqi_owner_free(owner, ch->head, ch->pid, NULL, NULL, NULL);
 	else if (role == SHMQ_OPEN_PRODUCER)
 		shmqi_wait_close(&ch->ctl->wait, false);
 	return r;
@@ -315,8 +286,9 @@ void shmq_channel_close(shmq_channel *ch)
 		return;
 	/* A forked child's copy of the handle: its close gives up nothing of the parent's. */
 	mine = ch->ctl && getpid() == ch->pid;
-	/* R3: pairs with A3 in claim_role(); only if we still own it. */
-	if (mine && drop_role(role_owner(ch, ch->role), ch->head, ch->pid) &&
+	/* R3: pairs with A3 in shmqi_owner_take_one(); only if we still own it. */
+	if (mine &&
+	    shmqi_owner_free(role_owner(ch, ch->role), ch->head, ch->pid, NULL, NULL, NULL) &&
 	    ch->role == SHMQ_OPEN_PRODUCER)
 		shmqi_wait_close(&ch->ctl->wait, true); /* a parked consumer: -EPIPE */
 	if (ch->fdring)
@@ -754,37 +726,30 @@ int shmqi_channel_waitable(shmq_channel *ch, struct shmqi_waitable *w, uint64_t 
 				      .w = &ch->ctl->wait,
 				      .enabled = &ch->park_on,
 				      .ready = chan_ready,
-				      .arg = ch };
+				      .arg = ch,
+				      .fdring = &ch->fdring };
 	(void)slice_ns; /* a channel never needs waking without a writer */
 	return 0;
 }
 
+static int chan_fill(void *handle, struct shmqi_waitable *w, uint64_t *slice_ns)
+{
+	return shmqi_channel_waitable(handle, w, slice_ns);
+}
+
 int shmq_channel_prep_wait(shmq_channel *ch, struct io_uring_sqe *sqe, uint64_t user_data)
 {
-	struct shmqi_waitable w;
-	int r = shmqi_channel_waitable(ch, &w, NULL);
-
-	if (r < 0)
-		return r;
-	return sqe ? shmqi_arm(&w, sqe, user_data) : -EINVAL;
+	return shmqi_handle_prep_wait(chan_fill, ch, sqe, user_data);
 }
 
 int shmq_channel_wait_done(shmq_channel *ch)
 {
-	struct shmqi_waitable w;
-	int r = shmqi_channel_waitable(ch, &w, NULL);
-
-	if (r == 0)
-		shmqi_arm_done(&w);
-	return r;
+	return shmqi_handle_wait_done(chan_fill, ch);
 }
 
 int shmq_channel_fd(shmq_channel *ch)
 {
-	struct shmqi_waitable w;
-	int r = shmqi_channel_waitable(ch, &w, NULL);
-
-	return r < 0 ? r : shmqi_fdring_get(&ch->fdring, &w);
+	return shmqi_handle_fd(chan_fill, ch);
 }
 
 /*

@@ -24,6 +24,8 @@ bool shmqi_valid_name(const char *name);
 int shmqi_seg_path(const shmq_bus *bus, const char *name, char *buf, size_t buf_len);
 uint64_t shmqi_now_ns(void); /* CLOCK_MONOTONIC, from the TSC where it can (clock.c) */
 uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
+
+/* owner.c: process liveness */
 bool shmqi_pid_alive(pid_t pid);
 /* A process's start time (clock ticks since boot, /proc/PID/stat field 22); 0 if unknown. */
 uint64_t shmqi_proc_start(pid_t pid);
@@ -77,6 +79,33 @@ bool shmqi_entry_grab(struct shmqi_owner *o, uint64_t *head, int32_t me);
 /* Finish a grab: the fields, then the head to @pid (0: free); false if taken from us. */
 bool shmqi_entry_set(struct shmqi_owner *o, uint64_t *head, int32_t pid, uint64_t start,
 		     uint64_t pidns);
+
+/*
+ * owner.c: the only place that takes, gives up, judges and scans owner entries (O1). A table
+ * is @n entries @stride bytes apart, each starting with its struct shmqi_owner.
+ *
+ * shmqi_owner_take() takes a free entry, else one whose owner is dead; -EUSERS when every
+ * entry is held by a live process. shmqi_owner_take_one() takes one role entry: free or a
+ * dead owner's, -EBUSY when a live process holds it. Both give the head their take left.
+ */
+int shmqi_owner_take(void *table, size_t stride, uint32_t n, int32_t me, uint64_t start,
+		     uint64_t *ret_head, uint32_t *ret_i);
+int shmqi_owner_take_one(struct shmqi_owner *o, int32_t me, uint64_t start, uint64_t *ret_head);
+/*
+ * Free entry @o if its head is still @head (ours, or a dead owner's that we judged): grab it,
+ * call @clear(@ctx, @arg) (may be NULL) while it is still ours (only a judge that took us for
+ * dead could have taken it meanwhile), then give it back. False if the head was another.
+ */
+typedef void (*shmqi_owner_clear_fn)(void *ctx, void *arg);
+bool shmqi_owner_free(struct shmqi_owner *o, uint64_t head, int32_t me, shmqi_owner_clear_fn clear,
+		      void *ctx, void *arg);
+/*
+ * Visit the entries whose owner is alive (@live) or dead (!@live), free ones never: @visit
+ * (may be NULL) says whether to count the entry. Return: the count.
+ */
+typedef bool (*shmqi_owner_visit_fn)(void *arg, uint32_t i, uint64_t head);
+uint32_t shmqi_owner_scan(void *table, size_t stride, uint32_t n, bool live,
+			  shmqi_owner_visit_fn visit, void *arg);
 
 /* segment.c: one named POSIX shared-memory segment with a published header. */
 struct shmqi_seg {

@@ -57,6 +57,9 @@ int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *e
 		     shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns,
 		     uint64_t slice_ns);
 
+struct io_uring_sqe;
+struct shmqi_fdring;
+
 /* One thing a thread waits for among several (shmq_wait_many()). */
 struct shmqi_waitable {
 	_Atomic uint32_t *park_state;
@@ -64,6 +67,7 @@ struct shmqi_waitable {
 	bool *enabled;
 	shmqi_ready_fn ready;
 	void *arg;
+	struct shmqi_fdring **fdring; /* the handle's pollable fd, made on first use (or NULL) */
 };
 
 /*
@@ -83,7 +87,6 @@ int shmqi_park_many(_Atomic uint32_t *const *words, const uint32_t *expected, un
 		    uint64_t timeout_ns);
 
 /* The wait, prepared into an io_uring SQE of the caller's (see shmq_channel_prep_wait()). */
-struct io_uring_sqe;
 int shmqi_arm(struct shmqi_waitable *wt, struct io_uring_sqe *sqe, uint64_t user_data);
 void shmqi_arm_done(struct shmqi_waitable *wt);
 
@@ -96,6 +99,17 @@ struct shmqi_fdring;
 int shmqi_fdring_get(struct shmqi_fdring **fp, struct shmqi_waitable *wt);
 void shmqi_fdring_idle(struct shmqi_fdring *f, struct shmqi_waitable *wt);
 void shmqi_fdring_free(struct shmqi_fdring *f, struct shmqi_waitable *wt);
+
+/*
+ * The public prep_wait / wait_done / fd trio of a handle kind, in one place: @fill makes
+ * the handle's waitable (shmqi_channel_waitable(), shmqi_sub_waitable(), ...) and fails
+ * for a handle that cannot wait.
+ */
+typedef int (*shmqi_waitable_fn)(void *handle, struct shmqi_waitable *w, uint64_t *slice_ns);
+int shmqi_handle_prep_wait(shmqi_waitable_fn fill, void *handle, struct io_uring_sqe *sqe,
+			   uint64_t user_data);
+int shmqi_handle_wait_done(shmqi_waitable_fn fill, void *handle);
+int shmqi_handle_fd(shmqi_waitable_fn fill, void *handle);
 
 /* A deadline @timeout_ns from now, saturating at UINT64_MAX ("never"). */
 uint64_t shmqi_deadline(uint64_t timeout_ns);

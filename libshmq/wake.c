@@ -599,3 +599,34 @@ void shmqi_fdring_free(struct shmqi_fdring *f, struct shmqi_waitable *wt)
 	io_uring_queue_exit(&f->ring); /* cancels a wait still armed */
 	free(f);
 }
+
+int shmqi_handle_prep_wait(shmqi_waitable_fn fill, void *handle, struct io_uring_sqe *sqe,
+			   uint64_t user_data)
+{
+	struct shmqi_waitable w;
+	int r = fill(handle, &w, NULL);
+
+	if (r < 0)
+		return r;
+	return sqe ? shmqi_arm(&w, sqe, user_data) : -EINVAL;
+}
+
+int shmqi_handle_wait_done(shmqi_waitable_fn fill, void *handle)
+{
+	struct shmqi_waitable w;
+	int r = fill(handle, &w, NULL);
+
+	if (r == 0)
+		shmqi_arm_done(&w);
+	return r;
+}
+
+int shmqi_handle_fd(shmqi_waitable_fn fill, void *handle)
+{
+	struct shmqi_waitable w;
+	int r = fill(handle, &w, NULL);
+
+	if (r == 0 && !w.fdring)
+		r = -EOPNOTSUPP;
+	return r < 0 ? r : shmqi_fdring_get(w.fdring, &w);
+}

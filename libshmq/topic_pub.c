@@ -1,0 +1,618 @@
+// SPDX-License-Identifier: MIT
+/* topic_pub.c - a topic's producers: claiming records, writing and committing them, the gate. */
+#include <assert.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "topic_internal.h"
+
+#define REAP_INTERVAL_NS 1000000ull /* a full producer checks liveness at most every 1 ms */
+
+struct shmq_pub {
+	struct shmqi_tmap t;
+	struct shmqi_prod_slot *me;
+	uint32_t id;
+	uint64_t pseq; /* next producer sequence */
+	uint64_t limit; /* reliable: claims below this sequence need no scan */
+	uint64_t free_from; /* reliable: claims from here to @limit own their slot unseen (F1) */
+	uint64_t last_reap_ns;
+	uint64_t claim_seq; /* the outstanding claim, when claim_len is not UINT32_MAX */
+	uint32_t claim_len;
+	bool unseen; /* the slot we own was taken without a look at its stamp (F1) */
+	bool exclusive; /* the only producer: the tail is ours to store */
+	bool room_park_on; /* this handle has seen parking for room switched on */
+	uint64_t wait_since_ns; /* this call's first wait for a slot, 0 when none */
+};
+
+/* ---- producers ---- */
+
+#define PUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SHMQ_PUB_EXCLUSIVE)
+
+static int join_producers(shmq_pub *pub)
+{
+	struct shmqi_tmap *t = &pub->t;
+	struct shmqi_prod_slot *p;
+	uint32_t i, id;
+	int r;
+
+	r = shmqi_topic_take(t, t->prods, t->max_prods, &i);
+	if (r < 0)
+		return r;
+	p = &t->prods[i];
+	atomic_store_explicit(&p->pending, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->published, 0, memory_order_relaxed);
+	do /* 0 is never an id: it means "none" */
+		id = atomic_fetch_add_explicit(&t->ctl->next_producer_id, 1, memory_order_relaxed) +
+		     1;
+	while (id == 0);
+	atomic_store_explicit(&p->id, id, memory_order_relaxed);
+	pub->me = p;
+	pub->id = id;
+	pub->pseq = 1;
+	pub->claim_len = UINT32_MAX;
+	pub->free_from = UINT64_MAX; /* until a scan of the gate says otherwise */
+	return 0;
+}
+
+/* Producer entries of live owners, one given entry (ours) aside, with a given pid or any. */
+struct prod_match {
+	const struct shmqi_prod_slot *me;
+	const struct shmqi_prod_slot *prods;
+	int32_t pid; /* 0: any */
+};
+
+static bool other_match(void *arg, uint32_t i, uint64_t head)
+{
+	const struct prod_match *m = arg;
+
+	return &m->prods[i] != m->me && (!m->pid || shmqi_head_pid(head) == m->pid);
+}
+
+/* X1: the scan's seq_cst head loads pair with the seq_cst head CAS of another producer's take. */
+static bool other_producer(struct shmqi_tmap *t, const struct shmqi_prod_slot *me)
+{
+	struct prod_match m = { .me = me, .prods = t->prods };
+
+	return shmqi_owner_scan(t->prods, sizeof(*t->prods), t->max_prods, true, other_match, &m);
+}
+
+/*
+ * X1: an exclusive producer stores exclusive_pid, then looks for other producers; any other
+ * producer takes its table entry, then looks at exclusive_pid; all seq_cst, so at least
+ * one of two racing openers sees the other (both may give up: -EBUSY).
+ *
+ * Is the exclusive producer @pid still open? Judged through its producer entry, any but
+ * ours (@me): an entry of ours says nothing about it, even with its pid, which may be ours
+ * now that it died.
+ */
+static bool exclusive_alive(struct shmqi_tmap *t, const struct shmqi_prod_slot *me, int32_t pid)
+{
+	struct prod_match m = { .me = me, .prods = t->prods, .pid = pid };
+
+	if (pid == 0)
+		return false;
+	return shmqi_owner_scan(t->prods, sizeof(*t->prods), t->max_prods, true, other_match, &m);
+}
+
+static int check_exclusive(shmq_pub *pub, bool want)
+{
+	struct shmqi_topic *ctl = pub->t.ctl;
+	int32_t cur = atomic_load_explicit(&ctl->exclusive_pid, memory_order_seq_cst);
+
+	if (!want)
+		return exclusive_alive(&pub->t, pub->me, cur) ? -EBUSY : 0;
+	if (exclusive_alive(&pub->t, pub->me, cur))
+		return -EBUSY;
+	if (!atomic_compare_exchange_strong_explicit(&ctl->exclusive_pid, &cur, pub->t.pid,
+						     memory_order_seq_cst, memory_order_relaxed))
+		return -EBUSY;
+	if (other_producer(&pub->t, pub->me)) {
+		atomic_store_explicit(&ctl->exclusive_pid, 0, memory_order_seq_cst);
+		return -EBUSY;
+	}
+	pub->exclusive = true;
+	return 0;
+}
+
+int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
+		  const struct shmq_topic_config *cfg, shmq_pub **ret_pub)
+{
+	shmq_pub *pub;
+	int r;
+
+	if (!ret_pub || (flags & ~PUB_FLAGS))
+		return -EINVAL;
+	pub = calloc(1, sizeof(*pub));
+	if (!pub)
+		return -ENOMEM;
+	r = shmqi_topic_map(bus, name, flags, cfg, &pub->t);
+	if (r < 0)
+		goto err_free;
+	r = join_producers(pub);
+	if (r < 0)
+		goto err_close;
+	r = check_exclusive(pub, flags & SHMQ_PUB_EXCLUSIVE);
+	if (r < 0)
+		goto err_drop;
+	shmqi_wait_close(&pub->t.ctl->wait, false);
+	*ret_pub = pub;
+	return 0;
+
+err_drop:
+	shmqi_topic_drop(&pub->t, &pub->me->owner, NULL, NULL);
+err_close:
+	shmqi_seg_close(&pub->t.seg);
+err_free:
+	free(pub);
+	return r;
+}
+
+uint32_t shmq_pub_id(const shmq_pub *pub)
+{
+	return pub ? pub->id : 0;
+}
+
+/*
+ * The first sequence that claims must stay below: the slowest active cursor plus a lap.
+ * Also where claims start to own their slot unseen (F1): a lap past the highest start of
+ * any subscriber; never, when none is active.
+ */
+static uint64_t gate_limit(const struct shmqi_tmap *t, uint64_t tail, uint64_t *ret_free_from)
+{
+	uint64_t min = UINT64_MAX, c, now, start;
+	uint32_t i;
+
+	for (i = 0; i < t->max_subs; i++) {
+		/* S1: pairs with the joiner's seq_cst store of ACTIVE in join_subscribers(). */
+		if (atomic_load_explicit(&t->subs[i].state, memory_order_seq_cst) !=
+		    SHMQI_SUB_ACTIVE)
+			continue;
+		/* A2: pairs with R2 in publish_cursor(): slots before c are read. */
+		c = atomic_load_explicit(&t->subs[i].cursor, memory_order_acquire);
+		if (c < min)
+			min = c;
+	}
+	/* F1: after the loads above, so at least the start of every subscriber they saw. */
+	start = atomic_load_explicit(&t->ctl->sub_start, memory_order_relaxed);
+	*ret_free_from = min != UINT64_MAX && start < SHMQI_SEQ_MAX ? start + t->slots : UINT64_MAX;
+	/* S1: a tail read after the state loads (seq_cst), never one read before them. */
+	now = atomic_load_explicit(&t->ctl->tail, memory_order_seq_cst);
+	if (now < min)
+		min = now;
+	if (tail < min)
+		min = tail;
+	return min + t->slots;
+}
+
+/* How many of @n records may be claimed at @tail (reliable topics); 0 when full. */
+static uint64_t room(shmq_pub *pub, uint64_t tail, uint64_t n)
+{
+	uint64_t now;
+
+	if (tail + n <= pub->limit)
+		return n;
+	pub->limit = gate_limit(&pub->t, tail, &pub->free_from);
+	if (pub->limit <= tail) {
+		now = shmqi_now_ns();
+		if (now - pub->last_reap_ns < REAP_INTERVAL_NS)
+			return 0;
+		pub->last_reap_ns = now;
+		shmqi_reap_dead_subs(&pub->t);
+		pub->limit = gate_limit(&pub->t, tail, &pub->free_from);
+		if (pub->limit <= tail)
+			return 0;
+	}
+	return pub->limit - tail < n ? pub->limit - tail : n;
+}
+
+/* Claim up to @n consecutive sequences with one CAS on the tail. */
+static inline int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uint64_t *ret_n)
+{
+	struct shmqi_topic *ctl = pub->t.ctl;
+	uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_relaxed);
+	uint64_t k;
+
+	for (;;) {
+		if (t == 0 || t >= SHMQI_SEQ_MAX - n) {
+			atomic_store_explicit(&pub->me->pending, 0, memory_order_relaxed);
+			return -EPROTO;
+		}
+		k = pub->t.policy == SHMQ_TOPIC_LOSSY ? n : room(pub, t, n);
+		if (k == 0) {
+			/* A claim that lost its CAS must not look like ours to a finder. */
+			atomic_store_explicit(&pub->me->pending, 0, memory_order_relaxed);
+			return -EAGAIN;
+		}
+		/* R3: ordered before the claim by its release; pairs with A3. */
+		atomic_store_explicit(&pub->me->pending_n, (uint32_t)k, memory_order_relaxed);
+		atomic_store_explicit(&pub->me->pending, t, memory_order_relaxed);
+		if (pub->exclusive) { /* nobody else stores the tail (X1) */
+			atomic_store_explicit(&ctl->tail, t + k, memory_order_release);
+			break;
+		}
+		if (atomic_compare_exchange_weak_explicit(
+			    &ctl->tail, &t, t + k, memory_order_seq_cst, memory_order_relaxed))
+			break;
+	}
+	*ret_first = t;
+	*ret_n = k;
+	return 0;
+}
+
+/* The claim is finished: no record of it is left without its final stamp. */
+static void claim_done(shmq_pub *pub)
+{
+	atomic_store_explicit(&pub->me->pending, 0, memory_order_release);
+	atomic_store_explicit(&pub->me->published, pub->pseq - 1, memory_order_relaxed);
+	shmqi_notify(&pub->t.ctl->park_state, &pub->t.ctl->wait);
+}
+
+static void backoff(unsigned *spins)
+{
+	if (++*spins > 64)
+		sched_yield();
+}
+
+/*
+ * Is the slot free for record @seq? Only once the record a lap earlier is finished
+ * (committed or skipped): then its claimant is done with the slot, and no other producer
+ * can want it before we finish ours, so owning it needs no CAS. In the first lap there is
+ * no earlier record.
+ */
+static bool slot_free_for(const struct shmqi_tmap *t, uint64_t v, uint64_t seq)
+{
+	if (seq <= t->slots)
+		return shmqi_stamp_seq(v) < seq;
+	return shmqi_stamp_seq(v) == seq - t->slots && (v & 3) >= SHMQI_STAMP_COMMITTED;
+}
+
+/*
+ * The record a lap earlier is not finished: its producer is slow, or died. Wait; after the
+ * claim timeout (counted from the first wait of this call), skip it if its claimant is
+ * dead. A live one is never overwritten: give up instead (-ETIMEDOUT).
+ */
+static int wait_prev(shmq_pub *pub, uint64_t seq, uint64_t v, unsigned *spins)
+{
+	uint64_t now;
+
+	backoff(spins);
+	if (*spins % 1024)
+		return 0;
+	now = shmqi_now_ns();
+	if (!pub->wait_since_ns) {
+		pub->wait_since_ns = now;
+		return 0;
+	}
+	if (now - pub->wait_since_ns < pub->t.timeout_ns ||
+	    shmqi_skip_dead_claim(&pub->t, seq - pub->t.slots, v))
+		return 0;
+	return -ETIMEDOUT;
+}
+
+/*
+ * Does our table entry still show our claim of @seq? Finders judge a claimant by it: while
+ * it does, and liveness is judged right, nobody takes us for dead. It catches our entry
+ * taken over or scribbled on; a finder that misjudges a live pid is not seen here.
+ */
+static inline bool claim_intact(const shmq_pub *pub, uint64_t seq)
+{
+	const struct shmqi_prod_slot *me = pub->me;
+	uint64_t first = atomic_load_explicit(&me->pending, memory_order_relaxed);
+
+	return first && seq - first < atomic_load_explicit(&me->pending_n, memory_order_relaxed) &&
+	       atomic_load_explicit(&me->owner.head, memory_order_relaxed) == pub->t.head;
+}
+
+/*
+ * Is the slot of record @seq still ours? Only a finder that took us for dead changes it
+ * meanwhile (a pid it could not judge right, or a scribbled producer table); then our
+ * record is skipped and must not be written. A slot we looked at is in our cache: a cheap
+ * look at the stamp. One owned unseen may be polled by a subscriber: a look at our own
+ * table entry instead, which is what a finder goes by.
+ */
+static inline bool still_ours(const shmq_pub *pub, const struct shmqi_trec *rec, uint64_t seq)
+{
+	uint64_t v;
+
+	if (pub->unseen)
+		return claim_intact(pub, seq);
+	v = atomic_load_explicit(&rec->stamp, memory_order_relaxed);
+	if (pub->t.policy == SHMQ_TOPIC_LOSSY)
+		return v == SHMQI_STAMP(seq, SHMQI_STAMP_WRITING);
+	return shmqi_stamp_seq(v) < seq;
+}
+
+/*
+ * Own the slot of record @seq: wait until the record a lap earlier is finished, then (lossy
+ * topics) mark the slot WRITING(seq). Return: 0, or -ESTALE when the slot already shows
+ * @seq or later (a finder skipped our record, taking us for dead), -ETIMEDOUT when a live
+ * producer has not finished the record a lap earlier within the claim timeout. Either way
+ * our record is abandoned: once the earlier one is finished, whoever waits at ours skips
+ * it (no live claimant covers it once our claim is done).
+ *
+ * Where the gate vouches that the earlier record is finished (F1), the stamp is not even
+ * loaded: a subscriber polling it would make that load a cache-to-cache transfer, and the
+ * writes that follow a second one (docs/design.md: "owning a slot unseen").
+ */
+static inline int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_rec)
+{
+	struct shmqi_trec *rec = shmqi_slot_at(&pub->t, seq);
+	unsigned spins = 0;
+	uint64_t v;
+	int r;
+
+	pub->unseen = pub->t.policy == SHMQ_TOPIC_RELIABLE && seq >= pub->free_from;
+	if (pub->unseen) {
+		if (!claim_intact(pub, seq))
+			return -ESTALE;
+		goto owned;
+	}
+	for (;;) {
+		/* A1: pairs with R1 of the previous lap's producer: it is done with the slot. */
+		v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
+		if (shmqi_stamp_seq(v) >= seq)
+			return -ESTALE;
+		if (slot_free_for(&pub->t, v, seq))
+			break;
+		r = wait_prev(pub, seq, v, &spins);
+		if (r < 0)
+			return r;
+	}
+	/*
+	 * Lossy topics mark the slot first, for the seqlock. Reliable ones do not: the gate
+	 * keeps subscribers off it, and a subscriber polling the stamp would pull the line
+	 * away between this store and the commit (a second cache-line transfer per record;
+	 * docs/design.md).
+	 */
+	if (pub->t.policy == SHMQ_TOPIC_LOSSY) {
+		v = SHMQI_STAMP(seq, SHMQI_STAMP_WRITING);
+		/* Release: whoever sees WRITING(seq) also sees the tail past seq. */
+		atomic_store_explicit(&rec->stamp, v, memory_order_release);
+	}
+owned:
+	/* R4 (pairs with A4), R5 (pairs with A5): the payload stores below become visible
+	 * after WRITING and after the claiming CAS of the tail. */
+	atomic_thread_fence(memory_order_release);
+	*ret_rec = rec;
+	return 0;
+}
+
+static void hook(int phase, uint64_t seq)
+{
+	if (shmqi_topic_test_hook)
+		shmqi_topic_test_hook(phase, seq);
+}
+
+/* Fill the header of an owned slot and publish the record. */
+static int commit_rec(shmq_pub *pub, struct shmqi_trec *rec, uint64_t seq, size_t len,
+		      uint64_t corr_id, uint64_t ts)
+{
+	if (!still_ours(pub, rec, seq))
+		return -ESTALE;
+	rec->ts_ns = ts;
+	rec->producer_seq = pub->pseq++;
+	rec->corr_id = corr_id;
+	rec->len = (uint32_t)len;
+	rec->producer_id = pub->id;
+	rec->flags = 0;
+	/* R1: pairs with A1 in next_rec(): header and payload are complete. */
+	atomic_store_explicit(&rec->stamp, SHMQI_STAMP(seq, SHMQI_STAMP_COMMITTED),
+			      memory_order_release);
+	return 0;
+}
+
+static int check_pub(shmq_pub *pub)
+{
+	if (!pub)
+		return -EINVAL;
+	pub->wait_since_ns = 0;
+	return pub->claim_len != UINT32_MAX ? -EBUSY : 0;
+}
+
+/* Write one claimed record. */
+static int put_rec(shmq_pub *pub, uint64_t seq, const struct shmq_pub_msg *m, uint64_t ts)
+{
+	struct shmqi_trec *rec;
+	int r;
+
+	hook(0, seq);
+	r = own_slot(pub, seq, &rec);
+	if (r < 0)
+		return r;
+	hook(1, seq);
+	if (!still_ours(pub, rec, seq))
+		return -ESTALE;
+	if (m->len)
+		memcpy(rec + 1, m->data, m->len);
+	return commit_rec(pub, rec, seq, m->len, m->corr_id, ts);
+}
+
+/*
+ * A claimed record we will not write: mark it skipped now if its slot is free, else leave
+ * it to whoever waits there (our claim is done, so it is skipped after the timeout).
+ */
+static void give_up(shmq_pub *pub, uint64_t seq)
+{
+	struct shmqi_trec *rec = shmqi_slot_at(&pub->t, seq);
+	uint64_t v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
+
+	if (shmqi_stamp_seq(v) >= seq || !slot_free_for(&pub->t, v, seq))
+		return;
+	if (atomic_compare_exchange_strong_explicit(&rec->stamp, &v,
+						    SHMQI_STAMP(seq, SHMQI_STAMP_SKIPPED),
+						    memory_order_acq_rel, memory_order_relaxed))
+		atomic_fetch_add_explicit(&pub->t.ctl->skipped, 1, memory_order_relaxed);
+}
+
+int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n)
+{
+	uint64_t first, k, i, ts;
+	int r, e;
+
+	r = check_pub(pub);
+	if (r < 0)
+		return r;
+	if (!msgs || n == 0 || n > INT32_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (msgs[i].len > pub->t.max_msg)
+			return -EMSGSIZE;
+		if (!msgs[i].data && msgs[i].len)
+			return -EINVAL;
+	}
+	r = claim_seqs(pub, n, &first, &k);
+	if (r < 0)
+		return r;
+	ts = shmqi_now_ns();
+	for (i = 0; i < k; i++) {
+		r = put_rec(pub, first + i, &msgs[i], ts);
+		if (r < 0)
+			break;
+	}
+	for (e = (int)i + 1; (uint64_t)e < k; e++) /* a prefix is published, never more */
+		give_up(pub, first + (uint64_t)e);
+	claim_done(pub);
+	return i ? (int)i : r;
+}
+
+/* The one-record case of shmq_pub_send_many(), kept apart because it is the hot path. */
+int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id)
+{
+	struct shmq_pub_msg m = { .data = data, .len = len, .corr_id = corr_id };
+	uint64_t seq, k;
+	int r;
+
+	r = check_pub(pub);
+	if (r < 0)
+		return r;
+	if (len > pub->t.max_msg)
+		return -EMSGSIZE;
+	if (!data && len)
+		return -EINVAL;
+	r = claim_seqs(pub, 1, &seq, &k);
+	if (r < 0)
+		return r;
+	r = put_rec(pub, seq, &m, shmqi_now_ns());
+	claim_done(pub);
+	return r;
+}
+
+int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf)
+{
+	struct shmqi_trec *rec;
+	uint64_t seq, k;
+	int r;
+
+	r = check_pub(pub);
+	if (r < 0)
+		return r;
+	if (!ret_buf)
+		return -EINVAL;
+	if (len > pub->t.max_msg)
+		return -EMSGSIZE;
+	r = claim_seqs(pub, 1, &seq, &k);
+	if (r < 0)
+		return r;
+	hook(0, seq);
+	r = own_slot(pub, seq, &rec);
+	if (r < 0) {
+		claim_done(pub);
+		return r;
+	}
+	hook(1, seq);
+	pub->claim_seq = seq;
+	pub->claim_len = (uint32_t)len;
+	*ret_buf = rec + 1;
+	return 0;
+}
+
+int shmq_pub_commit(shmq_pub *pub, size_t len, uint64_t corr_id)
+{
+	int r;
+
+	if (!pub || pub->claim_len == UINT32_MAX || len > pub->claim_len)
+		return -EINVAL;
+	r = commit_rec(pub, shmqi_slot_at(&pub->t, pub->claim_seq), pub->claim_seq, len, corr_id,
+		       shmqi_now_ns());
+	pub->claim_len = UINT32_MAX;
+	claim_done(pub);
+	return r;
+}
+
+int shmq_pub_abort(shmq_pub *pub)
+{
+	struct shmqi_trec *rec;
+
+	if (!pub || pub->claim_len == UINT32_MAX)
+		return -EINVAL;
+	rec = shmqi_slot_at(&pub->t, pub->claim_seq);
+	if (still_ours(pub, rec, pub->claim_seq)) { /* else a finder skipped it already */
+		/* R1: a skipped record is complete too (there is nothing to read). */
+		atomic_store_explicit(&rec->stamp, SHMQI_STAMP(pub->claim_seq, SHMQI_STAMP_SKIPPED),
+				      memory_order_release);
+		atomic_fetch_add_explicit(&pub->t.ctl->skipped, 1, memory_order_relaxed);
+	}
+	pub->claim_len = UINT32_MAX;
+	claim_done(pub);
+	return 0;
+}
+
+/*
+ * Room for one record? As a claim would judge it: the cached limit, else a scan of the
+ * cursors, and on a full log the dead subscribers' entries freed (at most every 1 ms).
+ */
+static bool pub_ready(void *arg, bool thorough)
+{
+	shmq_pub *pub = arg;
+	uint64_t tail = atomic_load_explicit(&pub->t.ctl->tail, memory_order_relaxed);
+
+	/* A corrupt tail: let the send report it. */
+	return tail == 0 || tail >= SHMQI_SEQ_MAX - 1 || room(pub, tail, 1) > 0;
+}
+
+int shmq_pub_wait(shmq_pub *pub, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	struct shmqi_tmap *t;
+
+	if (!pub)
+		return -EINVAL;
+	if (pub->claim_len != UINT32_MAX) /* the slowest subscriber may be waiting for it */
+		return -EBUSY;
+	t = &pub->t;
+	if (t->policy == SHMQ_TOPIC_LOSSY)
+		return 0;
+	/* P1/W1 (wake.c) with shmqi_topic_room_made(): a cursor store, then a look for parked producers. */
+	return shmqi_wait_until(&t->ctl->room_park_state, &t->ctl->room, &pub->room_park_on,
+				pub_ready, pub, spin_ns, shmqi_deadline(timeout_ns),
+				shmqi_room_slice_ns);
+}
+
+static void clear_exclusive(void *ctx, void *arg)
+{
+	const struct shmqi_tmap *t = ctx;
+
+	(void)arg;
+	atomic_store_explicit(&t->ctl->exclusive_pid, 0, memory_order_seq_cst);
+}
+
+void shmq_pub_close(shmq_pub *pub)
+{
+	if (!pub)
+		return;
+	if (shmqi_tmap_ours(&pub->t)) {
+		if (pub->claim_len != UINT32_MAX)
+			shmq_pub_abort(pub);
+		shmqi_topic_drop(&pub->t, &pub->me->owner, pub->exclusive ? clear_exclusive : NULL,
+				 NULL);
+		/* The last live one (entries dead producers left do not count): parked
+		 * subscribers get -EPIPE. */
+		if (shmqi_count_prods(&pub->t) == 0)
+			shmqi_wait_close(&pub->t.ctl->wait, true);
+	}
+	shmqi_seg_close(&pub->t.seg);
+	free(pub);
+}

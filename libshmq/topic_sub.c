@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: MIT
+/* topic_sub.c - a topic's subscribers: private cursors, copy, batch and in-place reads, waits. */
+#include <assert.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "topic_internal.h"
+
+#define POLL_CHECK_MASK 4095u /* a waiting subscriber looks at the tail every 4096th poll */
+#define HEARTBEAT_EVERY 1024u /* records between heartbeats of a busy subscriber */
+
+struct shmq_sub {
+	struct shmqi_tmap t;
+	struct shmqi_sub_slot *me;
+	uint64_t cursor; /* next sequence to read */
+	uint64_t shared_cursor; /* what me->cursor holds */
+	uint64_t received, lost, skipped;
+	uint64_t lost_before, skipped_before; /* since the last delivered record */
+	uint64_t stuck_seq, stuck_since_ns;
+	uint64_t guard; /* reliable: records below this are checked against the tail */
+	uint64_t *peek_seqs; /* the records peeked since the last release */
+	uint32_t peeked;
+	uint32_t peek_cap;
+	bool park_on; /* this handle has seen parking switched on */
+	struct shmqi_fdring *fdring; /* shmq_sub_fd(), when asked for */
+	unsigned polls;
+	unsigned since_heartbeat;
+};
+
+/* ---- subscribers ---- */
+
+#define SUB_START (SHMQ_SUB_LATEST | SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)
+#define SUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SUB_START)
+
+/* Where a new cursor starts, given the tail; records asked for but gone count as lost. */
+static uint64_t start_seq(shmq_sub *sub, unsigned flags, uint64_t from, uint64_t tail)
+{
+	uint64_t oldest = shmqi_oldest(&sub->t, tail);
+
+	if (flags & SHMQ_SUB_EARLIEST)
+		return oldest;
+	if (!(flags & SHMQ_SUB_FROM_SEQ))
+		return tail;
+	if (from >= oldest)
+		return from;
+	sub->lost = sub->lost_before = oldest - from;
+	return oldest;
+}
+
+static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
+{
+	struct shmqi_tmap *t = &sub->t;
+	struct shmqi_sub_slot *s;
+	uint64_t tail;
+	uint32_t i;
+	int r;
+
+	r = shmqi_topic_take(t, t->subs, t->max_subs, &i);
+	if (r < 0)
+		return r;
+	s = sub->me = &t->subs[i];
+	atomic_store_explicit(&s->heartbeat_ns, shmqi_now_ns(), memory_order_relaxed);
+	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
+	sub->cursor = start_seq(sub, flags, from, tail);
+	atomic_store_explicit(&s->received, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->lost, sub->lost, memory_order_relaxed);
+	atomic_store_explicit(&s->skipped, 0, memory_order_relaxed);
+	/*
+	 * F1: raised before any cursor of ours is visible. The entry may still be ACTIVE for a
+	 * dead owner we took it from, so a scan can read this cursor before our S1; it then
+	 * reads it with acquire (A2), which this release pairs with.
+	 */
+	shmqi_raise_start(t, sub->cursor);
+	atomic_store_explicit(&s->cursor, sub->cursor, memory_order_release);
+	/* S1: pairs with the seq_cst state loads in gate_limit(). */
+	atomic_store_explicit(&s->state, SHMQI_SUB_ACTIVE, memory_order_seq_cst);
+	tail = atomic_load_explicit(&t->ctl->tail, memory_order_seq_cst);
+	/* A producer that scanned before us claims below tail + slots: "latest" starts here. */
+	if (!(flags & (SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)) && tail > sub->cursor) {
+		sub->cursor = tail;
+		shmqi_raise_start(t, tail); /* F1: before R2 publishes any cursor past the first */
+	}
+	/* Producers that scanned before S1 may still overwrite records below the tail. */
+	sub->guard = tail;
+	sub->shared_cursor = 0;
+	/* A dead owner's cursor we replaced may have been what held producers back. */
+	shmqi_topic_room_made(t);
+	return 0;
+}
+
+int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
+		  const struct shmq_topic_config *cfg, uint64_t from_seq, shmq_sub **ret_sub)
+{
+	unsigned start = flags & SUB_START;
+	shmq_sub *sub;
+	int r;
+
+	if (!ret_sub || (flags & ~SUB_FLAGS) || (start & (start - 1)))
+		return -EINVAL;
+	if ((start == SHMQ_SUB_FROM_SEQ) != (from_seq != 0) || from_seq >= SHMQI_SEQ_MAX)
+		return -EINVAL;
+	sub = calloc(1, sizeof(*sub));
+	if (!sub)
+		return -ENOMEM;
+	r = shmqi_topic_map(bus, name, flags & (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL), cfg, &sub->t);
+	if (r < 0)
+		goto err_free;
+	r = join_subscribers(sub, start, from_seq);
+	if (r < 0)
+		goto err_close;
+	*ret_sub = sub;
+	return 0;
+
+err_close:
+	shmqi_seg_close(&sub->t.seg);
+err_free:
+	free(sub);
+	return r;
+}
+
+void shmq_sub_close(shmq_sub *sub)
+{
+	struct shmqi_waitable w;
+	bool mine;
+
+	if (!sub)
+		return;
+	mine = shmqi_tmap_ours(&sub->t);
+	if (sub->fdring)
+		shmqi_fdring_free(sub->fdring,
+				  mine && shmqi_sub_waitable(sub, &w, NULL) == 0 ? &w : NULL);
+	/* Only while the entry is ours: a judge that took us for dead may have given it on. */
+	if (mine)
+		shmqi_topic_drop(&sub->t, &sub->me->owner, shmqi_clear_sub, sub->me);
+	shmqi_seg_close(&sub->t.seg);
+	free(sub->peek_seqs);
+	free(sub);
+}
+
+/* Make the cursor and counters visible to producers and to shmq_topic_stat(). */
+static void publish_cursor(shmq_sub *sub)
+{
+	struct shmqi_sub_slot *s = sub->me;
+
+	if (sub->cursor == sub->shared_cursor)
+		return;
+	atomic_store_explicit(&s->received, sub->received, memory_order_relaxed);
+	atomic_store_explicit(&s->lost, sub->lost, memory_order_relaxed);
+	atomic_store_explicit(&s->skipped, sub->skipped, memory_order_relaxed);
+	/* R2: pairs with A2 in gate_limit(): every record before the cursor is read. */
+	atomic_store_explicit(&s->cursor, sub->cursor, memory_order_release);
+	sub->shared_cursor = sub->cursor;
+	shmqi_topic_room_made(&sub->t);
+	if (++sub->since_heartbeat >= HEARTBEAT_EVERY) {
+		sub->since_heartbeat = 0;
+		atomic_store_explicit(&s->heartbeat_ns, shmqi_now_ns(), memory_order_relaxed);
+	}
+}
+
+/* The cursor's record was overwritten: resume at the oldest retained one, counting. */
+static void lapped(shmq_sub *sub)
+{
+	uint64_t tail = atomic_load_explicit(&sub->t.ctl->tail, memory_order_acquire);
+	uint64_t next = shmqi_oldest(&sub->t, tail);
+
+	if (next <= sub->cursor) /* a stamp from the future: only a corrupt slot says that */
+		next = sub->cursor + 1;
+	sub->lost += next - sub->cursor;
+	sub->lost_before += next - sub->cursor;
+	sub->cursor = next;
+}
+
+/*
+ * Nothing committed at the cursor. Every 4096th time, look at the tail: a record claimed
+ * but not committed for longer than the claim timeout is skipped if its claimant is dead.
+ * Return: -EAGAIN, or 0 when the slot changed and is worth another look.
+ */
+static int not_ready(shmq_sub *sub, uint64_t v)
+{
+	struct shmqi_tmap *t = &sub->t;
+	uint64_t tail, now;
+
+	if (++sub->polls & POLL_CHECK_MASK)
+		return -EAGAIN;
+	now = shmqi_now_ns();
+	atomic_store_explicit(&sub->me->heartbeat_ns, now, memory_order_relaxed);
+	/* A3: pairs with R3 in claim_seqs(): a claimant of the cursor's record is visible. */
+	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
+	if (tail <= sub->cursor) {
+		sub->stuck_seq = 0;
+		return -EAGAIN;
+	}
+	if (sub->stuck_seq != sub->cursor) {
+		sub->stuck_seq = sub->cursor;
+		sub->stuck_since_ns = now;
+		return -EAGAIN;
+	}
+	if (now - sub->stuck_since_ns < t->timeout_ns)
+		return -EAGAIN;
+	if (shmqi_skip_dead_claim(t, sub->cursor, v))
+		return 0;
+	sub->stuck_since_ns = now; /* a live claimant: look again after another timeout */
+	return -EAGAIN;
+}
+
+/* A record whose header makes no sense: count it lost and move on. */
+static int corrupt(shmq_sub *sub)
+{
+	sub->lost++;
+	sub->cursor++;
+	return -EBADMSG;
+}
+
+/*
+ * The committed record at the cursor, stepping over skipped records and laps.
+ * Return: 0 with *ret_rec and *ret_v (its stamp), or -EAGAIN, -EPROTO.
+ */
+static int next_rec(shmq_sub *sub, const struct shmqi_trec **ret_rec, uint64_t *ret_v)
+{
+	const struct shmqi_trec *rec;
+	uint64_t v, c;
+
+	for (;;) {
+		c = sub->cursor;
+		if (c >= SHMQI_SEQ_MAX)
+			return -EPROTO;
+		rec = shmqi_slot_at(&sub->t, c);
+		/* A1: pairs with R1 in commit_rec() and shmq_pub_abort(). */
+		v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
+		if (v == SHMQI_STAMP(c, SHMQI_STAMP_COMMITTED)) {
+			*ret_rec = rec;
+			*ret_v = v;
+			return 0;
+		}
+		if (v == SHMQI_STAMP(c, SHMQI_STAMP_SKIPPED)) {
+			sub->skipped++;
+			sub->skipped_before++;
+			sub->cursor++;
+		} else if (shmqi_stamp_seq(v) > c) {
+			/* A1 ordered the tail's claim of that record before: unless it is a
+			 * stamp nobody can have written (a corrupt slot), we were lapped. */
+			if (shmqi_stamp_seq(v) >=
+			    atomic_load_explicit(&sub->t.ctl->tail, memory_order_acquire))
+				return corrupt(sub);
+			lapped(sub);
+		} else if (not_ready(sub, v) < 0) {
+			/* A record of 17-80 payload bytes spans two lines: ask for the second
+			 * while waiting, so it does not follow the stamp's line in series. */
+			__builtin_prefetch((const uint8_t *)rec + 64);
+			return -EAGAIN;
+		}
+	}
+}
+
+/*
+ * Was the record at the cursor left alone while we copied it? Lossy topics: its stamp is
+ * unchanged (A4, pairs with R4 in own_slot()). Reliable topics: the gate protects every
+ * record from the join tail on; below it, nobody has claimed the record a lap later
+ * (A5, pairs with R5).
+ */
+static inline bool still_valid(const shmq_sub *sub, const struct shmqi_trec *rec, uint64_t v)
+{
+	atomic_thread_fence(memory_order_acquire);
+	if (sub->t.policy == SHMQ_TOPIC_LOSSY)
+		return atomic_load_explicit(&rec->stamp, memory_order_relaxed) == v;
+	if (sub->cursor >= sub->guard)
+		return true;
+	return atomic_load_explicit(&sub->t.ctl->tail, memory_order_relaxed) <=
+	       sub->cursor + sub->t.slots;
+}
+
+static void info_of(const shmq_sub *sub, const struct shmqi_trec *rec, uint32_t len,
+		    struct shmq_sub_msg *m)
+{
+	m->seq = sub->cursor;
+	m->ts_ns = rec->ts_ns;
+	m->corr_id = rec->corr_id;
+	m->producer_id = rec->producer_id;
+	m->producer_seq = rec->producer_seq;
+	m->len = len;
+	m->lost = sub->lost_before;
+	m->skipped = sub->skipped_before;
+}
+
+/*
+ * Copy the next record into @m. Return: its length, or -EAGAIN, -EMSGSIZE (m->info.len
+ * tells the length), -EBADMSG, -EPROTO, -EINVAL.
+ */
+static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
+{
+	const struct shmqi_trec *rec;
+	uint64_t v;
+	uint32_t len;
+	int r;
+
+	for (;;) {
+		r = next_rec(sub, &rec, &v);
+		if (r < 0)
+			return r;
+		len = rec->len;
+		if (len > sub->t.max_msg || rec->flags) {
+			if (still_valid(sub, rec, v))
+				return corrupt(sub);
+			lapped(sub);
+			continue;
+		}
+		info_of(sub, rec, len, &m->info);
+		if (len > m->cap || (len && !m->buf))
+			return len > m->cap ? -EMSGSIZE : -EINVAL;
+		if (len)
+			memcpy(m->buf, rec + 1, len);
+		if (still_valid(sub, rec, v))
+			break;
+		lapped(sub); /* overwritten while we copied: what we have is torn */
+	}
+	sub->cursor++;
+	sub->received++;
+	sub->lost_before = sub->skipped_before = 0;
+	return (int)len;
+}
+
+static bool sub_ready(void *arg, bool thorough);
+
+/* Nothing to read (-EAGAIN): a pollable fd, if there is one, must wait again. */
+static int sub_idle(shmq_sub *sub, int r)
+{
+	struct shmqi_waitable w;
+
+	if (r == -EAGAIN && sub->fdring && shmqi_sub_waitable(sub, &w, NULL) == 0)
+		shmqi_fdring_idle(sub->fdring, &w);
+	return r;
+}
+
+static int check_sub(const shmq_sub *sub)
+{
+	if (!sub)
+		return -EINVAL;
+	return sub->peeked ? -EBUSY : 0;
+}
+
+/* Room for twice as many peeked records (at least 16). */
+static int grow_peeks(shmq_sub *sub)
+{
+	uint32_t cap = sub->peek_cap ? sub->peek_cap * 2 : 16;
+	uint64_t *p;
+
+	if (cap < sub->peek_cap)
+		return -ENOMEM;
+	p = realloc(sub->peek_seqs, (size_t)cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	sub->peek_seqs = p;
+	sub->peek_cap = cap;
+	return 0;
+}
+
+int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret_info)
+{
+	const struct shmqi_trec *rec;
+	struct shmq_sub_msg info;
+	uint64_t v;
+	uint32_t len;
+	int r;
+
+	if (!sub || !ret_data)
+		return -EINVAL;
+	if (sub->peeked == sub->peek_cap && grow_peeks(sub) < 0)
+		return -ENOMEM;
+	r = next_rec(sub, &rec, &v);
+	if (r < 0)
+		return sub_idle(sub, r);
+	len = rec->len;
+	if (len > sub->t.max_msg || rec->flags)
+		return corrupt(sub);
+	info_of(sub, rec, len, &info);
+	sub->peek_seqs[sub->peeked++] = sub->cursor;
+	sub->cursor++;
+	sub->received++;
+	sub->lost_before = sub->skipped_before = 0;
+	*ret_data = rec + 1;
+	if (ret_info)
+		*ret_info = info;
+	return (int)len;
+}
+
+/* Is peeked record @seq still there? */
+static bool peeked_intact(const shmq_sub *sub, uint64_t seq)
+{
+	const struct shmqi_trec *rec = shmqi_slot_at(&sub->t, seq);
+	uint64_t v;
+
+	atomic_thread_fence(memory_order_acquire); /* A4/A5 */
+	if (sub->t.policy == SHMQ_TOPIC_LOSSY) {
+		v = atomic_load_explicit(&rec->stamp, memory_order_relaxed);
+		return shmqi_stamp_seq(v) <= seq;
+	}
+	return seq >= sub->guard ||
+	       atomic_load_explicit(&sub->t.ctl->tail, memory_order_relaxed) <= seq + sub->t.slots;
+}
+
+int shmq_sub_release(shmq_sub *sub)
+{
+	uint64_t torn = 0;
+	uint32_t i, n;
+
+	if (!sub)
+		return -EINVAL;
+	n = sub->peeked;
+	for (i = 0; i < n; i++)
+		torn += !peeked_intact(sub, sub->peek_seqs[i]);
+	sub->peeked = 0;
+	sub->lost += torn;
+	sub->received -= torn;
+	publish_cursor(sub);
+	return torn ? -ESTALE : (int)n;
+}
+
+int shmq_sub_recv_many(shmq_sub *sub, struct shmq_sub_rmsg *msgs, size_t n)
+{
+	size_t i;
+	int r = 0;
+
+	r = check_sub(sub);
+	if (r < 0)
+		return r;
+	if (!msgs || n == 0 || n > INT32_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		r = recv_one(sub, &msgs[i]);
+		if (r < 0)
+			break;
+	}
+	publish_cursor(sub);
+	return i ? (int)i : sub_idle(sub, r);
+}
+
+int shmq_sub_recv(shmq_sub *sub, void *buf, size_t buf_len, struct shmq_sub_msg *ret_info)
+{
+	struct shmq_sub_rmsg m = { .buf = buf, .cap = buf_len };
+	int r;
+
+	r = check_sub(sub);
+	if (r < 0)
+		return r;
+	if (!buf && buf_len)
+		return -EINVAL;
+	r = recv_one(sub, &m);
+	publish_cursor(sub);
+	if (ret_info && (r >= 0 || r == -EMSGSIZE))
+		*ret_info = m.info;
+	return sub_idle(sub, r);
+}
+
+/*
+ * Something to do at the cursor? While spinning, the stamp alone says; from the park loop,
+ * also the tail and stuck claims (next_rec() skips a dead claimant's record once its
+ * timeout has passed, which a parked subscriber must not sleep through).
+ */
+static bool sub_ready(void *arg, bool thorough)
+{
+	shmq_sub *sub = arg;
+	const struct shmqi_trec *rec;
+	uint64_t v;
+
+	if (thorough)
+		sub->polls |= POLL_CHECK_MASK; /* the next not_ready() looks at the tail */
+	return next_rec(sub, &rec, &v) != -EAGAIN;
+}
+
+int shmqi_sub_waitable(shmq_sub *sub, struct shmqi_waitable *w, uint64_t *slice_ns)
+{
+	if (!sub)
+		return -EINVAL;
+	*w = (struct shmqi_waitable){ .park_state = &sub->t.ctl->park_state,
+				      .w = &sub->t.ctl->wait,
+				      .enabled = &sub->park_on,
+				      .ready = sub_ready,
+				      .arg = sub,
+				      .fdring = &sub->fdring };
+	/* Wake every claim timeout: a dead producer's record is skipped by looking. */
+	if (slice_ns && (!*slice_ns || *slice_ns > sub->t.timeout_ns))
+		*slice_ns = sub->t.timeout_ns;
+	return 0;
+}
+
+static int sub_fill(void *handle, struct shmqi_waitable *w, uint64_t *slice_ns)
+{
+	return shmqi_sub_waitable(handle, w, slice_ns);
+}
+
+int shmq_sub_prep_wait(shmq_sub *sub, struct io_uring_sqe *sqe, uint64_t user_data)
+{
+	return shmqi_handle_prep_wait(sub_fill, sub, sqe, user_data);
+}
+
+int shmq_sub_wait_done(shmq_sub *sub)
+{
+	return shmqi_handle_wait_done(sub_fill, sub);
+}
+
+int shmq_sub_fd(shmq_sub *sub)
+{
+	return shmqi_handle_fd(sub_fill, sub);
+}
+
+int shmq_sub_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	struct shmqi_waitable w;
+	uint64_t slice = 0;
+	int r = shmqi_sub_waitable(sub, &w, &slice);
+
+	if (r < 0)
+		return r;
+	return shmqi_wait_until(w.park_state, w.w, w.enabled, w.ready, w.arg, spin_ns,
+				shmqi_deadline(timeout_ns), slice);
+}
+
+int shmq_sub_stats(const shmq_sub *sub, struct shmq_sub_stats *ret_stats)
+{
+	if (!sub || !ret_stats)
+		return -EINVAL;
+	ret_stats->cursor = sub->cursor;
+	ret_stats->tail = atomic_load_explicit(&sub->t.ctl->tail, memory_order_relaxed);
+	ret_stats->received = sub->received;
+	ret_stats->lost = sub->lost;
+	ret_stats->skipped = sub->skipped;
+	return 0;
+}
