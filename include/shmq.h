@@ -8,6 +8,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "shmq/version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -15,10 +17,6 @@ extern "C" {
 #ifndef SHMQ_API
 #define SHMQ_API __attribute__((visibility("default")))
 #endif
-
-#define SHMQ_VERSION_MAJOR 0
-#define SHMQ_VERSION_MINOR 1
-#define SHMQ_VERSION_PATCH 0
 
 /**
  * shmq_version() - the library's version as "MAJOR.MINOR.PATCH".
