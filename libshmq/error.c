@@ -5,9 +5,13 @@
 
 #include "internal.h"
 
+/* "MAJOR.MINOR.PATCH" from shmq/version.h, which meson writes from project(version:). */
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
 const char *shmq_version(void)
 {
-	return "0.1.0";
+	return XSTR(SHMQ_VERSION_MAJOR) "." XSTR(SHMQ_VERSION_MINOR) "." XSTR(SHMQ_VERSION_PATCH);
 }
 
 const char *shmq_strerror(int err)

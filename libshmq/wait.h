@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* wait.h - readers that park until writers publish: the handshake on struct shmqi_wait. */
-#ifndef SHMQ_WAIT_H
-#define SHMQ_WAIT_H
+#ifndef SHMQI_WAIT_H
+#define SHMQI_WAIT_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -114,4 +114,4 @@ int shmqi_handle_fd(shmqi_waitable_fn fill, void *handle);
 /* A deadline @timeout_ns from now, saturating at UINT64_MAX ("never"). */
 uint64_t shmqi_deadline(uint64_t timeout_ns);
 
-#endif /* SHMQ_WAIT_H */
+#endif /* SHMQI_WAIT_H */

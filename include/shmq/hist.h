@@ -7,12 +7,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "shmq/bus.h"
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef SHMQ_API
-#define SHMQ_API __attribute__((visibility("default")))
 #endif
 
 /*

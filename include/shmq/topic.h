@@ -7,12 +7,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shmq/bus.h"
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef SHMQ_API
-#define SHMQ_API __attribute__((visibility("default")))
 #endif
 
 /*
@@ -385,37 +383,6 @@ SHMQ_API int shmq_sub_wait_done(shmq_sub *sub);
  * Return: the fd, or -EOPNOTSUPP, -EINVAL, -ENOMEM, an io_uring setup error.
  */
 SHMQ_API int shmq_sub_fd(shmq_sub *sub);
-
-/**
- * struct shmq_wait_item - one of the things shmq_wait_many() waits for.
- * @ch:    a consumer channel handle, or NULL
- * @sub:   a subscriber handle, or NULL (exactly one of @ch and @sub is set)
- * @ready: out: 1 when there is something to receive, -EPIPE when its writing side closed
- *         with nothing left, 0 otherwise
- */
-struct shmq_wait_item {
-	shmq_channel *ch;
-	shmq_sub *sub;
-	int ready;
-};
-
-#define SHMQ_WAIT_MANY_MAX 128u
-
-/**
- * shmq_wait_many() - wait on up to 128 channels and subscribers at once, from one thread.
- * @items:      what to wait for; @ready is written for every item on success
- * @n:          1..SHMQ_WAIT_MANY_MAX
- * @spin_ns:    as for shmq_sub_wait()
- * @timeout_ns: as for shmq_sub_wait()
- *
- * One vectored futex wait on all of them (IORING_OP_FUTEX_WAITV, or the futex_waitv
- * syscall on the fallback backend).
- *
- * Return: how many items are ready or closed (> 0), or -ETIMEDOUT, -EINVAL (bad item or
- * @n), -EBADF (a channel handle that is not a consumer).
- */
-SHMQ_API int shmq_wait_many(struct shmq_wait_item *items, size_t n, uint64_t spin_ns,
-			    uint64_t timeout_ns);
 
 /**
  * struct shmq_sub_stats - one subscriber's position and counters.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* test_stress.c - SPSC stress: every sequence, size and checksum checked, processes and threads. */
+/* test_channel_stress.c - SPSC stress in processes and threads: sequences, sizes, checksums. */
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -355,7 +355,7 @@ int main(int argc, char **argv)
 
 	/* "--threads": the variant that runs under ThreadSanitizer (it cannot see processes). */
 	if (argc > 1 && strcmp(argv[1], "--threads") == 0)
-		return cmocka_run_group_tests_name("stress-threads", threads_only, NULL,
+		return cmocka_run_group_tests_name("channel-stress-threads", threads_only, NULL,
 						   test_cleanup);
-	return cmocka_run_group_tests_name("stress", all, NULL, test_cleanup);
+	return cmocka_run_group_tests_name("channel-stress", all, NULL, test_cleanup);
 }
