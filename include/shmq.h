@@ -31,12 +31,31 @@ SHMQ_API const char *shmq_version(void);
  * shmq_strerror() - a human-readable text for an error returned by this library.
  * @err: a negative (or positive) errno value as returned by any shmq_* call
  *
- * Gives the shmq meaning where one is fixed (-EPROTO: a segment whose layout this library
- * does not speak; -EBADMSG: a corrupt record) and the system text otherwise.
+ * Gives the shmq meaning of every code the API documents (-EPROTO: a segment whose layout
+ * this library does not speak; -EPROTOTYPE: an object of the other kind; -EBADE: a
+ * configuration that differs from the existing object's; -EUSERS: every slot taken; ...)
+ * and the system text for others.
  *
  * Return: a static string, never NULL; thread-safe.
  */
 SHMQ_API const char *shmq_strerror(int err);
+
+/**
+ * shmq_last_detail() - what exactly was wrong with this thread's last failed call.
+ *
+ * The calls that open or name an object (shmq_bus_open(), shmq_unlink(),
+ * shmq_channel_open(), shmq_pub_open(), shmq_sub_open(), shmq_topic_stat()) clear the
+ * detail when they start and fill it when they fail for a reason worth naming: which
+ * configuration field differs and both values ("slots: topic has 4096, asked 1024"), what
+ * is wrong with a name or namespace and the rule it breaks, which kind the object is
+ * ("the object is a topic, opened as a channel"), why a segment's layout is not ours.
+ * Other failures leave it empty. As dlerror(), reading it clears it: read it once, right
+ * after the failed call, and show it next to shmq_strerror()'s text.
+ *
+ * Return: a string owned by the library, valid until this thread's next call of
+ * shmq_last_detail(); "" when there is none. Never NULL; the library never prints it.
+ */
+SHMQ_API const char *shmq_last_detail(void);
 
 /* Environment variable that forces the wake-up backend: "futex" (the syscall) or unset. */
 #define SHMQ_WAKE_BACKEND_ENV "SHMQ_WAKE_BACKEND"
@@ -98,8 +117,8 @@ typedef struct shmq_bus shmq_bus;
  *
  * Opening a bus touches no shared memory; it fixes the namespace that later calls use.
  *
- * Return: 0, or -EINVAL (bad namespace, also when taken from the environment, or flags),
- * -ENOMEM.
+ * Return: 0, or -EINVAL (bad namespace, also when taken from the environment, or flags;
+ * shmq_last_detail() says what is wrong with a namespace), -ENOMEM.
  */
 SHMQ_API int shmq_bus_open(const char *ns, unsigned flags, shmq_bus **ret_bus);
 
@@ -125,7 +144,8 @@ SHMQ_API const char *shmq_bus_namespace(const shmq_bus *bus);
  * Like unlink(2): processes that have it open keep using it; the name is free at once
  * and the memory is returned when the last user closes it.
  *
- * Return: 0, or -EINVAL (bad name), -ENOENT, -EACCES.
+ * Return: 0, or -EINVAL (bad name: shmq_last_detail() says what is wrong), -ENOENT,
+ * -EACCES.
  */
 SHMQ_API int shmq_unlink(shmq_bus *bus, const char *name);
 
@@ -156,7 +176,7 @@ typedef struct shmq_channel shmq_channel;
  *
  * Each record costs 32 bytes of header plus its payload, rounded up to 32 bytes.
  * When attaching to an existing channel, a non-zero @capacity or @max_msg must equal the
- * channel's (@mode applies only when creating).
+ * channel's, else -EBADE (@mode applies only when creating).
  */
 struct shmq_channel_config {
 	uint64_t capacity;
@@ -188,12 +208,14 @@ struct shmq_channel_config {
  * its pid and start time, so a pid reused by another process does not keep the role; one
  * that holds it from another pid namespace cannot be judged and keeps it.
  *
- * Return: 0, or -EINVAL (bad argument, flags or configuration), -ENOENT (absent and no
- * SHMQ_OPEN_CREATE), -EEXIST (SHMQ_OPEN_EXCL and present, or a configuration that differs
- * from the existing channel's), -EBUSY (the role is held by a live process), -EACCES,
- * -EPROTO (a segment this library does not speak: wrong magic, layout version, kind or
- * size, or a header that was never published), -ENOSPC (no room in /dev/shm), -ENOMEM,
- * -EMFILE/-ENFILE.
+ * Return: 0, or -EINVAL (bad argument, flags, name or configuration), -ENOENT (absent and
+ * no SHMQ_OPEN_CREATE), -EEXIST (SHMQ_OPEN_EXCL and present), -EBADE (a configuration
+ * that differs from the existing channel's), -EPROTOTYPE (the object is a topic), -EBUSY
+ * (the role is held by a live process), -EACCES, -EPROTO (a segment this library does not
+ * speak: wrong magic, layout version, unknown kind or size, or a header that was never
+ * published), -ENOSPC (no room in /dev/shm), -ENOMEM, -EMFILE/-ENFILE.
+ * shmq_last_detail() names the field, the rule or the kind for -EINVAL, -EBADE,
+ * -EPROTOTYPE and -EPROTO.
  */
 SHMQ_API int shmq_channel_open(shmq_bus *bus, const char *name, unsigned flags,
 			       const struct shmq_channel_config *cfg, shmq_channel **ret_ch);
