@@ -89,8 +89,7 @@ static const char *known_text(int err)
 	case EEXIST:
 		return "The object exists already (SHMQ_OPEN_EXCL)";
 	case EINVAL:
-		return "Invalid argument: a bad name, flag or configuration value, or a NULL "
-		       "handle";
+		return "Invalid argument (a bad name, flag or configuration value)";
 	case EBADF:
 		return "Wrong handle: a producer call on a consumer handle, or the reverse";
 	case ENOSPC:
