@@ -9,15 +9,19 @@
 
 int shmq_bus_open(const char *ns, unsigned flags, shmq_bus **ret_bus)
 {
+	const char *what = "namespace";
 	shmq_bus *bus;
 
+	shmqi_detail_clear();
 	if (!ret_bus || flags)
 		return -EINVAL;
-	if (!ns)
+	if (!ns) {
 		ns = getenv(SHMQ_NAMESPACE_ENV);
+		what = "namespace from $" SHMQ_NAMESPACE_ENV;
+	}
 	if (!ns || !ns[0])
 		ns = "default";
-	if (!shmqi_valid_namespace(ns))
+	if (!shmqi_valid_namespace(ns, what))
 		return -EINVAL;
 	bus = calloc(1, sizeof(*bus));
 	if (!bus)
@@ -42,6 +46,7 @@ int shmq_unlink(shmq_bus *bus, const char *name)
 	char path[SHMQI_PATH_MAX];
 	int r;
 
+	shmqi_detail_clear();
 	r = shmqi_seg_path(bus, name, path, sizeof(path));
 	if (r < 0)
 		return r;

@@ -138,9 +138,10 @@ static int check_chan(struct shmq_channel *ch, const struct shmq_channel_config 
 		return -EPROTO;
 	if (ctl->max_msg > SHMQ_MAX_MSG_LIMIT || ctl->max_msg > max_payload(cap))
 		return -EPROTO;
-	if (!ch->seg.created && ((want->capacity && want->capacity != cap) ||
-				 (want->max_msg && want->max_msg != ctl->max_msg)))
-		return -EEXIST;
+	if (!ch->seg.created &&
+	    (shmqi_cfg_differs("channel", "capacity", cap, want->capacity) ||
+	     shmqi_cfg_differs("channel", "max_msg", ctl->max_msg, want->max_msg)))
+		return -EBADE;
 	ch->ctl = (struct shmqi_chan *)ctl;
 	ch->ring = ch->seg.base + ctl->ring_off;
 	ch->cap = cap;
@@ -243,6 +244,7 @@ int shmq_channel_open(shmq_bus *bus, const char *name, unsigned flags,
 	shmq_channel *ch;
 	int r;
 
+	shmqi_detail_clear();
 	if (!ret_ch || (flags & ~OPEN_FLAGS) ||
 	    (role != SHMQ_OPEN_PRODUCER && role != SHMQ_OPEN_CONSUMER))
 		return -EINVAL;

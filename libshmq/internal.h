@@ -18,8 +18,19 @@ struct shmq_bus {
 	char ns[SHMQ_NAMESPACE_MAX + 1];
 };
 
-/* util.c */
-bool shmqi_valid_namespace(const char *ns);
+/*
+ * error.c: the detail text shmq_last_detail() reads, one per thread. A call that can fill
+ * it clears it first, and fills it when it fails for a reason worth naming.
+ */
+#define SHMQI_DETAIL_MAX 256
+void shmqi_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void shmqi_detail_clear(void);
+/* Does a non-zero @asked differ from @has? If so, the detail says "slots: topic has 4, asked 8". */
+bool shmqi_cfg_differs(const char *kind, const char *field, uint64_t has, uint64_t asked);
+
+/* util.c; the checks fill the detail with what is wrong */
+/* @what names it in the detail: "namespace", "namespace from $SHMQ_NAMESPACE" */
+bool shmqi_valid_namespace(const char *ns, const char *what);
 bool shmqi_valid_name(const char *name);
 int shmqi_seg_path(const shmq_bus *bus, const char *name, char *buf, size_t buf_len);
 uint64_t shmqi_now_ns(void); /* CLOCK_MONOTONIC, from the TSC where it can (clock.c) */

@@ -97,8 +97,11 @@ static int wait_sized(int fd, uint64_t deadline, size_t *ret_size)
 			return -ENOENT;
 		if ((uint64_t)st.st_size >= sizeof(struct shmqi_seg_hdr))
 			break;
-		if (shmqi_now_ns() > deadline)
+		if (shmqi_now_ns() > deadline) {
+			shmqi_detail("the file is %lld bytes, too small for a header, after 2 s",
+				     (long long)st.st_size);
 			return -EPROTO;
+		}
 		nap();
 	}
 	if ((uint64_t)st.st_size > SIZE_MAX)
@@ -113,20 +116,56 @@ static int wait_published(const struct shmqi_seg_hdr *hdr, uint64_t deadline)
 
 	/* A0: pairs with R0 in create_seg(): the header fields are complete once non-zero. */
 	while ((layout = atomic_load_explicit(&hdr->layout, memory_order_acquire)) == 0) {
-		if (shmqi_now_ns() > deadline)
+		if (shmqi_now_ns() > deadline) {
+			shmqi_detail("the header was not published within 2 s (its creator died "
+				     "or is stuck)");
 			return -EPROTO;
+		}
 		nap();
 	}
-	return layout == SHMQI_LAYOUT_VERSION ? 0 : -EPROTO;
+	if (layout != SHMQI_LAYOUT_VERSION) {
+		shmqi_detail("layout version %u; this library speaks %u", layout,
+			     SHMQI_LAYOUT_VERSION);
+		return -EPROTO;
+	}
+	return 0;
 }
 
+static const char *kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case SHMQI_KIND_CHANNEL:
+		return "channel";
+	case SHMQI_KIND_TOPIC:
+		return "topic";
+	default:
+		return NULL;
+	}
+}
+
+/* A segment of another kind we know is -EPROTOTYPE; anything else amiss is -EPROTO. */
 static int check_hdr(const struct shmqi_seg_hdr *hdr, uint32_t kind, size_t size)
 {
-	if (hdr->magic != SHMQI_MAGIC || hdr->kind != kind || hdr->size != size)
+	const char *is;
+
+	if (hdr->magic != SHMQI_MAGIC) {
+		shmqi_detail("not a shmq segment (wrong magic)");
 		return -EPROTO;
-	if (hdr->body_off < sizeof(*hdr) || hdr->body_off >= size)
+	}
+	if (hdr->size != size || hdr->body_off < sizeof(*hdr) || hdr->body_off >= size) {
+		shmqi_detail("corrupt header: size %llu and body offset %u, in a file of %zu bytes",
+			     (unsigned long long)hdr->size, hdr->body_off, size);
 		return -EPROTO;
-	return 0;
+	}
+	if (hdr->kind == kind)
+		return 0;
+	is = kind_name(hdr->kind);
+	if (!is) {
+		shmqi_detail("unknown kind %u", hdr->kind);
+		return -EPROTO;
+	}
+	shmqi_detail("the object is a %s, opened as a %s", is, kind_name(kind));
+	return -EPROTOTYPE;
 }
 
 static int attach_seg(const char *path, uint32_t kind, struct shmqi_seg *seg)

@@ -108,14 +108,22 @@ static uint64_t seg_size(const struct shmq_topic_config *cfg)
 	       (uint64_t)cfg->slots * slot_size_for(cfg->max_msg);
 }
 
-/* Does the existing topic match what the caller asked for (non-zero fields only)? */
+/* Does the existing topic match what the caller asked for (non-zero fields only)? If not,
+ * the detail names the first field that differs. */
 static bool cfg_matches(const struct shmqi_topic *ctl, const struct shmq_topic_config *want)
 {
-	return (!want->slots || want->slots == ctl->slots) &&
-	       (!want->max_msg || want->max_msg == ctl->max_msg) &&
-	       (!want->max_subscribers || want->max_subscribers == ctl->max_subs) &&
-	       (!want->max_producers || want->max_producers == ctl->max_prods) &&
-	       want->policy == ctl->policy;
+	uint32_t has = ctl->policy; /* shared memory: read once */
+
+	if (shmqi_cfg_differs("topic", "slots", ctl->slots, want->slots) ||
+	    shmqi_cfg_differs("topic", "max_msg", ctl->max_msg, want->max_msg) ||
+	    shmqi_cfg_differs("topic", "max_subscribers", ctl->max_subs, want->max_subscribers) ||
+	    shmqi_cfg_differs("topic", "max_producers", ctl->max_prods, want->max_producers))
+		return false;
+	if (want->policy == has)
+		return true;
+	shmqi_detail("policy: topic is %s, asked %s", has ? "lossy" : "reliable",
+		     want->policy ? "lossy" : "reliable");
+	return false;
 }
 
 /* Everything the fast paths rely on is read once here, checked, and kept in the handle. */
@@ -163,6 +171,7 @@ int shmqi_topic_map(shmq_bus *bus, const char *name, unsigned flags,
 	unsigned seg_flags = 0;
 	int r;
 
+	shmqi_detail_clear();
 	if ((flags & SHMQ_OPEN_EXCL) && !(flags & SHMQ_OPEN_CREATE))
 		return -EINVAL;
 	r = shmqi_seg_path(bus, name, path, sizeof(path));
@@ -178,7 +187,7 @@ int shmqi_topic_map(shmq_bus *bus, const char *name, unsigned flags,
 		return r;
 	r = check_topic(t);
 	if (r == 0 && cfg && !t->seg.created && !cfg_matches(t->ctl, cfg))
-		r = -EEXIST;
+		r = -EBADE;
 	if (r < 0) {
 		shmqi_seg_close(&t->seg);
 		return r;
@@ -351,6 +360,7 @@ int shmq_topic_stat(shmq_bus *bus, const char *name, struct shmq_topic_stats *re
 	struct shmqi_tmap t = { 0 };
 	int r;
 
+	shmqi_detail_clear();
 	if (!ret_stats || (!subs && max_subs))
 		return -EINVAL;
 	r = shmqi_topic_map(bus, name, 0, NULL, &t);

@@ -124,6 +124,8 @@ int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 	shmq_pub *pub;
 	int r;
 
+	shmqi_detail_clear();
+
 	if (!ret_pub || (flags & ~PUB_FLAGS))
 		return -EINVAL;
 	pub = calloc(1, sizeof(*pub));

@@ -749,10 +749,20 @@ static void test_bad_config(void **state)
 	shmq_channel_close(ch);
 	ch = NULL;
 	assert_int_equal(shmq_channel_open(bus, "c", tx | SHMQ_OPEN_EXCL, &cfg, &ch), -EEXIST);
+	assert_string_equal(shmq_last_detail(), "");
+	/* A configuration that differs is -EBADE, and the detail names the field. */
 	cfg.capacity = 8192;
-	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_CONSUMER, &cfg, &ch), -EEXIST);
+	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_CONSUMER, &cfg, &ch), -EBADE);
+	assert_string_equal(shmq_last_detail(), "capacity: channel has 4096, asked 8192");
 	cfg = (struct shmq_channel_config){ .capacity = 4096, .max_msg = 1000 };
-	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_CONSUMER, &cfg, &ch), -EEXIST);
+	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_CONSUMER, &cfg, &ch), -EBADE);
+	assert_string_equal(shmq_last_detail(), "max_msg: channel has 1984, asked 1000");
+	assert_int_equal(
+		shmq_channel_open(bus, "c", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &cfg, &ch),
+		-EBADE);
+	/* A later call that fails for another reason does not show the old detail. */
+	assert_int_equal(shmq_channel_open(bus, "c", SHMQ_OPEN_CONSUMER, NULL, NULL), -EINVAL);
+	assert_string_equal(shmq_last_detail(), "");
 	assert_null(ch);
 	test_unlink(bus, "c");
 	shmq_bus_close(bus);
@@ -768,11 +778,51 @@ static void test_strerror_version(void **state)
 	assert_string_equal(shmq_version(), want);
 	assert_non_null(strstr(shmq_strerror(-EPROTO), "layout"));
 	assert_non_null(strstr(shmq_strerror(-EBADMSG), "Corrupt"));
-	assert_string_equal(shmq_strerror(-ENOENT), "No such file or directory");
-	assert_string_equal(shmq_strerror(ENOENT), "No such file or directory");
+	assert_string_equal(shmq_strerror(-ENOENT), "No such object (nothing of that name in the "
+						    "namespace)");
+	assert_string_equal(shmq_strerror(ENOENT), shmq_strerror(-ENOENT));
+	assert_string_equal(shmq_strerror(-EHOSTDOWN), "Host is down"); /* not ours: the system's */
 	assert_non_null(shmq_strerror(-99999));
 	shmq_channel_close(NULL);
 	shmq_bus_close(NULL);
+}
+
+/* Every code the API documents gets a text in shmq words, not the system's generic one. */
+static void test_strerror_texts(void **state)
+{
+	static const struct {
+		int err;
+		const char *words;
+	} codes[] = {
+		{ EUSERS, "subscriber or producer slot is held by a live process" },
+		{ ESTALE, "no longer this handle's" },
+		{ EBUSY, "held by a live process" },
+		{ EPIPE, "closed or died" },
+		{ EMSGSIZE, "max_msg" },
+		{ EAGAIN, "full" },
+		{ ETIMEDOUT, "claim timeout" },
+		{ EPROTO, "layout" },
+		{ EPROTOTYPE, "a topic opened as a channel, or the reverse" },
+		{ EBADE, "configuration differs" },
+		{ EBADMSG, "Corrupt record" },
+		{ EACCES, "segment's mode" },
+		{ ENOENT, "No such object" },
+		{ EEXIST, "SHMQ_OPEN_EXCL" },
+		{ EINVAL, "name, flag or configuration" },
+		{ EBADF, "consumer handle" },
+		{ ENOSPC, "/dev/shm" },
+		{ EOPNOTSUPP, "io_uring" },
+		{ ERANGE, "histogram" },
+		{ EOVERFLOW, "count" },
+	};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		const char *s = shmq_strerror(-codes[i].err);
+
+		assert_string_not_equal(s, strerror(codes[i].err));
+		assert_non_null(strstr(s, codes[i].words));
+		assert_string_equal(shmq_strerror(codes[i].err), s);
+	}
 }
 
 int main(void)
@@ -797,6 +847,7 @@ int main(void)
 		cmocka_unit_test(test_close_gives_up_only_its_own),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_strerror_version),
+		cmocka_unit_test(test_strerror_texts),
 	};
 
 	return cmocka_run_group_tests_name("channel", tests, NULL, test_cleanup);

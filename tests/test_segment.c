@@ -70,6 +70,80 @@ static void test_names(void **state)
 	shmq_bus_close(bus);
 }
 
+/* A bad name's detail says what is wrong and the rule; a good call leaves none. */
+static void test_name_detail(void **state)
+{
+	static const char rule[] = "(1-200 chars of [A-Za-z0-9_.-], dot-separated non-empty "
+				   "segments)";
+	static const struct {
+		const char *name, *what;
+	} bad[] = {
+		{ "", "bad name: empty " },
+		{ ".a", "bad name: the '.' at offset 0 leaves an empty segment " },
+		{ "a.", "bad name: the '.' at offset 1 leaves an empty segment " },
+		{ "a..b", "bad name: the '.' at offset 1 leaves an empty segment " },
+		{ "a/b", "bad name: '/' at offset 1 is not allowed " },
+		{ "ab c", "bad name: ' ' at offset 2 is not allowed " },
+		{ "\xc3\xa4", "bad name: byte 0xc3 at offset 0 is not allowed " },
+		{ "a\n", "bad name: byte 0x0a at offset 1 is not allowed " },
+	};
+	char name[SHMQ_NAME_MAX + 2], want[200];
+	shmq_bus *bus = test_bus();
+	shmq_channel *ch = NULL;
+	shmq_pub *pub = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(want, sizeof(want), "%s%s", bad[i].what, rule);
+		assert_int_equal(shmq_channel_open(bus, bad[i].name,
+						   SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL,
+						   &ch),
+				 -EINVAL);
+		assert_string_equal(shmq_last_detail(), want);
+		assert_int_equal(shmq_unlink(bus, bad[i].name), -EINVAL);
+		assert_string_equal(shmq_last_detail(), want);
+		assert_int_equal(shmq_pub_open(bus, bad[i].name, SHMQ_OPEN_CREATE, NULL, &pub),
+				 -EINVAL);
+		assert_string_equal(shmq_last_detail(), want);
+	}
+	assert_int_equal(shmq_unlink(bus, NULL), -EINVAL);
+	assert_string_equal(shmq_last_detail(), "bad name: NULL (1-200 chars of [A-Za-z0-9_.-], "
+						"dot-separated non-empty segments)");
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(shmq_unlink(bus, name), -EINVAL);
+	assert_string_equal(shmq_last_detail(), "bad name: 201 chars, at most 200");
+	/* A call that succeeds, or fails with nothing to add, leaves no detail behind. */
+	assert_int_equal(shmq_unlink(bus, "a/b"), -EINVAL);
+	assert_int_equal(shmq_unlink(bus, "absent"), -ENOENT);
+	assert_string_equal(shmq_last_detail(), "");
+	assert_int_equal(shmq_unlink(bus, "a/b"), -EINVAL);
+	assert_int_equal(
+		shmq_channel_open(bus, "ok", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, NULL, &ch), 0);
+	assert_string_equal(shmq_last_detail(), "");
+	shmq_channel_close(ch);
+	test_unlink(bus, "ok");
+	assert_null(pub);
+	shmq_bus_close(bus);
+}
+
+static void test_namespace_detail(void **state)
+{
+	shmq_bus *bus = NULL;
+
+	setenv(SHMQ_NAMESPACE_ENV, "bad/ns", 1);
+	assert_int_equal(shmq_bus_open(NULL, 0, &bus), -EINVAL);
+	assert_string_equal(shmq_last_detail(), "bad namespace from $SHMQ_NAMESPACE: '/' at "
+						"offset 3 is not allowed (1-32 chars of "
+						"[A-Za-z0-9_-])");
+	unsetenv(SHMQ_NAMESPACE_ENV);
+	assert_int_equal(shmq_bus_open("a.b", 0, &bus), -EINVAL);
+	assert_string_equal(shmq_last_detail(), "bad namespace: '.' at offset 1 is not allowed "
+						"(1-32 chars of [A-Za-z0-9_-])");
+	assert_int_equal(shmq_bus_open("abcdefghijklmnopqrstuvwxyz0123456", 0, &bus), -EINVAL);
+	assert_string_equal(shmq_last_detail(), "bad namespace: 33 chars, at most 32");
+	assert_null(bus);
+}
+
 static int slow_init(struct shmqi_seg *seg, void *arg)
 {
 	struct timespec ts = { 0, 20 * 1000 * 1000 }; /* widen the window for attachers */
@@ -347,6 +421,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_namespace),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_name_detail),
+		cmocka_unit_test(test_namespace_detail),
 		cmocka_unit_test(test_create_race),
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_permission_denied),

@@ -303,15 +303,18 @@ static void test_defaults(void **state)
 	shmq_bus_close(bus);
 }
 
+/* Attach as producer and subscriber, with and without CREATE; @detail: what a failure says. */
 static void expect_attach(shmq_bus *bus, const char *name, const struct shmq_topic_config *cfg,
-			  int want)
+			  int want, const char *detail)
 {
 	for (unsigned flags = 0; flags <= SHMQ_OPEN_CREATE; flags += SHMQ_OPEN_CREATE) {
 		shmq_pub *pub = NULL;
 		shmq_sub *sub = NULL;
 
 		assert_int_equal(shmq_pub_open(bus, name, flags, cfg, &pub), want);
+		assert_string_equal(shmq_last_detail(), detail);
 		assert_int_equal(shmq_sub_open(bus, name, flags, cfg, 0, &sub), want);
+		assert_string_equal(shmq_last_detail(), detail);
 		assert_true((pub != NULL) == (want == 0) && (sub != NULL) == (want == 0));
 		shmq_pub_close(pub);
 		shmq_sub_close(sub);
@@ -354,27 +357,28 @@ static void test_attach(void **state)
 	assert_int_equal(st.policy, SHMQ_TOPIC_LOSSY);
 	assert_int_equal(st.claim_timeout_ns, 5000000);
 	/* Every non-zero field must match; mode and claim timeout do not matter. */
-	expect_attach(bus, "att", &cfg, 0);
-	expect_attach(bus, "att", &(struct shmq_topic_config){ .policy = SHMQ_TOPIC_LOSSY }, 0);
+	expect_attach(bus, "att", &cfg, 0, "");
+	expect_attach(bus, "att", &(struct shmq_topic_config){ .policy = SHMQ_TOPIC_LOSSY }, 0, "");
 	c = cfg;
 	c.mode = 0600;
 	c.claim_timeout_ns = 7000000;
-	expect_attach(bus, "att", &c, 0);
+	expect_attach(bus, "att", &c, 0, "");
+	/* A field that differs is -EBADE (not -EEXIST, which is SHMQ_OPEN_EXCL's), named. */
 	c = cfg;
 	c.slots = 32;
-	expect_attach(bus, "att", &c, -EEXIST);
+	expect_attach(bus, "att", &c, -EBADE, "slots: topic has 16, asked 32");
 	c = cfg;
 	c.max_msg = MAXM - 8;
-	expect_attach(bus, "att", &c, -EEXIST);
+	expect_attach(bus, "att", &c, -EBADE, "max_msg: topic has 200, asked 192");
 	c = cfg;
 	c.policy = SHMQ_TOPIC_RELIABLE;
-	expect_attach(bus, "att", &c, -EEXIST);
+	expect_attach(bus, "att", &c, -EBADE, "policy: topic is lossy, asked reliable");
 	c = cfg;
 	c.max_subscribers = 5;
-	expect_attach(bus, "att", &c, -EEXIST);
+	expect_attach(bus, "att", &c, -EBADE, "max_subscribers: topic has 4, asked 5");
 	c = cfg;
 	c.max_producers = 4;
-	expect_attach(bus, "att", &c, -EEXIST);
+	expect_attach(bus, "att", &c, -EBADE, "max_producers: topic has 5, asked 4");
 	/* A bad configuration is rejected even when the topic exists. */
 	c = cfg;
 	c.slots = 3;
@@ -383,9 +387,11 @@ static void test_attach(void **state)
 	shmq_bus_close(bus);
 }
 
-/* A channel is not a topic, and a topic is not a channel. */
+/* A channel is not a topic, and a topic is not a channel: -EPROTOTYPE, which says so. */
 static void test_kind_check(void **state)
 {
+	static const char chan_as_topic[] = "the object is a channel, opened as a topic";
+	static const char topic_as_chan[] = "the object is a topic, opened as a channel";
 	struct shmq_channel_config ccfg = { .capacity = 4096 };
 	shmq_bus *bus = test_bus();
 	struct shmq_topic_stats st;
@@ -398,16 +404,23 @@ static void test_kind_check(void **state)
 		0);
 	shmq_channel_close(ch);
 	ch = NULL;
-	assert_int_equal(shmq_pub_open(bus, "chan", 0, NULL, &pub), -EPROTO);
-	assert_int_equal(shmq_pub_open(bus, "chan", SHMQ_OPEN_CREATE, NULL, &pub), -EPROTO);
-	assert_int_equal(shmq_sub_open(bus, "chan", 0, NULL, 0, &sub), -EPROTO);
-	assert_int_equal(shmq_sub_open(bus, "chan", SHMQ_OPEN_CREATE, NULL, 0, &sub), -EPROTO);
-	assert_int_equal(shmq_topic_stat(bus, "chan", &st, NULL, 0), -EPROTO);
+	assert_int_equal(shmq_pub_open(bus, "chan", 0, NULL, &pub), -EPROTOTYPE);
+	assert_string_equal(shmq_last_detail(), chan_as_topic);
+	assert_int_equal(shmq_pub_open(bus, "chan", SHMQ_OPEN_CREATE, NULL, &pub), -EPROTOTYPE);
+	assert_string_equal(shmq_last_detail(), chan_as_topic);
+	assert_int_equal(shmq_sub_open(bus, "chan", 0, NULL, 0, &sub), -EPROTOTYPE);
+	assert_string_equal(shmq_last_detail(), chan_as_topic);
+	assert_int_equal(shmq_sub_open(bus, "chan", SHMQ_OPEN_CREATE, NULL, 0, &sub), -EPROTOTYPE);
+	assert_int_equal(shmq_topic_stat(bus, "chan", &st, NULL, 0), -EPROTOTYPE);
+	assert_string_equal(shmq_last_detail(), chan_as_topic);
+	assert_string_equal(shmq_last_detail(), ""); /* reading it cleared it */
 	assert_null(pub);
 	assert_null(sub);
 	pub = open_pub(bus, "top", NULL);
-	assert_int_equal(shmq_channel_open(bus, "top", SHMQ_OPEN_CONSUMER, NULL, &ch), -EPROTO);
-	assert_int_equal(shmq_channel_open(bus, "top", SHMQ_OPEN_PRODUCER, NULL, &ch), -EPROTO);
+	assert_int_equal(shmq_channel_open(bus, "top", SHMQ_OPEN_CONSUMER, NULL, &ch), -EPROTOTYPE);
+	assert_string_equal(shmq_last_detail(), topic_as_chan);
+	assert_int_equal(shmq_channel_open(bus, "top", SHMQ_OPEN_PRODUCER, NULL, &ch), -EPROTOTYPE);
+	assert_string_equal(shmq_last_detail(), topic_as_chan);
 	assert_null(ch);
 	shmq_pub_close(pub);
 	test_unlink(bus, "chan");

@@ -28,12 +28,31 @@ SHMQ_API const char *shmq_version(void);
  * shmq_strerror() - a human-readable text for an error returned by this library.
  * @err: a negative (or positive) errno value as returned by any shmq_* call
  *
- * Gives the shmq meaning where one is fixed (-EPROTO: a segment whose layout this library
- * does not speak; -EBADMSG: a corrupt record) and the system text otherwise.
+ * Gives the shmq meaning of every code the API documents (-EPROTO: a segment whose layout
+ * this library does not speak; -EPROTOTYPE: an object of the other kind; -EBADE: a
+ * configuration that differs from the existing object's; -EUSERS: every slot taken; ...)
+ * and the system text for others.
  *
  * Return: a static string, never NULL; thread-safe.
  */
 SHMQ_API const char *shmq_strerror(int err);
+
+/**
+ * shmq_last_detail() - what exactly was wrong with this thread's last failed call.
+ *
+ * The calls that open or name an object (shmq_bus_open(), shmq_unlink(),
+ * shmq_channel_open(), shmq_pub_open(), shmq_sub_open(), shmq_topic_stat()) clear the
+ * detail when they start and fill it when they fail for a reason worth naming: which
+ * configuration field differs and both values ("slots: topic has 4096, asked 1024"), what
+ * is wrong with a name or namespace and the rule it breaks, which kind the object is
+ * ("the object is a topic, opened as a channel"), why a segment's layout is not ours.
+ * Other failures leave it empty. As dlerror(), reading it clears it: read it once, right
+ * after the failed call, and show it next to shmq_strerror()'s text.
+ *
+ * Return: a string owned by the library, valid until this thread's next call of
+ * shmq_last_detail(); "" when there is none. Never NULL; the library never prints it.
+ */
+SHMQ_API const char *shmq_last_detail(void);
 
 /* Environment variable that forces the wake-up backend: "futex" (the syscall) or unset. */
 #define SHMQ_WAKE_BACKEND_ENV "SHMQ_WAKE_BACKEND"
@@ -95,8 +114,8 @@ typedef struct shmq_bus shmq_bus;
  *
  * Opening a bus touches no shared memory; it fixes the namespace that later calls use.
  *
- * Return: 0, or -EINVAL (bad namespace, also when taken from the environment, or flags),
- * -ENOMEM.
+ * Return: 0, or -EINVAL (bad namespace, also when taken from the environment, or flags;
+ * shmq_last_detail() says what is wrong with a namespace), -ENOMEM.
  */
 SHMQ_API int shmq_bus_open(const char *ns, unsigned flags, shmq_bus **ret_bus);
 
@@ -122,7 +141,8 @@ SHMQ_API const char *shmq_bus_namespace(const shmq_bus *bus);
  * Like unlink(2): processes that have it open keep using it; the name is free at once
  * and the memory is returned when the last user closes it.
  *
- * Return: 0, or -EINVAL (bad name), -ENOENT, -EACCES.
+ * Return: 0, or -EINVAL (bad name: shmq_last_detail() says what is wrong), -ENOENT,
+ * -EACCES.
  */
 SHMQ_API int shmq_unlink(shmq_bus *bus, const char *name);
 

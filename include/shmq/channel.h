@@ -40,7 +40,7 @@ typedef struct shmq_channel shmq_channel;
  *
  * Each record costs 32 bytes of header plus its payload, rounded up to 32 bytes.
  * When attaching to an existing channel, a non-zero @capacity or @max_msg must equal the
- * channel's (@mode applies only when creating).
+ * channel's, else -EBADE (@mode applies only when creating).
  */
 struct shmq_channel_config {
 	uint64_t capacity;
@@ -70,12 +70,14 @@ struct shmq_channel_config {
  * its pid and start time, so a pid reused by another process does not keep the role; one
  * that holds it from another pid namespace cannot be judged and keeps it.
  *
- * Return: 0, or -EINVAL (bad argument, flags or configuration), -ENOENT (absent and no
- * SHMQ_OPEN_CREATE), -EEXIST (SHMQ_OPEN_EXCL and present, or a configuration that differs
- * from the existing channel's), -EBUSY (the role is held by a live process), -EACCES,
- * -EPROTO (a segment this library does not speak: wrong magic, layout version, kind or
- * size, or a header that was never published), -ENOSPC (no room in /dev/shm), -ENOMEM,
- * -EMFILE/-ENFILE.
+ * Return: 0, or -EINVAL (bad argument, flags, name or configuration), -ENOENT (absent and
+ * no SHMQ_OPEN_CREATE), -EEXIST (SHMQ_OPEN_EXCL and present), -EBADE (a configuration
+ * that differs from the existing channel's), -EPROTOTYPE (the object is a topic), -EBUSY
+ * (the role is held by a live process), -EACCES, -EPROTO (a segment this library does not
+ * speak: wrong magic, layout version, unknown kind or size, or a header that was never
+ * published), -ENOSPC (no room in /dev/shm), -ENOMEM, -EMFILE/-ENFILE.
+ * shmq_last_detail() names the field, the rule or the kind for -EINVAL, -EBADE,
+ * -EPROTOTYPE and -EPROTO.
  */
 SHMQ_API int shmq_channel_open(shmq_bus *bus, const char *name, unsigned flags,
 			       const struct shmq_channel_config *cfg, shmq_channel **ret_ch);

@@ -77,8 +77,9 @@ typedef struct shmq_sub shmq_sub;
  *                    claimant is checked for death, 1 ms to 1 h; 0 for 1 s
  *
  * When attaching to an existing topic, non-zero @slots, @max_msg, @max_subscribers and
- * @max_producers must equal the topic's, and @policy must too; @mode and
- * @claim_timeout_ns apply only when creating.
+ * @max_producers must equal the topic's, and @policy must too, else -EBADE (and
+ * shmq_last_detail() names the field); @mode and @claim_timeout_ns apply only when
+ * creating.
  */
 struct shmq_topic_config {
 	uint32_t slots;
@@ -117,10 +118,12 @@ struct shmq_topic_config {
  * another producer handle is open, and other producers get -EBUSY while it is open. A dead
  * exclusive producer (pid gone or a zombie) is replaced by the next one to open.
  *
- * Return: 0, or -EINVAL, -ENOENT, -EEXIST (SHMQ_OPEN_EXCL and present, or a configuration
- * that differs), -EUSERS (every producer slot is held by a live process), -EBUSY (an
- * exclusive producer is open, or SHMQ_PUB_EXCLUSIVE and another producer is), -EACCES,
- * -EPROTO, -ENOSPC, -ENOMEM.
+ * Return: 0, or -EINVAL, -ENOENT, -EEXIST (SHMQ_OPEN_EXCL and present), -EBADE (a
+ * configuration that differs from the topic's), -EPROTOTYPE (the object is a channel),
+ * -EUSERS (every producer slot is held by a live process), -EBUSY (an exclusive producer
+ * is open, or SHMQ_PUB_EXCLUSIVE and another producer is), -EACCES, -EPROTO, -ENOSPC,
+ * -ENOMEM. shmq_last_detail() says more for -EINVAL (a bad name), -EBADE, -EPROTOTYPE and
+ * -EPROTO.
  */
 SHMQ_API int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 			   const struct shmq_topic_config *cfg, shmq_pub **ret_pub);
@@ -249,8 +252,9 @@ SHMQ_API uint32_t shmq_pub_id(const shmq_pub *pub);
  *
  * On a reliable topic the subscriber holds producers back from the moment this returns.
  *
- * Return: 0, or -EINVAL, -ENOENT, -EEXIST, -EUSERS (every subscriber slot is held by a
- * live process), -EACCES, -EPROTO, -ENOSPC, -ENOMEM.
+ * Return: 0, or -EINVAL, -ENOENT, -EEXIST, -EBADE, -EPROTOTYPE (as for shmq_pub_open()),
+ * -EUSERS (every subscriber slot is held by a live process), -EACCES, -EPROTO, -ENOSPC,
+ * -ENOMEM.
  */
 SHMQ_API int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
 			   const struct shmq_topic_config *cfg, uint64_t from_seq,
@@ -456,7 +460,8 @@ struct shmq_topic_sub_info {
  * @max_subs:  room in @subs
  *
  * Return: the number of live subscribers (which may exceed @max_subs; only @max_subs are
- * stored), or -EINVAL, -ENOENT, -EACCES, -EPROTO.
+ * stored), or -EINVAL, -ENOENT, -EACCES, -EPROTOTYPE (the object is a channel), -EPROTO;
+ * shmq_last_detail() as for shmq_pub_open().
  */
 SHMQ_API int shmq_topic_stat(shmq_bus *bus, const char *name, struct shmq_topic_stats *ret_stats,
 			     struct shmq_topic_sub_info *subs, size_t max_subs);
