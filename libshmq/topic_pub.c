@@ -125,7 +125,6 @@ int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 	int r;
 
 	shmqi_detail_clear();
-
 	if (!ret_pub || (flags & ~PUB_FLAGS))
 		return -EINVAL;
 	pub = calloc(1, sizeof(*pub));

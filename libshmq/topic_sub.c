@@ -99,7 +99,6 @@ int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
 	int r;
 
 	shmqi_detail_clear();
-
 	if (!ret_sub || (flags & ~SUB_FLAGS) || (start & (start - 1)))
 		return -EINVAL;
 	if ((start == SHMQ_SUB_FROM_SEQ) != (from_seq != 0) || from_seq >= SHMQI_SEQ_MAX)
