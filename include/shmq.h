@@ -10,7 +10,7 @@
 #include "shmq/bus.h" /* version, errors, clock, the bus, what all kinds share */
 #include "shmq/channel.h" /* SPSC channels */
 #include "shmq/topic.h" /* topics: producers and subscribers */
-/* consumer groups (shmq/group.h, on topics) go here */
+#include "shmq/group.h" /* consumer groups: work queues on topics */
 #include "shmq/wait.h" /* shmq_wait_many() over channels and topics */
 #include "shmq/hist.h" /* HDR latency histograms */
 

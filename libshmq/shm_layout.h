@@ -23,9 +23,13 @@ static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be plain-sized");
 static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
 
 #define SHMQI_MAGIC 0x31474553514d4853ull /* "SHMQSEG1" little-endian */
-/* 2: wait words; 3: topic sub_start, room waits; 4: owner records with head words */
-#define SHMQI_LAYOUT_VERSION 4u
+/*
+ * 2: wait words; 3: topic sub_start, room waits; 4: owner records with head words;
+ * 5: topic group gates, the group kind
+ */
+#define SHMQI_LAYOUT_VERSION 5u
 #define SHMQI_CACHE_PAIR 128 /* producer/consumer hot fields sit this far apart */
+#define SHMQI_GROUP_NAME_LEN 208 /* a topic or group name with its NUL, rounded up */
 
 /*
  * Where readers park (libshmq/wake.c), on its own pair of lines: written only when someone
@@ -54,6 +58,7 @@ static_assert(sizeof(struct shmqi_wait) == SHMQI_CACHE_PAIR, "wait block size");
 enum shmqi_kind {
 	SHMQI_KIND_CHANNEL = 1,
 	SHMQI_KIND_TOPIC = 2,
+	SHMQI_KIND_GROUP = 3,
 };
 
 /*
@@ -210,6 +215,7 @@ struct shmqi_topic {
 	 * ACTIVE and before it publishes a cursor past its start; never lowered (F1 in topic.c).
 	 */
 	_Atomic uint64_t sub_start;
+	uint64_t gates_off; /* struct shmqi_gate[SHMQI_TOPIC_GATES], after the producer table */
 	/* producer hot */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t tail; /* next sequence to claim, from 1 */
 	/* subscribers park here */
@@ -233,6 +239,7 @@ static_assert(offsetof(struct shmqi_topic, skipped) == 64, "skipped offset");
 static_assert(offsetof(struct shmqi_topic, park_state) == 72, "park_state offset");
 static_assert(offsetof(struct shmqi_topic, room_park_state) == 76, "room_park_state offset");
 static_assert(offsetof(struct shmqi_topic, sub_start) == 80, "sub_start offset");
+static_assert(offsetof(struct shmqi_topic, gates_off) == 88, "gates_off offset");
 static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
 static_assert(offsetof(struct shmqi_topic, wait) == 256, "wait offset");
 static_assert(offsetof(struct shmqi_topic, room) == 384, "room offset");
@@ -315,5 +322,140 @@ static_assert(sizeof(struct shmqi_trec) == 48, "topic record header size");
 #define SHMQI_SEQ_MAX (UINT64_C(1) << 61) /* sequences stay below this: stamps never wrap */
 
 #define SHMQI_TOPIC_BODY_OFF 128u
+
+/*
+ * A consumer group's gate in its topic: the group's ack floor, which holds a reliable
+ * topic's producers back as a subscriber's cursor does, whether or not a member is attached.
+ * Written by the group's members (group.c), read by producers (topic_pub.c). @id and @name
+ * say which group segment it belongs to (the group's created_ns and name).
+ */
+struct shmqi_gate {
+	alignas(SHMQI_CACHE_PAIR) _Atomic uint32_t state; /* SHMQI_GATE_* */
+	uint32_t reserved0;
+	_Atomic uint64_t cursor; /* the group's ack floor: every record below it is done */
+	_Atomic uint64_t id; /* the group segment's created_ns */
+	char name[104]; /* the group's name, NUL-terminated */
+};
+static_assert(offsetof(struct shmqi_gate, state) == 0, "gate state offset");
+static_assert(offsetof(struct shmqi_gate, cursor) == 8, "gate cursor offset");
+static_assert(offsetof(struct shmqi_gate, id) == 16, "gate id offset");
+static_assert(offsetof(struct shmqi_gate, name) == 24, "gate name offset");
+static_assert(sizeof(struct shmqi_gate) == 128, "gate size");
+
+#define SHMQI_TOPIC_GATES 16u
+#define SHMQI_GATE_FREE 0u
+#define SHMQI_GATE_TAKING 1u /* a group being created fills it; does not gate yet */
+#define SHMQI_GATE_ACTIVE 2u /* its cursor gates producers (reliable topics) */
+
+/* ---- consumer groups (libshmq/group.c) ---- */
+
+/*
+ * The control block of a group segment ("/shmq.NS.TOPIC@GROUP"), at seg_hdr.body_off
+ * (SHMQI_GROUP_BODY_OFF). The member table and the lease table follow at the offsets it
+ * gives. Cold configuration, written by the creator before R0; then the claim word @next,
+ * the ack floor and the due hint, and the counters, each on a pair of lines of its own.
+ */
+struct shmqi_group {
+	/* cold */
+	alignas(SHMQI_CACHE_PAIR) uint32_t max_pending; /* lease table entries, a power of two */
+	uint32_t max_members; /* 1-255 */
+	uint32_t max_in_flight; /* leases one member may hold */
+	uint32_t max_deliveries; /* failures before a record is dead-lettered, 0 unlimited */
+	uint32_t flags; /* SHMQ_GROUP_* */
+	uint32_t gate; /* our gate's index in the topic */
+	uint64_t gate_id; /* our gate's id there */
+	uint64_t ack_wait_ns;
+	uint64_t backoff_initial_ns;
+	uint64_t backoff_max_ns;
+	uint32_t backoff_mult;
+	uint32_t reserved0;
+	uint64_t guard; /* the topic's tail once the gate was up: records below may be torn */
+	uint64_t members_off;
+	uint64_t leases_off;
+	uint64_t topic_id; /* the topic segment's created_ns */
+	uint8_t reserved1[16];
+	char topic[SHMQI_GROUP_NAME_LEN]; /* the topic's name, NUL-terminated */
+	char dlq[SHMQI_GROUP_NAME_LEN]; /* the dead-letter topic, "" for none */
+	char name[SHMQI_GROUP_NAME_LEN]; /* the group's name */
+	/* claimed by CAS by every member: the next record never handed out */
+	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t next;
+	/* the ack floor (every record below it is done), and a lower bound of when a lease or
+	 * a delayed record is due next (UINT64_MAX: none known) */
+	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t floor;
+	_Atomic uint64_t due_hint;
+	_Atomic uint64_t last_member_ns; /* when the last member left (statistics) */
+	/* counters (statistics) */
+	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t acked;
+	_Atomic uint64_t nacked;
+	_Atomic uint64_t released;
+	_Atomic uint64_t redelivered;
+	_Atomic uint64_t expired;
+	_Atomic uint64_t dead_lettered;
+	_Atomic uint64_t terminated;
+	_Atomic uint64_t window_full;
+	_Atomic uint64_t lost;
+	_Atomic uint64_t skipped;
+	_Atomic uint64_t dropped; /* to be dead-lettered, but no dead-letter topic */
+	_Atomic uint64_t delivered;
+};
+static_assert(offsetof(struct shmqi_group, max_pending) == 0, "group max_pending offset");
+static_assert(offsetof(struct shmqi_group, gate_id) == 24, "group gate_id offset");
+static_assert(offsetof(struct shmqi_group, ack_wait_ns) == 32, "group ack_wait offset");
+static_assert(offsetof(struct shmqi_group, guard) == 64, "group guard offset");
+static_assert(offsetof(struct shmqi_group, topic_id) == 88, "group topic_id offset");
+static_assert(offsetof(struct shmqi_group, topic) == 112, "group topic offset");
+static_assert(offsetof(struct shmqi_group, next) % SHMQI_CACHE_PAIR == 0, "group next align");
+static_assert(offsetof(struct shmqi_group, floor) ==
+		      offsetof(struct shmqi_group, next) + SHMQI_CACHE_PAIR,
+	      "group floor offset");
+static_assert(offsetof(struct shmqi_group, acked) ==
+		      offsetof(struct shmqi_group, floor) + SHMQI_CACHE_PAIR,
+	      "group counters offset");
+static_assert(sizeof(struct shmqi_group) == 1152, "group control block size");
+
+/* One member of a group: its owner and what it holds (128 bytes, as topic entries). */
+struct shmqi_member {
+	alignas(SHMQI_CACHE_PAIR) struct shmqi_owner owner;
+	_Atomic uint32_t in_flight; /* its leases: +1 by it at each lease, -1 by whoever ends one */
+	uint32_t reserved0;
+	_Atomic uint64_t delivered;
+	_Atomic uint64_t acked;
+	_Atomic uint64_t joined_ns; /* CLOCK_MONOTONIC */
+};
+static_assert(offsetof(struct shmqi_member, owner) == 0, "member owner offset");
+static_assert(offsetof(struct shmqi_member, in_flight) == 24, "member in_flight offset");
+static_assert(offsetof(struct shmqi_member, delivered) == 32, "member delivered offset");
+static_assert(sizeof(struct shmqi_member) == 128, "member size");
+
+/*
+ * One lease table entry: record seq lives at seq mod max_pending while it is owed. @word
+ * changes only by CAS (or a release store by whoever holds it BUSY): bits 0-2 the state,
+ * 3-10 the holder (a member index, SHMQI_LEASE_NOBODY when none), 11-18 a generation
+ * bumped by every delivery and extension, 19-63 the sequence's low 45 bits. The other
+ * fields are written only by whoever holds the entry BUSY (L1 in group.c).
+ */
+struct shmqi_lease {
+	_Atomic uint64_t word;
+	_Atomic uint64_t due_ns; /* LEASED: the lease's deadline; DELAYED: when it is due */
+	_Atomic uint64_t first_ns; /* first delivery, CLOCK_REALTIME; 0 before */
+	_Atomic uint32_t acquired; /* deliveries so far */
+	_Atomic uint32_t failed; /* nacks, expiries, holder deaths */
+};
+static_assert(offsetof(struct shmqi_lease, word) == 0, "lease word offset");
+static_assert(offsetof(struct shmqi_lease, due_ns) == 8, "lease due offset");
+static_assert(offsetof(struct shmqi_lease, first_ns) == 16, "lease first offset");
+static_assert(offsetof(struct shmqi_lease, acquired) == 24, "lease acquired offset");
+static_assert(offsetof(struct shmqi_lease, failed) == 28, "lease failed offset");
+static_assert(sizeof(struct shmqi_lease) == 32, "lease size");
+
+#define SHMQI_LEASE_FREE 0u /* never used */
+#define SHMQI_LEASE_BUSY 1u /* a holder's outcome, or a judge, is changing it */
+#define SHMQI_LEASE_LEASED 2u /* delivered to its holder until due_ns */
+#define SHMQI_LEASE_DELAYED 3u /* to be delivered again from due_ns on */
+#define SHMQI_LEASE_DONE 4u /* acked, dead-lettered, dropped, skipped or lost */
+#define SHMQI_LEASE_CLAIMING 5u /* being handed out the first time */
+#define SHMQI_LEASE_NOBODY 255u
+
+#define SHMQI_GROUP_BODY_OFF 128u
 
 #endif /* SHMQ_SHM_LAYOUT_H */

@@ -26,9 +26,15 @@ static uint64_t prods_off(uint32_t max_subs)
 	return SUBS_OFF + (uint64_t)max_subs * sizeof(struct shmqi_sub_slot);
 }
 
+static uint64_t gates_off(uint32_t max_subs, uint32_t max_prods)
+{
+	return prods_off(max_subs) + (uint64_t)max_prods * sizeof(struct shmqi_prod_slot);
+}
+
 static uint64_t ring_off(uint32_t max_subs, uint32_t max_prods)
 {
-	return round_up(prods_off(max_subs) + (uint64_t)max_prods * sizeof(struct shmqi_prod_slot),
+	return round_up(gates_off(max_subs, max_prods) +
+				SHMQI_TOPIC_GATES * (uint64_t)sizeof(struct shmqi_gate),
 			4096);
 }
 
@@ -97,6 +103,7 @@ static int topic_init(struct shmqi_seg *seg, void *arg)
 	ctl->claim_timeout_ns = cfg->claim_timeout_ns;
 	ctl->subs_off = SUBS_OFF;
 	ctl->prods_off = prods_off(cfg->max_subscribers);
+	ctl->gates_off = gates_off(cfg->max_subscribers, cfg->max_producers);
 	ctl->ring_off = ring_off(cfg->max_subscribers, cfg->max_producers);
 	atomic_store_explicit(&ctl->tail, 1, memory_order_relaxed);
 	return 0;
@@ -138,16 +145,21 @@ static int check_topic(struct shmqi_tmap *t)
 	/* One read of the configuration: a writer scribbling meanwhile cannot make the values
 	 * used differ from the values checked. (Only the cold fields are read from it.) */
 	memcpy(&copy, t->seg.base + SHMQI_TOPIC_BODY_OFF, offsetof(struct shmqi_topic, skipped));
+	memcpy(&copy.gates_off,
+	       t->seg.base + SHMQI_TOPIC_BODY_OFF + offsetof(struct shmqi_topic, gates_off),
+	       sizeof(copy.gates_off));
 	if (!valid_shape(ctl->slots, ctl->max_msg, ctl->max_subs, ctl->max_prods) ||
 	    ctl->policy > SHMQ_TOPIC_LOSSY || ctl->slot_size != slot_size_for(ctl->max_msg))
 		return -EPROTO;
 	if (ctl->subs_off != SUBS_OFF || ctl->prods_off != prods_off(ctl->max_subs) ||
+	    ctl->gates_off != gates_off(ctl->max_subs, ctl->max_prods) ||
 	    ctl->ring_off != ring_off(ctl->max_subs, ctl->max_prods) ||
 	    ctl->ring_off + (uint64_t)ctl->slots * ctl->slot_size != t->seg.size)
 		return -EPROTO;
 	t->ctl = (struct shmqi_topic *)(t->seg.base + SHMQI_TOPIC_BODY_OFF);
 	t->subs = (struct shmqi_sub_slot *)(t->seg.base + ctl->subs_off);
 	t->prods = (struct shmqi_prod_slot *)(t->seg.base + ctl->prods_off);
+	t->gates = (struct shmqi_gate *)(t->seg.base + ctl->gates_off);
 	t->ring = t->seg.base + ctl->ring_off;
 	t->slots = ctl->slots;
 	t->mask = ctl->slots - 1;

@@ -49,6 +49,7 @@ struct shmqi_tmap {
 	struct shmqi_topic *ctl;
 	struct shmqi_sub_slot *subs;
 	struct shmqi_prod_slot *prods;
+	struct shmqi_gate *gates; /* SHMQI_TOPIC_GATES of them */
 	uint8_t *ring;
 	uint64_t mask;
 	uint32_t slots;
@@ -121,5 +122,8 @@ bool shmqi_skip_dead_claim(const struct shmqi_tmap *t, uint64_t seq, uint64_t v)
  * R2 by the caller; a relaxed RMW of a word that only grows.
  */
 void shmqi_raise_start(const struct shmqi_tmap *t, uint64_t start);
+
+/* topic_pub.c: the largest payload a producer handle's topic takes. */
+uint32_t shmqi_pub_max_msg(const shmq_pub *pub);
 
 #endif /* SHMQ_TOPIC_INTERNAL_H */

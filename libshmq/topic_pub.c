@@ -152,6 +152,11 @@ err_free:
 	return r;
 }
 
+uint32_t shmqi_pub_max_msg(const shmq_pub *pub)
+{
+	return pub->t.max_msg;
+}
+
 uint32_t shmq_pub_id(const shmq_pub *pub)
 {
 	return pub ? pub->id : 0;
@@ -177,7 +182,17 @@ static uint64_t gate_limit(const struct shmqi_tmap *t, uint64_t tail, uint64_t *
 		if (c < min)
 			min = c;
 	}
-	/* F1: after the loads above, so at least the start of every subscriber they saw. */
+	for (i = 0; i < SHMQI_TOPIC_GATES; i++) {
+		/* S1: pairs with the group creator's seq_cst store of ACTIVE (group.c). */
+		if (atomic_load_explicit(&t->gates[i].state, memory_order_seq_cst) !=
+		    SHMQI_GATE_ACTIVE)
+			continue;
+		/* A2: pairs with R2 in group.c's publish_floor(): records below are done. */
+		c = atomic_load_explicit(&t->gates[i].cursor, memory_order_acquire);
+		if (c < min)
+			min = c;
+	}
+	/* F1: after the loads above, so at least the start of every subscriber and group they saw. */
 	start = atomic_load_explicit(&t->ctl->sub_start, memory_order_relaxed);
 	*ret_free_from = min != UINT64_MAX && start < SHMQI_SEQ_MAX ? start + t->slots : UINT64_MAX;
 	/* S1: a tail read after the state loads (seq_cst), never one read before them. */

@@ -1,0 +1,857 @@
+// SPDX-License-Identifier: MIT
+/* group.c - consumer groups: a claim word, a lease table and an ack floor beside a topic. */
+#include <assert.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "group_internal.h"
+
+/*
+ * Ordering (docs/design.md, "Consumer groups"):
+ * L1     a lease entry's fields (due_ns, first_ns, acquired, failed) belong to whoever CASed
+ *        its word to BUSY or CLAIMING: it stores them after a release fence and ends with a
+ *        release store (or CAS) of the next word. A reader loads the word (acquire), the
+ *        fields, fences (acquire) and loads the word again: the same word twice means the
+ *        fields are that word's, since every transition back to a state bumps the
+ *        generation (8 bits: an ABA needs 256 transitions between the two loads).
+ * L2     a lease's seq_cst store of LEASED or DELAYED then its seq_cst load of the due hint,
+ *        against a scanner's seq_cst exchange of the hint then its seq_cst loads of the
+ *        words: either the scanner sees the entry, or the entry's maker sees the reset hint
+ *        and lowers it. The hint is never later than any lease's deadline or delayed
+ *        record's due time, but for a scan in progress that will see them.
+ * A1     a member's acquire load of a topic record's stamp (pairs with the producer's R1):
+ *        the record is complete.
+ * R2     the floor's release store into the topic's gate, after the floor's CAS that follows
+ *        an acquire load of the entry at the floor showing DONE (pairs with that entry's
+ *        release store): producers' A2 in gate_limit() see every record below it done with.
+ * S1/F1  as a joining subscriber (topic_internal.h): the creator raises sub_start to the
+ *        group's start, stores the gate's cursor (release) and its ACTIVE state (seq_cst),
+ *        then loads the tail (seq_cst); records below that tail are checked after a copy
+ *        (the guard), as a subscriber does.
+ * N1     the claim word @next only grows by CAS: a claimer first CASes the entry of record n
+ *        to CLAIMING(n), then next from n to n + 1; anyone who finds the entry of n taken
+ *        helps move next on, so a claimer that dies between the two CASes stalls nobody.
+ */
+
+#define JUDGE_NS 10000000ull /* members look for dead members at most this often */
+#define POLL_CHECK_MASK 4095u /* a polling member looks at the tail every 4096th poll */
+
+static inline uint64_t mkword(uint64_t seq, uint32_t gen, uint32_t holder, uint32_t state)
+{
+	return (seq & SHMQI_LSEQ_MASK) << 19 | (uint64_t)(gen & 0xff) << 11 |
+	       (uint64_t)(holder & 0xff) << 3 | state;
+}
+
+static inline bool word_is(uint64_t w, uint64_t seq)
+{
+	return w != 0 && shmqi_lw_seq(w) == (seq & SHMQI_LSEQ_MASK);
+}
+
+static inline struct shmqi_lease *lease_at(const shmq_group *g, uint64_t seq)
+{
+	return &g->leases[seq & g->mask];
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Parked members look again: something became due, or the window has room. */
+static void wake_members(const shmq_group *g)
+{
+	shmqi_notify(&g->t.ctl->park_state, &g->t.ctl->wait);
+}
+
+/* ---- the due hint (L2) ---- */
+
+/* After a lease or delayed record with time @due became visible (seq_cst). */
+static void lower_hint(shmq_group *g, uint64_t due)
+{
+	uint64_t h = atomic_load_explicit(&g->ctl->due_hint, memory_order_seq_cst);
+
+	while (due < h &&
+	       !atomic_compare_exchange_weak_explicit(&g->ctl->due_hint, &h, due,
+						      memory_order_seq_cst, memory_order_relaxed))
+		;
+}
+
+/* ---- the floor ---- */
+
+/* R2: the floor moved to @f; producers held back by the gate may go on. */
+static void publish_floor(shmq_group *g, uint64_t f)
+{
+	uint64_t c = atomic_load_explicit(&g->gate->cursor, memory_order_relaxed);
+
+	/* A group deleted by force while we are attached: the gate may be another's now. */
+	if (atomic_load_explicit(&g->gate->id, memory_order_relaxed) != g->ctl->gate_id)
+		return;
+	while (c < f &&
+	       !atomic_compare_exchange_weak_explicit(&g->gate->cursor, &c, f, memory_order_release,
+						      memory_order_relaxed))
+		;
+	shmqi_topic_room_made(&g->t);
+}
+
+/* Move the floor over done records. */
+void shmqi_group_advance(shmq_group *g)
+{
+	uint64_t f = atomic_load_explicit(&g->ctl->floor, memory_order_acquire), f0 = f, n, w;
+
+	n = atomic_load_explicit(&g->ctl->next, memory_order_acquire);
+	while (f < n) {
+		w = atomic_load_explicit(&lease_at(g, f)->word, memory_order_acquire);
+		if (!word_is(w, f) || shmqi_lw_state(w) != SHMQI_LEASE_DONE)
+			break;
+		if (atomic_compare_exchange_strong_explicit(
+			    &g->ctl->floor, &f, f + 1, memory_order_acq_rel, memory_order_acquire))
+			f++;
+	}
+	if (f == f0)
+		return;
+	publish_floor(g, f);
+	if (n - f0 >= g->max_pending) /* the window was full: members may be parked on it */
+		wake_members(g);
+}
+
+/* ---- ending a lease ---- */
+
+/* We hold @e BUSY for record @s: it is done (acked, dead-lettered, dropped, skipped, lost). */
+static void finish(shmq_group *g, struct shmqi_lease *e, uint64_t busy)
+{
+	/* L1: pairs with the acquire loads of the word in shmqi_group_advance() and scans. */
+	atomic_store_explicit(&e->word, (busy & ~(uint64_t)7) | SHMQI_LEASE_DONE,
+			      memory_order_release);
+	shmqi_group_advance(g);
+}
+
+static uint64_t backoff_for(const shmq_group *g, uint32_t failed)
+{
+	uint64_t d = g->backoff_ns;
+	uint32_t i;
+
+	for (i = 1; i < failed && d < g->backoff_max_ns; i++)
+		d = d > UINT64_MAX / g->backoff_mult ? UINT64_MAX : d * g->backoff_mult;
+	return d < g->backoff_max_ns ? d : g->backoff_max_ns;
+}
+
+/* Delay a BUSY entry of record @s until @due: it is delivered again from then on. */
+static void delay_entry(shmq_group *g, struct shmqi_lease *e, uint64_t busy, uint64_t due)
+{
+	atomic_store_explicit(&e->due_ns, due, memory_order_relaxed);
+	/* L1, L2 */
+	atomic_store_explicit(&e->word,
+			      (busy & ~(uint64_t)0x7ff) | (uint64_t)SHMQI_LEASE_NOBODY << 3 |
+				      SHMQI_LEASE_DELAYED,
+			      memory_order_seq_cst);
+	lower_hint(g, due);
+	wake_members(g);
+}
+
+/*
+ * We hold @e BUSY (word @busy) for record @s, after a failure (@inc 1) or a give-back (@inc
+ * 0): delay it by @delay (SHMQ_GROUP_BACKOFF: the schedule), or dead-letter it once it has
+ * failed max_deliveries times. If the dead letter cannot be published, @restore (non-zero)
+ * is stored back and the error returned; without one the record is delayed by the backoff
+ * and tried again then.
+ */
+static int end_failed(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint64_t busy, uint32_t inc,
+		      uint64_t delay, uint64_t restore)
+{
+	uint32_t failed = atomic_load_explicit(&e->failed, memory_order_relaxed) + inc;
+	int r;
+
+	atomic_store_explicit(&e->failed, failed, memory_order_relaxed);
+	if (inc && g->max_deliveries && failed >= g->max_deliveries) {
+		r = shmqi_group_dead_letter(g, e, s, SHMQ_DLQ_MAX_DELIVERIES);
+		if (r == 0) {
+			finish(g, e, busy);
+			return 0;
+		}
+		if (restore) {
+			atomic_store_explicit(&e->failed, failed - inc, memory_order_relaxed);
+			atomic_store_explicit(&e->word, restore, memory_order_release);
+			return r;
+		}
+		delay = SHMQ_GROUP_BACKOFF;
+	}
+	if (delay == SHMQ_GROUP_BACKOFF)
+		delay = backoff_for(g, failed);
+	delay_entry(g, e, busy, add_sat(shmqi_now_ns(), delay));
+	return 0;
+}
+
+/* Take @e from @w to BUSY, held by us; L1's release fence follows. */
+static bool take_busy(shmq_group *g, struct shmqi_lease *e, uint64_t w, uint64_t *ret_busy)
+{
+	uint64_t busy = (w & ~(uint64_t)0x7ff) | (uint64_t)g->idx << 3 | SHMQI_LEASE_BUSY;
+
+	if (!atomic_compare_exchange_strong_explicit(&e->word, &w, busy, memory_order_acq_rel,
+						     memory_order_relaxed))
+		return false;
+	atomic_thread_fence(memory_order_release); /* L1 */
+	*ret_busy = busy;
+	return true;
+}
+
+/* ---- dead members ---- */
+
+/*
+ * Every lease @holder holds, or is changing, goes back for redelivery: a failure when the
+ * holder died (@failure), a give-back when it closes.
+ */
+void shmqi_group_recover(shmq_group *g, uint32_t holder, bool failure)
+{
+	uint64_t f = atomic_load_explicit(&g->ctl->floor, memory_order_acquire);
+	uint64_t n = atomic_load_explicit(&g->ctl->next, memory_order_acquire), s, w, busy;
+	struct shmqi_lease *e;
+	uint32_t st;
+
+	for (s = f; s < n && s - f <= g->max_pending; s++) {
+		e = lease_at(g, s);
+		w = atomic_load_explicit(&e->word, memory_order_acquire);
+		st = shmqi_lw_state(w);
+		if (!word_is(w, s) || shmqi_lw_holder(w) != holder ||
+		    (st != SHMQI_LEASE_LEASED && st != SHMQI_LEASE_BUSY &&
+		     st != SHMQI_LEASE_CLAIMING))
+			continue;
+		if (!take_busy(g, e, w, &busy))
+			continue;
+		if (st == SHMQI_LEASE_CLAIMING) { /* never delivered: as new */
+			atomic_store_explicit(&e->acquired, 0, memory_order_relaxed);
+			atomic_store_explicit(&e->failed, 0, memory_order_relaxed);
+			atomic_store_explicit(&e->first_ns, 0, memory_order_relaxed);
+			delay_entry(g, e, busy, 0);
+			continue;
+		}
+		if (!failure)
+			atomic_fetch_add_explicit(&g->ctl->released, 1, memory_order_relaxed);
+		end_failed(g, e, s, busy, failure, 0, 0);
+	}
+}
+
+void shmqi_group_fold(shmq_group *g, struct shmqi_member *m)
+{
+	atomic_fetch_add_explicit(&g->ctl->acked,
+				  atomic_exchange_explicit(&m->acked, 0, memory_order_relaxed),
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&g->ctl->delivered,
+				  atomic_exchange_explicit(&m->delivered, 0, memory_order_relaxed),
+				  memory_order_relaxed);
+	atomic_store_explicit(&m->in_flight, 0, memory_order_relaxed);
+}
+
+struct recover_ctx {
+	shmq_group *g;
+	uint32_t idx;
+};
+
+static void clear_dead(void *ctx, void *arg)
+{
+	struct recover_ctx *c = ctx;
+
+	(void)arg;
+	shmqi_group_recover(c->g, c->idx, true);
+	shmqi_group_fold(c->g, &c->g->members[c->idx]);
+}
+
+/* A dead member's entry: take it, send its leases back, free it. */
+static bool reap_member(void *arg, uint32_t i, uint64_t head)
+{
+	struct recover_ctx c = { .g = arg, .idx = i };
+
+	return shmqi_owner_free(&c.g->members[i].owner, head, c.g->pid, clear_dead, &c, NULL);
+}
+
+void shmqi_group_judge(shmq_group *g, uint64_t now, bool force)
+{
+	if (!force && now - g->last_judge_ns < JUDGE_NS)
+		return;
+	g->last_judge_ns = now;
+	shmqi_owner_scan(g->members, sizeof(*g->members), g->max_members, false, reap_member, g);
+}
+
+/* ---- receiving ---- */
+
+/* A leased record's payload, read from the topic: complete and intact? */
+static int read_rec(const shmq_group *g, uint64_t s, const struct shmqi_trec **ret_rec)
+{
+	const struct shmqi_trec *rec = shmqi_slot_at(&g->t, s);
+	/* A1: pairs with R1 of the record's producer. */
+	uint64_t v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
+
+	if (v != SHMQI_STAMP(s, SHMQI_STAMP_COMMITTED))
+		return -ESTALE; /* overwritten (lossy topics) or corrupt */
+	if (rec->len > g->t.max_msg || rec->flags)
+		return -EBADMSG;
+	*ret_rec = rec;
+	return 0;
+}
+
+/* Was record @s left alone while we read it? As a subscriber's check (A4/A5). */
+bool shmqi_group_intact(const shmq_group *g, uint64_t s)
+{
+	const struct shmqi_trec *rec = shmqi_slot_at(&g->t, s);
+
+	atomic_thread_fence(memory_order_acquire);
+	if (g->t.policy == SHMQ_TOPIC_LOSSY)
+		return atomic_load_explicit(&rec->stamp, memory_order_relaxed) ==
+		       SHMQI_STAMP(s, SHMQI_STAMP_COMMITTED);
+	if (s >= g->guard)
+		return true;
+	return atomic_load_explicit(&g->t.ctl->tail, memory_order_relaxed) <= s + g->t.slots;
+}
+
+/*
+ * Redeliver or expire what is due: a scan of the window, taking the hint to "none" first
+ * and lowering it again to the earliest time it saw (L2). Delivers one record at most.
+ * Return: 0 with @o filled, or -EAGAIN.
+ */
+static int take_due(shmq_group *g, uint64_t now, struct shmqi_glease *o)
+{
+	uint64_t h = atomic_load_explicit(&g->ctl->due_hint, memory_order_seq_cst);
+	uint64_t f, n, s, w, w2, due, busy, min = UINT64_MAX;
+	struct shmqi_lease *e;
+	int found = -EAGAIN;
+	uint32_t st;
+
+	if (now < h ||
+	    !atomic_compare_exchange_strong_explicit(&g->ctl->due_hint, &h, UINT64_MAX,
+						     memory_order_seq_cst, memory_order_relaxed))
+		return -EAGAIN;
+	f = atomic_load_explicit(&g->ctl->floor, memory_order_acquire);
+	n = atomic_load_explicit(&g->ctl->next, memory_order_acquire);
+	for (s = f; s < n && s - f <= g->max_pending; s++) {
+		e = lease_at(g, s);
+		w = atomic_load_explicit(&e->word, memory_order_seq_cst);
+		st = shmqi_lw_state(w);
+		if (!word_is(w, s) || (st != SHMQI_LEASE_DELAYED && st != SHMQI_LEASE_LEASED))
+			continue;
+		due = atomic_load_explicit(&e->due_ns, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire); /* L1 */
+		w2 = atomic_load_explicit(&e->word, memory_order_relaxed);
+		if (w2 != w || found == 0) { /* changing, or one for the next call: soon */
+			min = now;
+			continue;
+		}
+		if (due > now) {
+			min = due < min ? due : min;
+			continue;
+		}
+		if (!take_busy(g, e, w, &busy)) {
+			min = now;
+			continue;
+		}
+		if (st == SHMQI_LEASE_LEASED) { /* the lease ran out */
+			atomic_fetch_sub_explicit(
+				&g->members[shmqi_lw_holder(w) % g->max_members].in_flight, 1,
+				memory_order_relaxed);
+			atomic_fetch_add_explicit(&g->ctl->expired, 1, memory_order_relaxed);
+			end_failed(g, e, s, busy, 1, SHMQ_GROUP_BACKOFF, 0);
+			continue;
+		}
+		shmqi_group_lease(g, e, s, busy, now, o);
+		atomic_fetch_add_explicit(&g->ctl->redelivered, 1, memory_order_relaxed);
+		found = 0;
+	}
+	if (found == 0 && o->deadline < min)
+		min = o->deadline;
+	lower_hint(g, min);
+	return found;
+}
+
+/*
+ * Hand out the entry @e of record @s, which we hold BUSY or CLAIMING (word @busy), as a
+ * lease of ours: its fields, then LEASED with a new generation (L1, L2).
+ */
+void shmqi_group_lease(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint64_t busy,
+		       uint64_t now, struct shmqi_glease *o)
+{
+	uint32_t acq = atomic_load_explicit(&e->acquired, memory_order_relaxed) + 1;
+	uint64_t first = atomic_load_explicit(&e->first_ns, memory_order_relaxed);
+	uint64_t w;
+
+	if (!first)
+		first = shmqi_wall_ns();
+	o->deadline = add_sat(now, g->ack_wait_ns);
+	atomic_store_explicit(&e->acquired, acq, memory_order_relaxed);
+	atomic_store_explicit(&e->first_ns, first, memory_order_relaxed);
+	atomic_store_explicit(&e->due_ns, o->deadline, memory_order_relaxed);
+	atomic_fetch_add_explicit(&g->me->in_flight, 1, memory_order_relaxed);
+	w = mkword(s, shmqi_lw_gen(busy) + 1, g->idx, SHMQI_LEASE_LEASED);
+	atomic_store_explicit(&e->word, w, memory_order_seq_cst);
+	o->seq = s;
+	o->word = w;
+	o->acquired = acq;
+	o->failed = atomic_load_explicit(&e->failed, memory_order_relaxed);
+	o->first_ns = first;
+}
+
+/* Nothing committed at @n yet: after the claim timeout, skip a dead producer's record. */
+static int not_ready(shmq_group *g, uint64_t n, uint64_t v, uint64_t now)
+{
+	uint64_t tail;
+
+	if (++g->polls & POLL_CHECK_MASK)
+		return -EAGAIN;
+	/* A3 (topic_internal.h): a claimant of record n is visible once the tail passed it. */
+	tail = atomic_load_explicit(&g->t.ctl->tail, memory_order_acquire);
+	if (tail <= n) {
+		g->stuck_seq = 0;
+		return -EAGAIN;
+	}
+	if (g->stuck_seq != n) {
+		g->stuck_seq = n;
+		g->stuck_since_ns = now;
+		return -EAGAIN;
+	}
+	if (now - g->stuck_since_ns < g->t.timeout_ns)
+		return -EAGAIN;
+	if (shmqi_skip_dead_claim(&g->t, n, v))
+		return 0;
+	g->stuck_since_ns = now;
+	return -EAGAIN;
+}
+
+enum { NEW_DELIVER, NEW_SKIP, NEW_LOST };
+
+/* What record @n of the topic is to the group; -EAGAIN when it is not there yet. */
+static int classify(shmq_group *g, uint64_t n, uint64_t now)
+{
+	const struct shmqi_trec *rec;
+	uint64_t v;
+
+	for (;;) {
+		rec = shmqi_slot_at(&g->t, n);
+		/* A1: pairs with R1 of the producer of record n. */
+		v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
+		if (v == SHMQI_STAMP(n, SHMQI_STAMP_COMMITTED))
+			return NEW_DELIVER;
+		if (v == SHMQI_STAMP(n, SHMQI_STAMP_SKIPPED))
+			return NEW_SKIP;
+		if (shmqi_stamp_seq(v) > n) /* lapped (lossy topics), or a corrupt stamp */
+			return NEW_LOST;
+		if (not_ready(g, n, v, now) < 0)
+			return -EAGAIN;
+	}
+}
+
+/* Room for one more lease: the window and this member's in-flight limit. */
+static bool window_open(shmq_group *g, uint64_t n)
+{
+	uint64_t f = atomic_load_explicit(&g->ctl->floor, memory_order_acquire);
+
+	if (n - f >= g->max_pending) {
+		shmqi_group_advance(g);
+		f = atomic_load_explicit(&g->ctl->floor, memory_order_acquire);
+	}
+	return n - f < g->max_pending;
+}
+
+/*
+ * Claim the next record never handed out (N1). Skipped and lost records are claimed and
+ * done at once. Return: 0 with @o filled, or -EAGAIN, -EPROTO.
+ */
+static int take_new(shmq_group *g, uint64_t now, struct shmqi_glease *o)
+{
+	struct shmqi_lease *e;
+	uint64_t n, w, busy;
+	int kind;
+
+	for (;;) {
+		n = atomic_load_explicit(&g->ctl->next, memory_order_acquire);
+		if (n >= SHMQI_SEQ_MAX)
+			return -EPROTO;
+		if (!window_open(g, n)) {
+			atomic_fetch_add_explicit(&g->ctl->window_full, 1, memory_order_relaxed);
+			return -EAGAIN;
+		}
+		kind = classify(g, n, now);
+		if (kind < 0)
+			return kind;
+		e = lease_at(g, n);
+		w = atomic_load_explicit(&e->word, memory_order_acquire);
+		if (word_is(w, n)) { /* taken: help next on (N1) */
+			atomic_compare_exchange_strong_explicit(&g->ctl->next, &n, n + 1,
+								memory_order_acq_rel,
+								memory_order_relaxed);
+			continue;
+		}
+		/* The floor passed the entry's previous record, so that one is done. */
+		if (shmqi_lw_state(w) != SHMQI_LEASE_DONE && shmqi_lw_state(w) != SHMQI_LEASE_FREE)
+			return -EPROTO;
+		busy = mkword(n, shmqi_lw_gen(w) + 1, g->idx, SHMQI_LEASE_CLAIMING);
+		if (!atomic_compare_exchange_strong_explicit(
+			    &e->word, &w, busy, memory_order_acq_rel, memory_order_relaxed))
+			continue;
+		atomic_compare_exchange_strong_explicit(&g->ctl->next, &n, n + 1,
+							memory_order_acq_rel, memory_order_relaxed);
+		atomic_thread_fence(memory_order_release); /* L1 */
+		if (kind == NEW_DELIVER) {
+			atomic_store_explicit(&e->acquired, 0, memory_order_relaxed);
+			atomic_store_explicit(&e->failed, 0, memory_order_relaxed);
+			atomic_store_explicit(&e->first_ns, 0, memory_order_relaxed);
+			shmqi_group_lease(g, e, n, busy, now, o);
+			lower_hint(g, o->deadline);
+			return 0;
+		}
+		atomic_fetch_add_explicit(kind == NEW_SKIP ? &g->ctl->skipped : &g->ctl->lost, 1,
+					  memory_order_relaxed);
+		finish(g, e, busy);
+	}
+}
+
+int shmqi_group_next(shmq_group *g, struct shmqi_glease *o)
+{
+	uint64_t now = shmqi_now_ns();
+	int r;
+
+	if (atomic_load_explicit(&g->me->in_flight, memory_order_relaxed) >= g->max_in_flight) {
+		atomic_fetch_add_explicit(&g->ctl->window_full, 1, memory_order_relaxed);
+		return -EAGAIN;
+	}
+	shmqi_group_judge(g, now, false);
+	if (now >= atomic_load_explicit(&g->ctl->due_hint, memory_order_relaxed)) {
+		r = take_due(g, now, o);
+		if (r != -EAGAIN)
+			return r;
+	}
+	return take_new(g, now, o);
+}
+
+/* A leased record we cannot deliver (overwritten, corrupt): it is lost to the group. */
+void shmqi_group_drop_lost(shmq_group *g, const struct shmqi_glease *o)
+{
+	struct shmqi_lease *e = lease_at(g, o->seq);
+	uint64_t w = o->word, busy;
+
+	if (!take_busy(g, e, w, &busy))
+		return;
+	atomic_fetch_sub_explicit(&g->me->in_flight, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&g->ctl->lost, 1, memory_order_relaxed);
+	finish(g, e, busy);
+}
+
+static void info_of(const shmq_group *g, const struct shmqi_glease *o, const struct shmqi_trec *rec,
+		    uint32_t len, struct shmq_group_msg *m)
+{
+	(void)g;
+	m->seq = o->seq;
+	m->ts_ns = rec->ts_ns;
+	m->corr_id = rec->corr_id;
+	m->producer_id = rec->producer_id;
+	m->producer_seq = rec->producer_seq;
+	m->len = len;
+	m->attempt = o->acquired;
+	m->failed = o->failed;
+	m->first_ns = o->first_ns;
+	m->lease = o->word;
+}
+
+/*
+ * Lease the next due record and copy it into @m (or, @m->buf NULL and @peek set, point at
+ * it). Return: its length, or -EAGAIN, -EMSGSIZE (leased all the same), -EPROTO.
+ */
+static int recv_one(shmq_group *g, struct shmq_group_rmsg *m, const void **peek, bool fit)
+{
+	const struct shmqi_trec *rec;
+	struct shmqi_glease o;
+	uint32_t len;
+	int r;
+
+	for (;;) {
+		r = shmqi_group_next(g, &o);
+		if (r < 0)
+			return r;
+		r = read_rec(g, o.seq, &rec);
+		if (r < 0) {
+			shmqi_group_drop_lost(g, &o);
+			continue;
+		}
+		len = rec->len;
+		if (fit && len > m->cap) { /* recv_many: not this one; give it back */
+			shmq_group_release(g, o.word);
+			return -EMSGSIZE;
+		}
+		info_of(g, &o, rec, len, &m->info);
+		if (peek)
+			*peek = rec + 1;
+		else if (len <= m->cap && len)
+			memcpy(m->buf, rec + 1, len);
+		if (!shmqi_group_intact(g, o.seq)) {
+			shmqi_group_drop_lost(g, &o);
+			continue;
+		}
+		atomic_fetch_add_explicit(&g->me->delivered, 1, memory_order_relaxed);
+		if (!peek && len > m->cap)
+			return -EMSGSIZE;
+		return (int)len;
+	}
+}
+
+static int recv_done(shmq_group *g, int r)
+{
+	struct shmqi_waitable w;
+
+	if (r == -EAGAIN && g->fdring && shmqi_group_waitable(g, &w, NULL) == 0)
+		shmqi_fdring_idle(g->fdring, &w);
+	return r;
+}
+
+int shmq_group_recv(shmq_group *g, void *buf, size_t buf_len, struct shmq_group_msg *ret_info)
+{
+	struct shmq_group_rmsg m = { .buf = buf, .cap = buf_len };
+	int r;
+
+	if (!g || !ret_info || (!buf && buf_len))
+		return -EINVAL;
+	r = recv_one(g, &m, NULL, false);
+	if (r >= 0 || r == -EMSGSIZE)
+		*ret_info = m.info;
+	return recv_done(g, r);
+}
+
+int shmq_group_peek(shmq_group *g, const void **ret_data, struct shmq_group_msg *ret_info)
+{
+	struct shmq_group_rmsg m = { 0 };
+	const void *p;
+	int r;
+
+	if (!g || !ret_data || !ret_info)
+		return -EINVAL;
+	r = recv_one(g, &m, &p, false);
+	if (r >= 0) {
+		*ret_data = p;
+		*ret_info = m.info;
+	}
+	return recv_done(g, r);
+}
+
+int shmq_group_recv_many(shmq_group *g, struct shmq_group_rmsg *msgs, size_t n)
+{
+	size_t i;
+	int r = 0;
+
+	if (!g || !msgs || n == 0 || n > INT32_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (!msgs[i].buf && msgs[i].cap)
+			return i ? (int)i : -EINVAL;
+		r = recv_one(g, &msgs[i], NULL, i > 0);
+		if (r < 0)
+			break;
+	}
+	return i ? (int)i : recv_done(g, r);
+}
+
+/* ---- outcomes ---- */
+
+/* The entry a tag of ours names, or NULL for a tag that is not a lease of ours. */
+static struct shmqi_lease *tag_entry(shmq_group *g, uint64_t tag)
+{
+	if (shmqi_lw_state(tag) != SHMQI_LEASE_LEASED || shmqi_lw_holder(tag) != g->idx)
+		return NULL;
+	return &g->leases[shmqi_lw_seq(tag) & g->mask];
+}
+
+/* The full sequence number of a lease of ours, from its 45 bits and the window. */
+static uint64_t tag_seq(const shmq_group *g, uint64_t tag)
+{
+	uint64_t f = atomic_load_explicit(&g->ctl->floor, memory_order_relaxed);
+	uint64_t low = shmqi_lw_seq(tag);
+
+	return (f & ~SHMQI_LSEQ_MASK) + low +
+	       ((f & SHMQI_LSEQ_MASK) > low ? SHMQI_LSEQ_MASK + 1 : 0);
+}
+
+/* Take our lease @tag BUSY. Return: the entry, or NULL (-ESTALE). */
+static struct shmqi_lease *take_ours(shmq_group *g, uint64_t tag, uint64_t *busy, int *err)
+{
+	struct shmqi_lease *e = tag_entry(g, tag);
+
+	*err = -EINVAL;
+	if (!g || !e)
+		return NULL;
+	*err = -ESTALE;
+	return take_busy(g, e, tag, busy) ? e : NULL;
+}
+
+static void lease_ended(shmq_group *g)
+{
+	atomic_fetch_sub_explicit(&g->me->in_flight, 1, memory_order_relaxed);
+}
+
+int shmq_group_ack(shmq_group *g, uint64_t lease)
+{
+	struct shmqi_lease *e;
+	uint64_t w = lease;
+
+	if (!g)
+		return -EINVAL;
+	e = tag_entry(g, lease);
+	if (!e)
+		return -EINVAL;
+	/* L1: the release pairs with the acquire load in shmqi_group_advance(). */
+	if (!atomic_compare_exchange_strong_explicit(&e->word, &w,
+						     (lease & ~(uint64_t)7) | SHMQI_LEASE_DONE,
+						     memory_order_acq_rel, memory_order_relaxed))
+		return -ESTALE;
+	lease_ended(g);
+	atomic_fetch_add_explicit(&g->me->acked, 1, memory_order_relaxed);
+	shmqi_group_advance(g);
+	return 0;
+}
+
+int shmq_group_nack(shmq_group *g, uint64_t lease, uint64_t delay_ns)
+{
+	struct shmqi_lease *e;
+	uint64_t busy;
+	int r;
+
+	if (!g)
+		return -EINVAL;
+	e = take_ours(g, lease, &busy, &r);
+	if (!e)
+		return r;
+	r = end_failed(g, e, tag_seq(g, lease), busy, 1, delay_ns, lease);
+	if (r < 0)
+		return r;
+	atomic_fetch_add_explicit(&g->ctl->nacked, 1, memory_order_relaxed);
+	lease_ended(g);
+	return 0;
+}
+
+int shmq_group_release(shmq_group *g, uint64_t lease)
+{
+	struct shmqi_lease *e;
+	uint64_t busy;
+	int r;
+
+	if (!g)
+		return -EINVAL;
+	e = take_ours(g, lease, &busy, &r);
+	if (!e)
+		return r;
+	end_failed(g, e, tag_seq(g, lease), busy, 0, 0, 0);
+	atomic_fetch_add_explicit(&g->ctl->released, 1, memory_order_relaxed);
+	lease_ended(g);
+	return 0;
+}
+
+int shmq_group_term(shmq_group *g, uint64_t lease)
+{
+	struct shmqi_lease *e;
+	uint64_t busy;
+	int r;
+
+	if (!g)
+		return -EINVAL;
+	e = take_ours(g, lease, &busy, &r);
+	if (!e)
+		return r;
+	r = shmqi_group_dead_letter(g, e, tag_seq(g, lease), SHMQ_DLQ_REJECTED);
+	if (r < 0) {
+		atomic_store_explicit(&e->word, lease, memory_order_release);
+		return r;
+	}
+	atomic_fetch_add_explicit(&g->ctl->terminated, 1, memory_order_relaxed);
+	lease_ended(g);
+	finish(g, e, busy);
+	return 0;
+}
+
+int shmq_group_extend(shmq_group *g, uint64_t *lease, uint64_t ns)
+{
+	struct shmqi_lease *e;
+	uint64_t busy, due, w;
+	int r;
+
+	if (!g || !lease)
+		return -EINVAL;
+	e = take_ours(g, *lease, &busy, &r);
+	if (!e)
+		return r;
+	due = add_sat(shmqi_now_ns(), ns ? ns : g->ack_wait_ns);
+	atomic_store_explicit(&e->due_ns, due, memory_order_relaxed);
+	w = mkword(shmqi_lw_seq(busy), shmqi_lw_gen(busy) + 1, g->idx, SHMQI_LEASE_LEASED);
+	atomic_store_explicit(&e->word, w, memory_order_seq_cst); /* L1, L2 */
+	lower_hint(g, due);
+	*lease = w;
+	return 0;
+}
+
+/* ---- waiting ---- */
+
+/* Something for this member to do? A new record with room for it, or something due. */
+static bool group_ready(void *arg, bool thorough)
+{
+	shmq_group *g = arg;
+	uint64_t now = shmqi_now_ns(), n;
+
+	if (thorough)
+		shmqi_group_judge(g, now, false);
+	if (atomic_load_explicit(&g->me->in_flight, memory_order_relaxed) >= g->max_in_flight)
+		return false;
+	if (now >= atomic_load_explicit(&g->ctl->due_hint, memory_order_relaxed))
+		return true;
+	n = atomic_load_explicit(&g->ctl->next, memory_order_acquire);
+	if (!window_open(g, n))
+		return false;
+	if (thorough)
+		g->polls |= POLL_CHECK_MASK; /* the next not_ready() looks at the tail */
+	return classify(g, n, now) >= 0;
+}
+
+int shmqi_group_waitable(shmq_group *g, struct shmqi_waitable *w, uint64_t *slice_ns)
+{
+	uint64_t now, due, s = JUDGE_NS;
+
+	if (!g)
+		return -EINVAL;
+	*w = (struct shmqi_waitable){ .park_state = &g->t.ctl->park_state,
+				      .w = &g->t.ctl->wait,
+				      .enabled = &g->park_on,
+				      .ready = group_ready,
+				      .arg = g,
+				      .fdring = &g->fdring };
+	if (!slice_ns)
+		return 0;
+	/* Wake for dead members, dead producers' records, and the next due time. */
+	if (g->t.timeout_ns < s)
+		s = g->t.timeout_ns;
+	now = shmqi_now_ns();
+	due = atomic_load_explicit(&g->ctl->due_hint, memory_order_relaxed);
+	if (due > now && due - now < s)
+		s = due - now;
+	if (!*slice_ns || *slice_ns > s)
+		*slice_ns = s;
+	return 0;
+}
+
+static int group_fill(void *handle, struct shmqi_waitable *w, uint64_t *slice_ns)
+{
+	return shmqi_group_waitable(handle, w, slice_ns);
+}
+
+int shmq_group_fd(shmq_group *g)
+{
+	return shmqi_handle_fd(group_fill, g);
+}
+
+int shmq_group_wait(shmq_group *g, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	struct shmqi_waitable w;
+	uint64_t slice = 0;
+	int r = shmqi_group_waitable(g, &w, &slice);
+
+	if (r < 0)
+		return r;
+	return shmqi_wait_until(w.park_state, w.w, w.enabled, w.ready, w.arg, spin_ns,
+				shmqi_deadline(timeout_ns), slice);
+}
