@@ -405,10 +405,10 @@ static void test_new_page(void **state)
 		shmqi_clock_test_reset(path);
 		if (shmqi_clock_mode() != SHMQI_CLOCK_TSC)
 			_exit(1);
+		shm_unlink(path); /* mapped here and in the grandchild; nothing left behind */
 		_exit(pingpong_run(public_now, NULL, "a new page") == 0 ? 0 : 2);
 	}
 	assert_int_equal(test_wait(pid), 0);
-	shm_unlink(path);
 }
 
 static void test_mode(void **state)
