@@ -170,6 +170,36 @@ int shmqi_park(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns);
 /* Wake up to @n waiters parked on @word. Return: 0 or -errno. */
 int shmqi_wake(_Atomic uint32_t *word, int n);
 
+/*
+ * clock.c: the host's TSC conversion (struct shmqi_clock, shm_layout.h). shmqi_now_ns()
+ * reads the TSC unordered (for stamps taken before a publishing store), shmq_now_ns()
+ * ordered after the caller's earlier loads (for "now - ts_ns" after a receive).
+ */
+enum shmqi_clock_mode {
+	SHMQI_CLOCK_TSC = 1, /* the TSC, converted through the host's clock page */
+	SHMQI_CLOCK_FORCED = 2, /* clock_gettime(): $SHMQ_CLOCK=monotonic */
+	SHMQI_CLOCK_NO_TSC = 3, /* clock_gettime(): not x86-64, no RDTSCP, or another clocksource */
+	SHMQI_CLOCK_NO_PAGE = 4, /* clock_gettime(): the clock page could not be had */
+};
+int shmqi_clock_mode(void); /* decided once per process */
+int shmqi_clock_page_error(void); /* -errno of the page's open when NO_PAGE, else 0 */
+bool shmqi_clock_tsc_usable(void); /* the TSC path would work here, whatever $SHMQ_CLOCK says */
+/* One thread's copy of the piece it converts with; all zero until the first read. */
+struct shmqi_clock_cache {
+	uint64_t start, len, ns0, mult;
+};
+struct shmqi_clock;
+/* Fill a fresh page's calibration (about 2 ms). Return: 0, -EAGAIN, -EOPNOTSUPP. */
+int shmqi_clock_calibrate(struct shmqi_clock *pg);
+/* Now on @pg's clock through @c, renewing the piece when it ended; @ordered: RDTSCP. */
+uint64_t shmqi_clock_read(struct shmqi_clock *pg, struct shmqi_clock_cache *c, bool ordered);
+/* Tests only: the span of the pieces this process writes (default 1 ms), and a skew in ppm
+ * applied to them with alternating sign, so that renewals change the rate. */
+extern uint64_t shmqi_clock_span_ns;
+extern int32_t shmqi_clock_test_skew_ppm;
+/* Tests only, in a single-threaded process: decide the mode again, with the page at @path. */
+void shmqi_clock_test_reset(const char *path);
+
 /* How long an attacher waits for a creator to publish a header. */
 #define SHMQI_ATTACH_WAIT_NS 2000000000ull
 

@@ -85,6 +85,60 @@ static_assert(offsetof(struct shmqi_seg_hdr, creator_pid) == 24, "creator_pid of
 static_assert(offsetof(struct shmqi_seg_hdr, body_off) == 28, "body_off offset");
 static_assert(offsetof(struct shmqi_seg_hdr, created_ns) == 32, "created_ns offset");
 
+/* ---- the host's clock (libshmq/clock.c) ---- */
+
+/* A kind of enum shmqi_kind: the host-wide clock page, "/shmq-clock.<layout version>". */
+enum { SHMQI_KIND_CLOCK = 4 };
+
+/*
+ * The TSC-to-CLOCK_MONOTONIC conversion every process on the host reads, at seg_hdr.body_off
+ * (SHMQI_CLOCK_BODY_OFF). The fields after @seq describe one piece of a piecewise-linear
+ * function of the TSC, valid for start_tsc <= tsc < end_tsc:
+ *
+ *   ns = start_ns + ((tsc - start_tsc) * mult >> 32)
+ *
+ * Whoever finds the piece ended takes @lock (its TSC when taken, 0 when free) and writes the
+ * next one under the seqlock @seq (odd while the fields change; C1 in clock.c). @sum is a
+ * check word over the fields and the even seq they were written for, so that a write torn by
+ * a writer that lost the lock is seen as such.
+ */
+struct shmqi_clock {
+	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t seq;
+	_Atomic uint64_t start_tsc;
+	_Atomic uint64_t end_tsc;
+	_Atomic uint64_t start_ns; /* CLOCK_MONOTONIC at start_tsc */
+	_Atomic uint64_t mult; /* ns per tick in 32.32 fixed point, as slewed for this piece */
+	_Atomic uint64_t rate; /* ns per tick in 32.32 fixed point, as measured */
+	_Atomic uint64_t base_tsc; /* the rate is measured from this (TSC, CLOCK_MONOTONIC) pair */
+	_Atomic uint64_t base_ns;
+	_Atomic uint64_t next_tsc; /* the pair that becomes the base once a second old */
+	_Atomic uint64_t next_ns;
+	_Atomic uint64_t gen; /* pieces written since the page was made */
+	_Atomic uint64_t sum;
+	/* renewers only */
+	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t lock;
+};
+static_assert(offsetof(struct shmqi_clock, seq) == 0, "clock seq offset");
+static_assert(offsetof(struct shmqi_clock, start_tsc) == 8, "clock start_tsc offset");
+static_assert(offsetof(struct shmqi_clock, end_tsc) == 16, "clock end_tsc offset");
+static_assert(offsetof(struct shmqi_clock, start_ns) == 24, "clock start_ns offset");
+static_assert(offsetof(struct shmqi_clock, mult) == 32, "clock mult offset");
+static_assert(offsetof(struct shmqi_clock, rate) == 40, "clock rate offset");
+static_assert(offsetof(struct shmqi_clock, base_tsc) == 48, "clock base_tsc offset");
+static_assert(offsetof(struct shmqi_clock, base_ns) == 56, "clock base_ns offset");
+static_assert(offsetof(struct shmqi_clock, next_tsc) == 64, "clock next_tsc offset");
+static_assert(offsetof(struct shmqi_clock, next_ns) == 72, "clock next_ns offset");
+static_assert(offsetof(struct shmqi_clock, gen) == 80, "clock gen offset");
+static_assert(offsetof(struct shmqi_clock, sum) == 88, "clock sum offset");
+static_assert(offsetof(struct shmqi_clock, lock) == 128, "clock lock offset");
+static_assert(sizeof(struct shmqi_clock) == 256, "clock page body size");
+
+#define SHMQI_CLOCK_BODY_OFF 128u
+#define SHMQI_CLOCK_SEG_SIZE 4096u
+static_assert(SHMQI_CLOCK_BODY_OFF >= sizeof(struct shmqi_seg_hdr), "clock body after header");
+static_assert(SHMQI_CLOCK_BODY_OFF + sizeof(struct shmqi_clock) <= SHMQI_CLOCK_SEG_SIZE,
+	      "clock body within its page");
+
 /*
  * A record in a byte ring. Records start on SHMQI_REC_ALIGN boundaries and never wrap:
  * a record that would cross the end of the ring is preceded by a padding record that

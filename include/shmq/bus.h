@@ -74,19 +74,22 @@ SHMQ_API const char *shmq_wake_backend(void);
 /**
  * shmq_now_ns() - now on the clock of record timestamps: CLOCK_MONOTONIC nanoseconds.
  *
- * Where the kernel's clocksource is the TSC (x86-64), it is read from the TSC with a
- * per-thread conversion that is re-anchored to clock_gettime(CLOCK_MONOTONIC) every
- * millisecond, so that it stays within a fraction of a microsecond of it (and so agrees
- * across processes) at about half the cost; values never decrease within a thread. A
- * thread's first millisecond of calls, and every call elsewhere or with $SHMQ_CLOCK=monotonic,
- * are plain clock_gettime(). Use it for "now - ts_ns" latencies.
+ * Where the kernel's clocksource is the TSC (x86-64), it is read from the TSC and converted
+ * with one conversion that every process on the host shares (the page /dev/shm/shmq-clock.N),
+ * re-anchored to clock_gettime(CLOCK_MONOTONIC) every millisecond, so that it stays within
+ * a fraction of a microsecond of it. A reading is never below one that happened before it,
+ * in this thread or in another process (one that stored a stamp this caller then loaded),
+ * so "shmq_now_ns() - ts_ns" after a receive is never negative. Elsewhere, with
+ * $SHMQ_CLOCK=monotonic, or where that page cannot be created or attached, every call is a
+ * plain clock_gettime().
  *
  * Return: nanoseconds; thread-safe.
  */
 SHMQ_API uint64_t shmq_now_ns(void);
 
 /**
- * shmq_clock_source() - where shmq_now_ns() reads time: "tsc" or "clock_gettime".
+ * shmq_clock_source() - where shmq_now_ns() reads time: "tsc" (through the host's shared
+ * conversion) or "clock_gettime".
  *
  * Decided once per process. Return: a static string.
  */
