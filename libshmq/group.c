@@ -71,15 +71,40 @@ static void wake_members(const shmq_group *g)
 
 /* ---- the due hint (L2) ---- */
 
-/* After a lease or delayed record with time @due became visible (seq_cst). */
+/*
+ * The hint is a time in ns with bit 0 clear, or, while a scanner recomputes it, the time by
+ * which the scan must be done with bit 0 set (HINT_SCAN): a scanner that dies leaves a hint
+ * that comes due soon, and another scans again.
+ */
+#define HINT_SCAN 1u
+
+static inline uint64_t hint_time(uint64_t h)
+{
+	return h & ~(uint64_t)HINT_SCAN;
+}
+
+/*
+ * After a lease or delayed record with time @due became visible (seq_cst). A scan in
+ * progress learns of it when its flag is gone (its final CAS fails), and the hint never
+ * goes later than that scan's own deadline.
+ */
 static void lower_hint(shmq_group *g, uint64_t due)
 {
-	uint64_t h = atomic_load_explicit(&g->ctl->due_hint, memory_order_seq_cst);
+	uint64_t h = atomic_load_explicit(&g->ctl->due_hint, memory_order_seq_cst), want;
 
-	while (due < h &&
-	       !atomic_compare_exchange_weak_explicit(&g->ctl->due_hint, &h, due,
-						      memory_order_seq_cst, memory_order_relaxed))
-		;
+	due = hint_time(due);
+	for (;;) {
+		if (h & HINT_SCAN)
+			want = due < hint_time(h) ? due : hint_time(h);
+		else if (due < h)
+			want = due;
+		else
+			return;
+		if (atomic_compare_exchange_weak_explicit(&g->ctl->due_hint, &h, want,
+							  memory_order_seq_cst,
+							  memory_order_relaxed))
+			return;
+	}
 }
 
 /* ---- the floor ---- */
@@ -213,7 +238,11 @@ void shmqi_group_recover(shmq_group *g, uint32_t holder, bool failure)
 	struct shmqi_lease *e;
 	uint32_t st;
 
-	for (s = f; s < n && s - f <= g->max_pending; s++) {
+	/*
+	 * Up to next itself: a claimer that died between its CAS of the entry and its CAS of
+	 * next (N1) left the entry of next CLAIMING; nobody else can claim it.
+	 */
+	for (s = f; s <= n && s - f <= g->max_pending; s++) {
 		e = lease_at(g, s);
 		w = atomic_load_explicit(&e->word, memory_order_acquire);
 		st = shmqi_lw_state(w);
@@ -316,13 +345,14 @@ bool shmqi_group_intact(const shmq_group *g, uint64_t s)
 static int take_due(shmq_group *g, uint64_t now, struct shmqi_glease *o)
 {
 	uint64_t h = atomic_load_explicit(&g->ctl->due_hint, memory_order_seq_cst);
-	uint64_t f, n, s, w, w2, due, busy, min = UINT64_MAX;
+	uint64_t f, n, s, w, w2, due, busy, min = UINT64_MAX, mine;
 	struct shmqi_lease *e;
 	int found = -EAGAIN;
 	uint32_t st;
 
-	if (now < h ||
-	    !atomic_compare_exchange_strong_explicit(&g->ctl->due_hint, &h, UINT64_MAX,
+	mine = hint_time(add_sat(now, JUDGE_NS)) | HINT_SCAN;
+	if (now < hint_time(h) ||
+	    !atomic_compare_exchange_strong_explicit(&g->ctl->due_hint, &h, mine,
 						     memory_order_seq_cst, memory_order_relaxed))
 		return -EAGAIN;
 	f = atomic_load_explicit(&g->ctl->floor, memory_order_acquire);
@@ -362,7 +392,10 @@ static int take_due(shmq_group *g, uint64_t now, struct shmqi_glease *o)
 	}
 	if (found == 0 && o->deadline < min)
 		min = o->deadline;
-	lower_hint(g, min);
+	/* Ours still: the time we found. Changed meanwhile: lower it to that (L2). */
+	if (!atomic_compare_exchange_strong_explicit(&g->ctl->due_hint, &mine, hint_time(min),
+						     memory_order_seq_cst, memory_order_relaxed))
+		lower_hint(g, min);
 	return found;
 }
 
@@ -455,6 +488,28 @@ static bool window_open(shmq_group *g, uint64_t n)
 }
 
 /*
+ * May the entry showing @w be claimed for record @n? Only in its first use (never written),
+ * or when it shows the record a window earlier done: the floor passed that one. A claimer
+ * whose @n went stale meanwhile finds a later record there, in whatever state.
+ */
+static bool reusable(const shmq_group *g, uint64_t w, uint64_t n)
+{
+	if (w == 0)
+		return true;
+	return shmqi_lw_state(w) == SHMQI_LEASE_DONE && n >= g->max_pending &&
+	       shmqi_lw_seq(w) == ((n - g->max_pending) & SHMQI_LSEQ_MASK);
+}
+
+/* N1: next from @n to @n + 1, unless somebody did it already. */
+static void help_next(shmq_group *g, uint64_t n)
+{
+	uint64_t cur = n; /* a failed CAS writes the current value here, never into @n */
+
+	atomic_compare_exchange_strong_explicit(&g->ctl->next, &cur, n + 1, memory_order_acq_rel,
+						memory_order_relaxed);
+}
+
+/*
  * Claim the next record never handed out (N1). Skipped and lost records are claimed and
  * done at once. Return: 0 with @o filled, or -EAGAIN, -EPROTO.
  */
@@ -478,20 +533,21 @@ static int take_new(shmq_group *g, uint64_t now, struct shmqi_glease *o)
 		e = lease_at(g, n);
 		w = atomic_load_explicit(&e->word, memory_order_acquire);
 		if (word_is(w, n)) { /* taken: help next on (N1) */
-			atomic_compare_exchange_strong_explicit(&g->ctl->next, &n, n + 1,
-								memory_order_acq_rel,
-								memory_order_relaxed);
+			help_next(g, n);
 			continue;
 		}
-		/* The floor passed the entry's previous record, so that one is done. */
-		if (shmqi_lw_state(w) != SHMQI_LEASE_DONE && shmqi_lw_state(w) != SHMQI_LEASE_FREE)
-			return -EPROTO;
+		if (!reusable(g, w, n)) {
+			/* Our n is stale (next moved on, and the entry with it), or the entry is
+			 * corrupt: only the first lets next move. */
+			if (atomic_load_explicit(&g->ctl->next, memory_order_acquire) == n)
+				return -EPROTO;
+			continue;
+		}
 		busy = mkword(n, shmqi_lw_gen(w) + 1, g->idx, SHMQI_LEASE_CLAIMING);
 		if (!atomic_compare_exchange_strong_explicit(
 			    &e->word, &w, busy, memory_order_acq_rel, memory_order_relaxed))
 			continue;
-		atomic_compare_exchange_strong_explicit(&g->ctl->next, &n, n + 1,
-							memory_order_acq_rel, memory_order_relaxed);
+		help_next(g, n);
 		atomic_thread_fence(memory_order_release); /* L1 */
 		if (kind == NEW_DELIVER) {
 			atomic_store_explicit(&e->acquired, 0, memory_order_relaxed);
@@ -517,7 +573,7 @@ int shmqi_group_next(shmq_group *g, struct shmqi_glease *o)
 		return -EAGAIN;
 	}
 	shmqi_group_judge(g, now, false);
-	if (now >= atomic_load_explicit(&g->ctl->due_hint, memory_order_relaxed)) {
+	if (now >= hint_time(atomic_load_explicit(&g->ctl->due_hint, memory_order_relaxed))) {
 		r = take_due(g, now, o);
 		if (r != -EAGAIN)
 			return r;
@@ -798,7 +854,7 @@ static bool group_ready(void *arg, bool thorough)
 		shmqi_group_judge(g, now, false);
 	if (atomic_load_explicit(&g->me->in_flight, memory_order_relaxed) >= g->max_in_flight)
 		return false;
-	if (now >= atomic_load_explicit(&g->ctl->due_hint, memory_order_relaxed))
+	if (now >= hint_time(atomic_load_explicit(&g->ctl->due_hint, memory_order_relaxed)))
 		return true;
 	n = atomic_load_explicit(&g->ctl->next, memory_order_acquire);
 	if (!window_open(g, n))
@@ -826,7 +882,7 @@ int shmqi_group_waitable(shmq_group *g, struct shmqi_waitable *w, uint64_t *slic
 	if (g->t.timeout_ns < s)
 		s = g->t.timeout_ns;
 	now = shmqi_now_ns();
-	due = atomic_load_explicit(&g->ctl->due_hint, memory_order_relaxed);
+	due = hint_time(atomic_load_explicit(&g->ctl->due_hint, memory_order_relaxed));
 	if (due > now && due - now < s)
 		s = due - now;
 	if (!*slice_ns || *slice_ns > s)

@@ -213,7 +213,7 @@ static int group_init(struct shmqi_seg *seg, void *arg)
 		atomic_store_explicit(&ctl->lost, start - c->from_seq, memory_order_relaxed);
 	atomic_store_explicit(&ctl->next, start, memory_order_relaxed);
 	atomic_store_explicit(&ctl->floor, start, memory_order_relaxed);
-	atomic_store_explicit(&ctl->due_hint, UINT64_MAX, memory_order_relaxed);
+	atomic_store_explicit(&ctl->due_hint, UINT64_MAX - 1, memory_order_relaxed); /* none */
 	return 0;
 }
 
@@ -338,8 +338,6 @@ static int join(shmq_group *g)
 
 	g->pid = (int32_t)getpid();
 	start = shmqi_proc_start(g->pid);
-	/* Dead members first, so that a free entry is there and their leases go back now. */
-	shmqi_group_judge(g, shmqi_now_ns(), true);
 	r = shmqi_owner_take(g->members, sizeof(*g->members), g->max_members, g->pid, start,
 			     &g->head, &g->idx);
 	if (r < 0) {
@@ -352,6 +350,11 @@ static int join(shmq_group *g)
 	shmqi_group_recover(g, g->idx, true);
 	shmqi_group_fold(g, g->me);
 	atomic_store_explicit(&g->me->joined_ns, shmqi_now_ns(), memory_order_relaxed);
+	/*
+	 * Then the other dead members: their leases go back now. Only once we hold an entry:
+	 * a judge marks what it takes BUSY with its own member index.
+	 */
+	shmqi_group_judge(g, shmqi_now_ns(), true);
 	return 0;
 }
 
