@@ -900,14 +900,47 @@ int shmq_group_fd(shmq_group *g)
 	return shmqi_handle_fd(group_fill, g);
 }
 
+/* Does the group still owe anything: a record below the topic's tail not done? */
+static bool owes(const shmq_group *g)
+{
+	uint64_t f = atomic_load_explicit(&g->ctl->floor, memory_order_acquire);
+
+	return f < atomic_load_explicit(&g->t.ctl->tail, memory_order_acquire);
+}
+
+/*
+ * The topic's producers are gone (-EPIPE from the wait), but records may still be owed:
+ * delayed, or leased to another member that may give them back. Sleep a judge's slice (or
+ * until the next due time) and look again. Return: 0 to wait again, or -EPIPE, -ETIMEDOUT.
+ */
+static int producers_gone(shmq_group *g, uint64_t deadline)
+{
+	struct timespec ts = { 0, (long)JUDGE_NS };
+	uint64_t now = shmqi_now_ns();
+
+	if (!owes(g))
+		return -EPIPE;
+	if (now >= deadline)
+		return -ETIMEDOUT;
+	if (deadline - now < JUDGE_NS)
+		ts.tv_nsec = (long)(deadline - now);
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
 int shmq_group_wait(shmq_group *g, uint64_t spin_ns, uint64_t timeout_ns)
 {
+	uint64_t deadline = shmqi_deadline(timeout_ns), slice;
 	struct shmqi_waitable w;
-	uint64_t slice = 0;
-	int r = shmqi_group_waitable(g, &w, &slice);
+	int r;
 
-	if (r < 0)
-		return r;
-	return shmqi_wait_until(w.park_state, w.w, w.enabled, w.ready, w.arg, spin_ns,
-				shmqi_deadline(timeout_ns), slice);
+	do {
+		slice = 0;
+		r = shmqi_group_waitable(g, &w, &slice);
+		if (r < 0)
+			return r;
+		r = shmqi_wait_until(w.park_state, w.w, w.enabled, w.ready, w.arg, spin_ns,
+				     deadline, slice);
+	} while (r == -EPIPE && (r = producers_gone(g, deadline)) == 0);
+	return r;
 }
