@@ -36,7 +36,7 @@ static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
  * parks or wakes. @seq is the futex word: a writer that finds @waiters non-zero after
  * publishing increments it and wakes them; a parker sleeps while it still holds the value
  * it read after announcing itself in @waiters. @closed tells parkers that the writing side
- * closed (-EPIPE).
+ * closed (-EPIPE): bit 0 while it is closed, and above it the number of closes so far.
  */
 struct shmqi_wait {
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint32_t seq;

@@ -329,7 +329,8 @@ void shmqi_raise_start(const struct shmqi_tmap *t, uint64_t start)
 static void sub_info(const struct shmqi_sub_slot *s, int32_t pid, struct shmq_topic_sub_info *i)
 {
 	i->pid = pid;
-	i->cursor = atomic_load_explicit(&s->cursor, memory_order_relaxed);
+	/* A2 (as a producer's scan): the records below it were claimed before. */
+	i->cursor = atomic_load_explicit(&s->cursor, memory_order_acquire);
 	i->heartbeat_ns = atomic_load_explicit(&s->heartbeat_ns, memory_order_relaxed);
 	i->received = atomic_load_explicit(&s->received, memory_order_relaxed);
 	i->lost = atomic_load_explicit(&s->lost, memory_order_relaxed);
@@ -383,9 +384,14 @@ int shmq_topic_stat(shmq_bus *bus, const char *name, struct shmq_topic_stats *re
 	st.max_msg = t.max_msg;
 	st.policy = t.policy;
 	st.claim_timeout_ns = t.timeout_ns;
-	st.tail = atomic_load_explicit(&t.ctl->tail, memory_order_relaxed);
-	st.oldest = shmqi_oldest(&t, st.tail);
+	/*
+	 * The cursors first, then the tail: each cursor was read before the tail, and the
+	 * records below it were claimed before it was stored, so no cursor is printed ahead of
+	 * the tail (every figure could have been true at once, up to the tail's progress).
+	 */
 	st.subscribers = count_subs(&t, subs, max_subs);
+	st.tail = atomic_load_explicit(&t.ctl->tail, memory_order_acquire);
+	st.oldest = shmqi_oldest(&t, st.tail);
 	st.producers = shmqi_count_prods(&t);
 	st.skipped = atomic_load_explicit(&t.ctl->skipped, memory_order_relaxed);
 	st.creator_pid = hdr->creator_pid;

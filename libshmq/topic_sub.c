@@ -25,6 +25,7 @@ struct shmq_sub {
 	uint32_t peeked;
 	uint32_t peek_cap;
 	bool park_on; /* this handle has seen parking switched on */
+	uint32_t ignore_closed; /* the close it found at its join: waits go on past it */
 	struct shmqi_fdring *fdring; /* shmq_sub_fd(), when asked for */
 	unsigned polls;
 	unsigned since_heartbeat;
@@ -61,6 +62,14 @@ static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 	r = shmqi_topic_take(t, t->subs, t->max_subs, &i);
 	if (r < 0)
 		return r;
+	/*
+	 * No live producer now (the last one closed before we came): we wait for one, and only
+	 * a close after this one is our -EPIPE. Read before our entry is ACTIVE: a producer that
+	 * opens and closes from here on makes a later close.
+	 */
+	sub->ignore_closed = atomic_load_explicit(&t->ctl->wait.closed, memory_order_seq_cst);
+	if (!(sub->ignore_closed & 1))
+		sub->ignore_closed = 0;
 	s = sub->me = &t->subs[i];
 	atomic_store_explicit(&s->heartbeat_ns, shmqi_now_ns(), memory_order_relaxed);
 	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
@@ -480,7 +489,8 @@ int shmqi_sub_waitable(shmq_sub *sub, struct shmqi_waitable *w, uint64_t *slice_
 				      .enabled = &sub->park_on,
 				      .ready = sub_ready,
 				      .arg = sub,
-				      .fdring = &sub->fdring };
+				      .fdring = &sub->fdring,
+				      .ignore_closed = sub->ignore_closed };
 	/* Wake every claim timeout: a dead producer's record is skipped by looking. */
 	if (slice_ns && (!*slice_ns || *slice_ns > sub->t.timeout_ns))
 		*slice_ns = sub->t.timeout_ns;
@@ -515,8 +525,7 @@ int shmq_sub_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t timeout_ns)
 
 	if (r < 0)
 		return r;
-	return shmqi_wait_until(w.park_state, w.w, w.enabled, w.ready, w.arg, spin_ns,
-				shmqi_deadline(timeout_ns), slice);
+	return shmqi_wait_on(&w, spin_ns, shmqi_deadline(timeout_ns), slice);
 }
 
 int shmq_sub_stats(const shmq_sub *sub, struct shmq_sub_stats *ret_stats)

@@ -36,7 +36,11 @@ static inline void shmqi_notify(_Atomic uint32_t *park_state, struct shmqi_wait 
 	shmqi_wake(&w->seq, INT32_MAX);
 }
 
-/* Tell parked readers that the writing side is gone (or back: @closed 0). */
+/*
+ * Tell parked readers that the writing side is gone (or back: @closed 0). The closed word
+ * counts the closes above bit 0, so that a reader can tell a close it saw when it joined
+ * from a later one (struct shmqi_waitable.ignore_closed).
+ */
 void shmqi_wait_close(struct shmqi_wait *w, bool closed);
 
 /*
@@ -68,7 +72,12 @@ struct shmqi_waitable {
 	shmqi_ready_fn ready;
 	void *arg;
 	struct shmqi_fdring **fdring; /* the handle's pollable fd, made on first use (or NULL) */
+	uint32_t ignore_closed; /* a close the reader found at its join: not its -EPIPE (0: none) */
 };
+
+/* shmqi_wait_until() for a waitable, honouring its ignore_closed. */
+int shmqi_wait_on(struct shmqi_waitable *wt, uint64_t spin_ns, uint64_t deadline_ns,
+		  uint64_t slice_ns);
 
 /*
  * shmqi_wait_many() - shmqi_wait_until() for up to 128 waitables at once: one vectored

@@ -259,11 +259,26 @@ static int park_enable(_Atomic uint32_t *state)
 
 void shmqi_wait_close(struct shmqi_wait *w, bool closed)
 {
-	atomic_store_explicit(&w->closed, closed, memory_order_seq_cst);
+	uint32_t c = atomic_load_explicit(&w->closed, memory_order_relaxed), want;
+
+	/* Bit 0: closed now; above it, how many closes there were (the close generation). */
+	do
+		want = closed ? ((c >> 1) + 1) << 1 | 1 : c & ~1u;
+	while (want != c &&
+	       !atomic_compare_exchange_weak_explicit(&w->closed, &c, want, memory_order_seq_cst,
+						      memory_order_relaxed));
 	if (!closed)
 		return;
 	atomic_fetch_add_explicit(&w->seq, 1, memory_order_seq_cst);
 	shmqi_wake(&w->seq, INT32_MAX);
+}
+
+/* Closed, other than by the close @ignore names (a waiter's view at its join; 0: none)? */
+static inline bool closed_for(const struct shmqi_wait *w, uint32_t ignore)
+{
+	uint32_t c = atomic_load_explicit(&w->closed, memory_order_seq_cst);
+
+	return (c & 1) && c != ignore;
 }
 
 static bool spin(shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns)
@@ -295,7 +310,8 @@ static uint64_t sleep_time(uint64_t deadline_ns, uint64_t slice_ns)
 }
 
 /* Announce, look once more, and sleep while nothing changed (P1). */
-static int park_once(struct shmqi_wait *w, shmqi_ready_fn ready, void *arg, uint64_t sleep_ns)
+static int park_once(struct shmqi_wait *w, shmqi_ready_fn ready, void *arg, uint32_t ignore,
+		     uint64_t sleep_ns)
 {
 	uint32_t s;
 	int r = 0;
@@ -308,15 +324,15 @@ static int park_once(struct shmqi_wait *w, shmqi_ready_fn ready, void *arg, uint
 	atomic_fetch_add_explicit(&w->waiters, 1, memory_order_seq_cst);
 	atomic_thread_fence(memory_order_seq_cst);
 	s = atomic_load_explicit(&w->seq, memory_order_seq_cst);
-	if (!ready(arg, false) && !atomic_load_explicit(&w->closed, memory_order_seq_cst))
+	if (!ready(arg, false) && !closed_for(w, ignore))
 		r = shmqi_park(&w->seq, s, sleep_ns);
 	atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
 	return r == -ETIMEDOUT || r == -EAGAIN || r == -EINTR ? 0 : r;
 }
 
-int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *enabled,
-		     shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns,
-		     uint64_t slice_ns)
+static int wait_loop(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *enabled,
+		     shmqi_ready_fn ready, void *arg, uint32_t ignore, uint64_t spin_ns,
+		     uint64_t deadline_ns, uint64_t slice_ns)
 {
 	uint64_t sleep_ns;
 	int r;
@@ -332,15 +348,29 @@ int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *e
 	for (;;) {
 		if (ready(arg, true))
 			return 0;
-		if (atomic_load_explicit(&w->closed, memory_order_seq_cst))
+		if (closed_for(w, ignore))
 			return -EPIPE;
 		sleep_ns = sleep_time(deadline_ns, slice_ns);
 		if (!sleep_ns)
 			return -ETIMEDOUT;
-		r = park_once(w, ready, arg, sleep_ns);
+		r = park_once(w, ready, arg, ignore, sleep_ns);
 		if (r < 0)
 			return r;
 	}
+}
+
+int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *enabled,
+		     shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns,
+		     uint64_t slice_ns)
+{
+	return wait_loop(park_state, w, enabled, ready, arg, 0, spin_ns, deadline_ns, slice_ns);
+}
+
+int shmqi_wait_on(struct shmqi_waitable *wt, uint64_t spin_ns, uint64_t deadline_ns,
+		  uint64_t slice_ns)
+{
+	return wait_loop(wt->park_state, wt->w, wt->enabled, wt->ready, wt->arg, wt->ignore_closed,
+			 spin_ns, deadline_ns, slice_ns);
 }
 
 /* ---- waiting on several words at once (FUTEX_WAITV) ---- */
@@ -403,7 +433,7 @@ static int scan_ready(struct shmqi_waitable *ws, size_t n, int *out, bool thorou
 
 	for (i = 0; i < n; i++) {
 		out[i] = ws[i].ready(ws[i].arg, thorough) ? 1 : 0;
-		if (!out[i] && atomic_load_explicit(&ws[i].w->closed, memory_order_seq_cst))
+		if (!out[i] && closed_for(ws[i].w, ws[i].ignore_closed))
 			out[i] = -EPIPE;
 		count += out[i] != 0;
 	}
@@ -516,8 +546,7 @@ int shmqi_arm(struct shmqi_waitable *wt, struct io_uring_sqe *sqe, uint64_t user
 	atomic_fetch_add_explicit(&wt->w->waiters, 1, memory_order_seq_cst); /* P1 */
 	atomic_thread_fence(memory_order_seq_cst); /* as in park_once() */
 	s = atomic_load_explicit(&wt->w->seq, memory_order_seq_cst);
-	if (wt->ready(wt->arg, true) ||
-	    atomic_load_explicit(&wt->w->closed, memory_order_seq_cst)) {
+	if (wt->ready(wt->arg, true) || closed_for(wt->w, wt->ignore_closed)) {
 		memset(sqe, 0, sizeof(*sqe));
 		io_uring_prep_rw(OP_NOP, sqe, -1, NULL, 0, 0);
 	} else {

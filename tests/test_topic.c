@@ -1520,6 +1520,72 @@ static pid_t spawn_reader(shmq_bus *bus, const char *name, uint64_t n, int ready
 	_exit(0);
 }
 
+struct stream_arg {
+	shmq_bus *bus;
+	_Atomic int stop;
+};
+
+static void *stream_pub(void *arg)
+{
+	struct stream_arg *a = arg;
+	shmq_pub *pub;
+	uint64_t v = 0;
+
+	assert_int_equal(shmq_pub_open(a->bus, "tsc", 0, NULL, &pub), 0);
+	while (!atomic_load(&a->stop))
+		if (shmq_pub_send(pub, &v, sizeof(v), 0) == -EAGAIN)
+			sched_yield();
+	shmq_pub_close(pub);
+	return NULL;
+}
+
+static void *stream_sub(void *arg)
+{
+	struct stream_arg *a = arg;
+	uint64_t v;
+	shmq_sub *sub;
+
+	assert_int_equal(shmq_sub_open(a->bus, "tsc", 0, NULL, 0, &sub), 0);
+	while (!atomic_load(&a->stop))
+		if (shmq_sub_recv(sub, &v, sizeof(v), NULL) == -EAGAIN)
+			sched_yield();
+	shmq_sub_close(sub);
+	return NULL;
+}
+
+/* During a stream, a stat never shows a subscriber's cursor ahead of the tail. */
+static void test_stat_consistent(void **state)
+{
+	struct shmq_topic_config cfg = cfg_of(64, SHMQ_TOPIC_RELIABLE);
+	struct stream_arg a = { .bus = test_bus() };
+	struct shmq_topic_sub_info si[2];
+	struct shmq_topic_stats st;
+	pthread_t p, c;
+	shmq_pub *keep = open_pub(a.bus, "tsc", &cfg);
+	int i, n, seen = 0;
+
+	(void)state;
+	assert_int_equal(pthread_create(&c, NULL, stream_sub, &a), 0);
+	assert_int_equal(pthread_create(&p, NULL, stream_pub, &a), 0);
+	for (i = 0; i < 3000; i++) {
+		n = shmq_topic_stat(a.bus, "tsc", &st, si, 2);
+		assert_true(n >= 0);
+		if (n < 1)
+			continue;
+		seen++;
+		if (si[0].cursor > st.tail)
+			fail_msg("stat %d: cursor %llu ahead of tail %llu", i,
+				 (unsigned long long)si[0].cursor, (unsigned long long)st.tail);
+	}
+	atomic_store(&a.stop, 1);
+	assert_int_equal(pthread_join(p, NULL), 0);
+	assert_int_equal(pthread_join(c, NULL), 0);
+	assert_true(seen > 0);
+	shmq_pub_close(keep);
+	test_unlink(a.bus, "tsc");
+	shmq_bus_close(a.bus);
+}
+
 static void test_stat(void **state)
 {
 	struct shmq_topic_config cfg = cfg_of(16, SHMQ_TOPIC_RELIABLE);
@@ -2458,6 +2524,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_topic_close_only_its_own),
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_stat),
+		cmocka_unit_test(test_stat_consistent),
 		cmocka_unit_test(test_eusers),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_hostile_control_random),

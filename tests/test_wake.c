@@ -116,6 +116,49 @@ static void test_close_wakes_topic(void **state)
 	shmq_bus_close(bus);
 }
 
+/*
+ * A subscriber that joins after the last producer closed (the segment stays between runs)
+ * waits for a producer instead of getting -EPIPE at once; a close after it joined, with
+ * nothing left, is its -EPIPE, as before.
+ */
+static void test_sub_before_producer(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_sub_msg m;
+	shmq_pub *pub;
+	shmq_sub *sub, *early;
+	uint64_t v = 7;
+	pid_t pid;
+
+	assert_int_equal(shmq_pub_open(bus, "tsb", SHMQ_OPEN_CREATE, NULL, &pub), 0);
+	assert_int_equal(shmq_sub_open(bus, "tsb", 0, NULL, 0, &early), 0);
+	shmq_pub_close(pub); /* a run that ended */
+	assert_int_equal(shmq_sub_wait(early, 0, SHMQ_WAIT_FOREVER), -EPIPE);
+	/* The next run: its subscriber starts first. */
+	assert_int_equal(shmq_sub_open(bus, "tsb", 0, NULL, 0, &sub), 0);
+	assert_int_equal(shmq_sub_wait(sub, 0, 1000000), -ETIMEDOUT);
+	assert_int_equal(shmq_sub_wait(sub, 0, 0), -ETIMEDOUT);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmq_pub *p;
+
+		usleep(50000);
+		if (shmq_pub_open(bus, "tsb", 0, NULL, &p) < 0 || shmq_pub_send(p, &v, 8, 0) < 0)
+			_exit(1);
+		shmq_pub_close(p);
+		_exit(0);
+	}
+	assert_int_equal(shmq_sub_wait(sub, 0, 30000000000ull), 0);
+	assert_int_equal(shmq_sub_recv(sub, &v, sizeof(v), &m), 8);
+	assert_int_equal(test_wait(pid), 0);
+	assert_int_equal(shmq_sub_wait(sub, 0, 30000000000ull), -EPIPE);
+	shmq_sub_close(sub);
+	shmq_sub_close(early);
+	test_unlink(bus, "tsb");
+	shmq_bus_close(bus);
+}
+
 /* Sometimes a short pause, so that the other side parks and must be woken. */
 static void maybe_pause(uint64_t *rng)
 {
@@ -1105,6 +1148,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_close_wakes_channel),
 		cmocka_unit_test(test_close_wakes_topic),
+		cmocka_unit_test(test_sub_before_producer),
 		cmocka_unit_test(test_topic_fanout_park),
 		cmocka_unit_test(test_pub_wait),
 		cmocka_unit_test(test_pub_wait_dead_sub),

@@ -364,8 +364,11 @@ SHMQ_API int shmq_sub_release(shmq_sub *sub);
  * subscriber also wakes every claim timeout to skip a dead producer's record.
  *
  * Return: 0 (receive will find a record, or an error to report), -ETIMEDOUT, -EPIPE (the
- * last live producer closed, and nothing is left; producers that died without closing do
- * not count, nor wake anybody), -EINVAL.
+ * last live producer closed after this subscriber joined, and nothing is left; producers
+ * that died without closing do not count, nor wake anybody), -EINVAL. A subscriber that
+ * joins a topic with no producer (the last one closed before, and the segment stays in
+ * /dev/shm between runs) waits for one: the close it found does not end its wait, the next
+ * one does. This holds for shmq_wait_many() too.
  */
 SHMQ_API int shmq_sub_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t timeout_ns);
 
