@@ -303,11 +303,12 @@ static int map_group(shmq_bus *bus, const char *topic, const char *group, unsign
 	if (strlen(ia.dlq) > SHMQ_NAME_MAX)
 		ia.dlq = "";
 	ia.start = flags & START_FLAGS;
-	r = shmqi_topic_map(bus, topic, 0, NULL, &g->t);
+	r = shmqi_topic_map(bus, topic, flags & SHMQI_MAP_RDONLY, NULL, &g->t);
 	if (r < 0)
 		return r;
 	seg_flags |= (flags & SHMQ_OPEN_CREATE) ? SHMQI_SEG_CREATE : 0;
 	seg_flags |= (flags & SHMQ_OPEN_EXCL) ? SHMQI_SEG_EXCL : 0;
+	seg_flags |= (flags & SHMQI_MAP_RDONLY) ? SHMQI_SEG_RDONLY : 0;
 	r = shmqi_seg_open(path, SHMQI_KIND_GROUP,
 			   cfg ? seg_size(cfg->max_members, cfg->max_pending) : 0,
 			   cfg ? cfg->mode : 0, seg_flags, group_init, &ia, &g->seg);
@@ -663,7 +664,7 @@ int shmq_group_stat(shmq_bus *bus, const char *topic, const char *group,
 	shmqi_detail_clear();
 	if (!bus || !ret_stats || (!members && max_members))
 		return -EINVAL;
-	r = map_group(bus, topic, group, 0, NULL, &g);
+	r = map_group(bus, topic, group, SHMQI_MAP_RDONLY, NULL, &g);
 	if (r < 0)
 		return r;
 	l.members = g.members;
@@ -682,7 +683,7 @@ int shmq_topic_groups(shmq_bus *bus, const char *topic, char (*names)[SHMQ_GROUP
 
 	if (!names && max)
 		return -EINVAL;
-	r = shmqi_topic_map(bus, topic, 0, NULL, &t);
+	r = shmqi_topic_map(bus, topic, SHMQI_MAP_RDONLY, NULL, &t);
 	if (r < 0)
 		return r;
 	for (i = 0; i < SHMQI_TOPIC_GATES; i++) {

@@ -130,6 +130,7 @@ typedef int (*shmqi_seg_init_fn)(struct shmqi_seg *seg, void *arg);
 
 #define SHMQI_SEG_CREATE 0x1u
 #define SHMQI_SEG_EXCL 0x2u
+#define SHMQI_SEG_RDONLY 0x4u /* attach only, read-only: for looking, never writing */
 
 /*
  * shmqi_seg_open() - create or attach a segment at @path of @kind.

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -23,9 +24,10 @@ static void nap(void)
 	nanosleep(&ts, NULL);
 }
 
-static int map_fd(int fd, size_t size, uint8_t **ret_base)
+static int map_fd(int fd, size_t size, bool rdonly, uint8_t **ret_base)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	void *p = mmap(NULL, size, rdonly ? PROT_READ : PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, fd, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
@@ -59,7 +61,7 @@ static int create_seg(const char *path, uint32_t kind, size_t size, unsigned mod
 	if (r == 0 && fchmod(fd, mode) < 0) /* the umask must not narrow the asked-for mode */
 		r = -errno;
 	if (r == 0)
-		r = map_fd(fd, size, &seg->base);
+		r = map_fd(fd, size, false, &seg->base);
 	close(fd);
 	if (r < 0)
 		goto err_unlink;
@@ -138,6 +140,8 @@ static const char *kind_name(uint32_t kind)
 		return "channel";
 	case SHMQI_KIND_TOPIC:
 		return "topic";
+	case SHMQI_KIND_GROUP:
+		return "consumer group";
 	default:
 		return NULL;
 	}
@@ -168,19 +172,20 @@ static int check_hdr(const struct shmqi_seg_hdr *hdr, uint32_t kind, size_t size
 	return -EPROTOTYPE;
 }
 
-static int attach_seg(const char *path, uint32_t kind, struct shmqi_seg *seg)
+/* Attach to @path; @rdonly: opened and mapped for reading only (a look, never a write). */
+static int attach_seg(const char *path, uint32_t kind, bool rdonly, struct shmqi_seg *seg)
 {
 	uint64_t deadline = shmqi_now_ns() + SHMQI_ATTACH_WAIT_NS;
 	const struct shmqi_seg_hdr *hdr;
 	size_t size = 0;
 	int fd, r;
 
-	fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+	fd = shm_open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	r = wait_sized(fd, deadline, &size);
 	if (r == 0)
-		r = map_fd(fd, size, &seg->base);
+		r = map_fd(fd, size, rdonly, &seg->base);
 	close(fd);
 	if (r < 0)
 		return r;
@@ -210,7 +215,7 @@ int shmqi_seg_open(const char *path, uint32_t kind, size_t size, unsigned mode, 
 			if (r != -EEXIST || (flags & SHMQI_SEG_EXCL))
 				break;
 		}
-		r = attach_seg(path, kind, &seg);
+		r = attach_seg(path, kind, flags & SHMQI_SEG_RDONLY, &seg);
 		if (r != -ENOENT || !(flags & SHMQI_SEG_CREATE))
 			break;
 	}

@@ -193,6 +193,7 @@ int shmqi_topic_map(shmq_bus *bus, const char *name, unsigned flags,
 		return r;
 	seg_flags |= (flags & SHMQ_OPEN_CREATE) ? SHMQI_SEG_CREATE : 0;
 	seg_flags |= (flags & SHMQ_OPEN_EXCL) ? SHMQI_SEG_EXCL : 0;
+	seg_flags |= (flags & SHMQI_MAP_RDONLY) ? SHMQI_SEG_RDONLY : 0;
 	r = shmqi_seg_open(path, SHMQI_KIND_TOPIC, seg_size(&want), want.mode, seg_flags,
 			   topic_init, &want, &t->seg);
 	if (r < 0)
@@ -376,7 +377,7 @@ int shmq_topic_stat(shmq_bus *bus, const char *name, struct shmq_topic_stats *re
 	shmqi_detail_clear();
 	if (!ret_stats || (!subs && max_subs))
 		return -EINVAL;
-	r = shmqi_topic_map(bus, name, 0, NULL, &t);
+	r = shmqi_topic_map(bus, name, SHMQI_MAP_RDONLY, NULL, &t);
 	if (r < 0)
 		return r;
 	hdr = (const struct shmqi_seg_hdr *)t.seg.base;

@@ -93,7 +93,12 @@ static inline uint64_t shmqi_oldest(const struct shmqi_tmap *t, uint64_t tail)
 }
 
 /* topic.c */
-/* Open (maybe create) the topic's segment into @t; released with shmqi_seg_close(). */
+/*
+ * Open (maybe create) the topic's segment into @t; released with shmqi_seg_close(). With
+ * SHMQI_MAP_RDONLY in @flags it is attached read-only (inspection: a user with read
+ * permission only may do it; nothing may be written through @t then).
+ */
+#define SHMQI_MAP_RDONLY 0x80000000u
 int shmqi_topic_map(shmq_bus *bus, const char *name, unsigned flags,
 		    const struct shmq_topic_config *cfg, struct shmqi_tmap *t);
 /* Take an entry of a topic's producer or subscriber table; its head goes to t->head. */

@@ -1553,6 +1553,54 @@ static void *stream_sub(void *arg)
 	return NULL;
 }
 
+/*
+ * A topic created 0644: another user may look (stat, the groups of a topic, a group's stat:
+ * all read-only mappings) but not subscribe or publish, which write into the segment.
+ */
+static void test_read_only_user(void **state)
+{
+	struct shmq_topic_config cfg = cfg_of(16, SHMQ_TOPIC_RELIABLE);
+	shmq_bus *bus = test_bus();
+	shmq_group *g;
+	shmq_pub *pub;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs a second user: run as root */
+	cfg.mode = 0644;
+	pub = open_pub(bus, "tro", &cfg);
+	assert_int_equal(shmq_group_open(bus, "tro", "g", SHMQ_OPEN_CREATE,
+					 &(struct shmq_group_config){ .mode = 0644 }, &g),
+			 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct shmq_group_stats gst;
+		struct shmq_topic_stats st;
+		shmq_sub *sub;
+		shmq_pub *p2;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(10);
+		if (shmq_topic_stat(bus, "tro", &st, NULL, 0) < 0 || st.producers != 1)
+			_exit(11);
+		if (shmq_topic_groups(bus, "tro", NULL, 0) != 1)
+			_exit(12);
+		if (shmq_group_stat(bus, "tro", "g", &gst, NULL, 0) != 1)
+			_exit(13);
+		if (shmq_sub_open(bus, "tro", 0, NULL, 0, &sub) != -EACCES)
+			_exit(14);
+		if (shmq_pub_open(bus, "tro", 0, NULL, &p2) != -EACCES)
+			_exit(15);
+		_exit(0);
+	}
+	assert_int_equal(test_wait(pid), 0);
+	shmq_group_close(g);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
 /* During a stream, a stat never shows a subscriber's cursor ahead of the tail. */
 static void test_stat_consistent(void **state)
 {
@@ -2525,6 +2573,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_stat),
 		cmocka_unit_test(test_stat_consistent),
+		cmocka_unit_test(test_read_only_user),
 		cmocka_unit_test(test_eusers),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_hostile_control_random),
