@@ -37,4 +37,14 @@ d2=$(sed -n 's/^done \([0-9]*\),.*/\1/p' "$out2")
 	echo "FAIL: dead letters: $("$shmq" stat example.jobs.dlq)"
 	exit 1
 }
-echo "ok: workers did $d1 and $d2 jobs; job 13 is in the dead-letter topic"
+"$shmq" group example.jobs workers | grep -q "acked $((n - 1)), " || {
+	echo "FAIL: group stat: $("$shmq" group example.jobs workers)"
+	exit 1
+}
+"$shmq" redrive example.jobs.dlq | grep -qx 'moved 1' || { echo "FAIL: redrive"; exit 1; }
+"$shmq" group example.jobs workers | grep -q "tail $((n + 2)), " || {
+	echo "FAIL: job 13 not back: $("$shmq" group example.jobs workers)"
+	exit 1
+}
+"$shmq" group-delete example.jobs workers || { echo "FAIL: group-delete"; exit 1; }
+echo "ok: workers did $d1 and $d2 jobs; job 13 was dead-lettered, and redriven"

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* shmq.c - the shmq command-line tool: for now `info` (version, wake backend) and `stat`. */
+/* shmq.c - the shmq command-line tool: info, stat, and the consumer groups' group, delete, redrive. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,13 @@ static void usage(FILE *f)
 		"usage: %s [-h] [-V] COMMAND [ARGS]\n"
 		"commands:\n"
 		"  info               library version, how parked waiters sleep, the clock\n"
-		"  stat [-n NS] TOPIC a topic's configuration, positions and subscribers\n"
+		"  stat [-n NS] TOPIC a topic's configuration, positions, subscribers and groups\n"
+		"  group [-n NS] TOPIC GROUP\n"
+		"                     a consumer group's positions, counters and members\n"
+		"  group-delete [-n NS] [-f] TOPIC GROUP\n"
+		"                     remove a consumer group (-f: even with members attached)\n"
+		"  redrive [-n NS] [-t TOPIC] [-m N] [-r RATE] DLQ\n"
+		"                     move dead letters back to their topic (or -t TOPIC)\n"
 		"options:\n"
 		"  -h, --help         this text (COMMAND --help: the command's)\n"
 		"  -V, --version      the version\n",
@@ -34,6 +42,48 @@ static void stat_usage(FILE *f)
 		PROG, SHMQ_NAMESPACE_ENV);
 }
 
+static void group_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s group [-h] [-n NS] TOPIC GROUP\n"
+		"A consumer group's positions, counters, configuration and members, read without\n"
+		"joining it.\n"
+		"options:\n"
+		"  -n, --namespace NS  the bus namespace (default: $%s, else \"default\")\n"
+		"  -h, --help          this text\n",
+		PROG, SHMQ_NAMESPACE_ENV);
+}
+
+static void delete_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s group-delete [-h] [-n NS] [-f] TOPIC GROUP\n"
+		"Remove a consumer group: it stops holding the topic's producers back, and what "
+		"it\n"
+		"owed is forgotten.\n"
+		"options:\n"
+		"  -n, --namespace NS  the bus namespace (default: $%s, else \"default\")\n"
+		"  -f, --force         even while members are attached\n"
+		"  -h, --help          this text\n",
+		PROG, SHMQ_NAMESPACE_ENV);
+}
+
+static void redrive_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s redrive [-h] [-n NS] [-t TOPIC] [-m N] [-r RATE] DLQ\n"
+		"Move dead letters from the dead-letter topic DLQ back to the topic each came "
+		"from,\n"
+		"oldest first; each leaves DLQ only once it is republished.\n"
+		"options:\n"
+		"  -n, --namespace NS  the bus namespace (default: $%s, else \"default\")\n"
+		"  -t, --to TOPIC      publish them all to TOPIC instead\n"
+		"  -m, --max N         at most N (default: all there are now)\n"
+		"  -r, --rate RATE     at most RATE a second (default: no limit)\n"
+		"  -h, --help          this text\n",
+		PROG, SHMQ_NAMESPACE_ENV);
+}
+
 static void info_usage(FILE *f)
 {
 	fprintf(f,
@@ -42,6 +92,17 @@ static void info_usage(FILE *f)
 		"timestamps come from.\n",
 		PROG);
 }
+
+/* What a command's options gave: the namespace and the command's own ones. */
+struct args {
+	const char *ns;
+	bool force;
+	const char *to;
+	uint64_t max;
+	uint64_t rate;
+	char **pos; /* the positional arguments */
+	int npos;
+};
 
 /* A usage error, "shmq stat: WHAT 'ARG'", then the usage, on stderr; exit status 2. */
 static int usage_error(const char *cmd, void (*show)(FILE *), const char *what, const char *arg)
@@ -97,27 +158,55 @@ static void print_subs(const struct shmq_topic_sub_info *subs, int n, uint64_t t
 		       (unsigned long long)subs[i].skipped);
 }
 
+/* The bus of namespace @ns (NULL: the default), or NULL after saying why. */
+static shmq_bus *open_bus(const char *ns)
+{
+	char what[128];
+	shmq_bus *bus;
+	int r = shmq_bus_open(ns, 0, &bus);
+
+	if (r == 0)
+		return bus;
+	if (!ns)
+		ns = getenv(SHMQ_NAMESPACE_ENV);
+	snprintf(what, sizeof(what), "namespace '%s'", ns ? ns : "");
+	report(what, r);
+	return NULL;
+}
+
+static void print_groups(shmq_bus *bus, const char *topic)
+{
+	char names[16][SHMQ_GROUP_NAME_MAX + 1];
+	struct shmq_group_stats gs;
+	int i, n = shmq_topic_groups(bus, topic, names, 16);
+
+	for (i = 0; i < n && i < 16; i++) {
+		if (shmq_group_stat(bus, topic, names[i], &gs, NULL, 0) < 0)
+			continue;
+		printf("  group %s: floor %llu, next %llu, lag %llu, in flight %llu, delayed %llu, "
+		       "members %u%s\n",
+		       names[i], (unsigned long long)gs.floor, (unsigned long long)gs.next,
+		       (unsigned long long)(gs.tail - gs.floor), (unsigned long long)gs.in_flight,
+		       (unsigned long long)gs.delayed, gs.members,
+		       gs.holding ? ", holding the producers back" : "");
+	}
+}
+
 static int cmd_stat(const char *ns, const char *name)
 {
 	struct shmq_topic_sub_info subs[SHMQ_TOPIC_MAX_SUBSCRIBERS];
 	struct shmq_topic_stats st;
 	char what[512];
-	shmq_bus *bus;
+	shmq_bus *bus = open_bus(ns);
 	int n;
 
-	n = shmq_bus_open(ns, 0, &bus);
-	if (n < 0) {
-		if (!ns)
-			ns = getenv(SHMQ_NAMESPACE_ENV);
-		snprintf(what, sizeof(what), "namespace '%s'", ns ? ns : "");
-		report(what, n);
+	if (!bus)
 		return 1;
-	}
 	snprintf(what, sizeof(what), "stat topic '%s' in namespace '%s'", name,
 		 shmq_bus_namespace(bus));
 	n = shmq_topic_stat(bus, name, &st, subs, SHMQ_TOPIC_MAX_SUBSCRIBERS);
-	shmq_bus_close(bus);
 	if (n < 0) {
+		shmq_bus_close(bus);
 		report(what, n);
 		return 1;
 	}
@@ -128,32 +217,194 @@ static int cmd_stat(const char *ns, const char *name)
 	       st.subscribers, (unsigned long long)st.skipped);
 	print_subs(subs, n < (int)SHMQ_TOPIC_MAX_SUBSCRIBERS ? n : (int)SHMQ_TOPIC_MAX_SUBSCRIBERS,
 		   st.tail);
+	print_groups(bus, name);
+	shmq_bus_close(bus);
+	return 0;
+}
+
+static void print_group(const char *topic, const char *group, const struct shmq_group_stats *g)
+{
+	printf("group %s on %s: floor %llu, next %llu, tail %llu, lag %llu, pending %llu, "
+	       "in flight %llu, delayed %llu%s\n",
+	       group, topic, (unsigned long long)g->floor, (unsigned long long)g->next,
+	       (unsigned long long)g->tail, (unsigned long long)(g->tail - g->floor),
+	       (unsigned long long)g->pending, (unsigned long long)g->in_flight,
+	       (unsigned long long)g->delayed, g->holding ? ", holding the producers back" : "");
+	printf("  delivered %llu, acked %llu, nacked %llu, released %llu, redelivered %llu, "
+	       "expired %llu, dead-lettered %llu (terminated %llu), dropped %llu, window full "
+	       "%llu, lost %llu, skipped %llu\n",
+	       (unsigned long long)g->delivered, (unsigned long long)g->acked,
+	       (unsigned long long)g->nacked, (unsigned long long)g->released,
+	       (unsigned long long)g->redelivered, (unsigned long long)g->expired,
+	       (unsigned long long)g->dead_lettered, (unsigned long long)g->terminated,
+	       (unsigned long long)g->dropped, (unsigned long long)g->window_full,
+	       (unsigned long long)g->lost, (unsigned long long)g->skipped);
+	printf("  max_pending %u, max_in_flight %u, max_deliveries %u, ack_wait %.3f s, "
+	       "dead letters to %s%s\n",
+	       g->max_pending, g->max_in_flight, g->max_deliveries, (double)g->ack_wait_ns / 1e9,
+	       g->dlq[0] ? g->dlq : "(none: dropped)",
+	       g->flags & SHMQ_GROUP_EPHEMERAL ? ", ephemeral" : "");
+}
+
+static int cmd_group(const char *ns, const char *topic, const char *group)
+{
+	struct shmq_group_member_info m[SHMQ_GROUP_MAX_MEMBERS];
+	struct shmq_group_stats g;
+	char what[512];
+	shmq_bus *bus = open_bus(ns);
+	int n, i;
+
+	if (!bus)
+		return 1;
+	snprintf(what, sizeof(what), "group '%s' of topic '%s' in namespace '%s'", group, topic,
+		 shmq_bus_namespace(bus));
+	n = shmq_group_stat(bus, topic, group, &g, m, SHMQ_GROUP_MAX_MEMBERS);
+	shmq_bus_close(bus);
+	if (n < 0) {
+		report(what, n);
+		return 1;
+	}
+	print_group(topic, group, &g);
+	for (i = 0; i < n && i < (int)SHMQ_GROUP_MAX_MEMBERS; i++)
+		printf("  member pid %d: in flight %u, delivered %llu, acked %llu\n", (int)m[i].pid,
+		       m[i].in_flight, (unsigned long long)m[i].delivered,
+		       (unsigned long long)m[i].acked);
+	return 0;
+}
+
+static int cmd_group_delete(const char *ns, const char *topic, const char *group, bool force)
+{
+	char what[512];
+	shmq_bus *bus = open_bus(ns);
+	int r;
+
+	if (!bus)
+		return 1;
+	snprintf(what, sizeof(what), "delete group '%s' of topic '%s' in namespace '%s'", group,
+		 topic, shmq_bus_namespace(bus));
+	r = shmq_group_delete(bus, topic, group, force ? SHMQ_GROUP_FORCE : 0);
+	shmq_bus_close(bus);
+	if (r < 0) {
+		report(what, r);
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_redrive(const struct args *a)
+{
+	char what[512];
+	shmq_bus *bus = open_bus(a->ns);
+	int r;
+
+	if (!bus)
+		return 1;
+	snprintf(what, sizeof(what), "redrive '%s' in namespace '%s'", a->pos[0],
+		 shmq_bus_namespace(bus));
+	r = shmq_group_redrive(bus, a->pos[0], a->to, a->max, a->rate);
+	shmq_bus_close(bus);
+	if (r < 0) {
+		report(what, r);
+		return 1;
+	}
+	printf("moved %d\n", r);
+	return 0;
+}
+
+static int number(const char *cmd, void (*show)(FILE *), const char *arg, uint64_t *ret)
+{
+	char *end;
+
+	errno = 0;
+	*ret = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-')
+		return usage_error(cmd, show, "not a number:", arg);
+	return 0;
+}
+
+/*
+ * The options every command takes (-n, -h) and the ones of @cmd (@extra, short letters of
+ * getopt), then exactly @npos positional arguments (@names, for the message). Return: 0, or the exit status (-1 after
+ * --help: exit 0).
+ */
+static int parse(int argc, char **argv, const char *cmd, void (*show)(FILE *), const char *extra,
+		 int npos, const char *names, struct args *a)
+{
+	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
+					      { "help", no_argument, NULL, 'h' },
+					      { "force", no_argument, NULL, 'f' },
+					      { "to", required_argument, NULL, 't' },
+					      { "max", required_argument, NULL, 'm' },
+					      { "rate", required_argument, NULL, 'r' },
+					      { NULL, 0, NULL, 0 } };
+	char optstring[32];
+	int c, r = 0;
+
+	snprintf(optstring, sizeof(optstring), "+:n:h%s", extra);
+	optind = 0; /* GNU: start over on the command's own arguments */
+	while (r == 0 && (c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
+		if (c == 'h') {
+			show(stdout);
+			return -1;
+		} else if (c == 'n') {
+			a->ns = optarg;
+		} else if (c == 'f' && strchr(extra, 'f')) {
+			a->force = true;
+		} else if (c == 't' && strchr(extra, 't')) {
+			a->to = optarg;
+		} else if (c == 'm' && strchr(extra, 'm')) {
+			r = number(cmd, show, optarg, &a->max);
+		} else if (c == 'r' && strchr(extra, 'r')) {
+			r = number(cmd, show, optarg, &a->rate);
+		} else {
+			return bad_option(cmd, show, c, argv);
+		}
+	}
+	if (r)
+		return r;
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	if (a->npos < npos) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "no %s given", names);
+		return usage_error(cmd, show, what, NULL);
+	}
+	if (a->npos > npos)
+		return usage_error(cmd, show, "unexpected argument", argv[optind + npos]);
 	return 0;
 }
 
 static int stat_main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
-					      { "help", no_argument, NULL, 'h' },
-					      { NULL, 0, NULL, 0 } };
-	const char *ns = NULL;
-	int c;
+	struct args a = { 0 };
+	int r = parse(argc, argv, "stat", stat_usage, "", 1, "TOPIC", &a);
 
-	optind = 0; /* GNU: start over on the command's own arguments */
-	while ((c = getopt_long(argc, argv, "+:n:h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			stat_usage(stdout);
-			return 0;
-		}
-		if (c != 'n')
-			return bad_option("stat", stat_usage, c, argv);
-		ns = optarg;
-	}
-	if (optind == argc)
-		return usage_error("stat", stat_usage, "no TOPIC given", NULL);
-	if (optind != argc - 1)
-		return usage_error("stat", stat_usage, "unexpected argument", argv[optind + 1]);
-	return cmd_stat(ns, argv[optind]);
+	return r ? (r < 0 ? 0 : r) : cmd_stat(a.ns, a.pos[0]);
+}
+
+static int group_main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	int r = parse(argc, argv, "group", group_usage, "", 2, "TOPIC and GROUP", &a);
+
+	return r ? (r < 0 ? 0 : r) : cmd_group(a.ns, a.pos[0], a.pos[1]);
+}
+
+static int delete_main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	int r = parse(argc, argv, "group-delete", delete_usage, "f", 2, "TOPIC and GROUP", &a);
+
+	return r ? (r < 0 ? 0 : r) : cmd_group_delete(a.ns, a.pos[0], a.pos[1], a.force);
+}
+
+static int redrive_main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	int r = parse(argc, argv, "redrive", redrive_usage, "t:m:r:", 1, "DLQ", &a);
+
+	return r ? (r < 0 ? 0 : r) : cmd_redrive(&a);
 }
 
 static int info_main(int argc, char **argv)
@@ -199,5 +450,11 @@ int main(int argc, char **argv)
 		return info_main(argc - optind, argv + optind);
 	if (strcmp(argv[optind], "stat") == 0)
 		return stat_main(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "group") == 0)
+		return group_main(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "group-delete") == 0)
+		return delete_main(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "redrive") == 0)
+		return redrive_main(argc - optind, argv + optind);
 	return usage_error(NULL, usage, "unknown command", argv[optind]);
 }
