@@ -34,6 +34,9 @@
  *        group's start, stores the gate's cursor (release) and its ACTIVE state (seq_cst),
  *        then loads the tail (seq_cst); records below that tail are checked after a copy
  *        (the guard), as a subscriber does.
+ * F2     the DONE store or CAS that ends a lease, then the loads of the floor's entries in
+ *        shmqi_group_advance(), all seq_cst: of two that end neighbouring records, one sees
+ *        the other's DONE (a store-buffer pattern: release/acquire is not enough).
  * N1     the claim word @next only grows by CAS: a claimer first CASes the entry of record n
  *        to CLAIMING(n), then next from n to n + 1; anyone who finds the entry of n taken
  *        helps move next on, so a claimer that dies between the two CASes stalls nobody.
@@ -131,7 +134,7 @@ void shmqi_group_advance(shmq_group *g)
 
 	n = atomic_load_explicit(&g->ctl->next, memory_order_acquire);
 	while (f < n) {
-		w = atomic_load_explicit(&lease_at(g, f)->word, memory_order_acquire);
+		w = atomic_load_explicit(&lease_at(g, f)->word, memory_order_seq_cst); /* F2 */
 		if (!word_is(w, f) || shmqi_lw_state(w) != SHMQI_LEASE_DONE)
 			break;
 		if (atomic_compare_exchange_strong_explicit(
@@ -150,9 +153,14 @@ void shmqi_group_advance(shmq_group *g)
 /* We hold @e BUSY for record @s: it is done (acked, dead-lettered, dropped, skipped, lost). */
 static void finish(shmq_group *g, struct shmqi_lease *e, uint64_t busy)
 {
-	/* L1: pairs with the acquire loads of the word in shmqi_group_advance() and scans. */
+	/*
+	 * L1: pairs with the loads of the word in shmqi_group_advance() and scans. F2: seq_cst,
+	 * as the ack's CAS and the advance's loads: two that finish neighbouring records and
+	 * each look at the other's entry (a store-buffer pattern) do not both miss the other's
+	 * DONE, so the floor never lags a DONE record with nobody left to move it.
+	 */
 	atomic_store_explicit(&e->word, (busy & ~(uint64_t)7) | SHMQI_LEASE_DONE,
-			      memory_order_release);
+			      memory_order_seq_cst);
 	shmqi_group_advance(g);
 }
 
@@ -161,6 +169,8 @@ static uint64_t backoff_for(const shmq_group *g, uint32_t failed)
 	uint64_t d = g->backoff_ns;
 	uint32_t i;
 
+	if (g->backoff_mult < 2) /* a constant delay: no loop over the failures */
+		return d < g->backoff_max_ns ? d : g->backoff_max_ns;
 	for (i = 1; i < failed && d < g->backoff_max_ns; i++)
 		d = d > UINT64_MAX / g->backoff_mult ? UINT64_MAX : d * g->backoff_mult;
 	return d < g->backoff_max_ns ? d : g->backoff_max_ns;
@@ -201,7 +211,8 @@ static int end_failed(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint64_t
 		}
 		if (restore) {
 			atomic_store_explicit(&e->failed, failed - inc, memory_order_relaxed);
-			atomic_store_explicit(&e->word, restore, memory_order_release);
+			atomic_store_explicit(&e->word, restore, memory_order_seq_cst); /* L2 */
+			lower_hint(g, atomic_load_explicit(&e->due_ns, memory_order_relaxed));
 			return r;
 		}
 		delay = SHMQ_GROUP_BACKOFF;
@@ -231,6 +242,8 @@ static bool take_busy(shmq_group *g, struct shmqi_lease *e, uint64_t w, uint64_t
  * Every lease @holder holds, or is changing, goes back for redelivery: a failure when the
  * holder died (@failure), a give-back when it closes.
  */
+static void help_next(shmq_group *g, uint64_t n);
+
 void shmqi_group_recover(shmq_group *g, uint32_t holder, bool failure)
 {
 	uint64_t f = atomic_load_explicit(&g->ctl->floor, memory_order_acquire);
@@ -253,6 +266,7 @@ void shmqi_group_recover(shmq_group *g, uint32_t holder, bool failure)
 		if (!take_busy(g, e, w, &busy))
 			continue;
 		if (st == SHMQI_LEASE_CLAIMING) { /* never delivered: as new */
+			help_next(g, s); /* N1: a scan must see it below next */
 			atomic_store_explicit(&e->acquired, 0, memory_order_relaxed);
 			atomic_store_explicit(&e->failed, 0, memory_order_relaxed);
 			atomic_store_explicit(&e->first_ns, 0, memory_order_relaxed);
@@ -332,8 +346,7 @@ bool shmqi_group_intact(const shmq_group *g, uint64_t s)
 	if (g->t.policy == SHMQ_TOPIC_LOSSY)
 		return atomic_load_explicit(&rec->stamp, memory_order_relaxed) ==
 		       SHMQI_STAMP(s, SHMQI_STAMP_COMMITTED);
-	if (s >= g->guard)
-		return true;
+	/* A lease that ran out mid-copy no longer holds the floor: check A5 always. */
 	return atomic_load_explicit(&g->t.ctl->tail, memory_order_relaxed) <= s + g->t.slots;
 }
 
@@ -342,6 +355,37 @@ bool shmqi_group_intact(const shmq_group *g, uint64_t s)
  * and lowering it again to the earliest time it saw (L2). Delivers one record at most.
  * Return: 0 with @o filled, or -EAGAIN.
  */
+static void dec_sat(_Atomic uint32_t *c)
+{
+	uint32_t v = atomic_load_explicit(c, memory_order_relaxed);
+
+	while (v && !atomic_compare_exchange_weak_explicit(c, &v, v - 1, memory_order_relaxed,
+							   memory_order_relaxed))
+		;
+}
+
+/* At the in-flight limit: count what we really hold (a count an expirer left wrong). */
+static bool in_flight_ok(shmq_group *g, uint64_t now)
+{
+	uint64_t f, n, s, w;
+	uint32_t k = 0;
+
+	if (atomic_load_explicit(&g->me->in_flight, memory_order_relaxed) < g->max_in_flight)
+		return true;
+	if (now - g->stuck_recount_ns < JUDGE_NS)
+		return false;
+	g->stuck_recount_ns = now;
+	f = atomic_load_explicit(&g->ctl->floor, memory_order_acquire);
+	n = atomic_load_explicit(&g->ctl->next, memory_order_acquire);
+	for (s = f; s < n && s - f < g->max_pending; s++) {
+		w = atomic_load_explicit(&g->leases[s & g->mask].word, memory_order_acquire);
+		k += word_is(w, s) && shmqi_lw_holder(w) == g->idx &&
+		     shmqi_lw_state(w) == SHMQI_LEASE_LEASED;
+	}
+	atomic_store_explicit(&g->me->in_flight, k, memory_order_relaxed);
+	return k < g->max_in_flight;
+}
+
 static int take_due(shmq_group *g, uint64_t now, struct shmqi_glease *o)
 {
 	uint64_t h = atomic_load_explicit(&g->ctl->due_hint, memory_order_seq_cst);
@@ -379,9 +423,7 @@ static int take_due(shmq_group *g, uint64_t now, struct shmqi_glease *o)
 			continue;
 		}
 		if (st == SHMQI_LEASE_LEASED) { /* the lease ran out */
-			atomic_fetch_sub_explicit(
-				&g->members[shmqi_lw_holder(w) % g->max_members].in_flight, 1,
-				memory_order_relaxed);
+			dec_sat(&g->members[shmqi_lw_holder(w) % g->max_members].in_flight);
 			atomic_fetch_add_explicit(&g->ctl->expired, 1, memory_order_relaxed);
 			end_failed(g, e, s, busy, 1, SHMQ_GROUP_BACKOFF, 0);
 			continue;
@@ -568,11 +610,11 @@ int shmqi_group_next(shmq_group *g, struct shmqi_glease *o)
 	uint64_t now = shmqi_now_ns();
 	int r;
 
-	if (atomic_load_explicit(&g->me->in_flight, memory_order_relaxed) >= g->max_in_flight) {
+	shmqi_group_judge(g, now, false); /* a member at its limit still judges */
+	if (!in_flight_ok(g, now)) {
 		atomic_fetch_add_explicit(&g->ctl->window_full, 1, memory_order_relaxed);
 		return -EAGAIN;
 	}
-	shmqi_group_judge(g, now, false);
 	if (now >= hint_time(atomic_load_explicit(&g->ctl->due_hint, memory_order_relaxed))) {
 		r = take_due(g, now, o);
 		if (r != -EAGAIN)
@@ -589,7 +631,7 @@ void shmqi_group_drop_lost(shmq_group *g, const struct shmqi_glease *o)
 
 	if (!take_busy(g, e, w, &busy))
 		return;
-	atomic_fetch_sub_explicit(&g->me->in_flight, 1, memory_order_relaxed);
+	dec_sat(&g->me->in_flight);
 	atomic_fetch_add_explicit(&g->ctl->lost, 1, memory_order_relaxed);
 	finish(g, e, busy);
 }
@@ -740,7 +782,7 @@ static struct shmqi_lease *take_ours(shmq_group *g, uint64_t tag, uint64_t *busy
 
 static void lease_ended(shmq_group *g)
 {
-	atomic_fetch_sub_explicit(&g->me->in_flight, 1, memory_order_relaxed);
+	dec_sat(&g->me->in_flight);
 }
 
 int shmq_group_ack(shmq_group *g, uint64_t lease)
@@ -753,10 +795,10 @@ int shmq_group_ack(shmq_group *g, uint64_t lease)
 	e = tag_entry(g, lease);
 	if (!e)
 		return -EINVAL;
-	/* L1: the release pairs with the acquire load in shmqi_group_advance(). */
+	/* L1, F2 (finish()): pairs with the seq_cst loads in shmqi_group_advance(). */
 	if (!atomic_compare_exchange_strong_explicit(&e->word, &w,
 						     (lease & ~(uint64_t)7) | SHMQI_LEASE_DONE,
-						     memory_order_acq_rel, memory_order_relaxed))
+						     memory_order_seq_cst, memory_order_relaxed))
 		return -ESTALE;
 	lease_ended(g);
 	atomic_fetch_add_explicit(&g->me->acked, 1, memory_order_relaxed);
@@ -813,7 +855,8 @@ int shmq_group_term(shmq_group *g, uint64_t lease)
 		return r;
 	r = shmqi_group_dead_letter(g, e, tag_seq(g, lease), SHMQ_DLQ_REJECTED);
 	if (r < 0) {
-		atomic_store_explicit(&e->word, lease, memory_order_release);
+		atomic_store_explicit(&e->word, lease, memory_order_seq_cst); /* L2 */
+		lower_hint(g, atomic_load_explicit(&e->due_ns, memory_order_relaxed));
 		return r;
 	}
 	atomic_fetch_add_explicit(&g->ctl->terminated, 1, memory_order_relaxed);
@@ -852,7 +895,7 @@ static bool group_ready(void *arg, bool thorough)
 
 	if (thorough)
 		shmqi_group_judge(g, now, false);
-	if (atomic_load_explicit(&g->me->in_flight, memory_order_relaxed) >= g->max_in_flight)
+	if (!in_flight_ok(g, now))
 		return false;
 	if (now >= hint_time(atomic_load_explicit(&g->ctl->due_hint, memory_order_relaxed)))
 		return true;

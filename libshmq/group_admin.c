@@ -549,6 +549,10 @@ int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, ui
 		return 0; /* nothing left to dead-letter */
 	}
 	len = rec->len;
+	if (shmqi_pub_max_msg(g->dlq) < DLQ_HDR) { /* a dead-letter topic made too small */
+		atomic_fetch_add_explicit(&g->ctl->dropped, 1, memory_order_relaxed);
+		return 0;
+	}
 	cap = shmqi_pub_max_msg(g->dlq) - DLQ_HDR;
 	if (len > cap)
 		len = cap;

@@ -45,6 +45,7 @@ struct shmq_group {
 	/* this handle's own */
 	uint64_t last_judge_ns;
 	uint64_t stuck_seq, stuck_since_ns;
+	uint64_t stuck_recount_ns;
 	unsigned polls;
 	bool park_on;
 	struct shmqi_fdring *fdring;
