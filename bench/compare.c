@@ -290,7 +290,7 @@ static void tp_queue_target(const struct tp_opts *o, const struct tp_summary *s)
 	double q = s[TP_QUEUE].med, mq = s[TP_POSIX_MQ].med, uds = s[TP_UDS].med;
 	double best = mq > uds ? mq : uds;
 
-	target_print(o->json, "shmq-queue/best of posix-mq,uds 64-byte throughput",
+	target_print(o->json, "shmq-queue/best of posix-mq and uds 64-byte throughput",
 		     q > 0 && best > 0, best > 0 ? q / best : 0, ">=", 10);
 }
 

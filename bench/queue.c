@@ -913,7 +913,7 @@ static void targets(const struct q_opts *o, struct q_state *st, const struct q_s
 	best = mq.med > uds.med ? mq.med : uds.med;
 	target_print(o->json, "one-process recv+ack/sub recv 64-byte cost", true, cost64->med,
 		     "<=", COST_TARGET);
-	target_print(o->json, "shmq-queue (1 member)/best of posix-mq,uds 64-byte throughput",
+	target_print(o->json, "shmq-queue (1 member)/best of posix-mq and uds 64-byte throughput",
 		     best > 0, best > 0 ? one64 / best : 0, ">=", KERNEL_TARGET);
 }
 
