@@ -179,6 +179,7 @@ int pingpong_main(int argc, char **argv, enum pp_mode mode);
 int throughput_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
 int idle_main(int argc, char **argv);
+int queue_main(int argc, char **argv);
 /* bench/bench_hist.c, when present (the histogram benchmark). */
 int bench_hist_main(int argc, char **argv);
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* main.c - shmq-bench: dispatch to the latency, throughput and histogram benchmarks. */
+/* main.c - shmq-bench: dispatch to the latency, throughput, queue and histogram benchmarks. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,20 +15,25 @@ static void usage(FILE *f)
 		"Latency and throughput of libshmq against the hardware and kernel baselines.\n"
 		"\n"
 		"commands:\n"
-		"  pingpong    round-trip time: shmq-spsc, shmq-topic(-excl), raw-cacheline,\n"
-		"              iceoryx (poll); pipe, uds, uds-dgram, eventfd, posix-mq,\n"
+		"  pingpong    round-trip time: shmq-spsc, shmq-topic(-excl), shmq-queue,\n"
+		"              raw-cacheline, iceoryx (poll); pipe, uds, uds-dgram, eventfd,\n"
+		"              posix-mq,\n"
 		"              zmq-ipc, nng-ipc, iceoryx-ws, shmq-spsc-park,\n"
 		"              shmq-spsc-spinpark, raw-futex (block); --rate: fixed-rate\n"
 		"  fanout      round-trip time of one request to 1, 2, 4, 8 topic subscribers\n"
 		"              that all reply, against the same with raw cache lines\n"
 		"  throughput  one-way streaming rate: shmq-spsc(-batch),\n"
 		"              shmq-topic(-excl)(-batch), shmq-topic-mpP (P producers),\n"
+		"              shmq-queue (a consumer-group member: recv + ack),\n"
 		"              raw-stream, and the peers of pingpong\n"
 		"  compare     pingpong (back to back and fixed-rate) and throughput over\n"
 		"              every transport built, poll and block apart, ratios to the\n"
 		"              hardware, the targets, --svg chart (a few minutes)\n"
 		"  quick       a short pingpong at 64 bytes with the target checks (about 20 s)\n"
 		"  idle        CPU use of a consumer and a subscriber parked on nothing (~10 s)\n"
+		"  queue       consumer groups (work queues): recv + ack against a subscriber's\n"
+		"              recv, throughput with 1, 2, 4 members against posix-mq and uds,\n"
+		"              the recv+ack round trip, the targets (about a minute)\n"
 #ifdef SHMQ_BENCH_HIST
 		"  hist        the HDR histogram's own costs\n"
 #endif
@@ -63,6 +68,8 @@ static int run_command(int argc, char **argv)
 		return compare_main(argc, argv);
 	if (strcmp(cmd, "idle") == 0)
 		return idle_main(argc, argv);
+	if (strcmp(cmd, "queue") == 0)
+		return queue_main(argc, argv);
 	if (strcmp(cmd, "_link-peer") == 0)
 		return link_peer_main(argc, argv); /* a peer in a fresh image: see link_reexec() */
 #ifdef SHMQ_BENCH_HIST

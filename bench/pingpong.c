@@ -88,6 +88,7 @@ static void run_reset(const struct pp_transport *t, const struct pp_opts *o, str
 	r->pub = NULL;
 	r->sub = NULL;
 	r->treq[0] = r->trep[0] = '\0';
+	r->gtopic[0] = '\0';
 	r->pub_flags = t->pub_flags;
 	r->fan = NULL;
 	if (t->link)
@@ -216,6 +217,8 @@ static void print_json_row(const struct pp_opts *o, int si, int ti, const struct
 	       wait_name(t->block), o->sizes[si]);
 	if (t->topic)
 		printf("\"subscribers\":%u,", echoes_of(t));
+	if (t->group)
+		printf("\"members\":%u,", echoes_of(t));
 	printf("\"processes\":%u,\"oversubscribed\":%s,", echoes_of(t) + 1,
 	       oversubscribed(o, ti) ? "true" : "false");
 	if (o->rate)
@@ -265,6 +268,7 @@ static const struct pp_pair {
 	{ PP_TOPIC, PP_SHMQ, "topic_over_spsc_p50", 0, 2, 0 },
 	{ PP_TOPIC_EXCL, PP_RAW, "topic_excl_over_raw_p50", 0, 2, 0 },
 	{ PP_TOPIC_EXCL, PP_SHMQ, "topic_excl_over_spsc_p50", 0, 2, 0 },
+	{ PP_QUEUE, PP_TOPIC, "queue_over_topic_p50", 0, 2, 0 },
 	{ PP_SPSC_PARK, PP_RAW_FUTEX, "park_over_futex_p50", 0, 2, 0 },
 	{ PP_SPSC_SPINPARK, PP_SHMQ, "spinpark_over_spsc_p50", 0, 2, 0 },
 	{ PP_FAN1, PP_RAWFAN1, "fan1_over_rawfan1_p50", 1, 2, 1 },
@@ -470,7 +474,9 @@ static void usage(FILE *f, enum pp_mode m)
 		"  -W, --wait park        the parked transports and their baselines:\n"
 		"                         "
 		"shmq-spsc-park,shmq-spsc-spinpark,raw-futex,eventfd,pipe\n"
-		"  -t, --transports LIST  of shmq-spsc,shmq-topic,shmq-topic-excl,raw-cacheline,\n"
+		"  -t, --transports LIST  of shmq-spsc,shmq-topic,shmq-topic-excl,shmq-queue (the\n"
+		"                         echo a consumer-group member: recv, ack, reply),\n"
+		"                         raw-cacheline,\n"
 		"                         pipe,uds,uds-dgram,eventfd,posix-mq,zmq-ipc,nng-ipc,\n"
 		"                         iceoryx,iceoryx-ws (polling; WaitSet: both start\n"
 		"                         RouDi for the run unless it runs),\n"

@@ -57,6 +57,8 @@ struct pp_run {
 	shmq_pub *pub; /* the initiator's, on treq */
 	shmq_sub *sub; /* the initiator's, on trep */
 	struct shmq_sub_msg rinfo[BENCH_MAX_PEERS];
+	/* shmq-queue: the group on treq whose member the echo process is */
+	char gtopic[TOPIC_NAME_LEN];
 	/* raw-cacheline-fanN */
 	struct raw_fan *fan;
 	/* uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc */
@@ -67,6 +69,7 @@ struct pp_run {
  * struct pp_transport - how a transport sets up, echoes and does one round trip.
  * @payload:  false when the transport ignores the size (raw-cacheline)
  * @topic:    a topic transport: its rows say how many subscribers
+ * @group:    the echo is a consumer-group member (shmq-queue): its rows say so
  * @nechoes:  echo processes (fan-out); 0 means 1
  * @pub_flags: a topic transport's extra flags of every shmq_pub_open(): SHMQ_PUB_EXCLUSIVE
  *            where each topic has one producer (shmq-topic-excl), else 0
@@ -84,6 +87,7 @@ struct pp_transport {
 	const char *name;
 	bool payload;
 	bool topic;
+	bool group;
 	unsigned nechoes;
 	unsigned pub_flags;
 	bool block;
@@ -106,6 +110,7 @@ enum {
 	PP_SHMQ,
 	PP_TOPIC,
 	PP_TOPIC_EXCL,
+	PP_QUEUE, /* shmq-queue: the echo is a group member that receives, acks, replies */
 	PP_RAW,
 	PP_RAWREC,
 	PP_PIPE,
@@ -192,6 +197,7 @@ extern const struct pp_transport pp_raw_futex;
 /* pp_topic.c */
 extern const struct pp_transport pp_topic;
 extern const struct pp_transport pp_topic_excl;
+extern const struct pp_transport pp_queue;
 extern const struct pp_transport pp_topic_fan[PP_NFAN];
 extern const struct pp_transport pp_raw_fan[PP_NFAN];
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* pp_topic.c - ping-pong over topics (one or N echo subscribers), and its raw fan-out baseline. */
+/* pp_topic.c - ping-pong over topics (N echo subscribers, or a group member), raw fan-out. */
 #include <assert.h>
 #include <stdalign.h>
 #include <stdio.h>
@@ -78,7 +78,8 @@ out:
 	return e;
 }
 
-static int topic_attached(struct pp_run *r)
+/* Every echo's hello is in: each is attached to both topics. */
+static int hellos(struct pp_run *r)
 {
 	struct shmq_sub_msg info;
 	unsigned i;
@@ -90,6 +91,13 @@ static int topic_attached(struct pp_run *r)
 			return fail("shmq-topic: wait for the echo processes",
 				    n < 0 ? n : -EBADMSG);
 	}
+	return 0;
+}
+
+static int topic_attached(struct pp_run *r)
+{
+	if (hellos(r) < 0)
+		return -1;
 	topic_unlink(r->treq);
 	topic_unlink(r->trep);
 	return 0;
@@ -153,6 +161,80 @@ static void topic_teardown(struct pp_run *r)
 	r->sub = NULL;
 	topic_unlink(r->treq);
 	topic_unlink(r->trep);
+}
+
+/*
+ * ---- shmq-queue: the requests' reader is a consumer-group member ----
+ * As shmq-topic, but the echo process is the member of a group on the request topic: per
+ * request it receives (shmq_group_recv(), a copy), acks, then publishes the reply, so the
+ * ack is on the round trip's path. The group exists (at the earliest record) before the
+ * echo does; the request topic's name stays until teardown, which deletes the group by it.
+ */
+static int queue_setup(struct pp_run *r)
+{
+	if (topic_setup(r) < 0)
+		return -1;
+	return group_create(r->treq, NULL, r->gtopic, NULL);
+}
+
+static int queue_serve(struct pp_run *r, shmq_group *in, shmq_pub *out)
+{
+	struct shmq_group_msg info;
+	uint64_t i;
+	int n, e;
+
+	for (i = 1; i <= r->total; i++) {
+		n = group_recv(in, r->ebuf, r->size, &info, &r->spin);
+		if (n < 0)
+			return fail("shmq-queue echo: recv", n);
+		if ((unsigned)n != r->size || info.corr_id != i || info.attempt != 1)
+			return fail("shmq-queue echo: not the request expected", -EBADMSG);
+		e = shmq_group_ack(in, info.lease);
+		if (e < 0)
+			return fail("shmq-queue echo: ack", e);
+		e = topic_send(out, r->ebuf, (size_t)n, info.corr_id, &r->spin);
+		if (e < 0)
+			return fail("shmq-queue echo: send", e);
+	}
+	/* Each request acked once, none redelivered: the group owes nothing. */
+	return group_check(r->treq, r->total, "shmq-queue echo");
+}
+
+static int queue_echo(void *arg)
+{
+	struct pp_run *r = arg;
+	shmq_group *in = NULL;
+	shmq_pub *out = NULL;
+	int e = -1;
+
+	r->spin = (struct spin){ .parent = getppid(), .yield = r->yield };
+	if (group_attach(r->treq, &in) < 0 ||
+	    topic_attach(r->trep, &r->tcfg, r->pub_flags, &out, NULL) < 0)
+		goto out;
+	e = topic_send(out, NULL, 0, 0, &r->spin); /* the hello, as shmq-topic's */
+	if (e < 0) {
+		e = fail("shmq-queue echo: hello", e);
+		goto out;
+	}
+	e = queue_serve(r, in, out);
+out:
+	shmq_group_close(in);
+	shmq_pub_close(out);
+	return e;
+}
+
+static int queue_attached(struct pp_run *r)
+{
+	if (hellos(r) < 0)
+		return -1;
+	topic_unlink(r->trep);
+	return 0;
+}
+
+static void queue_teardown(struct pp_run *r)
+{
+	group_remove(r->gtopic);
+	topic_teardown(r);
 }
 
 /*
@@ -245,6 +327,18 @@ static void fan_teardown(struct pp_run *r)
 
 const struct pp_transport pp_topic = TOPIC_TRANSPORT("shmq-topic", 1, 0);
 const struct pp_transport pp_topic_excl = TOPIC_TRANSPORT("shmq-topic-excl", 1, SHMQ_PUB_EXCLUSIVE);
+
+const struct pp_transport pp_queue = {
+	.name = "shmq-queue",
+	.payload = true,
+	.group = true,
+	.setup = queue_setup,
+	.echo = queue_echo,
+	.attached = queue_attached,
+	.rt = topic_rt,
+	.check = topic_check,
+	.teardown = queue_teardown,
+};
 
 const struct pp_transport pp_topic_fan[PP_NFAN] = {
 	TOPIC_TRANSPORT("shmq-topic-fan1", 1, 0),

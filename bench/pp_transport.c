@@ -453,6 +453,7 @@ const struct pp_transport *const pp_transports[PP_NTRANSPORTS] = {
 	[PP_SHMQ] = &pp_spsc,
 	[PP_TOPIC] = &pp_topic, /* pp_topic.c, like the fan-out pairs */
 	[PP_TOPIC_EXCL] = &pp_topic_excl,
+	[PP_QUEUE] = &pp_queue,
 	[PP_RAW] = &pp_raw,
 	[PP_RAWREC] = &pp_rawrec,
 	[PP_PIPE] = &pp_pipe,

@@ -41,6 +41,9 @@ static void run_reset(const struct tp_transport *t, const struct tp_opts *o, str
 	r->name[0] = r->tname[0] = '\0';
 	r->rx = NULL;
 	r->sub = NULL;
+	r->grp = NULL;
+	r->gtopic[0] = '\0';
+	r->keep_name = false;
 	r->pub_flags = t->pub_flags;
 	r->ring = NULL;
 	r->t0 = r->t1 = 0;
@@ -139,6 +142,8 @@ static void print_json_row(const struct tp_opts *o, int si, int ti, const struct
 	       t->name, wait_name(t->block), size);
 	if (t->topic)
 		printf("\"producers\":%u,\"subscribers\":1,", producers_of(t));
+	if (t->group)
+		printf("\"producers\":%u,\"members\":1,", producers_of(t));
 	printf("\"processes\":%u,\"oversubscribed\":%s,", producers_of(t) + 1,
 	       oversubscribed(o, ti) ? "true" : "false");
 	printf("\"msgs\":%llu,\"reps\":%llu,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,"
@@ -167,8 +172,8 @@ static void print_row(const struct tp_opts *o, int si, int ti, const struct tp_s
 
 /*
  * Ratios of the medians: each shmq variant against the baseline that publishes as often
- * (group 0), the topics against the channel (group 1), and the same with an exclusive
- * producer (group 2).
+ * (group 0), the topics against the channel and the work queue against the topic (group 1),
+ * and the same with an exclusive producer (group 2).
  */
 static const struct tp_pair {
 	int num, den;
@@ -181,6 +186,7 @@ static const struct tp_pair {
 	{ TP_TOPIC, TP_SHMQ, "topic_over_spsc", 1 },
 	{ TP_TOPIC_BATCH, TP_BATCH, "topic_batch_over_spsc_batch", 1 },
 	{ TP_TOPIC, TP_RAW_MSG, "topic_over_raw_msg", 1 },
+	{ TP_QUEUE, TP_TOPIC, "queue_over_topic", 1 },
 	{ TP_TOPIC_EXCL, TP_SHMQ, "topic_excl_over_spsc", 2 },
 	{ TP_TOPIC_EXCL_BATCH, TP_BATCH, "topic_excl_batch_over_spsc_batch", 2 },
 	{ TP_TOPIC_EXCL, TP_RAW_MSG, "topic_excl_over_raw_msg", 2 },
@@ -313,7 +319,9 @@ static void usage(FILE *f)
 		"                         (default 0,1)\n"
 		"  -t, --transports LIST  of shmq-spsc,shmq-spsc-batch,shmq-topic,\n"
 		"                         shmq-topic-batch,shmq-topic-excl,shmq-topic-excl-batch,\n"
-		"                         raw-stream,raw-stream-msg, pipe,uds (4-byte length\n"
+		"                         shmq-queue (a consumer-group member: recv + ack of\n"
+		"                         every record), raw-stream,raw-stream-msg,\n"
+		"                         pipe,uds (4-byte length\n"
 		"                         frames), uds-dgram,eventfd,posix-mq,zmq-ipc,nng-ipc,\n"
 		"                         iceoryx,iceoryx-ws and shmq-topic-mpP for P of 1,2,4,8\n"
 		"                         producer processes (default: all that were built);\n"

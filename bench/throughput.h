@@ -53,6 +53,10 @@ struct tp_run {
 	uint64_t next[BENCH_MAX_PEERS]; /* producer i's counter expected next */
 	uint32_t prod_id[BENCH_MAX_PEERS]; /* producer i's id, 0 until its first record */
 	unsigned nseen; /* producers seen so far */
+	bool keep_name; /* the name stays until teardown (shmq-queue: the group's stat needs it) */
+	/* shmq-queue: the parent consumes as the one member of a group on the topic */
+	shmq_group *grp;
+	char gtopic[TOPIC_NAME_LEN];
 	/* pipe, uds: the read end (the parent's), the write end (the producer's) */
 	int fd[2];
 	/* uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc, iceoryx(-ws) */
@@ -62,6 +66,7 @@ struct tp_run {
 /*
  * struct tp_transport - a streaming transport.
  * @topic:    a topic transport: its rows say how many producers
+ * @group:    a consumer-group transport (shmq-queue): its rows say producers and members
  * @nprod:    producer processes; 0 means 1
  * @pub_flags: a topic transport's extra flags of every shmq_pub_open(): SHMQ_PUB_EXCLUSIVE
  *            where the topic has one producer (shmq-topic-excl(-batch)), else 0
@@ -75,6 +80,7 @@ struct tp_run {
 struct tp_transport {
 	const char *name;
 	bool topic;
+	bool group;
 	unsigned nprod;
 	unsigned pub_flags;
 	bool block;
@@ -93,6 +99,7 @@ enum {
 	TP_TOPIC_BATCH,
 	TP_TOPIC_EXCL,
 	TP_TOPIC_EXCL_BATCH,
+	TP_QUEUE, /* shmq-queue: a group member's recv + ack per record */
 	TP_RAW,
 	TP_RAW_MSG,
 	TP_PIPE,
@@ -160,6 +167,7 @@ extern const struct tp_transport tp_topic;
 extern const struct tp_transport tp_topic_batch;
 extern const struct tp_transport tp_topic_excl;
 extern const struct tp_transport tp_topic_excl_batch;
+extern const struct tp_transport tp_queue;
 extern const struct tp_transport tp_topic_mp[TP_NMP];
 
 /* tp_transport.c: the sequence into the payload's first and last 8 bytes, and its check */

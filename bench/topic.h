@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* topic.h - topics of one benchmark run: unique names in the run's namespace, always unlinked. */
+/* topic.h - topics and consumer groups of one benchmark run: unique names, always removed. */
 #ifndef SHMQ_BENCH_TOPIC_H
 #define SHMQ_BENCH_TOPIC_H
 
@@ -32,6 +32,35 @@ int topic_attach(const char *name, const struct shmq_topic_config *cfg, unsigned
 		 shmq_pub **ret_pub, shmq_sub **ret_sub);
 /* Remove @name if it is still there; an empty @name is ignored, and emptied. */
 void topic_unlink(char name[TOPIC_NAME_LEN]);
+
+/*
+ * Consumer groups (work queues) of this run: one group, BENCH_GROUP, per topic. Its segment
+ * ("TOPIC@work" beside the topic's) is removed at exit unless group_remove() came first.
+ */
+#define BENCH_GROUP "work"
+
+/*
+ * group_create() - create the group of topic @topic (which must exist), starting at its
+ * earliest record, with the configuration @cfg (NULL: the library's defaults), and join it
+ * (@ret_member, released with shmq_group_close(); NULL: leave it at once, the group stays).
+ * The topic's name is copied to @gtopic, which group_remove() takes.
+ */
+int group_create(const char *topic, const struct shmq_group_config *cfg,
+		 char gtopic[TOPIC_NAME_LEN], shmq_group **ret_member);
+/* Join the group of @topic (a peer's side); released with shmq_group_close(). */
+int group_attach(const char *topic, shmq_group **ret_member);
+/*
+ * Delete the group of @gtopic if it is still there (by force: a member a test left behind
+ * does not keep it), and remove its segment by name when the topic's name is gone already;
+ * an empty @gtopic is ignored, and emptied.
+ */
+void group_remove(char gtopic[TOPIC_NAME_LEN]);
+/*
+ * After a run in which @total records were each received once and acked: the group's floor
+ * and next are @total + 1, it counts @total acks and deliveries, and no redelivery, loss,
+ * skip or dead letter. -1 after printing what differs (@who names the run).
+ */
+int group_check(const char *gtopic, uint64_t total, const char *who);
 
 /*
  * Spin on a full or empty topic; -EPIPE when the peer is gone. One more try after the peer
@@ -72,6 +101,21 @@ static inline int topic_peek(shmq_sub *sub, const void **data, struct shmq_sub_m
 	int n;
 
 	while ((n = shmq_sub_peek(sub, data, info)) == -EAGAIN) {
+		if (gone)
+			return -EPIPE;
+		gone = spin_check(s);
+	}
+	return n;
+}
+
+/* Lease the next record of a group, spinning while there is none; -EPIPE as above. */
+static inline int group_recv(shmq_group *g, void *buf, size_t cap, struct shmq_group_msg *info,
+			     struct spin *s)
+{
+	bool gone = false;
+	int n;
+
+	while ((n = shmq_group_recv(g, buf, cap, info)) == -EAGAIN) {
 		if (gone)
 			return -EPIPE;
 		gone = spin_check(s);

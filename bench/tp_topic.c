@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* tp_topic.c - streaming into a topic: one or P producer processes, one subscriber that checks. */
+/* tp_topic.c - streaming into a topic from 1 or P producers; a subscriber or a member checks. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -141,7 +141,7 @@ static int producer_new(struct tp_run *r, unsigned i, const struct shmq_sub_msg 
 	}
 	r->prod_id[i] = m->producer_id;
 	r->next[i] = 1;
-	if (++r->nseen == r->nprod)
+	if (++r->nseen == r->nprod && !r->keep_name)
 		topic_unlink(r->tname);
 	return 0;
 }
@@ -243,6 +243,85 @@ static void topic_teardown(struct tp_run *r)
 	topic_unlink(r->tname);
 }
 
+/*
+ * ---- shmq-queue: the same producer; the parent consumes as the one member of a group ----
+ * Every record is received and acked (shmq_group_recv() + shmq_group_ack()) and checked as
+ * the subscriber's are; with one member that acks everything, each comes once, on its first
+ * delivery, in order. The topic's name stays until teardown: the group's stat needs it.
+ */
+static int queue_setup(struct tp_run *r)
+{
+	int e = topic_setup(r);
+
+	if (e < 0)
+		return e;
+	r->keep_name = true;
+	e = group_create(r->tname, NULL, r->gtopic, &r->grp);
+	/* The group's floor holds the producer back from now on; an unread subscriber must not. */
+	shmq_sub_close(r->sub);
+	r->sub = NULL;
+	return e;
+}
+
+static int queue_take(struct tp_run *r, const struct shmq_group_msg *g)
+{
+	const struct shmq_sub_msg m = { .seq = g->seq,
+					.ts_ns = g->ts_ns,
+					.corr_id = g->corr_id,
+					.producer_id = g->producer_id,
+					.producer_seq = g->producer_seq,
+					.len = g->len };
+	int e;
+
+	if (g->attempt != 1 || g->failed)
+		return bad_record(&m, "a redelivery to the one member, which acks everything");
+	if (topic_take(r, r->cbuf, &m) < 0)
+		return -1;
+	e = shmq_group_ack(r->grp, g->lease);
+	return e < 0 ? fail("shmq-queue: ack", e) : 0;
+}
+
+static int queue_consume(struct tp_run *r)
+{
+	struct shmq_group_msg info;
+	uint64_t seq;
+	int n;
+
+	for (seq = 1; seq <= r->total; seq++) {
+		n = group_recv(r->grp, r->cbuf, r->size, &info, &r->spin);
+		if (n < 0)
+			return fail("shmq-queue: recv", n);
+		if (queue_take(r, &info) < 0)
+			return -1;
+		clock_mark(r, seq);
+	}
+	return 0;
+}
+
+/* Once the producer is done: it sent all, nothing more came, the group owes nothing. */
+static int queue_finish(struct tp_run *r)
+{
+	struct shmq_group_msg info;
+	unsigned i;
+	int n = shmq_group_recv(r->grp, r->cbuf, BENCH_MAX_SIZE, &info);
+
+	if (n != -EAGAIN)
+		return fail("shmq-queue: a record beyond the last one", n < 0 ? n : -EBADMSG);
+	for (i = 0; i < r->nprod; i++) {
+		if (r->next[i] != r->per_prod + 1)
+			return fail("shmq-queue: a producer's record count", -EBADMSG);
+	}
+	return group_check(r->gtopic, r->total, "shmq-queue");
+}
+
+static void queue_teardown(struct tp_run *r)
+{
+	shmq_group_close(r->grp);
+	r->grp = NULL;
+	group_remove(r->gtopic);
+	topic_teardown(r);
+}
+
 /* @flags: SHMQ_PUB_EXCLUSIVE for the -excl variants, whose topic has one producer. */
 #define TOPIC_TRANSPORT(str, n, flags, prod, cons)                                                \
 	{                                                                                         \
@@ -265,4 +344,15 @@ const struct tp_transport tp_topic_mp[TP_NMP] = {
 	TOPIC_TRANSPORT("shmq-topic-mp2", 2, 0, topic_produce, topic_consume),
 	TOPIC_TRANSPORT("shmq-topic-mp4", 4, 0, topic_produce, topic_consume),
 	TOPIC_TRANSPORT("shmq-topic-mp8", 8, 0, topic_produce, topic_consume),
+};
+
+const struct tp_transport tp_queue = {
+	.name = "shmq-queue",
+	.group = true,
+	.nprod = 1,
+	.setup = queue_setup,
+	.produce = topic_produce,
+	.consume = queue_consume,
+	.finish = queue_finish,
+	.teardown = queue_teardown,
 };

@@ -370,6 +370,7 @@ const struct tp_transport *const tp_transports[TP_NTRANSPORTS] = {
 	[TP_TOPIC_BATCH] = &tp_topic_batch,
 	[TP_TOPIC_EXCL] = &tp_topic_excl,
 	[TP_TOPIC_EXCL_BATCH] = &tp_topic_excl_batch,
+	[TP_QUEUE] = &tp_queue, /* tp_topic.c: a group member consumes */
 	[TP_RAW] = &tp_raw,
 	[TP_RAW_MSG] = &tp_raw_msg,
 	[TP_PIPE] = &tp_pipe, /* tp_stream.c */
