@@ -127,6 +127,34 @@ static void publish_floor(shmq_group *g, uint64_t f)
 	shmqi_topic_room_made(&g->t);
 }
 
+/*
+ * Does the gate need the floor now? The gate's cursor may lag the floor by up to an eighth
+ * of the topic's slots: producers lose at most that much room, and the gate's line is not
+ * written at every ack. It is published at once when the floor caught up with next
+ * (nothing leased below it: no later ack would publish), or a producer is parked for room.
+ */
+/* Is a producer parked for room on the topic (then the gate moves at once)? */
+static bool producers_parked(const shmq_group *g)
+{
+	const struct shmqi_topic *ctl = g->t.ctl;
+
+	return atomic_load_explicit(&ctl->room_park_state, memory_order_relaxed) !=
+		       SHMQI_PARK_OFF &&
+	       atomic_load_explicit(&ctl->room.waiters, memory_order_relaxed) != 0;
+}
+
+static bool publish_due(const shmq_group *g, uint64_t f, uint64_t n)
+{
+	uint64_t c = atomic_load_explicit(&g->gate->cursor, memory_order_relaxed);
+
+	return f >= n || f - c >= g->publish_every || producers_parked(g);
+}
+
+void shmqi_group_publish(shmq_group *g)
+{
+	publish_floor(g, atomic_load_explicit(&g->ctl->floor, memory_order_acquire));
+}
+
 /* Move the floor over done records. */
 void shmqi_group_advance(shmq_group *g)
 {
@@ -143,7 +171,8 @@ void shmqi_group_advance(shmq_group *g)
 	}
 	if (f == f0)
 		return;
-	publish_floor(g, f);
+	if (publish_due(g, f, n))
+		publish_floor(g, f);
 	if (n - f0 >= g->max_pending) /* the window was full: members may be parked on it */
 		wake_members(g);
 }
@@ -337,8 +366,16 @@ static int read_rec(const shmq_group *g, uint64_t s, const struct shmqi_trec **r
 	return 0;
 }
 
-/* Was record @s left alone while we read it? As a subscriber's check (A4/A5). */
-bool shmqi_group_intact(const shmq_group *g, uint64_t s)
+/*
+ * Was record @s left alone while we read it? Lossy topics: its stamp is unchanged (A4).
+ * Reliable ones: the entry still shows @held, the lease (or BUSY hold) we read it under. A
+ * producer rewrites the slot only once the floor passed @s, which needs the entry DONE
+ * first; the payload it wrote after its release fence (R5) and our acquire fence after the
+ * copy (A5) make that DONE visible to the load here, so an entry still ours means a copy
+ * nobody wrote into. Records below the guard (claimed before the gate was up) are checked
+ * against the tail instead, as a replaying subscriber's are.
+ */
+bool shmqi_group_intact(const shmq_group *g, uint64_t s, const struct shmqi_lease *e, uint64_t held)
 {
 	const struct shmqi_trec *rec = shmqi_slot_at(&g->t, s);
 
@@ -346,7 +383,8 @@ bool shmqi_group_intact(const shmq_group *g, uint64_t s)
 	if (g->t.policy == SHMQ_TOPIC_LOSSY)
 		return atomic_load_explicit(&rec->stamp, memory_order_relaxed) ==
 		       SHMQI_STAMP(s, SHMQI_STAMP_COMMITTED);
-	/* A lease that ran out mid-copy no longer holds the floor: check A5 always. */
+	if (s >= g->guard)
+		return atomic_load_explicit(&e->word, memory_order_relaxed) == held;
 	return atomic_load_explicit(&g->t.ctl->tail, memory_order_relaxed) <= s + g->t.slots;
 }
 
@@ -355,13 +393,30 @@ bool shmqi_group_intact(const shmq_group *g, uint64_t s)
  * and lowering it again to the earliest time it saw (L2). Delivers one record at most.
  * Return: 0 with @o filled, or -EAGAIN.
  */
-static void dec_sat(_Atomic uint32_t *c)
-{
-	uint32_t v = atomic_load_explicit(c, memory_order_relaxed);
 
-	while (v && !atomic_compare_exchange_weak_explicit(c, &v, v - 1, memory_order_relaxed,
-							   memory_order_relaxed))
-		;
+/*
+ * The leases this member holds: counted by the member alone (a plain store for the stats);
+ * an expiry or a recovery by another member leaves it too high, until the member, at its
+ * limit, counts what it really holds.
+ */
+static void set_in_flight(shmq_group *g, uint32_t n)
+{
+	g->in_flight = n;
+	atomic_store_explicit(&g->me->in_flight, n, memory_order_relaxed);
+}
+
+/* A counter of our member entry: only we write it while we live (no atomic RMW needed). */
+static inline void bump(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* One lease of ours less (it ended, by us); never below zero. */
+static void lease_gone(shmq_group *g)
+{
+	if (g->in_flight)
+		set_in_flight(g, g->in_flight - 1);
 }
 
 /* At the in-flight limit: count what we really hold (a count an expirer left wrong). */
@@ -370,7 +425,7 @@ static bool in_flight_ok(shmq_group *g, uint64_t now)
 	uint64_t f, n, s, w;
 	uint32_t k = 0;
 
-	if (atomic_load_explicit(&g->me->in_flight, memory_order_relaxed) < g->max_in_flight)
+	if (g->in_flight < g->max_in_flight)
 		return true;
 	if (now - g->stuck_recount_ns < JUDGE_NS)
 		return false;
@@ -382,7 +437,7 @@ static bool in_flight_ok(shmq_group *g, uint64_t now)
 		k += word_is(w, s) && shmqi_lw_holder(w) == g->idx &&
 		     shmqi_lw_state(w) == SHMQI_LEASE_LEASED;
 	}
-	atomic_store_explicit(&g->me->in_flight, k, memory_order_relaxed);
+	set_in_flight(g, k);
 	return k < g->max_in_flight;
 }
 
@@ -405,7 +460,13 @@ static int take_due(shmq_group *g, uint64_t now, struct shmqi_glease *o)
 		e = lease_at(g, s);
 		w = atomic_load_explicit(&e->word, memory_order_seq_cst);
 		st = shmqi_lw_state(w);
-		if (!word_is(w, s) || (st != SHMQI_LEASE_DELAYED && st != SHMQI_LEASE_LEASED))
+		if (!word_is(w, s))
+			continue;
+		if (st == SHMQI_LEASE_CLAIMING) { /* its deadline is not out yet (L2): soon */
+			min = now;
+			continue;
+		}
+		if (st != SHMQI_LEASE_DELAYED && st != SHMQI_LEASE_LEASED)
 			continue;
 		due = atomic_load_explicit(&e->due_ns, memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire); /* L1 */
@@ -423,12 +484,11 @@ static int take_due(shmq_group *g, uint64_t now, struct shmqi_glease *o)
 			continue;
 		}
 		if (st == SHMQI_LEASE_LEASED) { /* the lease ran out */
-			dec_sat(&g->members[shmqi_lw_holder(w) % g->max_members].in_flight);
 			atomic_fetch_add_explicit(&g->ctl->expired, 1, memory_order_relaxed);
 			end_failed(g, e, s, busy, 1, SHMQ_GROUP_BACKOFF, 0);
 			continue;
 		}
-		shmqi_group_lease(g, e, s, busy, now, o);
+		shmqi_group_lease(g, e, s, busy, now, false, o);
 		atomic_fetch_add_explicit(&g->ctl->redelivered, 1, memory_order_relaxed);
 		found = 0;
 	}
@@ -443,28 +503,35 @@ static int take_due(shmq_group *g, uint64_t now, struct shmqi_glease *o)
 
 /*
  * Hand out the entry @e of record @s, which we hold BUSY or CLAIMING (word @busy), as a
- * lease of ours: its fields, then LEASED with a new generation (L1, L2).
+ * lease of ours: its fields (@fresh: a first delivery's, none to read), then LEASED with a
+ * new generation (L1, L2).
  */
 void shmqi_group_lease(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint64_t busy,
-		       uint64_t now, struct shmqi_glease *o)
+		       uint64_t now, bool fresh, struct shmqi_glease *o)
 {
-	uint32_t acq = atomic_load_explicit(&e->acquired, memory_order_relaxed) + 1;
-	uint64_t first = atomic_load_explicit(&e->first_ns, memory_order_relaxed);
+	uint32_t acq = fresh ? 1 : atomic_load_explicit(&e->acquired, memory_order_relaxed) + 1;
+	uint64_t first = fresh ? 0 : atomic_load_explicit(&e->first_ns, memory_order_relaxed);
 	uint64_t w;
 
 	if (!first)
-		first = shmqi_wall_ns();
+		first = now;
 	o->deadline = add_sat(now, g->ack_wait_ns);
+	o->failed = fresh ? 0 : atomic_load_explicit(&e->failed, memory_order_relaxed);
 	atomic_store_explicit(&e->acquired, acq, memory_order_relaxed);
 	atomic_store_explicit(&e->first_ns, first, memory_order_relaxed);
 	atomic_store_explicit(&e->due_ns, o->deadline, memory_order_relaxed);
-	atomic_fetch_add_explicit(&g->me->in_flight, 1, memory_order_relaxed);
+	if (fresh)
+		atomic_store_explicit(&e->failed, 0, memory_order_relaxed);
+	set_in_flight(g, g->in_flight + 1);
 	w = mkword(s, shmqi_lw_gen(busy) + 1, g->idx, SHMQI_LEASE_LEASED);
-	atomic_store_explicit(&e->word, w, memory_order_seq_cst);
+	/* L1; L2: a first delivery's CLAIMING CAS (seq_cst) came first, a redelivery's BUSY
+	 * CAS does not suffice, so its store is seq_cst. */
+	atomic_store_explicit(&e->word, w,
+			      shmqi_lw_state(busy) == SHMQI_LEASE_CLAIMING ? memory_order_release
+									   : memory_order_seq_cst);
 	o->seq = s;
 	o->word = w;
 	o->acquired = acq;
-	o->failed = atomic_load_explicit(&e->failed, memory_order_relaxed);
 	o->first_ns = first;
 }
 
@@ -586,16 +653,14 @@ static int take_new(shmq_group *g, uint64_t now, struct shmqi_glease *o)
 			continue;
 		}
 		busy = mkword(n, shmqi_lw_gen(w) + 1, g->idx, SHMQI_LEASE_CLAIMING);
+		/* seq_cst: L2's store for a first delivery (its LEASED store is then a release). */
 		if (!atomic_compare_exchange_strong_explicit(
-			    &e->word, &w, busy, memory_order_acq_rel, memory_order_relaxed))
+			    &e->word, &w, busy, memory_order_seq_cst, memory_order_relaxed))
 			continue;
 		help_next(g, n);
 		atomic_thread_fence(memory_order_release); /* L1 */
 		if (kind == NEW_DELIVER) {
-			atomic_store_explicit(&e->acquired, 0, memory_order_relaxed);
-			atomic_store_explicit(&e->failed, 0, memory_order_relaxed);
-			atomic_store_explicit(&e->first_ns, 0, memory_order_relaxed);
-			shmqi_group_lease(g, e, n, busy, now, o);
+			shmqi_group_lease(g, e, n, busy, now, true, o);
 			lower_hint(g, o->deadline);
 			return 0;
 		}
@@ -631,7 +696,7 @@ void shmqi_group_drop_lost(shmq_group *g, const struct shmqi_glease *o)
 
 	if (!take_busy(g, e, w, &busy))
 		return;
-	dec_sat(&g->me->in_flight);
+	lease_gone(g);
 	atomic_fetch_add_explicit(&g->ctl->lost, 1, memory_order_relaxed);
 	finish(g, e, busy);
 }
@@ -682,11 +747,11 @@ static int recv_one(shmq_group *g, struct shmq_group_rmsg *m, const void **peek,
 			*peek = rec + 1;
 		else if (len <= m->cap && len)
 			memcpy(m->buf, rec + 1, len);
-		if (!shmqi_group_intact(g, o.seq)) {
+		if (!shmqi_group_intact(g, o.seq, lease_at(g, o.seq), o.word)) {
 			shmqi_group_drop_lost(g, &o);
 			continue;
 		}
-		atomic_fetch_add_explicit(&g->me->delivered, 1, memory_order_relaxed);
+		bump(&g->me->delivered);
 		if (!peek && len > m->cap)
 			return -EMSGSIZE;
 		return (int)len;
@@ -782,7 +847,7 @@ static struct shmqi_lease *take_ours(shmq_group *g, uint64_t tag, uint64_t *busy
 
 static void lease_ended(shmq_group *g)
 {
-	dec_sat(&g->me->in_flight);
+	lease_gone(g);
 }
 
 int shmq_group_ack(shmq_group *g, uint64_t lease)
@@ -801,7 +866,7 @@ int shmq_group_ack(shmq_group *g, uint64_t lease)
 						     memory_order_seq_cst, memory_order_relaxed))
 		return -ESTALE;
 	lease_ended(g);
-	atomic_fetch_add_explicit(&g->me->acked, 1, memory_order_relaxed);
+	bump(&g->me->acked);
 	shmqi_group_advance(g);
 	return 0;
 }

@@ -262,6 +262,7 @@ static int check_group(shmq_group *g, const char *topic)
 	g->backoff_ns = c.backoff_ns;
 	g->backoff_max_ns = c.backoff_max_ns;
 	g->guard = copy.guard;
+	g->publish_every = g->t.slots / 8 ? g->t.slots / 8 : 1;
 	memcpy(g->dlq_name, copy.dlq, sizeof(g->dlq_name));
 	memcpy(g->name, copy.name, sizeof(g->name));
 	return 0;
@@ -426,6 +427,8 @@ void shmq_group_close(shmq_group *g)
 				  mine && shmqi_group_waitable(g, &w, NULL) == 0 ? &w : NULL);
 	if (mine) {
 		shmqi_group_recover(g, g->idx, false);
+		shmqi_group_advance(g);
+		shmqi_group_publish(g); /* the gate may lag the floor: not past our leaving */
 		shmqi_group_fold(g, g->me);
 		shmqi_owner_free(&g->me->owner, g->head, g->pid, NULL, NULL, NULL);
 		if (live_members(g) == 0) {
@@ -561,7 +564,7 @@ int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, ui
 		return r;
 	fill_dlq_hdr(g, e, rec, s, reason, buf);
 	memcpy((uint8_t *)buf + DLQ_HDR, rec + 1, len);
-	if (!shmqi_group_intact(g, s)) {
+	if (!shmqi_group_intact(g, s, e, atomic_load_explicit(&e->word, memory_order_relaxed))) {
 		shmq_pub_abort(g->dlq);
 		atomic_fetch_add_explicit(&g->ctl->lost, 1, memory_order_relaxed);
 		return 0;

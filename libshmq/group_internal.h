@@ -46,6 +46,8 @@ struct shmq_group {
 	uint64_t last_judge_ns;
 	uint64_t stuck_seq, stuck_since_ns;
 	uint64_t stuck_recount_ns;
+	uint32_t in_flight; /* leases we hold, as far as we know (see set_in_flight()) */
+	uint64_t publish_every; /* the gate may lag the floor by this much (publish_due()) */
 	unsigned polls;
 	bool park_on;
 	struct shmqi_fdring *fdring;
@@ -67,15 +69,18 @@ struct shmqi_glease {
 
 /* group.c */
 void shmqi_group_advance(shmq_group *g);
+/* The gate's cursor to the floor now, lagging or not. */
+void shmqi_group_publish(shmq_group *g);
 void shmqi_group_recover(shmq_group *g, uint32_t holder, bool failure);
 /* Fold a member entry's counters into the group's before the entry is reset. */
 void shmqi_group_fold(shmq_group *g, struct shmqi_member *m);
 void shmqi_group_judge(shmq_group *g, uint64_t now, bool force);
 void shmqi_group_lease(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint64_t busy,
-		       uint64_t now, struct shmqi_glease *o);
+		       uint64_t now, bool fresh, struct shmqi_glease *o);
 int shmqi_group_next(shmq_group *g, struct shmqi_glease *o);
 void shmqi_group_drop_lost(shmq_group *g, const struct shmqi_glease *o);
-bool shmqi_group_intact(const shmq_group *g, uint64_t s);
+bool shmqi_group_intact(const shmq_group *g, uint64_t s, const struct shmqi_lease *e,
+			uint64_t held);
 int shmqi_group_waitable(shmq_group *g, struct shmqi_waitable *w, uint64_t *slice_ns);
 
 /* group_admin.c */
