@@ -524,7 +524,7 @@ static void fill_dlq_hdr(shmq_group *g, struct shmqi_lease *e, const struct shmq
 	h->acquired = atomic_load_explicit(&e->acquired, memory_order_relaxed);
 	h->failed = atomic_load_explicit(&e->failed, memory_order_relaxed);
 	h->first_ns = atomic_load_explicit(&e->first_ns, memory_order_relaxed);
-	h->last_ns = shmqi_wall_ns();
+	h->last_ns = shmqi_now_ns();
 	h->orig_len = rec->len;
 	snprintf(h->topic, sizeof(h->topic), "%s", g->topic);
 	snprintf(h->group, sizeof(h->group), "%.*s", SHMQ_GROUP_NAME_MAX, g->name);

@@ -152,7 +152,7 @@ SHMQ_API int shmq_group_delete(shmq_bus *bus, const char *topic, const char *gro
  * @seq, @ts_ns, @corr_id, @producer_id, @producer_seq, @len: as struct shmq_sub_msg
  * @attempt:     the delivery attempt, 1 on first delivery
  * @failed:      failures so far (nacks, expiries, holder deaths)
- * @first_ns:    when it was first delivered, CLOCK_REALTIME nanoseconds
+ * @first_ns:    when it was first delivered, CLOCK_MONOTONIC nanoseconds (shmq_now_ns())
  * @lease:       the lease's tag, for the outcome calls
  */
 struct shmq_group_msg {
@@ -348,7 +348,7 @@ SHMQ_API int shmq_topic_groups(shmq_bus *bus, const char *topic,
  * @corr_id, @producer_id, @producer_seq: as it carried them
  * @acquired:     times it was delivered
  * @failed:       times it failed
- * @first_ns, @last_ns: first delivery and dead-lettering, CLOCK_REALTIME
+ * @first_ns, @last_ns: first delivery and dead-lettering, CLOCK_MONOTONIC (as @ts_ns)
  * @orig_len:     the original payload's length; when the dead-letter topic's records are
  *                too small for header and payload, fewer bytes follow (truncated)
  * @topic:        the topic it came from; @group: the group that gave up on it
