@@ -871,7 +871,13 @@ int shmq_group_ack(shmq_group *g, uint64_t lease)
 	return 0;
 }
 
-int shmq_group_nack(shmq_group *g, uint64_t lease, uint64_t delay_ns)
+/*
+ * A lease of ours goes back for redelivery after @delay: a failure (@inc 1: nack) or not
+ * (release); the record is dead-lettered instead once it failed max_deliveries times (if
+ * that cannot be published, the lease stays ours and the error is returned).
+ */
+static int give_back(shmq_group *g, uint64_t lease, uint32_t inc, uint64_t delay,
+		     _Atomic uint64_t *counter)
 {
 	struct shmqi_lease *e;
 	uint64_t busy;
@@ -882,29 +888,22 @@ int shmq_group_nack(shmq_group *g, uint64_t lease, uint64_t delay_ns)
 	e = take_ours(g, lease, &busy, &r);
 	if (!e)
 		return r;
-	r = end_failed(g, e, tag_seq(g, lease), busy, 1, delay_ns, lease);
+	r = end_failed(g, e, tag_seq(g, lease), busy, inc, delay, lease);
 	if (r < 0)
 		return r;
-	atomic_fetch_add_explicit(&g->ctl->nacked, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 	lease_ended(g);
 	return 0;
 }
 
+int shmq_group_nack(shmq_group *g, uint64_t lease, uint64_t delay_ns)
+{
+	return g ? give_back(g, lease, 1, delay_ns, &g->ctl->nacked) : -EINVAL;
+}
+
 int shmq_group_release(shmq_group *g, uint64_t lease)
 {
-	struct shmqi_lease *e;
-	uint64_t busy;
-	int r;
-
-	if (!g)
-		return -EINVAL;
-	e = take_ours(g, lease, &busy, &r);
-	if (!e)
-		return r;
-	end_failed(g, e, tag_seq(g, lease), busy, 0, 0, 0);
-	atomic_fetch_add_explicit(&g->ctl->released, 1, memory_order_relaxed);
-	lease_ended(g);
-	return 0;
+	return g ? give_back(g, lease, 0, 0, &g->ctl->released) : -EINVAL;
 }
 
 int shmq_group_term(shmq_group *g, uint64_t lease)
@@ -1006,6 +1005,16 @@ static int group_fill(void *handle, struct shmqi_waitable *w, uint64_t *slice_ns
 int shmq_group_fd(shmq_group *g)
 {
 	return shmqi_handle_fd(group_fill, g);
+}
+
+int shmq_group_prep_wait(shmq_group *g, struct io_uring_sqe *sqe, uint64_t user_data)
+{
+	return shmqi_handle_prep_wait(group_fill, g, sqe, user_data);
+}
+
+int shmq_group_wait_done(shmq_group *g)
+{
+	return shmqi_handle_wait_done(group_fill, g);
 }
 
 /* Does the group still owe anything: a record below the topic's tail not done? */

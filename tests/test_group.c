@@ -797,6 +797,9 @@ static void test_parked(void **state)
 	assert_int_equal(m.attempt, 2);
 	assert_int_equal(shmq_group_ack(g, m.lease), 0);
 	assert_true(shmq_group_fd(g) >= 0 || shmq_group_fd(g) == -EOPNOTSUPP);
+	assert_int_equal(shmq_group_prep_wait(NULL, NULL, 0), -EINVAL);
+	assert_int_equal(shmq_group_prep_wait(g, NULL, 0), -EINVAL);
+	assert_int_equal(shmq_group_wait_done(NULL), -EINVAL);
 	shmq_group_close(h);
 	shmq_group_close(g);
 	shmq_pub_close(pub);

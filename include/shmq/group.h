@@ -276,6 +276,18 @@ SHMQ_API int shmq_group_wait(shmq_group *member, uint64_t spin_ns, uint64_t time
 SHMQ_API int shmq_group_fd(shmq_group *member);
 
 /**
+ * shmq_group_prep_wait() - put the wait for something due onto the caller's own io_uring,
+ * as shmq_sub_prep_wait(); as for shmq_group_fd(), link a timeout of 10 ms or so, so that
+ * a delayed redelivery's time and a dead member are noticed.
+ * Return: 0, or -EINVAL.
+ */
+SHMQ_API int shmq_group_prep_wait(shmq_group *member, struct io_uring_sqe *sqe,
+				  uint64_t user_data);
+
+/** shmq_group_wait_done() - the completion of a prepared wait arrived. Return: 0, -EINVAL. */
+SHMQ_API int shmq_group_wait_done(shmq_group *member);
+
+/**
  * struct shmq_group_stats - a group's positions, counters and configuration.
  * @floor:         the ack floor: every record below it is done
  * @next:          the next record never handed out
