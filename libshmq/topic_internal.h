@@ -28,6 +28,9 @@
  * R5/A5  reliable topics: the claiming CAS of the tail then a release fence before the
  *        payload stores; a replaying subscriber's acquire fence after its copy, then its
  *        load of the tail: a record whose next-lap claim is not visible was not touched.
+ * R6/A6  a producer's release store of pending = 0 once its claim is done, a finder's
+ *        acquire load of pending in claimant_alive(): a claim seen finished left every
+ *        record of it with its final stamp, so the finder's skip CAS fails on a committed one.
  * S1     a joining subscriber's seq_cst store of ACTIVE then seq_cst load of the tail, against
  *        a producer's seq_cst loads of state in its scan then its seq_cst CAS of the tail:
  *        a producer that missed the joiner claims nothing past the joiner's starting tail
@@ -39,6 +42,12 @@
  *        sub_start was passed, so finished, by every one of them (through A1 then R2): the
  *        producer owns the slot a lap later without loading its stamp (docs/design.md:
  *        "owning a slot unseen").
+ * X1     an exclusive producer's seq_cst store of exclusive_pid then seq_cst scan of the
+ *        producer heads, against another producer's seq_cst take of its entry then seq_cst
+ *        load of exclusive_pid: one of two racing openers sees the other (topic_pub.c).
+ * O1     owner entries change hands in two CAS steps (internal.h).
+ * A relaxed access says why it may be relaxed where that is not plain; statistics (the
+ * counters, heartbeats, published) are relaxed throughout.
  */
 
 #define SHMQI_TREC_HDR ((uint32_t)sizeof(struct shmqi_trec))
