@@ -132,8 +132,14 @@ typedef int (*shmqi_seg_init_fn)(struct shmqi_seg *seg, void *arg);
 #define SHMQI_SEG_EXCL 0x2u
 #define SHMQI_SEG_RDONLY 0x4u /* attach only, read-only: for looking, never writing */
 
+/* What a kind (enum shmqi_kind) is called ("channel", ...), NULL for none we know. */
+const char *shmqi_kind_name(uint32_t kind);
+/* The layout version of @kind's body this library speaks (SHMQI_*_LAYOUT), 0 for none. */
+uint32_t shmqi_kind_layout(uint32_t kind);
+
 /*
- * shmqi_seg_open() - create or attach a segment at @path of @kind.
+ * shmqi_seg_open() - create or attach a segment at @path of @kind. The header's layout
+ * version and @kind's (seg_hdr.kind_layout) must be this library's, else -EPROTO.
  * @size is the size a creator gives it (ignored when attaching: the file's size is
  * checked against the header). Released with shmqi_seg_close().
  */
