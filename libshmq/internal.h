@@ -111,6 +111,14 @@ typedef void (*shmqi_owner_clear_fn)(void *ctx, void *arg);
 bool shmqi_owner_free(struct shmqi_owner *o, uint64_t head, int32_t me, shmqi_owner_clear_fn clear,
 		      void *ctx, void *arg);
 /*
+ * Free entry @o of an owner judged dead, if its head is still @dead, in one CAS to a free
+ * head (the next generation): for entries that need nothing cleared while held. Unlike
+ * shmqi_owner_free() it never shows a live pid of ours, so no scan counts the freer as an
+ * owner meanwhile. The dead owner's fields stay: a free head (pid 0) is never judged by
+ * them, and a taker writes its own for a generation of its own (O1).
+ */
+bool shmqi_owner_free_dead(struct shmqi_owner *o, uint64_t dead);
+/*
  * Visit the entries whose owner is alive (@live) or dead (!@live), free ones never: @visit
  * (may be NULL) says whether to count the entry. Return: the count.
  */

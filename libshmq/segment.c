@@ -147,12 +147,15 @@ static int wait_published(const struct shmqi_seg_hdr *hdr, uint64_t deadline)
 		}
 		nap();
 	}
-	if (layout != SHMQI_HDR_LAYOUT) {
+	if (layout == SHMQI_HDR_LAYOUT)
+		return 0;
+	/* Published (A0), so the magic is complete: say which of the two is wrong. */
+	if (hdr->magic != SHMQI_MAGIC)
+		shmqi_detail("not a shmq segment (wrong magic)");
+	else
 		shmqi_detail("segment header layout version %u; this library speaks %u", layout,
 			     SHMQI_HDR_LAYOUT);
-		return -EPROTO;
-	}
-	return 0;
+	return -EPROTO;
 }
 
 /* Is the body of our kind laid out as this library lays it out? */

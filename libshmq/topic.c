@@ -241,19 +241,40 @@ void shmqi_clear_sub(void *ctx, void *arg)
 	shmqi_topic_room_made(ctx);
 }
 
-/* Free the slot of a subscriber that died (its head @dead). */
+/* Free the slot of a subscriber that died (its head @dead); counted if we freed it. */
 static bool reap_sub(void *arg, uint32_t i, uint64_t dead)
 {
 	struct shmqi_tmap *t = arg;
 
-	shmqi_owner_free(&t->subs[i].owner, dead, t->pid, shmqi_clear_sub, t, &t->subs[i]);
-	return true;
+	return shmqi_owner_free(&t->subs[i].owner, dead, t->pid, shmqi_clear_sub, t, &t->subs[i]);
 }
 
-void shmqi_reap_dead_subs(struct shmqi_tmap *t)
+uint32_t shmqi_reap_dead_subs(struct shmqi_tmap *t)
 {
 	/* Our own pid too: it may be a dead subscriber's, reused by us. */
-	shmqi_owner_scan(t->subs, ENTRY_STRIDE, t->max_subs, false, reap_sub, t);
+	return shmqi_owner_scan(t->subs, ENTRY_STRIDE, t->max_subs, false, reap_sub, t);
+}
+
+/*
+ * Free the entry of a producer that died (its head @dead). Its pending claim, if any, stays
+ * as it is: claimant_alive() counts a claim only while its owner is alive, and a free entry
+ * (pid 0) has no owner, so finders judge the claim as they did with the dead owner in place,
+ * and skip its records after the claim timeout. A producer that takes the entry next shows
+ * the old claim under a live head until it clears pending (join_producers()): a finder
+ * then waits one timeout more, never less. One CAS (shmqi_owner_free_dead()), not a grab:
+ * a grabbed entry would count as a live producer, and a last producer closing meanwhile
+ * would not tell parked subscribers (shmqi_count_prods() in shmq_pub_close()).
+ */
+static bool reap_prod(void *arg, uint32_t i, uint64_t dead)
+{
+	struct shmqi_tmap *t = arg;
+
+	return shmqi_owner_free_dead(&t->prods[i].owner, dead);
+}
+
+uint32_t shmqi_reap_dead_prods(struct shmqi_tmap *t)
+{
+	return shmqi_owner_scan(t->prods, ENTRY_STRIDE, t->max_prods, false, reap_prod, t);
 }
 
 uint32_t shmqi_count_prods(struct shmqi_tmap *t)

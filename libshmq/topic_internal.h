@@ -121,8 +121,13 @@ bool shmqi_topic_drop(struct shmqi_tmap *t, struct shmqi_owner *o, shmqi_owner_c
 		      void *arg);
 /* Between the two steps of freeing a subscriber's entry (@ctx the map, @arg the slot). */
 void shmqi_clear_sub(void *ctx, void *arg);
-/* Subscribers whose owner died stop gating: free their slots. Rate-limited by the caller. */
-void shmqi_reap_dead_subs(struct shmqi_tmap *t);
+/*
+ * Subscribers whose owner died stop gating: free their slots. Rate-limited by the caller.
+ * Return: how many this call freed.
+ */
+uint32_t shmqi_reap_dead_subs(struct shmqi_tmap *t);
+/* Free the entries of producers whose owner died (their claims, see topic.c). Return: how many. */
+uint32_t shmqi_reap_dead_prods(struct shmqi_tmap *t);
 /* Producers alive in the table (one taking or giving up its entry counts, if its pid does). */
 uint32_t shmqi_count_prods(struct shmqi_tmap *t);
 /*

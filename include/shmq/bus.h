@@ -41,13 +41,13 @@ SHMQ_API const char *shmq_strerror(int err);
  * shmq_last_detail() - what exactly was wrong with this thread's last failed call.
  *
  * The calls that open or name an object (shmq_bus_open(), shmq_unlink(),
- * shmq_channel_open(), shmq_pub_open(), shmq_sub_open(), shmq_topic_stat(),
- * shmq_hist_shm_attach()) clear the detail when they start and fill it when they fail for a
- * reason worth naming: which configuration field differs and both values ("slots: topic
- * has 4096, asked 1024"), what is wrong with a name or namespace and the rule it breaks,
- * which kind the object is ("the object is a topic, opened as a channel"), why a segment's
- * layout is not ours ("topic layout version 2; this library speaks 1": each kind has a
- * layout version of its own, and the segment header one for itself).
+ * shmq_channel_open(), shmq_pub_open(), shmq_sub_open(), shmq_topic_stat(), the calls of
+ * shmq/inspect.h, shmq_hist_shm_attach()) clear the detail when they start and fill it when
+ * they fail for a reason worth naming: which configuration field differs and both values
+ * ("slots: topic has 4096, asked 1024"), what is wrong with a name or namespace and the rule
+ * it breaks, which kind the object is ("the object is a topic, opened as a channel"), why a
+ * segment's layout is not ours ("topic layout version 2; this library speaks 1": each kind
+ * has a layout version of its own, and the segment header one for itself).
  * Other failures leave it empty. As dlerror(), reading it clears it: read it once, right
  * after the failed call, and show it next to shmq_strerror()'s text.
  *
