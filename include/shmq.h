@@ -13,5 +13,6 @@
 #include "shmq/group.h" /* consumer groups: work queues on topics */
 #include "shmq/wait.h" /* shmq_wait_many() over channels and topics */
 #include "shmq/hist.h" /* HDR latency histograms */
+#include "shmq/inspect.h" /* looking at objects by name: listing, channel stat, reaping */
 
 #endif /* SHMQ_H */

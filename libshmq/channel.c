@@ -851,31 +851,73 @@ int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint6
 	return r == 0 && ch->peer_gone ? -EPIPE : r;
 }
 
-/* A role's owner for the statistics; one in the middle of taking or giving it up counts. */
-static pid_t owner_pid(const struct shmqi_owner *o)
+/*
+ * A role's owner for the statistics; one in the middle of taking or giving it up counts.
+ * @judge: only if it is alive (a look by name, which holds no role of its own).
+ */
+static pid_t owner_pid(const struct shmqi_owner *o, bool judge)
 {
-	int32_t pid = shmqi_head_pid(atomic_load_explicit(&o->head, memory_order_relaxed));
+	/* O1: pairs with the final head CAS of shmqi_entry_set() (the fields, when judged);
+	 * relaxed would do for the pid alone */
+	uint64_t h = atomic_load_explicit(&o->head, memory_order_acquire);
+	int32_t pid = shmqi_head_pid(h);
 
+	if (judge && pid != 0 && !shmqi_entry_alive(o, h))
+		return 0;
 	return pid < 0 ? -pid : pid;
+}
+
+/* The positions are statistics: relaxed loads, each true at some moment. */
+static void fill_stats(const shmq_channel *ch, bool judge, struct shmq_channel_stats *s)
+{
+	const struct shmqi_seg_hdr *hdr = (const struct shmqi_seg_hdr *)ch->seg.base;
+
+	s->capacity = ch->cap;
+	s->max_msg = ch->max_msg;
+	s->write_pos = atomic_load_explicit(&ch->ctl->write_pos, memory_order_relaxed);
+	s->read_pos = atomic_load_explicit(&ch->ctl->read_pos, memory_order_relaxed);
+	s->next_seq = atomic_load_explicit(&ch->ctl->next_seq, memory_order_relaxed);
+	s->producer_pid = owner_pid(&ch->ctl->producer, judge);
+	s->consumer_pid = owner_pid(&ch->ctl->consumer, judge);
+	s->creator_pid = hdr->creator_pid;
+	s->created_ns = hdr->created_ns;
 }
 
 int shmq_channel_stats(const shmq_channel *ch, struct shmq_channel_stats *ret_stats)
 {
-	const struct shmqi_seg_hdr *hdr;
 	struct shmq_channel_stats s;
 
 	if (!ch || !ret_stats)
 		return -EINVAL;
-	hdr = (const struct shmqi_seg_hdr *)ch->seg.base;
-	s.capacity = ch->cap;
-	s.max_msg = ch->max_msg;
-	s.write_pos = atomic_load_explicit(&ch->ctl->write_pos, memory_order_relaxed);
-	s.read_pos = atomic_load_explicit(&ch->ctl->read_pos, memory_order_relaxed);
-	s.next_seq = atomic_load_explicit(&ch->ctl->next_seq, memory_order_relaxed);
-	s.producer_pid = owner_pid(&ch->ctl->producer);
-	s.consumer_pid = owner_pid(&ch->ctl->consumer);
-	s.creator_pid = hdr->creator_pid;
-	s.created_ns = hdr->created_ns;
+	fill_stats(ch, false, &s);
 	*ret_stats = s;
 	return 0;
+}
+
+int shmq_channel_stat(shmq_bus *bus, const char *name, struct shmq_channel_stats *ret_stats)
+{
+	static const struct shmq_channel_config any; /* attach: no field to compare */
+	struct shmq_channel ch = { 0 };
+	struct shmq_channel_stats s;
+	char path[SHMQI_PATH_MAX];
+	int r;
+
+	shmqi_detail_clear();
+	if (!ret_stats)
+		return -EINVAL;
+	r = shmqi_seg_path(bus, name, path, sizeof(path));
+	if (r < 0)
+		return r;
+	/* Read-only: nothing is written through this mapping, no role is taken. */
+	r = shmqi_seg_open(path, SHMQI_KIND_CHANNEL, 0, 0, SHMQI_SEG_RDONLY, chan_init, NULL,
+			   &ch.seg);
+	if (r < 0)
+		return r;
+	r = check_chan(&ch, &any);
+	if (r == 0)
+		fill_stats(&ch, true, &s);
+	shmqi_seg_close(&ch.seg);
+	if (r == 0)
+		*ret_stats = s;
+	return r;
 }

@@ -11,9 +11,9 @@
  *
  *   ns = start_ns + ((tsc - start_tsc) * mult >> 32)     for start_tsc <= tsc < end_tsc
  *
- * The page. "/shmq-clock.<layout version>" (struct shmqi_clock), a segment of kind
- * SHMQI_KIND_CLOCK made O_EXCL by the first process that needs it, which measures a first
- * rate over about 2 ms before it publishes the header (R0 in segment.c); mode 0666, so that
+ * The page. "/shmq-clock.<header layout>.<clock layout>" (struct shmqi_clock), a segment of
+ * kind SHMQI_KIND_CLOCK made O_EXCL by the first process that needs it, which measures a
+ * first rate over about 2 ms before it publishes the header (R0 in segment.c); mode 0666, so that
  * every user's processes read and renew the same clock. Each thread keeps a copy of the
  * piece it converts with (initial-exec TLS): the fast path is a TSC read, a compare and a
  * multiply, as with the per-thread anchors this replaced, and touches no shared line.
@@ -501,7 +501,8 @@ static int page_open(struct shmqi_clock **ret_page)
 	int r = -EPROTO, i;
 
 	if (!path) {
-		snprintf(def, sizeof(def), "/shmq-clock.%u", SHMQI_LAYOUT_VERSION);
+		snprintf(def, sizeof(def), "/shmq-clock.%u.%u", SHMQI_HDR_LAYOUT,
+			 SHMQI_CLOCK_LAYOUT);
 		path = def;
 	}
 	for (i = 0; i < 2 && r == -EPROTO; i++) {

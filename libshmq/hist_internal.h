@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* hist_internal.h - the HDR histogram's private structures, bucket math and shared layout. */
+/* hist_internal.h - the HDR histogram's private structures and bucket math. */
 #ifndef SHMQ_HIST_INTERNAL_H
 #define SHMQ_HIST_INTERNAL_H
 
@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shm_layout.h"
 #include "shmq.h"
 
 /*
@@ -70,49 +71,6 @@ static inline int64_t shmqi_hist_index(const struct shmqi_hist_cfg *cfg, int64_t
 #define SHMQI_HIST_V2_HEADER 40u
 #define SHMQI_HIST_V2_MAX_WORD 9u
 
-/*
- * The shared-memory histogram (hist_shm.c). It lives at the start of a caller-provided,
- * 64-byte aligned region: this header, then counts_len atomic 64-bit counts at counts_off.
- *
- * The initialiser fills every cold field and zeroes the counts, then stores @layout last
- * with release (R0 in hist_shm.c); an attacher loads @layout with acquire (A0) before any
- * other field. Only the recording owner writes to the region after that.
- */
-#define SHMQI_HIST_MAGIC 0x3154534948514d53ull /* "SMQHIST1" little-endian */
-#define SHMQI_HIST_LAYOUT_VERSION 1u
-#define SHMQI_HIST_ALIGN 64u
-
-struct shmqi_hist_shm {
-	/* cold: written once before R0 */
-	uint64_t magic; /* SHMQI_HIST_MAGIC */
-	_Atomic uint32_t layout; /* SHMQI_HIST_LAYOUT_VERSION; 0 while being initialised */
-	int32_t sigfigs;
-	int64_t lowest;
-	int64_t highest;
-	uint64_t size; /* bytes the histogram occupies, counts included */
-	uint32_t counts_off; /* from the header's start */
-	uint32_t counts_len;
-	/* hot: written by the recording owner only */
-	alignas(128) _Atomic uint64_t epoch; /* odd while a reset runs (a seqlock) */
-	_Atomic uint64_t total; /* published after each count, release (R1) */
-	_Atomic uint64_t out_of_range;
-};
-static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
-static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be plain-sized");
-static_assert(offsetof(struct shmqi_hist_shm, magic) == 0, "hist magic offset");
-static_assert(offsetof(struct shmqi_hist_shm, layout) == 8, "hist layout offset");
-static_assert(offsetof(struct shmqi_hist_shm, sigfigs) == 12, "hist sigfigs offset");
-static_assert(offsetof(struct shmqi_hist_shm, lowest) == 16, "hist lowest offset");
-static_assert(offsetof(struct shmqi_hist_shm, highest) == 24, "hist highest offset");
-static_assert(offsetof(struct shmqi_hist_shm, size) == 32, "hist size offset");
-static_assert(offsetof(struct shmqi_hist_shm, counts_off) == 40, "hist counts_off offset");
-static_assert(offsetof(struct shmqi_hist_shm, counts_len) == 44, "hist counts_len offset");
-static_assert(offsetof(struct shmqi_hist_shm, epoch) == 128, "hist epoch offset");
-static_assert(offsetof(struct shmqi_hist_shm, total) == 136, "hist total offset");
-static_assert(offsetof(struct shmqi_hist_shm, out_of_range) == 144, "hist oor offset");
-static_assert(sizeof(struct shmqi_hist_shm) == 256, "hist shared header size");
-
-#define SHMQI_HIST_COUNTS_OFF 256u
-static_assert(SHMQI_HIST_COUNTS_OFF >= sizeof(struct shmqi_hist_shm), "counts after header");
+/* The shared-memory histogram's layout (struct shmqi_hist_shm) is in shm_layout.h. */
 
 #endif /* SHMQ_HIST_INTERNAL_H */

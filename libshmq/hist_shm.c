@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hist_internal.h"
+#include "internal.h"
 
 /* Snapshot attempts while the owner keeps resetting, before -EAGAIN. */
 #define SNAPSHOT_TRIES 64
@@ -79,8 +80,21 @@ SHMQ_API int shmq_hist_shm_init(void *mem, size_t size, int64_t lowest, int64_t 
 	hdr->counts_off = SHMQI_HIST_COUNTS_OFF;
 	hdr->counts_len = (uint32_t)cfg.counts_len;
 	/* R0: pairs with A0 in shmq_hist_shm_attach(): the header and zeroed counts first */
-	atomic_store_explicit(&hdr->layout, SHMQI_HIST_LAYOUT_VERSION, memory_order_release);
+	atomic_store_explicit(&hdr->layout, SHMQI_HIST_LAYOUT, memory_order_release);
 	return handle_new(mem, &cfg, true, ret_shm);
+}
+
+/* Not our layout word: say whether it is none, not a histogram, or another version. */
+static int bad_layout(const struct shmqi_hist_shm *hdr, uint32_t layout)
+{
+	if (layout == 0)
+		shmqi_detail("the histogram is not initialised (its layout word is 0)");
+	else if (hdr->magic != SHMQI_HIST_MAGIC) /* published (A0): the header is complete */
+		shmqi_detail("not a shared histogram (wrong magic)");
+	else
+		shmqi_detail("histogram layout version %u; this library speaks %u", layout,
+			     SHMQI_HIST_LAYOUT);
+	return -EPROTO;
 }
 
 /* Everything in the header is checked against itself and against @size. */
@@ -106,14 +120,15 @@ SHMQ_API int shmq_hist_shm_attach(const void *mem, size_t size, unsigned flags,
 	uint32_t layout;
 	int r;
 
+	shmqi_detail_clear();
 	if (!mem || !ret_shm || flags || (uintptr_t)mem % SHMQI_HIST_ALIGN)
 		return -EINVAL;
 	if (size < SHMQI_HIST_COUNTS_OFF)
 		return -EPROTO;
 	/* A0: pairs with R0 in shmq_hist_shm_init(); read before any other field */
 	layout = atomic_load_explicit(&hdr->layout, memory_order_acquire);
-	if (layout != SHMQI_HIST_LAYOUT_VERSION)
-		return -EPROTO;
+	if (layout != SHMQI_HIST_LAYOUT)
+		return bad_layout(hdr, layout);
 	r = validate(hdr, size, &cfg);
 	if (r < 0)
 		return r;

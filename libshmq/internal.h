@@ -111,6 +111,14 @@ typedef void (*shmqi_owner_clear_fn)(void *ctx, void *arg);
 bool shmqi_owner_free(struct shmqi_owner *o, uint64_t head, int32_t me, shmqi_owner_clear_fn clear,
 		      void *ctx, void *arg);
 /*
+ * Free entry @o of an owner judged dead, if its head is still @dead, in one CAS to a free
+ * head (the next generation): for entries that need nothing cleared while held. Unlike
+ * shmqi_owner_free() it never shows a live pid of ours, so no scan counts the freer as an
+ * owner meanwhile. The dead owner's fields stay: a free head (pid 0) is never judged by
+ * them, and a taker writes its own for a generation of its own (O1).
+ */
+bool shmqi_owner_free_dead(struct shmqi_owner *o, uint64_t dead);
+/*
  * Visit the entries whose owner is alive (@live) or dead (!@live), free ones never: @visit
  * (may be NULL) says whether to count the entry. Return: the count.
  */
@@ -132,8 +140,14 @@ typedef int (*shmqi_seg_init_fn)(struct shmqi_seg *seg, void *arg);
 #define SHMQI_SEG_EXCL 0x2u
 #define SHMQI_SEG_RDONLY 0x4u /* attach only, read-only: for looking, never writing */
 
+/* What a kind (enum shmqi_kind) is called ("channel", ...), NULL for none we know. */
+const char *shmqi_kind_name(uint32_t kind);
+/* The layout version of @kind's body this library speaks (SHMQI_*_LAYOUT), 0 for none. */
+uint32_t shmqi_kind_layout(uint32_t kind);
+
 /*
- * shmqi_seg_open() - create or attach a segment at @path of @kind.
+ * shmqi_seg_open() - create or attach a segment at @path of @kind. The header's layout
+ * version and @kind's (seg_hdr.kind_layout) must be this library's, else -EPROTO.
  * @size is the size a creator gives it (ignored when attaching: the file's size is
  * checked against the header). Released with shmqi_seg_close().
  */

@@ -263,6 +263,15 @@ bool shmqi_owner_free(struct shmqi_owner *o, uint64_t head, int32_t me, shmqi_ow
 	return shmqi_entry_set(o, &head, 0, 0, 0);
 }
 
+bool shmqi_owner_free_dead(struct shmqi_owner *o, uint64_t dead)
+{
+	uint64_t want = shmqi_owner_head(0, head_gen(dead) + 1, 0);
+
+	/* seq_cst, as every head CAS: in one order with the scans' head loads (X1). */
+	return atomic_compare_exchange_strong_explicit(&o->head, &dead, want, memory_order_seq_cst,
+						       memory_order_relaxed);
+}
+
 uint32_t shmqi_owner_scan(void *table, size_t stride, uint32_t n, bool live,
 			  shmqi_owner_visit_fn visit, void *arg)
 {

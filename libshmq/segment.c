@@ -17,6 +17,27 @@
 #define ATTACH_POLL_NS 100000L /* 100 us between looks at a segment being created */
 #define OPEN_TRIES 8 /* create/attach rounds when others create and unlink meanwhile */
 
+/* What each kind is called, and the layout version of its body that this library speaks. */
+static const struct {
+	const char *name;
+	uint32_t layout;
+} kinds[] = {
+	[SHMQI_KIND_CHANNEL] = { "channel", SHMQI_CHAN_LAYOUT },
+	[SHMQI_KIND_TOPIC] = { "topic", SHMQI_TOPIC_LAYOUT },
+	[SHMQI_KIND_GROUP] = { "consumer group", SHMQI_GROUP_LAYOUT },
+	[SHMQI_KIND_CLOCK] = { "clock page", SHMQI_CLOCK_LAYOUT },
+};
+
+const char *shmqi_kind_name(uint32_t kind)
+{
+	return kind < sizeof(kinds) / sizeof(kinds[0]) ? kinds[kind].name : NULL;
+}
+
+uint32_t shmqi_kind_layout(uint32_t kind)
+{
+	return shmqi_kind_name(kind) ? kinds[kind].layout : 0;
+}
+
 static void nap(void)
 {
 	struct timespec ts = { 0, ATTACH_POLL_NS };
@@ -72,11 +93,12 @@ static int create_seg(const char *path, uint32_t kind, size_t size, unsigned mod
 	hdr->size = size;
 	hdr->creator_pid = (int32_t)getpid();
 	hdr->created_ns = shmqi_wall_ns();
+	hdr->kind_layout = shmqi_kind_layout(kind);
 	r = init(seg, init_arg);
 	if (r < 0)
 		goto err_unmap;
 	/* R0: pairs with A0 in wait_published(): publishes the header and the body. */
-	atomic_store_explicit(&hdr->layout, SHMQI_LAYOUT_VERSION, memory_order_release);
+	atomic_store_explicit(&hdr->layout, SHMQI_HDR_LAYOUT, memory_order_release);
 	seg->created = true;
 	return 0;
 
@@ -125,29 +147,31 @@ static int wait_published(const struct shmqi_seg_hdr *hdr, uint64_t deadline)
 		}
 		nap();
 	}
-	if (layout != SHMQI_LAYOUT_VERSION) {
-		shmqi_detail("layout version %u; this library speaks %u", layout,
-			     SHMQI_LAYOUT_VERSION);
-		return -EPROTO;
-	}
-	return 0;
+	if (layout == SHMQI_HDR_LAYOUT)
+		return 0;
+	/* Published (A0), so the magic is complete: say which of the two is wrong. */
+	if (hdr->magic != SHMQI_MAGIC)
+		shmqi_detail("not a shmq segment (wrong magic)");
+	else
+		shmqi_detail("segment header layout version %u; this library speaks %u", layout,
+			     SHMQI_HDR_LAYOUT);
+	return -EPROTO;
 }
 
-static const char *kind_name(uint32_t kind)
+/* Is the body of our kind laid out as this library lays it out? */
+static int check_kind_layout(const struct shmqi_seg_hdr *hdr, uint32_t kind)
 {
-	switch (kind) {
-	case SHMQI_KIND_CHANNEL:
-		return "channel";
-	case SHMQI_KIND_TOPIC:
-		return "topic";
-	case SHMQI_KIND_GROUP:
-		return "consumer group";
-	default:
-		return NULL;
-	}
+	if (hdr->kind_layout == shmqi_kind_layout(kind))
+		return 0;
+	shmqi_detail("%s layout version %u; this library speaks %u", shmqi_kind_name(kind),
+		     hdr->kind_layout, shmqi_kind_layout(kind));
+	return -EPROTO;
 }
 
-/* A segment of another kind we know is -EPROTOTYPE; anything else amiss is -EPROTO. */
+/*
+ * A segment of another kind we know is -EPROTOTYPE (whatever its layout version); anything
+ * else amiss, our kind in another layout version included, is -EPROTO.
+ */
 static int check_hdr(const struct shmqi_seg_hdr *hdr, uint32_t kind, size_t size)
 {
 	const char *is;
@@ -162,13 +186,17 @@ static int check_hdr(const struct shmqi_seg_hdr *hdr, uint32_t kind, size_t size
 		return -EPROTO;
 	}
 	if (hdr->kind == kind)
-		return 0;
-	is = kind_name(hdr->kind);
+		return check_kind_layout(hdr, kind);
+	is = shmqi_kind_name(hdr->kind);
 	if (!is) {
 		shmqi_detail("unknown kind %u", hdr->kind);
 		return -EPROTO;
 	}
-	shmqi_detail("the object is a %s, opened as a %s", is, kind_name(kind));
+	if (hdr->kind == SHMQI_KIND_CLOCK) { /* not an object of a namespace: no name clash */
+		shmqi_detail("the file is a %s, opened as a %s", is, shmqi_kind_name(kind));
+		return -EPROTO;
+	}
+	shmqi_detail("the object is a %s, opened as a %s", is, shmqi_kind_name(kind));
 	return -EPROTOTYPE;
 }
 

@@ -13,7 +13,9 @@
  * Rules (docs/design.md has the reasoning):
  * - fixed-width types and offsets only, never pointers;
  * - each structure's size and field offsets are asserted below; changing any of them
- *   means bumping SHMQI_LAYOUT_VERSION;
+ *   means bumping the version of the kind it belongs to (SHMQI_*_LAYOUT below), with a
+ *   line of history; the segment header's own version (SHMQI_HDR_LAYOUT) covers the
+ *   header alone;
  * - nothing read from here is trusted: the readers bounds-check every length and position.
  */
 
@@ -24,10 +26,29 @@ static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
 
 #define SHMQI_MAGIC 0x31474553514d4853ull /* "SHMQSEG1" little-endian */
 /*
- * 2: wait words; 3: topic sub_start, room waits; 4: owner records with head words;
- * 5: topic group gates, the group kind
+ * The segment header's layout version, in seg_hdr.layout. Up to 5 it covered every kind's
+ * layout too: 2: wait words; 3: topic sub_start, room waits; 4: owner records with head
+ * words; 5: topic group gates, the group kind. 6: the kind's own layout version in
+ * seg_hdr.kind_layout; this word covers the header alone.
  */
-#define SHMQI_LAYOUT_VERSION 5u
+#define SHMQI_HDR_LAYOUT 6u
+
+/*
+ * Each kind's layout version, in seg_hdr.kind_layout (the histogram, which lives in memory
+ * of the caller's, in its own header). An attacher of a kind whose version differs gets
+ * -EPROTO, and the other kinds stay readable. History, per kind:
+ * channel 1: struct shmqi_chan, shmqi_rec and the owner records as of header version 5.
+ * topic 1:   struct shmqi_topic, the entry tables, shmqi_trec and the 16 group gates as of
+ *            header version 5.
+ * group 1:   struct shmqi_group, shmqi_member and shmqi_lease as of header version 5.
+ * clock 1:   struct shmqi_clock as of header version 5 (the page "/shmq-clock.5" then).
+ * hist 1:    struct shmqi_hist_shm, the first shared histogram.
+ */
+#define SHMQI_CHAN_LAYOUT 1u
+#define SHMQI_TOPIC_LAYOUT 1u
+#define SHMQI_GROUP_LAYOUT 1u
+#define SHMQI_CLOCK_LAYOUT 1u
+#define SHMQI_HIST_LAYOUT 1u
 #define SHMQI_CACHE_PAIR 128 /* producer/consumer hot fields sit this far apart */
 #define SHMQI_GROUP_NAME_LEN 208 /* a topic or group name with its NUL, rounded up */
 
@@ -68,13 +89,14 @@ enum shmqi_kind {
  */
 struct shmqi_seg_hdr {
 	uint64_t magic; /* SHMQI_MAGIC */
-	_Atomic uint32_t layout; /* SHMQI_LAYOUT_VERSION, 0 while the creator initialises */
+	_Atomic uint32_t layout; /* SHMQI_HDR_LAYOUT, 0 while the creator initialises */
 	uint32_t kind; /* enum shmqi_kind */
 	uint64_t size; /* total bytes of the segment, equals the file size */
 	int32_t creator_pid;
 	uint32_t body_off; /* where the kind's control block starts */
 	uint64_t created_ns; /* CLOCK_REALTIME */
-	uint8_t reserved[24];
+	uint32_t kind_layout; /* the kind's layout version: SHMQI_CHAN_LAYOUT, ... */
+	uint8_t reserved[20];
 };
 static_assert(sizeof(struct shmqi_seg_hdr) == 64, "segment header size");
 static_assert(offsetof(struct shmqi_seg_hdr, magic) == 0, "magic offset");
@@ -84,10 +106,15 @@ static_assert(offsetof(struct shmqi_seg_hdr, size) == 16, "size offset");
 static_assert(offsetof(struct shmqi_seg_hdr, creator_pid) == 24, "creator_pid offset");
 static_assert(offsetof(struct shmqi_seg_hdr, body_off) == 28, "body_off offset");
 static_assert(offsetof(struct shmqi_seg_hdr, created_ns) == 32, "created_ns offset");
+static_assert(offsetof(struct shmqi_seg_hdr, kind_layout) == 40, "kind_layout offset");
 
 /* ---- the host's clock (libshmq/clock.c) ---- */
 
-/* A kind of enum shmqi_kind: the host-wide clock page, "/shmq-clock.<layout version>". */
+/*
+ * A kind of enum shmqi_kind: the host-wide clock page, outside every namespace,
+ * "/shmq-clock.<SHMQI_HDR_LAYOUT>.<SHMQI_CLOCK_LAYOUT>", so that a library that speaks
+ * another header or clock layout makes a page of its own.
+ */
 enum { SHMQI_KIND_CLOCK = 4 };
 
 /*
@@ -511,5 +538,51 @@ static_assert(sizeof(struct shmqi_lease) == 32, "lease size");
 #define SHMQI_LEASE_NOBODY 255u
 
 #define SHMQI_GROUP_BODY_OFF 128u
+
+/* ---- the shared histogram (libshmq/hist_shm.c) ---- */
+
+/*
+ * The shared-memory histogram (hist_shm.c). It lives at the start of a caller-provided,
+ * 64-byte aligned region, not in a segment of ours: this header, with a magic and a layout
+ * word of its own (SHMQI_HIST_LAYOUT, above), then counts_len atomic 64-bit counts at
+ * counts_off.
+ *
+ * The initialiser fills every cold field and zeroes the counts, then stores @layout last
+ * with release (R0 in hist_shm.c); an attacher loads @layout with acquire (A0) before any
+ * other field. Only the recording owner writes to the region after that.
+ */
+#define SHMQI_HIST_MAGIC 0x3154534948514d53ull /* "SMQHIST1" little-endian */
+#define SHMQI_HIST_ALIGN 64u
+
+struct shmqi_hist_shm {
+	/* cold: written once before R0 */
+	uint64_t magic; /* SHMQI_HIST_MAGIC */
+	_Atomic uint32_t layout; /* SHMQI_HIST_LAYOUT; 0 while being initialised */
+	int32_t sigfigs;
+	int64_t lowest;
+	int64_t highest;
+	uint64_t size; /* bytes the histogram occupies, counts included */
+	uint32_t counts_off; /* from the header's start */
+	uint32_t counts_len;
+	/* hot: written by the recording owner only */
+	alignas(128) _Atomic uint64_t epoch; /* odd while a reset runs (a seqlock) */
+	_Atomic uint64_t total; /* published after each count, release (R1) */
+	_Atomic uint64_t out_of_range;
+};
+static_assert(offsetof(struct shmqi_hist_shm, magic) == 0, "hist magic offset");
+static_assert(offsetof(struct shmqi_hist_shm, layout) == 8, "hist layout offset");
+static_assert(offsetof(struct shmqi_hist_shm, sigfigs) == 12, "hist sigfigs offset");
+static_assert(offsetof(struct shmqi_hist_shm, lowest) == 16, "hist lowest offset");
+static_assert(offsetof(struct shmqi_hist_shm, highest) == 24, "hist highest offset");
+static_assert(offsetof(struct shmqi_hist_shm, size) == 32, "hist size offset");
+static_assert(offsetof(struct shmqi_hist_shm, counts_off) == 40, "hist counts_off offset");
+static_assert(offsetof(struct shmqi_hist_shm, counts_len) == 44, "hist counts_len offset");
+static_assert(offsetof(struct shmqi_hist_shm, epoch) == 128, "hist epoch offset");
+static_assert(offsetof(struct shmqi_hist_shm, total) == 136, "hist total offset");
+static_assert(offsetof(struct shmqi_hist_shm, out_of_range) == 144, "hist oor offset");
+static_assert(sizeof(struct shmqi_hist_shm) == 256, "hist shared header size");
+
+#define SHMQI_HIST_COUNTS_OFF 256u
+static_assert(SHMQI_HIST_COUNTS_OFF >= sizeof(struct shmqi_hist_shm), "counts after header");
 
 #endif /* SHMQ_SHM_LAYOUT_H */

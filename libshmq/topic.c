@@ -105,6 +105,7 @@ static int topic_init(struct shmqi_seg *seg, void *arg)
 	ctl->prods_off = prods_off(cfg->max_subscribers);
 	ctl->gates_off = gates_off(cfg->max_subscribers, cfg->max_producers);
 	ctl->ring_off = ring_off(cfg->max_subscribers, cfg->max_producers);
+	/* relaxed: R0 in segment.c publishes it with the rest of the block */
 	atomic_store_explicit(&ctl->tail, 1, memory_order_relaxed);
 	return 0;
 }
@@ -231,23 +232,49 @@ void shmqi_clear_sub(void *ctx, void *arg)
 {
 	struct shmqi_sub_slot *s = arg;
 
+	/*
+	 * S1: seq_cst as every store of a state word, in the one order of gate_limit()'s
+	 * seq_cst state loads. It publishes nothing: the cursor of a FREE entry is not read.
+	 * Then W1 (wait.h): producers parked for room look again.
+	 */
 	atomic_store_explicit(&s->state, SHMQI_SUB_FREE, memory_order_seq_cst);
 	shmqi_topic_room_made(ctx);
 }
 
-/* Free the slot of a subscriber that died (its head @dead). */
+/* Free the slot of a subscriber that died (its head @dead); counted if we freed it. */
 static bool reap_sub(void *arg, uint32_t i, uint64_t dead)
 {
 	struct shmqi_tmap *t = arg;
 
-	shmqi_owner_free(&t->subs[i].owner, dead, t->pid, shmqi_clear_sub, t, &t->subs[i]);
-	return true;
+	return shmqi_owner_free(&t->subs[i].owner, dead, t->pid, shmqi_clear_sub, t, &t->subs[i]);
 }
 
-void shmqi_reap_dead_subs(struct shmqi_tmap *t)
+uint32_t shmqi_reap_dead_subs(struct shmqi_tmap *t)
 {
 	/* Our own pid too: it may be a dead subscriber's, reused by us. */
-	shmqi_owner_scan(t->subs, ENTRY_STRIDE, t->max_subs, false, reap_sub, t);
+	return shmqi_owner_scan(t->subs, ENTRY_STRIDE, t->max_subs, false, reap_sub, t);
+}
+
+/*
+ * Free the entry of a producer that died (its head @dead). Its pending claim, if any, stays
+ * as it is: claimant_alive() counts a claim only while its owner is alive, and a free entry
+ * (pid 0) has no owner, so finders judge the claim as they did with the dead owner in place,
+ * and skip its records after the claim timeout. A producer that takes the entry next shows
+ * the old claim under a live head until it clears pending (join_producers()): a finder
+ * then waits one timeout more, never less. One CAS (shmqi_owner_free_dead()), not a grab:
+ * a grabbed entry would count as a live producer, and a last producer closing meanwhile
+ * would not tell parked subscribers (shmqi_count_prods() in shmq_pub_close()).
+ */
+static bool reap_prod(void *arg, uint32_t i, uint64_t dead)
+{
+	struct shmqi_tmap *t = arg;
+
+	return shmqi_owner_free_dead(&t->prods[i].owner, dead);
+}
+
+uint32_t shmqi_reap_dead_prods(struct shmqi_tmap *t)
+{
+	return shmqi_owner_scan(t->prods, ENTRY_STRIDE, t->max_prods, false, reap_prod, t);
 }
 
 uint32_t shmqi_count_prods(struct shmqi_tmap *t)
@@ -270,8 +297,13 @@ static bool claimant_alive(const struct shmqi_tmap *t, uint64_t seq)
 
 	for (i = 0; i < t->max_prods; i++) {
 		p = &t->prods[i];
+		/* O1: pairs with the final head CAS of shmqi_entry_set(): the owner's fields. */
 		h = atomic_load_explicit(&p->owner.head, memory_order_acquire);
+		/* A6: pairs with R6 in claim_done(): a claim seen finished (0) left its records
+		 * with their final stamps, so the skip CAS fails on one that was committed. */
 		first = atomic_load_explicit(&p->pending, memory_order_acquire);
+		/* relaxed: stored before pending in each claim and made visible with it (R3/A3);
+		 * read only to bound the range of the pending it goes with */
 		n = atomic_load_explicit(&p->pending_n, memory_order_relaxed);
 		if (shmqi_head_pid(h) == 0 || first == 0 || seq - first >= n)
 			continue;
@@ -308,6 +340,11 @@ bool shmqi_skip_dead_claim(const struct shmqi_tmap *t, uint64_t seq, uint64_t v)
 
 	if (slot_claimed(t, seq, v))
 		return false;
+	/*
+	 * R1: pairs with A1 in next_rec() and own_slot(): a skipped record is final (there is
+	 * nothing to read). Acquire: pairs with the release that stored @v (R1 a lap earlier, or
+	 * WRITING in own_slot()), so the slot is handed on after everything its writers did.
+	 */
 	if (atomic_compare_exchange_strong_explicit(&rec->stamp, &v,
 						    SHMQI_STAMP(seq, SHMQI_STAMP_SKIPPED),
 						    memory_order_acq_rel, memory_order_relaxed))
@@ -317,6 +354,7 @@ bool shmqi_skip_dead_claim(const struct shmqi_tmap *t, uint64_t seq, uint64_t v)
 
 void shmqi_raise_start(const struct shmqi_tmap *t, uint64_t start)
 {
+	/* F1: relaxed; the caller's S1 or R2 store that follows orders it (topic_internal.h). */
 	uint64_t cur = atomic_load_explicit(&t->ctl->sub_start, memory_order_relaxed);
 
 	while (cur < start &&
@@ -330,8 +368,13 @@ void shmqi_raise_start(const struct shmqi_tmap *t, uint64_t start)
 static void sub_info(const struct shmqi_sub_slot *s, int32_t pid, struct shmq_topic_sub_info *i)
 {
 	i->pid = pid;
-	/* A2 (as a producer's scan): the records below it were claimed before. */
+	/*
+	 * A2 (as a producer's scan): pairs with R2 in publish_cursor() and the joiner's first
+	 * cursor store. The claims of the records below it happen before this load, so the tail
+	 * loaded after it is not behind it.
+	 */
 	i->cursor = atomic_load_explicit(&s->cursor, memory_order_acquire);
+	/* relaxed: the counters are statistics, each true at some moment */
 	i->heartbeat_ns = atomic_load_explicit(&s->heartbeat_ns, memory_order_relaxed);
 	i->received = atomic_load_explicit(&s->received, memory_order_relaxed);
 	i->lost = atomic_load_explicit(&s->lost, memory_order_relaxed);
@@ -351,6 +394,7 @@ static bool list_sub(void *arg, uint32_t i, uint64_t head)
 	const struct shmqi_sub_slot *s = &l->subs[i];
 	int32_t pid = shmqi_head_pid(head);
 
+	/* relaxed: which live entries count is statistics; the cursor load is A2 */
 	if (atomic_load_explicit(&s->state, memory_order_relaxed) != SHMQI_SUB_ACTIVE)
 		return false;
 	if (l->out && l->n < l->max)
@@ -391,6 +435,8 @@ int shmq_topic_stat(shmq_bus *bus, const char *name, struct shmq_topic_stats *re
 	 * the tail (every figure could have been true at once, up to the tail's progress).
 	 */
 	st.subscribers = count_subs(&t, subs, max_subs);
+	/* A3: pairs with R3 in claim_seqs(): the producer table read below holds at least the
+	 * entries of the claimants whose claims it counts. */
 	st.tail = atomic_load_explicit(&t.ctl->tail, memory_order_acquire);
 	st.oldest = shmqi_oldest(&t, st.tail);
 	st.producers = shmqi_count_prods(&t);

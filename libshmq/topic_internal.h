@@ -28,6 +28,9 @@
  * R5/A5  reliable topics: the claiming CAS of the tail then a release fence before the
  *        payload stores; a replaying subscriber's acquire fence after its copy, then its
  *        load of the tail: a record whose next-lap claim is not visible was not touched.
+ * R6/A6  a producer's release store of pending = 0 once its claim is done, a finder's
+ *        acquire load of pending in claimant_alive(): a claim seen finished left every
+ *        record of it with its final stamp, so the finder's skip CAS fails on a committed one.
  * S1     a joining subscriber's seq_cst store of ACTIVE then seq_cst load of the tail, against
  *        a producer's seq_cst loads of state in its scan then its seq_cst CAS of the tail:
  *        a producer that missed the joiner claims nothing past the joiner's starting tail
@@ -39,6 +42,12 @@
  *        sub_start was passed, so finished, by every one of them (through A1 then R2): the
  *        producer owns the slot a lap later without loading its stamp (docs/design.md:
  *        "owning a slot unseen").
+ * X1     an exclusive producer's seq_cst store of exclusive_pid then seq_cst scan of the
+ *        producer heads, against another producer's seq_cst take of its entry then seq_cst
+ *        load of exclusive_pid: one of two racing openers sees the other (topic_pub.c).
+ * O1     owner entries change hands in two CAS steps (internal.h).
+ * A relaxed access says why it may be relaxed where that is not plain; statistics (the
+ * counters, heartbeats, published) are relaxed throughout.
  */
 
 #define SHMQI_TREC_HDR ((uint32_t)sizeof(struct shmqi_trec))
@@ -112,8 +121,13 @@ bool shmqi_topic_drop(struct shmqi_tmap *t, struct shmqi_owner *o, shmqi_owner_c
 		      void *arg);
 /* Between the two steps of freeing a subscriber's entry (@ctx the map, @arg the slot). */
 void shmqi_clear_sub(void *ctx, void *arg);
-/* Subscribers whose owner died stop gating: free their slots. Rate-limited by the caller. */
-void shmqi_reap_dead_subs(struct shmqi_tmap *t);
+/*
+ * Subscribers whose owner died stop gating: free their slots. Rate-limited by the caller.
+ * Return: how many this call freed.
+ */
+uint32_t shmqi_reap_dead_subs(struct shmqi_tmap *t);
+/* Free the entries of producers whose owner died (their claims, see topic.c). Return: how many. */
+uint32_t shmqi_reap_dead_prods(struct shmqi_tmap *t);
 /* Producers alive in the table (one taking or giving up its entry counts, if its pid does). */
 uint32_t shmqi_count_prods(struct shmqi_tmap *t);
 /*

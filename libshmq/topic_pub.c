@@ -43,12 +43,18 @@ static int join_producers(shmq_pub *pub)
 	if (r < 0)
 		return r;
 	p = &t->prods[i];
+	/*
+	 * relaxed: a finder that still reads the pending claim of the dead owner we took the
+	 * entry from judges it by our head, which is alive: it waits, and looks again later.
+	 */
 	atomic_store_explicit(&p->pending, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->published, 0, memory_order_relaxed);
-	do /* 0 is never an id: it means "none" */
+	/* relaxed: the RMW makes each id unique whatever the order; 0 is never one ("none") */
+	do
 		id = atomic_fetch_add_explicit(&t->ctl->next_producer_id, 1, memory_order_relaxed) +
 		     1;
 	while (id == 0);
+	/* relaxed: for inspection; records carry the handle's copy */
 	atomic_store_explicit(&p->id, id, memory_order_relaxed);
 	pub->me = p;
 	pub->id = id;
@@ -101,16 +107,20 @@ static bool exclusive_alive(struct shmqi_tmap *t, const struct shmqi_prod_slot *
 static int check_exclusive(shmq_pub *pub, bool want)
 {
 	struct shmqi_topic *ctl = pub->t.ctl;
+	/* X1: after the seq_cst head CAS of our take, against an exclusive producer's store. */
 	int32_t cur = atomic_load_explicit(&ctl->exclusive_pid, memory_order_seq_cst);
 
 	if (!want)
 		return exclusive_alive(&pub->t, pub->me, cur) ? -EBUSY : 0;
 	if (exclusive_alive(&pub->t, pub->me, cur))
 		return -EBUSY;
+	/* X1: our store, before the seq_cst head loads of other_producer(), against another
+	 * producer's take (seq_cst CAS) then its seq_cst load above. */
 	if (!atomic_compare_exchange_strong_explicit(&ctl->exclusive_pid, &cur, pub->t.pid,
 						     memory_order_seq_cst, memory_order_relaxed))
 		return -EBUSY;
 	if (other_producer(&pub->t, pub->me)) {
+		/* X1: we give up; seq_cst as every access of exclusive_pid */
 		atomic_store_explicit(&ctl->exclusive_pid, 0, memory_order_seq_cst);
 		return -EBUSY;
 	}
@@ -173,7 +183,8 @@ static uint64_t gate_limit(const struct shmqi_tmap *t, uint64_t tail, uint64_t *
 	uint32_t i;
 
 	for (i = 0; i < t->max_subs; i++) {
-		/* S1: pairs with the joiner's seq_cst store of ACTIVE in join_subscribers(). */
+		/* S1: pairs with the joiner's seq_cst store of ACTIVE, then seq_cst tail load, in
+		 * join_subscribers(). */
 		if (atomic_load_explicit(&t->subs[i].state, memory_order_seq_cst) !=
 		    SHMQI_SUB_ACTIVE)
 			continue;
@@ -192,10 +203,19 @@ static uint64_t gate_limit(const struct shmqi_tmap *t, uint64_t tail, uint64_t *
 		if (c < min)
 			min = c;
 	}
-	/* F1: after the loads above, so at least the start of every subscriber and group they saw. */
+	/*
+	 * F1: pairs with shmqi_raise_start() before the S1 and R2 stores that the loads above
+	 * read, so at least the start of every subscriber and group they saw. Relaxed: the
+	 * acquire and seq_cst loads above keep it after them.
+	 */
 	start = atomic_load_explicit(&t->ctl->sub_start, memory_order_relaxed);
 	*ret_free_from = min != UINT64_MAX && start < SHMQI_SEQ_MAX ? start + t->slots : UINT64_MAX;
-	/* S1: a tail read after the state loads (seq_cst), never one read before them. */
+	/*
+	 * S1: a tail read after the state loads (seq_cst), never one read before them; the
+	 * joiner's seq_cst tail load after its ACTIVE store is the other side. Read-read
+	 * coherence makes it at least @tail, which the caller read before this scan: the limit
+	 * rests on @tail (see claim_seqs()).
+	 */
 	now = atomic_load_explicit(&t->ctl->tail, memory_order_seq_cst);
 	if (now < min)
 		min = now;
@@ -229,11 +249,18 @@ static uint64_t room(shmq_pub *pub, uint64_t tail, uint64_t n)
 static inline int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uint64_t *ret_n)
 {
 	struct shmqi_topic *ctl = pub->t.ctl;
+	/*
+	 * relaxed: the CAS below checks it before anything is claimed. It is also the base of
+	 * the gate limit room() computes, which S1 needs read before gate_limit()'s seq_cst
+	 * state loads: x86 keeps loads in that order, the C11 model does not promise it for a
+	 * relaxed load (docs/design.md, "Joining a reliable topic (S1)").
+	 */
 	uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_relaxed);
 	uint64_t k;
 
 	for (;;) {
 		if (t == 0 || t >= SHMQI_SEQ_MAX - n) {
+			/* relaxed: our own entry, and no claim of ours in the tail covers it */
 			atomic_store_explicit(&pub->me->pending, 0, memory_order_relaxed);
 			return -EPROTO;
 		}
@@ -243,13 +270,18 @@ static inline int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uin
 			atomic_store_explicit(&pub->me->pending, 0, memory_order_relaxed);
 			return -EAGAIN;
 		}
-		/* R3: ordered before the claim by its release; pairs with A3. */
+		/* R3: ordered before the claim by its release; pairs with A3 in not_ready(),
+		 * lapped() and the other finders' tail loads. */
 		atomic_store_explicit(&pub->me->pending_n, (uint32_t)k, memory_order_relaxed);
 		atomic_store_explicit(&pub->me->pending, t, memory_order_relaxed);
 		if (pub->exclusive) { /* nobody else stores the tail (X1) */
+			/* R3, and R5 with the fence in own_slot(), as the CAS below. Not S1: a
+			 * release store may pass the next scan's state loads (docs/design.md). */
 			atomic_store_explicit(&ctl->tail, t + k, memory_order_release);
 			break;
 		}
+		/* R3; S1: pairs with the joiner's seq_cst tail load in join_subscribers(); R5 with
+		 * the fence in own_slot(). Relaxed on failure: the value is checked again. */
 		if (atomic_compare_exchange_weak_explicit(
 			    &ctl->tail, &t, t + k, memory_order_seq_cst, memory_order_relaxed))
 			break;
@@ -262,6 +294,7 @@ static inline int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uin
 /* The claim is finished: no record of it is left without its final stamp. */
 static void claim_done(shmq_pub *pub)
 {
+	/* R6: pairs with A6 in claimant_alive(): every record of the claim has its final stamp. */
 	atomic_store_explicit(&pub->me->pending, 0, memory_order_release);
 	atomic_store_explicit(&pub->me->published, pub->pseq - 1, memory_order_relaxed);
 	shmqi_notify(&pub->t.ctl->park_state, &pub->t.ctl->wait);
@@ -317,6 +350,8 @@ static int wait_prev(shmq_pub *pub, uint64_t seq, uint64_t v, unsigned *spins)
 static inline bool claim_intact(const shmq_pub *pub, uint64_t seq)
 {
 	const struct shmqi_prod_slot *me = pub->me;
+	/* relaxed: our own entry's words, which only a finder's misjudgement or a scribbler
+	 * changes; this look is a check against those, and no order would make it exact */
 	uint64_t first = atomic_load_explicit(&me->pending, memory_order_relaxed);
 
 	return first && seq - first < atomic_load_explicit(&me->pending_n, memory_order_relaxed) &&
@@ -336,6 +371,8 @@ static inline bool still_ours(const shmq_pub *pub, const struct shmqi_trec *rec,
 
 	if (pub->unseen)
 		return claim_intact(pub, seq);
+	/* relaxed: a finder's SKIPPED (or a later lap) is what we look for; as above, no order
+	 * closes the window between this look and our writes (docs/design.md) */
 	v = atomic_load_explicit(&rec->stamp, memory_order_relaxed);
 	if (pub->t.policy == SHMQ_TOPIC_LOSSY)
 		return v == SHMQI_STAMP(seq, SHMQI_STAMP_WRITING);
@@ -386,12 +423,13 @@ static inline int own_slot(shmq_pub *pub, uint64_t seq, struct shmqi_trec **ret_
 	 */
 	if (pub->t.policy == SHMQ_TOPIC_LOSSY) {
 		v = SHMQI_STAMP(seq, SHMQI_STAMP_WRITING);
-		/* Release: whoever sees WRITING(seq) also sees the tail past seq. */
+		/* Release: pairs with A1 in next_rec() and in own_slot() a lap later; whoever sees
+		 * WRITING(seq) also sees our claim of seq (the tail past it, pending: R3). */
 		atomic_store_explicit(&rec->stamp, v, memory_order_release);
 	}
 owned:
-	/* R4 (pairs with A4), R5 (pairs with A5): the payload stores below become visible
-	 * after WRITING and after the claiming CAS of the tail. */
+	/* R4 (pairs with A4), R5 (pairs with A5), both in still_valid() and peeked_intact():
+	 * the payload stores below become visible after WRITING and after the claiming CAS. */
 	atomic_thread_fence(memory_order_release);
 	*ret_rec = rec;
 	return 0;
@@ -454,10 +492,12 @@ static int put_rec(shmq_pub *pub, uint64_t seq, const struct shmq_pub_msg *m, ui
 static void give_up(shmq_pub *pub, uint64_t seq)
 {
 	struct shmqi_trec *rec = shmqi_slot_at(&pub->t, seq);
+	/* A1: pairs with R1 of the previous lap's producer, as in own_slot(). */
 	uint64_t v = atomic_load_explicit(&rec->stamp, memory_order_acquire);
 
 	if (shmqi_stamp_seq(v) >= seq || !slot_free_for(&pub->t, v, seq))
 		return;
+	/* R1 and acquire of @v's release, as in shmqi_skip_dead_claim(). */
 	if (atomic_compare_exchange_strong_explicit(&rec->stamp, &v,
 						    SHMQI_STAMP(seq, SHMQI_STAMP_SKIPPED),
 						    memory_order_acq_rel, memory_order_relaxed))
@@ -567,7 +607,8 @@ int shmq_pub_abort(shmq_pub *pub)
 		return -EINVAL;
 	rec = shmqi_slot_at(&pub->t, pub->claim_seq);
 	if (still_ours(pub, rec, pub->claim_seq)) { /* else a finder skipped it already */
-		/* R1: a skipped record is complete too (there is nothing to read). */
+		/* R1: pairs with A1 in next_rec() and own_slot(): a skipped record is complete
+		 * too (there is nothing to read). */
 		atomic_store_explicit(&rec->stamp, SHMQI_STAMP(pub->claim_seq, SHMQI_STAMP_SKIPPED),
 				      memory_order_release);
 		atomic_fetch_add_explicit(&pub->t.ctl->skipped, 1, memory_order_relaxed);
@@ -584,6 +625,7 @@ int shmq_pub_abort(shmq_pub *pub)
 static bool pub_ready(void *arg, bool thorough)
 {
 	shmq_pub *pub = arg;
+	/* relaxed: a look; the claim that follows reads the tail again (claim_seqs()) */
 	uint64_t tail = atomic_load_explicit(&pub->t.ctl->tail, memory_order_relaxed);
 
 	/* A corrupt tail: let the send report it. */
@@ -612,6 +654,7 @@ static void clear_exclusive(void *ctx, void *arg)
 	const struct shmqi_tmap *t = ctx;
 
 	(void)arg;
+	/* X1: seq_cst as every access of exclusive_pid; done while our entry is still ours */
 	atomic_store_explicit(&t->ctl->exclusive_pid, 0, memory_order_seq_cst);
 }
 

@@ -65,15 +65,19 @@ static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 	/*
 	 * No live producer now (the last one closed before we came): we wait for one, and only
 	 * a close after this one is our -EPIPE. Read before our entry is ACTIVE: a producer that
-	 * opens and closes from here on makes a later close.
+	 * opens and closes from here on makes a later close. seq_cst: in one order with the
+	 * seq_cst CASes of shmqi_wait_close() (wake.c) and with our S1 store below.
 	 */
 	sub->ignore_closed = atomic_load_explicit(&t->ctl->wait.closed, memory_order_seq_cst);
 	if (!(sub->ignore_closed & 1))
 		sub->ignore_closed = 0;
 	s = sub->me = &t->subs[i];
 	atomic_store_explicit(&s->heartbeat_ns, shmqi_now_ns(), memory_order_relaxed);
+	/* A3: pairs with R3 in claim_seqs(): the claimants of the records from here on are
+	 * visible in the producer table when not_ready() judges them. */
 	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
 	sub->cursor = start_seq(sub, flags, from, tail);
+	/* relaxed: statistics; the cursor store below is what producers order by */
 	atomic_store_explicit(&s->received, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->lost, sub->lost, memory_order_relaxed);
 	atomic_store_explicit(&s->skipped, 0, memory_order_relaxed);
@@ -83,9 +87,12 @@ static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 	 * reads it with acquire (A2), which this release pairs with.
 	 */
 	shmqi_raise_start(t, sub->cursor);
+	/* R2: pairs with A2 in gate_limit() and in shmq_topic_stat(). */
 	atomic_store_explicit(&s->cursor, sub->cursor, memory_order_release);
 	/* S1: pairs with the seq_cst state loads in gate_limit(). */
 	atomic_store_explicit(&s->state, SHMQI_SUB_ACTIVE, memory_order_seq_cst);
+	/* S1: after our ACTIVE store; pairs with gate_limit()'s seq_cst tail load and the
+	 * claiming CAS in claim_seqs(): a producer that missed us claims below this + slots. */
 	tail = atomic_load_explicit(&t->ctl->tail, memory_order_seq_cst);
 	/* A producer that scanned before us claims below tail + slots: "latest" starts here. */
 	if (!(flags & (SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)) && tail > sub->cursor) {
@@ -157,6 +164,7 @@ static void publish_cursor(shmq_sub *sub)
 
 	if (sub->cursor == sub->shared_cursor)
 		return;
+	/* relaxed: statistics, for shmq_topic_stat() */
 	atomic_store_explicit(&s->received, sub->received, memory_order_relaxed);
 	atomic_store_explicit(&s->lost, sub->lost, memory_order_relaxed);
 	atomic_store_explicit(&s->skipped, sub->skipped, memory_order_relaxed);
@@ -173,6 +181,8 @@ static void publish_cursor(shmq_sub *sub)
 /* The cursor's record was overwritten: resume at the oldest retained one, counting. */
 static void lapped(shmq_sub *sub)
 {
+	/* A3: pairs with R3 in claim_seqs(): the claimants of the records we move to are
+	 * visible in the producer table when not_ready() judges them. */
 	uint64_t tail = atomic_load_explicit(&sub->t.ctl->tail, memory_order_acquire);
 	uint64_t next = shmqi_oldest(&sub->t, tail);
 
@@ -251,7 +261,8 @@ static int next_rec(shmq_sub *sub, const struct shmqi_trec **ret_rec, uint64_t *
 			sub->cursor++;
 		} else if (shmqi_stamp_seq(v) > c) {
 			/* A1 ordered the tail's claim of that record before: unless it is a
-			 * stamp nobody can have written (a corrupt slot), we were lapped. */
+			 * stamp nobody can have written (a corrupt slot), we were lapped. A3:
+			 * pairs with R3 in claim_seqs(), as every finder's tail load. */
 			if (shmqi_stamp_seq(v) >=
 			    atomic_load_explicit(&sub->t.ctl->tail, memory_order_acquire))
 				return corrupt(sub);
@@ -273,6 +284,8 @@ static int next_rec(shmq_sub *sub, const struct shmqi_trec **ret_rec, uint64_t *
  */
 static inline bool still_valid(const shmq_sub *sub, const struct shmqi_trec *rec, uint64_t v)
 {
+	/* A4/A5: pairs with the release fence (R4/R5) in own_slot(); the relaxed loads below
+	 * come after the copy because of it. */
 	atomic_thread_fence(memory_order_acquire);
 	if (sub->t.policy == SHMQ_TOPIC_LOSSY)
 		return atomic_load_explicit(&rec->stamp, memory_order_relaxed) == v;
@@ -402,7 +415,7 @@ static bool peeked_intact(const shmq_sub *sub, uint64_t seq)
 	const struct shmqi_trec *rec = shmqi_slot_at(&sub->t, seq);
 	uint64_t v;
 
-	atomic_thread_fence(memory_order_acquire); /* A4/A5 */
+	atomic_thread_fence(memory_order_acquire); /* A4/A5, as in still_valid() */
 	if (sub->t.policy == SHMQ_TOPIC_LOSSY) {
 		v = atomic_load_explicit(&rec->stamp, memory_order_relaxed);
 		return shmqi_stamp_seq(v) <= seq;
@@ -533,6 +546,7 @@ int shmq_sub_stats(const shmq_sub *sub, struct shmq_sub_stats *ret_stats)
 	if (!sub || !ret_stats)
 		return -EINVAL;
 	ret_stats->cursor = sub->cursor;
+	/* relaxed: statistics */
 	ret_stats->tail = atomic_load_explicit(&sub->t.ctl->tail, memory_order_relaxed);
 	ret_stats->received = sub->received;
 	ret_stats->lost = sub->lost;

@@ -105,11 +105,26 @@ static void test_corrupt(void **state)
 	struct shmqi_hist_shm *hdr = (void *)mem;
 	shmq_hist_shm *w = NULL, *r = NULL;
 	shmq_hist *snap = NULL;
+	char want[128];
 
 	(void)state;
 	assert_int_equal(attach_err(mem, size), -EPROTO); /* zero memory: never published */
+	assert_string_equal(shmq_last_detail(),
+			    "the histogram is not initialised (its layout word is 0)");
 	assert_int_equal(shmq_hist_shm_init(mem, size, LOWEST, HIGHEST, SIGFIGS, 0, &w), 0);
 	memcpy(copy, mem, size);
+	/* Another layout version of the histogram: said so, with both versions. */
+	atomic_store(&hdr->layout, SHMQI_HIST_LAYOUT + 1);
+	assert_int_equal(attach_err(mem, size), -EPROTO);
+	snprintf(want, sizeof(want), "histogram layout version %u; this library speaks %u",
+		 SHMQI_HIST_LAYOUT + 1, SHMQI_HIST_LAYOUT);
+	assert_string_equal(shmq_last_detail(), want);
+	hdr->magic ^= 1;
+	assert_int_equal(attach_err(mem, size), -EPROTO);
+	assert_string_equal(shmq_last_detail(), "not a shared histogram (wrong magic)");
+	memcpy(mem, copy, size);
+	assert_int_equal(attach_err(mem, size), 0);
+	assert_string_equal(shmq_last_detail(), "");
 	assert_int_equal(attach_err(mem, size - 1), -EPROTO);
 	assert_int_equal(attach_err(mem, 100), -EPROTO);
 	assert_int_equal(attach_err(mem + 64, size - 64), -EPROTO);

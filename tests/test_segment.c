@@ -373,7 +373,7 @@ static void corrupt_field(shmq_bus *bus, const char *name, int which)
 	ctl = (struct shmqi_chan *)(base + SHMQI_CHAN_BODY_OFF);
 	switch (which) {
 	case 0:
-		atomic_store(&hdr->layout, SHMQI_LAYOUT_VERSION + 1);
+		atomic_store(&hdr->layout, SHMQI_HDR_LAYOUT + 1);
 		break;
 	case 1:
 		hdr->magic ^= 1;
@@ -416,6 +416,101 @@ static void test_corrupt_header_fields(void **state)
 	shmq_bus_close(bus);
 }
 
+/* Open @name as what @kind is: 0 or the error, and the detail it left in @detail. */
+static int open_as(shmq_bus *bus, uint32_t kind, const char *name, char *detail, size_t len)
+{
+	struct shmq_topic_stats st;
+	struct shmq_group_stats gs;
+	shmq_channel *ch;
+	int r;
+
+	if (kind == SHMQI_KIND_CHANNEL) {
+		r = shmq_channel_open(bus, name, SHMQ_OPEN_CONSUMER, NULL, &ch);
+		if (r == 0)
+			shmq_channel_close(ch);
+	} else if (kind == SHMQI_KIND_TOPIC) {
+		r = shmq_topic_stat(bus, name, &st, NULL, 0);
+	} else {
+		r = shmq_group_stat(bus, "lt", "g", &gs, NULL, 0);
+	}
+	snprintf(detail, len, "%s", shmq_last_detail());
+	return r < 0 ? r : 0;
+}
+
+/* Each kind's layout version, in its header: a change to one leaves the others readable. */
+static void test_kind_layout(void **state)
+{
+	static const struct {
+		uint32_t kind;
+		const char *name, *said;
+	} k[] = {
+		{ SHMQI_KIND_CHANNEL, "lc", "channel" },
+		{ SHMQI_KIND_TOPIC, "lt", "topic" },
+		{ SHMQI_KIND_GROUP, "lt@g", "consumer group" },
+	};
+	struct shmq_channel_config ccfg = { .capacity = 4096 };
+	shmq_bus *bus = test_bus();
+	char want[128], got[256];
+	struct shmqi_seg_hdr *hdr;
+	shmq_channel *ch;
+	shmq_group *g;
+	shmq_pub *pub;
+	size_t size, i, j;
+
+	assert_int_equal(
+		shmq_channel_open(bus, "lc", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &ccfg, &ch), 0);
+	shmq_channel_close(ch);
+	assert_int_equal(shmq_pub_open(bus, "lt", SHMQ_OPEN_CREATE, NULL, &pub), 0);
+	assert_int_equal(shmq_group_open(bus, "lt", "g", SHMQ_OPEN_CREATE, NULL, &g), 0);
+	shmq_group_close(g);
+	assert_string_equal(shmqi_kind_name(SHMQI_KIND_CLOCK), "clock page");
+	assert_null(shmqi_kind_name(77));
+	assert_int_equal(shmqi_kind_layout(77), 0);
+	for (i = 0; i < 3; i++) {
+		hdr = (struct shmqi_seg_hdr *)test_map(bus, k[i].name, &size);
+		assert_int_equal(atomic_load(&hdr->layout), SHMQI_HDR_LAYOUT);
+		assert_int_equal(hdr->kind, k[i].kind);
+		assert_true(hdr->kind_layout > 0);
+		assert_int_equal(hdr->kind_layout, shmqi_kind_layout(k[i].kind));
+		hdr->kind_layout++;
+		assert_int_equal(open_as(bus, k[i].kind, k[i].name, got, sizeof(got)), -EPROTO);
+		snprintf(want, sizeof(want), "%s layout version %u; this library speaks %u",
+			 k[i].said, shmqi_kind_layout(k[i].kind) + 1, shmqi_kind_layout(k[i].kind));
+		assert_string_equal(got, want);
+		for (j = 0; j < 3; j++) { /* the other kinds still open (a group reads its topic) */
+			if (j == i || (i == 1 && j == 2))
+				continue;
+			assert_int_equal(open_as(bus, k[j].kind, k[j].name, got, sizeof(got)), 0);
+		}
+		hdr->kind_layout--;
+		assert_int_equal(open_as(bus, k[i].kind, k[i].name, got, sizeof(got)), 0);
+		munmap(hdr, size);
+	}
+	/* Another kind is still -EPROTOTYPE, whatever its layout version. */
+	hdr = (struct shmqi_seg_hdr *)test_map(bus, "lt", &size);
+	hdr->kind_layout += 5;
+	assert_int_equal(open_as(bus, SHMQI_KIND_CHANNEL, "lt", got, sizeof(got)), -EPROTOTYPE);
+	hdr->kind_layout -= 5;
+	/* The header's own version. */
+	atomic_store(&hdr->layout, SHMQI_HDR_LAYOUT + 1);
+	assert_int_equal(open_as(bus, SHMQI_KIND_TOPIC, "lt", got, sizeof(got)), -EPROTO);
+	snprintf(want, sizeof(want), "segment header layout version %u; this library speaks %u",
+		 SHMQI_HDR_LAYOUT + 1, SHMQI_HDR_LAYOUT);
+	assert_string_equal(got, want);
+	atomic_store(&hdr->layout, SHMQI_HDR_LAYOUT);
+	/* A clock page's header under an object's name: not an object, -EPROTO. */
+	hdr->kind = SHMQI_KIND_CLOCK;
+	assert_int_equal(open_as(bus, SHMQI_KIND_TOPIC, "lt", got, sizeof(got)), -EPROTO);
+	assert_string_equal(got, "the file is a clock page, opened as a topic");
+	hdr->kind = SHMQI_KIND_TOPIC;
+	munmap(hdr, size);
+	shmq_pub_close(pub);
+	assert_int_equal(shmq_group_delete(bus, "lt", "g", SHMQ_GROUP_FORCE), 0);
+	test_unlink(bus, "lt");
+	test_unlink(bus, "lc");
+	shmq_bus_close(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_absent_and_unlink),
 		cmocka_unit_test(test_foreign_segments),
 		cmocka_unit_test(test_corrupt_header_fields),
+		cmocka_unit_test(test_kind_layout),
 	};
 
 	return cmocka_run_group_tests_name("segment", tests, NULL, test_cleanup);

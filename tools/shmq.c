@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* shmq.c - the shmq command-line tool: info, stat, and the consumer groups' group, delete, redrive. */
+/* shmq.c - the shmq command-line tool: info, ls, stat, and the groups' group, delete, redrive. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -18,7 +18,9 @@ static void usage(FILE *f)
 		"usage: %s [-h] [-V] COMMAND [ARGS]\n"
 		"commands:\n"
 		"  info               library version, how parked waiters sleep, the clock\n"
-		"  stat [-n NS] TOPIC a topic's configuration, positions, subscribers and groups\n"
+		"  ls [-n NS]         the objects of a namespace, with their kind\n"
+		"  stat [-n NS] NAME  a topic's configuration, positions, subscribers and groups,\n"
+		"                     or a channel's configuration, positions and role holders\n"
 		"  group [-n NS] TOPIC GROUP\n"
 		"                     a consumer group's positions, counters and members\n"
 		"  group-delete [-n NS] [-f] TOPIC GROUP\n"
@@ -34,8 +36,24 @@ static void usage(FILE *f)
 static void stat_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s stat [-h] [-n NS] TOPIC\n"
-		"A topic's configuration, positions and subscribers, read without joining it.\n"
+		"usage: %s stat [-h] [-n NS] NAME\n"
+		"A topic's configuration, positions, subscribers and groups, read without joining\n"
+		"it; or a channel's configuration, positions and live role holders, read without\n"
+		"taking a role.\n"
+		"options:\n"
+		"  -n, --namespace NS  the bus namespace (default: $%s, else \"default\")\n"
+		"  -h, --help          this text\n",
+		PROG, SHMQ_NAMESPACE_ENV);
+}
+
+static void ls_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s ls [-h] [-n NS]\n"
+		"The objects of a namespace, sorted by name, with their kind: channel, topic,\n"
+		"consumer group (TOPIC@GROUP), or unknown for a file of the namespace's name that "
+		"is\n"
+		"not a segment this library can open, with the reason.\n"
 		"options:\n"
 		"  -n, --namespace NS  the bus namespace (default: $%s, else \"default\")\n"
 		"  -h, --help          this text\n",
@@ -192,24 +210,40 @@ static void print_groups(shmq_bus *bus, const char *topic)
 	}
 }
 
-static int cmd_stat(const char *ns, const char *name)
+/* A role's holder: "pid 123", or "none" (free, or its holder is dead). */
+static const char *holder(pid_t pid, char *buf, size_t len)
+{
+	if (!pid)
+		return "none";
+	snprintf(buf, len, "pid %d", (int)pid);
+	return buf;
+}
+
+static int stat_channel(shmq_bus *bus, const char *name)
+{
+	struct shmq_channel_stats st;
+	char p[32], c[32];
+	int r = shmq_channel_stat(bus, name, &st);
+
+	if (r < 0)
+		return r;
+	printf("channel %s: capacity %llu, max_msg %u, write_pos %llu, read_pos %llu, in the "
+	       "ring %llu bytes, next_seq %llu, producer %s, consumer %s\n",
+	       name, (unsigned long long)st.capacity, st.max_msg, (unsigned long long)st.write_pos,
+	       (unsigned long long)st.read_pos, (unsigned long long)(st.write_pos - st.read_pos),
+	       (unsigned long long)st.next_seq, holder(st.producer_pid, p, sizeof(p)),
+	       holder(st.consumer_pid, c, sizeof(c)));
+	return 0;
+}
+
+static int stat_topic(shmq_bus *bus, const char *name)
 {
 	struct shmq_topic_sub_info subs[SHMQ_TOPIC_MAX_SUBSCRIBERS];
 	struct shmq_topic_stats st;
-	char what[512];
-	shmq_bus *bus = open_bus(ns);
-	int n;
+	int n = shmq_topic_stat(bus, name, &st, subs, SHMQ_TOPIC_MAX_SUBSCRIBERS);
 
-	if (!bus)
-		return 1;
-	snprintf(what, sizeof(what), "stat topic '%s' in namespace '%s'", name,
-		 shmq_bus_namespace(bus));
-	n = shmq_topic_stat(bus, name, &st, subs, SHMQ_TOPIC_MAX_SUBSCRIBERS);
-	if (n < 0) {
-		shmq_bus_close(bus);
-		report(what, n);
-		return 1;
-	}
+	if (n < 0)
+		return n;
 	printf("topic %s: %s, %u slots, max_msg %u, tail %llu, oldest %llu, producers %u, "
 	       "subscribers %u, skipped %llu\n",
 	       name, st.policy == SHMQ_TOPIC_LOSSY ? "lossy" : "reliable", st.slots, st.max_msg,
@@ -218,7 +252,82 @@ static int cmd_stat(const char *ns, const char *name)
 	print_subs(subs, n < (int)SHMQ_TOPIC_MAX_SUBSCRIBERS ? n : (int)SHMQ_TOPIC_MAX_SUBSCRIBERS,
 		   st.tail);
 	print_groups(bus, name);
+	return 0;
+}
+
+/* A topic, else (the object is of the other kind) a channel. */
+static int cmd_stat(const char *ns, const char *name)
+{
+	char what[512];
+	shmq_bus *bus = open_bus(ns);
+	int r;
+
+	if (!bus)
+		return 1;
+	snprintf(what, sizeof(what), "stat '%s' in namespace '%s'", name, shmq_bus_namespace(bus));
+	r = stat_topic(bus, name);
+	if (r == -EPROTOTYPE)
+		r = stat_channel(bus, name);
 	shmq_bus_close(bus);
+	if (r < 0) {
+		report(what, r);
+		return 1;
+	}
+	return 0;
+}
+
+/* @name with every byte a terminal would act on shown as '?'. */
+static const char *printable(const char *name, char *buf, size_t len)
+{
+	unsigned char c;
+	size_t i;
+
+	for (i = 0; name[i] && i + 1 < len; i++) {
+		c = (unsigned char)name[i];
+		buf[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+static void print_objects(const struct shmq_object_info *v, int n)
+{
+	char name[SHMQ_OBJECT_NAME_MAX + 1];
+	int i, w = 0, len;
+
+	for (i = 0; i < n; i++) {
+		len = (int)strlen(v[i].name);
+		w = len > w ? len : w;
+	}
+	for (i = 0; i < n; i++)
+		printf("%-*s  %s%s%s%s\n", w, printable(v[i].name, name, sizeof(name)),
+		       shmq_kind_name(v[i].kind), v[i].error ? " (" : "", v[i].note,
+		       v[i].error ? ")" : "");
+}
+
+static int cmd_ls(const char *ns)
+{
+	struct shmq_object_info *v = NULL;
+	char what[128];
+	shmq_bus *bus = open_bus(ns);
+	int n, got;
+
+	if (!bus)
+		return 1;
+	snprintf(what, sizeof(what), "list namespace '%s'", shmq_bus_namespace(bus));
+	n = shmq_bus_list(bus, NULL, 0);
+	v = n > 0 ? calloc((size_t)n, sizeof(*v)) : NULL;
+	got = n > 0 && !v ? -ENOMEM : n;
+	if (v)
+		got = shmq_bus_list(bus, v, (size_t)n); /* more may have come meanwhile */
+	shmq_bus_close(bus);
+	if (got < 0) {
+		free(v);
+		report(what, got);
+		return 1;
+	}
+	print_objects(v, got < n ? got : n);
+	free(v);
 	return 0;
 }
 
@@ -378,9 +487,17 @@ static int parse(int argc, char **argv, const char *cmd, void (*show)(FILE *), c
 static int stat_main(int argc, char **argv)
 {
 	struct args a = { 0 };
-	int r = parse(argc, argv, "stat", stat_usage, "", 1, "TOPIC", &a);
+	int r = parse(argc, argv, "stat", stat_usage, "", 1, "NAME", &a);
 
 	return r ? (r < 0 ? 0 : r) : cmd_stat(a.ns, a.pos[0]);
+}
+
+static int ls_main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	int r = parse(argc, argv, "ls", ls_usage, "", 0, "", &a);
+
+	return r ? (r < 0 ? 0 : r) : cmd_ls(a.ns);
 }
 
 static int group_main(int argc, char **argv)
@@ -448,6 +565,8 @@ int main(int argc, char **argv)
 		return usage_error(NULL, usage, "no COMMAND given", NULL);
 	if (strcmp(argv[optind], "info") == 0)
 		return info_main(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "ls") == 0)
+		return ls_main(argc - optind, argv + optind);
 	if (strcmp(argv[optind], "stat") == 0)
 		return stat_main(argc - optind, argv + optind);
 	if (strcmp(argv[optind], "group") == 0)

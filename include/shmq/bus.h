@@ -41,11 +41,13 @@ SHMQ_API const char *shmq_strerror(int err);
  * shmq_last_detail() - what exactly was wrong with this thread's last failed call.
  *
  * The calls that open or name an object (shmq_bus_open(), shmq_unlink(),
- * shmq_channel_open(), shmq_pub_open(), shmq_sub_open(), shmq_topic_stat()) clear the
- * detail when they start and fill it when they fail for a reason worth naming: which
- * configuration field differs and both values ("slots: topic has 4096, asked 1024"), what
- * is wrong with a name or namespace and the rule it breaks, which kind the object is
- * ("the object is a topic, opened as a channel"), why a segment's layout is not ours.
+ * shmq_channel_open(), shmq_pub_open(), shmq_sub_open(), shmq_topic_stat(), the calls of
+ * shmq/inspect.h, shmq_hist_shm_attach()) clear the detail when they start and fill it when
+ * they fail for a reason worth naming: which configuration field differs and both values
+ * ("slots: topic has 4096, asked 1024"), what is wrong with a name or namespace and the rule
+ * it breaks, which kind the object is ("the object is a topic, opened as a channel"), why a
+ * segment's layout is not ours ("topic layout version 2; this library speaks 1": each kind
+ * has a layout version of its own, and the segment header one for itself).
  * Other failures leave it empty. As dlerror(), reading it clears it: read it once, right
  * after the failed call, and show it next to shmq_strerror()'s text.
  *
@@ -75,7 +77,8 @@ SHMQ_API const char *shmq_wake_backend(void);
  * shmq_now_ns() - now on the clock of record timestamps: CLOCK_MONOTONIC nanoseconds.
  *
  * Where the kernel's clocksource is the TSC (x86-64), it is read from the TSC and converted
- * with one conversion that every process on the host shares (the page /dev/shm/shmq-clock.N),
+ * with one conversion that every process on the host shares (the page
+ * /dev/shm/shmq-clock.H.K, H and K the layout versions of the segment header and the page),
  * re-anchored to clock_gettime(CLOCK_MONOTONIC) every millisecond, so that it stays within
  * a fraction of a microsecond of it. A reading is never below one that happened before it,
  * in this thread or in another process (one that stored a stamp this caller then loaded),

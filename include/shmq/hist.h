@@ -437,6 +437,8 @@ SHMQ_API int shmq_hist_shm_init(void *mem, size_t size, int64_t lowest, int64_t 
  *
  * Return: 0, or -EINVAL, -EPROTO (not a histogram, another layout version, not yet
  * published, or a header inconsistent with itself or with @size), -ENOMEM.
+ * shmq_last_detail() says which of the first three it is, with both versions for another
+ * layout version.
  */
 SHMQ_API int shmq_hist_shm_attach(const void *mem, size_t size, unsigned flags,
 				  shmq_hist_shm **ret_shm);
