@@ -182,6 +182,12 @@ static uint64_t gate_limit(const struct shmqi_tmap *t, uint64_t tail, uint64_t *
 	uint64_t min = UINT64_MAX, c, now, start;
 	uint32_t i;
 
+	/*
+	 * S1: the tail @tail came from (a relaxed load, or an exclusive producer's own release
+	 * store) is ordered before the state loads below, on every machine: the scan is the
+	 * slow path, once a lap at most.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
 	for (i = 0; i < t->max_subs; i++) {
 		/* S1: pairs with the joiner's seq_cst store of ACTIVE, then seq_cst tail load, in
 		 * join_subscribers(). */
