@@ -22,6 +22,15 @@
  * anchor's millisecond); a rate 1 % off or a misplaced anchor fails here.
  */
 #define SLACK_NS 2000
+/*
+ * Four threads on fewer CPUs (and under TSan, every call slowed many times): while one
+ * thread renews the shared conversion, the others are given the old piece's end, a value
+ * that stands still, until the renewal is done or, with a renewer descheduled, its lock is
+ * taken over after 1 ms. So a reading may lag by up to about that; more means threads that
+ * disagree with the one clock. The single-thread bound above is the one that catches a
+ * wrong rate.
+ */
+#define THREAD_SLACK_NS 2000000
 #define RUN_NS 60000000ull /* 60 ms: past the first anchors and rates */
 
 static uint64_t mono_ns(void)
@@ -98,9 +107,11 @@ static void test_threads(void **state)
 	(void)state;
 	for (i = 0; i < 4; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, thread_run, &worst[i]), 0);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 4; i++) /* all joined before any check: a failure leaks no thread */
 		assert_int_equal(pthread_join(t[i], NULL), 0);
-		assert_true(worst[i] <= SLACK_NS);
+	for (i = 0; i < 4; i++) {
+		printf("# thread %d: worst offset %lld ns\n", i, (long long)worst[i]);
+		assert_true(worst[i] <= THREAD_SLACK_NS);
 	}
 }
 
