@@ -219,6 +219,16 @@ static void delay_entry(shmq_group *g, struct shmqi_lease *e, uint64_t busy, uin
 }
 
 /*
+ * A dead letter could not be published: the lease @tag we held BUSY is ours again, with its
+ * deadline; stored seq_cst, and the hint lowered to it (L2), as a maker of a lease does.
+ */
+static void restore_lease(shmq_group *g, struct shmqi_lease *e, uint64_t tag)
+{
+	atomic_store_explicit(&e->word, tag, memory_order_seq_cst);
+	lower_hint(g, atomic_load_explicit(&e->due_ns, memory_order_relaxed));
+}
+
+/*
  * We hold @e BUSY (word @busy) for record @s, after a failure (@inc 1) or a give-back (@inc
  * 0): delay it by @delay (SHMQ_GROUP_BACKOFF: the schedule), or dead-letter it once it has
  * failed max_deliveries times. If the dead letter cannot be published, @restore (non-zero)
@@ -233,15 +243,14 @@ static int end_failed(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint64_t
 
 	atomic_store_explicit(&e->failed, failed, memory_order_relaxed);
 	if (inc && g->max_deliveries && failed >= g->max_deliveries) {
-		r = shmqi_group_dead_letter(g, e, s, SHMQ_DLQ_MAX_DELIVERIES);
+		r = shmqi_group_dead_letter(g, e, s, busy, SHMQ_DLQ_MAX_DELIVERIES);
 		if (r == 0) {
 			finish(g, e, busy);
 			return 0;
 		}
 		if (restore) {
 			atomic_store_explicit(&e->failed, failed - inc, memory_order_relaxed);
-			atomic_store_explicit(&e->word, restore, memory_order_seq_cst); /* L2 */
-			lower_hint(g, atomic_load_explicit(&e->due_ns, memory_order_relaxed));
+			restore_lease(g, e, restore);
 			return r;
 		}
 		delay = SHMQ_GROUP_BACKOFF;
@@ -701,10 +710,9 @@ void shmqi_group_drop_lost(shmq_group *g, const struct shmqi_glease *o)
 	finish(g, e, busy);
 }
 
-static void info_of(const shmq_group *g, const struct shmqi_glease *o, const struct shmqi_trec *rec,
-		    uint32_t len, struct shmq_group_msg *m)
+static void info_of(const struct shmqi_glease *o, const struct shmqi_trec *rec, uint32_t len,
+		    struct shmq_group_msg *m)
 {
-	(void)g;
 	m->seq = o->seq;
 	m->ts_ns = rec->ts_ns;
 	m->corr_id = rec->corr_id;
@@ -742,7 +750,7 @@ static int recv_one(shmq_group *g, struct shmq_group_rmsg *m, const void **peek,
 			shmq_group_release(g, o.word);
 			return -EMSGSIZE;
 		}
-		info_of(g, &o, rec, len, &m->info);
+		info_of(&o, rec, len, &m->info);
 		if (peek)
 			*peek = rec + 1;
 		else if (len <= m->cap && len)
@@ -836,18 +844,13 @@ static uint64_t tag_seq(const shmq_group *g, uint64_t tag)
 /* Take our lease @tag BUSY. Return: the entry, or NULL (-ESTALE). */
 static struct shmqi_lease *take_ours(shmq_group *g, uint64_t tag, uint64_t *busy, int *err)
 {
-	struct shmqi_lease *e = tag_entry(g, tag);
+	struct shmqi_lease *e = g ? tag_entry(g, tag) : NULL;
 
 	*err = -EINVAL;
-	if (!g || !e)
+	if (!e)
 		return NULL;
 	*err = -ESTALE;
 	return take_busy(g, e, tag, busy) ? e : NULL;
-}
-
-static void lease_ended(shmq_group *g)
-{
-	lease_gone(g);
 }
 
 int shmq_group_ack(shmq_group *g, uint64_t lease)
@@ -865,7 +868,7 @@ int shmq_group_ack(shmq_group *g, uint64_t lease)
 						     (lease & ~(uint64_t)7) | SHMQI_LEASE_DONE,
 						     memory_order_seq_cst, memory_order_relaxed))
 		return -ESTALE;
-	lease_ended(g);
+	lease_gone(g);
 	bump(&g->me->acked);
 	shmqi_group_advance(g);
 	return 0;
@@ -883,8 +886,6 @@ static int give_back(shmq_group *g, uint64_t lease, uint32_t inc, uint64_t delay
 	uint64_t busy;
 	int r;
 
-	if (!g)
-		return -EINVAL;
 	e = take_ours(g, lease, &busy, &r);
 	if (!e)
 		return r;
@@ -892,7 +893,7 @@ static int give_back(shmq_group *g, uint64_t lease, uint32_t inc, uint64_t delay
 	if (r < 0)
 		return r;
 	atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
-	lease_ended(g);
+	lease_gone(g);
 	return 0;
 }
 
@@ -912,19 +913,16 @@ int shmq_group_term(shmq_group *g, uint64_t lease)
 	uint64_t busy;
 	int r;
 
-	if (!g)
-		return -EINVAL;
 	e = take_ours(g, lease, &busy, &r);
 	if (!e)
 		return r;
-	r = shmqi_group_dead_letter(g, e, tag_seq(g, lease), SHMQ_DLQ_REJECTED);
+	r = shmqi_group_dead_letter(g, e, tag_seq(g, lease), busy, SHMQ_DLQ_REJECTED);
 	if (r < 0) {
-		atomic_store_explicit(&e->word, lease, memory_order_seq_cst); /* L2 */
-		lower_hint(g, atomic_load_explicit(&e->due_ns, memory_order_relaxed));
+		restore_lease(g, e, lease);
 		return r;
 	}
 	atomic_fetch_add_explicit(&g->ctl->terminated, 1, memory_order_relaxed);
-	lease_ended(g);
+	lease_gone(g);
 	finish(g, e, busy);
 	return 0;
 }

@@ -530,7 +530,8 @@ static void fill_dlq_hdr(shmq_group *g, struct shmqi_lease *e, const struct shmq
 	snprintf(h->group, sizeof(h->group), "%.*s", SHMQ_GROUP_NAME_MAX, g->name);
 }
 
-int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint32_t reason)
+int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint64_t busy,
+			    uint32_t reason)
 {
 	const struct shmqi_trec *rec = shmqi_slot_at(&g->t, s);
 	uint32_t len, cap;
@@ -564,7 +565,7 @@ int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, ui
 		return r;
 	fill_dlq_hdr(g, e, rec, s, reason, buf);
 	memcpy((uint8_t *)buf + DLQ_HDR, rec + 1, len);
-	if (!shmqi_group_intact(g, s, e, atomic_load_explicit(&e->word, memory_order_relaxed))) {
+	if (!shmqi_group_intact(g, s, e, busy)) {
 		shmq_pub_abort(g->dlq);
 		atomic_fetch_add_explicit(&g->ctl->lost, 1, memory_order_relaxed);
 		return 0;

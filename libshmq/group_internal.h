@@ -85,9 +85,11 @@ int shmqi_group_waitable(shmq_group *g, struct shmqi_waitable *w, uint64_t *slic
 
 /* group_admin.c */
 /*
- * Publish record @s (its entry @e held BUSY by us) to the dead-letter topic with @reason, or
- * drop it (and count it) when the group has none. Return: 0, or the publish's error.
+ * Publish record @s (its entry @e held BUSY by us, as @busy) to the dead-letter topic with
+ * @reason, or drop it (and count it) when the group has none. Return: 0, or the publish's
+ * error.
  */
-int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint32_t reason);
+int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint64_t busy,
+			    uint32_t reason);
 
 #endif /* SHMQI_GROUP_INTERNAL_H */

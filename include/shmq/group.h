@@ -281,8 +281,7 @@ SHMQ_API int shmq_group_fd(shmq_group *member);
  * a delayed redelivery's time and a dead member are noticed.
  * Return: 0, or -EINVAL.
  */
-SHMQ_API int shmq_group_prep_wait(shmq_group *member, struct io_uring_sqe *sqe,
-				  uint64_t user_data);
+SHMQ_API int shmq_group_prep_wait(shmq_group *member, struct io_uring_sqe *sqe, uint64_t user_data);
 
 /** shmq_group_wait_done() - the completion of a prepared wait arrived. Return: 0, -EINVAL. */
 SHMQ_API int shmq_group_wait_done(shmq_group *member);
