@@ -90,6 +90,32 @@ static inline uint8_t *test_map(shmq_bus *bus, const char *name, size_t *ret_siz
 	return p;
 }
 
+/*
+ * Create a raw file of @size bytes in /dev/shm under @name, as another program might: its
+ * first bytes from @bytes (@n of them, may be NULL), the rest @fill.
+ */
+static inline void test_plant(shmq_bus *bus, const char *name, const void *bytes, size_t n,
+			      size_t size, int fill)
+{
+	char path[300];
+	uint8_t *p;
+	int fd;
+
+	test_path(bus, name, path, sizeof(path));
+	fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	if (size) {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		assert_true(p != MAP_FAILED);
+		memset(p, fill, size);
+		if (bytes)
+			memcpy(p, bytes, n < size ? n : size);
+		munmap(p, size);
+	}
+	close(fd);
+}
+
 static inline uint64_t test_now_ns(void)
 {
 	struct timespec ts;

@@ -34,29 +34,6 @@ static shmq_pub *open_pub(shmq_bus *bus, const char *name, uint64_t claim_timeou
 	return pub;
 }
 
-/* A file of @size bytes in the namespace, its bytes from @bytes (repeated) or @fill. */
-static void plant(shmq_bus *bus, const char *name, const void *bytes, size_t n, size_t size,
-		  int fill)
-{
-	char path[300];
-	uint8_t *p;
-	int fd;
-
-	test_path(bus, name, path, sizeof(path));
-	fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, (off_t)size), 0);
-	if (size) {
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		assert_true(p != MAP_FAILED);
-		memset(p, fill, size);
-		if (bytes)
-			memcpy(p, bytes, n < size ? n : size);
-		munmap(p, size);
-	}
-	close(fd);
-}
-
 /* The /dev/shm file of @name on @bus. */
 static void shm_file(shmq_bus *bus, const char *name, char *buf, size_t len)
 {
@@ -169,7 +146,7 @@ static void plant_header(shmq_bus *bus, const char *name, void (*poke)(struct sh
 	test_unlink(bus, "model");
 	if (poke)
 		poke(&h);
-	plant(bus, name, &h, sizeof(h), size, 0);
+	test_plant(bus, name, &h, sizeof(h), size, 0);
 }
 
 static void unpublished(struct shmqi_seg_hdr *h)
@@ -220,10 +197,10 @@ static void test_list_hostile(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)test_rand(&rnd);
-	plant(bus, "junk", junk, sizeof(junk), 8192, 0);
-	plant(bus, "zeros", NULL, 0, 8192, 0);
-	plant(bus, "tiny", "SHMQ", 4, 10, 0);
-	plant(bus, "empty", NULL, 0, 0, 0);
+	test_plant(bus, "junk", junk, sizeof(junk), 8192, 0);
+	test_plant(bus, "zeros", NULL, 0, 8192, 0);
+	test_plant(bus, "tiny", "SHMQ", 4, 10, 0);
+	test_plant(bus, "empty", NULL, 0, 0, 0);
 	plant_header(bus, "unpub", unpublished);
 	plant_header(bus, "old", old_header);
 	plant_header(bus, "clock", clock_kind);

@@ -305,26 +305,6 @@ static void test_absent_and_unlink(void **state)
 	shmq_bus_close(bus);
 }
 
-/* Create a raw file in /dev/shm under a channel's name, as another program might. */
-static void plant_file(shmq_bus *bus, const char *name, size_t size, int byte)
-{
-	char path[300];
-	uint8_t *p;
-	int fd;
-
-	test_path(bus, name, path, sizeof(path));
-	fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, (off_t)size), 0);
-	if (size) {
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		assert_true(p != MAP_FAILED);
-		memset(p, byte, size);
-		munmap(p, size);
-	}
-	close(fd);
-}
-
 static void expect_proto(shmq_bus *bus, const char *name)
 {
 	shmq_channel *ch = NULL;
@@ -342,13 +322,13 @@ static void test_foreign_segments(void **state)
 	shmq_bus *bus = test_bus();
 	uint64_t t0;
 
-	plant_file(bus, "junk", 8192, 0xab); /* wrong magic and layout word */
+	test_plant(bus, "junk", NULL, 0, 8192, 0xab); /* wrong magic and layout word */
 	t0 = test_now_ns();
 	expect_proto(bus, "junk");
 	assert_true(test_now_ns() - t0 < SHMQI_ATTACH_WAIT_NS); /* no waiting for a published one */
-	plant_file(bus, "zeros", 8192, 0); /* a header that never gets published */
+	test_plant(bus, "zeros", NULL, 0, 8192, 0); /* a header that never gets published */
 	expect_proto(bus, "zeros");
-	plant_file(bus, "tiny", 10, 0); /* too small to hold a header */
+	test_plant(bus, "tiny", NULL, 0, 10, 0); /* too small to hold a header */
 	expect_proto(bus, "tiny");
 	shmq_bus_close(bus);
 }
