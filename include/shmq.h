@@ -14,5 +14,6 @@
 #include "shmq/wait.h" /* shmq_wait_many() over channels and topics */
 #include "shmq/hist.h" /* HDR latency histograms */
 #include "shmq/inspect.h" /* looking at objects by name: listing, channel stat, reaping */
+#include "shmq/daemon.h" /* the registry daemon shmqd, from a client's side */
 
 #endif /* SHMQ_H */

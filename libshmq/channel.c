@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "registry.h"
 #include "shm_layout.h"
 #include "wait.h"
 
@@ -260,10 +261,15 @@ int shmq_channel_open(shmq_bus *bus, const char *name, unsigned flags,
 	ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
-	r = shmqi_seg_open(path, SHMQI_KIND_CHANNEL, SHMQI_CHAN_RING_OFF + want.capacity, want.mode,
-			   seg_flags, chan_init, &want, &ch->seg);
+	r = shmqi_reg_open(bus, SHMQI_KIND_CHANNEL, name, flags, &(struct shmq_topic_config){ 0 },
+			   &(bool){ false });
+	if (r == 0)
+		r = shmqi_seg_open(path, SHMQI_KIND_CHANNEL, SHMQI_CHAN_RING_OFF + want.capacity,
+				   want.mode, seg_flags, chan_init, &want, &ch->seg);
 	if (r < 0)
 		goto err_free;
+	if (ch->seg.created)
+		shmqi_reg_created(bus, SHMQI_KIND_CHANNEL, name);
 	r = check_chan(ch, cfg ? cfg : &(struct shmq_channel_config){ 0 });
 	if (r == 0)
 		r = take_role(ch, role);

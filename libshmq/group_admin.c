@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "group_internal.h"
+#include "registry.h"
 
 #define MEMBERS_OFF 1280u /* body at 128, control block 1152 bytes */
 #define ACK_WAIT_MIN_NS 1000000ull /* 1 ms */
@@ -307,12 +308,22 @@ static int map_group(shmq_bus *bus, const char *topic, const char *group, unsign
 	r = shmqi_topic_map(bus, topic, flags & SHMQI_MAP_RDONLY, NULL, &g->t);
 	if (r < 0)
 		return r;
+	if (!(flags & SHMQI_MAP_RDONLY)) {
+		r = shmqi_reg_open(bus, SHMQI_KIND_GROUP, path + strlen(bus->ns) + 7, flags,
+				   &(struct shmq_topic_config){ 0 }, &(bool){ false });
+		if (r < 0) {
+			shmqi_seg_close(&g->t.seg);
+			return r;
+		}
+	}
 	seg_flags |= (flags & SHMQ_OPEN_CREATE) ? SHMQI_SEG_CREATE : 0;
 	seg_flags |= (flags & SHMQ_OPEN_EXCL) ? SHMQI_SEG_EXCL : 0;
 	seg_flags |= (flags & SHMQI_MAP_RDONLY) ? SHMQI_SEG_RDONLY : 0;
 	r = shmqi_seg_open(path, SHMQI_KIND_GROUP,
 			   cfg ? seg_size(cfg->max_members, cfg->max_pending) : 0,
 			   cfg ? cfg->mode : 0, seg_flags, group_init, &ia, &g->seg);
+	if (r == 0 && g->seg.created)
+		shmqi_reg_created(bus, SHMQI_KIND_GROUP, path + strlen(bus->ns) + 7);
 	if (r == 0) {
 		r = check_group(g, topic);
 		if (r == 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "registry.h"
 #include "topic_internal.h"
 
 #define SUBS_OFF 640u /* body at 128, control block 512 bytes */
@@ -179,15 +180,21 @@ static int check_topic(struct shmqi_tmap *t)
 int shmqi_topic_map(shmq_bus *bus, const char *name, unsigned flags,
 		    const struct shmq_topic_config *cfg, struct shmqi_tmap *t)
 {
-	struct shmq_topic_config want;
+	struct shmq_topic_config want, stored;
 	char path[SHMQI_PATH_MAX];
 	unsigned seg_flags = 0;
+	bool has_stored = false;
 	int r;
 
 	shmqi_detail_clear();
 	if ((flags & SHMQ_OPEN_EXCL) && !(flags & SHMQ_OPEN_CREATE))
 		return -EINVAL;
 	r = shmqi_seg_path(bus, name, path, sizeof(path));
+	/* Read-only looks ask nobody; the others ask shmqd, which may store the configuration. */
+	if (r == 0 && !(flags & SHMQI_MAP_RDONLY))
+		r = shmqi_reg_open(bus, SHMQI_KIND_TOPIC, name, flags, &stored, &has_stored);
+	if (r == 0 && !cfg && has_stored)
+		cfg = &stored;
 	if (r == 0)
 		r = resolve_cfg(cfg, &want);
 	if (r < 0)
@@ -206,6 +213,8 @@ int shmqi_topic_map(shmq_bus *bus, const char *name, unsigned flags,
 		shmqi_seg_close(&t->seg);
 		return r;
 	}
+	if (t->seg.created)
+		shmqi_reg_created(bus, SHMQI_KIND_TOPIC, name);
 	t->pid = (int32_t)getpid();
 	t->start_time = shmqi_proc_start(t->pid);
 	return 0;

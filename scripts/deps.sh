@@ -3,7 +3,7 @@
 # Install the Debian packages shmq needs that are missing (Debian 12); a no-op when all are there.
 set -euo pipefail
 
-pkgs=(gcc libc6-dev pkg-config meson ninja-build liburing-dev libcmocka-dev zlib1g-dev)
+pkgs=(gcc libc6-dev pkg-config meson ninja-build liburing-dev libcmocka-dev zlib1g-dev libjansson-dev)
 # The peer transports of shmq-bench compare; the benchmark builds without them (not run then).
 pkgs+=(libzmq3-dev libnng-dev)
 # iceoryx: the C binding to build against, and the iceoryx package's iox-roudi to run it.

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: MIT
+/*
+ * registry.c - the client side of shmqd: one connection per process, requests and replies
+ * in the protocol of docs/protocol.md, and the open calls' questions to the daemon.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "registry.h"
+#include "shm_layout.h"
+
+/* Back-off after a failed connect in auto mode: 10 ms, doubling to 1 s. */
+#define BACKOFF_MIN_NS 10000000ull
+#define BACKOFF_MAX_NS 1000000000ull
+
+/*
+ * The process's connection. One at a time (to the last namespace's socket asked); a child
+ * after fork() never uses its parent's: the daemon judges a connection by its peer's pidfd,
+ * which is the parent's.
+ */
+static struct {
+	pthread_mutex_t mu;
+	int fd;
+	pid_t pid; /* who connected fd */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint64_t retry_ns; /* no connect tried before this (auto mode) */
+	uint64_t backoff_ns;
+	uint64_t next_id;
+} conn = { .mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+
+int shmqi_daemon_mode(enum shmqi_daemon_mode *ret_mode)
+{
+	const char *v = getenv(SHMQ_DAEMON_ENV);
+
+	if (!v || !v[0] || !strcmp(v, "auto"))
+		*ret_mode = SHMQI_DAEMON_AUTO;
+	else if (!strcmp(v, "required"))
+		*ret_mode = SHMQI_DAEMON_REQUIRED;
+	else if (!strcmp(v, "off"))
+		*ret_mode = SHMQI_DAEMON_OFF;
+	else {
+		shmqi_detail("$" SHMQ_DAEMON_ENV " is \"%.32s\": auto, required or off", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int shmq_daemon_socket(const char *ns, char *buf, size_t len)
+{
+	char dflt[64];
+	const char *env = getenv(SHMQ_SOCKET_ENV), *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (!buf)
+		return -EINVAL;
+	if (!ns) {
+		ns = getenv(SHMQ_NAMESPACE_ENV);
+		if (!ns || !ns[0])
+			ns = "default";
+	}
+	if (!shmqi_valid_namespace(ns, "namespace"))
+		return -EINVAL;
+	if (env && env[0])
+		n = snprintf(buf, len, "%s", env);
+	else if (geteuid() == 0)
+		n = snprintf(buf, len, "/run/shmq/%s.sock", ns);
+	else if (xdg && xdg[0] == '/')
+		n = snprintf(buf, len, "%s/shmq/%s.sock", xdg, ns);
+	else {
+		snprintf(dflt, sizeof(dflt), "/tmp/shmq-%u", (unsigned)geteuid());
+		n = snprintf(buf, len, "%s/%s.sock", dflt, ns);
+	}
+	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(conn.path))
+		return -ENAMETOOLONG;
+	return n;
+}
+
+const char *shmqi_kind_proto(uint32_t kind)
+{
+	switch (kind) {
+	case SHMQI_KIND_CHANNEL:
+		return "channel";
+	case SHMQI_KIND_TOPIC:
+		return "topic";
+	case SHMQI_KIND_GROUP:
+		return "group";
+	}
+	return NULL;
+}
+
+json_t *shmqi_topic_cfg_json(const struct shmq_topic_config *c)
+{
+	return json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I}", "slots", (json_int_t)c->slots, "max_msg",
+			 (json_int_t)c->max_msg, "policy",
+			 c->policy == SHMQ_TOPIC_LOSSY ? "lossy" : "reliable", "mode",
+			 (json_int_t)c->mode, "max_subscribers", (json_int_t)c->max_subscribers,
+			 "max_producers", (json_int_t)c->max_producers, "claim_timeout_ns",
+			 (json_int_t)c->claim_timeout_ns);
+}
+
+/* An optional unsigned member of @j no larger than @max: 0 when absent. */
+static int get_u(const json_t *j, const char *key, uint64_t max, uint64_t *ret)
+{
+	const json_t *v = json_object_get(j, key);
+
+	*ret = 0;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) > max)
+		return -EINVAL;
+	*ret = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+int shmqi_topic_cfg_parse(const json_t *j, struct shmq_topic_config *c)
+{
+	const json_t *pol = json_object_get(j, "policy");
+	uint64_t v[7];
+	int r = 0;
+
+	if (!json_is_object(j))
+		return -EINVAL;
+	r |= get_u(j, "slots", UINT32_MAX, &v[0]);
+	r |= get_u(j, "max_msg", UINT32_MAX, &v[1]);
+	r |= get_u(j, "mode", 0777, &v[2]);
+	r |= get_u(j, "max_subscribers", UINT32_MAX, &v[3]);
+	r |= get_u(j, "max_producers", UINT32_MAX, &v[4]);
+	r |= get_u(j, "claim_timeout_ns", INT64_MAX, &v[5]);
+	if (r)
+		return -EINVAL;
+	v[6] = SHMQ_TOPIC_RELIABLE;
+	if (pol && json_is_string(pol) && !strcmp(json_string_value(pol), "lossy"))
+		v[6] = SHMQ_TOPIC_LOSSY;
+	else if (pol && (!json_is_string(pol) || strcmp(json_string_value(pol), "reliable")))
+		return -EINVAL;
+	*c = (struct shmq_topic_config){ .slots = (uint32_t)v[0],
+					 .max_msg = (uint32_t)v[1],
+					 .policy = (uint32_t)v[6],
+					 .mode = (uint32_t)v[2],
+					 .max_subscribers = (uint32_t)v[3],
+					 .max_producers = (uint32_t)v[4],
+					 .claim_timeout_ns = v[5] };
+	return 0;
+}
+
+/* ---- the connection (conn.mu held) ---- */
+
+static void drop_conn(void)
+{
+	/* A child's copy of its parent's descriptor is closed too: it is of no use here. */
+	if (conn.fd >= 0)
+		close(conn.fd);
+	conn.fd = -1;
+}
+
+static int dial(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* A connection to @path for this process: 0, or -ENOTCONN (none now, and not retried yet). */
+static int ensure_conn(const char *path)
+{
+	uint64_t now = shmqi_now_ns();
+	int fd;
+
+	if (conn.fd >= 0 && (conn.pid != getpid() || strcmp(conn.path, path))) {
+		drop_conn();
+		conn.retry_ns = 0;
+	}
+	if (conn.fd >= 0)
+		return 0;
+	if (strcmp(conn.path, path)) {
+		conn.retry_ns = 0;
+		conn.backoff_ns = 0;
+	}
+	snprintf(conn.path, sizeof(conn.path), "%s", path);
+	if (conn.retry_ns && now < conn.retry_ns && conn.pid == getpid())
+		return -ENOTCONN;
+	fd = dial(path);
+	conn.pid = getpid();
+	if (fd < 0) {
+		conn.backoff_ns = conn.backoff_ns ? conn.backoff_ns * 2 : BACKOFF_MIN_NS;
+		if (conn.backoff_ns > BACKOFF_MAX_NS)
+			conn.backoff_ns = BACKOFF_MAX_NS;
+		conn.retry_ns = now + conn.backoff_ns;
+		return -ENOTCONN;
+	}
+	conn.fd = fd;
+	conn.backoff_ns = 0;
+	conn.retry_ns = 0;
+	return 0;
+}
+
+/* Wait up to the reply timeout for a record; its length, or -errno (-ENOTCONN: gone). */
+static ssize_t read_record(char *buf, size_t len)
+{
+	struct pollfd p = { .fd = conn.fd, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	do
+		r = poll(&p, 1, SHMQI_REPLY_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return -ENOTCONN; /* a daemon that does not answer is as good as none */
+	n = recv(conn.fd, buf, len, MSG_TRUNC);
+	if (n <= 0)
+		return -ENOTCONN;
+	if ((size_t)n >= len)
+		return -EMSGSIZE;
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * One request and its reply on the connection (conn.mu held): the reply text in @buf.
+ * Records that are not the reply (events) are skipped.
+ */
+static ssize_t exchange(const char *path, const char *text, uint64_t id, char *buf, size_t len)
+{
+	size_t tlen = strlen(text);
+	json_t *rep, *rid;
+	ssize_t n;
+	bool again = true;
+
+	if (tlen > SHMQI_PROTO_MAX)
+		return -EMSGSIZE;
+retry:
+	if (ensure_conn(path) < 0)
+		return -ENOTCONN;
+	if (send(conn.fd, text, tlen, MSG_NOSIGNAL) != (ssize_t)tlen) {
+		drop_conn();
+		if (again) { /* a daemon restarted since: once more on a new connection */
+			again = false;
+			goto retry;
+		}
+		return -ENOTCONN;
+	}
+	for (;;) {
+		n = read_record(buf, len);
+		if (n < 0) {
+			drop_conn();
+			return n;
+		}
+		rep = json_loadb(buf, (size_t)n, 0, NULL);
+		rid = json_object_get(rep, "id");
+		if (rep && json_is_integer(rid) && (uint64_t)json_integer_value(rid) == id) {
+			json_decref(rep);
+			return n;
+		}
+		json_decref(rep);
+	}
+}
+
+static int daemon_path(const shmq_bus *bus, char *path, size_t len)
+{
+	int r = shmq_daemon_socket(bus->ns, path, len);
+
+	return r < 0 ? r : 0;
+}
+
+/* Send @req with "v" and "id" set; the reply, parsed, in *@ret. Takes @req's reference. */
+static int call(const shmq_bus *bus, json_t *req, json_t **ret)
+{
+	char path[sizeof(conn.path)], *text = NULL, *buf;
+	uint64_t id;
+	ssize_t n;
+	int r;
+
+	*ret = NULL;
+	r = daemon_path(bus, path, sizeof(path));
+	buf = malloc(SHMQI_PROTO_MAX + 1);
+	if (r < 0 || !buf || !req) {
+		free(buf);
+		json_decref(req);
+		return r < 0 ? r : -ENOMEM;
+	}
+	pthread_mutex_lock(&conn.mu);
+	id = ++conn.next_id;
+	if (json_object_set_new(req, "v", json_integer(SHMQI_PROTO_VERSION)) == 0 &&
+	    json_object_set_new(req, "id", json_integer((json_int_t)id)) == 0)
+		text = json_dumps(req, JSON_COMPACT);
+	n = text ? exchange(path, text, id, buf, SHMQI_PROTO_MAX + 1) : -ENOMEM;
+	pthread_mutex_unlock(&conn.mu);
+	free(text);
+	json_decref(req);
+	if (n >= 0) {
+		*ret = json_loadb(buf, (size_t)n, 0, NULL);
+		if (!*ret)
+			n = -EPROTO;
+	}
+	free(buf);
+	return n < 0 ? (int)n : 0;
+}
+
+int shmqi_reg_call(const shmq_bus *bus, json_t *req, json_t **ret_reply)
+{
+	const char *msg;
+	json_t *rep;
+	int r = call(bus, req, &rep), e;
+
+	*ret_reply = NULL;
+	if (r < 0)
+		return r;
+	if (json_is_true(json_object_get(rep, "ok"))) {
+		*ret_reply = rep;
+		return 0;
+	}
+	e = (int)json_integer_value(json_object_get(rep, "errno"));
+	if (e <= 0 || e > 4095)
+		e = EPROTO;
+	msg = json_string_value(json_object_get(rep, "message"));
+	shmqi_detail("shmqd: %s", msg ? msg : "refused with no message");
+	json_decref(rep);
+	return -e;
+}
+
+int shmqi_reg_open(const shmq_bus *bus, uint32_t kind, const char *name, unsigned flags,
+		   struct shmq_topic_config *ret_cfg, bool *ret_has_cfg)
+{
+	enum shmqi_daemon_mode mode;
+	char path[sizeof(conn.path)];
+	json_t *rep;
+	int r;
+
+	*ret_has_cfg = false;
+	r = shmqi_daemon_mode(&mode);
+	if (r < 0 || mode == SHMQI_DAEMON_OFF)
+		return r;
+	r = shmqi_reg_call(bus,
+			   json_pack("{s:s,s:s,s:s,s:b}", "op", "open", "kind",
+				     shmqi_kind_proto(kind), "name", name, "create",
+				     (flags & SHMQ_OPEN_CREATE) != 0),
+			   &rep);
+	if (r == -ENOTCONN) {
+		if (mode == SHMQI_DAEMON_AUTO)
+			return 0;
+		daemon_path(bus, path, sizeof(path));
+		shmqi_detail("$" SHMQ_DAEMON_ENV "=required and no shmqd answers on %s", path);
+		return -ECONNREFUSED;
+	}
+	if (r < 0)
+		return r;
+	if (kind == SHMQI_KIND_TOPIC && json_object_get(rep, "config") &&
+	    shmqi_topic_cfg_parse(json_object_get(rep, "config"), ret_cfg) == 0)
+		*ret_has_cfg = true;
+	json_decref(rep);
+	return 0;
+}
+
+void shmqi_reg_created(const shmq_bus *bus, uint32_t kind, const char *name)
+{
+	enum shmqi_daemon_mode mode;
+	json_t *rep;
+
+	if (shmqi_daemon_mode(&mode) < 0 || mode == SHMQI_DAEMON_OFF)
+		return;
+	if (shmqi_reg_call(bus,
+			   json_pack("{s:s,s:s,s:s}", "op", "created", "kind",
+				     shmqi_kind_proto(kind), "name", name),
+			   &rep) == 0)
+		json_decref(rep);
+}
+
+/* ---- public ---- */
+
+int shmq_daemon_ping(shmq_bus *bus)
+{
+	enum shmqi_daemon_mode mode;
+	json_t *rep;
+	int r;
+
+	if (!bus)
+		return -EINVAL;
+	r = shmqi_daemon_mode(&mode);
+	if (r < 0)
+		return r;
+	if (mode == SHMQI_DAEMON_OFF)
+		return 0;
+	r = shmqi_reg_call(bus, json_pack("{s:s}", "op", "ping"), &rep);
+	json_decref(rep);
+	return r == 0 ? 1 : r == -ENOTCONN ? 0 : r;
+}
+
+int shmq_daemon_request(shmq_bus *bus, const char *request, char *reply, size_t reply_len)
+{
+	json_t *req, *rep;
+	char *text;
+	size_t n;
+	int r;
+
+	if (!bus || !request || !reply)
+		return -EINVAL;
+	if (strlen(request) > SHMQI_PROTO_MAX)
+		return -EMSGSIZE;
+	req = json_loads(request, 0, NULL);
+	if (!json_is_object(req)) {
+		json_decref(req);
+		return -EINVAL;
+	}
+	r = call(bus, req, &rep);
+	if (r < 0)
+		return r;
+	text = json_dumps(rep, JSON_COMPACT);
+	json_decref(rep);
+	if (!text)
+		return -ENOMEM;
+	n = strlen(text);
+	if (n >= reply_len) {
+		free(text);
+		return -EMSGSIZE;
+	}
+	memcpy(reply, text, n + 1);
+	free(text);
+	return (int)n;
+}
