@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT
+/* test_reap.c - settling deaths now: dead claims, last producers. */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+
+#include "common.h"
+
+#define HOUR_NS 3600000000000ull
+#define LONG_WAIT_NS 60000000000ull /* a test that needs it has failed already */
+
+/* A reliable topic whose claim timeout (1 h) explains no skip within a test. */
+static struct shmq_topic_config hour_cfg(uint32_t slots)
+{
+	return (struct shmq_topic_config){ .slots = slots,
+					   .max_msg = 64,
+					   .policy = SHMQ_TOPIC_RELIABLE,
+					   .max_subscribers = 4,
+					   .max_producers = 4,
+					   .claim_timeout_ns = SHMQ_TOPIC_MAX_CLAIM_TIMEOUT_NS };
+}
+
+/* What a child does before it says it is ready (and waits to be killed). */
+struct job {
+	shmq_bus *bus;
+	const char *name;
+	int (*fn)(struct job *j);
+};
+
+/*
+ * Fork a child that runs @j->fn, tells us it is ready and waits to be killed; it dies with
+ * us if we fail first. A child whose job failed exits, and the read below sees no byte.
+ */
+static pid_t start_child(struct job *j)
+{
+	int ready[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(ready[0]);
+		if (j->fn(j) < 0 || write(ready[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return pid;
+}
+
+static void kill_child(pid_t pid)
+{
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(test_wait(pid), 128 + SIGKILL);
+}
+
+static struct shmq_topic_stats topic_stat(shmq_bus *bus, const char *name)
+{
+	struct shmq_topic_stats st;
+
+	assert_true(shmq_topic_stat(bus, name, &st, NULL, 0) >= 0);
+	return st;
+}
+
+/* ---- topics: dead claims ---- */
+
+static int open_pub_job(struct job *j)
+{
+	shmq_pub *p;
+
+	return shmq_pub_open(j->bus, j->name, 0, NULL, &p);
+}
+
+static int claim_job(struct job *j)
+{
+	shmq_pub *p;
+	void *buf;
+	int r = shmq_pub_open(j->bus, j->name, 0, NULL, &p);
+
+	return r < 0 ? r : shmq_pub_claim(p, 8, &buf);
+}
+
+/*
+ * A producer killed between claim and commit: the reap skips its record at once (the
+ * claim timeout is an hour), and the subscriber gets the next record from another producer.
+ * A live producer's outstanding claim is never skipped.
+ */
+static void test_dead_claim(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_topic_config cfg = hour_cfg(16);
+	struct job j = { bus, "claim", claim_job };
+	struct shmq_sub_msg m;
+	shmq_sub *sub = NULL;
+	shmq_pub *pub = NULL;
+	uint32_t subs = 9, prods = 9;
+	char buf[64];
+	void *zc;
+
+	(void)state;
+	assert_int_equal(shmq_sub_open(bus, "claim", SHMQ_OPEN_CREATE, &cfg, 0, &sub), 0);
+	assert_int_equal(shmq_pub_open(bus, "claim", 0, NULL, &pub), 0);
+	kill_child(start_child(&j)); /* record 1: claimed, never committed */
+	assert_int_equal(shmq_pub_send(pub, "two", 3, 2), 0);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &m), -EAGAIN); /* held at 1 */
+	assert_int_equal(topic_stat(bus, "claim").skipped, 0);
+	assert_int_equal(shmq_topic_reap(bus, "claim", &subs, &prods), 1);
+	assert_int_equal(subs, 0);
+	assert_int_equal(prods, 1);
+	assert_int_equal(topic_stat(bus, "claim").skipped, 1);
+	assert_int_equal(topic_stat(bus, "claim").producers, 1);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &m), 3);
+	assert_int_equal(m.seq, 2);
+	assert_int_equal(m.skipped, 1);
+	/* Our own outstanding claim (record 3): alive, so neither freed nor skipped. */
+	assert_int_equal(shmq_pub_claim(pub, 5, &zc), 0);
+	assert_int_equal(shmq_topic_reap(bus, "claim", &subs, &prods), 0);
+	assert_int_equal(topic_stat(bus, "claim").skipped, 1);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &m), -EAGAIN);
+	memcpy(zc, "three", 5);
+	assert_int_equal(shmq_pub_commit(pub, 5, 3), 0);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &m), 5);
+	assert_int_equal(m.seq, 3);
+	assert_int_equal(m.skipped, 0);
+	shmq_sub_close(sub);
+	shmq_pub_close(pub);
+	test_unlink(bus, "claim");
+	shmq_bus_close(bus);
+}
+
+/*
+ * A dead claim that no subscriber waits for (there is none) but that a producer a lap later
+ * would wait for, for the claim timeout: the reap skips it too, and the lap goes on.
+ */
+static void test_dead_claim_lap(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_topic_config cfg = hour_cfg(4);
+	struct job j = { bus, "lap", claim_job };
+	shmq_pub *pub = NULL;
+	uint64_t i;
+
+	(void)state;
+	assert_int_equal(shmq_pub_open(bus, "lap", SHMQ_OPEN_CREATE, &cfg, &pub), 0);
+	kill_child(start_child(&j)); /* record 1 */
+	for (i = 2; i <= 4; i++)
+		assert_int_equal(shmq_pub_send(pub, &i, sizeof(i), i), 0);
+	assert_int_equal(shmq_topic_reap(bus, "lap", NULL, NULL), 1);
+	assert_int_equal(topic_stat(bus, "lap").skipped, 1);
+	/* Record 5 takes record 1's slot: free now, not in an hour. */
+	assert_int_equal(shmq_pub_send(pub, &i, sizeof(i), i), 0);
+	assert_int_equal(topic_stat(bus, "lap").tail, 6);
+	shmq_pub_close(pub);
+	test_unlink(bus, "lap");
+	shmq_bus_close(bus);
+}
+
+/* ---- topics: the last producer's death ---- */
+
+struct sub_waiter {
+	shmq_sub *sub;
+	int r;
+};
+
+static void *sub_wait_thread(void *arg)
+{
+	struct sub_waiter *w = arg;
+
+	w->r = shmq_sub_wait(w->sub, 0, LONG_WAIT_NS);
+	return NULL;
+}
+
+/*
+ * The only producer is killed; the reap makes its death the last close: a parked
+ * subscriber gets -EPIPE (no timeout or wait slice would end its wait: the claim timeout is
+ * an hour). A subscriber that joins afterwards waits for a producer, as after a close, and
+ * a death freed after a close that was made already closes nothing again.
+ */
+static void test_dead_last_producer(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_topic_config cfg = hour_cfg(16);
+	struct job j = { bus, "last", open_pub_job };
+	shmq_sub *late = NULL, *later = NULL;
+	struct sub_waiter w = { 0 };
+	shmq_pub *pub = NULL;
+	uint32_t prods = 9;
+	pthread_t th;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(shmq_sub_open(bus, "last", SHMQ_OPEN_CREATE, &cfg, 0, &w.sub), 0);
+	pid = start_child(&j);
+	assert_int_equal(pthread_create(&th, NULL, sub_wait_thread, &w), 0);
+	kill_child(pid);
+	assert_int_equal(shmq_topic_reap(bus, "last", NULL, &prods), 1);
+	assert_int_equal(prods, 1);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(w.r, -EPIPE);
+	assert_int_equal(shmq_sub_wait(w.sub, 0, 0), -EPIPE);
+	/* Joined with no producer: it waits for one, and another reap does not end that. */
+	assert_int_equal(shmq_sub_open(bus, "last", 0, NULL, 0, &late), 0);
+	assert_int_equal(shmq_sub_wait(late, 0, 0), -ETIMEDOUT);
+	assert_int_equal(shmq_topic_reap(bus, "last", NULL, NULL), 0);
+	assert_int_equal(shmq_sub_wait(late, 0, 0), -ETIMEDOUT);
+	/* A producer opens; another one dies, unreaped; the first closes (the last live one). */
+	assert_int_equal(shmq_pub_open(bus, "last", 0, NULL, &pub), 0);
+	kill_child(start_child(&j));
+	shmq_pub_close(pub);
+	assert_int_equal(shmq_sub_wait(late, 0, 0), -EPIPE); /* a close after it joined */
+	assert_int_equal(shmq_sub_open(bus, "last", 0, NULL, 0, &later), 0);
+	/* Freeing the dead one's entry now is no further close. */
+	assert_int_equal(shmq_topic_reap(bus, "last", NULL, &prods), 1);
+	assert_int_equal(prods, 1);
+	assert_int_equal(shmq_sub_wait(later, 0, 0), -ETIMEDOUT);
+	shmq_sub_close(later);
+	shmq_sub_close(late);
+	shmq_sub_close(w.sub);
+	test_unlink(bus, "last");
+	shmq_bus_close(bus);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dead_claim),
+		cmocka_unit_test(test_dead_claim_lap),
+		cmocka_unit_test(test_dead_last_producer),
+	};
+
+	if (argc > 1) /* a test name pattern, to run one test while debugging */
+		cmocka_set_test_filter(argv[1]);
+	return cmocka_run_group_tests_name("reap", tests, NULL, test_cleanup);
+}
