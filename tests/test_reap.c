@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* test_reap.c - settling deaths now: dead claims, last producers. */
+/* test_reap.c - settling deaths now: dead claims, last producers, group members. */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -226,12 +226,98 @@ static void test_dead_last_producer(void **state)
 	shmq_bus_close(bus);
 }
 
+/* ---- consumer groups ---- */
+
+static int member_job(struct job *j)
+{
+	shmq_group *g = NULL;
+	struct shmq_group_msg m;
+	uint64_t v;
+	int r = shmq_group_open(j->bus, j->name, "g", 0, NULL, &g);
+
+	for (int i = 0; r == 0 && i < 2; i++)
+		r = shmq_group_recv(g, &v, sizeof(v), &m) == (int)sizeof(v) ? 0 : -EIO;
+	return r;
+}
+
+static struct shmq_group_stats group_stat(shmq_bus *bus)
+{
+	struct shmq_group_stats st;
+
+	assert_true(shmq_group_stat(bus, "t", "g", &st, NULL, 0) >= 0);
+	return st;
+}
+
+/*
+ * A member killed while it holds two leases of an hour: the reap frees its entry without
+ * joining, the leases go back as failures, and another member gets them as redeliveries
+ * (attempt 2) at once, before the record nobody had.
+ */
+static void test_group_dead_member(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_topic_config cfg = hour_cfg(64);
+	struct shmq_group_config gc = {
+		.ack_wait_ns = HOUR_NS, .backoff_ns = 1, .backoff_max_ns = 1, .backoff_mult = 1
+	};
+	struct job j = { bus, "t", member_job };
+	struct shmq_group_stats st;
+	struct shmq_group_msg m;
+	shmq_group *g = NULL;
+	shmq_pub *pub = NULL;
+	uint32_t members = 9;
+	uint64_t v, seen = 0;
+
+	(void)state;
+	assert_int_equal(shmq_pub_open(bus, "t", SHMQ_OPEN_CREATE, &cfg, &pub), 0);
+	assert_int_equal(
+		shmq_group_open(bus, "t", "g", SHMQ_OPEN_CREATE | SHMQ_SUB_EARLIEST, &gc, &g), 0);
+	for (v = 1; v <= 3; v++)
+		assert_int_equal(shmq_pub_send(pub, &v, sizeof(v), v), 0);
+	kill_child(start_child(&j)); /* it held records 1 and 2 */
+	st = group_stat(bus);
+	assert_int_equal(st.in_flight, 2);
+	assert_int_equal(st.delayed, 0);
+	assert_int_equal(shmq_group_reap(bus, "t", "g", &members), 1);
+	assert_int_equal(members, 1);
+	st = group_stat(bus);
+	assert_int_equal(st.in_flight, 0);
+	assert_int_equal(st.delayed, 2);
+	assert_int_equal(st.members, 1);
+	assert_int_equal(shmq_group_reap(bus, "t", "g", &members), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(shmq_group_recv(g, &v, sizeof(v), &m), (int)sizeof(v));
+		assert_true(v == 1 || v == 2);
+		seen |= 1u << v;
+		assert_int_equal(m.attempt, 2);
+		assert_int_equal(m.failed, 1);
+		assert_int_equal(shmq_group_ack(g, m.lease), 0);
+	}
+	assert_int_equal(seen, 6);
+	assert_int_equal(shmq_group_recv(g, &v, sizeof(v), &m), (int)sizeof(v));
+	assert_int_equal(v, 3);
+	assert_int_equal(m.attempt, 1);
+	assert_int_equal(shmq_group_ack(g, m.lease), 0);
+	assert_int_equal(group_stat(bus).floor, 4);
+	/* Errors as for shmq_group_stat(). */
+	assert_int_equal(shmq_group_reap(bus, "t", "none", NULL), -ENOENT);
+	assert_int_equal(shmq_group_reap(bus, "t", "a b", NULL), -EINVAL);
+	assert_int_equal(shmq_group_reap(bus, "none", "g", NULL), -ENOENT);
+	assert_int_equal(shmq_group_reap(NULL, "t", "g", NULL), -EINVAL);
+	shmq_group_close(g);
+	shmq_pub_close(pub);
+	assert_int_equal(shmq_group_delete(bus, "t", "g", 0), 0);
+	test_unlink(bus, "t");
+	shmq_bus_close(bus);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dead_claim),
 		cmocka_unit_test(test_dead_claim_lap),
 		cmocka_unit_test(test_dead_last_producer),
+		cmocka_unit_test(test_group_dead_member),
 	};
 
 	if (argc > 1) /* a test name pattern, to run one test while debugging */
