@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* test_reap.c - settling deaths now: dead claims, last producers, group members. */
+/* test_reap.c - settling deaths now: dead claims, last producers, group members, channel roles. */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -311,6 +311,144 @@ static void test_group_dead_member(void **state)
 	shmq_bus_close(bus);
 }
 
+/* ---- channels ---- */
+
+static int chan_producer_job(struct job *j)
+{
+	shmq_channel *ch;
+	int r = shmq_channel_open(j->bus, j->name, SHMQ_OPEN_PRODUCER, NULL, &ch);
+
+	return r < 0 ? r : shmq_channel_send(ch, j->name, 1);
+}
+
+static int chan_consumer_job(struct job *j)
+{
+	shmq_channel *ch;
+
+	return shmq_channel_open(j->bus, j->name, SHMQ_OPEN_CONSUMER, NULL, &ch);
+}
+
+struct many_waiter {
+	struct shmq_wait_item item;
+	int r;
+};
+
+static void *wait_many_thread(void *arg)
+{
+	struct many_waiter *w = arg;
+
+	w->r = shmq_wait_many(&w->item, 1, 0, LONG_WAIT_NS);
+	return NULL;
+}
+
+static struct shmq_channel_stats chan_stats(const shmq_channel *ch)
+{
+	struct shmq_channel_stats st;
+
+	assert_int_equal(shmq_channel_stats(ch, &st), 0);
+	return st;
+}
+
+/*
+ * A producer killed: the reap frees its role and closes the channel for it, so that a
+ * consumer parked in shmq_wait_many() (which never judges liveness) gets -EPIPE. What a
+ * dead producer published comes first; a producer that opens afterwards reopens.
+ */
+static void test_channel_dead_producer(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct job j = { bus, "c", chan_producer_job };
+	struct many_waiter w = { 0 };
+	shmq_channel *ch = NULL;
+	unsigned roles = 0;
+	pthread_t th;
+	char buf[8];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(
+		shmq_channel_open(bus, "c", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, NULL, &ch), 0);
+	pid = start_child(&j);
+	assert_int_equal(shmq_channel_recv(ch, buf, sizeof(buf), NULL), 1);
+	assert_int_equal(chan_stats(ch).producer_pid, pid);
+	w.item.ch = ch;
+	assert_int_equal(pthread_create(&th, NULL, wait_many_thread, &w), 0);
+	kill_child(pid);
+	assert_int_equal(shmq_channel_reap(bus, "c", &roles), 1);
+	assert_int_equal(roles, SHMQ_OPEN_PRODUCER);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(w.r, 1);
+	assert_int_equal(w.item.ready, -EPIPE);
+	assert_int_equal(chan_stats(ch).producer_pid, 0);
+	assert_int_equal(shmq_channel_wait(ch, 0, 0), -EPIPE);
+	assert_int_equal(shmq_channel_reap(bus, "c", &roles), 0);
+	assert_int_equal(roles, 0);
+	/* Another producer opens, publishes and dies: its message first, then -EPIPE. */
+	kill_child(start_child(&j));
+	assert_int_equal(shmq_channel_reap(bus, "c", &roles), 1);
+	assert_int_equal(shmq_channel_wait(ch, 0, 0), 0);
+	assert_int_equal(shmq_channel_recv(ch, buf, sizeof(buf), NULL), 1);
+	assert_int_equal(shmq_channel_wait(ch, 0, 0), -EPIPE);
+	/* Errors. */
+	assert_int_equal(shmq_channel_reap(bus, "none", NULL), -ENOENT);
+	assert_int_equal(shmq_channel_reap(bus, "a b", NULL), -EINVAL);
+	assert_int_equal(shmq_channel_reap(NULL, "c", NULL), -EINVAL);
+	shmq_channel_close(ch);
+	test_unlink(bus, "c");
+	shmq_bus_close(bus);
+}
+
+/*
+ * A consumer killed while the producer waits for room: the reap frees its role and the
+ * producer's wait says -EPIPE, however recently it judged the consumer alive. A consumer
+ * that opens ends that.
+ */
+static void test_channel_dead_consumer(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_channel_config cfg = { .capacity = SHMQ_MIN_CAPACITY, .max_msg = 64 };
+	struct job j = { bus, "d", chan_consumer_job };
+	shmq_channel *ch = NULL, *cons = NULL;
+	unsigned roles = 0;
+	char buf[64] = { 0 };
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(
+		shmq_channel_open(bus, "d", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &cfg, &ch), 0);
+	pid = start_child(&j);
+	while (shmq_channel_send(ch, buf, sizeof(buf)) == 0)
+		;
+	assert_int_equal(shmq_channel_send(ch, buf, sizeof(buf)), -EAGAIN);
+	assert_int_equal(shmq_channel_wait_room(ch, sizeof(buf), 0, 0), -ETIMEDOUT); /* alive */
+	assert_int_equal(chan_stats(ch).consumer_pid, pid);
+	kill_child(pid);
+	assert_int_equal(shmq_channel_reap(bus, "d", &roles), 1);
+	assert_int_equal(roles, SHMQ_OPEN_CONSUMER);
+	assert_int_equal(chan_stats(ch).consumer_pid, 0);
+	assert_int_equal(shmq_channel_wait_room(ch, sizeof(buf), 0, 0), -EPIPE);
+	/* A new consumer: no -EPIPE any more; room once it receives. */
+	assert_int_equal(shmq_channel_open(bus, "d", SHMQ_OPEN_CONSUMER, NULL, &cons), 0);
+	assert_int_equal(shmq_channel_wait_room(ch, sizeof(buf), 0, 0), -ETIMEDOUT);
+	while (shmq_channel_recv(cons, buf, sizeof(buf), NULL) == (int)sizeof(buf))
+		;
+	assert_int_equal(shmq_channel_wait_room(ch, sizeof(buf), 0, 0), 0);
+	/* A topic is not a channel. */
+	{
+		struct shmq_topic_config tc = hour_cfg(4);
+		shmq_pub *pub = NULL;
+
+		assert_int_equal(shmq_pub_open(bus, "dt", SHMQ_OPEN_CREATE, &tc, &pub), 0);
+		assert_int_equal(shmq_channel_reap(bus, "dt", NULL), -EPROTOTYPE);
+		shmq_pub_close(pub);
+		test_unlink(bus, "dt");
+	}
+	shmq_channel_close(cons);
+	shmq_channel_close(ch);
+	test_unlink(bus, "d");
+	shmq_bus_close(bus);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +456,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_dead_claim_lap),
 		cmocka_unit_test(test_dead_last_producer),
 		cmocka_unit_test(test_group_dead_member),
+		cmocka_unit_test(test_channel_dead_producer),
+		cmocka_unit_test(test_channel_dead_consumer),
 	};
 
 	if (argc > 1) /* a test name pattern, to run one test while debugging */

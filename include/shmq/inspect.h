@@ -17,8 +17,8 @@ extern "C" {
 /*
  * For tools (shmq ls, shmq stat) and supervisors: calls that take no role and no table
  * entry, so that they work however many producers and consumers hold the object, and that
- * (except shmq_topic_reap()) attach read-only, so that a user with read permission on a
- * segment may use them.
+ * (except the reaping calls, shmq_channel_reap() and shmq_topic_reap()) attach read-only, so
+ * that a user with read permission on a segment may use them.
  */
 
 /* What an object is (struct shmq_object_info.kind). */
@@ -105,6 +105,32 @@ SHMQ_API int shmq_bus_list(shmq_bus *bus, struct shmq_object_info *objs, size_t 
  */
 SHMQ_API int shmq_channel_stat(shmq_bus *bus, const char *name,
 			       struct shmq_channel_stats *ret_stats);
+
+/**
+ * shmq_channel_reap() - free the roles of a channel whose holders are dead, and tell the
+ * other side now, as a close would.
+ * @bus:       the bus
+ * @name:      the channel's name
+ * @ret_roles: if not NULL, on success the roles freed: SHMQ_OPEN_PRODUCER and/or
+ *             SHMQ_OPEN_CONSUMER
+ *
+ * Each holder is judged as an open judges it (pid, process start time, pid namespace: a
+ * holder in another pid namespace counts as alive). A dead producer's role is freed and the
+ * channel closed for it: the consumer's waits, the prepared, multi and fd waits too (which
+ * do not judge liveness themselves), end with -EPIPE once the messages it published are
+ * received, as after shmq_channel_close(). A dead consumer's role is freed and a producer
+ * in shmq_channel_wait_room() gets -EPIPE unless room came, as it would when it judged the
+ * death itself; a consumer that opens ends that. Without this call shmq_channel_wait() and
+ * shmq_channel_wait_room() notice a dead peer themselves, within 10 ms (their judging
+ * interval), and the dead holder's role is taken over by the next open.
+ *
+ * Attaches read-write: the caller needs write permission on the segment.
+ *
+ * Return: the number of roles freed (0-2), or -EINVAL (bad name), -ENOENT, -EACCES,
+ * -EPROTOTYPE (the object is a topic), -EPROTO; shmq_last_detail() as for
+ * shmq_channel_open().
+ */
+SHMQ_API int shmq_channel_reap(shmq_bus *bus, const char *name, unsigned *ret_roles);
 
 /**
  * shmq_topic_reap() - free the entries that dead processes left in a topic's subscriber and
