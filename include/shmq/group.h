@@ -34,8 +34,9 @@ extern "C" {
  * -ESTALE and nothing changes (the lease expired, or its record went to another member).
  *
  * A member that dies has its leases released for redelivery as soon as another member
- * notices (members look every 10 ms while they receive or wait), without waiting for
- * @ack_wait; a live but slow member keeps its lease until @ack_wait. Holder deaths and
+ * notices (members look every 10 ms while they receive or wait) or a supervisor calls
+ * shmq_group_reap(), without waiting for @ack_wait; a live but slow member keeps its lease
+ * until @ack_wait. Holder deaths and
  * expiries count as failures, as nacks do: a record that fails @max_deliveries times is
  * dead-lettered, so a record that kills its consumer every time does not loop forever.
  *
