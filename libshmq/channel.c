@@ -228,8 +228,9 @@ static int take_role(struct shmq_channel *ch, unsigned role)
 	r = role == SHMQ_OPEN_PRODUCER ? producer_resume(ch) : consumer_resume(ch);
 	if (r < 0)
 		shmqi_owner_free(owner, ch->head, ch->pid, NULL, NULL, NULL);
-	else if (role == SHMQ_OPEN_PRODUCER)
-		shmqi_wait_close(&ch->ctl->wait, false);
+	else /* a close a reaper made for our dead predecessor ends (shmq_channel_reap()) */
+		shmqi_wait_close(role == SHMQ_OPEN_PRODUCER ? &ch->ctl->wait : &ch->ctl->room,
+				 false);
 	return r;
 }
 
@@ -926,4 +927,61 @@ int shmq_channel_stat(shmq_bus *bus, const char *name, struct shmq_channel_stats
 	if (r == 0)
 		*ret_stats = s;
 	return r;
+}
+
+/* ---- reaping dead role holders ---- */
+
+/*
+ * Free role @role if its holder is dead, and tell the other side as a close would: a
+ * consumer waiting for messages, or a producer waiting for room (on the room wait block,
+ * which only this closes). The close comes first: a new holder that takes the role after
+ * our free reads it when it opens, and clears it (its seq_cst load in shmqi_wait_close());
+ * one that took the role from the dead holder before our free makes our CAS fail, and our
+ * close is undone unless it was cleared already. Return: true when we freed it.
+ */
+static bool reap_role(struct shmq_channel *ch, unsigned role)
+{
+	struct shmqi_owner *o = role_owner(ch, role);
+	struct shmqi_wait *w = role == SHMQ_OPEN_PRODUCER ? &ch->ctl->wait : &ch->ctl->room;
+	/* O1: pairs with the final head CAS of shmqi_entry_set(): the owner's fields. */
+	uint64_t h = atomic_load_explicit(&o->head, memory_order_acquire);
+	uint32_t closed;
+
+	if (shmqi_head_pid(h) == 0 || shmqi_entry_alive(o, h))
+		return false;
+	closed = shmqi_wait_close_dead(w);
+	if (shmqi_owner_free_dead(o, h))
+		return true;
+	h = atomic_load_explicit(&o->head, memory_order_acquire);
+	if (shmqi_head_pid(h) != 0 && shmqi_entry_alive(o, h))
+		shmqi_wait_reopen(w, closed);
+	return false;
+}
+
+int shmq_channel_reap(shmq_bus *bus, const char *name, unsigned *ret_roles)
+{
+	static const struct shmq_channel_config any; /* attach: no field to compare */
+	struct shmq_channel ch = { 0 };
+	char path[SHMQI_PATH_MAX];
+	unsigned roles = 0;
+	int r;
+
+	shmqi_detail_clear();
+	r = shmqi_seg_path(bus, name, path, sizeof(path));
+	if (r < 0)
+		return r;
+	r = shmqi_seg_open(path, SHMQI_KIND_CHANNEL, 0, 0, 0, chan_init, NULL, &ch.seg);
+	if (r < 0)
+		return r;
+	r = check_chan(&ch, &any);
+	if (r == 0) {
+		roles |= reap_role(&ch, SHMQ_OPEN_PRODUCER) ? SHMQ_OPEN_PRODUCER : 0;
+		roles |= reap_role(&ch, SHMQ_OPEN_CONSUMER) ? SHMQ_OPEN_CONSUMER : 0;
+	}
+	shmqi_seg_close(&ch.seg);
+	if (r < 0)
+		return r;
+	if (ret_roles)
+		*ret_roles = roles;
+	return !!(roles & SHMQ_OPEN_PRODUCER) + !!(roles & SHMQ_OPEN_CONSUMER);
 }

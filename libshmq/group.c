@@ -342,20 +342,42 @@ static void clear_dead(void *ctx, void *arg)
 	shmqi_group_fold(c->g, &c->g->members[c->idx]);
 }
 
-/* A dead member's entry: take it, send its leases back, free it. */
+/*
+ * A dead member's entry: take it, send its leases back, free it. A judge without an entry
+ * of its own (shmq_group_reap()) marks what it takes BUSY with the dead member's index: the
+ * entry is ours while we recover it (grabbed, O1), and if we die meanwhile, the next judge
+ * finds it dead again and recovers those leases with the rest.
+ */
 static bool reap_member(void *arg, uint32_t i, uint64_t head)
 {
 	struct recover_ctx c = { .g = arg, .idx = i };
 
+	if (!c.g->me)
+		c.g->idx = i;
 	return shmqi_owner_free(&c.g->members[i].owner, head, c.g->pid, clear_dead, &c, NULL);
 }
 
-void shmqi_group_judge(shmq_group *g, uint64_t now, bool force)
+uint32_t shmqi_group_judge(shmq_group *g, uint64_t now, bool force)
 {
 	if (!force && now - g->last_judge_ns < JUDGE_NS)
-		return;
+		return 0;
 	g->last_judge_ns = now;
-	shmqi_owner_scan(g->members, sizeof(*g->members), g->max_members, false, reap_member, g);
+	return shmqi_owner_scan(g->members, sizeof(*g->members), g->max_members, false, reap_member,
+				g);
+}
+
+uint32_t shmqi_group_reap(shmq_group *g)
+{
+	uint32_t n;
+
+	assert(!g->me);
+	n = shmqi_group_judge(g, shmqi_now_ns(), true);
+	if (n == 0)
+		return 0;
+	/* Recovery woke them for each lease it put back already; this one makes sure every
+	 * parked member has looked again once the judgement is over. */
+	wake_members(g);
+	return n;
 }
 
 /* ---- receiving ---- */

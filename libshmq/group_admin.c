@@ -693,6 +693,30 @@ int shmq_group_stat(shmq_bus *bus, const char *topic, const char *group,
 	return (int)st.members;
 }
 
+int shmq_group_reap(shmq_bus *bus, const char *topic, const char *group, uint32_t *ret_members)
+{
+	shmq_group g = { 0 };
+	uint32_t n;
+	int r;
+
+	shmqi_detail_clear();
+	if (!bus)
+		return -EINVAL;
+	g.bus = *bus;
+	snprintf(g.topic, sizeof(g.topic), "%s", topic ? topic : "");
+	r = map_group(bus, topic, group, 0, NULL, &g);
+	if (r < 0)
+		return r;
+	/* No member entry of ours (g.me NULL): the judge recovers as each dead member. */
+	g.pid = (int32_t)getpid();
+	n = shmqi_group_reap(&g);
+	shmq_pub_close(g.dlq); /* opened if a lease ran out of deliveries */
+	unmap_group(&g);
+	if (ret_members)
+		*ret_members = n;
+	return (int)n;
+}
+
 int shmq_topic_groups(shmq_bus *bus, const char *topic, char (*names)[SHMQ_GROUP_NAME_MAX + 1],
 		      size_t max)
 {

@@ -35,7 +35,7 @@ struct shmq_group {
 	struct shmqi_tmap t; /* the topic, mapped; no entry of its tables is taken */
 	struct shmqi_gate *gate;
 	struct shmqi_member *me;
-	uint32_t idx; /* our member entry */
+	uint32_t idx; /* our member entry (a reaper's: the dead member's it recovers) */
 	uint64_t head; /* its owner head, as our take left it */
 	int32_t pid;
 	/* the configuration, read and checked once */
@@ -74,7 +74,13 @@ void shmqi_group_publish(shmq_group *g);
 void shmqi_group_recover(shmq_group *g, uint32_t holder, bool failure);
 /* Fold a member entry's counters into the group's before the entry is reset. */
 void shmqi_group_fold(shmq_group *g, struct shmqi_member *m);
-void shmqi_group_judge(shmq_group *g, uint64_t now, bool force);
+/*
+ * Free the entries of dead members, their leases back for redelivery (failures), at most
+ * every 10 ms unless @force. Return: how many entries were freed.
+ */
+uint32_t shmqi_group_judge(shmq_group *g, uint64_t now, bool force);
+/* shmqi_group_judge() now, by a handle that holds no member entry; parked members woken. */
+uint32_t shmqi_group_reap(shmq_group *g);
 void shmqi_group_lease(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint64_t busy,
 		       uint64_t now, bool fresh, struct shmqi_glease *o);
 int shmqi_group_next(shmq_group *g, struct shmqi_glease *o);

@@ -256,10 +256,26 @@ int shmq_bus_list(shmq_bus *bus, struct shmq_object_info *objs, size_t max)
 
 /* ---- reaping a topic's dead entries ---- */
 
+/*
+ * The topic's last live producer died, and we freed a dead producer's entry: parked
+ * subscribers get -EPIPE, as for a last close, unless the topic says closed already (a
+ * subscriber that joined since then waits for a producer, and must go on waiting). A
+ * producer that opens meanwhile clears the close if its open reads it; if its open read the
+ * word before our close, its take (seq_cst) came before our recount (seq_cst), which sees
+ * it, and we undo our close.
+ */
+static void close_for_dead(struct shmqi_tmap *t)
+{
+	uint32_t closed = shmqi_wait_close_dead(&t->ctl->wait);
+
+	if (closed && shmqi_count_prods(t) != 0)
+		shmqi_wait_reopen(&t->ctl->wait, closed);
+}
+
 int shmq_topic_reap(shmq_bus *bus, const char *name, uint32_t *ret_subs, uint32_t *ret_prods)
 {
 	struct shmqi_tmap t = { 0 };
-	uint32_t subs, prods;
+	uint32_t subs, prods, skipped;
 	int r;
 
 	shmqi_detail_clear();
@@ -267,7 +283,14 @@ int shmq_topic_reap(shmq_bus *bus, const char *name, uint32_t *ret_subs, uint32_
 	if (r < 0)
 		return r;
 	subs = shmqi_reap_dead_subs(&t);
+	/* Before the producer entries are freed: a freed one may be taken, and its claim
+	 * cleared, by a producer that opens meanwhile, and we would not see where to look. */
+	skipped = shmqi_skip_dead_claims(&t);
 	prods = shmqi_reap_dead_prods(&t);
+	if (skipped) /* W1: the skips are published (R1); subscribers parked at them go on */
+		shmqi_notify(&t.ctl->park_state, &t.ctl->wait);
+	if (prods && shmqi_count_prods(&t) == 0)
+		close_for_dead(&t);
 	shmqi_seg_close(&t.seg);
 	if (ret_subs)
 		*ret_subs = subs;

@@ -361,6 +361,108 @@ bool shmqi_skip_dead_claim(const struct shmqi_tmap *t, uint64_t seq, uint64_t v)
 	return true;
 }
 
+/* ---- dead claims, skipped at once (shmq_topic_reap()) ---- */
+
+/* Records [from, to) a reap looks at. */
+struct seq_range {
+	uint64_t from, to;
+};
+
+/*
+ * Where the records that a subscriber or group still needs start: the lowest cursor that
+ * gates (ACTIVE), but not below the oldest record retained; @tail when nothing gates.
+ * Relaxed: this only says where to look, and shmqi_skip_dead_claim() judges every record
+ * looked at; a cursor only grows, so a stale one widens the look.
+ */
+static uint64_t needed_from(const struct shmqi_tmap *t, uint64_t tail)
+{
+	uint64_t min = tail, oldest = shmqi_oldest(t, tail), c;
+	uint32_t i;
+
+	for (i = 0; i < t->max_subs; i++) {
+		if (atomic_load_explicit(&t->subs[i].state, memory_order_relaxed) !=
+		    SHMQI_SUB_ACTIVE)
+			continue;
+		c = atomic_load_explicit(&t->subs[i].cursor, memory_order_relaxed);
+		min = c < min ? c : min;
+	}
+	for (i = 0; i < SHMQI_TOPIC_GATES; i++) {
+		if (atomic_load_explicit(&t->gates[i].state, memory_order_relaxed) !=
+		    SHMQI_GATE_ACTIVE)
+			continue;
+		c = atomic_load_explicit(&t->gates[i].cursor, memory_order_relaxed);
+		min = c < min ? c : min;
+	}
+	return min > oldest ? min : oldest;
+}
+
+/*
+ * The claim producer entry @i still shows, if its owner is dead or gone (a live owner's
+ * claim is its own business): its records from @floor on and below @tail, into @r.
+ * Relaxed loads of the claim: as in needed_from(), only where to look.
+ */
+static bool dead_claim(const struct shmqi_tmap *t, uint32_t i, uint64_t floor, uint64_t tail,
+		       struct seq_range *r)
+{
+	const struct shmqi_prod_slot *p = &t->prods[i];
+	/* O1: pairs with the final head CAS of shmqi_entry_set(): the owner's fields. */
+	uint64_t h = atomic_load_explicit(&p->owner.head, memory_order_acquire);
+	uint64_t first = atomic_load_explicit(&p->pending, memory_order_relaxed);
+	uint64_t n = atomic_load_explicit(&p->pending_n, memory_order_relaxed);
+
+	if (first == 0 || first >= tail ||
+	    (shmqi_head_pid(h) != 0 && shmqi_entry_alive(&p->owner, h)))
+		return false;
+	r->from = first > floor ? first : floor;
+	r->to = n < tail - first ? first + n : tail;
+	return r->from < r->to;
+}
+
+/* Record @seq, unless it is finished or a later lap's: skipped if no live producer claims it. */
+static bool skip_unfinished(const struct shmqi_tmap *t, uint64_t seq)
+{
+	/* A1: pairs with R1 of whoever finished the slot's last record, as in next_rec(). */
+	uint64_t v = atomic_load_explicit(&shmqi_slot_at(t, seq)->stamp, memory_order_acquire);
+
+	if (shmqi_stamp_seq(v) > seq ||
+	    (shmqi_stamp_seq(v) == seq && (v & 3) >= SHMQI_STAMP_COMMITTED))
+		return false;
+	return shmqi_skip_dead_claim(t, seq, v);
+}
+
+static int by_from(const void *a, const void *b)
+{
+	const struct seq_range *x = a, *y = b;
+
+	return x->from < y->from ? -1 : x->from > y->from;
+}
+
+uint32_t shmqi_skip_dead_claims(struct shmqi_tmap *t)
+{
+	struct seq_range r[SHMQ_TOPIC_MAX_PRODUCERS + 1];
+	uint64_t tail, floor, done = 0, s;
+	uint32_t i, n = 0, changed = 0;
+
+	/* A3: pairs with R3 in claim_seqs(): the claimant of every record below it is in the
+	 * producer table when shmqi_skip_dead_claim() judges it. */
+	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
+	if (tail == 0 || tail >= SHMQI_SEQ_MAX)
+		return 0; /* corrupt: the next claim reports it */
+	floor = tail > 2 * (uint64_t)t->slots ? tail - 2 * (uint64_t)t->slots : 1;
+	r[0] = (struct seq_range){ needed_from(t, tail), tail };
+	n = r[0].from < r[0].to;
+	for (i = 0; i < t->max_prods; i++)
+		n += dead_claim(t, i, floor, tail, &r[n]);
+	qsort(r, n, sizeof(r[0]), by_from);
+	/* In sequence order, each record once: a slot's earlier unfinished record comes first. */
+	for (i = 0; i < n; i++) {
+		for (s = r[i].from > done ? r[i].from : done; s < r[i].to; s++)
+			changed += skip_unfinished(t, s);
+		done = r[i].to > done ? r[i].to : done;
+	}
+	return changed;
+}
+
 void shmqi_raise_start(const struct shmqi_tmap *t, uint64_t start)
 {
 	/* F1: relaxed; the caller's S1 or R2 store that follows orders it (topic_internal.h). */

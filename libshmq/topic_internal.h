@@ -136,6 +136,15 @@ uint32_t shmqi_count_prods(struct shmqi_tmap *t);
  */
 bool shmqi_skip_dead_claim(const struct shmqi_tmap *t, uint64_t seq, uint64_t v);
 /*
+ * Skip, now, the records claimed but unfinished whose claimant is dead: each record from
+ * the oldest one that a subscriber or group still needs to the tail, and the records of the
+ * claims that dead producers' entries (or free ones) still show, from two laps below the
+ * tail on (a producer a lap later may wait there). Each is judged by shmqi_skip_dead_claim():
+ * a live claimant's record is never skipped. Return: how many records changed (skipped
+ * here, or by another finder meanwhile).
+ */
+uint32_t shmqi_skip_dead_claims(struct shmqi_tmap *t);
+/*
  * No producer may take a record at or above @start, and below our cursor, as passed by us:
  * records claimed before we joined may still be being written (F1). Ordered before S1 or
  * R2 by the caller; a relaxed RMW of a word that only grows.

@@ -44,6 +44,21 @@ static inline void shmqi_notify(_Atomic uint32_t *park_state, struct shmqi_wait 
 void shmqi_wait_close(struct shmqi_wait *w, bool closed);
 
 /*
+ * Close on behalf of a writer that died (a reaper judged it): as shmqi_wait_close(@w, true),
+ * unless the word says closed already. Then its readers were told, and a reader that joined
+ * since found that close and must not take this for a later one. Return: the word written,
+ * or 0 when nothing was.
+ */
+uint32_t shmqi_wait_close_dead(struct shmqi_wait *w);
+
+/*
+ * Undo the shmqi_wait_close_dead() that wrote @closed, if the word still holds it: a live
+ * writer turned up while the reaper closed. Readers that woke to the close meanwhile may
+ * have returned -EPIPE, as for a writer that closes and opens again. @closed 0: nothing.
+ */
+void shmqi_wait_reopen(struct shmqi_wait *w, uint32_t closed);
+
+/*
  * What a parker looks for: true when the reader has something to do. @thorough: the call
  * comes from the park loop (rare), so slower checks are welcome; false while spinning.
  */

@@ -259,7 +259,12 @@ static int park_enable(_Atomic uint32_t *state)
 
 void shmqi_wait_close(struct shmqi_wait *w, bool closed)
 {
-	uint32_t c = atomic_load_explicit(&w->closed, memory_order_relaxed), want;
+	/*
+	 * seq_cst: a writer that opens (@closed false) after taking its role or table entry
+	 * (a seq_cst CAS) reads a close that a reaper's seq_cst CAS made before that take, so
+	 * it clears it (shmqi_wait_close_dead()).
+	 */
+	uint32_t c = atomic_load_explicit(&w->closed, memory_order_seq_cst), want;
 
 	/* Bit 0: closed now; above it, how many closes there were (the close generation). */
 	do
@@ -271,6 +276,31 @@ void shmqi_wait_close(struct shmqi_wait *w, bool closed)
 		return;
 	atomic_fetch_add_explicit(&w->seq, 1, memory_order_seq_cst);
 	shmqi_wake(&w->seq, INT32_MAX);
+}
+
+uint32_t shmqi_wait_close_dead(struct shmqi_wait *w)
+{
+	uint32_t c = atomic_load_explicit(&w->closed, memory_order_seq_cst), want;
+
+	do {
+		if (c & 1)
+			return 0; /* closed already: its readers were told */
+		want = ((c >> 1) + 1) << 1 | 1;
+	} while (!atomic_compare_exchange_weak_explicit(&w->closed, &c, want, memory_order_seq_cst,
+							memory_order_seq_cst));
+	atomic_fetch_add_explicit(&w->seq, 1, memory_order_seq_cst);
+	shmqi_wake(&w->seq, INT32_MAX);
+	return want;
+}
+
+void shmqi_wait_reopen(struct shmqi_wait *w, uint32_t closed)
+{
+	uint32_t c = closed;
+
+	/* Only our close: a later one (another generation) or an open since stays as it is. */
+	if (closed)
+		atomic_compare_exchange_strong_explicit(&w->closed, &c, closed & ~1u,
+							memory_order_seq_cst, memory_order_relaxed);
 }
 
 /* Closed, other than by the close @ignore names (a waiter's view at its join; 0: none)? */

@@ -233,7 +233,8 @@ SHMQ_API int shmq_channel_release(shmq_channel *ch);
  * consumer: at most every 10 ms per handle, spinning or parked). Messages it
  * published before it died are still delivered first. A channel with no producer at all
  * is waited on as usual: one may attach. Only this call judges; the prepared, multi and
- * fd waits end on a message or a close.
+ * fd waits end on a message or a close (shmq_channel_reap() closes for a dead producer, and
+ * ends this wait at once too).
  *
  * Return: 0 (receive will find a message), -ETIMEDOUT, -EPIPE (the producer closed the
  * channel or died, and nothing is left; a producer that takes the role over makes
@@ -255,7 +256,8 @@ SHMQ_API int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t time
  * pid namespace counts as alive): at most every 10 ms per handle, across calls (a handle's
  * first wait judges at its first look), spinning or parked; then -EPIPE, unless the room came
  * after all. -EPIPE says what was seen then: a new consumer that takes the role over makes
- * room again. A consumer that closed, or one that stopped, makes no room either; the wait
+ * room again; shmq_channel_reap() of a dead consumer ends the wait at once (-EPIPE until a
+ * consumer opens). A consumer that closed, or one that stopped, makes no room either; the wait
  * goes on, as another consumer may attach, until the timeout. A corrupt read position is
  * reported by the next send (-EPROTO), not here.
  *

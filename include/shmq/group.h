@@ -34,8 +34,9 @@ extern "C" {
  * -ESTALE and nothing changes (the lease expired, or its record went to another member).
  *
  * A member that dies has its leases released for redelivery as soon as another member
- * notices (members look every 10 ms while they receive or wait), without waiting for
- * @ack_wait; a live but slow member keeps its lease until @ack_wait. Holder deaths and
+ * notices (members look every 10 ms while they receive or wait) or a supervisor calls
+ * shmq_group_reap(), without waiting for @ack_wait; a live but slow member keeps its lease
+ * until @ack_wait. Holder deaths and
  * expiries count as failures, as nacks do: a record that fails @max_deliveries times is
  * dead-lettered, so a record that kills its consumer every time does not loop forever.
  *
@@ -336,6 +337,34 @@ struct shmq_group_member_info {
 SHMQ_API int shmq_group_stat(shmq_bus *bus, const char *topic, const char *group,
 			     struct shmq_group_stats *ret_stats,
 			     struct shmq_group_member_info *members, size_t max_members);
+
+/**
+ * shmq_group_reap() - settle the deaths of a group's members now, without joining: for a
+ * supervisor that learns of a death (a pidfd).
+ * @bus:         the bus
+ * @topic:       the topic's name
+ * @group:       the group's name
+ * @ret_members: if not NULL, on success the number of member entries freed
+ *
+ * Every member entry's owner is judged as members judge it (pid, process start time, pid
+ * namespace: one in another pid namespace counts as alive). A dead member's leases go back
+ * for redelivery, each counted as a failure (after the group's backoff; a record that has
+ * failed @max_deliveries times is dead-lettered instead), its entry is freed, and members
+ * parked in a wait are woken. Without this call the members do the same when they next
+ * look (every 10 ms while they receive or wait); a group with no live member keeps a dead
+ * member's leases until a member joins.
+ *
+ * Takes no member entry, so it works on a group whose member slots are all held. Attaches
+ * read-write: the caller needs write permission on the group's and the topic's segments.
+ * Dead letters go out through a producer handle of the call's own, closed before it
+ * returns (as a member's is when the member closes).
+ *
+ * Return: the number of member entries freed, or -EINVAL, -ENOENT, -EACCES, -EPROTO, -ESTALE
+ * (the group's topic was created anew), -ENAMETOOLONG; shmq_last_detail() as for
+ * shmq_group_stat().
+ */
+SHMQ_API int shmq_group_reap(shmq_bus *bus, const char *topic, const char *group,
+			     uint32_t *ret_members);
 
 /**
  * shmq_topic_groups() - the consumer groups that have a gate in a topic (each holds a

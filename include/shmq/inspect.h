@@ -17,8 +17,8 @@ extern "C" {
 /*
  * For tools (shmq ls, shmq stat) and supervisors: calls that take no role and no table
  * entry, so that they work however many producers and consumers hold the object, and that
- * (except shmq_topic_reap()) attach read-only, so that a user with read permission on a
- * segment may use them.
+ * (except the reaping calls, shmq_channel_reap() and shmq_topic_reap()) attach read-only, so
+ * that a user with read permission on a segment may use them.
  */
 
 /* What an object is (struct shmq_object_info.kind). */
@@ -107,8 +107,35 @@ SHMQ_API int shmq_channel_stat(shmq_bus *bus, const char *name,
 			       struct shmq_channel_stats *ret_stats);
 
 /**
+ * shmq_channel_reap() - free the roles of a channel whose holders are dead, and tell the
+ * other side now, as a close would.
+ * @bus:       the bus
+ * @name:      the channel's name
+ * @ret_roles: if not NULL, on success the roles freed: SHMQ_OPEN_PRODUCER and/or
+ *             SHMQ_OPEN_CONSUMER
+ *
+ * Each holder is judged as an open judges it (pid, process start time, pid namespace: a
+ * holder in another pid namespace counts as alive). A dead producer's role is freed and the
+ * channel closed for it: the consumer's waits, the prepared, multi and fd waits too (which
+ * do not judge liveness themselves), end with -EPIPE once the messages it published are
+ * received, as after shmq_channel_close(). A dead consumer's role is freed and a producer
+ * in shmq_channel_wait_room() gets -EPIPE unless room came, as it would when it judged the
+ * death itself; a consumer that opens ends that. Without this call shmq_channel_wait() and
+ * shmq_channel_wait_room() notice a dead peer themselves, within 10 ms (their judging
+ * interval), and the dead holder's role is taken over by the next open.
+ *
+ * Attaches read-write: the caller needs write permission on the segment.
+ *
+ * Return: the number of roles freed (0-2), or -EINVAL (bad name), -ENOENT, -EACCES,
+ * -EPROTOTYPE (the object is a topic), -EPROTO; shmq_last_detail() as for
+ * shmq_channel_open().
+ */
+SHMQ_API int shmq_channel_reap(shmq_bus *bus, const char *name, unsigned *ret_roles);
+
+/**
  * shmq_topic_reap() - free the entries that dead processes left in a topic's subscriber and
- * producer tables, now (as LMDB's mdb_reader_check() does for readers).
+ * producer tables, and settle what their deaths leave behind, now (as LMDB's
+ * mdb_reader_check() does for readers): for a supervisor that learns of a death (a pidfd).
  * @bus:       the bus
  * @name:      the topic's name
  * @ret_subs:  if not NULL, on success the number of subscriber entries freed
@@ -117,14 +144,31 @@ SHMQ_API int shmq_channel_stat(shmq_bus *bus, const char *name,
  * Each entry's owner is judged as producers and subscribers judge it (pid, process start
  * time, pid namespace: an owner in another pid namespace counts as alive and is never
  * freed). A dead subscriber's entry stops holding a reliable topic's producers back, and
- * producers parked for room are woken. A dead producer's entry may still show a claim that
- * it never committed: freeing it changes nothing for that record, which whoever waits at it
- * skips after the claim timeout, as it would with the dead claimant's entry in place (a
- * claim counts only while its claimant is alive). Without this call, the same entries are
- * freed or taken over lazily: a full log frees dead subscribers' entries, and a new
- * subscriber or producer takes a dead one's entry when no free one is left.
+ * producers parked for room are woken.
  *
- * Attaches read-write: the caller needs write permission on the segment.
+ * A record claimed but never committed by a producer that is dead is skipped at once, as a
+ * subscriber waiting at it would skip it after the claim timeout: every such record from
+ * the oldest one a subscriber or group still needs up to the tail, and those of the claims
+ * that dead producers' entries still show (a producer a lap later may be waiting for one).
+ * A claim counts only while its claimant is alive, so a live producer's record, however
+ * slow, is never skipped. Subscribers and group members parked on the topic are woken when
+ * a record was skipped. One case is left to the timeout: a dead claim whose slot still holds
+ * a live producer's unfinished record a lap earlier.
+ *
+ * When this call frees a dead producer's entry and no live producer is left, the death
+ * counts as the last close: parked subscribers and group members get -EPIPE once nothing
+ * is left (shmq_sub_wait()). A subscriber that joined after the topic was last closed keeps
+ * waiting, as it would for that close. A subscriber that joined after the producer died
+ * but before this call counts it as a producer that was there.
+ *
+ * Without this call, dead subscribers' entries are freed lazily (by a full log), and a new
+ * subscriber or producer takes a dead one's entry when no free one is left; dead claims are
+ * skipped after the claim timeout; a dead last producer ends no wait.
+ *
+ * Attaches read-write: the caller needs write permission on the segment. The look at the
+ * records costs a stamp load for each record from the oldest one still needed to the tail
+ * (a lap at most) and in the dead claims (two laps at most), and a liveness check for each
+ * unfinished one.
  *
  * Return: the number of entries freed (subscribers and producers), or -EINVAL, -ENOENT,
  * -EACCES, -EPROTOTYPE (the object is a channel), -EPROTO; shmq_last_detail() as for

@@ -44,8 +44,9 @@ extern "C" {
  * A producer that dies between claiming and committing leaves a hole. After the topic's
  * claim timeout, whoever waits on that record (a subscriber, or a producer a lap later)
  * confirms that the claimant is dead (pid and process start time) and turns the hole into
- * a skipped record, which subscribers step over and count (struct shmq_sub_msg.skipped).
- * A claimant that is alive but slow (stopped, descheduled) is waited for, never overwritten.
+ * a skipped record, which subscribers step over and count (struct shmq_sub_msg.skipped);
+ * a supervisor that learns of the death does it at once with shmq_topic_reap(). A claimant
+ * that is alive but slow (stopped, descheduled) is waited for, never overwritten.
  */
 typedef struct shmq_pub shmq_pub;
 typedef struct shmq_sub shmq_sub;
@@ -365,7 +366,8 @@ SHMQ_API int shmq_sub_release(shmq_sub *sub);
  *
  * Return: 0 (receive will find a record, or an error to report), -ETIMEDOUT, -EPIPE (the
  * last live producer closed after this subscriber joined, and nothing is left; producers
- * that died without closing do not count, nor wake anybody), -EINVAL. A subscriber that
+ * that died without closing do not count, nor wake anybody, until shmq_topic_reap() frees
+ * the last one's entry: its death is the last close then), -EINVAL. A subscriber that
  * joins a topic with no producer (the last one closed before, and the segment stays in
  * /dev/shm between runs) waits for one: the close it found does not end its wait, the next
  * one does. This holds for shmq_wait_many() too.
