@@ -27,10 +27,28 @@ static void usage(FILE *f)
 		"                     remove a consumer group (-f: even with members attached)\n"
 		"  redrive [-n NS] [-t TOPIC] [-m N] [-r RATE] DLQ\n"
 		"                     move dead letters back to their topic (or -t TOPIC)\n"
+		"  daemon [-n NS] [REQUEST]\n"
+		"                     the namespace's shmqd: its status, or one raw request\n"
 		"options:\n"
 		"  -h, --help         this text (COMMAND --help: the command's)\n"
 		"  -V, --version      the version\n",
 		PROG);
+}
+
+static void daemon_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s daemon [-h] [-n NS] [REQUEST]\n"
+		"Send one request to the namespace's shmqd and print its reply (JSON, one line);\n"
+		"without REQUEST, {\"op\":\"status\"}. REQUEST is a JSON object as "
+		"docs/protocol.md\n"
+		"describes it, e.g. '{\"op\":\"list\"}'. Exit status 0 when the reply says ok, 1 "
+		"when\n"
+		"it does not or no daemon answers.\n"
+		"options:\n"
+		"  -n, --namespace NS  the bus namespace (default: $%s, else \"default\")\n"
+		"  -h, --help          this text\n",
+		PROG, SHMQ_NAMESPACE_ENV);
 }
 
 static void stat_usage(FILE *f)
@@ -256,6 +274,34 @@ static int stat_topic(shmq_bus *bus, const char *name)
 }
 
 /* A topic, else (the object is of the other kind) a channel. */
+static int cmd_daemon(const char *ns, const char *req)
+{
+	char path[256], *reply = malloc(1 << 20);
+	shmq_bus *bus = open_bus(ns);
+	int r = -ENOMEM;
+
+	if (!bus || !reply) {
+		free(reply);
+		shmq_bus_close(bus);
+		return 1;
+	}
+	r = shmq_daemon_request(bus, req ? req : "{\"op\":\"status\"}", reply, 1 << 20);
+	if (r >= 0) {
+		printf("%s\n", reply);
+		r = strstr(reply, "\"ok\":true") ? 0 : -EPROTO;
+	} else if (r == -EINVAL) {
+		fprintf(stderr, "%s: daemon: the request is not a JSON object\n", PROG);
+	} else if (r == -ENOTCONN &&
+		   shmq_daemon_socket(shmq_bus_namespace(bus), path, sizeof(path)) > 0) {
+		fprintf(stderr, "%s: daemon: no shmqd answers on %s\n", PROG, path);
+	} else {
+		report("daemon", r);
+	}
+	free(reply);
+	shmq_bus_close(bus);
+	return r == 0 ? 0 : 1;
+}
+
 static int cmd_stat(const char *ns, const char *name)
 {
 	char what[512];
@@ -479,6 +525,8 @@ static int parse(int argc, char **argv, const char *cmd, void (*show)(FILE *), c
 		snprintf(what, sizeof(what), "no %s given", names);
 		return usage_error(cmd, show, what, NULL);
 	}
+	/* "[NAME]": one more, optional */
+	npos += names[0] == '[' && names[strlen(names) - 1] == ']';
 	if (a->npos > npos)
 		return usage_error(cmd, show, "unexpected argument", argv[optind + npos]);
 	return 0;
@@ -522,6 +570,14 @@ static int redrive_main(int argc, char **argv)
 	int r = parse(argc, argv, "redrive", redrive_usage, "t:m:r:", 1, "DLQ", &a);
 
 	return r ? (r < 0 ? 0 : r) : cmd_redrive(&a);
+}
+
+static int daemon_main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	int r = parse(argc, argv, "daemon", daemon_usage, "", 0, "[REQUEST]", &a);
+
+	return r ? (r < 0 ? 0 : r) : cmd_daemon(a.ns, a.npos ? a.pos[0] : NULL);
 }
 
 static int info_main(int argc, char **argv)
@@ -575,5 +631,7 @@ int main(int argc, char **argv)
 		return delete_main(argc - optind, argv + optind);
 	if (strcmp(argv[optind], "redrive") == 0)
 		return redrive_main(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "daemon") == 0)
+		return daemon_main(argc - optind, argv + optind);
 	return usage_error(NULL, usage, "unknown command", argv[optind]);
 }

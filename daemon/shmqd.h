@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* shmqd.h - what shmqd's files share: the daemon's state, its clients and the processes it watches. */
+#ifndef SHMQD_H
+#define SHMQD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include "loop.h"
+#include "proto.h"
+#include "shmq.h"
+#include "pattern_pending.h"
+
+#define MAX_CLIENTS 4096
+#define MAX_GROUPS 64 /* supplementary groups of a peer that count for permissions */
+#define MAX_WATCHES 16 /* patterns per client connection */
+#define SWEEP_MS 1000 /* the periodic look for deaths no pidfd told of */
+
+/* A process the daemon watches through a pidfd: a client, or an owner found in a table. */
+struct proc {
+	struct watch w; /* the pidfd */
+	pid_t pid;
+	uint64_t start; /* /proc/PID/stat's start time: tells a reused pid apart */
+	struct proc *next;
+};
+
+/* One connection. */
+struct client {
+	struct watch w;
+	struct daemon *d;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[MAX_GROUPS];
+	int ngroups;
+	char *patterns[MAX_WATCHES];
+	int npatterns;
+	struct client *next;
+};
+
+/* A topic configuration declared ahead of its creation (the config file, or "declare"). */
+struct decl {
+	char *name;
+	struct shmq_topic_config cfg;
+	struct decl *next;
+};
+
+struct daemon {
+	struct loop loop;
+	shmq_bus *bus;
+	const char *ns;
+	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char lock_path[4096];
+	char state_path[4096];
+	int lock_fd;
+	struct watch listen_w, signal_w, timer_w, inotify_w;
+	struct client *clients;
+	int nclients;
+	struct proc *procs;
+	int nprocs;
+	struct decl *decls;
+	uint64_t started_ns;
+	uint64_t requests, refused, deaths, freed;
+	bool stop;
+	bool state_dirty;
+	bool verbose;
+};
+
+/* shmqd.c */
+void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t mono_ns(void);
+
+/* server.c: the listening socket and the requests */
+int server_listen(struct daemon *d);
+void server_close(struct daemon *d);
+/* Tell every client watching a pattern that matches @name that it appeared (or went). */
+void server_notify(struct daemon *d, const char *name, bool created);
+struct decl *decl_find(struct daemon *d, const char *name);
+int decl_set(struct daemon *d, const char *name, const struct shmq_topic_config *cfg);
+
+/* procs.c: liveness and cleanup */
+/* Watch process @pid (with its pidfd @pidfd, or -1 to open one). 0 or -errno. */
+int procs_watch(struct daemon *d, pid_t pid, int pidfd);
+/* Free what dead processes left in every object of the namespace; the number freed. */
+uint32_t procs_reap_all(struct daemon *d);
+/* Watch the owners found in the namespace's topics (after a restart, and each sweep). */
+void procs_adopt(struct daemon *d);
+void procs_close(struct daemon *d);
+/* The state file: written atomically (a temporary file renamed), read at start. */
+int state_save(struct daemon *d);
+int state_load(struct daemon *d);
+
+#endif /* SHMQD_H */

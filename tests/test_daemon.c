@@ -1,0 +1,667 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_daemon.c - shmqd and the library's client side: the protocol's replies and errors,
+ * opens through the daemon, declared configurations, permissions across uids, and the
+ * cleanup after a SIGKILLed client (asserted on state: entries freed, records redelivered).
+ */
+#include <grp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+
+#include "daemon_common.h"
+#include "topic_common.h"
+
+static struct test_daemon td;
+
+static int setup(void **state)
+{
+	(void)state;
+	daemon_start(&td, getenv("SHMQD_TEST_LOOP") ? "--loop=epoll" : NULL);
+	setenv(SHMQ_DAEMON_ENV, "required", 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int st = daemon_stop(&td, SIGTERM);
+
+	test_cleanup(state);
+	/* A clean stop exits 0 and leaves its socket removed. */
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(access(td.sock, F_OK), -1);
+	return 0;
+}
+
+static void expect_error(const char *req, size_t len, const char *err)
+{
+	char rep[70000];
+
+	raw_request(&td, req, len ? len : strlen(req), rep, sizeof(rep));
+	if (!strstr(rep, "\"ok\":false") || !strstr(rep, err))
+		fail_msg("reply %s lacks %s", rep, err);
+}
+
+static void test_protocol_errors(void **state)
+{
+	static char big[SHMQ_TOPIC_DEFAULT_MAX_MSG * 80];
+	char rep[512];
+	int n;
+
+	(void)state;
+	expect_error("garbage", 0, "\"EBADMSG\"");
+	expect_error("[1,2]", 0, "\"EBADMSG\"");
+	expect_error("{\"v\":2,\"op\":\"ping\"}", 0, "\"EPROTONOSUPPORT\"");
+	expect_error("{\"op\":\"ping\"}", 0, "\"EPROTONOSUPPORT\"");
+	expect_error("{\"v\":1}", 0, "\"EINVAL\"");
+	expect_error("{\"v\":1,\"op\":7}", 0, "\"EINVAL\"");
+	expect_error("{\"v\":1,\"op\":\"fly\",\"id\":4}", 0, "\"id\":4");
+	expect_error("{\"v\":1,\"op\":\"fly\"}", 0, "\"EOPNOTSUPP\"");
+	expect_error("{\"v\":1,\"op\":\"ping\",\"id\":-1}", 0, "\"EINVAL\"");
+	expect_error("{\"v\":1,\"op\":\"open\",\"kind\":\"queue\",\"name\":\"a\"}", 0,
+		     "\"EINVAL\"");
+	expect_error("{\"v\":1,\"op\":\"open\",\"kind\":\"topic\"}", 0, "name");
+	expect_error("{\"v\":1,\"op\":\"open\",\"kind\":\"topic\",\"name\":\"a..b\"}", 0,
+		     "\"EINVAL\"");
+	expect_error("{\"v\":1,\"op\":\"open\",\"kind\":\"topic\",\"name\":\"a\",\"create\":1}", 0,
+		     "create");
+	expect_error("{\"v\":1,\"op\":\"ping\",\"op\":\"ping\"}", 0, "\"EBADMSG\"");
+	expect_error("{\"v\":1,\"op\":\"lookup\",\"name\":\"nothing.here\"}", 0, "\"ENOENT\"");
+	expect_error("{\"v\":1,\"op\":\"watch\",\"pattern\":\"a.>.b\"}", 0, "\"EINVAL\"");
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "{\"v\":1,\"op\":\"ping\"}", 19);
+	expect_error(big, sizeof(big), "\"EMSGSIZE\"");
+	/* The daemon goes on after each of them. */
+	n = raw_request(&td, "{\"v\":1,\"op\":\"ping\",\"id\":9}", 25, rep, sizeof(rep));
+	assert_true(n > 0);
+	assert_non_null(strstr(rep, "\"ok\":true"));
+	assert_non_null(strstr(rep, "\"id\":9"));
+}
+
+static void test_status(void **state)
+{
+	shmq_bus *bus = test_bus();
+	char rep[4096];
+
+	(void)state;
+	assert_true(shmq_daemon_request(bus, "{\"op\":\"status\"}", rep, sizeof(rep)) > 0);
+	assert_non_null(strstr(rep, getenv("SHMQD_TEST_LOOP") ? "\"loop\":\"epoll\""
+							      : "\"loop\":\"io_uring\""));
+	assert_int_equal(shmq_daemon_request(bus, "not json", rep, sizeof(rep)), -EINVAL);
+	assert_int_equal(shmq_daemon_request(bus, "{\"op\":\"status\"}", rep, 8), -EMSGSIZE);
+	shmq_bus_close(bus);
+}
+
+/* A topic opened through the daemon is listed by it, with owner and mode. */
+static void test_open_lists(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_topic_config cfg = { .slots = 16, .mode = 0640 };
+	shmq_pub *pub = open_pub(bus, "d.listed", &cfg);
+	char rep[8192];
+
+	(void)state;
+	assert_true(shmq_daemon_request(bus, "{\"op\":\"lookup\",\"name\":\"d.listed\"}", rep,
+					sizeof(rep)) > 0);
+	assert_non_null(strstr(rep, "\"kind\":\"topic\""));
+	assert_non_null(strstr(rep, "\"mode\":416")); /* 0640 */
+	shmq_pub_close(pub);
+	assert_true(shmq_daemon_request(
+			    bus, "{\"op\":\"delete\",\"kind\":\"topic\",\"name\":\"d.listed\"}",
+			    rep, sizeof(rep)) > 0);
+	assert_non_null(strstr(rep, "\"ok\":true"));
+	assert_int_equal(shmq_sub_open(bus, "d.listed", 0, NULL, 0, &(shmq_sub *){ NULL }),
+			 -ENOENT);
+	shmq_bus_close(bus);
+}
+
+/* A topic declared to the daemon gets that configuration when opened by name alone. */
+static void test_declared_config(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_topic_stats st;
+	shmq_pub *pub = NULL;
+	char rep[1024];
+
+	(void)state;
+	assert_true(shmq_daemon_request(bus,
+					"{\"op\":\"declare\",\"name\":\"d.declared\",\"config\":"
+					"{\"slots\":64,\"max_msg\":200,\"policy\":\"lossy\"}}",
+					rep, sizeof(rep)) > 0);
+	assert_non_null(strstr(rep, "\"ok\":true"));
+	assert_int_equal(shmq_pub_open(bus, "d.declared", SHMQ_OPEN_CREATE, NULL, &pub), 0);
+	assert_true(shmq_topic_stat(bus, "d.declared", &st, NULL, 0) >= 0);
+	assert_int_equal(st.slots, 64);
+	assert_int_equal(st.max_msg, 200);
+	assert_int_equal(st.policy, SHMQ_TOPIC_LOSSY);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
+/* Required mode without a daemon fails clearly; auto mode goes on without it. */
+static void test_required_without_daemon(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = NULL;
+
+	(void)state;
+	setenv(SHMQ_SOCKET_ENV, "/tmp/shmq-test-nobody-listens.sock", 1);
+	assert_int_equal(shmq_pub_open(bus, "d.req", SHMQ_OPEN_CREATE, NULL, &pub), -ECONNREFUSED);
+	assert_non_null(strstr(shmq_last_detail(), "required"));
+	setenv(SHMQ_DAEMON_ENV, "auto", 1);
+	assert_int_equal(shmq_pub_open(bus, "d.req", SHMQ_OPEN_CREATE, NULL, &pub), 0);
+	shmq_pub_close(pub);
+	setenv(SHMQ_DAEMON_ENV, "bogus", 1);
+	assert_int_equal(shmq_pub_open(bus, "d.req", 0, NULL, &pub), -EINVAL);
+	setenv(SHMQ_DAEMON_ENV, "required", 1);
+	setenv(SHMQ_SOCKET_ENV, td.sock, 1);
+	shmq_bus_close(bus);
+}
+
+/* A second daemon for the namespace refuses, naming the live one. */
+static void test_second_daemon_refuses(void **state)
+{
+	struct test_daemon two = { .exe = td.exe };
+	char log[4096] = "";
+	int st, fd;
+	ssize_t n;
+
+	(void)state;
+	snprintf(two.dir, sizeof(two.dir), "%s", td.dir);
+	snprintf(two.sock, sizeof(two.sock), "%s/two.sock", td.dir);
+	snprintf(two.log, sizeof(two.log), "%s/two.log", td.dir);
+	two.pid = fork();
+	if (two.pid == 0) {
+		char ns[32];
+
+		snprintf(ns, sizeof(ns), "t%d", (int)getppid());
+		fd = open(two.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 2);
+		execl(two.exe, "shmqd", "-n", ns, "-f", "-s", two.sock, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(two.pid, &st, 0), two.pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	fd = open(two.log, O_RDONLY);
+	n = read(fd, log, sizeof(log) - 1);
+	close(fd);
+	log[n > 0 ? n : 0] = '\0';
+	assert_non_null(strstr(log, "already has a live shmqd"));
+}
+
+static int fchown_seg(shmq_bus *bus, const char *name, uid_t uid, gid_t gid)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.%s", shmq_bus_namespace(bus), name);
+	return chown(path, uid, gid);
+}
+
+/* Another namespace's daemon, run as systemd would, then as a script would (in the background). */
+static void test_ready(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char ns[32], sock[160], msg[128] = "", lock[128], pid[32] = "";
+	struct timeval tv = { .tv_sec = 10 };
+	shmq_bus *bus = NULL;
+	int fd, st, lfd;
+	pid_t child;
+	ssize_t n;
+
+	(void)state;
+	snprintf(ns, sizeof(ns), "t%dr", (int)getpid());
+	snprintf(sock, sizeof(sock), "%s/ready.sock", td.dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", td.dir);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	unlink(sa.sun_path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(shmq_bus_open(ns, 0, &bus), 0);
+	child = fork();
+	if (child == 0) {
+		setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+		execl(td.exe, "shmqd", "-n", ns, "-f", "-s", sock, (char *)NULL);
+		_exit(127);
+	}
+	/* Type=notify: READY=1 comes once the socket serves, so the next request is answered. */
+	n = recv(fd, msg, sizeof(msg) - 1, 0);
+	assert_true(n > 0);
+	assert_non_null(strstr(msg, "READY=1"));
+	setenv(SHMQ_SOCKET_ENV, sock, 1);
+	assert_int_equal(shmq_daemon_ping(bus), 1);
+	kill(child, SIGTERM);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(fd);
+	/* Without --foreground it returns once it serves, and the lock names its pid. */
+	child = fork();
+	if (child == 0) {
+		execl(td.exe, "shmqd", "-n", ns, "-s", sock, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(shmq_daemon_ping(bus), 1);
+	snprintf(lock, sizeof(lock), "/dev/shm/shmq-daemon.%s.lock", ns);
+	lfd = open(lock, O_RDONLY);
+	assert_true(lfd >= 0);
+	assert_true(read(lfd, pid, sizeof(pid) - 1) > 0);
+	close(lfd);
+	assert_int_equal(kill((pid_t)atoi(pid), SIGTERM), 0);
+	WAIT_UNTIL(access(lock, F_OK) < 0);
+	setenv(SHMQ_SOCKET_ENV, td.sock, 1);
+	shmq_bus_close(bus);
+}
+
+/* Fork a child that drops to @uid (and @gid) and tries to subscribe; its open's result. */
+static int open_as(shmq_bus *bus, uid_t uid, gid_t gid, const char *name, bool daemon)
+{
+	int p[2], r = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		shmq_sub *sub = NULL;
+
+		setenv(SHMQ_DAEMON_ENV, daemon ? "required" : "off", 1);
+		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			_exit(99);
+		r = shmq_sub_open(bus, name, 0, NULL, 0, &sub);
+		if (r == -EACCES && daemon && !strstr(shmq_last_detail(), "may not open"))
+			r = -EPROTO; /* refused, but not by the daemon's judgement */
+		(void)!write(p[1], &r, sizeof(r));
+		_exit(0);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &r, sizeof(r)), sizeof(r));
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	return r;
+}
+
+static void test_permissions(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_topic_config priv = { .mode = 0600 }, shared = { .mode = 0660 };
+	shmq_pub *a, *b;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs root, to drop to other uids */
+	a = open_pub(bus, "d.private", &priv);
+	b = open_pub(bus, "d.shared", &shared);
+	/* group 4242 owns the shared topic: its members may open it, others may not */
+	assert_int_equal(fchown_seg(bus, "d.shared", 0, 4242), 0);
+	assert_int_equal(open_as(bus, 65534, 65534, "d.private", true), -EACCES);
+	assert_int_equal(open_as(bus, 65534, 65534, "d.private", false), -EACCES);
+	assert_int_equal(open_as(bus, 65534, 4242, "d.shared", true), 0);
+	assert_int_equal(open_as(bus, 65534, 65534, "d.shared", true), -EACCES);
+	assert_int_equal(open_as(bus, 65534, 65534, "d.shared", false), -EACCES);
+	shmq_pub_close(a);
+	shmq_pub_close(b);
+	shmq_bus_close(bus);
+}
+
+/* ---- a SIGKILLed client's leftovers, freed by the daemon at once ---- */
+
+static uint64_t status_field(shmq_bus *bus, const char *field)
+{
+	char rep[4096], key[64], *p;
+
+	assert_true(shmq_daemon_request(bus, "{\"op\":\"status\"}", rep, sizeof(rep)) > 0);
+	snprintf(key, sizeof(key), "\"%s\":", field);
+	p = strstr(rep, key);
+	assert_non_null(p);
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+/* Run @fn in a child that reports readiness through a pipe, then waits to be killed. */
+static pid_t child_ready(void (*fn)(shmq_bus *bus), shmq_bus *bus)
+{
+	int p[2];
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		fn(bus);
+		(void)!write(p[1], "r", 1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	return pid;
+}
+
+static void kill_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
+static const struct shmq_topic_config slow_cfg = { .slots = 64,
+						   .claim_timeout_ns = 3600000000000ull };
+
+static void claim_and_stop(shmq_bus *bus)
+{
+	shmq_pub *pub = NULL;
+	void *buf;
+
+	if (shmq_pub_open(bus, "d.dead.prod", 0, &slow_cfg, &pub) < 0 ||
+	    shmq_pub_claim(pub, 8, &buf) < 0)
+		_exit(1);
+}
+
+/*
+ * A producer killed between claim and commit: its entry is freed and its record skipped
+ * without waiting for the claim timeout (1 h here), so the next record reaches the subscriber.
+ */
+static void test_dead_producer(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *live = open_pub(bus, "d.dead.prod", &slow_cfg);
+	shmq_sub *sub = open_sub(bus, "d.dead.prod", SHMQ_SUB_EARLIEST, &slow_cfg, 0);
+	uint64_t deaths = status_field(bus, "deaths");
+	struct shmq_sub_msg m;
+	char buf[64];
+	pid_t pid;
+	int r;
+
+	(void)state;
+	pid = child_ready(claim_and_stop, bus);
+	assert_int_equal(topic_stats(bus, "d.dead.prod").producers, 2);
+	kill_child(pid);
+	WAIT_UNTIL(status_field(bus, "deaths") > deaths);
+	/* Nobody but the daemon looked at the tables since the kill. */
+	assert_int_equal(topic_stats(bus, "d.dead.prod").producers, 1);
+	assert_int_equal(shmq_pub_send(live, "next", 4, 7), 0);
+	WAIT_UNTIL((r = shmq_sub_recv(sub, buf, sizeof(buf), &m)) != -EAGAIN);
+	assert_int_equal(r, 4);
+	assert_int_equal(m.corr_id, 7);
+	assert_int_equal(m.seq, 2); /* record 1 was the dead claim, skipped */
+	assert_true(topic_stats(bus, "d.dead.prod").skipped >= 1);
+	shmq_sub_close(sub);
+	shmq_pub_close(live);
+	shmq_bus_close(bus);
+}
+
+static const struct shmq_group_config hold_cfg = { .ack_wait_ns = 3600000000000ull };
+
+static void lease_and_stop(shmq_bus *bus)
+{
+	struct shmq_group_msg m;
+	shmq_group *g = NULL;
+	char buf[64];
+	int i;
+
+	if (shmq_group_open(bus, "d.dead.grp", "work", SHMQ_OPEN_CREATE, &hold_cfg, &g) < 0)
+		_exit(1);
+	for (i = 0; i < 3; i++)
+		if (shmq_group_recv(g, buf, sizeof(buf), &m) < 0)
+			_exit(2);
+}
+
+/* A member killed holding three leases (1 h each): they come back as redeliveries at once. */
+static void test_dead_member(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus, "d.dead.grp", NULL);
+	struct shmq_group_stats gs;
+	struct shmq_group_msg m;
+	shmq_group *g = NULL;
+	char buf[64];
+	pid_t pid;
+	int i;
+
+	(void)state;
+	assert_int_equal(
+		shmq_group_open(bus, "d.dead.grp", "work", SHMQ_OPEN_CREATE, &hold_cfg, &g), 0);
+	shmq_group_close(g); /* a durable group, no member now */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(shmq_pub_send(pub, "job", 3, (uint64_t)i), 0);
+	pid = child_ready(lease_and_stop, bus);
+	kill_child(pid);
+	/* Read-only looks only: the daemon alone frees the entry and sends the leases back. */
+	WAIT_UNTIL(shmq_group_stat(bus, "d.dead.grp", "work", &gs, NULL, 0) >= 0 &&
+		   gs.members == 0 && gs.in_flight == 0);
+	assert_int_equal(shmq_group_open(bus, "d.dead.grp", "work", 0, NULL, &g), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(shmq_group_recv(g, buf, sizeof(buf), &m), 3);
+		assert_int_equal(m.attempt, 2);
+		assert_int_equal(m.corr_id, (uint64_t)i);
+		assert_int_equal(shmq_group_ack(g, m.lease), 0);
+	}
+	shmq_group_close(g);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
+/* ---- shmqd SIGKILLed again and again under a stream: nothing lost, nothing stops ---- */
+
+#define KILLS 20
+static const struct shmq_topic_config stream_cfg = { .slots = 256 };
+static _Atomic int *kills_done; /* shared with the children: the parent stopped killing */
+
+/* At least this many records, and on until the killing is over. */
+static uint64_t stream_min(void)
+{
+	const char *s = getenv("SHMQ_STRESS_SCALE");
+	uint64_t pct = s ? strtoull(s, NULL, 10) : 100;
+
+	return (pct ? pct : 100) * 1000;
+}
+
+struct stream_result {
+	uint64_t count, bad, pings;
+};
+
+/*
+ * The producer: records 0, 1, 2 ... (a short pause every 64, so that the stream spans the
+ * kills), then UINT64_MAX to end it; it pings the daemon every 1,000 records.
+ */
+static void stream_producer(shmq_bus *bus, int out)
+{
+	struct stream_result res = { 0 };
+	shmq_pub *pub = NULL;
+	uint64_t i, end = UINT64_MAX;
+	int r;
+
+	if (shmq_pub_open(bus, "d.stream", 0, &stream_cfg, &pub) < 0)
+		_exit(1);
+	for (i = 0; i < stream_min() || !atomic_load(kills_done); i++) {
+		while ((r = shmq_pub_send(pub, &i, sizeof(i), i)) == -EAGAIN)
+			shmq_pub_wait(pub, 0, 100000000ull);
+		if (r < 0)
+			_exit(2);
+		if (i % 64 == 0)
+			usleep(100);
+		if (i % 1000 == 0 && shmq_daemon_ping(bus) == 1)
+			res.pings++;
+	}
+	while (shmq_pub_send(pub, &end, sizeof(end), end) == -EAGAIN)
+		shmq_pub_wait(pub, 0, 100000000ull);
+	res.count = i;
+	(void)!write(out, &res, sizeof(res));
+	shmq_pub_close(pub);
+	_exit(0);
+}
+
+/* Check one received record against the next expected value; false at the end marker. */
+static bool stream_check(struct stream_result *res, int r, uint64_t v, uint64_t corr)
+{
+	if (r == sizeof(v) && v == UINT64_MAX)
+		return false;
+	if (r != sizeof(v) || v != res->count || corr != res->count) {
+		if (!res->bad)
+			fprintf(stderr, "record %llu: r %d value %llu\n",
+				(unsigned long long)res->count, r, (unsigned long long)v);
+		res->bad++;
+	}
+	res->count++;
+	return true;
+}
+
+/* A group member: every record exactly once and in order (one member, no failure), acked. */
+static void stream_member(shmq_bus *bus, int out)
+{
+	struct stream_result res = { 0 };
+	struct shmq_group_msg m;
+	shmq_group *g = NULL;
+	uint64_t v = 0;
+	int r;
+
+	if (shmq_group_open(bus, "d.stream", "g", 0, NULL, &g) < 0)
+		_exit(1);
+	for (;;) {
+		r = shmq_group_recv(g, &v, sizeof(v), &m);
+		if (r == -EAGAIN) {
+			shmq_group_wait(g, 0, 100000000ull);
+			continue;
+		}
+		if (r >= 0)
+			shmq_group_ack(g, m.lease);
+		if (!stream_check(&res, r, v, m.corr_id))
+			break;
+	}
+	(void)!write(out, &res, sizeof(res));
+	shmq_group_close(g);
+	_exit(0);
+}
+
+/* A subscriber: every record, consecutive sequence numbers, nothing lost. */
+static void stream_sub(shmq_bus *bus, int out)
+{
+	struct stream_result res = { 0 };
+	struct shmq_sub_msg m;
+	shmq_sub *sub = NULL;
+	uint64_t v = 0, first = 0;
+	int r;
+
+	if (shmq_sub_open(bus, "d.stream", SHMQ_SUB_EARLIEST, NULL, 0, &sub) < 0)
+		_exit(1);
+	for (;;) {
+		r = shmq_sub_recv(sub, &v, sizeof(v), &m);
+		if (r == -EAGAIN) {
+			shmq_sub_wait(sub, 0, 100000000ull);
+			continue;
+		}
+		if (!res.count)
+			first = m.seq;
+		if (r >= 0 && (m.seq != first + res.count || m.lost))
+			res.bad++;
+		if (!stream_check(&res, r, v, m.corr_id))
+			break;
+	}
+	(void)!write(out, &res, sizeof(res));
+	shmq_sub_close(sub);
+	_exit(0);
+}
+
+static pid_t spawn(void (*fn)(shmq_bus *, int), shmq_bus *bus, int *ret_fd)
+{
+	int p[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		fn(bus, p[1]);
+	}
+	close(p[1]);
+	*ret_fd = p[0];
+	return pid;
+}
+
+static struct stream_result result_of(pid_t pid, int fd)
+{
+	struct stream_result v = { UINT64_MAX, UINT64_MAX, 0 };
+	int st;
+
+	assert_int_equal(read(fd, &v, sizeof(v)), sizeof(v));
+	close(fd);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return v;
+}
+
+static void test_daemon_killed(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct stream_result p, m, u;
+	shmq_group *g = NULL;
+	pid_t prod, member, sub;
+	int fp, fm, fs, k, st;
+	char rep[4096];
+
+	(void)state;
+	kills_done = mmap(NULL, sizeof(*kills_done), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(kills_done != MAP_FAILED);
+	shmq_pub_close(open_pub(bus, "d.stream", &stream_cfg));
+	assert_int_equal(shmq_group_open(bus, "d.stream", "g", SHMQ_OPEN_CREATE, NULL, &g), 0);
+	shmq_group_close(g);
+	member = spawn(stream_member, bus, &fm);
+	sub = spawn(stream_sub, bus, &fs);
+	prod = spawn(stream_producer, bus, &fp);
+	srand((unsigned)getpid());
+	for (k = 0; k < KILLS; k++) {
+		usleep(20000 + (useconds_t)(rand() % 60000));
+		st = daemon_stop(&td, SIGKILL);
+		assert_true(WIFSIGNALED(st));
+		daemon_start(&td, NULL);
+	}
+	atomic_store(kills_done, 1);
+	setenv(SHMQ_DAEMON_ENV, "required", 1);
+	p = result_of(prod, fp);
+	m = result_of(member, fm);
+	u = result_of(sub, fs);
+	print_message("%llu records, %d daemon kills, %llu of the producer's pings answered\n",
+		      (unsigned long long)p.count, KILLS, (unsigned long long)p.pings);
+	assert_int_equal(m.count, p.count);
+	assert_int_equal(m.bad, 0);
+	assert_int_equal(u.count, p.count);
+	assert_int_equal(u.bad, 0);
+	assert_true(p.pings > 0);
+	/* The registry comes back from the segments. */
+	assert_true(shmq_daemon_request(bus, "{\"op\":\"list\"}", rep, sizeof(rep)) > 0);
+	assert_non_null(strstr(rep, "\"name\":\"d.stream\""));
+	assert_non_null(strstr(rep, "\"name\":\"d.stream@g\""));
+	munmap(kills_done, sizeof(*kills_done));
+	shmq_bus_close(bus);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest killed[] = {
+		cmocka_unit_test(test_daemon_killed),
+	};
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_protocol_errors),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_open_lists),
+		cmocka_unit_test(test_declared_config),
+		cmocka_unit_test(test_required_without_daemon),
+		cmocka_unit_test(test_second_daemon_refuses),
+		cmocka_unit_test(test_ready),
+		cmocka_unit_test(test_permissions),
+		cmocka_unit_test(test_dead_producer),
+		cmocka_unit_test(test_dead_member),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_daemon PATH-OF-SHMQD [--killed]\n");
+		return 2;
+	}
+	td.exe = argv[1];
+	if (argc > 2 && !strcmp(argv[2], "--killed"))
+		return cmocka_run_group_tests(killed, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
