@@ -710,6 +710,12 @@ int shmq_group_reap(shmq_bus *bus, const char *topic, const char *group, uint32_
 	/* No member entry of ours (g.me NULL): the judge recovers as each dead member. */
 	g.pid = (int32_t)getpid();
 	n = shmqi_group_reap(&g);
+	/* An ephemeral group whose last members died goes, as if the last had closed. */
+	if (n && live_members(&g) == 0) {
+		atomic_store_explicit(&g.ctl->last_member_ns, shmqi_now_ns(), memory_order_relaxed);
+		if (g.flags & SHMQ_GROUP_EPHEMERAL)
+			remove_group(&g);
+	}
 	shmq_pub_close(g.dlq); /* opened if a lease ran out of deliveries */
 	unmap_group(&g);
 	if (ret_members)

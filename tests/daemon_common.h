@@ -66,6 +66,30 @@ static inline int daemon_stop(struct test_daemon *td, int sig)
 	return st;
 }
 
+/* Remove the test's directory: its sockets, the state file, the daemon's log (printed first). */
+static inline void daemon_dir_remove(struct test_daemon *td)
+{
+	char path[400], line[512];
+	struct dirent *de;
+	FILE *f = fopen(td->log, "r");
+	DIR *d;
+
+	while (f && fgets(line, sizeof(line), f))
+		fprintf(stderr, "  %s", line);
+	if (f)
+		fclose(f);
+	d = opendir(td->dir);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", td->dir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(td->dir);
+}
+
 /* One raw record to the daemon and its reply, on a connection of its own (not the library's). */
 static inline int raw_request(const struct test_daemon *td, const void *req, size_t len,
 			      char *reply, size_t reply_len)

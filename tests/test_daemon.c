@@ -29,6 +29,7 @@ static int teardown(void **state)
 	int st = daemon_stop(&td, SIGTERM);
 
 	test_cleanup(state);
+	daemon_dir_remove(&td);
 	/* A clean stop exits 0 and leaves its socket removed. */
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	assert_int_equal(access(td.sock, F_OK), -1);
@@ -638,6 +639,33 @@ static void test_daemon_killed(void **state)
 	shmq_bus_close(bus);
 }
 
+static void join_ephemeral(shmq_bus *bus)
+{
+	struct shmq_group_config cfg = { .flags = SHMQ_GROUP_EPHEMERAL };
+	shmq_group *g = NULL;
+
+	if (shmq_group_open(bus, "d.eph", "tmp", SHMQ_OPEN_CREATE, &cfg, &g) < 0)
+		_exit(1);
+}
+
+/* An ephemeral group whose only member is killed is removed by the daemon. */
+static void test_dead_ephemeral(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus, "d.eph", NULL);
+	struct shmq_group_stats gs;
+	pid_t pid;
+
+	(void)state;
+	pid = child_ready(join_ephemeral, bus);
+	assert_true(shmq_group_stat(bus, "d.eph", "tmp", &gs, NULL, 0) >= 0);
+	assert_int_equal(gs.members, 1);
+	kill_child(pid);
+	WAIT_UNTIL(shmq_group_stat(bus, "d.eph", "tmp", &gs, NULL, 0) == -ENOENT);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest killed[] = {
@@ -654,6 +682,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_permissions),
 		cmocka_unit_test(test_dead_producer),
 		cmocka_unit_test(test_dead_member),
+		cmocka_unit_test(test_dead_ephemeral),
 	};
 
 	if (argc < 2) {

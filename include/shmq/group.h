@@ -352,7 +352,8 @@ SHMQ_API int shmq_group_stat(shmq_bus *bus, const char *topic, const char *group
  * failed @max_deliveries times is dead-lettered instead), its entry is freed, and members
  * parked in a wait are woken. Without this call the members do the same when they next
  * look (every 10 ms while they receive or wait); a group with no live member keeps a dead
- * member's leases until a member joins.
+ * member's leases until a member joins. An ephemeral group (SHMQ_GROUP_EPHEMERAL) whose
+ * last live members were the dead ones is deleted, as when its last member closes.
  *
  * Takes no member entry, so it works on a group whose member slots are all held. Attaches
  * read-write: the caller needs write permission on the group's and the topic's segments.
