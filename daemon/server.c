@@ -248,6 +248,23 @@ static json_t *do_delete(struct daemon *d, struct client *c, struct req *q)
 	return reply_ok(q->id, NULL);
 }
 
+/* Told by its creator: watchers hear of it before /dev/shm's event comes (events may repeat). */
+static json_t *do_created(struct daemon *d, struct req *q)
+{
+	char msg[ERR_MAX + 128];
+	struct stat st;
+	int r = check_name(q->kind, q->name, msg, sizeof(msg));
+
+	if (r < 0)
+		return reply_err(q->id, r, msg);
+	r = seg_stat(d, q->name, &st);
+	if (r < 0)
+		return reply_err(q->id, r, "no such segment: nothing was created");
+	if (q->kind == SHMQ_KIND_TOPIC)
+		server_notify(d, q->name, true);
+	return reply_ok(q->id, NULL);
+}
+
 static json_t *do_declare(struct daemon *d, struct client *c, struct req *q)
 {
 	char msg[ERR_MAX];
@@ -329,8 +346,7 @@ static json_t *dispatch(struct daemon *d, struct client *c, struct req *q)
 	case OP_OPEN:
 		return do_open(d, c, q);
 	case OP_CREATED:
-		server_notify(d, q->name, true);
-		return reply_ok(q->id, NULL);
+		return do_created(d, q);
 	case OP_LOOKUP:
 	case OP_LIST:
 		return do_lookup(d, q);
