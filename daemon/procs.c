@@ -39,9 +39,29 @@ static struct proc *find(struct daemon *d, pid_t pid)
 static void free_proc(struct watch *w)
 {
 	struct proc *p = (struct proc *)w;
+	int i;
 
 	close(p->w.fd);
+	for (i = 0; i < p->nobjects; i++)
+		free(p->objects[i]);
 	free(p);
+}
+
+void procs_opened(struct daemon *d, pid_t pid, uint32_t kind, const char *name)
+{
+	struct proc *p = find(d, pid);
+	int i;
+
+	if (!p || p->unknown)
+		return;
+	for (i = 0; i < p->nobjects; i++)
+		if (p->kinds[i] == kind && !strcmp(p->objects[i], name))
+			return;
+	if (p->nobjects == PROC_OBJECTS || !(p->objects[p->nobjects] = strdup(name))) {
+		p->unknown = true;
+		return;
+	}
+	p->kinds[p->nobjects++] = kind;
 }
 
 static void unlink_proc(struct daemon *d, struct proc *p)
@@ -59,6 +79,8 @@ static void unlink_proc(struct daemon *d, struct proc *p)
 
 static struct daemon *daemon_of; /* the loop's callbacks get the watch only */
 
+static uint32_t reap_objects_of(struct daemon *d, const struct proc *p);
+
 static void on_exit_of(struct loop *l, struct watch *w, uint32_t events)
 {
 	struct proc *p = (struct proc *)w;
@@ -70,11 +92,30 @@ static void on_exit_of(struct loop *l, struct watch *w, uint32_t events)
 	unlink_proc(d, p);
 	loop_del(l, w);
 	d->deaths++;
-	n = procs_reap_all(d);
+	n = p->unknown ? procs_reap_all(d) : reap_objects_of(d, p);
 	d->state_dirty = true;
 	if (d->verbose || n)
 		logmsg("pid %d exited: %u entries freed in %llu us", (int)p->pid, n,
 		       (unsigned long long)((mono_ns() - t0) / 1000));
+}
+
+static uint32_t reap_one(struct daemon *d, const struct shmq_object_info *o);
+
+/* What @p opened, first: the latency a failover sees; the rest of the namespace at the sweep. */
+static uint32_t reap_objects_of(struct daemon *d, const struct proc *p)
+{
+	struct shmq_object_info o;
+	uint32_t n = 0;
+	int i;
+
+	for (i = 0; i < p->nobjects; i++) {
+		memset(&o, 0, sizeof(o));
+		snprintf(o.name, sizeof(o.name), "%s", p->objects[i]);
+		o.kind = p->kinds[i];
+		n += reap_one(d, &o);
+	}
+	d->freed += n;
+	return n;
 }
 
 static int watch_start(struct daemon *d, pid_t pid, uint64_t start, int pidfd)
@@ -106,7 +147,8 @@ static int watch_start(struct daemon *d, pid_t pid, uint64_t start, int pidfd)
 	daemon_of = d;
 	*p = (struct proc){ .w = { .fd = pidfd, .fn = on_exit_of, .free = free_proc },
 			    .pid = pid,
-			    .start = now };
+			    .start = now,
+			    .unknown = start != 0 }; /* adopted: what it uses is not known */
 	r = loop_add(&d->loop, &p->w);
 	if (r < 0) {
 		free_proc(&p->w);

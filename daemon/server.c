@@ -181,6 +181,8 @@ static json_t *do_open(struct daemon *d, struct client *c, struct req *q)
 			 (unsigned)c->uid, (unsigned)c->gid);
 		return reply_err(q->id, -EACCES, msg);
 	}
+	/* The proc was watched at accept (or the client is not a process we can watch). */
+	procs_opened(d, c->pid, q->kind, q->name);
 	body = json_pack("{s:b}", "exists", r == 0);
 	if (body && dc)
 		json_object_set_new(body, "config", shmqi_topic_cfg_json(&dc->cfg));

@@ -19,10 +19,18 @@
 #define SWEEP_MS 1000 /* the periodic look for deaths no pidfd told of */
 
 /* A process the daemon watches through a pidfd: a client, or an owner found in a table. */
+#define PROC_OBJECTS 32 /* objects remembered per process; more: a death reaps them all */
+
 struct proc {
 	struct watch w; /* the pidfd */
 	pid_t pid;
 	uint64_t start; /* /proc/PID/stat's start time: tells a reused pid apart */
+	/* What it opened through the daemon ("TOPIC", "TOPIC@GROUP", "CHANNEL"), reaped first
+	 * when it dies; the rest of the namespace follows at the next sweep. */
+	char *objects[PROC_OBJECTS];
+	uint32_t kinds[PROC_OBJECTS];
+	int nobjects;
+	bool unknown; /* adopted, or more than PROC_OBJECTS: reap everything at once */
 	struct proc *next;
 };
 
@@ -85,6 +93,8 @@ int decl_set(struct daemon *d, const char *name, const struct shmq_topic_config 
 int procs_watch(struct daemon *d, pid_t pid, int pidfd);
 /* Free what dead processes left in every object of the namespace; the number freed. */
 uint32_t procs_reap_all(struct daemon *d);
+/* Process @pid opened object @name of @kind through the daemon. */
+void procs_opened(struct daemon *d, pid_t pid, uint32_t kind, const char *name);
 /* Watch the owners found in the namespace's topics (after a restart, and each sweep). */
 void procs_adopt(struct daemon *d);
 void procs_close(struct daemon *d);
