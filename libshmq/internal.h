@@ -36,6 +36,21 @@ int shmqi_seg_path(const shmq_bus *bus, const char *name, char *buf, size_t buf_
 uint64_t shmqi_now_ns(void); /* CLOCK_MONOTONIC, from the TSC where it can (clock.c) */
 uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
 
+/*
+ * pattern.c: a checked pattern, split into tokens once (shmq/pattern.h). At most 100 tokens
+ * fit in 200 characters; a topic has as many at most.
+ */
+#define SHMQI_TOKENS_MAX (SHMQ_PATTERN_MAX / 2 + 1)
+struct shmqi_pattern {
+	char text[SHMQ_PATTERN_MAX + 1];
+	uint8_t n;
+	uint8_t off[SHMQI_TOKENS_MAX], len[SHMQI_TOKENS_MAX];
+};
+/* Check @pattern (the detail says what is wrong) and split it. Return: 0 or -EINVAL. */
+int shmqi_pattern_compile(const char *pattern, struct shmqi_pattern *ret_pat);
+/* Does @topic, which shmqi_valid_name() accepted (or a '$' and such a name), match? */
+bool shmqi_pattern_matches(const struct shmqi_pattern *pat, const char *topic);
+
 /* owner.c: process liveness */
 bool shmqi_pid_alive(pid_t pid);
 /* A process's start time (clock ticks since boot, /proc/PID/stat field 22); 0 if unknown. */
