@@ -14,6 +14,6 @@
 #include "shmq/wait.h" /* shmq_wait_many() over channels and topics */
 #include "shmq/hist.h" /* HDR latency histograms */
 #include "shmq/inspect.h" /* looking at objects by name: listing, channel stat, reaping */
-#include "shmq/pattern.h" /* wildcard patterns over topic names */
+#include "shmq/pattern.h" /* wildcard patterns over topic names, pattern subscribers */
 
 #endif /* SHMQ_H */
