@@ -11,7 +11,6 @@
 #include "loop.h"
 #include "proto.h"
 #include "shmq.h"
-#include "pattern_pending.h"
 
 #define MAX_CLIENTS 4096
 #define MAX_GROUPS 64 /* supplementary groups of a peer that count for permissions */

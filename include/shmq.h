@@ -15,5 +15,6 @@
 #include "shmq/hist.h" /* HDR latency histograms */
 #include "shmq/inspect.h" /* looking at objects by name: listing, channel stat, reaping */
 #include "shmq/daemon.h" /* the registry daemon shmqd, from a client's side */
+#include "shmq/pattern.h" /* wildcard patterns over topic names, pattern subscribers */
 
 #endif /* SHMQ_H */

@@ -37,6 +37,16 @@ void shmqi_detail_clear(void)
 	pending[0] = '\0';
 }
 
+void shmqi_detail_save(char buf[SHMQI_DETAIL_MAX])
+{
+	memcpy(buf, pending, SHMQI_DETAIL_MAX);
+}
+
+void shmqi_detail_restore(const char buf[SHMQI_DETAIL_MAX])
+{
+	memcpy(pending, buf, SHMQI_DETAIL_MAX);
+}
+
 bool shmqi_cfg_differs(const char *kind, const char *field, uint64_t has, uint64_t asked)
 {
 	if (!asked || asked == has)

@@ -175,6 +175,16 @@ static int look(int dir, const char *file, struct shmq_object_info *o)
 	return judge_hdr(o, &h);
 }
 
+int shmqi_object_look(const shmq_bus *bus, const char *name, struct shmq_object_info *o)
+{
+	char path[sizeof(SHM_DIR) + SHMQI_PATH_MAX];
+
+	memset(o, 0, sizeof(*o));
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	snprintf(path, sizeof(path), SHM_DIR "/shmq.%s.%s", bus->ns, name);
+	return look(AT_FDCWD, path, o);
+}
+
 struct listing {
 	struct shmq_object_info *v;
 	size_t n, cap;

@@ -25,6 +25,9 @@ struct shmq_bus {
 #define SHMQI_DETAIL_MAX 256
 void shmqi_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void shmqi_detail_clear(void);
+/* Keep the detail a caller's earlier failure left, across internal calls that fill it. */
+void shmqi_detail_save(char buf[SHMQI_DETAIL_MAX]);
+void shmqi_detail_restore(const char buf[SHMQI_DETAIL_MAX]);
 /* Does a non-zero @asked differ from @has? If so, the detail says "slots: topic has 4, asked 8". */
 bool shmqi_cfg_differs(const char *kind, const char *field, uint64_t has, uint64_t asked);
 
@@ -35,6 +38,27 @@ bool shmqi_valid_name(const char *name);
 int shmqi_seg_path(const shmq_bus *bus, const char *name, char *buf, size_t buf_len);
 uint64_t shmqi_now_ns(void); /* CLOCK_MONOTONIC, from the TSC where it can (clock.c) */
 uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
+
+/*
+ * pattern.c: a checked pattern, split into tokens once (shmq/pattern.h). At most 100 tokens
+ * fit in 200 characters; a topic has as many at most.
+ */
+#define SHMQI_TOKENS_MAX (SHMQ_PATTERN_MAX / 2 + 1)
+struct shmqi_pattern {
+	char text[SHMQ_PATTERN_MAX + 1];
+	uint8_t n;
+	uint8_t off[SHMQI_TOKENS_MAX], len[SHMQI_TOKENS_MAX];
+};
+/* Check @pattern (the detail says what is wrong) and split it. Return: 0 or -EINVAL. */
+int shmqi_pattern_compile(const char *pattern, struct shmqi_pattern *ret_pat);
+/* Does @topic, which shmqi_valid_name() accepted (or a '$' and such a name), match? */
+bool shmqi_pattern_matches(const struct shmqi_pattern *pat, const char *topic);
+
+/*
+ * inspect.c: look at one object as shmq_bus_list() looks at each (its header read, never
+ * mapped or waited for). Return: 0 when this library can open it, else @o->error.
+ */
+int shmqi_object_look(const shmq_bus *bus, const char *name, struct shmq_object_info *o);
 
 /* owner.c: process liveness */
 bool shmqi_pid_alive(pid_t pid);

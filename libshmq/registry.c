@@ -214,7 +214,10 @@ static int ensure_conn(const char *path)
 	return 0;
 }
 
-/* Wait up to the reply timeout for a record; its length, or -errno (-ENOTCONN: gone). */
+/*
+ * Wait up to the reply timeout for a record: its length, or -ETIMEDOUT (no answer: as good as
+ * no daemon), -ECONNRESET (the daemon closed the connection: it died or restarted), -EMSGSIZE.
+ */
 static ssize_t read_record(char *buf, size_t len)
 {
 	struct pollfd p = { .fd = conn.fd, .events = POLLIN };
@@ -225,54 +228,64 @@ static ssize_t read_record(char *buf, size_t len)
 		r = poll(&p, 1, SHMQI_REPLY_TIMEOUT_MS);
 	while (r < 0 && errno == EINTR);
 	if (r <= 0)
-		return -ENOTCONN; /* a daemon that does not answer is as good as none */
+		return -ETIMEDOUT;
 	n = recv(conn.fd, buf, len, MSG_TRUNC);
 	if (n <= 0)
-		return -ENOTCONN;
+		return -ECONNRESET;
 	if ((size_t)n >= len)
 		return -EMSGSIZE;
 	buf[n] = '\0';
 	return n;
 }
 
-/*
- * One request and its reply on the connection (conn.mu held): the reply text in @buf.
- * Records that are not the reply (events) are skipped.
- */
-static ssize_t exchange(const char *path, const char *text, uint64_t id, char *buf, size_t len)
+/* One try on the connection (conn.mu held): the reply's length, or -errno as read_record(). */
+static ssize_t try_once(const char *text, size_t tlen, uint64_t id, char *buf, size_t len)
 {
-	size_t tlen = strlen(text);
 	json_t *rep, *rid;
 	ssize_t n;
-	bool again = true;
 
-	if (tlen > SHMQI_PROTO_MAX)
-		return -EMSGSIZE;
-retry:
-	if (ensure_conn(path) < 0)
-		return -ENOTCONN;
-	if (send(conn.fd, text, tlen, MSG_NOSIGNAL) != (ssize_t)tlen) {
-		drop_conn();
-		if (again) { /* a daemon restarted since: once more on a new connection */
-			again = false;
-			goto retry;
-		}
-		return -ENOTCONN;
-	}
+	if (send(conn.fd, text, tlen, MSG_NOSIGNAL) != (ssize_t)tlen)
+		return -ECONNRESET;
 	for (;;) {
 		n = read_record(buf, len);
-		if (n < 0) {
-			drop_conn();
+		if (n < 0)
 			return n;
-		}
 		rep = json_loadb(buf, (size_t)n, 0, NULL);
 		rid = json_object_get(rep, "id");
 		if (rep && json_is_integer(rid) && (uint64_t)json_integer_value(rid) == id) {
 			json_decref(rep);
 			return n;
 		}
-		json_decref(rep);
+		json_decref(rep); /* an event, or a stale reply: not ours */
 	}
+}
+
+/*
+ * One request and its reply (conn.mu held): the reply text in @buf. A connection made by an
+ * earlier call may lead to a daemon that has since died or restarted: when it turns out
+ * closed, the request goes once more on a new connection.
+ */
+static ssize_t exchange(const char *path, const char *text, uint64_t id, char *buf, size_t len)
+{
+	size_t tlen = strlen(text);
+	ssize_t n = -ENOTCONN;
+	bool reused;
+	int i;
+
+	if (tlen > SHMQI_PROTO_MAX)
+		return -EMSGSIZE;
+	for (i = 0; i < 2; i++) {
+		reused = conn.fd >= 0 && conn.pid == getpid() && !strcmp(conn.path, path);
+		if (ensure_conn(path) < 0)
+			return -ENOTCONN;
+		n = try_once(text, tlen, id, buf, len);
+		if (n >= 0)
+			return n;
+		drop_conn();
+		if (n != -ECONNRESET || !reused)
+			break;
+	}
+	return n == -EMSGSIZE ? n : -ENOTCONN;
 }
 
 static int daemon_path(const shmq_bus *bus, char *path, size_t len)

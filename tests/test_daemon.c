@@ -75,7 +75,7 @@ static void test_protocol_errors(void **state)
 	memcpy(big, "{\"v\":1,\"op\":\"ping\"}", 19);
 	expect_error(big, sizeof(big), "\"EMSGSIZE\"");
 	/* The daemon goes on after each of them. */
-	n = raw_request(&td, "{\"v\":1,\"op\":\"ping\",\"id\":9}", 25, rep, sizeof(rep));
+	n = raw_request(&td, "{\"v\":1,\"op\":\"ping\",\"id\":9}", 26, rep, sizeof(rep));
 	assert_true(n > 0);
 	assert_non_null(strstr(rep, "\"ok\":true"));
 	assert_non_null(strstr(rep, "\"id\":9"));
