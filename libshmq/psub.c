@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "registry.h"
 #include "wait.h"
 
 #define SHM_DIR "/dev/shm" /* where glibc's shm_open() puts "/shmq.NS.NAME" */
@@ -44,9 +45,11 @@ struct ent {
 struct shmq_psub {
 	struct shmq_bus bus; /* a copy: the caller may close its bus handle */
 	struct shmqi_pattern pat;
+	char pattern[SHMQ_PATTERN_MAX + 1];
 	struct shmq_topic_config cfg;
 	bool has_cfg;
 	int ifd; /* inotify on /dev/shm, non-blocking */
+	int dfd; /* the daemon's events for the pattern ("watch"), or -1 */
 	char prefix[8 + SHMQ_NAMESPACE_MAX]; /* "shmq.NS." */
 	size_t prefix_len;
 	struct ent **v; /* in the order they were found; receives take turns in it */
@@ -294,6 +297,28 @@ static int read_events(shmq_psub *ps)
 	}
 }
 
+/* The daemon's events: each names a topic published now (its header is there). */
+static int daemon_events(shmq_psub *ps)
+{
+	char name[SHMQ_NAME_MAX + 1];
+	int r;
+
+	while (ps->dfd >= 0) {
+		r = shmqi_reg_event(ps->dfd, name, sizeof(name));
+		if (r == -EAGAIN)
+			break;
+		if (r < 0) { /* the daemon went: inotify goes on alone */
+			close(ps->dfd);
+			ps->dfd = -1;
+			break;
+		}
+		if (shmqi_valid_name(name) && shmqi_pattern_matches(&ps->pat, name) &&
+		    reconcile(ps, name, SHMQ_SUB_EARLIEST) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* One object of a listing; @start for a published topic (the others are new ones). */
 static int listed(shmq_psub *ps, const struct shmq_object_info *o, unsigned start)
 {
@@ -357,6 +382,8 @@ static int look(shmq_psub *ps)
 
 	shmqi_detail_save(saved);
 	r = read_events(ps);
+	if (r == 0)
+		r = daemon_events(ps);
 	if (r == 0 && ps->rescan)
 		r = rescan(ps, SHMQ_SUB_EARLIEST);
 	now = shmqi_now_ns();
@@ -371,6 +398,13 @@ static int look(shmq_psub *ps)
 
 static int start_watch(shmq_psub *ps)
 {
+	int r = shmqi_reg_watch(&ps->bus, ps->pattern);
+
+	/* The daemon tells of topics as their creators publish them; inotify stays, for the
+	 * topics made by processes that never talk to it, and for a daemon that goes away. */
+	if (r < 0 && r != -ENOTCONN)
+		return r;
+	ps->dfd = r;
 	ps->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ps->ifd < 0)
 		return -errno;
@@ -393,7 +427,10 @@ int shmq_psub_open(shmq_bus *bus, const char *pattern, unsigned flags,
 	if (!ps)
 		return -ENOMEM;
 	ps->ifd = -1;
+	ps->dfd = -1;
 	r = shmqi_pattern_compile(pattern, &ps->pat);
+	if (r == 0)
+		snprintf(ps->pattern, sizeof(ps->pattern), "%s", pattern);
 	if (r < 0)
 		goto err;
 	ps->bus = *bus;
@@ -432,6 +469,8 @@ void shmq_psub_close(shmq_psub *psub)
 	free(psub->v);
 	if (psub->ifd >= 0)
 		close(psub->ifd);
+	if (psub->dfd >= 0)
+		close(psub->dfd);
 	free(psub);
 }
 
@@ -517,7 +556,8 @@ static uint64_t min_ns(uint64_t a, uint64_t b)
 /* Nothing attached: wait on the inotify descriptor, until @deadline or a retry is due. */
 static int wait_events(shmq_psub *ps, uint64_t deadline)
 {
-	struct pollfd pfd = { .fd = ps->ifd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = ps->ifd, .events = POLLIN },
+				 { .fd = ps->dfd, .events = POLLIN } };
 	uint64_t now = shmqi_now_ns(), until = min_ns(deadline, ps->retry_due_ns);
 	struct timespec ts;
 	int r;
@@ -528,7 +568,7 @@ static int wait_events(shmq_psub *ps, uint64_t deadline)
 		return now >= deadline ? -ETIMEDOUT : -EAGAIN;
 	ts = (struct timespec){ .tv_sec = (time_t)((until - now) / 1000000000u),
 				.tv_nsec = (long)((until - now) % 1000000000u) };
-	r = ppoll(&pfd, 1, until == UINT64_MAX ? NULL : &ts, NULL);
+	r = ppoll(pfd, ps->dfd >= 0 ? 2 : 1, until == UINT64_MAX ? NULL : &ts, NULL);
 	if (r < 0 && errno != EINTR)
 		return -errno;
 	return r > 0 || shmqi_now_ns() < deadline ? -EAGAIN : -ETIMEDOUT;

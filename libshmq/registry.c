@@ -4,6 +4,7 @@
  * in the protocol of docs/protocol.md, and the open calls' questions to the daemon.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 /* Back-off after a failed connect in auto mode: 10 ms, doubling to 1 s. */
 #define BACKOFF_MIN_NS 10000000ull
 #define BACKOFF_MAX_NS 1000000000ull
+#define SHQMI_WATCH_TIMEOUT_MS SHMQI_REPLY_TIMEOUT_MS
 
 /*
  * The process's connection. One at a time (to the last namespace's socket asked); a child
@@ -396,6 +398,73 @@ void shmqi_reg_created(const shmq_bus *bus, uint32_t kind, const char *name)
 				     shmqi_kind_proto(kind), "name", name),
 			   &rep) == 0)
 		json_decref(rep);
+}
+
+int shmqi_reg_watch(const shmq_bus *bus, const char *pattern)
+{
+	char path[sizeof(conn.path)], buf[4096];
+	enum shmqi_daemon_mode mode;
+	json_t *req, *rep;
+	char *text;
+	ssize_t n = -ENOMEM;
+	int r, fd;
+
+	r = shmqi_daemon_mode(&mode);
+	if (r < 0 || mode == SHMQI_DAEMON_OFF)
+		return r < 0 ? r : -ENOTCONN;
+	r = daemon_path(bus, path, sizeof(path));
+	if (r < 0)
+		return r;
+	fd = dial(path);
+	if (fd < 0)
+		goto none;
+	req = json_pack("{s:i,s:s,s:i,s:s}", "v", SHMQI_PROTO_VERSION, "op", "watch", "id", 1,
+			"pattern", pattern);
+	text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (text && send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text) &&
+	    poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, SHQMI_WATCH_TIMEOUT_MS) == 1)
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+	free(text);
+	rep = n > 0 ? json_loadb(buf, (size_t)n, 0, NULL) : NULL;
+	r = json_is_true(json_object_get(rep, "ok")) ? 0 : -ENOTCONN;
+	json_decref(rep);
+	if (r == 0 && fcntl(fd, F_SETFL, O_NONBLOCK) == 0)
+		return fd;
+	close(fd);
+none:
+	if (mode == SHMQI_DAEMON_AUTO)
+		return -ENOTCONN;
+	shmqi_detail("$" SHMQ_DAEMON_ENV "=required and no shmqd answers on %s", path);
+	return -ECONNREFUSED;
+}
+
+int shmqi_reg_event(int fd, char *name, size_t len)
+{
+	char buf[1024];
+	const char *ev, *nm;
+	json_t *j;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -EAGAIN : -ECONNRESET;
+		if (n == 0)
+			return -ECONNRESET;
+		j = json_loadb(buf, (size_t)n, 0, NULL);
+		ev = json_string_value(json_object_get(j, "event"));
+		nm = json_string_value(json_object_get(j, "name"));
+		r = ev && nm && !strcmp(ev, "created") && strlen(nm) < len;
+		if (r)
+			strcpy(name, nm);
+		json_decref(j);
+		if (r)
+			return 0;
+	}
 }
 
 /* ---- public ---- */

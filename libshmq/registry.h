@@ -52,4 +52,13 @@ int shmqi_reg_open(const shmq_bus *bus, uint32_t kind, const char *name, unsigne
 /* After an open call created @name: tell the daemon (best effort; nothing to return). */
 void shmqi_reg_created(const shmq_bus *bus, uint32_t kind, const char *name);
 
+/*
+ * A connection of its own that watches @pattern (a pattern subscriber's): its descriptor,
+ * non-blocking, that shmqi_reg_event() reads; -ENOTCONN with no daemon (auto and off mode),
+ * -ECONNREFUSED in required mode. Closed with close().
+ */
+int shmqi_reg_watch(const shmq_bus *bus, const char *pattern);
+/* The next "created" event's topic in @name: 0, -EAGAIN (none queued), -ECONNRESET (gone). */
+int shmqi_reg_event(int fd, char *name, size_t len);
+
 #endif /* SHMQ_REGISTRY_H */

@@ -639,6 +639,49 @@ static void test_daemon_killed(void **state)
 	shmq_bus_close(bus);
 }
 
+static void publish_first(shmq_bus *bus)
+{
+	shmq_pub *pub = NULL;
+
+	if (shmq_pub_open(bus, "d.wild.eu", SHMQ_OPEN_CREATE, NULL, &pub) < 0 ||
+	    shmq_pub_send(pub, "first", 5, 1) < 0)
+		_exit(1);
+	shmq_pub_close(pub);
+}
+
+/*
+ * A pattern subscriber opened before its topic exists gets the topic's first record; with
+ * the daemon, it holds a watch on it (the daemon tells it of the topic once it is published).
+ */
+static void test_pattern_before_topic(void **state)
+{
+	shmq_bus *bus = test_bus();
+	char buf[64], topic[SHMQ_NAME_MAX + 1], rep[4096];
+	struct shmq_sub_msg m;
+	shmq_psub *ps = NULL;
+	pid_t pid;
+	int r;
+
+	(void)state;
+	assert_int_equal(shmq_psub_open(bus, "d.wild.*", SHMQ_SUB_LATEST, NULL, &ps), 0);
+	assert_true(shmq_daemon_request(bus, "{\"op\":\"clients\"}", rep, sizeof(rep)) > 0);
+	assert_non_null(strstr(rep, "\"watches\":1"));
+	pid = fork();
+	if (pid == 0) {
+		publish_first(bus);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	do
+		r = shmq_psub_recv(ps, buf, sizeof(buf), &m, topic, sizeof(topic));
+	while (r == -EAGAIN && shmq_psub_wait(ps, 0, 10000000000ull) == 0);
+	assert_int_equal(r, 5);
+	assert_string_equal(topic, "d.wild.eu");
+	assert_int_equal(m.corr_id, 1);
+	shmq_psub_close(ps);
+	shmq_bus_close(bus);
+}
+
 static void join_ephemeral(shmq_bus *bus)
 {
 	struct shmq_group_config cfg = { .flags = SHMQ_GROUP_EPHEMERAL };
@@ -683,6 +726,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_dead_producer),
 		cmocka_unit_test(test_dead_member),
 		cmocka_unit_test(test_dead_ephemeral),
+		cmocka_unit_test(test_pattern_before_topic),
 	};
 
 	if (argc < 2) {

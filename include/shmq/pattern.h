@@ -84,6 +84,13 @@ SHMQ_API int shmq_pattern_match(const char *pattern, const char *topic);
  * when the removal was noticed, then its subscriber is closed; a new topic made under the
  * same name is a new topic, read from its start.
  *
+ * With shmqd running for the namespace ($SHMQ_DAEMON not "off"), the subscriber also holds
+ * a watch on the pattern with the daemon (a connection of its own): the daemon tells it of a
+ * matching topic as soon as its creator has published it, which spares the retries above;
+ * inotify stays on beside it, for topics made by processes that never talk to the daemon and
+ * for a daemon that goes away. With SHMQ_DAEMON=required and no daemon, the open fails with
+ * -ECONNREFUSED.
+ *
  * When discovery happens: while receiving, every 256th receive call and on a receive that
  * finds nothing (at most every 100 us); while waiting, every 10 ms (1 ms above 128
  * topics) and at once while no topic is attached. A registry that knows of a new topic
@@ -112,7 +119,8 @@ typedef struct shmq_psub shmq_psub;
  * again later (see above), and shmq_psub_topics() shows why they are not attached yet.
  *
  * Return: 0, or -EINVAL (NULL @bus or @ret_psub, bad flags, a bad pattern:
- * shmq_last_detail() says what is wrong with it), -ENOMEM, -EMFILE or -ENFILE (no file
+ * shmq_last_detail() says what is wrong with it), -ECONNREFUSED (SHMQ_DAEMON=required and
+ * no daemon answers), -ENOMEM, -EMFILE or -ENFILE (no file
  * descriptor for inotify), -ENOSPC (the user's inotify watch limit), or the error of
  * reading /dev/shm (-ENOENT, -EACCES).
  */
