@@ -44,8 +44,15 @@ static void free_dead(struct loop *l)
 	}
 }
 
+static int once_uring(struct loop *l, int timeout_ms);
+
 void loop_fini(struct loop *l)
 {
+	int tries;
+
+	/* Removed watches whose polls are still cancelling are freed as their ends come in. */
+	for (tries = 0; l->uring && l->armed && tries < 100; tries++)
+		once_uring(l, 10);
 	free_dead(l);
 	if (l->uring)
 		io_uring_queue_exit(&l->ring);
@@ -74,6 +81,7 @@ static int arm(struct loop *l, struct watch *w)
 	io_uring_prep_poll_add(sqe, w->fd, POLLIN);
 	io_uring_sqe_set_data(sqe, w);
 	w->armed = true;
+	l->armed++;
 	return 0;
 }
 
@@ -146,6 +154,7 @@ static int once_uring(struct loop *l, int timeout_ms)
 		if (!w)
 			continue; /* a poll_remove's own completion */
 		w->armed = false;
+		l->armed--;
 		if (cqe->res == -ECANCELED || w->dead) {
 			dispatch(l, w, 0); /* dead: queued for freeing */
 			continue;

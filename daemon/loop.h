@@ -29,6 +29,7 @@ struct loop {
 	struct io_uring ring;
 	int epfd;
 	struct watch *dead; /* removed while the loop may still see them */
+	unsigned armed; /* io_uring: polls in flight (loop_fini() waits for their end) */
 };
 
 /* Pick io_uring, else (or with @want_epoll) epoll. 0 or -errno. */
