@@ -109,10 +109,10 @@ static uint32_t reap_objects_of(struct daemon *d, const struct proc *p)
 	int i;
 
 	for (i = 0; i < p->nobjects; i++) {
-		memset(&o, 0, sizeof(o));
-		snprintf(o.name, sizeof(o.name), "%s", p->objects[i]);
-		o.kind = p->kinds[i];
-		n += reap_one(d, &o);
+		/* Its header read first, never waited for: one it died making is not published,
+		 * and an attach would wait for it with the loop stopped. */
+		if (shmqi_object_look(d->bus, p->objects[i], &o) == 0 && o.kind == p->kinds[i])
+			n += reap_one(d, &o);
 	}
 	d->freed += n;
 	return n;

@@ -15,7 +15,7 @@
 #define MAX_CLIENTS 4096
 #define MAX_GROUPS 64 /* supplementary groups of a peer that count for permissions */
 #define MAX_WATCHES 16 /* patterns per client connection */
-#define SWEEP_MS 1000 /* the periodic look for deaths no pidfd told of */
+#define SWEEP_MS 2000 /* the periodic look for deaths no pidfd told of, and new owners */
 
 /* A process the daemon watches through a pidfd: a client, or an owner found in a table. */
 #define PROC_OBJECTS 32 /* objects remembered per process; more: a death reaps them all */

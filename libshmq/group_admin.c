@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -504,6 +505,9 @@ int shmq_group_delete(shmq_bus *bus, const char *topic, const char *group, unsig
 
 static int open_dlq(shmq_group *g)
 {
+	char path[SHMQI_PATH_MAX + 16];
+	struct stat st;
+	bool have;
 	struct shmq_topic_config c = { .slots = g->t.slots,
 				       .max_msg = g->t.max_msg + DLQ_HDR,
 				       .policy = SHMQ_TOPIC_RELIABLE };
@@ -514,8 +518,21 @@ static int open_dlq(shmq_group *g)
 	if (c.max_msg > SHMQ_MAX_MSG_LIMIT || c.max_msg < g->t.max_msg)
 		c.max_msg = SHMQ_MAX_MSG_LIMIT;
 	r = shmq_pub_open(&g->bus, g->dlq_name, 0, NULL, &g->dlq);
-	if (r == -ENOENT)
-		r = shmq_pub_open(&g->bus, g->dlq_name, SHMQ_OPEN_CREATE, &c, &g->dlq);
+	if (r != -ENOENT)
+		return r;
+	/*
+	 * A new dead-letter topic is for the group's members and whoever reads the topic: it
+	 * gets the topic's mode and, when we may give it (a supervisor running as root that
+	 * reaps a dead member), its owner and group, not the creator's.
+	 */
+	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.%s", g->bus.ns, g->topic);
+	have = stat(path, &st) == 0;
+	if (have)
+		c.mode = st.st_mode & 0777;
+	r = shmq_pub_open(&g->bus, g->dlq_name, SHMQ_OPEN_CREATE, &c, &g->dlq);
+	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.%s", g->bus.ns, g->dlq_name);
+	if (r == 0 && have && geteuid() == 0)
+		(void)!chown(path, st.st_uid, st.st_gid); /* else it stays ours, as before */
 	return r;
 }
 

@@ -267,25 +267,27 @@ int shmq_bus_list(shmq_bus *bus, struct shmq_object_info *objs, size_t max)
 /* ---- reaping a topic's dead entries ---- */
 
 /*
- * The topic's last live producer died, and we freed a dead producer's entry: parked
- * subscribers get -EPIPE, as for a last close, unless the topic says closed already (a
- * subscriber that joined since then waits for a producer, and must go on waiting). A
- * producer that opens meanwhile clears the close if its open reads it; if its open read the
- * word before our close, its take (seq_cst) came before our recount (seq_cst), which sees
- * it, and we undo our close.
+ * Before dead producers' entries are freed: when there are some and no live producer,
+ * parked subscribers get -EPIPE, as for a last close, unless the topic says closed already
+ * (a subscriber that joined since then waits for a producer, and must go on waiting). The
+ * close comes before the free, so a reaper killed in between leaves the dead entries for the
+ * next reap to find and close for; after it, the topic is rightly closed. A producer that
+ * opens meanwhile clears the close if its open reads it; if its open read the word before
+ * our close, its take (seq_cst) came before our recount (seq_cst) after the free, which sees
+ * it, and we undo our close. Return: the close to undo, or 0.
  */
-static void close_for_dead(struct shmqi_tmap *t)
+static uint32_t close_for_dead(struct shmqi_tmap *t)
 {
-	uint32_t closed = shmqi_wait_close_dead(&t->ctl->wait);
-
-	if (closed && shmqi_count_prods(t) != 0)
-		shmqi_wait_reopen(&t->ctl->wait, closed);
+	if (shmqi_owner_scan(t->prods, sizeof(*t->prods), t->max_prods, false, NULL, NULL) == 0 ||
+	    shmqi_count_prods(t) != 0)
+		return 0;
+	return shmqi_wait_close_dead(&t->ctl->wait);
 }
 
 int shmq_topic_reap(shmq_bus *bus, const char *name, uint32_t *ret_subs, uint32_t *ret_prods)
 {
 	struct shmqi_tmap t = { 0 };
-	uint32_t subs, prods, skipped;
+	uint32_t subs, prods, skipped, closed;
 	int r;
 
 	shmqi_detail_clear();
@@ -296,11 +298,12 @@ int shmq_topic_reap(shmq_bus *bus, const char *name, uint32_t *ret_subs, uint32_
 	/* Before the producer entries are freed: a freed one may be taken, and its claim
 	 * cleared, by a producer that opens meanwhile, and we would not see where to look. */
 	skipped = shmqi_skip_dead_claims(&t);
+	closed = close_for_dead(&t);
 	prods = shmqi_reap_dead_prods(&t);
 	if (skipped) /* W1: the skips are published (R1); subscribers parked at them go on */
 		shmqi_notify(&t.ctl->park_state, &t.ctl->wait);
-	if (prods && shmqi_count_prods(&t) == 0)
-		close_for_dead(&t);
+	if (closed && shmqi_count_prods(&t) != 0)
+		shmqi_wait_reopen(&t.ctl->wait, closed);
 	shmqi_seg_close(&t.seg);
 	if (ret_subs)
 		*ret_subs = subs;

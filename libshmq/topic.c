@@ -308,12 +308,13 @@ static bool claimant_alive(const struct shmqi_tmap *t, uint64_t seq)
 		p = &t->prods[i];
 		/* O1: pairs with the final head CAS of shmqi_entry_set(): the owner's fields. */
 		h = atomic_load_explicit(&p->owner.head, memory_order_acquire);
+		/* A7: pairs with R7 in claim_seqs(): a length of a later claim is read with
+		 * everything before it, so the pending read next is that claim's or newer (0),
+		 * never an earlier claim's start paired with a later claim's length. */
+		n = atomic_load_explicit(&p->pending_n, memory_order_acquire);
 		/* A6: pairs with R6 in claim_done(): a claim seen finished (0) left its records
 		 * with their final stamps, so the skip CAS fails on one that was committed. */
 		first = atomic_load_explicit(&p->pending, memory_order_acquire);
-		/* relaxed: stored before pending in each claim and made visible with it (R3/A3);
-		 * read only to bound the range of the pending it goes with */
-		n = atomic_load_explicit(&p->pending_n, memory_order_relaxed);
 		if (shmqi_head_pid(h) == 0 || first == 0 || seq - first >= n)
 			continue;
 		if (shmqi_entry_alive(&p->owner, h))
@@ -334,7 +335,9 @@ static bool slot_claimed(const struct shmqi_tmap *t, uint64_t seq, uint64_t v)
 	uint64_t from = shmqi_stamp_seq(v) + ((v & 3) == SHMQI_STAMP_WRITING ? 0 : t->slots);
 	unsigned laps = 0;
 
-	if (v == 0 || from > seq) /* never written, or corrupt: only @seq's claim counts */
+	if (v == 0) /* never written: every claim of this slot from its first lap on counts */
+		from = ((seq - 1) & t->mask) + 1;
+	else if (from > seq) /* corrupt: only @seq's claim counts */
 		from = seq;
 	for (; from <= seq; from += t->slots) {
 		if (++laps > 64 || claimant_alive(t, from))
@@ -407,8 +410,9 @@ static bool dead_claim(const struct shmqi_tmap *t, uint32_t i, uint64_t floor, u
 	const struct shmqi_prod_slot *p = &t->prods[i];
 	/* O1: pairs with the final head CAS of shmqi_entry_set(): the owner's fields. */
 	uint64_t h = atomic_load_explicit(&p->owner.head, memory_order_acquire);
+	/* A7 as in claimant_alive(); relaxed pending: a range to look at, judged there again */
+	uint64_t n = atomic_load_explicit(&p->pending_n, memory_order_acquire);
 	uint64_t first = atomic_load_explicit(&p->pending, memory_order_relaxed);
-	uint64_t n = atomic_load_explicit(&p->pending_n, memory_order_relaxed);
 
 	if (first == 0 || first >= tail ||
 	    (shmqi_head_pid(h) != 0 && shmqi_entry_alive(&p->owner, h)))
@@ -440,7 +444,7 @@ static int by_from(const void *a, const void *b)
 uint32_t shmqi_skip_dead_claims(struct shmqi_tmap *t)
 {
 	struct seq_range r[SHMQ_TOPIC_MAX_PRODUCERS + 1];
-	uint64_t tail, floor, done = 0, s;
+	uint64_t tail, floor, done = 0, s, span;
 	uint32_t i, n = 0, changed = 0;
 
 	/* A3: pairs with R3 in claim_seqs(): the claimant of every record below it is in the
@@ -448,7 +452,9 @@ uint32_t shmqi_skip_dead_claims(struct shmqi_tmap *t)
 	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
 	if (tail == 0 || tail >= SHMQI_SEQ_MAX)
 		return 0; /* corrupt: the next claim reports it */
-	floor = tail > 2 * (uint64_t)t->slots ? tail - 2 * (uint64_t)t->slots : 1;
+	/* One waiting claimant per producer entry can queue a lap apart behind a dead claim. */
+	span = ((uint64_t)t->max_prods + 1) * t->slots;
+	floor = tail > span ? tail - span : 1;
 	r[0] = (struct seq_range){ needed_from(t, tail), tail };
 	n = r[0].from < r[0].to;
 	for (i = 0; i < t->max_prods; i++)

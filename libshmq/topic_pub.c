@@ -277,8 +277,9 @@ static inline int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uin
 			return -EAGAIN;
 		}
 		/* R3: ordered before the claim by its release; pairs with A3 in not_ready(),
-		 * lapped() and the other finders' tail loads. */
-		atomic_store_explicit(&pub->me->pending_n, (uint32_t)k, memory_order_relaxed);
+		 * lapped() and the other finders' tail loads. R7: pairs with A7 in
+		 * claimant_alive(): the previous claim's end (R6) and commits come with it. */
+		atomic_store_explicit(&pub->me->pending_n, (uint32_t)k, memory_order_release);
 		atomic_store_explicit(&pub->me->pending, t, memory_order_relaxed);
 		if (pub->exclusive) { /* nobody else stores the tail (X1) */
 			/* R3, and R5 with the fence in own_slot(), as the CAS below. Not S1: a
