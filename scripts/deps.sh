@@ -16,6 +16,8 @@ done
 if [ "${1:-}" = "--test" ]; then
 	command -v node >/dev/null || missing+=(nodejs)
 	command -v npm >/dev/null || missing+=(npm)
+	# The man pages' lint test (tests/check_man.sh; skipped without it).
+	command -v mandoc >/dev/null || missing+=(mandoc)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
