@@ -347,7 +347,9 @@ int state_load(struct daemon *d)
 	}
 	json_object_foreach(json_object_get(j, "declared"), name, v)
 	{
-		if (shmqi_valid_name(name) && shmqi_topic_cfg_parse(v, &cfg) == 0)
+		/* The config file's declarations (read before) win over the stored ones. */
+		if (shmqi_valid_name(name) && !decl_find(d, name) &&
+		    shmqi_topic_cfg_parse(v, &cfg) == 0)
 			decl_set(d, name, &cfg);
 	}
 	json_decref(j);

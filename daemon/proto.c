@@ -71,7 +71,7 @@ static int get_str(json_t *o, const char *key, size_t max, const char **ret, cha
 	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
 	    strlen(json_string_value(v)) != json_string_length(v))
 		return bad(err, len, -EINVAL,
-			   "\"%s\" must be a non-empty string of at most 255 bytes", key);
+			   "\"%s\" must be a non-empty string of at most %zu bytes", key, max);
 	*ret = json_string_value(v);
 	return 0;
 }
@@ -111,13 +111,16 @@ static int decode_op(struct req *q, char *err, size_t len)
 
 	switch (q->op) {
 	case OP_OPEN:
-		c = json_object_get(q->root, "create");
-		if (c && !json_is_boolean(c))
-			return bad(err, len, -EINVAL, "\"%s\" must be true or false", "create");
-		q->create = json_is_true(c);
-		/* fall through */
-	case OP_CREATED:
 	case OP_DELETE:
+		/* open's "create", delete's "force": booleans when given */
+		c = json_object_get(q->root, q->op == OP_OPEN ? "create" : "force");
+		if (c && !json_is_boolean(c))
+			return bad(err, len, -EINVAL, "\"%s\" must be true or false",
+				   q->op == OP_OPEN ? "create" : "force");
+		q->create = json_is_true(c);
+		r = get_kind(q->root, &q->kind, err, len);
+		return r < 0 ? r : need_name(q, err, len);
+	case OP_CREATED:
 		r = get_kind(q->root, &q->kind, err, len);
 		return r < 0 ? r : need_name(q, err, len);
 	case OP_LOOKUP:

@@ -31,7 +31,7 @@ struct req {
 	uint32_t kind; /* SHMQ_KIND_* for the ops that name an object; else 0 */
 	const char *name; /* the object ("TOPIC@GROUP" for a group), or NULL */
 	const char *pattern; /* OP_WATCH */
-	int create; /* OP_OPEN: with SHMQ_OPEN_CREATE */
+	int create; /* OP_OPEN: with SHMQ_OPEN_CREATE; OP_DELETE: "force" */
 	struct shmq_topic_config cfg; /* OP_DECLARE */
 };
 

@@ -238,9 +238,7 @@ static json_t *do_delete(struct daemon *d, struct client *c, struct req *q)
 	if (q->kind == SHMQ_KIND_GROUP) {
 		memcpy(topic, q->name, (size_t)(at - q->name));
 		topic[at - q->name] = '\0';
-		r = shmq_group_delete(
-			d->bus, topic, at + 1,
-			json_is_true(json_object_get(q->root, "force")) ? SHMQ_GROUP_FORCE : 0);
+		r = shmq_group_delete(d->bus, topic, at + 1, q->create ? SHMQ_GROUP_FORCE : 0);
 	} else {
 		r = shmq_unlink(d->bus, q->name);
 	}

@@ -69,11 +69,48 @@ static void usage(FILE *f)
 
 /* ---- the config file: "key = value" lines, and "topic NAME key=value ..." ---- */
 
+/* A number of at most @max (any base strtoull() takes); false if it is not one. */
+static bool number(const char *s, int base, unsigned long long max, unsigned long long *ret)
+{
+	char *end;
+
+	errno = 0;
+	*ret = strtoull(s, &end, base);
+	return *s && *s != '-' && !*end && !errno && *ret <= max;
+}
+
+static bool topic_field(struct shmq_topic_config *cfg, const char *key, const char *val)
+{
+	unsigned long long v;
+
+	if (!strcmp(key, "policy")) {
+		cfg->policy = !strcmp(val, "lossy") ? SHMQ_TOPIC_LOSSY : SHMQ_TOPIC_RELIABLE;
+		return !strcmp(val, "lossy") || !strcmp(val, "reliable");
+	}
+	if (!strcmp(key, "mode"))
+		return number(val, 8, 0777, &v) && (cfg->mode = (uint32_t)v, true);
+	if (!strcmp(key, "claim_timeout_ms"))
+		return number(val, 0, 3600000, &v) &&
+		       (cfg->claim_timeout_ns = v * 1000000ull, true);
+	if (!number(val, 0, UINT32_MAX, &v))
+		return false;
+	if (!strcmp(key, "slots"))
+		cfg->slots = (uint32_t)v;
+	else if (!strcmp(key, "max_msg"))
+		cfg->max_msg = (uint32_t)v;
+	else if (!strcmp(key, "max_subscribers"))
+		cfg->max_subscribers = (uint32_t)v;
+	else if (!strcmp(key, "max_producers"))
+		cfg->max_producers = (uint32_t)v;
+	else
+		return false;
+	return true;
+}
+
 static int topic_line(struct daemon *d, char *rest, const char *file, int line)
 {
 	struct shmq_topic_config cfg = { 0 };
 	char *name = strtok(rest, " \t\n"), *kv, *eq;
-	unsigned long long v;
 
 	if (!name || !shmqi_valid_name(name))
 		goto bad;
@@ -82,26 +119,7 @@ static int topic_line(struct daemon *d, char *rest, const char *file, int line)
 		if (!eq)
 			goto bad;
 		*eq++ = '\0';
-		if (!strcmp(kv, "policy")) {
-			if (strcmp(eq, "reliable") && strcmp(eq, "lossy"))
-				goto bad;
-			cfg.policy = !strcmp(eq, "lossy") ? SHMQ_TOPIC_LOSSY : SHMQ_TOPIC_RELIABLE;
-			continue;
-		}
-		v = strtoull(eq, NULL, 0);
-		if (!strcmp(kv, "slots"))
-			cfg.slots = (uint32_t)v;
-		else if (!strcmp(kv, "max_msg"))
-			cfg.max_msg = (uint32_t)v;
-		else if (!strcmp(kv, "mode"))
-			cfg.mode = (uint32_t)strtoul(eq, NULL, 8);
-		else if (!strcmp(kv, "max_subscribers"))
-			cfg.max_subscribers = (uint32_t)v;
-		else if (!strcmp(kv, "max_producers"))
-			cfg.max_producers = (uint32_t)v;
-		else if (!strcmp(kv, "claim_timeout_ms"))
-			cfg.claim_timeout_ns = v * 1000000ull;
-		else
+		if (!topic_field(&cfg, kv, eq))
 			goto bad;
 	}
 	return decl_set(d, name, &cfg);

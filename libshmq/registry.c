@@ -70,9 +70,10 @@ int shmq_daemon_socket(const char *ns, char *buf, size_t len)
 	}
 	if (!shmqi_valid_namespace(ns, "namespace"))
 		return -EINVAL;
+	snprintf(dflt, sizeof(dflt), "/run/shmq/%.32s.sock", ns);
 	if (env && env[0])
 		n = snprintf(buf, len, "%s", env);
-	else if (geteuid() == 0)
+	else if (geteuid() == 0 || access(dflt, F_OK) == 0) /* root's, or a system daemon's */
 		n = snprintf(buf, len, "/run/shmq/%s.sock", ns);
 	else if (xdg && xdg[0] == '/')
 		n = snprintf(buf, len, "%s/shmq/%s.sock", xdg, ns);

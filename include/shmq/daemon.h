@@ -30,8 +30,9 @@ extern "C" {
 
 /**
  * shmq_daemon_socket() - the socket path of namespace @ns's daemon, as clients and shmqd
- * choose it: $SHMQ_SOCKET if set, else /run/shmq/NS.sock for root, else
- * $XDG_RUNTIME_DIR/shmq/NS.sock, else /tmp/shmq-UID/NS.sock.
+ * choose it: $SHMQ_SOCKET if set, else /run/shmq/NS.sock for root and wherever that socket
+ * exists (a system daemon's), else $XDG_RUNTIME_DIR/shmq/NS.sock, else
+ * /tmp/shmq-UID/NS.sock.
  * @ns:  the namespace; NULL for $SHMQ_NAMESPACE, else "default" (as shmq_bus_open())
  * @buf: where to store the NUL-terminated path
  * @len: room in @buf
