@@ -551,7 +551,7 @@ static void group_config(const struct fo_kill *k, struct shmq_group_config *c)
 	memset(c, 0, sizeof(*c));
 	c->ack_wait_ns =
 		k->mode == FO_DAEMON ? FO_DAEMON_ACK_WAIT_NS : k->o->ack_wait_ms * 1000000ull;
-	c->backoff_ns = k->o->backoff_ns; /* 0: the library's 100 ms */
+	c->backoff_ns = k->o->backoff_ns; /* expiries wait it; 0: the library's 100 ms */
 	c->backoff_mult = 1;
 	c->flags = SHMQ_GROUP_NO_DLQ;
 }
@@ -918,8 +918,9 @@ static void usage(FILE *f)
 		"                      binary in the build tree or installation, else $PATH)\n"
 		"  -a, --ack-wait MS   the group's ack_wait without the daemon (default 1000;\n"
 		"                      the daemon mode's is an hour)\n"
-		"  -b, --backoff NS    the group's backoff before a redelivery (default 1; 0 for\n"
-		"                      the library's 100 ms, which every redelivery then waits)\n"
+		"  -b, --backoff NS    the group's backoff, which an expired lease waits before\n"
+		"                      its redelivery (default 1; 0 for the library's 100 ms); a\n"
+		"                      dead holder's leases come back without it\n"
 		"  -j, --json          one JSON object per line\n"
 		"  -h, --help          this text\n"
 		"The daemon mode starts shmqd itself, in the foreground on a private socket\n"
