@@ -180,6 +180,7 @@ int throughput_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
 int idle_main(int argc, char **argv);
 int queue_main(int argc, char **argv);
+int failover_main(int argc, char **argv);
 /* bench/bench_hist.c, when present (the histogram benchmark). */
 int bench_hist_main(int argc, char **argv);
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* main.c - shmq-bench: dispatch to the latency, throughput, queue and histogram benchmarks. */
+/* main.c - shmq-bench: dispatch to the latency, throughput, queue, failover and hist commands. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +34,9 @@ static void usage(FILE *f)
 		"  queue       consumer groups (work queues): recv + ack against a subscriber's\n"
 		"              recv, throughput with 1, 2, 4 members against posix-mq and uds,\n"
 		"              the recv+ack round trip, the targets (about a minute)\n"
+		"  failover    a SIGKILLed group member's leases redelivered to another member:\n"
+		"              with shmqd (started by the run), with the members' own judgement,\n"
+		"              by ack_wait alone (--mode all); p99 against 10 ms (~10 s)\n"
 #ifdef SHMQ_BENCH_HIST
 		"  hist        the HDR histogram's own costs\n"
 #endif
@@ -70,6 +73,8 @@ static int run_command(int argc, char **argv)
 		return idle_main(argc, argv);
 	if (strcmp(cmd, "queue") == 0)
 		return queue_main(argc, argv);
+	if (strcmp(cmd, "failover") == 0)
+		return failover_main(argc, argv);
 	if (strcmp(cmd, "_link-peer") == 0)
 		return link_peer_main(argc, argv); /* a peer in a fresh image: see link_reexec() */
 #ifdef SHMQ_BENCH_HIST

@@ -552,6 +552,15 @@ static void cpus_text(const struct cpu_pair *cp, char *buf, size_t len)
 		snprintf(buf, len, "unpinned");
 }
 
+static const char *cpus_note(const struct cpu_pair *cp)
+{
+	if (cp->pinned)
+		return " (initiator/consumer, echo/producer)";
+	if (cp->nallowed > 1) /* a command that pins nothing by choice (failover) */
+		return " (no process pinned: the scheduler places them)";
+	return " (only one CPU allowed: both processes share it)";
+}
+
 void sysinfo_print(const struct cpu_pair *cp, bool json)
 {
 	char model[256], load[128], clk[64], date[64], cpus[32];
@@ -583,9 +592,7 @@ void sysinfo_print(const struct cpu_pair *cp, bool json)
 	}
 	printf("date:     %s\nkernel:   %s %s\ncpu:      %s\nnproc:    %ld\n", date, u.sysname,
 	       u.release, model, nproc);
-	printf("cpus:     %s%s\n", cpus,
-	       cp->pinned ? " (initiator/consumer, echo/producer)"
-			  : " (only one CPU allowed: both processes share it)");
+	printf("cpus:     %s%s\n", cpus, cpus_note(cp));
 	if (cp->pinned)
 		printf("          further peers round-robin over the %d allowed CPUs\n",
 		       cp->nallowed);
