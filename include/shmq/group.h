@@ -348,9 +348,9 @@ SHMQ_API int shmq_group_stat(shmq_bus *bus, const char *topic, const char *group
  *
  * Every member entry's owner is judged as members judge it (pid, process start time, pid
  * namespace: one in another pid namespace counts as alive). A dead member's leases go back
- * for redelivery, each counted as a failure (after the group's backoff; a record that has
- * failed @max_deliveries times is dead-lettered instead), its entry is freed, and members
- * parked in a wait are woken. Without this call the members do the same when they next
+ * for redelivery at once, each counted as a failure (the backoff delays nacks and expiries,
+ * not a holder's death; a record that has failed @max_deliveries times is dead-lettered
+ * instead), its entry is freed, and members parked in a wait are woken. Without this call the members do the same when they next
  * look (every 10 ms while they receive or wait); a group with no live member keeps a dead
  * member's leases until a member joins. An ephemeral group (SHMQ_GROUP_EPHEMERAL) whose
  * last live members were the dead ones is deleted, as when its last member closes.
