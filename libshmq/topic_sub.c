@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "topic_internal.h"
@@ -25,6 +26,7 @@ struct shmq_sub {
 	uint32_t peeked;
 	uint32_t peek_cap;
 	bool park_on; /* this handle has seen parking switched on */
+	bool ro; /* SHMQ_SUB_READONLY: no entry (me is NULL), nothing written */
 	uint32_t ignore_closed; /* the close it found at its join: waits go on past it */
 	struct shmqi_fdring *fdring; /* shmq_sub_fd(), when asked for */
 	unsigned polls;
@@ -34,7 +36,8 @@ struct shmq_sub {
 /* ---- subscribers ---- */
 
 #define SUB_START (SHMQ_SUB_LATEST | SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)
-#define SUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SUB_START)
+#define SUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SUB_START | SHMQ_SUB_READONLY)
+#define RO_POLL_NS 1000000u /* how often a read-only subscriber looks when it would park */
 
 /* Where a new cursor starts, given the tail; records asked for but gone count as lost. */
 static uint64_t start_seq(shmq_sub *sub, unsigned flags, uint64_t from, uint64_t tail)
@@ -107,6 +110,33 @@ static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 	return 0;
 }
 
+/*
+ * A read-only reader: a cursor of its own in this process only. The close it finds is not
+ * its -EPIPE (as for a joiner); nothing it does is seen by producers, so it needs none of
+ * the joiner's orderings (S1, F1, R2): on a lossy topic, overwritten records are found by
+ * their stamps and reported as lost, whoever reads them.
+ */
+static int join_readonly(shmq_sub *sub, unsigned flags, uint64_t from)
+{
+	struct shmqi_tmap *t = &sub->t;
+	uint64_t tail;
+
+	if (t->policy != SHMQ_TOPIC_LOSSY) {
+		shmqi_detail("a read-only subscriber needs a lossy topic: a reliable topic's "
+			     "producers must see its cursor");
+		return -EINVAL;
+	}
+	sub->ro = true;
+	sub->ignore_closed = atomic_load_explicit(&t->ctl->wait.closed, memory_order_seq_cst);
+	if (!(sub->ignore_closed & 1))
+		sub->ignore_closed = 0;
+	/* A3: pairs with R3 in claim_seqs(), as a joiner's */
+	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
+	sub->cursor = start_seq(sub, flags, from, tail);
+	sub->guard = tail;
+	return 0;
+}
+
 int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
 		  const struct shmq_topic_config *cfg, uint64_t from_seq, shmq_sub **ret_sub)
 {
@@ -122,10 +152,19 @@ int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
 	sub = calloc(1, sizeof(*sub));
 	if (!sub)
 		return -ENOMEM;
-	r = shmqi_topic_map(bus, name, flags & (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL), cfg, &sub->t);
+	if ((flags & SHMQ_SUB_READONLY) && (flags & SHMQ_OPEN_CREATE)) {
+		free(sub);
+		return -EINVAL;
+	}
+	r = shmqi_topic_map(bus, name,
+			    (flags & SHMQ_SUB_READONLY)
+				    ? SHMQI_MAP_RDONLY
+				    : flags & (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL),
+			    cfg, &sub->t);
 	if (r < 0)
 		goto err_free;
-	r = join_subscribers(sub, start, from_seq);
+	r = (flags & SHMQ_SUB_READONLY) ? join_readonly(sub, start, from_seq)
+					: join_subscribers(sub, start, from_seq);
 	if (r < 0)
 		goto err_close;
 	*ret_sub = sub;
@@ -150,7 +189,7 @@ void shmq_sub_close(shmq_sub *sub)
 		shmqi_fdring_free(sub->fdring,
 				  mine && shmqi_sub_waitable(sub, &w, NULL) == 0 ? &w : NULL);
 	/* Only while the entry is ours: a judge that took us for dead may have given it on. */
-	if (mine)
+	if (mine && !sub->ro)
 		shmqi_topic_drop(&sub->t, &sub->me->owner, shmqi_clear_sub, sub->me);
 	shmqi_seg_close(&sub->t.seg);
 	free(sub->peek_seqs);
@@ -162,7 +201,7 @@ static void publish_cursor(shmq_sub *sub)
 {
 	struct shmqi_sub_slot *s = sub->me;
 
-	if (sub->cursor == sub->shared_cursor)
+	if (sub->cursor == sub->shared_cursor || sub->ro)
 		return;
 	/* relaxed: statistics, for shmq_topic_stat() */
 	atomic_store_explicit(&s->received, sub->received, memory_order_relaxed);
@@ -204,6 +243,8 @@ static int not_ready(shmq_sub *sub, uint64_t v)
 	uint64_t tail, now;
 
 	if (++sub->polls & POLL_CHECK_MASK)
+		return -EAGAIN;
+	if (sub->ro) /* skipping a stuck record is a write: a later lap's producer moves us */
 		return -EAGAIN;
 	now = shmqi_now_ns();
 	atomic_store_explicit(&sub->me->heartbeat_ns, now, memory_order_relaxed);
@@ -497,6 +538,8 @@ int shmqi_sub_waitable(shmq_sub *sub, struct shmqi_waitable *w, uint64_t *slice_
 {
 	if (!sub)
 		return -EINVAL;
+	if (sub->ro)
+		return -EOPNOTSUPP; /* it cannot announce that it parks */
 	*w = (struct shmqi_waitable){ .park_state = &sub->t.ctl->park_state,
 				      .w = &sub->t.ctl->wait,
 				      .enabled = &sub->park_on,
@@ -530,11 +573,40 @@ int shmq_sub_fd(shmq_sub *sub)
 	return shmqi_handle_fd(sub_fill, sub);
 }
 
+/* A read-only subscriber's wait: spin, then look every RO_POLL_NS (it cannot park). */
+static int ro_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t deadline)
+{
+	uint64_t spin_end = shmqi_deadline(spin_ns), now, ns;
+	struct timespec ts;
+	uint32_t c;
+
+	for (;;) {
+		if (sub_ready(sub, true))
+			return 0;
+		/* seq_cst, as every access of the closed word (wake.c) */
+		c = atomic_load_explicit(&sub->t.ctl->wait.closed, memory_order_seq_cst);
+		if ((c & 1) && c != sub->ignore_closed)
+			return -EPIPE;
+		now = shmqi_now_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (now < spin_end)
+			continue;
+		ns = deadline - now < RO_POLL_NS ? deadline - now : RO_POLL_NS;
+		ts = (struct timespec){ .tv_sec = 0, .tv_nsec = (long)ns };
+		nanosleep(&ts, NULL);
+	}
+}
+
 int shmq_sub_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t timeout_ns)
 {
 	struct shmqi_waitable w;
 	uint64_t slice = 0;
-	int r = shmqi_sub_waitable(sub, &w, &slice);
+	int r;
+
+	if (sub && sub->ro)
+		return ro_wait(sub, spin_ns, shmqi_deadline(timeout_ns));
+	r = shmqi_sub_waitable(sub, &w, &slice);
 
 	if (r < 0)
 		return r;

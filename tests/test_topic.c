@@ -1053,6 +1053,105 @@ static void test_read_only_user(void **state)
 	shmq_bus_close(bus);
 }
 
+/*
+ * A read-only subscriber of a lossy topic: it reads, waits (polling), sees the producers'
+ * close, and writes nothing (the segment's bytes outside the ring and the records are
+ * unchanged by its reads, and it takes no subscriber entry). Refused on a reliable topic.
+ */
+static void test_readonly_sub(void **state)
+{
+	struct shmq_topic_config lossy = cfg_of(8, SHMQ_TOPIC_LOSSY);
+	struct shmq_topic_config rel = cfg_of(8, SHMQ_TOPIC_RELIABLE);
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus, "tro.lossy", &lossy), *rp = open_pub(bus, "tro.rel", &rel);
+	struct shmq_sub_msg m;
+	shmq_sub *sub = NULL;
+	uint8_t *before, *after;
+	size_t size, size2;
+	char buf[64];
+	uint64_t i;
+
+	(void)state;
+	assert_int_equal(shmq_sub_open(bus, "tro.rel", SHMQ_SUB_READONLY, NULL, 0, &sub), -EINVAL);
+	assert_non_null(strstr(shmq_last_detail(), "lossy"));
+	assert_int_equal(shmq_sub_open(bus, "tro.lossy", SHMQ_SUB_READONLY | SHMQ_OPEN_CREATE, NULL,
+				       0, &sub),
+			 -EINVAL);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(shmq_pub_send(pub, "rec", 3, i), 0);
+	assert_int_equal(shmq_sub_open(bus, "tro.lossy", SHMQ_SUB_READONLY | SHMQ_SUB_EARLIEST,
+				       NULL, 0, &sub),
+			 0);
+	assert_int_equal(topic_stats(bus, "tro.lossy").subscribers, 0);
+	before = test_map(bus, "tro.lossy", &size);
+	{
+		uint8_t *copy = malloc(size);
+
+		memcpy(copy, before, size);
+		for (i = 0; i < 3; i++) {
+			assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &m), 3);
+			assert_int_equal(m.corr_id, i);
+		}
+		assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &m), -EAGAIN);
+		assert_int_equal(shmq_sub_wait(sub, 0, 2000000), -ETIMEDOUT);
+		assert_int_equal(shmq_sub_fd(sub), -EOPNOTSUPP);
+		after = test_map(bus, "tro.lossy", &size2);
+		assert_int_equal(size, size2);
+		assert_memory_equal(copy, after, size); /* nothing written by the reads */
+		munmap(after, size2);
+		free(copy);
+	}
+	munmap(before, size);
+	/* A record comes while it polls; then the last producer closes: -EPIPE. */
+	assert_int_equal(shmq_pub_send(pub, "new", 3, 9), 0);
+	assert_int_equal(shmq_sub_wait(sub, 0, 1000000000), 0);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &m), 3);
+	assert_int_equal(m.corr_id, 9);
+	shmq_pub_close(pub);
+	assert_int_equal(shmq_sub_wait(sub, 0, 1000000000), -EPIPE);
+	shmq_sub_close(sub);
+	shmq_pub_close(rp);
+	shmq_bus_close(bus);
+}
+
+/* A user with read permission only (mode 0644) reads a lossy topic with SHMQ_SUB_READONLY. */
+static void test_readonly_user_reads(void **state)
+{
+	struct shmq_topic_config cfg = cfg_of(16, SHMQ_TOPIC_LOSSY);
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs a second user: run as root */
+	cfg.mode = 0644;
+	pub = open_pub(bus, "tro.user", &cfg);
+	assert_int_equal(shmq_pub_send(pub, "hello", 5, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct shmq_sub_msg m;
+		shmq_sub *sub = NULL;
+		char buf[16];
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(10);
+		if (shmq_sub_open(bus, "tro.user", SHMQ_SUB_EARLIEST, NULL, 0, &sub) != -EACCES)
+			_exit(11);
+		if (shmq_sub_open(bus, "tro.user", SHMQ_SUB_READONLY | SHMQ_SUB_EARLIEST, NULL, 0,
+				  &sub) != 0)
+			_exit(12);
+		if (shmq_sub_recv(sub, buf, sizeof(buf), &m) != 5 || m.corr_id != 1)
+			_exit(13);
+		shmq_sub_close(sub);
+		_exit(0);
+	}
+	assert_int_equal(test_wait(pid), 0);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
 /* During a stream, a stat never shows a subscriber's cursor ahead of the tail. */
 static void test_stat_consistent(void **state)
 {
@@ -1372,6 +1471,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_stat),
 		cmocka_unit_test(test_stat_consistent),
 		cmocka_unit_test(test_read_only_user),
+		cmocka_unit_test(test_readonly_sub),
+		cmocka_unit_test(test_readonly_user_reads),
 		cmocka_unit_test(test_eusers),
 		/* threads (also run under TSan) */
 		cmocka_unit_test(test_threads),

@@ -96,6 +96,7 @@ struct shmq_topic_config {
 #define SHMQ_SUB_LATEST 0x100u /* start after the newest record (the default) */
 #define SHMQ_SUB_EARLIEST 0x200u /* start at the oldest record the log retains */
 #define SHMQ_SUB_FROM_SEQ 0x400u /* start at @from_seq (clamped to what is retained) */
+#define SHMQ_SUB_READONLY 0x800u /* a lossy topic's reader that writes nothing (see below) */
 #define SHMQ_PUB_EXCLUSIVE 0x1000u /* the topic's only producer: claims need no atomic RMW */
 
 /**
@@ -241,7 +242,7 @@ SHMQ_API uint32_t shmq_pub_id(const shmq_pub *pub);
  * @bus:      the bus
  * @name:     topic name
  * @flags:    SHMQ_OPEN_CREATE, SHMQ_OPEN_EXCL and at most one of SHMQ_SUB_LATEST (the
- *            default), SHMQ_SUB_EARLIEST, SHMQ_SUB_FROM_SEQ
+ *            default), SHMQ_SUB_EARLIEST, SHMQ_SUB_FROM_SEQ; SHMQ_SUB_READONLY
  * @cfg:      as for shmq_pub_open()
  * @from_seq: with SHMQ_SUB_FROM_SEQ the first sequence number wanted; otherwise 0
  * @ret_sub:  on success a handle owned by the caller, released with shmq_sub_close()
@@ -253,7 +254,18 @@ SHMQ_API uint32_t shmq_pub_id(const shmq_pub *pub);
  *
  * On a reliable topic the subscriber holds producers back from the moment this returns.
  *
- * Return: 0, or -EINVAL, -ENOENT, -EEXIST, -EBADE, -EPROTOTYPE (as for shmq_pub_open()),
+ * With SHMQ_SUB_READONLY (lossy topics only, without SHMQ_OPEN_CREATE) the subscriber maps
+ * the topic read-only and writes nothing into it: a user with read permission alone (a
+ * topic of mode 0644, say) may read it. It takes no subscriber slot, so shmq_topic_stat()
+ * does not list it and producers do not know of it (on a lossy topic they never wait for
+ * a subscriber anyway). It cannot announce that it parks, so shmq_sub_wait() polls: it
+ * looks every 1 ms once its spin is over, and a record is noticed up to 1 ms late; the
+ * prepared and fd waits and shmq_wait_many() refuse it (-EOPNOTSUPP). A producer's
+ * unfinished record it meets stays unread until a producer's next lap overwrites it
+ * (counted as lost then), since skipping it would be a write.
+ *
+ * Return: 0, or -EINVAL (also SHMQ_SUB_READONLY on a reliable topic, or with
+ * SHMQ_OPEN_CREATE), -ENOENT, -EEXIST, -EBADE, -EPROTOTYPE (as for shmq_pub_open()),
  * -EUSERS (every subscriber slot is held by a live process), -EACCES, -EPROTO, -ENOSPC,
  * -ENOMEM.
  */
