@@ -537,7 +537,7 @@ static int serve(struct daemon *d, const struct opts *o, int ready_fd)
 int main(int argc, char **argv)
 {
 	static struct daemon d = { .lock_fd = -1 };
-	struct opts o = { 0 };
+	static struct opts o; /* its strings from the config file live as long as the process */
 	int r, ready_fd = -1;
 
 	if (parse_args(argc, argv, &o) < 0)

@@ -110,9 +110,14 @@ start_daemon() {
 	return 1
 }
 
+# SIGTERM: shmqd exits 0
 stop_daemon() {
-	kill "$daemon" && wait "$daemon"
+	local rc
+	kill "$daemon"
+	wait "$daemon"
+	rc=$?
 	daemon=
+	[ "$rc" = 0 ] && ok "shmqd stopped: exit 0" || bad "shmqd exit $rc: $(cat "$dir/log")"
 }
 
 # scrape PATH [METHOD]: "STATUS CONTENT-TYPE" on stdout, the body into $dir/body
