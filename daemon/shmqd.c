@@ -27,8 +27,8 @@
 #include "shmqd.h"
 
 struct opts {
-	const char *ns, *socket, *state_dir, *config, *loop;
-	bool foreground, verbose;
+	const char *ns, *socket, *state_dir, *config, *loop, *metrics;
+	bool foreground, verbose, metrics_any;
 };
 
 static bool foreground = true;
@@ -54,17 +54,23 @@ uint64_t mono_ns(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: shmqd [-n NS] [--socket PATH] [--state-dir DIR] [--config FILE]\n"
-		   "             [--loop io_uring|epoll] [--foreground] [-v] [-h] [-V]\n"
-		   "The registry daemon of one shmq namespace (see shmqd(8)).\n"
-		   "  -n, --namespace NS  the namespace (default $SHMQ_NAMESPACE, else default)\n"
-		   "  -s, --socket PATH   where to listen (default: shmq_daemon_socket())\n"
-		   "  -d, --state-dir DIR where the state file and the lock go (default: the\n"
-		   "                      socket's directory)\n"
-		   "  -c, --config FILE   options and declared topics (see shmqd.conf(5))\n"
-		   "      --loop KIND     io_uring (the default where the kernel allows) or epoll\n"
-		   "  -f, --foreground    stay in the foreground (systemd: Type=notify)\n"
-		   "  -v, --verbose       log every death and every refusal\n");
+	fprintf(f,
+		"usage: shmqd [-n NS] [--socket PATH] [--state-dir DIR] [--config FILE]\n"
+		"             [--loop io_uring|epoll] [--metrics ADDR:PORT [--metrics-any]]\n"
+		"             [--foreground] [-v] [-h] [-V]\n"
+		"The registry daemon of one shmq namespace (see shmqd(8)).\n"
+		"  -n, --namespace NS  the namespace (default $SHMQ_NAMESPACE, else default)\n"
+		"  -s, --socket PATH   where to listen (default: shmq_daemon_socket())\n"
+		"  -d, --state-dir DIR where the state file and the lock go (default: the\n"
+		"                      socket's directory)\n"
+		"  -c, --config FILE   options and declared topics (see shmqd.conf(5))\n"
+		"      --loop KIND     io_uring (the default where the kernel allows) or epoll\n"
+		"      --metrics ADDR:PORT\n"
+		"                      serve GET /metrics (Prometheus) there; a loopback address\n"
+		"                      (127.0.0.1:9464, [::1]:9464) unless --metrics-any\n"
+		"      --metrics-any   let --metrics bind an address other than loopback\n"
+		"  -f, --foreground    stay in the foreground (systemd: Type=notify)\n"
+		"  -v, --verbose       log every death and every refusal\n");
 }
 
 /* ---- the config file: "key = value" lines, and "topic NAME key=value ..." ---- */
@@ -149,8 +155,15 @@ static int opt_line(struct opts *o, char *key, char *val)
 			    : !strcmp(key, "socket")	? &o->socket
 			    : !strcmp(key, "state-dir") ? &o->state_dir
 			    : !strcmp(key, "loop")	? &o->loop
+			    : !strcmp(key, "metrics")	? &o->metrics
 							: NULL;
 
+	if (!strcmp(key, "metrics-any")) {
+		if (strcmp(val, "true") && strcmp(val, "false"))
+			return -EINVAL;
+		o->metrics_any |= !strcmp(val, "true");
+		return 0;
+	}
 	if (!slot)
 		return -EINVAL;
 	if (!*slot)
@@ -181,8 +194,8 @@ static int read_config(struct daemon *d, struct opts *o)
 		if (eq)
 			*eq = '\0';
 		if (!eq || opt_line(o, trim(s), trim(eq + 1)) < 0) {
-			logmsg("%s:%d: unknown line (namespace, socket, state-dir, loop = VALUE; "
-			       "topic NAME ...)",
+			logmsg("%s:%d: unknown line (namespace, socket, state-dir, loop, metrics = "
+			       "VALUE; metrics-any = true|false; topic NAME ...)",
 			       o->config, line);
 			r = -EINVAL;
 		}
@@ -199,6 +212,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "loop", required_argument, NULL, 'L' },
+		{ "metrics", required_argument, NULL, 'M' },
+		{ "metrics-any", no_argument, NULL, 'A' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -223,6 +238,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'L':
 			o->loop = optarg;
+			break;
+		case 'M':
+			o->metrics = optarg;
+			break;
+		case 'A':
+			o->metrics_any = true;
 			break;
 		case 'f':
 			o->foreground = true;
@@ -358,6 +379,7 @@ static void on_timer(struct loop *l, struct watch *w, uint32_t events)
 		return;
 	procs_adopt(d);
 	procs_reap_all(d);
+	http_tick(d);
 	if (d->state_dirty)
 		state_save(d);
 }
@@ -473,7 +495,7 @@ static int background(int *ret_ready_fd)
 	return 0;
 }
 
-static int serve(struct daemon *d, int ready_fd)
+static int serve(struct daemon *d, const struct opts *o, int ready_fd)
 {
 	int r;
 
@@ -492,6 +514,8 @@ static int serve(struct daemon *d, int ready_fd)
 	}
 	r = watch_events(d);
 	if (r < 0)
+		return r;
+	if (o->metrics && (r = http_start(d, o->metrics, o->metrics_any)) < 0)
 		return r;
 	logmsg("namespace '%s' on %s (loop %s, %d processes watched)", d->ns, d->sock_path,
 	       loop_backend(&d->loop), d->nprocs);
@@ -513,7 +537,7 @@ static int serve(struct daemon *d, int ready_fd)
 int main(int argc, char **argv)
 {
 	static struct daemon d = { .lock_fd = -1 };
-	struct opts o = { 0 };
+	static struct opts o; /* its strings from the config file live as long as the process */
 	int r, ready_fd = -1;
 
 	if (parse_args(argc, argv, &o) < 0)
@@ -522,6 +546,8 @@ int main(int argc, char **argv)
 	d.verbose = o.verbose;
 	if (o.config && read_config(&d, &o) < 0)
 		return 1;
+	if (o.metrics && http_check(o.metrics, o.metrics_any, &(struct sockaddr_storage){ 0 }) < 0)
+		return 2;
 	/* The library this daemon calls must never ask the daemon: itself. */
 	setenv(SHMQ_DAEMON_ENV, "off", 1);
 	r = shmq_bus_open(o.ns, 0, &d.bus);
@@ -551,7 +577,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.started_ns = mono_ns();
-	r = serve(&d, ready_fd);
+	r = serve(&d, &o, ready_fd);
+	http_stop(&d);
 	state_save(&d);
 	server_close(&d);
 	procs_close(&d);

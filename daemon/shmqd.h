@@ -12,6 +12,8 @@
 #include "proto.h"
 #include "shmq.h"
 
+struct MHD_Daemon;
+
 #define MAX_CLIENTS 4096
 #define MAX_GROUPS 64 /* supplementary groups of a peer that count for permissions */
 #define MAX_WATCHES 16 /* patterns per client connection */
@@ -62,7 +64,8 @@ struct daemon {
 	char lock_path[4096];
 	char state_path[4096];
 	int lock_fd;
-	struct watch listen_w, signal_w, timer_w, inotify_w;
+	struct watch listen_w, signal_w, timer_w, inotify_w, http_w;
+	struct MHD_Daemon *http; /* --metrics: NULL without */
 	struct client *clients;
 	int nclients;
 	struct proc *procs;
@@ -86,6 +89,15 @@ void server_close(struct daemon *d);
 void server_notify(struct daemon *d, const char *name, bool created);
 struct decl *decl_find(struct daemon *d, const char *name);
 int decl_set(struct daemon *d, const char *name, const struct shmq_topic_config *cfg);
+
+/* http.c: --metrics, GET /metrics from the loop. 0, or -errno (said in the log). */
+struct sockaddr_storage;
+/* Whether --metrics @addr_port is one http_start() takes, before the daemon starts. */
+int http_check(const char *addr_port, bool any_address, struct sockaddr_storage *ret_sa);
+int http_start(struct daemon *d, const char *addr_port, bool any_address);
+/* MHD's connection timeouts: from the sweep timer. */
+void http_tick(struct daemon *d);
+void http_stop(struct daemon *d);
 
 /* procs.c: liveness and cleanup */
 /* Watch process @pid (with its pidfd @pidfd, or -1 to open one). 0 or -errno. */

@@ -3,7 +3,8 @@
 # Install the Debian packages shmq needs that are missing (Debian 12); a no-op when all are there.
 set -euo pipefail
 
-pkgs=(gcc libc6-dev pkg-config meson ninja-build liburing-dev libcmocka-dev zlib1g-dev libjansson-dev)
+pkgs=(gcc libc6-dev pkg-config meson ninja-build liburing-dev libcmocka-dev zlib1g-dev libjansson-dev
+	libmicrohttpd-dev)
 # The peer transports of shmq-bench compare; the benchmark builds without them (not run then).
 pkgs+=(libzmq3-dev libnng-dev)
 # iceoryx: the C binding to build against, and the iceoryx package's iox-roudi to run it.
@@ -18,6 +19,8 @@ if [ "${1:-}" = "--test" ]; then
 	command -v npm >/dev/null || missing+=(npm)
 	# The man pages' lint test (tests/check_man.sh; skipped without it).
 	command -v mandoc >/dev/null || missing+=(mandoc)
+	# The metrics test's promtool (tests/test_metrics.sh; skipped without it).
+	command -v promtool >/dev/null || missing+=(prometheus)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "shmq.h"
 
 #define PROG "shmq"
@@ -29,6 +30,7 @@ static void usage(FILE *f)
 		"                     move dead letters back to their topic (or -t TOPIC)\n"
 		"  daemon [-n NS] [REQUEST]\n"
 		"                     the namespace's shmqd: its status, or one raw request\n"
+		"  metrics [-n NS]    the namespace's metrics in the Prometheus text format\n"
 		"options:\n"
 		"  -h, --help         this text (COMMAND --help: the command's)\n"
 		"  -V, --version      the version\n",
@@ -633,5 +635,7 @@ int main(int argc, char **argv)
 		return redrive_main(argc - optind, argv + optind);
 	if (strcmp(argv[optind], "daemon") == 0)
 		return daemon_main(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "metrics") == 0)
+		return metrics_main(argc - optind, argv + optind);
 	return usage_error(NULL, usage, "unknown command", argv[optind]);
 }

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The Prometheus metrics: `shmq metrics` of the objects MAKE_OBJECTS leaves (5 records, a live
+# subscriber that read 2) passes `promtool check metrics` and says what was done; shmqd
+# --metrics serves the same over loopback (scraped with python3's urllib), 404 elsewhere, 405
+# for a POST, from the command line and from the config file; a non-loopback address is refused.
+# Skipped (77) without promtool (Debian package prometheus).
+# test_metrics.sh SHMQ SHMQD MAKE_OBJECTS
+set -uo pipefail
+shmq=$1 shmqd=$2 make_objects=$3
+command -v promtool >/dev/null || { echo "SKIP: no promtool (Debian package prometheus)"; exit 77; }
+ns=tmet$$ dir=$(mktemp -d)
+holder= daemon=
+cleanup() {
+	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+	[ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null
+	rm -rf "$dir" /dev/shm/shmq."$ns".* /dev/shm/shmq-daemon."$ns".lock
+}
+trap cleanup EXIT
+fails=0
+
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# value FILE SERIES: the value of the sample whose name and labels are SERIES, exactly.
+value() { awk -v s="$2" '$1 == s { print $2 }' "$1"; }
+
+# expect_value FILE SERIES WANT
+expect_value() {
+	local got
+	got=$(value "$1" "$2")
+	[ "$got" = "$3" ] && ok "$2 = $3" || bad "$2 = '$got', want $3 (in $1)"
+}
+
+check_promtool() {
+	if promtool check metrics <"$1" >"$dir/lint" 2>&1; then
+		ok "promtool check metrics: $2"
+	else
+		bad "promtool check metrics: $2: $(cat "$dir/lint")"
+	fi
+}
+
+# ---- shmq metrics, without a daemon ----
+"$make_objects" "$ns" 5 --hold >"$dir/holder" &
+holder=$!
+for _ in $(seq 100); do grep -q ready "$dir/holder" && break; sleep 0.05; done
+grep -q ready "$dir/holder" || { bad "make_objects never got ready"; exit 1; }
+
+"$shmq" metrics -n "$ns" >"$dir/once" 2>"$dir/err" && ok "shmq metrics exits 0" ||
+	bad "shmq metrics: exit $? ($(cat "$dir/err"))"
+check_promtool "$dir/once" "shmq metrics"
+l="namespace=\"$ns\""
+expect_value "$dir/once" "shmq_topic_records_total{$l,topic=\"top\"}" 5
+expect_value "$dir/once" "shmq_topic_tail{$l,topic=\"top\"}" 6
+expect_value "$dir/once" "shmq_topic_subscribers{$l,topic=\"top\"}" 1
+expect_value "$dir/once" "shmq_topic_info{$l,topic=\"top\",policy=\"reliable\"}" 1
+expect_value "$dir/once" "shmq_subscriber_received_total{$l,topic=\"top\",subscriber=\"$holder\"}" 2
+expect_value "$dir/once" "shmq_subscriber_lag{$l,topic=\"top\",subscriber=\"$holder\"}" 3
+expect_value "$dir/once" "shmq_group_lag{$l,topic=\"top\",group=\"work\"}" 5
+expect_value "$dir/once" "shmq_group_members{$l,topic=\"top\",group=\"work\"}" 0
+expect_value "$dir/once" "shmq_channel_messages_total{$l,channel=\"chan\"}" 3
+expect_value "$dir/once" "shmq_channel_used_bytes{$l,channel=\"chan\"}" 128
+expect_value "$dir/once" "shmq_objects{$l,kind=\"topic\"}" 1
+expect_value "$dir/once" "shmq_objects_unreadable{$l}" 0
+grep -q '^shmq_daemon_' "$dir/once" && bad "shmq metrics has daemon metrics" ||
+	ok "no daemon metrics without the daemon"
+n=$(grep -c '^# TYPE shmq_topic_records_total counter$' "$dir/once")
+[ "$n" = 1 ] && ok "one TYPE line per family" || bad "$n TYPE lines of shmq_topic_records_total"
+
+# a file of the namespace that is no segment: counted, not an error
+echo junk >/dev/shm/shmq."$ns".junk
+"$shmq" metrics -n "$ns" >"$dir/junk" && ok "shmq metrics with a foreign file exits 0" ||
+	bad "shmq metrics with a foreign file: exit $?"
+expect_value "$dir/junk" "shmq_objects_unreadable{$l}" 1
+check_promtool "$dir/junk" "with a foreign file"
+rm -f /dev/shm/shmq."$ns".junk
+
+"$shmq" metrics -h | grep -q '^usage: shmq metrics' && ok "metrics -h" || bad "metrics -h"
+"$shmq" metrics -x 2>"$dir/err"
+[ $? = 2 ] && grep -qF "shmq metrics: unknown option '-x'" "$dir/err" && ok "metrics -x: 2" ||
+	bad "metrics -x: $(cat "$dir/err")"
+"$shmq" metrics extra 2>"$dir/err"
+[ $? = 2 ] && grep -qF "unexpected argument 'extra'" "$dir/err" && ok "metrics extra: 2" ||
+	bad "metrics extra: $(cat "$dir/err")"
+"$shmq" metrics -n 'bad/ns' 2>"$dir/err"
+[ $? = 1 ] && grep -qF "shmq: namespace 'bad/ns'" "$dir/err" && ok "metrics -n bad/ns: 1" ||
+	bad "metrics -n bad/ns: $(cat "$dir/err")"
+
+# ---- shmqd --metrics, over loopback ----
+"$shmqd" -n "$ns" -s "$dir/x.sock" -f --metrics 192.0.2.1:9464 2>"$dir/err"
+[ $? = 2 ] && grep -qF 'not a loopback address' "$dir/err" && ok "a non-loopback address: 2" ||
+	bad "a non-loopback address: $(cat "$dir/err")"
+"$shmqd" -n "$ns" -s "$dir/x.sock" -f --metrics 127.0.0.1 2>"$dir/err"
+[ $? = 2 ] && grep -qF 'not ADDR:PORT' "$dir/err" && ok "no port: 2" ||
+	bad "no port: $(cat "$dir/err")"
+
+# start_daemon ARGS...: shmqd in the foreground, its port (0: the kernel's pick) from its log
+start_daemon() {
+	: >"$dir/log"
+	"$shmqd" -n "$ns" -s "$dir/d.sock" -f "$@" 2>"$dir/log" &
+	daemon=$!
+	port=
+	for _ in $(seq 100); do
+		port=$(sed -n 's/^shmqd: metrics on 127\.0\.0\.1:\([0-9]*\)\/metrics$/\1/p' "$dir/log")
+		[ -n "$port" ] && grep -q "^shmqd: namespace '$ns' on" "$dir/log" && return 0
+		kill -0 "$daemon" 2>/dev/null || break
+		sleep 0.05
+	done
+	bad "shmqd $* did not start: $(cat "$dir/log")"
+	return 1
+}
+
+# SIGTERM: shmqd exits 0
+stop_daemon() {
+	local rc
+	kill "$daemon"
+	wait "$daemon"
+	rc=$?
+	daemon=
+	[ "$rc" = 0 ] && ok "shmqd stopped: exit 0" || bad "shmqd exit $rc: $(cat "$dir/log")"
+}
+
+# scrape PATH [METHOD]: "STATUS CONTENT-TYPE" on stdout, the body into $dir/body
+scrape() {
+	python3 - "http://127.0.0.1:$port$1" "${2:-GET}" "$dir/body" <<'EOF'
+import sys, urllib.error, urllib.request
+url, method, out = sys.argv[1:]
+req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+try:
+    r = urllib.request.urlopen(req, timeout=10)
+except urllib.error.HTTPError as e:
+    r = e
+open(out, "wb").write(r.read())
+print(r.status, r.headers.get("Content-Type"))
+EOF
+}
+
+scrape_checks() {
+	local what=$1 got
+	got=$(scrape /metrics)
+	[ "$got" = "200 text/plain; version=0.0.4; charset=utf-8" ] && ok "$what: GET /metrics: $got" ||
+		bad "$what: GET /metrics: $got"
+	cp "$dir/body" "$dir/scraped"
+	check_promtool "$dir/scraped" "$what"
+	expect_value "$dir/scraped" "shmq_topic_records_total{$l,topic=\"top\"}" 5
+	grep -q "^shmq_daemon_processes_watched{$l} [0-9]*$" "$dir/scraped" &&
+		ok "$what: processes watched" || bad "$what: no processes watched"
+	grep -q "^shmq_daemon_uptime_seconds{$l} [0-9.e+-]*$" "$dir/scraped" &&
+		ok "$what: uptime" || bad "$what: no uptime"
+	expect_value "$dir/scraped" "shmq_daemon_clients{$l}" 0
+	got=$(scrape /other)
+	[ "${got%% *}" = 404 ] && ok "$what: GET /other: 404" || bad "$what: GET /other: $got"
+	got=$(scrape /metrics POST)
+	[ "${got%% *}" = 405 ] && ok "$what: POST /metrics: 405" || bad "$what: POST /metrics: $got"
+	got=$(scrape /metrics)
+	[ "${got%% *}" = 200 ] && ok "$what: GET /metrics again: 200" || bad "$what: again: $got"
+}
+
+if start_daemon --metrics 127.0.0.1:0; then
+	scrape_checks "--metrics"
+	stop_daemon
+fi
+printf 'metrics = 127.0.0.1:0\n' >"$dir/shmqd.conf"
+if start_daemon -c "$dir/shmqd.conf" --loop epoll; then
+	scrape_checks "config file, epoll"
+	stop_daemon
+fi
+
+[ "$fails" -eq 0 ] || { echo "$fails failed"; exit 1; }
+echo "all passed"

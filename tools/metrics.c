@@ -1,0 +1,600 @@
+// SPDX-License-Identifier: MIT
+/*
+ * metrics.c - a namespace's topics, subscribers, groups and channels (and shmqd's counters)
+ * in the Prometheus text exposition format 0.0.4.
+ *
+ * The format wants every sample of a family together, under one HELP and one TYPE line, so
+ * the namespace is looked at first (a snapshot of every object's stat) and written family by
+ * family from that snapshot. Each object is read on its own: the snapshot is no atomic look
+ * at the namespace, as `shmq ls` is not.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+/* One family: its name after "shmq_", its type, its help text, the multiplier to its base
+ * unit (0: an integer written as it is). */
+struct family {
+	const char *name, *type, *help;
+	double scale;
+};
+
+enum { T_RECORDS, T_TAIL, T_OLDEST, T_SKIPPED, T_SUBS, T_PRODS, T_SLOTS, T_MAXMSG, T_CLAIM, NT };
+static const struct family topic_fams[NT] = {
+	[T_RECORDS] = { .name = "topic_records_total",
+			.type = "counter",
+			.help = "Records published to the topic (its tail - 1), skipped ones "
+				"included." },
+	[T_TAIL] = { .name = "topic_tail",
+		     .type = "gauge",
+		     .help = "Sequence number the next record will get." },
+	[T_OLDEST] = { .name = "topic_oldest",
+		       .type = "gauge",
+		       .help = "Oldest sequence number the log may still hold." },
+	[T_SKIPPED] = { .name = "topic_skipped_total",
+			.type = "counter",
+			.help = "Records skipped (dead claimants, aborted claims)." },
+	[T_SUBS] = { .name = "topic_subscribers", .type = "gauge", .help = "Live subscribers." },
+	[T_PRODS] = { .name = "topic_producers", .type = "gauge", .help = "Live producers." },
+	[T_SLOTS] = { .name = "topic_slots", .type = "gauge", .help = "Slots of the topic's log." },
+	[T_MAXMSG] = { .name = "topic_max_message_bytes",
+		       .type = "gauge",
+		       .help = "Largest record payload." },
+	[T_CLAIM] = { .name = "topic_claim_timeout_seconds",
+		      .type = "gauge",
+		      .help = "Time after which an unfinished claim is skipped.",
+		      .scale = 1e-9 },
+};
+
+enum { S_LAG, S_RECEIVED, S_LOST, S_SKIPPED, NS };
+static const struct family sub_fams[NS] = {
+	[S_LAG] = { .name = "subscriber_lag",
+		    .type = "gauge",
+		    .help = "Records published that the subscriber has not read (tail - cursor; "
+			    "the "
+			    "largest of a process's subscribers)." },
+	[S_RECEIVED] = { .name = "subscriber_received_total",
+			 .type = "counter",
+			 .help = "Records delivered to the subscriber (a process's subscribers "
+				 "summed)." },
+	[S_LOST] = { .name = "subscriber_lost_total",
+		     .type = "counter",
+		     .help = "Records the subscriber lost (lapped, overwritten, corrupt)." },
+	[S_SKIPPED] = { .name = "subscriber_skipped_total",
+			.type = "counter",
+			.help = "Records the subscriber stepped over as skipped." },
+};
+
+enum {
+	G_PENDING,
+	G_IN_FLIGHT,
+	G_DELAYED,
+	G_LAG,
+	G_MEMBERS,
+	G_HOLDING,
+	G_ACKED,
+	G_NACKED,
+	G_RELEASED,
+	G_REDELIVERED,
+	G_EXPIRED,
+	G_DEAD,
+	G_TERMINATED,
+	G_DROPPED,
+	G_WINDOW_FULL,
+	G_LOST,
+	G_SKIPPED,
+	G_DELIVERED,
+	G_MAX_PENDING,
+	G_ACK_WAIT,
+	NG
+};
+static const struct family group_fams[NG] = {
+	[G_PENDING] = { .name = "group_pending",
+			.type = "gauge",
+			.help = "Records owed by the group (next - floor)." },
+	[G_IN_FLIGHT] = { .name = "group_in_flight",
+			  .type = "gauge",
+			  .help = "Records leased to members now." },
+	[G_DELAYED] = { .name = "group_delayed",
+			.type = "gauge",
+			.help = "Records waiting for a redelivery." },
+	[G_LAG] = { .name = "group_lag",
+		    .type = "gauge",
+		    .help = "Records published and not done (tail - floor)." },
+	[G_MEMBERS] = { .name = "group_members", .type = "gauge", .help = "Live members." },
+	[G_HOLDING] = { .name = "group_holding",
+			.type = "gauge",
+			.help = "1 while the group holds a reliable topic's producers back." },
+	[G_ACKED] = { .name = "group_acked_total", .type = "counter", .help = "Records acked." },
+	[G_NACKED] = { .name = "group_nacked_total", .type = "counter", .help = "Records nacked." },
+	[G_RELEASED] = { .name = "group_released_total",
+			 .type = "counter",
+			 .help = "Leases released without failure." },
+	[G_REDELIVERED] = { .name = "group_redelivered_total",
+			    .type = "counter",
+			    .help = "Redeliveries." },
+	[G_EXPIRED] = { .name = "group_expired_total",
+			.type = "counter",
+			.help = "Leases that ran out." },
+	[G_DEAD] = { .name = "group_dead_lettered_total",
+		     .type = "counter",
+		     .help = "Records dead-lettered." },
+	[G_TERMINATED] = { .name = "group_terminated_total",
+			   .type = "counter",
+			   .help = "Records terminated by members." },
+	[G_DROPPED] = { .name = "group_dropped_total",
+			.type = "counter",
+			.help = "Dead letters dropped (a group without a dead-letter topic)." },
+	[G_WINDOW_FULL] = { .name = "group_window_full_total",
+			    .type = "counter",
+			    .help = "Receives refused because the window was full." },
+	[G_LOST] = { .name = "group_lost_total",
+		     .type = "counter",
+		     .help = "Records overwritten while owed (lossy topics)." },
+	[G_SKIPPED] = { .name = "group_skipped_total",
+			.type = "counter",
+			.help = "Records the topic skipped." },
+	[G_DELIVERED] = { .name = "group_delivered_total",
+			  .type = "counter",
+			  .help = "Deliveries, first ones and redeliveries." },
+	[G_MAX_PENDING] = { .name = "group_max_pending",
+			    .type = "gauge",
+			    .help = "The group's window (configuration)." },
+	[G_ACK_WAIT] = { .name = "group_ack_wait_seconds",
+			 .type = "gauge",
+			 .help = "Lease length (configuration).",
+			 .scale = 1e-9 },
+};
+
+enum { C_CAPACITY, C_MAXMSG, C_WRITTEN, C_READ, C_USED, C_MESSAGES, C_PRODUCER, C_CONSUMER, NC };
+static const struct family chan_fams[NC] = {
+	[C_CAPACITY] = { .name = "channel_capacity_bytes", .type = "gauge", .help = "Ring size." },
+	[C_MAXMSG] = { .name = "channel_max_message_bytes",
+		       .type = "gauge",
+		       .help = "Largest message payload." },
+	[C_WRITTEN] = { .name = "channel_written_bytes_total",
+			.type = "counter",
+			.help = "Bytes written by producers (the producer position)." },
+	[C_READ] = { .name = "channel_read_bytes_total",
+		     .type = "counter",
+		     .help = "Bytes released by consumers (the consumer position)." },
+	[C_USED] = { .name = "channel_used_bytes",
+		     .type = "gauge",
+		     .help = "Bytes written and not yet released." },
+	[C_MESSAGES] = { .name = "channel_messages_total",
+			 .type = "counter",
+			 .help = "Messages sent." },
+	[C_PRODUCER] = { .name = "channel_producer_attached",
+			 .type = "gauge",
+			 .help = "1 while a live process holds the producer role." },
+	[C_CONSUMER] = { .name = "channel_consumer_attached",
+			 .type = "gauge",
+			 .help = "1 while a live process holds the consumer role." },
+};
+
+enum { D_CLIENTS, D_PROCS, D_REQUESTS, D_REFUSED, D_DEATHS, D_FREED, D_UPTIME, ND };
+static const struct family daemon_fams[ND] = {
+	[D_CLIENTS] = { .name = "daemon_clients",
+			.type = "gauge",
+			.help = "Connections to shmqd." },
+	[D_PROCS] = { .name = "daemon_processes_watched",
+		      .type = "gauge",
+		      .help = "Processes shmqd watches (clients and owners found in tables)." },
+	[D_REQUESTS] = { .name = "daemon_requests_total",
+			 .type = "counter",
+			 .help = "Requests served." },
+	[D_REFUSED] = { .name = "daemon_refused_total",
+			.type = "counter",
+			.help = "Requests refused." },
+	[D_DEATHS] = { .name = "daemon_deaths_total",
+		       .type = "counter",
+		       .help = "Deaths of watched processes settled (dead clients reaped)." },
+	[D_FREED] = { .name = "daemon_freed_total",
+		      .type = "counter",
+		      .help = "Table entries and leases of dead processes freed." },
+	[D_UPTIME] = { .name = "daemon_uptime_seconds",
+		       .type = "gauge",
+		       .help = "Time since shmqd started.",
+		       .scale = 1e-9 },
+};
+
+struct sub_snap {
+	pid_t pid;
+	uint64_t v[NS];
+};
+
+struct topic_snap {
+	const char *name;
+	const char *policy;
+	uint64_t v[NT];
+	struct sub_snap *subs;
+	size_t nsubs;
+};
+
+struct group_snap {
+	char topic[SHMQ_OBJECT_NAME_MAX + 1];
+	const char *group;
+	uint64_t v[NG];
+};
+
+struct chan_snap {
+	const char *name;
+	uint64_t v[NC];
+};
+
+struct snap {
+	const char *ns;
+	struct shmq_object_info *objs;
+	struct topic_snap *topics;
+	struct group_snap *groups;
+	struct chan_snap *chans;
+	size_t ntopics, ngroups, nchans;
+	uint64_t unreadable;
+};
+
+/* ---- the look at the namespace ---- */
+
+static int list_objects(shmq_bus *bus, struct snap *s, size_t *ret_n)
+{
+	size_t max = 64;
+	int r;
+
+	for (;;) {
+		s->objs = calloc(max, sizeof(*s->objs));
+		if (!s->objs)
+			return -ENOMEM;
+		r = shmq_bus_list(bus, s->objs, max);
+		if (r < 0)
+			return r;
+		if ((size_t)r <= max) {
+			*ret_n = (size_t)r;
+			return 0;
+		}
+		/* more came than there was room for: again, with room to spare */
+		free(s->objs);
+		max = (size_t)r + 64;
+	}
+}
+
+/* A process's subscribers as one: counters summed, the largest lag. */
+static void add_sub(struct topic_snap *t, const struct shmq_topic_sub_info *si, uint64_t tail)
+{
+	struct sub_snap *p = NULL;
+	uint64_t lag = tail > si->cursor ? tail - si->cursor : 0;
+
+	for (size_t i = 0; i < t->nsubs && !p; i++)
+		if (t->subs[i].pid == si->pid)
+			p = &t->subs[i];
+	if (!p) {
+		p = &t->subs[t->nsubs++];
+		*p = (struct sub_snap){ .pid = si->pid };
+	}
+	if (lag > p->v[S_LAG])
+		p->v[S_LAG] = lag;
+	p->v[S_RECEIVED] += si->received;
+	p->v[S_LOST] += si->lost;
+	p->v[S_SKIPPED] += si->skipped;
+}
+
+static int read_subs(shmq_bus *bus, struct topic_snap *t, uint64_t tail, int n)
+{
+	struct shmq_topic_sub_info *subs;
+	struct shmq_topic_stats st;
+	int r;
+
+	if (n <= 0)
+		return 0;
+	subs = calloc((size_t)n, sizeof(*subs));
+	t->subs = calloc((size_t)n, sizeof(*t->subs));
+	if (!subs || !t->subs) {
+		free(subs);
+		return -ENOMEM;
+	}
+	r = shmq_topic_stat(bus, t->name, &st, subs, (size_t)n);
+	if (r > n)
+		r = n; /* the ones that joined since are for the next look */
+	for (int i = 0; i < r; i++)
+		add_sub(t, &subs[i], tail);
+	free(subs);
+	return r < 0 ? r : 0;
+}
+
+static int read_topic(shmq_bus *bus, const char *name, struct topic_snap *t)
+{
+	struct shmq_topic_stats st;
+	int r = shmq_topic_stat(bus, name, &st, NULL, 0);
+
+	if (r < 0)
+		return r;
+	*t = (struct topic_snap){ .name = name };
+	t->policy = st.policy == SHMQ_TOPIC_LOSSY ? "lossy" : "reliable";
+	t->v[T_RECORDS] = st.tail ? st.tail - 1 : 0;
+	t->v[T_TAIL] = st.tail;
+	t->v[T_OLDEST] = st.oldest;
+	t->v[T_SKIPPED] = st.skipped;
+	t->v[T_SUBS] = st.subscribers;
+	t->v[T_PRODS] = st.producers;
+	t->v[T_SLOTS] = st.slots;
+	t->v[T_MAXMSG] = st.max_msg;
+	t->v[T_CLAIM] = st.claim_timeout_ns;
+	return read_subs(bus, t, st.tail, r);
+}
+
+static int read_group(shmq_bus *bus, const char *name, struct group_snap *g)
+{
+	struct shmq_group_stats st;
+	const char *at = strchr(name, '@');
+	int r;
+
+	if (!at || (size_t)(at - name) >= sizeof(g->topic))
+		return -EPROTO;
+	memcpy(g->topic, name, (size_t)(at - name));
+	g->topic[at - name] = '\0';
+	g->group = at + 1;
+	r = shmq_group_stat(bus, g->topic, g->group, &st, NULL, 0);
+	if (r < 0)
+		return r;
+	g->v[G_PENDING] = st.pending;
+	g->v[G_IN_FLIGHT] = st.in_flight;
+	g->v[G_DELAYED] = st.delayed;
+	g->v[G_LAG] = st.tail > st.floor ? st.tail - st.floor : 0;
+	g->v[G_MEMBERS] = st.members;
+	g->v[G_HOLDING] = st.holding;
+	g->v[G_ACKED] = st.acked;
+	g->v[G_NACKED] = st.nacked;
+	g->v[G_RELEASED] = st.released;
+	g->v[G_REDELIVERED] = st.redelivered;
+	g->v[G_EXPIRED] = st.expired;
+	g->v[G_DEAD] = st.dead_lettered;
+	g->v[G_TERMINATED] = st.terminated;
+	g->v[G_DROPPED] = st.dropped;
+	g->v[G_WINDOW_FULL] = st.window_full;
+	g->v[G_LOST] = st.lost;
+	g->v[G_SKIPPED] = st.skipped;
+	g->v[G_DELIVERED] = st.delivered;
+	g->v[G_MAX_PENDING] = st.max_pending;
+	g->v[G_ACK_WAIT] = st.ack_wait_ns;
+	return 0;
+}
+
+static int read_channel(shmq_bus *bus, const char *name, struct chan_snap *c)
+{
+	struct shmq_channel_stats st;
+	int r = shmq_channel_stat(bus, name, &st);
+
+	if (r < 0)
+		return r;
+	c->name = name;
+	c->v[C_CAPACITY] = st.capacity;
+	c->v[C_MAXMSG] = st.max_msg;
+	c->v[C_WRITTEN] = st.write_pos;
+	c->v[C_READ] = st.read_pos;
+	c->v[C_USED] = st.write_pos > st.read_pos ? st.write_pos - st.read_pos : 0;
+	c->v[C_MESSAGES] = st.next_seq ? st.next_seq - 1 : 0;
+	c->v[C_PRODUCER] = st.producer_pid != 0;
+	c->v[C_CONSUMER] = st.consumer_pid != 0;
+	return 0;
+}
+
+/* One object into the snapshot: -ENOENT (it went meanwhile) leaves it out, another error
+ * counts it as unreadable; only -ENOMEM fails the look. */
+static int read_object(shmq_bus *bus, struct snap *s, const struct shmq_object_info *o)
+{
+	int r = -EPROTO;
+
+	if (o->error == 0 && o->kind == SHMQ_KIND_TOPIC) {
+		r = read_topic(bus, o->name, &s->topics[s->ntopics]);
+		s->ntopics += r == 0;
+	} else if (o->error == 0 && o->kind == SHMQ_KIND_GROUP) {
+		r = read_group(bus, o->name, &s->groups[s->ngroups]);
+		s->ngroups += r == 0;
+	} else if (o->error == 0 && o->kind == SHMQ_KIND_CHANNEL) {
+		r = read_channel(bus, o->name, &s->chans[s->nchans]);
+		s->nchans += r == 0;
+	}
+	if (r == -ENOMEM)
+		return r;
+	s->unreadable += r < 0 && r != -ENOENT;
+	return 0;
+}
+
+static int look(shmq_bus *bus, struct snap *s)
+{
+	size_t n;
+	int r = list_objects(bus, s, &n);
+
+	if (r < 0)
+		return r;
+	s->topics = calloc(n + 1, sizeof(*s->topics));
+	s->groups = calloc(n + 1, sizeof(*s->groups));
+	s->chans = calloc(n + 1, sizeof(*s->chans));
+	if (!s->topics || !s->groups || !s->chans)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = read_object(bus, s, &s->objs[i]);
+	return r;
+}
+
+static void snap_free(struct snap *s)
+{
+	for (size_t i = 0; s->topics && i < s->ntopics; i++)
+		free(s->topics[i].subs);
+	free(s->topics);
+	free(s->groups);
+	free(s->chans);
+	free(s->objs);
+}
+
+/* ---- the text ---- */
+
+/* A label value, with backslash, double quote and newline escaped. */
+static void put_escaped(FILE *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\n') {
+			fputs("\\n", out);
+			continue;
+		}
+		if (*v == '\\' || *v == '"')
+			fputc('\\', out);
+		fputc(*v, out);
+	}
+}
+
+/* @labels: name, value pairs, ending with NULL. */
+static void put_sample(FILE *out, const struct family *f, const char *const *labels, uint64_t v)
+{
+	fprintf(out, "shmq_%s{", f->name);
+	for (const char *const *l = labels; *l; l += 2) {
+		fprintf(out, "%s%s=\"", l == labels ? "" : ",", l[0]);
+		put_escaped(out, l[1]);
+		fputc('"', out);
+	}
+	if (f->scale)
+		fprintf(out, "} %.9g\n", (double)v * f->scale);
+	else
+		fprintf(out, "} %" PRIu64 "\n", v);
+}
+
+static void put_head(FILE *out, const struct family *f)
+{
+	fprintf(out, "# HELP shmq_%s %s\n# TYPE shmq_%s %s\n", f->name, f->help, f->name, f->type);
+}
+
+static void write_topics(FILE *out, const struct snap *s)
+{
+	static const struct family info = {
+		.name = "topic_info",
+		.type = "gauge",
+		.help = "The topic's configuration, as labels; always 1."
+	};
+
+	if (!s->ntopics)
+		return;
+	put_head(out, &info);
+	for (size_t i = 0; i < s->ntopics; i++)
+		put_sample(out, &info,
+			   (const char *const[]){ "namespace", s->ns, "topic", s->topics[i].name,
+						  "policy", s->topics[i].policy, NULL },
+			   1);
+	for (int f = 0; f < NT; f++) {
+		put_head(out, &topic_fams[f]);
+		for (size_t i = 0; i < s->ntopics; i++)
+			put_sample(out, &topic_fams[f],
+				   (const char *const[]){ "namespace", s->ns, "topic",
+							  s->topics[i].name, NULL },
+				   s->topics[i].v[f]);
+	}
+}
+
+static void write_subs(FILE *out, const struct snap *s)
+{
+	char pid[16];
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->ntopics; i++)
+		n += s->topics[i].nsubs;
+	for (int f = 0; n && f < NS; f++) {
+		put_head(out, &sub_fams[f]);
+		for (size_t i = 0; i < s->ntopics; i++) {
+			for (size_t j = 0; j < s->topics[i].nsubs; j++) {
+				snprintf(pid, sizeof(pid), "%d", (int)s->topics[i].subs[j].pid);
+				put_sample(out, &sub_fams[f],
+					   (const char *const[]){ "namespace", s->ns, "topic",
+								  s->topics[i].name, "subscriber",
+								  pid, NULL },
+					   s->topics[i].subs[j].v[f]);
+			}
+		}
+	}
+}
+
+static void write_groups(FILE *out, const struct snap *s)
+{
+	for (int f = 0; s->ngroups && f < NG; f++) {
+		put_head(out, &group_fams[f]);
+		for (size_t i = 0; i < s->ngroups; i++)
+			put_sample(out, &group_fams[f],
+				   (const char *const[]){ "namespace", s->ns, "topic",
+							  s->groups[i].topic, "group",
+							  s->groups[i].group, NULL },
+				   s->groups[i].v[f]);
+	}
+}
+
+static void write_channels(FILE *out, const struct snap *s)
+{
+	for (int f = 0; s->nchans && f < NC; f++) {
+		put_head(out, &chan_fams[f]);
+		for (size_t i = 0; i < s->nchans; i++)
+			put_sample(out, &chan_fams[f],
+				   (const char *const[]){ "namespace", s->ns, "channel",
+							  s->chans[i].name, NULL },
+				   s->chans[i].v[f]);
+	}
+}
+
+static void write_daemon(FILE *out, const char *ns, const struct metrics_daemon *d)
+{
+	const uint64_t v[ND] = {
+		[D_CLIENTS] = d->clients,
+		[D_PROCS] = d->procs,
+		[D_REQUESTS] = d->requests,
+		[D_REFUSED] = d->refused,
+		[D_DEATHS] = d->deaths,
+		[D_FREED] = d->freed,
+		[D_UPTIME] = (uint64_t)(d->uptime_seconds * 1e9),
+	};
+
+	for (int f = 0; f < ND; f++) {
+		put_head(out, &daemon_fams[f]);
+		put_sample(out, &daemon_fams[f], (const char *const[]){ "namespace", ns, NULL },
+			   v[f]);
+	}
+}
+
+static void write_objects(FILE *out, const struct snap *s)
+{
+	static const struct family objects = { .name = "objects",
+					       .type = "gauge",
+					       .help = "Objects of the namespace, by kind." };
+	static const struct family unreadable = { .name = "objects_unreadable",
+						  .type = "gauge",
+						  .help = "Files of the namespace that could not "
+							  "be read (another layout, no permission, "
+							  "not published yet, not ours)." };
+	const char *kinds[] = { "topic", "group", "channel" };
+	const size_t n[] = { s->ntopics, s->ngroups, s->nchans };
+
+	put_head(out, &objects);
+	for (int k = 0; k < 3; k++)
+		put_sample(out, &objects,
+			   (const char *const[]){ "namespace", s->ns, "kind", kinds[k], NULL },
+			   n[k]);
+	put_head(out, &unreadable);
+	put_sample(out, &unreadable, (const char *const[]){ "namespace", s->ns, NULL },
+		   s->unreadable);
+}
+
+int metrics_write(shmq_bus *bus, FILE *out, const struct metrics_daemon *d)
+{
+	struct snap s = { .ns = shmq_bus_namespace(bus) };
+	int r = look(bus, &s);
+
+	if (r == 0) {
+		write_objects(out, &s);
+		write_topics(out, &s);
+		write_subs(out, &s);
+		write_groups(out, &s);
+		write_channels(out, &s);
+		if (d)
+			write_daemon(out, s.ns, d);
+		if (fflush(out) != 0 || ferror(out))
+			r = -EIO;
+	}
+	snap_free(&s);
+	return r;
+}
