@@ -712,14 +712,14 @@ static void test_crash_lap(void **state)
  */
 static void erase_claim(shmq_bus *bus, const char *name, pid_t pid)
 {
-	struct shmqi_prod_slot *prods;
+	struct shmqi_prod_entry *prods;
 	struct shmqi_topic *ctl;
 	uint8_t *base;
 	size_t size;
 
 	base = test_map(bus, name, &size);
 	ctl = (struct shmqi_topic *)(base + SHMQI_TOPIC_BODY_OFF);
-	prods = (struct shmqi_prod_slot *)(base + ctl->prods_off);
+	prods = (struct shmqi_prod_entry *)(base + ctl->prods_off);
 	for (uint32_t i = 0; i < ctl->max_prods; i++)
 		if (shmqi_head_pid(atomic_load(&prods[i].owner.head)) == pid)
 			atomic_store(&prods[i].pending, 0);
