@@ -36,7 +36,7 @@ struct shmq_channel {
 	uint32_t max_msg;
 	unsigned role; /* SHMQ_OPEN_PRODUCER or SHMQ_OPEN_CONSUMER */
 	int32_t pid;
-	uint64_t head; /* our role's owner head, as our claim left it */
+	uint64_t head; /* our role's owner head, as taking the role left it */
 	/* producer */
 	uint64_t wpos; /* next record position */
 	uint64_t seq; /* next sequence number */

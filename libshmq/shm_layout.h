@@ -283,8 +283,8 @@ struct shmqi_topic {
 	uint32_t max_subs;
 	uint32_t max_prods;
 	uint64_t claim_timeout_ns;
-	uint64_t subs_off; /* struct shmqi_sub_slot[max_subs] */
-	uint64_t prods_off; /* struct shmqi_prod_slot[max_prods] */
+	uint64_t subs_off; /* struct shmqi_sub_entry[max_subs] */
+	uint64_t prods_off; /* struct shmqi_prod_entry[max_prods] */
 	uint64_t ring_off; /* slots * slot_size bytes, a multiple of 4096 */
 	_Atomic uint32_t next_producer_id; /* the last id handed out */
 	_Atomic int32_t exclusive_pid; /* an exclusive producer's process, 0 when none */
@@ -330,7 +330,7 @@ static_assert(sizeof(struct shmqi_topic) == 512, "topic control block size");
  * One subscriber: its cursor and counters, written by the subscriber only, read by
  * producers (gating) and by anyone who inspects the topic.
  */
-struct shmqi_sub_slot {
+struct shmqi_sub_entry {
 	alignas(SHMQI_CACHE_PAIR) struct shmqi_owner owner;
 	_Atomic uint32_t state; /* SHMQI_SUB_* */
 	uint32_t reserved0;
@@ -340,14 +340,14 @@ struct shmqi_sub_slot {
 	_Atomic uint64_t lost;
 	_Atomic uint64_t skipped;
 };
-static_assert(offsetof(struct shmqi_sub_slot, owner) == 0, "sub owner offset");
-static_assert(offsetof(struct shmqi_sub_slot, state) == 24, "sub state offset");
-static_assert(offsetof(struct shmqi_sub_slot, cursor) == 32, "sub cursor offset");
-static_assert(offsetof(struct shmqi_sub_slot, heartbeat_ns) == 40, "sub heartbeat offset");
-static_assert(offsetof(struct shmqi_sub_slot, received) == 48, "sub received offset");
-static_assert(offsetof(struct shmqi_sub_slot, lost) == 56, "sub lost offset");
-static_assert(offsetof(struct shmqi_sub_slot, skipped) == 64, "sub skipped offset");
-static_assert(sizeof(struct shmqi_sub_slot) == 128, "subscriber slot size");
+static_assert(offsetof(struct shmqi_sub_entry, owner) == 0, "sub owner offset");
+static_assert(offsetof(struct shmqi_sub_entry, state) == 24, "sub state offset");
+static_assert(offsetof(struct shmqi_sub_entry, cursor) == 32, "sub cursor offset");
+static_assert(offsetof(struct shmqi_sub_entry, heartbeat_ns) == 40, "sub heartbeat offset");
+static_assert(offsetof(struct shmqi_sub_entry, received) == 48, "sub received offset");
+static_assert(offsetof(struct shmqi_sub_entry, lost) == 56, "sub lost offset");
+static_assert(offsetof(struct shmqi_sub_entry, skipped) == 64, "sub skipped offset");
+static_assert(sizeof(struct shmqi_sub_entry) == 128, "subscriber entry size");
 
 #define SHMQI_SUB_FREE 0u /* joining, leaving, or free: does not gate */
 #define SHMQI_SUB_ACTIVE 1u /* its cursor gates producers (reliable topics) */
@@ -357,19 +357,19 @@ static_assert(sizeof(struct shmqi_sub_slot) == 128, "subscriber slot size");
  * stored before the claiming CAS on the tail, so that whoever finds an uncommitted record
  * can tell who claimed it.
  */
-struct shmqi_prod_slot {
+struct shmqi_prod_entry {
 	alignas(SHMQI_CACHE_PAIR) struct shmqi_owner owner;
 	_Atomic uint32_t id; /* producer id stamped on its records */
 	_Atomic uint32_t pending_n; /* records in the claim in progress */
 	_Atomic uint64_t pending; /* first sequence of the claim in progress, 0 when none */
 	_Atomic uint64_t published; /* records committed (statistics) */
 };
-static_assert(offsetof(struct shmqi_prod_slot, owner) == 0, "prod owner offset");
-static_assert(offsetof(struct shmqi_prod_slot, id) == 24, "prod id offset");
-static_assert(offsetof(struct shmqi_prod_slot, pending_n) == 28, "prod pending_n offset");
-static_assert(offsetof(struct shmqi_prod_slot, pending) == 32, "prod pending offset");
-static_assert(offsetof(struct shmqi_prod_slot, published) == 40, "prod published offset");
-static_assert(sizeof(struct shmqi_prod_slot) == 128, "producer slot size");
+static_assert(offsetof(struct shmqi_prod_entry, owner) == 0, "prod owner offset");
+static_assert(offsetof(struct shmqi_prod_entry, id) == 24, "prod id offset");
+static_assert(offsetof(struct shmqi_prod_entry, pending_n) == 28, "prod pending_n offset");
+static_assert(offsetof(struct shmqi_prod_entry, pending) == 32, "prod pending offset");
+static_assert(offsetof(struct shmqi_prod_entry, published) == 40, "prod published offset");
+static_assert(sizeof(struct shmqi_prod_entry) == 128, "producer entry size");
 
 /*
  * The header of a record, at the start of its slot; the payload follows at byte 48.

@@ -24,12 +24,12 @@ static uint64_t round_up(uint64_t v, uint64_t to)
 
 static uint64_t prods_off(uint32_t max_subs)
 {
-	return SUBS_OFF + (uint64_t)max_subs * sizeof(struct shmqi_sub_slot);
+	return SUBS_OFF + (uint64_t)max_subs * sizeof(struct shmqi_sub_entry);
 }
 
 static uint64_t gates_off(uint32_t max_subs, uint32_t max_prods)
 {
-	return prods_off(max_subs) + (uint64_t)max_prods * sizeof(struct shmqi_prod_slot);
+	return prods_off(max_subs) + (uint64_t)max_prods * sizeof(struct shmqi_prod_entry);
 }
 
 static uint64_t ring_off(uint32_t max_subs, uint32_t max_prods)
@@ -159,8 +159,8 @@ static int check_topic(struct shmqi_tmap *t)
 	    ctl->ring_off + (uint64_t)ctl->slots * ctl->slot_size != t->seg.size)
 		return -EPROTO;
 	t->ctl = (struct shmqi_topic *)(t->seg.base + SHMQI_TOPIC_BODY_OFF);
-	t->subs = (struct shmqi_sub_slot *)(t->seg.base + ctl->subs_off);
-	t->prods = (struct shmqi_prod_slot *)(t->seg.base + ctl->prods_off);
+	t->subs = (struct shmqi_sub_entry *)(t->seg.base + ctl->subs_off);
+	t->prods = (struct shmqi_prod_entry *)(t->seg.base + ctl->prods_off);
 	t->gates = (struct shmqi_gate *)(t->seg.base + ctl->gates_off);
 	t->ring = t->seg.base + ctl->ring_off;
 	t->slots = ctl->slots;
@@ -222,9 +222,9 @@ int shmqi_topic_map(shmq_bus *bus, const char *name, unsigned flags,
 
 /* ---- table entries (producers and subscribers; owner.c does the taking) ---- */
 
-static_assert(sizeof(struct shmqi_sub_slot) == sizeof(struct shmqi_prod_slot),
+static_assert(sizeof(struct shmqi_sub_entry) == sizeof(struct shmqi_prod_entry),
 	      "one stride for both tables");
-#define ENTRY_STRIDE sizeof(struct shmqi_sub_slot)
+#define ENTRY_STRIDE sizeof(struct shmqi_sub_entry)
 
 int shmqi_topic_take(struct shmqi_tmap *t, void *table, uint32_t n, uint32_t *ret_i)
 {
@@ -239,7 +239,7 @@ bool shmqi_topic_drop(struct shmqi_tmap *t, struct shmqi_owner *o, shmqi_owner_c
 
 void shmqi_clear_sub(void *ctx, void *arg)
 {
-	struct shmqi_sub_slot *s = arg;
+	struct shmqi_sub_entry *s = arg;
 
 	/*
 	 * S1: seq_cst as every store of a state word, in the one order of gate_limit()'s
@@ -250,7 +250,7 @@ void shmqi_clear_sub(void *ctx, void *arg)
 	shmqi_topic_room_made(ctx);
 }
 
-/* Free the slot of a subscriber that died (its head @dead); counted if we freed it. */
+/* Free the entry of a subscriber that died (its head @dead); counted if we freed it. */
 static bool reap_sub(void *arg, uint32_t i, uint64_t dead)
 {
 	struct shmqi_tmap *t = arg;
@@ -300,7 +300,7 @@ uint32_t shmqi_count_prods(struct shmqi_tmap *t)
  */
 static bool claimant_alive(const struct shmqi_tmap *t, uint64_t seq)
 {
-	struct shmqi_prod_slot *p;
+	struct shmqi_prod_entry *p;
 	uint64_t first, h;
 	uint32_t i, n;
 
@@ -407,7 +407,7 @@ static uint64_t needed_from(const struct shmqi_tmap *t, uint64_t tail)
 static bool dead_claim(const struct shmqi_tmap *t, uint32_t i, uint64_t floor, uint64_t tail,
 		       struct seq_range *r)
 {
-	const struct shmqi_prod_slot *p = &t->prods[i];
+	const struct shmqi_prod_entry *p = &t->prods[i];
 	/* O1: pairs with the final head CAS of shmqi_entry_set(): the owner's fields. */
 	uint64_t h = atomic_load_explicit(&p->owner.head, memory_order_acquire);
 	/* A7 as in claimant_alive(); relaxed pending: a range to look at, judged there again */
@@ -482,7 +482,7 @@ void shmqi_raise_start(const struct shmqi_tmap *t, uint64_t start)
 
 /* ---- inspection ---- */
 
-static void sub_info(const struct shmqi_sub_slot *s, int32_t pid, struct shmq_topic_sub_info *i)
+static void sub_info(const struct shmqi_sub_entry *s, int32_t pid, struct shmq_topic_sub_info *i)
 {
 	i->pid = pid;
 	/*
@@ -499,7 +499,7 @@ static void sub_info(const struct shmqi_sub_slot *s, int32_t pid, struct shmq_to
 }
 
 struct sub_list {
-	const struct shmqi_sub_slot *subs;
+	const struct shmqi_sub_entry *subs;
 	struct shmq_topic_sub_info *out;
 	size_t max, n;
 };
@@ -508,7 +508,7 @@ struct sub_list {
 static bool list_sub(void *arg, uint32_t i, uint64_t head)
 {
 	struct sub_list *l = arg;
-	const struct shmqi_sub_slot *s = &l->subs[i];
+	const struct shmqi_sub_entry *s = &l->subs[i];
 	int32_t pid = shmqi_head_pid(head);
 
 	/* relaxed: which live entries count is statistics; the cursor load is A2 */

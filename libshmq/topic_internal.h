@@ -56,8 +56,8 @@
 struct shmqi_tmap {
 	struct shmqi_seg seg;
 	struct shmqi_topic *ctl;
-	struct shmqi_sub_slot *subs;
-	struct shmqi_prod_slot *prods;
+	struct shmqi_sub_entry *subs;
+	struct shmqi_prod_entry *prods;
 	struct shmqi_gate *gates; /* SHMQI_TOPIC_GATES of them */
 	uint8_t *ring;
 	uint64_t mask;

@@ -14,7 +14,7 @@
 
 struct shmq_pub {
 	struct shmqi_tmap t;
-	struct shmqi_prod_slot *me;
+	struct shmqi_prod_entry *me;
 	uint32_t id;
 	uint64_t pseq; /* next producer sequence */
 	uint64_t limit; /* reliable: claims below this sequence need no scan */
@@ -35,7 +35,7 @@ struct shmq_pub {
 static int join_producers(shmq_pub *pub)
 {
 	struct shmqi_tmap *t = &pub->t;
-	struct shmqi_prod_slot *p;
+	struct shmqi_prod_entry *p;
 	uint32_t i, id;
 	int r;
 
@@ -66,8 +66,8 @@ static int join_producers(shmq_pub *pub)
 
 /* Producer entries of live owners, one given entry (ours) aside, with a given pid or any. */
 struct prod_match {
-	const struct shmqi_prod_slot *me;
-	const struct shmqi_prod_slot *prods;
+	const struct shmqi_prod_entry *me;
+	const struct shmqi_prod_entry *prods;
 	int32_t pid; /* 0: any */
 };
 
@@ -79,7 +79,7 @@ static bool other_match(void *arg, uint32_t i, uint64_t head)
 }
 
 /* X1: the scan's seq_cst head loads pair with the seq_cst head CAS of another producer's take. */
-static bool other_producer(struct shmqi_tmap *t, const struct shmqi_prod_slot *me)
+static bool other_producer(struct shmqi_tmap *t, const struct shmqi_prod_entry *me)
 {
 	struct prod_match m = { .me = me, .prods = t->prods };
 
@@ -95,7 +95,7 @@ static bool other_producer(struct shmqi_tmap *t, const struct shmqi_prod_slot *m
  * ours (@me): an entry of ours says nothing about it, even with its pid, which may be ours
  * now that it died.
  */
-static bool exclusive_alive(struct shmqi_tmap *t, const struct shmqi_prod_slot *me, int32_t pid)
+static bool exclusive_alive(struct shmqi_tmap *t, const struct shmqi_prod_entry *me, int32_t pid)
 {
 	struct prod_match m = { .me = me, .prods = t->prods, .pid = pid };
 
@@ -356,7 +356,7 @@ static int wait_prev(shmq_pub *pub, uint64_t seq, uint64_t v, unsigned *spins)
  */
 static inline bool claim_intact(const shmq_pub *pub, uint64_t seq)
 {
-	const struct shmqi_prod_slot *me = pub->me;
+	const struct shmqi_prod_entry *me = pub->me;
 	/* relaxed: our own entry's words, which only a finder's misjudgement or a scribbler
 	 * changes; this look is a check against those, and no order would make it exact */
 	uint64_t first = atomic_load_explicit(&me->pending, memory_order_relaxed);

@@ -15,7 +15,7 @@
 
 struct shmq_sub {
 	struct shmqi_tmap t;
-	struct shmqi_sub_slot *me;
+	struct shmqi_sub_entry *me;
 	uint64_t cursor; /* next sequence to read */
 	uint64_t shared_cursor; /* what me->cursor holds */
 	uint64_t received, lost, skipped;
@@ -57,7 +57,7 @@ static uint64_t start_seq(shmq_sub *sub, unsigned flags, uint64_t from, uint64_t
 static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 {
 	struct shmqi_tmap *t = &sub->t;
-	struct shmqi_sub_slot *s;
+	struct shmqi_sub_entry *s;
 	uint64_t tail;
 	uint32_t i;
 	int r;
@@ -199,7 +199,7 @@ void shmq_sub_close(shmq_sub *sub)
 /* Make the cursor and counters visible to producers and to shmq_topic_stat(). */
 static void publish_cursor(shmq_sub *sub)
 {
-	struct shmqi_sub_slot *s = sub->me;
+	struct shmqi_sub_entry *s = sub->me;
 
 	if (sub->cursor == sub->shared_cursor || sub->ro)
 		return;

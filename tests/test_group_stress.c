@@ -5,13 +5,11 @@
  * processes), or close and reopen at random (threads, for TSan). The checker sees every
  * record acked exactly once or dead-lettered, nothing lost, and no wedge.
  */
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <sys/prctl.h>
 
 #include "common.h"
+#include "stress.h"
 
 #define PRODUCERS 2
 #define MEMBERS 4
@@ -39,7 +37,6 @@ struct board {
 	_Atomic uint64_t moved; /* records seen at two sequence numbers */
 	_Atomic uint64_t bad; /* payloads that did not check */
 	_Atomic uint64_t stale; /* outcomes refused as stale */
-	_Atomic int stop;
 };
 
 static struct board *board;
@@ -59,25 +56,31 @@ static const struct shmq_group_config gcfg = {
 	.backoff_max_ns = 8000000,
 };
 
-static void produce(shmq_bus *bus, uint32_t p)
-{
-	struct payload m = { .producer = p };
-	shmq_pub *pub;
-	int r;
+/* ---- the group's adapter: producers publish to the topic, members lease from the group ---- */
 
-	assert_int_equal(shmq_pub_open(bus, "work", 0, NULL, &pub), 0);
-	for (m.pseq = 1; m.pseq <= board->per_producer; m.pseq++) {
-		m.check = check_of(p, m.pseq);
-		while ((r = shmq_pub_send(pub, &m, sizeof(m), m.pseq)) == -EAGAIN)
-			shmq_pub_wait(pub, 20000, 100000000);
-		assert_int_equal(r, 0);
-	}
+static int pub_open(struct stress_run *run, uint32_t id, void **ret_pub, uint64_t *ret_next)
+{
+	return shmq_pub_open(run->bus, "work", 0, NULL, (shmq_pub **)ret_pub);
+}
+
+static int send_one(void *pub, uint32_t p, uint64_t pseq, uint64_t last)
+{
+	struct payload m = { .producer = p, .pseq = pseq, .check = check_of(p, pseq) };
+	int r = shmq_pub_send(pub, &m, sizeof(m), m.pseq);
+
+	if (r == -EAGAIN)
+		shmq_pub_wait(pub, 20000, 100000000);
+	return r < 0 ? r : 1;
+}
+
+static void pub_close(void *pub)
+{
 	shmq_pub_close(pub);
 }
 
 /* What a member does with one delivery, decided from its seq and attempt. */
-static void settle(shmq_group *g, const struct shmq_group_msg *m, const struct payload *pl,
-		   uint64_t *rnd)
+static int settle_one(shmq_group *g, const struct shmq_group_msg *m, const struct payload *pl,
+		      uint64_t *rnd, bool *ret_acked)
 {
 	uint64_t x = test_rand(rnd) % 1000;
 	int r;
@@ -101,14 +104,16 @@ static void settle(shmq_group *g, const struct shmq_group_msg *m, const struct p
 		if (r == 0) {
 			atomic_fetch_add(&board->acked[pl->producer][pl->pseq - 1], 1);
 			atomic_store(&board->ack_attempt[pl->producer][pl->pseq - 1], m->attempt);
+			*ret_acked = true;
 		}
 	}
 	if (r == -ESTALE)
 		atomic_fetch_add(&board->stale, 1);
 	else if (r == -EAGAIN) /* the dead-letter topic is full: try again later */
 		shmq_group_release(g, m->lease);
-	else
-		assert_int_equal(r, 0);
+	else if (r < 0)
+		return r;
+	return 0;
 }
 
 static bool valid(const struct payload *pl, int n)
@@ -117,66 +122,89 @@ static bool valid(const struct payload *pl, int n)
 	       pl->pseq <= board->per_producer && pl->check == check_of(pl->producer, pl->pseq);
 }
 
-/* A member: leases up to 4 records, then settles them; until told to stop. */
-static void work(shmq_bus *bus, uint64_t seed, bool reopen)
-{
+struct member {
+	shmq_group *g;
+	uint64_t rnd;
 	struct shmq_group_msg m[4];
 	struct payload pl[4];
-	shmq_group *g;
-	uint64_t rnd = seed | 1;
-	int n, i, r;
+};
 
-	assert_int_equal(shmq_group_open(bus, "work", "g", 0, NULL, &g), 0);
-	while (!atomic_load(&board->stop)) {
-		for (n = 0; n < 4; n++) {
-			r = shmq_group_recv(g, &pl[n], sizeof(pl[n]), &m[n]);
-			if (r < 0)
-				break;
-			atomic_fetch_add(&board->deliveries, 1);
-			if (!valid(&pl[n], r)) {
-				atomic_fetch_add(&board->bad, 1);
-			} else {
-				uint64_t was = 0;
-
-				if (!atomic_compare_exchange_strong(
-					    &board->seq_of[pl[n].producer][pl[n].pseq - 1], &was,
-					    m[n].seq) &&
-				    was != m[n].seq) {
-					fprintf(stderr, "record %u/%llu at seq %llu and %llu\n",
-						pl[n].producer, (unsigned long long)pl[n].pseq,
-						(unsigned long long)was,
-						(unsigned long long)m[n].seq);
-					atomic_fetch_add(&board->moved, 1);
-				}
-			}
-		}
-		for (i = 0; i < n; i++)
-			settle(g, &m[i], &pl[i], &rnd);
-		if (n == 0)
-			shmq_group_wait(g, 20000, 50000000);
-		if (reopen && test_rand(&rnd) % 500 == 0) { /* leave and come back */
-			shmq_group_close(g);
-			assert_int_equal(shmq_group_open(bus, "work", "g", 0, NULL, &g), 0);
-		}
-	}
-	shmq_group_close(g);
-}
-
-static pid_t spawn_member(shmq_bus *bus, uint64_t seed)
+static int sub_open(struct stress_run *run, uint32_t id, void **ret_sub)
 {
-	pid_t pid = fork();
+	struct member *mb = calloc(1, sizeof(*mb));
+	int r = mb ? shmq_group_open(run->bus, "work", "g", 0, NULL, &mb->g) : -ENOMEM;
 
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		work(bus, seed, false);
-		_exit(0);
+	if (r < 0) {
+		free(mb);
+		return r;
 	}
-	return pid;
+	mb->rnd = ((uint64_t)getpid() << 8 | id) * 1000 + 1;
+	*ret_sub = mb;
+	return 0;
 }
 
-/* Read dead letters as they come, marking each record seen. */
-static void drain_dlq(shmq_sub *dlq)
+/* A record at two sequence numbers would be a redelivery that is not one. */
+static void note_seq(const struct payload *pl, const struct shmq_group_msg *m)
+{
+	uint64_t was = 0;
+
+	if (!atomic_compare_exchange_strong(&board->seq_of[pl->producer][pl->pseq - 1], &was,
+					    m->seq) &&
+	    was != m->seq) {
+		fprintf(stderr, "record %u/%llu at seq %llu and %llu\n", pl->producer,
+			(unsigned long long)pl->pseq, (unsigned long long)was,
+			(unsigned long long)m->seq);
+		atomic_fetch_add(&board->moved, 1);
+	}
+}
+
+/* Lease up to 4 records; nothing there: wait a while. */
+static int lease_some(void *sub, struct stress_rec *recs, int cap, char *why)
+{
+	struct member *mb = sub;
+	int n, r;
+
+	for (n = 0; n < 4 && n < cap; n++) {
+		r = shmq_group_recv(mb->g, &mb->pl[n], sizeof(mb->pl[n]), &mb->m[n]);
+		if (r < 0)
+			break;
+		atomic_fetch_add(&board->deliveries, 1);
+		if (!valid(&mb->pl[n], r)) {
+			atomic_fetch_add(&board->bad, 1);
+			return snprintf(why, STRESS_WHY, "a payload that does not check"), -EPROTO;
+		}
+		note_seq(&mb->pl[n], &mb->m[n]);
+		recs[n] = (struct stress_rec){ .producer = mb->pl[n].producer,
+					       .seq = mb->pl[n].pseq };
+	}
+	if (n == 0)
+		shmq_group_wait(mb->g, 20000, 50000000);
+	return n ? n : -EAGAIN;
+}
+
+static int settle(void *sub, struct stress_rec *recs, int n, char *why)
+{
+	struct member *mb = sub;
+	int r;
+
+	for (int i = 0; i < n; i++) {
+		r = settle_one(mb->g, &mb->m[i], &mb->pl[i], &mb->rnd, &recs[i].done);
+		if (r < 0)
+			return snprintf(why, STRESS_WHY, "settle: %s", shmq_strerror(r)), r;
+	}
+	return n;
+}
+
+static void sub_close(void *sub)
+{
+	struct member *mb = sub;
+
+	shmq_group_close(mb->g);
+	free(mb);
+}
+
+/* Read dead letters as they come, marking each record seen (and finished). */
+static void drain_dlq(struct stress_run *run, shmq_sub *dlq)
 {
 	uint8_t buf[MAXM + sizeof(struct shmq_dlq_hdr)];
 	struct shmq_dlq_hdr h;
@@ -193,6 +221,7 @@ static void drain_dlq(shmq_sub *dlq)
 		assert_true(h.reason == SHMQ_DLQ_REJECTED || h.reason == SHMQ_DLQ_MAX_DELIVERIES);
 		atomic_fetch_add(&board->dead[pl.producer][pl.pseq - 1], 1);
 		atomic_store(&board->dead_acquired[pl.producer][pl.pseq - 1], h.acquired);
+		stress_note(run, pl.producer, pl.pseq);
 	}
 	assert_int_equal(n, -EAGAIN);
 }
@@ -294,162 +323,93 @@ static void dump_floor(shmq_bus *bus, uint64_t floor)
 	munmap(p, size);
 }
 
-/* Wait until the group has settled every record, draining dead letters; fail on a wedge. */
-static void until_done(shmq_bus *bus, shmq_sub *dlq, void (*fault)(void *), void *arg)
+struct group_run {
+	shmq_sub *dlq;
+	uint64_t last_floor, last_move;
+	bool settled; /* every record settled: now the dead letters */
+};
+
+/*
+ * In the test process: drain dead letters; 1 once the group has settled every record and
+ * every dead letter published is there to read (a member killed between claiming a
+ * dead-letter record and committing it leaves a hole, which holds the later ones back until
+ * the topic's claim timeout skips it); fail on a wedge.
+ */
+static int poll_group(struct stress_run *run)
 {
-	uint64_t total = PRODUCERS * board->per_producer, last_floor = 0, last_move = test_now_ns();
+	struct group_run *gr = run->ctx;
 	struct shmq_group_stats st;
 	struct shmq_sub_stats ss;
 
-	for (;;) {
-		drain_dlq(dlq);
-		assert_true(shmq_group_stat(bus, "work", "g", &st, NULL, 0) >= 0);
-		if (st.floor == total + 1)
-			break;
-		if (st.floor != last_floor) {
-			last_floor = st.floor;
-			last_move = test_now_ns();
-		} else if (test_now_ns() - last_move > STALL_NS) {
-			dump_floor(bus, st.floor);
-			fail_msg("wedged: floor %llu, next %llu, tail %llu, in flight %llu, "
-				 "delayed %llu",
-				 (unsigned long long)st.floor, (unsigned long long)st.next,
-				 (unsigned long long)st.tail, (unsigned long long)st.in_flight,
-				 (unsigned long long)st.delayed);
-		}
-		if (fault)
-			fault(arg);
-		shmq_sub_wait(dlq, 0, 2000000);
+	drain_dlq(run, gr->dlq);
+	if (gr->settled) {
+		assert_int_equal(shmq_sub_stats(gr->dlq, &ss), 0);
+		return ss.cursor == ss.tail;
 	}
-	/*
-	 * Every dead letter published is there to read: a member killed between claiming a
-	 * dead-letter record and committing it leaves a hole, which holds the later ones back
-	 * until the topic's claim timeout skips it.
-	 */
-	for (;;) {
-		drain_dlq(dlq);
-		assert_int_equal(shmq_sub_stats(dlq, &ss), 0);
-		if (ss.cursor == ss.tail)
-			break;
-		shmq_sub_wait(dlq, 0, 100000000);
+	assert_true(shmq_group_stat(run->bus, "work", "g", &st, NULL, 0) >= 0);
+	if (st.floor == PRODUCERS * board->per_producer + 1) {
+		gr->settled = true;
+	} else if (st.floor != gr->last_floor || !gr->last_move) {
+		gr->last_floor = st.floor;
+		gr->last_move = test_now_ns();
+	} else if (test_now_ns() - gr->last_move > STALL_NS) {
+		dump_floor(run->bus, st.floor);
+		fail_msg("wedged: floor %llu, next %llu, tail %llu, in flight %llu, delayed %llu",
+			 (unsigned long long)st.floor, (unsigned long long)st.next,
+			 (unsigned long long)st.tail, (unsigned long long)st.in_flight,
+			 (unsigned long long)st.delayed);
 	}
+	return 0;
 }
 
-struct killer {
-	shmq_bus *bus;
-	pid_t members[MEMBERS];
-	uint64_t kills, target, rnd, last_ns;
+static const struct stress_kind group_kind = {
+	.name = "group",
+	.promise = STRESS_ACROSS,
+	.pub_open = pub_open,
+	.send = send_one,
+	.pub_close = pub_close,
+	.sub_open = sub_open,
+	.recv = lease_some,
+	.settle = settle,
+	.sub_close = sub_close,
+	.poll = poll_group,
 };
 
-/* Every 3-8 ms, SIGKILL a random member and start another in its place. */
-static void kill_one(void *arg)
+/*
+ * Processes: every 3-8 ms a random member is SIGKILLed and another started in its place,
+ * test_scaled(250) times, then the run goes on until every record is settled. Threads
+ * (TSan): members close and reopen at random instead.
+ */
+static void run_group(bool threads)
 {
-	struct killer *k = arg;
-	uint64_t now = test_now_ns();
-	unsigned i;
+	struct group_run gr = { 0 };
+	struct stress_run run = { .kind = &group_kind,
+				  .bus = test_bus(),
+				  .ctx = &gr,
+				  .nprod = PRODUCERS,
+				  .ncons = MEMBERS,
+				  .n = board->per_producer,
+				  .threads = threads,
+				  .reopen = threads,
+				  .kills = threads ? 0 : test_scaled(250) };
+	shmq_pub *keep;
 
-	if (now - k->last_ns < 3000000 + test_rand(&k->rnd) % 5000000)
-		return;
-	k->last_ns = now;
-	i = (unsigned)(test_rand(&k->rnd) % MEMBERS);
-	kill(k->members[i], SIGKILL);
-	assert_int_equal(test_wait(k->members[i]), 128 + SIGKILL);
-	k->kills++;
-	k->members[i] = spawn_member(k->bus, test_rand(&k->rnd));
+	setup_topics(run.bus, &keep, &gr.dlq);
+	stress_run(&run);
+	check_board(run.bus, run.killed);
+	shmq_sub_close(gr.dlq);
+	shmq_pub_close(keep);
+	shmq_bus_close(run.bus);
 }
 
 static void test_processes(void **state)
 {
-	shmq_bus *bus = test_bus();
-	struct killer k = { .bus = bus, .rnd = 0x1234567 };
-	pid_t prods[PRODUCERS];
-	shmq_pub *keep;
-	shmq_sub *dlq;
-	unsigned i;
-
-	(void)state;
-	setup_topics(bus, &keep, &dlq);
-	k.target = test_scaled(250);
-	for (i = 0; i < MEMBERS; i++)
-		k.members[i] = spawn_member(bus, 1000 + i);
-	for (i = 0; i < PRODUCERS; i++) {
-		prods[i] = fork();
-		assert_true(prods[i] >= 0);
-		if (prods[i] == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			produce(bus, i);
-			_exit(0);
-		}
-	}
-	/* Faults until the target is reached, then until every record is settled. */
-	while (k.kills < k.target) {
-		kill_one(&k);
-		drain_dlq(dlq);
-		usleep(1000); /* a timed sleep: a dead letter's wake must not time the kills */
-	}
-	until_done(bus, dlq, NULL, NULL);
-	for (i = 0; i < PRODUCERS; i++)
-		assert_int_equal(test_wait(prods[i]), 0);
-	atomic_store(&board->stop, 1);
-	for (i = 0; i < MEMBERS; i++)
-		assert_int_equal(test_wait(k.members[i]), 0);
-	check_board(bus, k.kills);
-	assert_true(k.kills >= k.target);
-	shmq_sub_close(dlq);
-	shmq_pub_close(keep);
-	shmq_bus_close(bus);
-}
-
-struct thread_arg {
-	shmq_bus *bus;
-	uint32_t index;
-};
-
-static void *producer_thread(void *arg)
-{
-	struct thread_arg *a = arg;
-
-	produce(a->bus, a->index);
-	return NULL;
-}
-
-static void *member_thread(void *arg)
-{
-	struct thread_arg *a = arg;
-
-	work(a->bus, 77 + a->index, true);
-	return NULL;
+	run_group(false);
 }
 
 static void test_threads(void **state)
 {
-	struct thread_arg pa[PRODUCERS], ma[MEMBERS];
-	pthread_t pt[PRODUCERS], mt[MEMBERS];
-	shmq_bus *bus = test_bus();
-	shmq_pub *keep;
-	shmq_sub *dlq;
-	unsigned i;
-
-	(void)state;
-	setup_topics(bus, &keep, &dlq);
-	for (i = 0; i < MEMBERS; i++) {
-		ma[i] = (struct thread_arg){ .bus = bus, .index = i };
-		assert_int_equal(pthread_create(&mt[i], NULL, member_thread, &ma[i]), 0);
-	}
-	for (i = 0; i < PRODUCERS; i++) {
-		pa[i] = (struct thread_arg){ .bus = bus, .index = i };
-		assert_int_equal(pthread_create(&pt[i], NULL, producer_thread, &pa[i]), 0);
-	}
-	until_done(bus, dlq, NULL, NULL);
-	for (i = 0; i < PRODUCERS; i++)
-		assert_int_equal(pthread_join(pt[i], NULL), 0);
-	atomic_store(&board->stop, 1);
-	for (i = 0; i < MEMBERS; i++)
-		assert_int_equal(pthread_join(mt[i], NULL), 0);
-	check_board(bus, 0);
-	shmq_sub_close(dlq);
-	shmq_pub_close(keep);
-	shmq_bus_close(bus);
+	run_group(true);
 }
 
 static int setup_board(void **state)

@@ -407,8 +407,8 @@ struct tables {
 	uint8_t *base;
 	size_t size;
 	struct shmqi_topic *ctl;
-	struct shmqi_sub_slot *subs;
-	struct shmqi_prod_slot *prods;
+	struct shmqi_sub_entry *subs;
+	struct shmqi_prod_entry *prods;
 };
 
 static struct tables tables_of(shmq_bus *bus, const char *name)
@@ -417,8 +417,8 @@ static struct tables tables_of(shmq_bus *bus, const char *name)
 
 	tb.base = test_map(bus, name, &tb.size);
 	tb.ctl = (struct shmqi_topic *)(tb.base + SHMQI_TOPIC_BODY_OFF);
-	tb.subs = (struct shmqi_sub_slot *)(tb.base + tb.ctl->subs_off);
-	tb.prods = (struct shmqi_prod_slot *)(tb.base + tb.ctl->prods_off);
+	tb.subs = (struct shmqi_sub_entry *)(tb.base + tb.ctl->subs_off);
+	tb.prods = (struct shmqi_prod_entry *)(tb.base + tb.ctl->prods_off);
 	return tb;
 }
 
@@ -583,9 +583,9 @@ static void test_reap_hostile(void **state)
 		pub = open_pub(bus, "rh", 0);
 		shmq_pub_close(pub);
 		tb = tables_of(bus, "rh");
-		for (size_t i = 0; i < 4 * sizeof(struct shmqi_sub_slot); i++)
+		for (size_t i = 0; i < 4 * sizeof(struct shmqi_sub_entry); i++)
 			((uint8_t *)tb.subs)[i] = (uint8_t)test_rand(&rnd);
-		for (size_t i = 0; i < 4 * sizeof(struct shmqi_prod_slot); i++)
+		for (size_t i = 0; i < 4 * sizeof(struct shmqi_prod_entry); i++)
 			((uint8_t *)tb.prods)[i] = (uint8_t)test_rand(&rnd);
 		r = shmq_topic_reap(bus, "rh", NULL, NULL);
 		assert_true(r >= 0 && r <= 8);

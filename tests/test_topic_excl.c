@@ -74,8 +74,8 @@ static void test_own_pid_reused(void **state)
 	shmq_bus *bus = test_bus();
 	shmq_pub *pub = open_pub(bus, "ownpid", &cfg), *x = NULL;
 	shmq_sub *ghost = open_sub(bus, "ownpid", 0, &cfg, 0), *sub;
-	struct shmqi_prod_slot *prods;
-	struct shmqi_sub_slot *subs;
+	struct shmqi_prod_entry *prods;
+	struct shmqi_sub_entry *subs;
 	struct shmqi_topic *ctl;
 	uint8_t *base;
 	size_t size;
@@ -91,8 +91,8 @@ static void test_own_pid_reused(void **state)
 	}
 	base = test_map(bus, "ownpid", &size);
 	ctl = (struct shmqi_topic *)(base + SHMQI_TOPIC_BODY_OFF);
-	prods = (struct shmqi_prod_slot *)(base + ctl->prods_off);
-	subs = (struct shmqi_sub_slot *)(base + ctl->subs_off);
+	prods = (struct shmqi_prod_entry *)(base + ctl->prods_off);
+	subs = (struct shmqi_sub_entry *)(base + ctl->subs_off);
 	/* The subscriber "ghost" becomes a dead one's entry: our pid, another start time. */
 	for (i = 0; i < ctl->max_subs; i++) {
 		uint64_t h = atomic_load(&subs[i].owner.head);
@@ -144,7 +144,7 @@ static void test_topic_close_only_its_own(void **state)
 	shmq_bus *bus = test_bus();
 	shmq_pub *pub = open_pub(bus, "onlyown", &cfg);
 	shmq_sub *stale = open_sub(bus, "onlyown", 0, &cfg, 0), *sub;
-	struct shmqi_sub_slot *subs;
+	struct shmqi_sub_entry *subs;
 	struct shmqi_topic *ctl;
 	uint8_t *base;
 	size_t size;
@@ -161,7 +161,7 @@ static void test_topic_close_only_its_own(void **state)
 	}
 	base = test_map(bus, "onlyown", &size);
 	ctl = (struct shmqi_topic *)(base + SHMQI_TOPIC_BODY_OFF);
-	subs = (struct shmqi_sub_slot *)(base + ctl->subs_off);
+	subs = (struct shmqi_sub_entry *)(base + ctl->subs_off);
 	h = atomic_load(&subs[0].owner.head);
 	assert_int_equal(shmqi_head_pid(h), getpid());
 	atomic_store(&subs[0].owner.start_time,

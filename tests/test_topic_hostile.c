@@ -62,8 +62,8 @@ static struct hmap hmap_of(shmq_bus *bus)
 	assert_int_equal(m.ctl->slots, H_SLOTS);
 	assert_true(m.slot_size >= sizeof(struct shmqi_trec) + H_MAXM && m.slot_size % 64 == 0);
 	assert_true(m.subs_off >= SHMQI_TOPIC_BODY_OFF + sizeof(struct shmqi_topic));
-	assert_true(m.prods_off >= m.subs_off + 4 * sizeof(struct shmqi_sub_slot));
-	assert_true(m.ring_off >= m.prods_off + 4 * sizeof(struct shmqi_prod_slot));
+	assert_true(m.prods_off >= m.subs_off + 4 * sizeof(struct shmqi_sub_entry));
+	assert_true(m.ring_off >= m.prods_off + 4 * sizeof(struct shmqi_prod_entry));
 	assert_true(m.ring_end <= m.size);
 	return m;
 }
@@ -474,11 +474,11 @@ static void hostile_live_one(shmq_bus *bus, int t, uint64_t *rnd)
 	switch (t % 5) {
 	case 0: /* the subscriber table */
 		off = m.subs_off;
-		len = 4 * sizeof(struct shmqi_sub_slot);
+		len = 4 * sizeof(struct shmqi_sub_entry);
 		break;
 	case 1: /* the producer table */
 		off = m.prods_off;
-		len = 4 * sizeof(struct shmqi_prod_slot);
+		len = 4 * sizeof(struct shmqi_prod_entry);
 		break;
 	case 2: /* every slot */
 		off = m.ring_off;

@@ -1,8 +1,5 @@
 // SPDX-License-Identifier: MIT
 /* test_topic_stress.c - topic stress: many producers and subscribers, lossy accounting, crashes. */
-#include <poll.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -11,12 +8,10 @@
 #include "common.h"
 #include "internal.h"
 #include "shm_layout.h"
+#include "stress.h"
 
 #define MAX_MSG 1000u
 #define MIN_LEN 24u /* idx (4), len (4), counter (8), checksum (8) */
-#define MAX_PRODS 8
-#define WATCHDOG_S 580 /* a hang becomes a failure (SIGALRM) before meson's 600 s timeout */
-#define IDLE_FAIL_NS 5000000000ull /* producers done and nothing new for this long: fail */
 /* Long, so that a producer the scheduler starves on a loaded machine never times out. */
 #define RUN_CLAIM_TIMEOUT_NS 10000000000ull
 
@@ -52,70 +47,62 @@ static void make_msg(uint8_t *buf, uint32_t idx, uint64_t counter)
 }
 
 /*
- * What one subscriber has seen. Reliable: every producer's counters arrive complete and in
- * order. Lossy: strictly increasing per producer, and seq == last seq + 1 + lost + skipped.
+ * What one subscriber has seen beyond the harness's per-producer order: seq == last seq + 1 +
+ * lost + skipped, no loss on a reliable topic, one producer id per producer index.
  */
 struct verifier {
 	uint32_t nprod;
 	bool lossy;
 	uint64_t last_seq;
-	uint64_t last[MAX_PRODS]; /* last counter seen per producer */
-	uint32_t prod_id[MAX_PRODS];
+	uint32_t prod_id[STRESS_MAX_PRODS];
 	uint64_t received, lost, skipped;
-	char why[160];
 };
 
-static int bad(struct verifier *v, const struct shmq_sub_msg *info, const char *what)
+static int bad(struct verifier *v, const struct shmq_sub_msg *info, const char *what, char *why)
 {
-	snprintf(v->why, sizeof(v->why), "%s (seq %llu after %llu, lost %llu, skipped %llu)", what,
+	snprintf(why, STRESS_WHY, "%s (seq %llu after %llu, lost %llu, skipped %llu)", what,
 		 (unsigned long long)info->seq, (unsigned long long)v->last_seq,
 		 (unsigned long long)info->lost, (unsigned long long)info->skipped);
-	return -1;
+	return -EPROTO;
 }
 
 static int check_payload(struct verifier *v, const uint8_t *buf, const struct shmq_sub_msg *info,
-			 uint32_t *ret_idx, uint64_t *ret_counter)
+			 struct stress_rec *rec, char *why)
 {
 	uint32_t idx, len;
 	uint64_t c, sum;
 
 	if (info->len < MIN_LEN || info->len > MAX_MSG)
-		return bad(v, info, "length out of range");
+		return bad(v, info, "length out of range", why);
 	memcpy(&idx, buf, 4);
 	memcpy(&len, buf + 4, 4);
 	memcpy(&c, buf + 8, 8);
 	memcpy(&sum, buf + info->len - 8, 8);
 	if (idx >= v->nprod || len != info->len || len != msg_len(idx, c))
-		return bad(v, info, "bad producer index or length");
+		return bad(v, info, "bad producer index or length", why);
 	if (sum != test_checksum(buf, len - 8))
-		return bad(v, info, "bad checksum (torn record?)");
+		return bad(v, info, "bad checksum (torn record?)", why);
 	if (info->corr_id != corr_of(idx, c) || info->producer_seq != c)
-		return bad(v, info, "corr_id or producer_seq does not match the payload");
-	*ret_idx = idx;
-	*ret_counter = c;
+		return bad(v, info, "corr_id or producer_seq does not match the payload", why);
+	*rec = (struct stress_rec){ .producer = idx, .seq = c };
 	return 0;
 }
 
-static int verify(struct verifier *v, const uint8_t *buf, const struct shmq_sub_msg *info)
+static int verify(struct verifier *v, const uint8_t *buf, const struct shmq_sub_msg *info,
+		  struct stress_rec *rec, char *why)
 {
-	uint32_t idx;
-	uint64_t c;
-
 	if (info->seq != v->last_seq + 1 + info->lost + info->skipped)
-		return bad(v, info, "sequence gap not accounted for");
+		return bad(v, info, "sequence gap not accounted for", why);
 	if (!v->lossy && (info->lost || info->skipped))
-		return bad(v, info, "loss on a reliable topic");
-	if (check_payload(v, buf, info, &idx, &c) < 0)
-		return -1;
+		return bad(v, info, "loss on a reliable topic", why);
+	if (check_payload(v, buf, info, rec, why) < 0)
+		return -EPROTO;
 	if (info->producer_id == 0)
-		return bad(v, info, "producer id 0");
-	if (!v->prod_id[idx])
-		v->prod_id[idx] = info->producer_id;
-	else if (v->prod_id[idx] != info->producer_id)
-		return bad(v, info, "producer id changed");
-	if (v->lossy ? c <= v->last[idx] : c != v->last[idx] + 1)
-		return bad(v, info, v->lossy ? "duplicate or reordered" : "gap or reorder");
-	v->last[idx] = c;
+		return bad(v, info, "producer id 0", why);
+	if (!v->prod_id[rec->producer])
+		v->prod_id[rec->producer] = info->producer_id;
+	else if (v->prod_id[rec->producer] != info->producer_id)
+		return bad(v, info, "producer id changed", why);
 	v->last_seq = info->seq;
 	v->received++;
 	v->lost += info->lost;
@@ -123,68 +110,86 @@ static int verify(struct verifier *v, const uint8_t *buf, const struct shmq_sub_
 	return 0;
 }
 
-/* ---- producer and subscriber loops (shared by processes and threads) ---- */
+/* ---- the topic's adapter ---- */
 
-/* Set when a participant failed, so that the others stop instead of waiting forever. */
-struct shared {
-	_Atomic int stop;
-	_Atomic uint32_t prods_done;
+struct topic_run {
+	const char *name;
+	struct shmq_topic_config cfg;
+	bool slow; /* subscribers dawdle */
+	bool peek_last; /* the last subscriber receives zero-copy (reliable topics) */
+	unsigned pub_flags; /* SHMQ_PUB_EXCLUSIVE for a sole producer */
 };
 
-static void backoff(unsigned *spins)
+static int pub_open(struct stress_run *run, uint32_t id, void **ret_pub, uint64_t *ret_next)
 {
-	if (++*spins % 64 == 0)
-		sched_yield();
+	struct topic_run *t = run->ctx;
+
+	return shmq_pub_open(run->bus, t->name, t->pub_flags, &t->cfg, (shmq_pub **)ret_pub);
 }
 
-/* Publish counters 1..n with a mix of copy, zero-copy and batch sends. */
-static int produce(shmq_pub *pub, uint32_t idx, uint64_t n, struct shared *sh)
+/* Publish from counter @c with a mix of copy, zero-copy and batch sends. */
+static int send_some(void *pub, uint32_t idx, uint64_t c, uint64_t n)
 {
 	static _Thread_local uint8_t bufs[8][MAX_MSG];
 	struct shmq_pub_msg m[8];
-	unsigned spins = 0;
-	uint64_t c = 1;
 	void *zc;
 	int r, k;
 
-	while (c <= n) {
-		switch (c % 3) {
-		case 0:
-			make_msg(bufs[0], idx, c);
-			r = shmq_pub_send(pub, bufs[0], msg_len(idx, c), corr_of(idx, c));
-			k = 1;
-			break;
-		case 1:
-			r = shmq_pub_claim(pub, msg_len(idx, c), &zc);
-			if (r == 0) {
-				make_msg(zc, idx, c);
-				r = shmq_pub_commit(pub, msg_len(idx, c), corr_of(idx, c));
-			}
-			k = 1;
-			break;
-		default:
-			for (k = 0; k < 8 && c + (uint64_t)k <= n; k++) {
-				make_msg(bufs[k], idx, c + (uint64_t)k);
-				m[k] = (struct shmq_pub_msg){ bufs[k],
-							      msg_len(idx, c + (uint64_t)k),
-							      corr_of(idx, c + (uint64_t)k) };
-			}
-			r = shmq_pub_send_many(pub, m, (size_t)k);
-			k = r;
-			break;
+	switch (c % 3) {
+	case 0:
+		make_msg(bufs[0], idx, c);
+		r = shmq_pub_send(pub, bufs[0], msg_len(idx, c), corr_of(idx, c));
+		return r < 0 ? r : 1;
+	case 1:
+		r = shmq_pub_claim(pub, msg_len(idx, c), &zc);
+		if (r == 0) {
+			make_msg(zc, idx, c);
+			r = shmq_pub_commit(pub, msg_len(idx, c), corr_of(idx, c));
 		}
-		if (r == -EAGAIN) {
-			if (atomic_load_explicit(&sh->stop, memory_order_relaxed))
-				return -ECANCELED;
-			backoff(&spins);
-			continue;
+		return r < 0 ? r : 1;
+	default:
+		for (k = 0; k < 8 && c + (uint64_t)k <= n; k++) {
+			make_msg(bufs[k], idx, c + (uint64_t)k);
+			m[k] = (struct shmq_pub_msg){ bufs[k], msg_len(idx, c + (uint64_t)k),
+						      corr_of(idx, c + (uint64_t)k) };
 		}
-		if (r < 0)
-			return r;
-		c += (uint64_t)k;
+		return shmq_pub_send_many(pub, m, (size_t)k);
 	}
-	atomic_fetch_add(&sh->prods_done, 1);
-	return 0;
+}
+
+static void pub_close(void *pub)
+{
+	shmq_pub_close(pub);
+}
+
+struct tsub {
+	shmq_sub *sub;
+	struct verifier v;
+	uint64_t total, rnd;
+	unsigned turn;
+	bool peek, slow;
+};
+
+static int sub_open(struct stress_run *run, uint32_t id, void **ret_sub)
+{
+	struct topic_run *t = run->ctx;
+	struct tsub *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	*s = (struct tsub){ .v = { .nprod = run->nprod,
+				   .lossy = t->cfg.policy == SHMQ_TOPIC_LOSSY },
+			    .total = run->nprod * run->n,
+			    .rnd = (uint64_t)getpid() * 77 + id + 1,
+			    .peek = t->peek_last && id == run->ncons - 1,
+			    .slow = t->slow };
+	r = shmq_sub_open(run->bus, t->name, 0, &t->cfg, 0, &s->sub);
+	if (r < 0)
+		free(s);
+	else
+		*ret_sub = s;
+	return r;
 }
 
 /* A slow reader sleeps now and then (lossy test): 1 in 32 records, 20-100 us. */
@@ -198,143 +203,95 @@ static void maybe_dawdle(uint64_t *rnd)
 	nanosleep(&ts, NULL);
 }
 
-/* Nothing new: fail if the producers are all done and it stays so for IDLE_FAIL_NS. */
-static int idle(struct verifier *v, shmq_sub *sub, struct shared *sh, uint64_t *since)
-{
-	struct shmq_sub_stats ss;
-	uint64_t now;
-
-	if (atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
-		snprintf(v->why, sizeof(v->why), "stopped: another participant failed");
-		return -1;
-	}
-	if (atomic_load(&sh->prods_done) < v->nprod) {
-		*since = 0;
-		return 0;
-	}
-	now = test_now_ns();
-	if (!*since)
-		*since = now;
-	if (now - *since < IDLE_FAIL_NS)
-		return 0;
-	shmq_sub_stats(sub, &ss);
-	snprintf(v->why, sizeof(v->why),
-		 "stuck: last seq %llu, cursor %llu, tail %llu, received %llu, lost %llu",
-		 (unsigned long long)v->last_seq, (unsigned long long)ss.cursor,
-		 (unsigned long long)ss.tail, (unsigned long long)v->received,
-		 (unsigned long long)v->lost);
-	return -1;
-}
-
-/* Read until the last of @total records; alternate single and batch receives. */
-static int consume(shmq_sub *sub, struct verifier *v, uint64_t total, bool slow, struct shared *sh)
-{
-	static _Thread_local uint8_t bufs[4][MAX_MSG];
-	struct shmq_sub_rmsg rm[4];
-	uint64_t rnd = (uint64_t)getpid() * 77 + 1, since = 0;
-	unsigned spins = 0, turn = 0;
-	int r;
-
-	for (int i = 0; i < 4; i++)
-		rm[i] = (struct shmq_sub_rmsg){ .buf = bufs[i], .cap = MAX_MSG };
-	while (v->last_seq < total) {
-		if (turn++ % 2) {
-			r = shmq_sub_recv(sub, bufs[0], MAX_MSG, &rm[0].info);
-			r = r < 0 ? r : 1;
-		} else {
-			r = shmq_sub_recv_many(sub, rm, 4);
-		}
-		if (r == -EAGAIN) {
-			if (idle(v, sub, sh, &since) < 0)
-				return -1;
-			backoff(&spins);
-			continue;
-		}
-		if (r < 0) {
-			snprintf(v->why, sizeof(v->why), "recv: %s", shmq_strerror(r));
-			return -1;
-		}
-		since = 0;
-		for (int i = 0; i < r; i++)
-			if (verify(v, bufs[i], &rm[i].info) < 0)
-				return -1;
-		if (slow)
-			maybe_dawdle(&rnd);
-	}
-	return 0;
-}
-
-/* The same with zero-copy receives: peek up to 4 records, check them in place, release. */
-static int consume_peek(shmq_sub *sub, struct verifier *v, uint64_t total, struct shared *sh)
+/* Zero-copy: peek up to 4 records, check them in place, release them together. */
+static int recv_peek(struct tsub *s, struct stress_rec *recs, char *why)
 {
 	struct shmq_sub_msg info;
-	uint64_t since = 0;
-	unsigned spins = 0;
 	const void *data;
 	int r, n = 0;
 
-	while (v->last_seq < total) {
-		r = shmq_sub_peek(sub, &data, &info);
-		if (r >= 0) {
-			if (verify(v, data, &info) < 0)
-				return -1;
-			if (++n < 4 && v->last_seq < total)
-				continue;
-		} else if (r != -EAGAIN) {
-			snprintf(v->why, sizeof(v->why), "peek: %s", shmq_strerror(r));
-			return -1;
-		}
-		if (n) {
-			r = shmq_sub_release(sub);
-			if (r != n)
-				return snprintf(v->why, sizeof(v->why), "release: %d of %d", r, n),
-				       -1;
-			n = 0;
-			since = 0;
-			continue;
-		}
-		if (idle(v, sub, sh, &since) < 0)
-			return -1;
-		backoff(&spins);
+	while (n < 4 && s->v.last_seq < s->total) {
+		r = shmq_sub_peek(s->sub, &data, &info);
+		if (r == -EAGAIN)
+			break;
+		if (r < 0)
+			return snprintf(why, STRESS_WHY, "peek: %s", shmq_strerror(r)), r;
+		if (verify(&s->v, data, &info, &recs[n++], why) < 0)
+			return -EPROTO;
 	}
-	return 0;
+	if (n == 0)
+		return -EAGAIN;
+	r = shmq_sub_release(s->sub);
+	if (r != n)
+		return snprintf(why, STRESS_WHY, "release: %d of %d", r, n), -EPROTO;
+	return n;
+}
+
+/* Single and batch receives in turn. */
+static int recv_some(void *sub, struct stress_rec *recs, int cap, char *why)
+{
+	static _Thread_local uint8_t bufs[4][MAX_MSG];
+	struct shmq_sub_rmsg rm[4];
+	struct tsub *s = sub;
+	int r;
+
+	if (s->peek)
+		return recv_peek(s, recs, why);
+	for (int i = 0; i < 4; i++)
+		rm[i] = (struct shmq_sub_rmsg){ .buf = bufs[i], .cap = MAX_MSG };
+	if (s->turn++ % 2) {
+		r = shmq_sub_recv(s->sub, bufs[0], MAX_MSG, &rm[0].info);
+		r = r < 0 ? r : 1;
+	} else {
+		r = shmq_sub_recv_many(s->sub, rm, 4);
+	}
+	if (r < 0 && r != -EAGAIN)
+		snprintf(why, STRESS_WHY, "recv: %s", shmq_strerror(r));
+	for (int i = 0; i < r; i++)
+		if (verify(&s->v, bufs[i], &rm[i].info, &recs[i], why) < 0)
+			return -EPROTO;
+	if (r > 0 && s->slow)
+		maybe_dawdle(&s->rnd);
+	return r;
+}
+
+static bool finished(void *sub)
+{
+	struct tsub *s = sub;
+
+	return s->v.last_seq >= s->total;
 }
 
 /* After the last record: nothing more, and the library's counters agree with ours. */
-static int final_check(shmq_sub *sub, struct verifier *v, uint64_t total, uint64_t n)
+static int final_check(void *sub, char *why)
 {
+	struct tsub *s = sub;
+	struct verifier *v = &s->v;
 	struct shmq_sub_stats ss;
 
-	if (shmq_sub_recv(sub, NULL, 0, NULL) != -EAGAIN)
-		return snprintf(v->why, sizeof(v->why), "a record after the last"), -1;
-	shmq_sub_stats(sub, &ss);
+	if (shmq_sub_recv(s->sub, NULL, 0, NULL) != -EAGAIN)
+		return snprintf(why, STRESS_WHY, "a record after the last"), -EPROTO;
+	shmq_sub_stats(s->sub, &ss);
 	if (ss.received != v->received || ss.lost != v->lost || ss.skipped != v->skipped ||
-	    ss.cursor != total + 1)
-		return snprintf(v->why, sizeof(v->why),
+	    ss.cursor != s->total + 1)
+		return snprintf(why, STRESS_WHY,
 				"stats disagree: received %llu/%llu lost %llu/%llu cursor %llu",
 				(unsigned long long)ss.received, (unsigned long long)v->received,
 				(unsigned long long)ss.lost, (unsigned long long)v->lost,
 				(unsigned long long)ss.cursor),
-		       -1;
-	if (v->received + v->lost + v->skipped != total)
-		return snprintf(v->why, sizeof(v->why), "received + lost != published"), -1;
-	for (uint32_t i = 0; !v->lossy && i < v->nprod; i++)
-		if (v->last[i] != n)
-			return snprintf(v->why, sizeof(v->why), "producer %u incomplete", i), -1;
+		       -EPROTO;
+	if (v->received + v->lost + v->skipped != s->total)
+		return snprintf(why, STRESS_WHY, "received + lost != published"), -EPROTO;
 	return 0;
 }
 
-/* ---- the process variant ---- */
+static void sub_close(void *sub)
+{
+	struct tsub *s = sub;
 
-struct run {
-	const char *name;
-	struct shmq_topic_config cfg;
-	uint32_t nprod, nsub;
-	uint64_t n; /* records per producer */
-	bool slow; /* subscribers dawdle */
-	bool peek_last; /* the last subscriber receives zero-copy (reliable topics) */
-	unsigned pub_flags; /* SHMQ_PUB_EXCLUSIVE for a sole producer */
-};
+	shmq_sub_close(s->sub);
+	free(s);
+}
 
 static void *map_shared(size_t size)
 {
@@ -345,180 +302,72 @@ static void *map_shared(size_t size)
 	return p;
 }
 
-/* In a forked child: never a cmocka assert (it would unwind into the child's test runner). */
-static void sub_child(shmq_bus *bus, const struct run *run, struct shared *sh, int ready, bool peek)
+/*
+ * Subscribers attach first, then producers, which start together; every subscriber checks
+ * every record it gets, and what the topic says after agrees.
+ */
+static void run_topic(struct topic_run *t, uint32_t nprod, uint32_t nsub, uint64_t n, bool threads)
 {
-	struct verifier v = { .nprod = run->nprod, .lossy = run->cfg.policy == SHMQ_TOPIC_LOSSY };
-	uint64_t total = run->nprod * run->n;
-	shmq_sub *sub;
-	int r;
-
-	alarm(WATCHDOG_S);
-	r = shmq_sub_open(bus, run->name, 0, &run->cfg, 0, &sub);
-	if (r < 0) {
-		fprintf(stderr, "# subscriber %d: open: %s\n", (int)getpid(), shmq_strerror(r));
-		_exit(2);
-	}
-	if (write(ready, "s", 1) != 1)
-		_exit(3);
-	close(ready);
-	r = peek ? consume_peek(sub, &v, total, sh) : consume(sub, &v, total, run->slow, sh);
-	if (r < 0 || final_check(sub, &v, total, run->n) < 0) {
-		atomic_store(&sh->stop, 1);
-		fprintf(stderr, "# subscriber %d: %s\n", (int)getpid(), v.why);
-		_exit(1);
-	}
-	printf("# subscriber %d%s: received %llu, lost %llu\n", (int)getpid(),
-	       peek ? " (zero-copy)" : "", (unsigned long long)v.received,
-	       (unsigned long long)v.lost);
-	fflush(stdout);
-	shmq_sub_close(sub);
-	_exit(0);
-}
-
-static void pub_child(shmq_bus *bus, const struct run *run, struct shared *sh, uint32_t idx,
-		      int ready, int go)
-{
-	shmq_pub *pub;
-	char c;
-	int r;
-
-	alarm(WATCHDOG_S);
-	r = shmq_pub_open(bus, run->name, run->pub_flags, &run->cfg, &pub);
-	if (r < 0) {
-		fprintf(stderr, "# producer %u: open: %s\n", idx, shmq_strerror(r));
-		_exit(2);
-	}
-	if (write(ready, "p", 1) != 1 || read(go, &c, 1) < 0) /* EOF: everyone is ready */
-		_exit(3);
-	close(ready);
-	r = produce(pub, idx, run->n, sh);
-	if (r < 0) {
-		atomic_store(&sh->stop, 1);
-		fprintf(stderr, "# producer %u: %s\n", idx, shmq_strerror(r));
-		_exit(1);
-	}
-	shmq_pub_close(pub);
-	_exit(0);
-}
-
-static pid_t fork_role(shmq_bus *bus, const struct run *run, struct shared *sh, int i, int ready[2],
-		       int go[2])
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid != 0)
-		return pid;
-	close(ready[0]);
-	close(go[1]);
-	if ((uint32_t)i < run->nsub)
-		sub_child(bus, run, sh, ready[1], run->peek_last && (uint32_t)i == run->nsub - 1);
-	pub_child(bus, run, sh, (uint32_t)i - run->nsub, ready[1], go[0]);
-	_exit(4);
-}
-
-/* Read @n readiness bytes, waiting at most 30 s for each; return how many came. */
-static uint32_t read_ready(int fd, uint32_t n)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	uint32_t got = 0;
-	char c;
-
-	while (got < n && poll(&pfd, 1, 30000) == 1 && read(fd, &c, 1) == 1)
-		got++;
-	return got;
-}
-
-/* Subscribers attach first, then producers; the producers start together. */
-static void run_processes(const struct run *run)
-{
-	uint32_t n = run->nsub + run->nprod, forked = 0, got;
-	struct shared *sh = map_shared(sizeof(*sh));
-	shmq_bus *bus = test_bus();
+	struct stress_kind kind = {
+		.name = "topic",
+		.promise = t->cfg.policy == SHMQ_TOPIC_LOSSY ? STRESS_EACH_LOSSY : STRESS_EACH_ALL,
+		.pub_open = pub_open,
+		.send = send_some,
+		.pub_close = pub_close,
+		.sub_open = sub_open,
+		.recv = recv_some,
+		.finished = finished,
+		.sub_final = final_check,
+		.sub_close = sub_close,
+	};
+	struct stress_run run = { .kind = &kind,
+				  .bus = test_bus(),
+				  .ctx = t,
+				  .nprod = nprod,
+				  .ncons = nsub,
+				  .n = n,
+				  .threads = threads };
 	struct shmq_topic_stats st;
-	pid_t pids[MAX_PRODS + 8];
-	int ready[2], go[2], status[MAX_PRODS + 8], failed = 0;
 	shmq_pub *pub;
 
+	t->cfg.claim_timeout_ns = RUN_CLAIM_TIMEOUT_NS;
 	assert_int_equal(
-		shmq_pub_open(bus, run->name, SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL, &run->cfg, &pub),
+		shmq_pub_open(run.bus, t->name, SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL, &t->cfg, &pub),
 		0);
 	shmq_pub_close(pub);
-	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(go), 0);
-	while (forked < run->nsub)
-		pids[forked] = fork_role(bus, run, sh, (int)forked, ready, go), forked++;
-	got = read_ready(ready[0], run->nsub); /* every subscriber is attached */
-	if (got == run->nsub) {
-		while (forked < n)
-			pids[forked] = fork_role(bus, run, sh, (int)forked, ready, go), forked++;
-		got += read_ready(ready[0], run->nprod);
-	}
-	if (got < n) { /* someone could not attach: end them all */
-		atomic_store(&sh->stop, 1);
-		for (uint32_t i = 0; i < forked; i++)
-			kill(pids[i], SIGKILL);
-	}
-	close(ready[0]);
-	close(ready[1]);
-	close(go[0]);
-	close(go[1]); /* go: the producers read EOF */
-	for (uint32_t i = 0; i < forked; i++) {
-		status[i] = test_wait(pids[i]);
-		failed |= status[i] != 0;
-	}
-	if (failed || got < n)
-		for (uint32_t i = 0; i < forked; i++)
-			fprintf(stderr, "# %s %u: exit status %d\n",
-				i < run->nsub ? "subscriber" : "producer", i, status[i]);
-	assert_int_equal(got, n);
-	assert_false(failed);
-	assert_true(shmq_topic_stat(bus, run->name, &st, NULL, 0) >= 0);
-	assert_int_equal(st.tail, run->nprod * run->n + 1);
+	stress_run(&run);
+	assert_true(shmq_topic_stat(run.bus, t->name, &st, NULL, 0) >= 0);
+	assert_int_equal(st.tail, nprod * n + 1);
 	assert_int_equal(st.skipped, 0);
 	assert_int_equal(st.subscribers, 0);
-	test_unlink(bus, run->name);
-	shmq_bus_close(bus);
-	munmap(sh, sizeof(*sh));
+	test_unlink(run.bus, t->name);
+	shmq_bus_close(run.bus);
+	printf("# %s: %u producers x %llu records, %u subscribers\n", t->name, nprod,
+	       (unsigned long long)n, nsub);
 }
 
 static void test_reliable_processes(void **state)
 {
-	struct run run = {
+	struct topic_run t = {
 		.name = "rel",
-		.cfg = { .slots = 256,
-			 .max_msg = MAX_MSG,
-			 .policy = SHMQ_TOPIC_RELIABLE,
-			 .claim_timeout_ns = RUN_CLAIM_TIMEOUT_NS },
-		.nprod = 4,
-		.nsub = 3,
-		.n = test_scaled(1000000),
+		.cfg = { .slots = 256, .max_msg = MAX_MSG, .policy = SHMQ_TOPIC_RELIABLE },
 		.peek_last = true,
 	};
 
-	run_processes(&run);
-	printf("# reliable: %u producers x %llu records, %u subscribers checked every one\n",
-	       run.nprod, (unsigned long long)run.n, run.nsub);
+	run_topic(&t, 4, 3, test_scaled(1000000), false);
 }
 
 /* One exclusive producer (plain stores of the tail) and two subscribers. */
 static void test_exclusive_processes(void **state)
 {
-	struct run run = {
+	struct topic_run t = {
 		.name = "excl",
-		.cfg = { .slots = 128,
-			 .max_msg = MAX_MSG,
-			 .policy = SHMQ_TOPIC_RELIABLE,
-			 .claim_timeout_ns = RUN_CLAIM_TIMEOUT_NS },
-		.nprod = 1,
-		.nsub = 2,
-		.n = test_scaled(2000000),
+		.cfg = { .slots = 128, .max_msg = MAX_MSG, .policy = SHMQ_TOPIC_RELIABLE },
 		.peek_last = true,
 		.pub_flags = SHMQ_PUB_EXCLUSIVE,
 	};
 
-	run_processes(&run);
+	run_topic(&t, 1, 2, test_scaled(2000000), false);
 }
 
 /*
@@ -528,114 +377,29 @@ static void test_exclusive_processes(void **state)
  */
 static void test_lossy_processes(void **state)
 {
-	struct run run = {
+	struct topic_run t = {
 		.name = "lossy",
-		.cfg = { .slots = 16,
-			 .max_msg = MAX_MSG,
-			 .policy = SHMQ_TOPIC_LOSSY,
-			 .claim_timeout_ns = RUN_CLAIM_TIMEOUT_NS },
-		.nprod = 3,
-		.nsub = 2,
-		.n = test_scaled(300000),
+		.cfg = { .slots = 16, .max_msg = MAX_MSG, .policy = SHMQ_TOPIC_LOSSY },
 		.slow = true,
 	};
 
-	run_processes(&run);
-}
-
-/* ---- the thread variant (TSan) ---- */
-
-struct thr {
-	const struct run *run;
-	struct shared *sh;
-	shmq_pub *pub;
-	shmq_sub *sub;
-	uint32_t idx;
-	bool peek;
-	int result;
-	struct verifier v;
-};
-
-static void *pub_thread(void *p)
-{
-	struct thr *a = p;
-
-	a->result = produce(a->pub, a->idx, a->run->n, a->sh);
-	if (a->result < 0)
-		atomic_store(&a->sh->stop, 1);
-	return NULL;
-}
-
-static void *sub_thread(void *p)
-{
-	struct thr *a = p;
-	uint64_t total = a->run->nprod * a->run->n;
-
-	a->v = (struct verifier){ .nprod = a->run->nprod };
-	a->result = a->peek ? consume_peek(a->sub, &a->v, total, a->sh)
-			    : consume(a->sub, &a->v, total, false, a->sh);
-	if (a->result == 0)
-		a->result = final_check(a->sub, &a->v, total, a->run->n);
-	if (a->result < 0) {
-		atomic_store(&a->sh->stop, 1);
-		shmq_sub_close(a->sub); /* stop gating the producers */
-		a->sub = NULL;
-	}
-	return NULL;
+	run_topic(&t, 3, 2, test_scaled(300000), false);
 }
 
 /*
- * Reliable only. (No lossy thread variant: a lossy reader deliberately races with the
- * producer that laps it, seqlock-style, and TSan would report that race by design.)
+ * The thread variant (TSan), reliable only. (No lossy thread variant: a lossy reader
+ * deliberately races with the producer that laps it, seqlock-style, and TSan would report
+ * that race by design.)
  */
 static void test_reliable_threads(void **state)
 {
-	struct run run = {
+	struct topic_run t = {
 		.name = "thr",
-		.cfg = { .slots = 64,
-			 .max_msg = MAX_MSG,
-			 .policy = SHMQ_TOPIC_RELIABLE,
-			 .claim_timeout_ns = RUN_CLAIM_TIMEOUT_NS },
-		.nprod = 4,
-		.nsub = 3,
-		.n = test_scaled(100000),
+		.cfg = { .slots = 64, .max_msg = MAX_MSG, .policy = SHMQ_TOPIC_RELIABLE },
+		.peek_last = true,
 	};
-	struct shared sh = { 0 };
-	shmq_bus *bus = test_bus();
-	struct thr pa[4], sa[3];
-	pthread_t pt[4], st[3];
 
-	for (int i = 0; i < 3; i++) {
-		sa[i] = (struct thr){ .run = &run, .sh = &sh, .peek = i == 2 };
-		assert_int_equal(
-			shmq_sub_open(bus, "thr", SHMQ_OPEN_CREATE, &run.cfg, 0, &sa[i].sub), 0);
-	}
-	for (int i = 0; i < 4; i++) {
-		pa[i] = (struct thr){ .run = &run, .sh = &sh, .idx = (uint32_t)i };
-		assert_int_equal(shmq_pub_open(bus, "thr", 0, &run.cfg, &pa[i].pub), 0);
-	}
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(pthread_create(&st[i], NULL, sub_thread, &sa[i]), 0);
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(pthread_create(&pt[i], NULL, pub_thread, &pa[i]), 0);
-	for (int i = 0; i < 4; i++) {
-		assert_int_equal(pthread_join(pt[i], NULL), 0);
-		shmq_pub_close(pa[i].pub);
-	}
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(pthread_join(st[i], NULL), 0);
-		if (sa[i].result)
-			fprintf(stderr, "# subscriber thread %d: %s\n", i, sa[i].v.why);
-		shmq_sub_close(sa[i].sub);
-	}
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(pa[i].result, 0);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(sa[i].result, 0);
-	test_unlink(bus, "thr");
-	shmq_bus_close(bus);
-	printf("# threads: %u producers x %llu records, %u subscribers\n", run.nprod,
-	       (unsigned long long)run.n, run.nsub);
+	run_topic(&t, 4, 3, test_scaled(100000), true);
 }
 
 /* ---- crashes between claim and commit ---- */
@@ -948,14 +712,14 @@ static void test_crash_lap(void **state)
  */
 static void erase_claim(shmq_bus *bus, const char *name, pid_t pid)
 {
-	struct shmqi_prod_slot *prods;
+	struct shmqi_prod_entry *prods;
 	struct shmqi_topic *ctl;
 	uint8_t *base;
 	size_t size;
 
 	base = test_map(bus, name, &size);
 	ctl = (struct shmqi_topic *)(base + SHMQI_TOPIC_BODY_OFF);
-	prods = (struct shmqi_prod_slot *)(base + ctl->prods_off);
+	prods = (struct shmqi_prod_entry *)(base + ctl->prods_off);
 	for (uint32_t i = 0; i < ctl->max_prods; i++)
 		if (shmqi_head_pid(atomic_load(&prods[i].owner.head)) == pid)
 			atomic_store(&prods[i].pending, 0);

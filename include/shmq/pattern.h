@@ -78,7 +78,7 @@ SHMQ_API int shmq_pattern_match(const char *pattern, const char *topic);
  * attached from its oldest retained record (SHMQ_SUB_EARLIEST), so that its first records
  * are not missed however late the subscriber notices it. A topic found while its creator is
  * still making it (the file exists, its header is not published yet), or that cannot be
- * attached for a passing reason (no permission yet, every subscriber slot taken), is tried
+ * attached for a passing reason (no permission yet, every subscriber entry taken), is tried
  * again: 1 ms later, then at doubling intervals up to 1 s, and at once on any new event for
  * its name. A topic whose file is removed (shmq_unlink()) is read up to its tail as it was
  * when the removal was noticed, then its subscriber is closed; a new topic made under the
@@ -97,7 +97,7 @@ SHMQ_API int shmq_pattern_match(const char *pattern, const char *topic);
  * sooner may tell the subscriber with shmq_psub_add_topic().
  *
  * A handle is used by one thread at a time, and not by a forked child (which would read the
- * parent's inotify events away). Each attached topic takes a subscriber slot of that topic,
+ * parent's inotify events away). Each attached topic takes a subscriber entry of that topic,
  * and on a reliable topic holds its producers back as any subscriber does.
  */
 typedef struct shmq_psub shmq_psub;

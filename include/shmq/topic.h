@@ -72,8 +72,8 @@ typedef struct shmq_sub shmq_sub;
  *                    header plus @max_msg, rounded up to 64; 0 for 976 (1 KiB slots)
  * @policy:           SHMQ_TOPIC_RELIABLE or SHMQ_TOPIC_LOSSY
  * @mode:             permission bits of a new segment (0-0777); 0 for 0600
- * @max_subscribers:  subscriber slots, 1-256; 0 for 64
- * @max_producers:    producer slots, 1-256; 0 for 64
+ * @max_subscribers:  subscriber entries, 1-256; 0 for 64
+ * @max_producers:    producer entries, 1-256; 0 for 64
  * @claim_timeout_ns: how long a claimed but uncommitted record is waited for before its
  *                    claimant is checked for death, 1 ms to 1 h; 0 for 1 s
  *
@@ -109,7 +109,7 @@ struct shmq_topic_config {
  * @ret_pub: on success a handle owned by the caller, released with shmq_pub_close();
  *           untouched on failure
  *
- * Each producer handle takes a producer slot and a producer id (unique for the life of the
+ * Each producer handle takes a producer entry and a producer id (unique for the life of the
  * topic segment); its records carry that id and a producer sequence (1, 2, 3 ... per
  * handle), so that consumers can tell duplicates and gaps per producer. A handle is used by
  * one thread at a time; open one per thread that publishes.
@@ -122,7 +122,7 @@ struct shmq_topic_config {
  *
  * Return: 0, or -EINVAL, -ENOENT, -EEXIST (SHMQ_OPEN_EXCL and present), -EBADE (a
  * configuration that differs from the topic's), -EPROTOTYPE (the object is a channel),
- * -EUSERS (every producer slot is held by a live process), -EBUSY (an exclusive producer
+ * -EUSERS (every producer entry is held by a live process), -EBUSY (an exclusive producer
  * is open, or SHMQ_PUB_EXCLUSIVE and another producer is), -EACCES, -EPROTO, -ENOSPC,
  * -ENOMEM. shmq_last_detail() says more for -EINVAL (a bad name), -EBADE, -EPROTOTYPE and
  * -EPROTO.
@@ -256,7 +256,7 @@ SHMQ_API uint32_t shmq_pub_id(const shmq_pub *pub);
  *
  * With SHMQ_SUB_READONLY (lossy topics only, without SHMQ_OPEN_CREATE) the subscriber maps
  * the topic read-only and writes nothing into it: a user with read permission alone (a
- * topic of mode 0644, say) may read it. It takes no subscriber slot, so shmq_topic_stat()
+ * topic of mode 0644, say) may read it. It takes no subscriber entry, so shmq_topic_stat()
  * does not list it and producers do not know of it (on a lossy topic they never wait for
  * a subscriber anyway). It cannot announce that it parks, so shmq_sub_wait() polls: it
  * looks every 1 ms once its spin is over, and a record is noticed up to 1 ms late; the
@@ -266,7 +266,7 @@ SHMQ_API uint32_t shmq_pub_id(const shmq_pub *pub);
  *
  * Return: 0, or -EINVAL (also SHMQ_SUB_READONLY on a reliable topic, or with
  * SHMQ_OPEN_CREATE), -ENOENT, -EEXIST, -EBADE, -EPROTOTYPE (as for shmq_pub_open()),
- * -EUSERS (every subscriber slot is held by a live process), -EACCES, -EPROTO, -ENOSPC,
+ * -EUSERS (every subscriber entry is held by a live process), -EACCES, -EPROTO, -ENOSPC,
  * -ENOMEM.
  */
 SHMQ_API int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
@@ -275,7 +275,7 @@ SHMQ_API int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
 
 /**
  * shmq_sub_close() - release a handle from shmq_sub_open(); NULL is ignored. The
- * subscriber's slot is freed and stops holding producers back. A forked child's close of
+ * subscriber's entry is freed and stops holding producers back. A forked child's close of
  * an inherited handle, or the close of a handle whose slot was taken over meanwhile,
  * frees nothing but the handle.
  */
@@ -433,7 +433,7 @@ SHMQ_API int shmq_sub_stats(const shmq_sub *sub, struct shmq_sub_stats *ret_stat
  * @slots, @max_msg, @policy, @claim_timeout_ns: the configuration
  * @tail:        sequence number the next claimed record will get
  * @oldest:      oldest sequence number the log may still hold
- * @subscribers: live subscriber slots in use
+ * @subscribers: live subscriber entries in use
  * @producers:   live producers (slots left by producers that died are not counted)
  * @skipped:     records turned into skipped ones (dead claimants, aborts) so far
  * @creator_pid, @created_ns: from the segment header (created_ns: CLOCK_REALTIME)
