@@ -84,7 +84,7 @@ static const char *known_text(int err)
 		return "Busy: the role is held by a live process, an exclusive producer is open, "
 		       "or a reservation, claim or peek is outstanding";
 	case EUSERS:
-		return "Every subscriber or producer slot is held by a live process";
+		return "Every subscriber or producer entry is held by a live process";
 	case ESTALE:
 		return "Stale: the record or lease is no longer this handle's (another process "
 		       "took this producer for dead, or a producer overwrote a peeked record)";

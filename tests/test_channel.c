@@ -794,7 +794,7 @@ static void test_strerror_texts(void **state)
 		int err;
 		const char *words;
 	} codes[] = {
-		{ EUSERS, "subscriber or producer slot is held by a live process" },
+		{ EUSERS, "subscriber or producer entry is held by a live process" },
 		{ ESTALE, "no longer this handle's" },
 		{ EBUSY, "held by a live process" },
 		{ EPIPE, "closed or died" },
