@@ -38,10 +38,10 @@ expect 0 'usage: shmq [-h] [-V] COMMAND' '' -- -h
 expect 0 'usage: shmq [-h] [-V] COMMAND' '' -- --help
 expect 0 'shmq 0.1.0' '' -- -V
 expect 0 'shmq 0.1.0' '' -- --version
-expect 0 'usage: shmq stat [-h] [-n NS] NAME' '' -- stat -h
-expect 0 'usage: shmq stat [-h] [-n NS] NAME' '' -- stat --help
+expect 0 'usage: shmq stat [-h] [-n NS] [-o table|json] NAME' '' -- stat -h
+expect 0 'usage: shmq stat [-h] [-n NS] [-o table|json] NAME' '' -- stat --help
 expect 0 'usage: shmq ls [-h] [-n NS]' '' -- ls -h
-expect 0 '  ls [-n NS]         the objects of a namespace' '' -- -h
+expect 0 '  ls            the objects of a namespace' '' -- -h
 expect 0 'usage: shmq info' '' -- info --help
 expect 0 'wake backend:' '' -- info
 
@@ -78,8 +78,12 @@ printf 'x' >/dev/shm/shmq."$objs".tiny
 expect 0 'chan      channel' '' -- ls -n "$objs"
 expect 0 'top       topic' '' -- ls -n "$objs"
 expect 0 'top@work  consumer group' '' -- ls -n "$objs"
-expect 0 'junk      unknown (not a shmq segment (wrong magic))' '' -- ls -n "$objs"
-expect 0 'tiny      unknown (1 bytes, too small for a header)' '' -- ls -n "$objs"
+expect 0 'junk      unknown' '' -- ls -n "$objs"
+expect 0 '  (not a shmq segment (wrong magic))' '' -- ls -n "$objs"
+expect 0 '  (1 bytes, too small for a header)' '' -- ls -n "$objs"
+expect 0 'producers 0, subscribers 0' '' -- ls -n "$objs"
+expect 0 'members 0' '' -- ls -n "$objs"
+expect 0 "$(id -un)" '' -- ls -n "$objs"
 SHMQ_NAMESPACE=$objs expect 0 'top@work  consumer group' '' -- ls
 "$shmq" ls -n "$objs" | head -1 | grep -q '^chan ' || { echo "FAIL: ls not sorted"; fails=$((fails + 1)); }
 [ "$("$shmq" ls -n "$objs" | wc -l)" -eq 5 ] || { echo "FAIL: ls lines"; fails=$((fails + 1)); }
