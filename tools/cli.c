@@ -35,7 +35,9 @@ int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
 	char optstring[64];
 	int ch;
 
-	snprintf(optstring, sizeof(optstring), "+:hn:o:%s", shortopts);
+	/* Options and operands may mix, unless @shortopts starts with '+' (a subcommand follows). */
+	snprintf(optstring, sizeof(optstring), "%s:hn:o:%s", shortopts[0] == '+' ? "+" : "",
+		 shortopts + (shortopts[0] == '+'));
 	for (;;) {
 		ch = getopt_long(argc, argv, optstring, longopts, NULL);
 		if (ch == 'h') {

@@ -75,7 +75,9 @@ struct cli {
 /*
  * getopt_long() over a command's arguments: -h, -n and -o are handled here, and so are
  * unknown options and missing arguments (c->rc set, -1 returned); the command's own
- * options (@shortopts, without the leading "+:") are returned to the caller.
+ * options (@shortopts, getopt's letters) are returned to the caller. Options and operands
+ * may come in any order ("--" ends the options), unless @shortopts starts with '+': then the
+ * first operand ends them, for a subcommand that parses its own.
  */
 int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts);

@@ -122,14 +122,16 @@ static void ls_table(shmq_bus *bus, const struct shmq_object_info *v, int n)
 static void ls_json(shmq_bus *bus, const struct shmq_object_info *v, int n)
 {
 	struct ls_extra x;
+	char mode[8];
 	json_t *o;
 	int i;
 
 	for (i = 0; i < n; i++) {
 		ls_look(bus, &v[i], &x);
-		o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:i}", "name", v[i].name, "kind",
-			      shmq_kind_name(v[i].kind), "owner", x.owner, "mode", (int)x.mode,
-			      "size", (json_int_t)v[i].size, "creator_pid", (int)v[i].creator_pid);
+		snprintf(mode, sizeof(mode), "%04o", x.mode);
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i}", "name", v[i].name, "kind",
+			      shmq_kind_name(v[i].kind), "owner", x.owner, "mode", mode, "size",
+			      (json_int_t)v[i].size, "creator_pid", (int)v[i].creator_pid);
 		if (!o)
 			continue;
 		if (x.producers >= 0) {

@@ -417,7 +417,7 @@ int dlq_main(int argc, char **argv)
 	shmq_bus *bus;
 	int ch, r;
 
-	if (cli_getopt(&c, argc, argv, "", opts) != -1 || c.rc >= 0 ||
+	if (cli_getopt(&c, argc, argv, "+", opts) != -1 || c.rc >= 0 ||
 	    cli_operands(&c, argc, argv, 1, argc, "ls, peek or redrive") >= 0)
 		return c.rc;
 	sub = argv[optind];
