@@ -250,14 +250,6 @@ uint64_t cli_left(uint64_t deadline)
 
 bool cli_is_pattern(const char *name)
 {
-	const char *p = name;
-
-	for (;;) {
-		if ((p[0] == '*' || p[0] == '#' || p[0] == '>') && (p[1] == '.' || p[1] == '\0'))
-			return true;
-		p = strchr(p, '.');
-		if (!p)
-			return false;
-		p++;
-	}
+	/* None of these is allowed in a topic name: a name with one is a (maybe bad) pattern. */
+	return strpbrk(name, "*#>") != NULL;
 }

@@ -131,7 +131,7 @@ uint64_t cli_mono_ns(void);
 uint64_t cli_deadline(uint64_t timeout_ns);
 uint64_t cli_left(uint64_t deadline);
 
-/* Does @name contain a wildcard token (*, #, >)? */
+/* Is @name a pattern: does it hold a wildcard character (*, #, >)? */
 bool cli_is_pattern(const char *name);
 
 /*
