@@ -11,6 +11,7 @@ static const struct cli_command commands[] = {
 	{ "stat", stat_main, "a topic's or a channel's configuration, positions and users" },
 	{ "pub", pub_main, "publish records to a topic" },
 	{ "sub", sub_main, "print the records of a topic, a pattern's topics, or a group" },
+	{ "top", top_main, "a refreshing view: records a second and lag per topic and group" },
 	{ "hz", hz_main, "rates, inter-arrival times and sequence gaps per topic" },
 	{ "rm", rm_main, "remove an object (TOPIC@GROUP: a consumer group)" },
 	{ "group", group_main, "consumer groups: ls TOPIC, stat TOPIC GROUP" },
