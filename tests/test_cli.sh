@@ -90,6 +90,12 @@ SHMQ_NAMESPACE=$objs expect 0 'top@work  consumer group' '' -- ls
 expect 0 'channel chan: capacity 4096, max_msg 1984, write_pos 192, read_pos 64, in the ring 128 bytes, next_seq 4, producer none, consumer none' '' -- \
 	stat -n "$objs" chan
 expect 0 'topic top: reliable, 1024 slots' '' -- stat -n "$objs" top
+expect 0 '{"name":"chan","kind":"channel","capacity":4096,"max_msg":1984,"write_pos":192' '' -- \
+	stat -n "$objs" -o json chan
+expect 0 '{"name":"top","kind":"topic","policy":"reliable","slots":1024,' '' -- stat -o json -n "$objs" top
+expect 0 '{"name":"top@work","kind":"consumer group",' '' -- ls -n "$objs" -o json
+expect 0 '"error":"not a shmq segment (wrong magic)"' '' -- ls -n "$objs" -o json
+[ "$("$shmq" ls -n "$objs" -o json | wc -l)" -eq 5 ] || { echo "FAIL: ls -o json lines"; fails=$((fails + 1)); }
 expect 0 '  group work: floor 1' '' -- stat -n "$objs" top
 expect 1 '' "shmq: stat 'junk' in namespace '$objs': " -- stat -n "$objs" junk
 expect 1 '' "not a shmq segment (wrong magic)" -- stat -n "$objs" junk
