@@ -218,7 +218,7 @@ grep -qE '^rt  rate [0-9.]+/s, n 40, interval mean [0-9.]+ ms, .* gaps 0 \(lost 
 
 # dlq: ls finds *.dlq topics; peek reads without consuming
 "$shmq" pub --create rt.dlq --count 3
-expect 0 'rt.dlq  3 records' '' -- dlq ls
+expect 0 'rt.dlq  records 3 (seq 1 to 3)' '' -- dlq ls
 expect 0 '1  (not a dead letter)' '' -- dlq peek --count 2 rt.dlq
 [ "$(wc -l <"$out")" -eq 2 ] || fail "dlq peek --count 2"
 expect 0 '1  (not a dead letter)' '' -- dlq peek rt.dlq

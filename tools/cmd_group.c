@@ -275,8 +275,8 @@ static void dlq_usage(FILE *f)
 		"       %s dlq [-h] [-n NS] [-o table|json] peek [-c N] DLQ\n"
 		"       %s dlq [-h] [-n NS] redrive [-t TOPIC] [-m N] [-r RATE] DLQ\n"
 		"ls: the dead-letter topics (named *.dlq, or a group's), with the records they\n"
-		"hold. peek: the first N (default 10) dead letters, with where each came from,\n"
-		"read from the oldest without consuming them. redrive: as shmq redrive.\n"
+		"hold that were not redriven. peek: the first N (default 10) of those, with where\n"
+		"each came from, read without consuming them. redrive: as shmq redrive.\n"
 		"options:\n"
 		"  -c, --count N       peek at N records\n" CLI_COMMON_HELP,
 		PROG, PROG, PROG);
@@ -289,6 +289,27 @@ static bool dlq_named(const char *name)
 	return n > 4 && strcmp(name + n - 4, ".dlq") == 0;
 }
 
+/*
+ * The first dead letter not redriven yet: shmq_group_redrive() acks what it moved in the
+ * dead-letter topic's group "redrive", whose floor is that record; 0 when it never ran.
+ */
+static uint64_t dlq_first(shmq_bus *bus, const char *dlq)
+{
+	struct shmq_group_stats g;
+
+	return shmq_group_stat(bus, dlq, "redrive", &g, NULL, 0) >= 0 ? g.floor : 0;
+}
+
+/* " (seq A to B)" of the records from @oldest below @tail; "" when there is none. */
+static const char *dlq_range(uint64_t oldest, uint64_t tail, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (tail > oldest)
+		snprintf(buf, len, " (seq %llu to %llu)", (unsigned long long)oldest,
+			 (unsigned long long)tail - 1);
+	return buf;
+}
+
 /* The dead-letter topics of the namespace: *.dlq topics, and every group's dlq. */
 static int dlq_ls(shmq_bus *bus, bool json)
 {
@@ -297,6 +318,8 @@ static int dlq_ls(shmq_bus *bus, bool json)
 	struct shmq_group_stats gs;
 	char topic[SHMQ_OBJECT_NAME_MAX + 1], *at;
 	int n = shmq_bus_list(bus, NULL, 0), i, j, is;
+	char range[64];
+	uint64_t first;
 
 	if (n < 0)
 		return cli_fail("list namespace", n);
@@ -319,15 +342,17 @@ static int dlq_ls(shmq_bus *bus, bool json)
 		}
 		if (!is || shmq_topic_stat(bus, v[i].name, &ts, NULL, 0) < 0)
 			continue;
+		first = dlq_first(bus, v[i].name);
+		ts.oldest = first > ts.oldest ? first : ts.oldest;
 		if (json)
 			cli_json_line(json_pack("{s:s, s:I, s:I, s:I}", "name", v[i].name,
 						"records", (json_int_t)(ts.tail - ts.oldest),
 						"oldest", (json_int_t)ts.oldest, "tail",
 						(json_int_t)ts.tail));
 		else
-			printf("%s  %llu records (seq %llu to %llu)\n", v[i].name,
+			printf("%s  records %llu%s\n", v[i].name,
 			       (unsigned long long)(ts.tail - ts.oldest),
-			       (unsigned long long)ts.oldest, (unsigned long long)ts.tail);
+			       dlq_range(ts.oldest, ts.tail, range, sizeof(range)));
 	}
 	free(v);
 	return 0;
@@ -339,6 +364,22 @@ static const char *dlq_reason(uint32_t r)
 	       : r == SHMQ_DLQ_REJECTED	    ? "rejected"
 	       : r == SHMQ_DLQ_EXPIRED	    ? "expired"
 					    : "unknown";
+}
+
+/* Bytes as text, each one a terminal would act on (and every non-ASCII one) as \xNN. */
+static void print_escaped(const char *p, size_t len)
+{
+	unsigned char ch;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		ch = (unsigned char)p[i];
+		if (ch < 0x20 || ch >= 0x7f || ch == '\\')
+			printf("\\x%02x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('\n');
 }
 
 static void dlq_print(const struct shmq_sub_msg *m, const char *buf, size_t len, bool json)
@@ -358,10 +399,10 @@ static void dlq_print(const struct shmq_sub_msg *m, const char *buf, size_t len,
 	}
 	h.topic[sizeof(h.topic) - 1] = h.group[sizeof(h.group) - 1] = '\0';
 	if (!json) {
-		printf("%llu  from %s seq %llu, group %s, %s, failed %u, %u bytes: %.*s\n",
+		printf("%llu  from %s seq %llu, group %s, %s, failed %u, %u bytes: ",
 		       (unsigned long long)m->seq, h.topic, (unsigned long long)h.origin_seq,
-		       h.group, dlq_reason(h.reason), h.failed, h.orig_len, (int)(len - h.hdr_len),
-		       buf + h.hdr_len);
+		       h.group, dlq_reason(h.reason), h.failed, h.orig_len);
+		print_escaped(buf + h.hdr_len, len - h.hdr_len);
 		return;
 	}
 	o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:i, s:i, s:I, s:i}", "seq", (json_int_t)m->seq,
@@ -381,7 +422,7 @@ static int dlq_peek(shmq_bus *bus, const char *dlq, uint64_t count, bool json)
 	struct shmq_topic_stats ts;
 	char what[512], *buf;
 	shmq_sub *sub;
-	uint64_t i;
+	uint64_t i, first;
 	int r;
 
 	snprintf(what, sizeof(what), "open topic '%s' in namespace '%s'", dlq,
@@ -389,7 +430,9 @@ static int dlq_peek(shmq_bus *bus, const char *dlq, uint64_t count, bool json)
 	r = shmq_topic_stat(bus, dlq, &ts, NULL, 0);
 	if (r < 0)
 		return cli_fail(what, r);
-	r = shmq_sub_open(bus, dlq, SHMQ_SUB_EARLIEST, NULL, 0, &sub);
+	first = dlq_first(bus, dlq);
+	r = shmq_sub_open(bus, dlq, first ? SHMQ_SUB_FROM_SEQ : SHMQ_SUB_EARLIEST, NULL, first,
+			  &sub);
 	if (r < 0)
 		return cli_fail(what, r);
 	buf = malloc(ts.max_msg ? ts.max_msg : 1);
@@ -422,9 +465,11 @@ int dlq_main(int argc, char **argv)
 		return c.rc;
 	sub = argv[optind];
 	if (strcmp(sub, "redrive") == 0) {
+		int first = optind;
+
 		c.cmd = "dlq redrive";
-		optind = 0;
-		return redrive(&c, argc - optind, argv + optind);
+		optind = 0; /* start over on the subcommand's own arguments */
+		return redrive(&c, argc - first, argv + first);
 	}
 	if (strcmp(sub, "ls") && strcmp(sub, "peek"))
 		return cli_usage_error(&c, "unknown subcommand", sub);
