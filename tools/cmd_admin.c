@@ -121,15 +121,17 @@ static void ls_table(shmq_bus *bus, const struct shmq_object_info *v, int n)
 
 static void ls_json(shmq_bus *bus, const struct shmq_object_info *v, int n)
 {
+	char mode[8], name[SHMQ_OBJECT_NAME_MAX + 1];
 	struct ls_extra x;
-	char mode[8];
 	json_t *o;
 	int i;
 
 	for (i = 0; i < n; i++) {
 		ls_look(bus, &v[i], &x);
 		snprintf(mode, sizeof(mode), "%04o", x.mode);
-		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i}", "name", v[i].name, "kind",
+		/* a foreign file's name need not be UTF-8: shown as in the table */
+		cli_printable(v[i].name, name, sizeof(name));
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i}", "name", name, "kind",
 			      shmq_kind_name(v[i].kind), "owner", x.owner, "mode", mode, "size",
 			      (json_int_t)v[i].size, "creator_pid", (int)v[i].creator_pid);
 		if (!o)

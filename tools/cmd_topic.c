@@ -200,9 +200,9 @@ static int pub_run(shmq_pub *pub, const struct pub_args *a, uint64_t deadline)
 	const char *data;
 	int r = gen ? 0 : -ENOMEM;
 
+	for (i = 0; gen && i < a->size; i++) /* "abc...zab...": text, the same each time */
+		gen[i] = (char)('a' + i % 26);
 	for (i = 0; r == 0 && gen && i < limit; i++) {
-		if (a->size)
-			gen[i % a->size] = (char)('a' + i % 26);
 		if (a->stdin_lines) {
 			got = getline(&line, &cap, stdin);
 			if (got < 0)
