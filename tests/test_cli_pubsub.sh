@@ -111,6 +111,9 @@ expect 4 '' '' -- sub --timeout 200000us --from earliest --count 1000 rt
 expect 0 '' '' -- sub --timeout 200ms --from earliest rt
 [ "$(wc -l <"$out")" -eq 126 ] || fail "sub --timeout with records: $(wc -l <"$out") lines"
 expect 4 '' "wait for subscribers of topic 'rt'" -- pub --wait-subs 1 --timeout 100ms rt
+expect 4 '' '' -- pub --wait-subs 1 --timeout 0.001m rt # 60 ms
+expect 4 '' '' -- pub --wait-subs 1 --timeout 0.00001h rt # 36 ms
+expect 4 '' '' -- pub --wait-subs 1 --timeout 20000000ns rt
 # idle: parked, not spinning (a second of waiting costs well under 0.3 s of CPU)
 TIMEFORMAT='%U %S'
 cpu=$({ time "$shmq" sub --timeout 1s rt >/dev/null 2>&1; } 2>&1)

@@ -311,13 +311,35 @@ static const char *dlq_range(uint64_t oldest, uint64_t tail, char *buf, size_t l
 }
 
 /* The dead-letter topics of the namespace: *.dlq topics, and every group's dlq. */
+/* Is topic @i of listing @v a dead-letter topic: named *.dlq, or some group's? */
+static bool dlq_is(shmq_bus *bus, const struct shmq_object_info *v, int n, int i)
+{
+	char topic[SHMQ_OBJECT_NAME_MAX + 1], *at;
+	struct shmq_group_stats gs;
+	int j;
+
+	if (v[i].kind != SHMQ_KIND_TOPIC || v[i].error)
+		return false;
+	if (dlq_named(v[i].name))
+		return true;
+	for (j = 0; j < n; j++) {
+		snprintf(topic, sizeof(topic), "%s", v[j].name);
+		at = strchr(topic, '@');
+		if (v[j].kind != SHMQ_KIND_GROUP || !at)
+			continue;
+		*at = '\0';
+		if (shmq_group_stat(bus, topic, at + 1, &gs, NULL, 0) >= 0 &&
+		    strcmp(gs.dlq, v[i].name) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int dlq_ls(shmq_bus *bus, bool json)
 {
+	int n = shmq_bus_list(bus, NULL, 0), i;
 	struct shmq_object_info *v;
 	struct shmq_topic_stats ts;
-	struct shmq_group_stats gs;
-	char topic[SHMQ_OBJECT_NAME_MAX + 1], *at;
-	int n = shmq_bus_list(bus, NULL, 0), i, j, is;
 	char range[64];
 	uint64_t first;
 
@@ -328,19 +350,7 @@ static int dlq_ls(shmq_bus *bus, bool json)
 		return cli_fail("list namespace", -ENOMEM);
 	n = shmq_bus_list(bus, v, (size_t)n);
 	for (i = 0; i < n; i++) {
-		if (v[i].kind != SHMQ_KIND_TOPIC || v[i].error)
-			continue;
-		is = dlq_named(v[i].name);
-		for (j = 0; !is && j < n; j++) {
-			snprintf(topic, sizeof(topic), "%s", v[j].name);
-			at = strchr(topic, '@');
-			if (v[j].kind != SHMQ_KIND_GROUP || !at)
-				continue;
-			*at = '\0';
-			is = shmq_group_stat(bus, topic, at + 1, &gs, NULL, 0) >= 0 &&
-			     strcmp(gs.dlq, v[i].name) == 0;
-		}
-		if (!is || shmq_topic_stat(bus, v[i].name, &ts, NULL, 0) < 0)
+		if (!dlq_is(bus, v, n, i) || shmq_topic_stat(bus, v[i].name, &ts, NULL, 0) < 0)
 			continue;
 		first = dlq_first(bus, v[i].name);
 		ts.oldest = first > ts.oldest ? first : ts.oldest;
