@@ -40,6 +40,18 @@ expect() {
 	fi
 }
 
+# wait_for PATTERN ARGS...: until "shmq ARGS" prints PATTERN (10 s at most).
+wait_for() {
+	local want=$1 i
+	shift
+	for i in $(seq 200); do
+		"$shmq" "$@" 2>/dev/null | grep -qF -- "$want" && return 0
+		sleep 0.05
+	done
+	echo "FAIL: shmq $* never printed '$want'"
+	fails=$((fails + 1))
+}
+
 # seq_lines N FILE: FILE is exactly "1 1" .. "N N" (the default format: seq, payload).
 seq_lines() {
 	local i
@@ -126,7 +138,7 @@ expect 0 'w.a 1 alpha' '' -- sub --from earliest --count 2 --timeout 10s 'w.*'
 grep -qxF 'w.b 1 beta' "$out" || fail "wildcard sub missed w.b"
 timeout 30 "$shmq" sub -o json --count 1 --timeout 10s 'w.#' >"$dir/wild" 2>&1 &
 bg=$!
-sleep 0.3
+wait_for 'subscribers 1,' stat w.a # it is attached, so w.c.d is new to it
 "$shmq" pub --create w.c.d gamma
 wait "$bg"
 rc=$?
@@ -149,7 +161,7 @@ expect 2 '' 'a pattern takes no --group' -- sub --group g 'w.*'
 # a member that joins before any producer waits for one, then ends once it is gone
 timeout 30 "$shmq" sub --group late --timeout 20s small >"$dir/late" 2>&1 &
 bg=$!
-sleep 0.3
+wait_for '  member pid ' group small late
 "$shmq" pub small --count 5
 wait "$bg"
 rc=$?
@@ -161,11 +173,12 @@ expect 0 '' '' -- rm small@late
 # top: one frame, a topic's rate while a publisher runs, and its group under it
 "$shmq" pub rt --count 100 --rate 100 &
 pub=$!
+wait_for 'producers 1,' stat rt
 expect 0 '' '' -- top --once -d 500ms
 wait "$pub"
 grep -qE '^rt +[0-9]+\.[0-9] +[0-9]+ +[01] +0 ' "$out" && grep -qE '^  @g +0\.0 acked/s, lag [0-9]+' "$out" ||
 	fail "top --once"
-awk '$1 == "rt" { exit !($2 > 50 && $2 < 150) }' "$out" || fail "top --once: rt's rate"
+awk '$1 == "rt" { exit !($2 > 30 && $2 < 200) }' "$out" || fail "top --once: rt's rate"
 "$shmq" top -o json -c 2 -d 100ms >"$out" 2>"$err"
 python3 -c 'import json,sys; o=[json.loads(l) for l in open(sys.argv[1])]; assert {"rt","rt@g"} <= {x["name"] for x in o}' "$out" ||
 	fail "top -o json"
@@ -212,8 +225,7 @@ python3 -c 'import json,sys; o=json.loads(open(sys.argv[1]).read()); assert o["t
 # hz: the rate and no gaps over a window
 timeout 30 "$shmq" hz -w 2s -c 1 rt >"$dir/hz" 2>&1 &
 bg=$!
-sleep 0.2
-"$shmq" pub rt --count 40 --rate 100
+"$shmq" pub rt --wait-subs 1 --timeout 10s --count 40 --rate 100
 wait "$bg"
 bg=
 grep -qE '^rt  rate [0-9.]+/s, n 40, interval mean [0-9.]+ ms, .* gaps 0 \(lost 0, skipped 0\)' \
