@@ -38,10 +38,10 @@ expect 0 'usage: shmq [-h] [-V] COMMAND' '' -- -h
 expect 0 'usage: shmq [-h] [-V] COMMAND' '' -- --help
 expect 0 'shmq 0.1.0' '' -- -V
 expect 0 'shmq 0.1.0' '' -- --version
-expect 0 'usage: shmq stat [-h] [-n NS] NAME' '' -- stat -h
-expect 0 'usage: shmq stat [-h] [-n NS] NAME' '' -- stat --help
+expect 0 'usage: shmq stat [-h] [-n NS] [-o table|json] NAME' '' -- stat -h
+expect 0 'usage: shmq stat [-h] [-n NS] [-o table|json] NAME' '' -- stat --help
 expect 0 'usage: shmq ls [-h] [-n NS]' '' -- ls -h
-expect 0 '  ls [-n NS]         the objects of a namespace' '' -- -h
+expect 0 '  ls            the objects of a namespace' '' -- -h
 expect 0 'usage: shmq info' '' -- info --help
 expect 0 'wake backend:' '' -- info
 
@@ -78,14 +78,24 @@ printf 'x' >/dev/shm/shmq."$objs".tiny
 expect 0 'chan      channel' '' -- ls -n "$objs"
 expect 0 'top       topic' '' -- ls -n "$objs"
 expect 0 'top@work  consumer group' '' -- ls -n "$objs"
-expect 0 'junk      unknown (not a shmq segment (wrong magic))' '' -- ls -n "$objs"
-expect 0 'tiny      unknown (1 bytes, too small for a header)' '' -- ls -n "$objs"
+expect 0 'junk      unknown' '' -- ls -n "$objs"
+expect 0 '  (not a shmq segment (wrong magic))' '' -- ls -n "$objs"
+expect 0 '  (1 bytes, too small for a header)' '' -- ls -n "$objs"
+expect 0 'producers 0, subscribers 0' '' -- ls -n "$objs"
+expect 0 'members 0' '' -- ls -n "$objs"
+expect 0 "$(id -un)" '' -- ls -n "$objs"
 SHMQ_NAMESPACE=$objs expect 0 'top@work  consumer group' '' -- ls
 "$shmq" ls -n "$objs" | head -1 | grep -q '^chan ' || { echo "FAIL: ls not sorted"; fails=$((fails + 1)); }
 [ "$("$shmq" ls -n "$objs" | wc -l)" -eq 5 ] || { echo "FAIL: ls lines"; fails=$((fails + 1)); }
 expect 0 'channel chan: capacity 4096, max_msg 1984, write_pos 192, read_pos 64, in the ring 128 bytes, next_seq 4, producer none, consumer none' '' -- \
 	stat -n "$objs" chan
 expect 0 'topic top: reliable, 1024 slots' '' -- stat -n "$objs" top
+expect 0 '{"name":"chan","kind":"channel","capacity":4096,"max_msg":1984,"write_pos":192' '' -- \
+	stat -n "$objs" -o json chan
+expect 0 '{"name":"top","kind":"topic","policy":"reliable","slots":1024,' '' -- stat -o json -n "$objs" top
+expect 0 '{"name":"top@work","kind":"consumer group",' '' -- ls -n "$objs" -o json
+expect 0 '"error":"not a shmq segment (wrong magic)"' '' -- ls -n "$objs" -o json
+[ "$("$shmq" ls -n "$objs" -o json | wc -l)" -eq 5 ] || { echo "FAIL: ls -o json lines"; fails=$((fails + 1)); }
 expect 0 '  group work: floor 1' '' -- stat -n "$objs" top
 expect 1 '' "shmq: stat 'junk' in namespace '$objs': " -- stat -n "$objs" junk
 expect 1 '' "not a shmq segment (wrong magic)" -- stat -n "$objs" junk

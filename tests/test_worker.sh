@@ -41,7 +41,24 @@ d2=$(sed -n 's/^done \([0-9]*\),.*/\1/p' "$out2")
 	echo "FAIL: group stat: $("$shmq" group example.jobs workers)"
 	exit 1
 }
+"$shmq" dlq ls | grep -qx 'example.jobs.dlq  records 1 (seq 1 to 1)' || {
+	echo "FAIL: dlq ls: $("$shmq" dlq ls)"
+	exit 1
+}
+"$shmq" dlq peek example.jobs.dlq | grep -q '^1  from example.jobs seq 13, group workers, max-deliveries, failed ' || {
+	echo "FAIL: dlq peek: $("$shmq" dlq peek example.jobs.dlq)"
+	exit 1
+}
+"$shmq" dlq peek -o json example.jobs.dlq | python3 -c '
+import json, sys
+o = json.loads(sys.stdin.readline())
+assert o["topic"] == "example.jobs" and o["origin_seq"] == 13 and o["group"] == "workers", o
+assert o["encoding"] == "base64" and o["len"] == len(__import__("base64").b64decode(o["payload"])), o
+' || { echo "FAIL: dlq peek -o json"; exit 1; }
+"$shmq" dlq peek example.jobs.dlq | grep -q '^1  from' || { echo "FAIL: dlq peek consumed"; exit 1; }
 "$shmq" redrive example.jobs.dlq | grep -qx 'moved 1' || { echo "FAIL: redrive"; exit 1; }
+"$shmq" dlq ls | grep -qx 'example.jobs.dlq  records 0' || { echo "FAIL: dlq ls after redrive"; exit 1; }
+[ -z "$("$shmq" dlq peek example.jobs.dlq)" ] || { echo "FAIL: dlq peek after redrive"; exit 1; }
 "$shmq" group example.jobs workers | grep -q "tail $((n + 2)), " || {
 	echo "FAIL: job 13 not back: $("$shmq" group example.jobs workers)"
 	exit 1
