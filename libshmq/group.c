@@ -1002,7 +1002,8 @@ int shmqi_group_waitable(shmq_group *g, struct shmqi_waitable *w, uint64_t *slic
 				      .enabled = &g->park_on,
 				      .ready = group_ready,
 				      .arg = g,
-				      .fdring = &g->fdring };
+				      .fdring = &g->fdring,
+				      .ignore_closed = g->ignore_closed };
 	if (!slice_ns)
 		return 0;
 	/* Wake for dead members, dead producers' records, and the next due time. */
@@ -1076,8 +1077,7 @@ int shmq_group_wait(shmq_group *g, uint64_t spin_ns, uint64_t timeout_ns)
 		r = shmqi_group_waitable(g, &w, &slice);
 		if (r < 0)
 			return r;
-		r = shmqi_wait_until(w.park_state, w.w, w.enabled, w.ready, w.arg, spin_ns,
-				     deadline, slice);
+		r = shmqi_wait_on(&w, spin_ns, deadline, slice);
 	} while (r == -EPIPE && (r = producers_gone(g, deadline)) == 0);
 	return r;
 }

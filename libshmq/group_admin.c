@@ -352,6 +352,14 @@ static int join(shmq_group *g)
 
 	g->pid = (int32_t)getpid();
 	start = shmqi_proc_start(g->pid);
+	/*
+	 * No live producer now (the last one closed before we came): as a subscriber, the
+	 * member waits for one, and only a later close is its -EPIPE. Read before our entry is
+	 * taken; seq_cst, in one order with the CASes of shmqi_wait_close() (wake.c).
+	 */
+	g->ignore_closed = atomic_load_explicit(&g->t.ctl->wait.closed, memory_order_seq_cst);
+	if (!(g->ignore_closed & 1))
+		g->ignore_closed = 0;
 	r = shmqi_owner_take(g->members, sizeof(*g->members), g->max_members, g->pid, start,
 			     &g->head, &g->idx);
 	if (r < 0) {

@@ -43,6 +43,7 @@ struct shmq_group {
 	uint32_t max_pending, max_members, max_in_flight, max_deliveries, flags, backoff_mult;
 	uint64_t ack_wait_ns, backoff_ns, backoff_max_ns, guard;
 	/* this handle's own */
+	uint32_t ignore_closed; /* the close it found at its join: its waits go on past it */
 	uint64_t last_judge_ns;
 	uint64_t stuck_seq, stuck_since_ns;
 	uint64_t stuck_recount_ns;

@@ -806,6 +806,34 @@ static void test_parked(void **state)
 	shmq_bus_close(bus);
 }
 
+/*
+ * A member that joins after the topic's last producer closed waits for a producer, as a
+ * subscriber does; the next producer's close, once everything is done, is its -EPIPE.
+ */
+static void test_join_without_producer(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus, "t", 64, SHMQ_TOPIC_RELIABLE);
+	struct shmq_group_msg m;
+	shmq_group *g;
+
+	(void)state;
+	shmq_pub_close(pub); /* the topic says closed now */
+	g = open_group(bus, "t", "g", NULL);
+	assert_int_equal(shmq_group_wait(g, 0, 2000000), -ETIMEDOUT);
+	pub = open_pub(bus, "t", 64, SHMQ_TOPIC_RELIABLE);
+	send_u64(pub, 7);
+	shmq_pub_close(pub);
+	assert_int_equal(shmq_group_wait(g, 0, SHMQ_WAIT_FOREVER), 0);
+	assert_int_equal(recv_u64(g, &m), 7);
+	/* Leased to us, not done: the group still owes it, so the wait goes on. */
+	assert_int_equal(shmq_group_wait(g, 0, 2000000), -ETIMEDOUT);
+	assert_int_equal(shmq_group_ack(g, m.lease), 0);
+	assert_int_equal(shmq_group_wait(g, 0, 1000000000), -EPIPE);
+	shmq_group_close(g);
+	shmq_bus_close(bus);
+}
+
 /* Random bytes over a group's control block and lease table: errors, never a crash. */
 static void test_hostile(void **state)
 {
@@ -888,6 +916,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_peek_many_msgsize, test_cleanup),
 		cmocka_unit_test_teardown(test_dead_member, test_cleanup),
 		cmocka_unit_test_teardown(test_parked, test_cleanup),
+		cmocka_unit_test_teardown(test_join_without_producer, test_cleanup),
 		cmocka_unit_test_teardown(test_hostile, test_cleanup),
 	};
 

@@ -263,8 +263,10 @@ SHMQ_API int shmq_group_extend(shmq_group *member, uint64_t *lease, uint64_t ns)
  * @spin_ns, @timeout_ns: as for shmq_sub_wait()
  *
  * Return: 0 (receive will find something, or an error to report), -ETIMEDOUT, -EPIPE (the
- * topic's last live producer closed and the group owes nothing: every record published is
- * done; while a record is delayed, or leased to another member, the wait goes on), -EINVAL.
+ * topic's last live producer closed after this member joined, and the group owes nothing:
+ * every record published is done; while a record is delayed, or leased to another member,
+ * the wait goes on), -EINVAL. As with subscribers, a member that joins a topic with no
+ * producer (the last one closed before) waits for one: that close does not end its wait.
  */
 SHMQ_API int shmq_group_wait(shmq_group *member, uint64_t spin_ns, uint64_t timeout_ns);
 
