@@ -217,19 +217,30 @@ static json_t *do_lookup(struct daemon *d, struct req *q)
 	return reply_ok(q->id, one);
 }
 
+/* The object @q names, its name checked: NULL with *@st filled, or the error reply. */
+static json_t *find_named(struct daemon *d, const struct req *q, struct stat *st,
+			  const char *missing)
+{
+	char msg[ERR_MAX + 128];
+	int r = check_name(q->kind, q->name, msg, sizeof(msg));
+
+	if (r < 0)
+		return reply_err(q->id, r, msg);
+	r = seg_stat(d, q->name, st);
+	return r < 0 ? reply_err(q->id, r, missing) : NULL;
+}
+
 /* Only the owner or root removes an object; the library does the removing. */
 static json_t *do_delete(struct daemon *d, struct client *c, struct req *q)
 {
 	char msg[ERR_MAX + 128], topic[SHMQ_NAME_MAX + 1];
 	const char *at = strchr(q->name, '@');
+	json_t *err;
 	struct stat st;
-	int r = check_name(q->kind, q->name, msg, sizeof(msg));
+	int r;
 
-	if (r < 0)
-		return reply_err(q->id, r, msg);
-	r = seg_stat(d, q->name, &st);
-	if (r < 0)
-		return reply_err(q->id, r, NULL);
+	if ((err = find_named(d, q, &st, NULL)))
+		return err;
 	if (c->uid != 0 && c->uid != st.st_uid) {
 		snprintf(msg, sizeof(msg), "'%s' belongs to uid %u: only it or root may delete it",
 			 q->name, (unsigned)st.st_uid);
@@ -251,15 +262,11 @@ static json_t *do_delete(struct daemon *d, struct client *c, struct req *q)
 /* Told by its creator: watchers hear of it before /dev/shm's event comes (events may repeat). */
 static json_t *do_created(struct daemon *d, struct req *q)
 {
-	char msg[ERR_MAX + 128];
 	struct stat st;
-	int r = check_name(q->kind, q->name, msg, sizeof(msg));
+	json_t *err = find_named(d, q, &st, "no such segment: nothing was created");
 
-	if (r < 0)
-		return reply_err(q->id, r, msg);
-	r = seg_stat(d, q->name, &st);
-	if (r < 0)
-		return reply_err(q->id, r, "no such segment: nothing was created");
+	if (err)
+		return err;
 	if (q->kind == SHMQ_KIND_TOPIC)
 		server_notify(d, q->name, true);
 	return reply_ok(q->id, NULL);
