@@ -183,6 +183,7 @@ static uint32_t reap_one(struct daemon *d, const struct shmq_object_info *o)
 {
 	uint32_t subs = 0, prods = 0, members = 0;
 	unsigned roles = 0;
+	int r;
 	char topic[SHMQ_NAME_MAX + 1];
 	const char *at;
 
@@ -200,10 +201,9 @@ static uint32_t reap_one(struct daemon *d, const struct shmq_object_info *o)
 		if (shmq_group_reap(d->bus, topic, at + 1, &members) < 0)
 			return 0;
 		return members;
-	case SHMQ_KIND_CHANNEL:
-		if (shmq_channel_reap(d->bus, o->name, &roles) < 0)
-			return 0;
-		return roles;
+	case SHMQ_KIND_CHANNEL: /* the count freed; @roles says which (a mask) */
+		r = shmq_channel_reap(d->bus, o->name, &roles);
+		return r < 0 ? 0 : (uint32_t)r;
 	}
 	return 0;
 }

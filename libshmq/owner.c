@@ -88,9 +88,13 @@ bool shmqi_owner_alive(pid_t pid, uint64_t start, uint64_t pidns)
 		return true;
 	if (!shmqi_pid_alive(pid))
 		return false;
-	/* Unreadable (another pid namespace, hidepid): trust kill(). */
+	/*
+	 * Unreadable: another pid namespace or hidepid (trust kill()), or the process was reaped
+	 * between kill() and the read, which a second kill() tells (a zombie passes the first;
+	 * its parent's wait may come before we read its state).
+	 */
 	if (!proc_stat(pid, &state, &threads, &now))
-		return true;
+		return shmqi_pid_alive(pid);
 	/* Exited, not yet reaped by its parent. The pid's state is its main thread's: a main
 	 * thread that called pthread_exit() shows Z while the process's other threads run. */
 	if ((state == 'Z' || state == 'X') && threads <= 1)
