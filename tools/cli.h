@@ -145,13 +145,6 @@ struct cli_source {
 	shmq_group *member;
 	const char *name; /* the topic, or the pattern */
 	shmq_bus *bus;
-	/*
-	 * A group member: whether a producer was there since it joined (seen by a stat, or a
-	 * record published since). A group's wait ends (-EPIPE) whenever the topic has no live
-	 * producer and nothing is owed; before one came, that is no end but a wait for one.
-	 */
-	bool live;
-	uint64_t joined_ns;
 };
 
 struct cli_record {

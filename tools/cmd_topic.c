@@ -266,12 +266,9 @@ int cli_source_open(struct cli_source *src, shmq_bus *bus, const char *name, con
 	char what[512];
 	int r;
 
-	struct shmq_topic_stats st;
-
 	memset(src, 0, sizeof(*src));
 	src->name = name;
 	src->bus = bus;
-	src->joined_ns = shmq_now_ns();
 	if (cli_is_pattern(name)) {
 		snprintf(what, sizeof(what), "subscribe to pattern '%s' in namespace '%s'", name,
 			 shmq_bus_namespace(bus));
@@ -281,8 +278,6 @@ int cli_source_open(struct cli_source *src, shmq_bus *bus, const char *name, con
 			 group, name, shmq_bus_namespace(bus));
 		r = shmq_group_open(bus, name, group, SHMQ_OPEN_CREATE | flags, &gcfg,
 				    &src->member);
-		src->live =
-			r == 0 && shmq_topic_stat(bus, name, &st, NULL, 0) >= 0 && st.producers > 0;
 	} else {
 		snprintf(what, sizeof(what), "open topic '%s' in namespace '%s'", name,
 			 shmq_bus_namespace(bus));
@@ -348,8 +343,6 @@ int cli_source_recv(struct cli_source *src, char **buf, size_t *cap, struct cli_
 
 	for (;;) {
 		r = source_recv_once(src, *buf, *cap, rec);
-		if (r >= 0 && rec->ts_ns >= src->joined_ns)
-			src->live = true;
 		if (r != -EMSGSIZE)
 			return r;
 		/* A group leased it all the same: give it back, to take it again. */
@@ -363,38 +356,12 @@ int cli_source_recv(struct cli_source *src, char **buf, size_t *cap, struct cli_
 	}
 }
 
-/* A member that has seen no producer yet: look for one every 10 ms, then wait as ever. */
-static int group_wait(struct cli_source *src, uint64_t timeout_ns)
-{
-	const struct timespec tick = { 0, 10000000 };
-	uint64_t deadline = cli_deadline(timeout_ns == SHMQ_WAIT_FOREVER ? UINT64_MAX : timeout_ns);
-	struct shmq_topic_stats st;
-	int r;
-
-	for (;;) {
-		r = shmq_group_wait(src->member, 0, cli_left(deadline));
-		if (r != -EPIPE || src->live)
-			return r;
-		while (!src->live) {
-			if (shmq_topic_stat(src->bus, src->name, &st, NULL, 0) >= 0 &&
-			    st.producers > 0) {
-				src->live = true;
-				break;
-			}
-			if (cli_left(deadline) == 0)
-				return -ETIMEDOUT;
-			nanosleep(&tick, NULL);
-			/* records may have come and their producer gone between two looks */
-			if (shmq_group_wait(src->member, 0, 0) == 0)
-				return 0;
-		}
-	}
-}
-
 int cli_source_wait(struct cli_source *src, uint64_t timeout_ns)
 {
+	/* A member or subscriber that joined with no producer waits for one (the library's
+	 * rule): -EPIPE only once the producers it saw are gone and everything is read. */
 	if (src->member)
-		return group_wait(src, timeout_ns);
+		return shmq_group_wait(src->member, 0, timeout_ns);
 	if (src->psub)
 		return shmq_psub_wait(src->psub, 0, timeout_ns);
 	return shmq_sub_wait(src->sub, 0, timeout_ns);
