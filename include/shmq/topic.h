@@ -98,6 +98,7 @@ struct shmq_topic_config {
 #define SHMQ_SUB_FROM_SEQ 0x400u /* start at @from_seq (clamped to what is retained) */
 #define SHMQ_SUB_READONLY 0x800u /* a lossy topic's reader that writes nothing (see below) */
 #define SHMQ_PUB_EXCLUSIVE 0x1000u /* the topic's only producer: claims need no atomic RMW */
+#define SHMQ_SUB_LATENCY 0x2000u /* record delivery latency, readable live (shmq/latency.h) */
 
 /**
  * shmq_pub_open() - attach to a topic as a producer.
