@@ -265,6 +265,8 @@ SHMQ_API int shmq_latency_read(shmq_bus *bus, const char *topic, const char *gro
 	if (r < 0)
 		return r;
 	r = -ENOENT;
+	if (which >= l.per_entry && group == NULL)
+		shmqi_detail("subscribers have no processing time: only group members");
 	if (which >= l.per_entry || (entry != SHMQ_LATENCY_ALL && entry >= l.entries))
 		goto out;
 	for (i = entry == SHMQ_LATENCY_ALL ? 0 : entry; i < l.entries; i++) {
@@ -276,6 +278,8 @@ SHMQ_API int shmq_latency_read(shmq_bus *bus, const char *topic, const char *gro
 			break;
 	}
 	r = n ? 0 : -ENOENT;
+	if (r < 0)
+		shmqi_detail("no live subscriber or member records latency there");
 	if (r == 0) {
 		if (ret_pid)
 			*ret_pid = entry == SHMQ_LATENCY_ALL ? 0 : pid;

@@ -45,6 +45,18 @@ int sub_main(int argc, char **argv);
 int hz_main(int argc, char **argv);
 int top_main(int argc, char **argv);
 int doctor_main(int argc, char **argv);
+int hist_main(int argc, char **argv);
+
+/*
+ * cmd_hist.c: the live latency of a topic's subscribers and of a group's members
+ * (shmq/latency.h), for shmq stat: a line per live subscriber slot, or the group's merged
+ * delivery and processing time; nothing when nobody records.
+ */
+void cli_lat_print_topic(shmq_bus *bus, const char *topic);
+void cli_lat_print_group(shmq_bus *bus, const char *topic, const char *group);
+/* The same as JSON: an array of slots, or members' "delivery"/"processing" set in @obj. */
+json_t *cli_lat_topic_json(shmq_bus *bus, const char *topic);
+void cli_lat_group_json(shmq_bus *bus, const char *topic, const char *group, json_t *obj);
 
 /*
  * One command's parse: its name and usage, and what the options every command takes gave
@@ -56,6 +68,8 @@ struct cli {
 	void (*show)(FILE *f);
 	const char *ns;
 	bool json;
+	bool hlog_ok; /* -o also takes FILE.hlog (shmq hist), given in @hlog */
+	const char *hlog;
 	int rc;
 };
 
