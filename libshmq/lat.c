@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* lat.c - latency side segments: each subscriber's or member's histograms, readable live. */
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,7 +204,7 @@ static int read_slot(const struct shmqi_seg *seg, const struct shmqi_lat *l, uin
 
 	/* L1: pairs with the release store of pid in shmqi_lat_start() */
 	pid = atomic_load_explicit(&s->pid, memory_order_acquire);
-	if (pid <= 0)
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) /* none, or it died recording */
 		return 0;
 	r = shmq_hist_shm_attach(hist_at(s, l, which), l->hist_size, 0, &hs);
 	if (r < 0) /* being set up again by a new owner */

@@ -141,6 +141,66 @@ static void test_group_member(void **state)
 	shmq_bus_close(bus);
 }
 
+/* A recorder in another process, read while it lives; once it died, its slot reads empty. */
+static void test_other_process(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus, "xp");
+	int up[2], down[2], st;
+	shmq_hist *h = NULL;
+	char c = 0, buf[8];
+	pid_t pid, rec;
+
+	(void)state;
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmq_sub *sub;
+		int n = 0;
+
+		if (shmq_sub_open(bus, "xp", SHMQ_SUB_LATENCY, NULL, 0, &sub) < 0)
+			_exit(1);
+		if (write(up[1], "s", 1) != 1) /* subscribed */
+			_exit(1);
+		while (n < N_RECS) {
+			int r = shmq_sub_recv(sub, buf, sizeof(buf), NULL);
+
+			if (r == -EAGAIN && shmq_sub_wait(sub, 0, UINT64_MAX) >= 0)
+				continue;
+			if (r < 0)
+				_exit(1);
+			n++;
+		}
+		if (write(up[1], "r", 1) != 1 || read(down[0], &c, 1) != 1) /* received; wait */
+			_exit(1);
+		_exit(0); /* dies without closing */
+	}
+	assert_int_equal(read(up[0], &c, 1), 1);
+	publish(pub, N_RECS);
+	assert_int_equal(read(up[0], &c, 1), 1);
+	assert_int_equal(shmq_latency_read(bus, "xp", NULL, SHMQ_LATENCY_ALL, SHMQ_LATENCY_DELIVERY,
+					   &rec, &h),
+			 0);
+	assert_int_equal(rec, 0); /* merged: no one pid */
+	assert_int_equal(shmq_hist_total(h), N_RECS);
+	assert_true(shmq_hist_max(h) < INT64_C(10000000000));
+	shmq_hist_free(h);
+	assert_int_equal(write(down[1], "x", 1), 1);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(shmq_latency_read(bus, "xp", NULL, SHMQ_LATENCY_ALL, SHMQ_LATENCY_DELIVERY,
+					   NULL, &h),
+			 -ENOENT);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
 /* The side segment is not an object of its own, and goes with its topic. */
 static void test_listing_and_unlink(void **state)
 {
@@ -176,6 +236,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_subscriber),
 		cmocka_unit_test(test_group_member),
+		cmocka_unit_test(test_other_process),
 		cmocka_unit_test(test_listing_and_unlink),
 	};
 
