@@ -57,6 +57,13 @@ void cli_lat_print_group(shmq_bus *bus, const char *topic, const char *group);
 /* The same as JSON: an array of slots, or members' "delivery"/"processing" set in @obj. */
 json_t *cli_lat_topic_json(shmq_bus *bus, const char *topic);
 void cli_lat_group_json(shmq_bus *bus, const char *topic, const char *group, json_t *obj);
+/*
+ * What @cur holds that @prev (an earlier snapshot of the same slots, or NULL) did not: an
+ * interval's histogram, into @ret (shmq_hist_free()). Return: 0 or -ENOMEM.
+ */
+int cli_lat_interval(const shmq_hist *cur, const shmq_hist *prev, shmq_hist **ret);
+/* @ns as a short duration ("850ns", "12.3us", "4.56ms", "1.23s"); returns @buf. */
+const char *cli_fmt_ns(int64_t ns, char *buf, size_t len);
 
 /*
  * One command's parse: its name and usage, and what the options every command takes gave

@@ -8,7 +8,7 @@
 #include "cli.h"
 
 /* @ns as a short duration: "850ns", "12.3us", "4.56ms", "1.23s". */
-static const char *fmt_ns(int64_t ns, char *buf, size_t len)
+const char *cli_fmt_ns(int64_t ns, char *buf, size_t len)
 {
 	if (ns < 1000)
 		snprintf(buf, len, "%lldns", (long long)ns);
@@ -27,10 +27,10 @@ static void summary(const shmq_hist *h, char *buf, size_t len)
 
 	snprintf(buf, len, "%llu records, p50 %s, p99 %s, p99.9 %s, max %s",
 		 (unsigned long long)shmq_hist_total(h),
-		 fmt_ns(shmq_hist_value_at_percentile(h, 50), a, sizeof(a)),
-		 fmt_ns(shmq_hist_value_at_percentile(h, 99), b, sizeof(b)),
-		 fmt_ns(shmq_hist_value_at_percentile(h, 99.9), c, sizeof(c)),
-		 fmt_ns(shmq_hist_max(h), d, sizeof(d)));
+		 cli_fmt_ns(shmq_hist_value_at_percentile(h, 50), a, sizeof(a)),
+		 cli_fmt_ns(shmq_hist_value_at_percentile(h, 99), b, sizeof(b)),
+		 cli_fmt_ns(shmq_hist_value_at_percentile(h, 99.9), c, sizeof(c)),
+		 cli_fmt_ns(shmq_hist_max(h), d, sizeof(d)));
 }
 
 static json_t *hist_json(const shmq_hist *h)
@@ -136,7 +136,7 @@ struct hist_opts {
 };
 
 /* What @cur holds that @prev did not (@cur alone when the recorders started over). */
-static int hist_diff(const shmq_hist *cur, const shmq_hist *prev, shmq_hist **ret)
+int cli_lat_interval(const shmq_hist *cur, const shmq_hist *prev, shmq_hist **ret)
 {
 	struct shmq_hist_iter_step st;
 	shmq_hist_iter *it;
@@ -235,7 +235,7 @@ static int run_intervals(shmq_bus *bus, const struct hist_opts *o, FILE *log)
 		if (r < 0)
 			break;
 		t1 = wall_s();
-		r = hist_diff(cur, prev, &d);
+		r = cli_lat_interval(cur, prev, &d);
 		shmq_hist_free(prev);
 		prev = cur;
 		if (r < 0)
