@@ -211,6 +211,12 @@ static int read_slot(const struct shmqi_seg *seg, const struct shmqi_lat *l, uin
 		return 0;
 	r = shmq_hist_shm_snapshot(hs, &h);
 	shmq_hist_shm_close(hs);
+	/* L1 again: a new owner that took the slot meanwhile may have reset it under us */
+	if (atomic_load_explicit(&s->pid, memory_order_acquire) != pid) {
+		if (r == 0)
+			shmq_hist_free(h);
+		return 0;
+	}
 	if (r < 0)
 		return r == -EAGAIN ? 0 : r;
 	if (*acc) {
