@@ -5,9 +5,9 @@
 # --metrics serves the same over loopback (scraped with python3's urllib), 404 elsewhere, 405
 # for a POST, from the command line and from the config file; a non-loopback address is refused.
 # Skipped (77) without promtool (Debian package prometheus).
-# test_metrics.sh SHMQ SHMQD MAKE_OBJECTS
+# test_metrics.sh SHMQ SHMQD MAKE_OBJECTS HIST_TOOL (hist_interop_tool: reads an .hlog back)
 set -uo pipefail
-shmq=$1 shmqd=$2 make_objects=$3
+shmq=$1 shmqd=$2 make_objects=$3 hist_tool=$4
 command -v promtool >/dev/null || { echo "SKIP: no promtool (Debian package prometheus)"; exit 77; }
 ns=tmet$$ dir=$(mktemp -d)
 holder= daemon=
@@ -79,6 +79,9 @@ grep -q '^shmq_processing_seconds' "$dir/once" && bad "processing time without a
 	[ "$(grep -c '^Tag=delivery,' "$dir/top.hlog")" = 2 ] &&
 	grep -q '^#\[Histogram log format version 1.3\]' "$dir/top.hlog" &&
 	ok "hist -o FILE.hlog: two intervals" || bad "hist .hlog: $(cat "$dir/top.hlog")"
+got=$("$hist_tool" read "$dir/top.hlog")
+[ "$got" = "2 0" ] && ok "the .hlog reads back: 2 intervals, nothing new in them" ||
+	bad "hist_interop_tool read: '$got'"
 "$shmq" hist -n "$ns" -p top 2>"$dir/err"
 [ $? = 2 ] && ok "hist -p without a group: 2" || bad "hist -p: $(cat "$dir/err")"
 "$shmq" hist -n "$ns" chan 2>"$dir/err"
