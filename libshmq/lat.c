@@ -125,6 +125,31 @@ static int open_seg(const shmq_bus *bus, const char *name, struct lat_shape *sha
 	return r;
 }
 
+/*
+ * Open the side segment for a recorder. One of another shape was left by an object of the
+ * same name that was removed without it (its file alone unlinked): it is replaced, once.
+ */
+static int open_for_recording(const shmq_bus *bus, const char *name, struct lat_shape *shape,
+			      uint32_t entry, struct shmqi_seg *seg, struct shmqi_lat *l)
+{
+	for (int tries = 0;; tries++) {
+		int r = open_seg(bus, name, shape, true, seg, l);
+
+		if (r < 0)
+			return r;
+		if (l->entries == shape->entries && l->per_entry == shape->per_entry &&
+		    entry < l->entries)
+			return 0;
+		shmqi_seg_close(seg);
+		if (tries) {
+			shmqi_detail("the latency segment has %u slots of %u histograms",
+				     l->entries, l->per_entry);
+			return -EPROTO;
+		}
+		shmqi_lat_unlink(bus, name);
+	}
+}
+
 int shmqi_lat_start(const shmq_bus *bus, const char *name, uint32_t entries, uint32_t per_entry,
 		    uint32_t entry, struct shmqi_lat_rec *ret)
 {
@@ -137,15 +162,9 @@ int shmqi_lat_start(const shmq_bus *bus, const char *name, uint32_t entries, uin
 	r = shape_of(entries, per_entry, &shape);
 	if (r < 0)
 		return r;
-	r = open_seg(bus, name, &shape, true, &ret->seg, &l);
+	r = open_for_recording(bus, name, &shape, entry, &ret->seg, &l);
 	if (r < 0)
 		return r;
-	if (l.entries <= entry || l.per_entry != per_entry) {
-		shmqi_detail("the latency segment has %u slots of %u histograms", l.entries,
-			     l.per_entry);
-		r = -EPROTO;
-		goto err_close;
-	}
 	ret->slot = slot_at(&ret->seg, &l, entry);
 	/* relaxed: readers look at the histograms only after L1 below */
 	atomic_store_explicit(&ret->slot->pid, 0, memory_order_relaxed);
@@ -164,7 +183,6 @@ int shmqi_lat_start(const shmq_bus *bus, const char *name, uint32_t entries, uin
 err_hists:
 	while (i--)
 		shmq_hist_shm_close(ret->h[i]);
-err_close:
 	shmqi_seg_close(&ret->seg);
 	memset(ret, 0, sizeof(*ret));
 	return r;

@@ -223,6 +223,24 @@ static void test_listing_and_unlink(void **state)
 	assert_int_equal(shmq_latency_entries(bus, "ul", NULL), 4);
 	assert_int_equal(shmq_unlink(bus, "ul"), 0);
 	assert_int_equal(shmq_latency_entries(bus, "ul", NULL), -ENOENT);
+	/* a side segment left by a topic whose file alone was removed is replaced */
+	pub = open_pub(bus, "ul");
+	assert_int_equal(shmq_sub_open(bus, "ul", SHMQ_SUB_LATENCY, NULL, 0, &sub), 0);
+	shmq_sub_close(sub);
+	shmq_pub_close(pub);
+	{
+		struct shmq_topic_config big = { .slots = 64, .max_msg = 64, .max_subscribers = 8 };
+		char path[300];
+
+		snprintf(path, sizeof(path), "/shmq.%s.ul", shmq_bus_namespace(bus));
+		assert_int_equal(shm_unlink(path), 0);
+		assert_int_equal(shmq_pub_open(bus, "ul", SHMQ_OPEN_CREATE, &big, &pub), 0);
+	}
+	assert_int_equal(shmq_sub_open(bus, "ul", SHMQ_SUB_LATENCY, NULL, 0, &sub), 0);
+	assert_int_equal(shmq_latency_entries(bus, "ul", NULL), 8);
+	shmq_sub_close(sub);
+	shmq_pub_close(pub);
+	assert_int_equal(shmq_unlink(bus, "ul"), 0);
 	/* bad arguments */
 	assert_int_equal(shmq_latency_entries(NULL, "ul", NULL), -EINVAL);
 	assert_int_equal(shmq_latency_entries(bus, "u~l", NULL), -EINVAL);
