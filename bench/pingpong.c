@@ -486,6 +486,8 @@ static void usage(FILE *f, enum pp_mode m)
 		"                         -park: shmq_channel_wait() parks at once, -spinpark:\n"
 		"                         spins 20 us first; raw-futex: FUTEX_WAIT/FUTEX_WAKE on\n"
 		"                         two shared words; backend: the banner's 'wake' line),\n"
+		"                         shmq-topic-lat (shmq-topic, its subscribers record\n"
+		"                         delivery latency: SHMQ_SUB_LATENCY),\n"
 		"                         raw-record (a channel's record layout and nothing\n"
 		"                         else), shmq-topic-fanN and raw-cacheline-fanN for N of\n"
 		"                         1,2,4,8\n"
@@ -580,9 +582,10 @@ void pp_opts_default(struct pp_opts *o, enum pp_mode m)
 	for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
 		bool fan = ti >= PP_FAN1;
 
-		o->use[ti] = (m == PP_MODE_FANOUT ? fan : !fan && ti != PP_RAWREC) &&
-			     pp_available(pp_transports[ti]) &&
-			     (m != PP_MODE_QUICK || in_quick(ti));
+		o->use[ti] =
+			(m == PP_MODE_FANOUT ? fan
+					     : !fan && ti != PP_RAWREC && ti != PP_TOPIC_LAT) &&
+			pp_available(pp_transports[ti]) && (m != PP_MODE_QUICK || in_quick(ti));
 	}
 }
 

@@ -125,6 +125,7 @@ enum {
 	PP_SPSC_PARK, /* shmq-spsc parked in shmq_channel_wait(), and its futex baseline */
 	PP_SPSC_SPINPARK,
 	PP_RAW_FUTEX,
+	PP_TOPIC_LAT, /* shmq-topic with SHMQ_SUB_LATENCY subscribers: recording's cost */
 	PP_FAN1,
 	PP_FAN2,
 	PP_FAN4,
@@ -197,6 +198,7 @@ extern const struct pp_transport pp_raw_futex;
 /* pp_topic.c */
 extern const struct pp_transport pp_topic;
 extern const struct pp_transport pp_topic_excl;
+extern const struct pp_transport pp_topic_lat;
 extern const struct pp_transport pp_queue;
 extern const struct pp_transport pp_topic_fan[PP_NFAN];
 extern const struct pp_transport pp_raw_fan[PP_NFAN];

@@ -23,7 +23,8 @@ static int topic_setup(struct pp_run *r)
 	if (topic_create("ppt", &r->tcfg, r->pub_flags, r->treq, &r->pub, NULL) < 0)
 		return -1;
 	/* Subscribed before any echo exists: no reply, the hellos included, can be missed. */
-	return topic_create("ppt", &r->tcfg, 0, r->trep, NULL, &r->sub);
+	return topic_create("ppt", &r->tcfg, r->pub_flags & SHMQ_SUB_LATENCY, r->trep, NULL,
+			    &r->sub);
 }
 
 /*
@@ -62,7 +63,7 @@ static int topic_echo(void *arg)
 
 	r->spin = (struct spin){ .parent = getppid(), .yield = r->yield };
 	/* The parent's handles came with fork(); they are its, never closed here. */
-	if (topic_attach(r->treq, &r->tcfg, 0, NULL, &in) < 0 ||
+	if (topic_attach(r->treq, &r->tcfg, r->pub_flags & SHMQ_SUB_LATENCY, NULL, &in) < 0 ||
 	    topic_attach(r->trep, &r->tcfg, r->pub_flags, &out, NULL) < 0)
 		goto out;
 	/* An empty hello: this echo's subscription is in place before the first request. */
@@ -327,6 +328,8 @@ static void fan_teardown(struct pp_run *r)
 
 const struct pp_transport pp_topic = TOPIC_TRANSPORT("shmq-topic", 1, 0);
 const struct pp_transport pp_topic_excl = TOPIC_TRANSPORT("shmq-topic-excl", 1, SHMQ_PUB_EXCLUSIVE);
+/* shmq-topic whose two subscribers record delivery latency: its p50 against shmq-topic's */
+const struct pp_transport pp_topic_lat = TOPIC_TRANSPORT("shmq-topic-lat", 1, SHMQ_SUB_LATENCY);
 
 const struct pp_transport pp_queue = {
 	.name = "shmq-queue",

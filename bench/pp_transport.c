@@ -470,6 +470,8 @@ const struct pp_transport *const pp_transports[PP_NTRANSPORTS] = {
 	[PP_SPSC_PARK] = &pp_spsc_park,
 	[PP_SPSC_SPINPARK] = &pp_spsc_spinpark,
 	[PP_RAW_FUTEX] = &pp_raw_futex,
+	/* shmq-topic recording delivery latency (pp_topic.c) */
+	[PP_TOPIC_LAT] = &pp_topic_lat,
 	/* fan-out to 1, 2, 4, 8 subscribers */
 	[PP_FAN1] = &pp_topic_fan[0],
 	[PP_FAN2] = &pp_topic_fan[1],

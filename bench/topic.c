@@ -15,20 +15,24 @@ void topic_config(struct shmq_topic_config *cfg, unsigned size)
 		cfg->max_msg = size;
 }
 
-/* @pub_flags go to a producer's open only: a subscriber would reject them. */
+/*
+ * @pub_flags go to a producer's open, but SHMQ_SUB_LATENCY, which goes to a subscriber's
+ * only: each would reject the other's.
+ */
 static int topic_open(const char *name, unsigned flags, unsigned pub_flags,
 		      const struct shmq_topic_config *cfg, shmq_pub **ret_pub, shmq_sub **ret_sub)
 {
 	shmq_bus *bus;
 	int e;
 
-	assert(ret_pub || !pub_flags);
+	assert(ret_pub || !(pub_flags & ~SHMQ_SUB_LATENCY));
 	if (bench_bus(&bus, NULL) < 0)
 		return -1;
 	if (ret_pub)
-		e = shmq_pub_open(bus, name, flags | pub_flags, cfg, ret_pub);
+		e = shmq_pub_open(bus, name, flags | (pub_flags & ~SHMQ_SUB_LATENCY), cfg, ret_pub);
 	else
-		e = shmq_sub_open(bus, name, flags, cfg, 0, ret_sub);
+		e = shmq_sub_open(bus, name, flags | (pub_flags & SHMQ_SUB_LATENCY), cfg, 0,
+				  ret_sub);
 	if (e < 0) {
 		fprintf(stderr, "%s: open topic '%s' as a %s: %s\n", BENCH_PROG, name,
 			ret_pub ? "producer" : "subscriber", shmq_strerror(e));

@@ -13,6 +13,7 @@
 #include "shmq/group.h" /* consumer groups: work queues on topics */
 #include "shmq/wait.h" /* shmq_wait_many() over channels and topics */
 #include "shmq/hist.h" /* HDR latency histograms */
+#include "shmq/latency.h" /* live latency of subscribers and group members */
 #include "shmq/inspect.h" /* looking at objects by name: listing, channel stat, reaping */
 #include "shmq/daemon.h" /* the registry daemon shmqd, from a client's side */
 #include "shmq/pattern.h" /* wildcard patterns over topic names, pattern subscribers */

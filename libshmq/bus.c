@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "lat.h"
 
 int shmq_bus_open(const char *ns, unsigned flags, shmq_bus **ret_bus)
 {
@@ -50,5 +51,8 @@ int shmq_unlink(shmq_bus *bus, const char *name)
 	r = shmqi_seg_path(bus, name, path, sizeof(path));
 	if (r < 0)
 		return r;
-	return shm_unlink(path) < 0 ? -errno : 0;
+	if (shm_unlink(path) < 0)
+		return -errno;
+	shmqi_lat_unlink(bus, name); /* its latency histograms, if it had any */
+	return 0;
 }

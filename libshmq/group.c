@@ -747,6 +747,15 @@ static void info_of(const struct shmqi_glease *o, const struct shmqi_trec *rec, 
 	m->lease = o->word;
 }
 
+/* Delivery latency of record @s, published at @ts_ns; its receive time kept for the ack. */
+static void record_delivery(shmq_group *g, uint64_t s, uint64_t ts_ns)
+{
+	uint64_t now = shmq_now_ns(); /* ordered after our loads of the record */
+
+	g->recv_ns[s & g->mask] = now;
+	shmqi_lat_record(&g->lat, SHMQ_LATENCY_DELIVERY, (int64_t)(now - ts_ns));
+}
+
 /*
  * Lease the next due record and copy it into @m (or, @m->buf NULL and @peek set, point at
  * it). Return: its length, or -EAGAIN, -EMSGSIZE (leased all the same), -EPROTO.
@@ -782,6 +791,8 @@ static int recv_one(shmq_group *g, struct shmq_group_rmsg *m, const void **peek,
 			continue;
 		}
 		bump(&g->me->delivered);
+		if (g->recv_ns)
+			record_delivery(g, o.seq, rec->ts_ns);
 		if (!peek && len > m->cap)
 			return -EMSGSIZE;
 		return (int)len;
@@ -892,6 +903,10 @@ int shmq_group_ack(shmq_group *g, uint64_t lease)
 		return -ESTALE;
 	lease_gone(g);
 	bump(&g->me->acked);
+	if (g->recv_ns)
+		shmqi_lat_record(
+			&g->lat, SHMQ_LATENCY_PROCESSING,
+			(int64_t)(shmq_now_ns() - g->recv_ns[tag_seq(g, lease) & g->mask]));
 	shmqi_group_advance(g);
 	return 0;
 }

@@ -19,7 +19,7 @@
 #define ACK_WAIT_MAX_NS (12ull * 3600 * 1000000000ull) /* 12 h */
 #define GROUP_FLAGS (SHMQ_GROUP_EPHEMERAL | SHMQ_GROUP_NO_DLQ)
 #define START_FLAGS (SHMQ_SUB_LATEST | SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)
-#define OPEN_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | START_FLAGS)
+#define OPEN_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | START_FLAGS | SHMQ_SUB_LATENCY)
 #define DLQ_HDR ((uint32_t)sizeof(struct shmq_dlq_hdr))
 #define REDRIVE_GROUP "redrive"
 
@@ -380,6 +380,33 @@ static int join(shmq_group *g)
 	return 0;
 }
 
+/* The latency segment of group @group of @topic, if it has one. */
+static void lat_unlink(const shmq_bus *bus, const char *topic, const char *group)
+{
+	char name[2 * SHMQI_GROUP_NAME_LEN];
+
+	snprintf(name, sizeof(name), "%s@%s", topic, group);
+	shmqi_lat_unlink(bus, name);
+}
+
+/* Start recording latency (SHMQ_SUB_LATENCY) into our member entry's slot. */
+static int lat_start(shmq_group *g)
+{
+	char name[2 * SHMQI_GROUP_NAME_LEN];
+	int r;
+
+	g->recv_ns = calloc(g->mask + 1, sizeof(*g->recv_ns));
+	if (!g->recv_ns)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "%s@%s", g->topic, g->name);
+	r = shmqi_lat_start(&g->bus, name, g->max_members, 2, g->idx, &g->lat);
+	if (r < 0) {
+		free(g->recv_ns);
+		g->recv_ns = NULL;
+	}
+	return r;
+}
+
 int shmq_group_open(shmq_bus *bus, const char *topic, const char *group, unsigned flags,
 		    const struct shmq_group_config *cfg, shmq_group **ret_member)
 {
@@ -402,12 +429,16 @@ int shmq_group_open(shmq_bus *bus, const char *topic, const char *group, unsigne
 		return -ENOMEM;
 	g->bus = *bus;
 	snprintf(g->topic, sizeof(g->topic), "%s", topic ? topic : "");
-	r = map_group(bus, topic, group, flags, &want, g);
+	r = map_group(bus, topic, group, flags & ~SHMQ_SUB_LATENCY, &want, g);
 	if (r < 0)
 		goto err_free;
 	r = join(g);
 	if (r < 0)
 		goto err_unmap;
+	if ((flags & SHMQ_SUB_LATENCY) && (r = lat_start(g)) < 0) {
+		shmq_group_close(g);
+		return r;
+	}
 	*ret_member = g;
 	return 0;
 
@@ -430,8 +461,10 @@ static void remove_group(shmq_group *g)
 
 	if (atomic_load_explicit(&g->gate->id, memory_order_relaxed) == g->ctl->gate_id)
 		free_gate(&g->t, g->gate);
-	if (group_path(&g->bus, g->topic, g->name, path, sizeof(path)) == 0)
+	if (group_path(&g->bus, g->topic, g->name, path, sizeof(path)) == 0) {
 		shm_unlink(path);
+		lat_unlink(&g->bus, g->topic, g->name);
+	}
 }
 
 void shmq_group_close(shmq_group *g)
@@ -458,6 +491,8 @@ void shmq_group_close(shmq_group *g)
 				remove_group(g);
 		}
 	}
+	shmqi_lat_stop(&g->lat, mine);
+	free(g->recv_ns);
 	shmq_pub_close(g->dlq);
 	unmap_group(g);
 	free(g);
@@ -506,7 +541,10 @@ int shmq_group_delete(shmq_bus *bus, const char *topic, const char *group, unsig
 		free_gates_named(&g.t, group);
 		shmqi_seg_close(&g.t.seg);
 	}
-	return shm_unlink(path) < 0 ? -errno : 0;
+	if (shm_unlink(path) < 0)
+		return -errno;
+	lat_unlink(bus, topic, group);
+	return 0;
 }
 
 /* ---- dead letters ---- */

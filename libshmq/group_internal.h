@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lat.h"
 #include "topic_internal.h"
 
 /* A lease word's fields (struct shmqi_lease in shm_layout.h). */
@@ -57,6 +58,9 @@ struct shmq_group {
 	char topic[SHMQI_GROUP_NAME_LEN];
 	char name[SHMQI_GROUP_NAME_LEN];
 	char dlq_name[SHMQI_GROUP_NAME_LEN];
+	/* SHMQ_SUB_LATENCY: our histograms, and each leased record's receive time by slot */
+	struct shmqi_lat_rec lat;
+	uint64_t *recv_ns; /* mask + 1 of them, NULL when not recording */
 };
 
 /* A lease just handed out. */

@@ -221,6 +221,9 @@ static int scan(const char *prefix, struct listing *l)
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, prefix, plen) != 0 || !de->d_name[plen])
 			continue;
+		/* a topic's or group's latency histograms ("~lat"): part of it, not an object */
+		if (strchr(de->d_name + plen, '~'))
+			continue;
 		o = add(l);
 		if (!o) {
 			r = -ENOMEM;

@@ -43,12 +43,14 @@ static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
  * group 1:   struct shmqi_group, shmqi_member and shmqi_lease as of header version 5.
  * clock 1:   struct shmqi_clock as of header version 5 (the page "/shmq-clock.5" then).
  * hist 1:    struct shmqi_hist_shm, the first shared histogram.
+ * latency 1: struct shmqi_lat and its entry slots, the first latency side segment.
  */
 #define SHMQI_CHAN_LAYOUT 1u
 #define SHMQI_TOPIC_LAYOUT 1u
 #define SHMQI_GROUP_LAYOUT 1u
 #define SHMQI_CLOCK_LAYOUT 1u
 #define SHMQI_HIST_LAYOUT 1u
+#define SHMQI_LAT_LAYOUT 1u
 #define SHMQI_CACHE_PAIR 128 /* producer/consumer hot fields sit this far apart */
 #define SHMQI_GROUP_NAME_LEN 208 /* a topic or group name with its NUL, rounded up */
 
@@ -584,5 +586,53 @@ static_assert(sizeof(struct shmqi_hist_shm) == 256, "hist shared header size");
 
 #define SHMQI_HIST_COUNTS_OFF 256u
 static_assert(SHMQI_HIST_COUNTS_OFF >= sizeof(struct shmqi_hist_shm), "counts after header");
+
+/* ---- latency side segments (libshmq/lat.c) ---- */
+
+/*
+ * A kind of enum shmqi_kind: the latency histograms of a topic's subscribers
+ * ("TOPIC~lat") or of a group's members ("TOPIC@GROUP~lat"), one entry slot per table
+ * entry of the topic or group, so that entry i's owner is the only recorder of slot i.
+ * The '~' keeps the name out of every object name (shmq_bus_list() skips such files).
+ */
+enum { SHMQI_KIND_LAT = 5 };
+
+/* The body at seg_hdr.body_off (SHMQI_LAT_BODY_OFF), cold: written before R0. */
+struct shmqi_lat {
+	uint32_t entries; /* slots: the topic's max_subs or the group's max_members */
+	uint32_t per_entry; /* histograms per slot: 1 (delivery) or 2 (and processing) */
+	uint64_t slot_size; /* bytes per slot, header and histograms, a multiple of 128 */
+	uint64_t slots_off; /* from the segment's start */
+	uint64_t hist_size; /* bytes per histogram (shmq_hist_shm_size()) */
+	int64_t lowest, highest;
+	int32_t sigfigs;
+	uint32_t reserved0;
+};
+static_assert(offsetof(struct shmqi_lat, entries) == 0, "lat entries offset");
+static_assert(offsetof(struct shmqi_lat, per_entry) == 4, "lat per_entry offset");
+static_assert(offsetof(struct shmqi_lat, slot_size) == 8, "lat slot_size offset");
+static_assert(offsetof(struct shmqi_lat, slots_off) == 16, "lat slots_off offset");
+static_assert(offsetof(struct shmqi_lat, hist_size) == 24, "lat hist_size offset");
+static_assert(offsetof(struct shmqi_lat, lowest) == 32, "lat lowest offset");
+static_assert(offsetof(struct shmqi_lat, highest) == 40, "lat highest offset");
+static_assert(offsetof(struct shmqi_lat, sigfigs) == 48, "lat sigfigs offset");
+static_assert(sizeof(struct shmqi_lat) == 56, "lat body size");
+#define SHMQI_LAT_BODY_OFF 128u
+#define SHMQI_LAT_SLOTS_OFF 256u
+
+/*
+ * Each slot starts with this header; its histograms follow at 128-byte steps of hist_size.
+ * The recorder that takes the slot stores @pid = 0, initialises its histograms (each
+ * published by its own R0), then stores its pid with release (L1); a reader loads @pid
+ * with acquire (L1) and attaches the histograms only when it is non-zero.
+ */
+struct shmqi_lat_slot {
+	alignas(128) _Atomic int32_t pid; /* the recorder, 0 while none or being set up */
+	uint32_t reserved0;
+	_Atomic uint64_t since_ns; /* CLOCK_REALTIME when the recorder took the slot */
+};
+static_assert(offsetof(struct shmqi_lat_slot, pid) == 0, "lat slot pid offset");
+static_assert(offsetof(struct shmqi_lat_slot, since_ns) == 8, "lat slot since offset");
+static_assert(sizeof(struct shmqi_lat_slot) == 128, "lat slot header size");
 
 #endif /* SHMQ_SHM_LAYOUT_H */

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lat.h"
 #include "topic_internal.h"
 
 #define POLL_CHECK_MASK 4095u /* a waiting subscriber looks at the tail every 4096th poll */
@@ -31,12 +32,15 @@ struct shmq_sub {
 	struct shmqi_fdring *fdring; /* shmq_sub_fd(), when asked for */
 	unsigned polls;
 	unsigned since_heartbeat;
+	bool lat_on; /* SHMQ_SUB_LATENCY: lat records */
+	struct shmqi_lat_rec lat;
 };
 
 /* ---- subscribers ---- */
 
 #define SUB_START (SHMQ_SUB_LATEST | SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)
-#define SUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SUB_START | SHMQ_SUB_READONLY)
+#define SUB_FLAGS \
+	(SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SUB_START | SHMQ_SUB_READONLY | SHMQ_SUB_LATENCY)
 #define RO_POLL_NS 1000000u /* how often a read-only subscriber looks when it would park */
 
 /* Where a new cursor starts, given the tail; records asked for but gone count as lost. */
@@ -167,9 +171,18 @@ int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
 					: join_subscribers(sub, start, from_seq);
 	if (r < 0)
 		goto err_close;
+	if ((flags & SHMQ_SUB_LATENCY) && !sub->ro) {
+		r = shmqi_lat_start(bus, name, sub->t.max_subs, 1,
+				    (uint32_t)(sub->me - sub->t.subs), &sub->lat);
+		if (r < 0)
+			goto err_leave;
+		sub->lat_on = true;
+	}
 	*ret_sub = sub;
 	return 0;
 
+err_leave:
+	shmqi_topic_drop(&sub->t, &sub->me->owner, shmqi_clear_sub, sub->me);
 err_close:
 	shmqi_seg_close(&sub->t.seg);
 err_free:
@@ -189,6 +202,7 @@ void shmq_sub_close(shmq_sub *sub)
 		shmqi_fdring_free(sub->fdring,
 				  mine && shmqi_sub_waitable(sub, &w, NULL) == 0 ? &w : NULL);
 	/* Only while the entry is ours: a judge that took us for dead may have given it on. */
+	shmqi_lat_stop(&sub->lat, mine);
 	if (mine && !sub->ro)
 		shmqi_topic_drop(&sub->t, &sub->me->owner, shmqi_clear_sub, sub->me);
 	shmqi_seg_close(&sub->t.seg);
@@ -383,6 +397,9 @@ static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
 	sub->cursor++;
 	sub->received++;
 	sub->lost_before = sub->skipped_before = 0;
+	if (sub->lat_on) /* shmq_now_ns(): ordered after our loads of the record */
+		shmqi_lat_record(&sub->lat, SHMQ_LATENCY_DELIVERY,
+				 (int64_t)(shmq_now_ns() - m->info.ts_ns));
 	return (int)len;
 }
 
@@ -445,6 +462,9 @@ int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret
 	sub->received++;
 	sub->lost_before = sub->skipped_before = 0;
 	*ret_data = rec + 1;
+	if (sub->lat_on)
+		shmqi_lat_record(&sub->lat, SHMQ_LATENCY_DELIVERY,
+				 (int64_t)(shmq_now_ns() - info.ts_ns));
 	if (ret_info)
 		*ret_info = info;
 	return (int)len;

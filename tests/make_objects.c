@@ -25,7 +25,7 @@ static int hold(shmq_bus *bus)
 {
 	shmq_sub *sub;
 	char buf[16];
-	int r = shmq_sub_open(bus, "top", SHMQ_SUB_EARLIEST, NULL, 0, &sub);
+	int r = shmq_sub_open(bus, "top", SHMQ_SUB_EARLIEST | SHMQ_SUB_LATENCY, NULL, 0, &sub);
 
 	if (r < 0)
 		return fail("subscribe", r);

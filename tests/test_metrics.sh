@@ -5,9 +5,9 @@
 # --metrics serves the same over loopback (scraped with python3's urllib), 404 elsewhere, 405
 # for a POST, from the command line and from the config file; a non-loopback address is refused.
 # Skipped (77) without promtool (Debian package prometheus).
-# test_metrics.sh SHMQ SHMQD MAKE_OBJECTS
+# test_metrics.sh SHMQ SHMQD MAKE_OBJECTS HIST_TOOL (hist_interop_tool: reads an .hlog back)
 set -uo pipefail
-shmq=$1 shmqd=$2 make_objects=$3
+shmq=$1 shmqd=$2 make_objects=$3 hist_tool=$4
 command -v promtool >/dev/null || { echo "SKIP: no promtool (Debian package prometheus)"; exit 77; }
 ns=tmet$$ dir=$(mktemp -d)
 holder= daemon=
@@ -64,6 +64,28 @@ expect_value "$dir/once" "shmq_objects{$l,kind=\"topic\"}" 1
 expect_value "$dir/once" "shmq_objects_unreadable{$l}" 0
 grep -q '^shmq_daemon_' "$dir/once" && bad "shmq metrics has daemon metrics" ||
 	ok "no daemon metrics without the daemon"
+# the holder records its delivery latency: a histogram of its 2 records
+expect_value "$dir/once" "shmq_delivery_latency_seconds_count{$l,topic=\"top\"}" 2
+expect_value "$dir/once" "shmq_delivery_latency_seconds_bucket{$l,topic=\"top\",le=\"+Inf\"}" 2
+expect_value "$dir/once" "shmq_delivery_latency_seconds_bucket{$l,topic=\"top\",le=\"1e-06\"}" 0
+grep -q '^shmq_processing_seconds' "$dir/once" && bad "processing time without a member" ||
+	ok "no processing time without a recording member"
+# shmq stat and shmq hist read the same histogram
+"$shmq" stat -n "$ns" top | grep -q "subscriber pid $holder delivery latency: 2 records" &&
+	ok "stat shows the delivery latency" || bad "stat: $("$shmq" stat -n "$ns" top)"
+"$shmq" hist -n "$ns" top | grep -q 'Total count *= *2\]' && ok "hist: the distribution" ||
+	bad "hist: $("$shmq" hist -n "$ns" top 2>&1)"
+"$shmq" hist -n "$ns" -i 50ms -c 2 -o "$dir/top.hlog" top &&
+	[ "$(grep -c '^Tag=delivery,' "$dir/top.hlog")" = 2 ] &&
+	grep -q '^#\[Histogram log format version 1.3\]' "$dir/top.hlog" &&
+	ok "hist -o FILE.hlog: two intervals" || bad "hist .hlog: $(cat "$dir/top.hlog")"
+got=$("$hist_tool" read "$dir/top.hlog")
+[ "$got" = "2 0" ] && ok "the .hlog reads back: 2 intervals, nothing new in them" ||
+	bad "hist_interop_tool read: '$got'"
+"$shmq" hist -n "$ns" -p top 2>"$dir/err"
+[ $? = 2 ] && ok "hist -p without a group: 2" || bad "hist -p: $(cat "$dir/err")"
+"$shmq" hist -n "$ns" chan 2>"$dir/err"
+[ $? = 1 ] && ok "hist of an object without latency: 1" || bad "hist chan: $(cat "$dir/err")"
 n=$(grep -c '^# TYPE shmq_topic_records_total counter$' "$dir/once")
 [ "$n" = 1 ] && ok "one TYPE line per family" || bad "$n TYPE lines of shmq_topic_records_total"
 

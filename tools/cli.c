@@ -50,6 +50,9 @@ int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
 			c->json = true;
 		} else if (ch == 'o' && strcmp(optarg, "table") == 0) {
 			c->json = false;
+		} else if (ch == 'o' && c->hlog_ok && strlen(optarg) > 5 &&
+			   strcmp(optarg + strlen(optarg) - 5, ".hlog") == 0) {
+			c->hlog = optarg;
 		} else if (ch == 'o') {
 			cli_usage_error(c, "not an output format (table, json):", optarg);
 			return -1;

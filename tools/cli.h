@@ -45,6 +45,25 @@ int sub_main(int argc, char **argv);
 int hz_main(int argc, char **argv);
 int top_main(int argc, char **argv);
 int doctor_main(int argc, char **argv);
+int hist_main(int argc, char **argv);
+
+/*
+ * cmd_hist.c: the live latency of a topic's subscribers and of a group's members
+ * (shmq/latency.h), for shmq stat: a line per live subscriber slot, or the group's merged
+ * delivery and processing time; nothing when nobody records.
+ */
+void cli_lat_print_topic(shmq_bus *bus, const char *topic);
+void cli_lat_print_group(shmq_bus *bus, const char *topic, const char *group);
+/* The same as JSON: an array of slots, or members' "delivery"/"processing" set in @obj. */
+json_t *cli_lat_topic_json(shmq_bus *bus, const char *topic);
+void cli_lat_group_json(shmq_bus *bus, const char *topic, const char *group, json_t *obj);
+/*
+ * What @cur holds that @prev (an earlier snapshot of the same slots, or NULL) did not: an
+ * interval's histogram, into @ret (shmq_hist_free()). Return: 0 or -ENOMEM.
+ */
+int cli_lat_interval(const shmq_hist *cur, const shmq_hist *prev, shmq_hist **ret);
+/* @ns as a short duration ("850ns", "12.3us", "4.56ms", "1.23s"); returns @buf. */
+const char *cli_fmt_ns(int64_t ns, char *buf, size_t len);
 
 /*
  * One command's parse: its name and usage, and what the options every command takes gave
@@ -56,6 +75,8 @@ struct cli {
 	void (*show)(FILE *f);
 	const char *ns;
 	bool json;
+	bool hlog_ok; /* -o also takes FILE.hlog (shmq hist), given in @hlog */
+	const char *hlog;
 	int rc;
 };
 

@@ -257,6 +257,7 @@ static void print_groups(shmq_bus *bus, const char *topic)
 		       (unsigned long long)(gs.tail - gs.floor), (unsigned long long)gs.in_flight,
 		       (unsigned long long)gs.delayed, gs.members,
 		       gs.holding ? ", holding the producers back" : "");
+		cli_lat_print_group(bus, topic, names[i]);
 	}
 }
 
@@ -281,18 +282,20 @@ static json_t *groups_json(shmq_bus *bus, const char *topic)
 {
 	char names[16][SHMQ_GROUP_NAME_MAX + 1];
 	struct shmq_group_stats gs;
-	json_t *a = json_array();
+	json_t *a = json_array(), *g;
 	int i, n = shmq_topic_groups(bus, topic, names, 16);
 
 	for (i = 0; i < n && i < 16; i++) {
 		if (shmq_group_stat(bus, topic, names[i], &gs, NULL, 0) < 0)
 			continue;
 		json_array_append_new(
-			a, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:b}", "name", names[i],
-				     "floor", (json_int_t)gs.floor, "next", (json_int_t)gs.next,
-				     "lag", (json_int_t)(gs.tail - gs.floor), "in_flight",
-				     (json_int_t)gs.in_flight, "delayed", (json_int_t)gs.delayed,
-				     "members", (int)gs.members, "holding", (int)gs.holding));
+			a,
+			g = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:b}", "name", names[i],
+				      "floor", (json_int_t)gs.floor, "next", (json_int_t)gs.next,
+				      "lag", (json_int_t)(gs.tail - gs.floor), "in_flight",
+				      (json_int_t)gs.in_flight, "delayed", (json_int_t)gs.delayed,
+				      "members", (int)gs.members, "holding", (int)gs.holding));
+		cli_lat_group_json(bus, topic, names[i], g);
 	}
 	return a;
 }
@@ -310,6 +313,7 @@ static void stat_topic_json(shmq_bus *bus, const char *name, const struct shmq_t
 			      (json_int_t)st->skipped, "creator_pid", (int)st->creator_pid);
 
 	json_object_set_new(o, "subscriber_list", subs_json(subs, n, st->tail));
+	json_object_set_new(o, "latency", cli_lat_topic_json(bus, name));
 	json_object_set_new(o, "groups", groups_json(bus, name));
 	cli_json_line(o);
 }
@@ -333,6 +337,7 @@ static int stat_topic(shmq_bus *bus, const char *name, bool json)
 	       (unsigned long long)st.tail, (unsigned long long)st.oldest, st.producers,
 	       st.subscribers, (unsigned long long)st.skipped);
 	print_subs(subs, n, st.tail);
+	cli_lat_print_topic(bus, name);
 	print_groups(bus, name);
 	return 0;
 }

@@ -14,7 +14,10 @@ static void top_usage(FILE *f)
 		"usage: %s top [-h] [-n NS] [-o table|json] [-d D] [-c N] [--once] [-s KEY]\n"
 		"A view of the namespace's topics and their groups, refreshed every D: records a\n"
 		"second, tail, producers, subscribers, the largest subscriber lag, records lost\n"
-		"and skipped; per group acks a second, lag, pending and in flight, members.\n"
+		"and skipped; per group acks a second, lag, pending and in flight, members; and\n"
+		"the last frame's delivery latency p50 and p99 where subscribers or members "
+		"record\n"
+		"it (shmq sub --latency).\n"
 		"options:\n"
 		"  -d, --interval D    between frames (default 1s)\n"
 		"  -c, --count N       stop after N frames\n"
@@ -31,6 +34,9 @@ struct top_row {
 	uint64_t lag, lost, skipped, pending, in_flight;
 	uint32_t producers, subscribers, members;
 	double rate;
+	shmq_hist *lat; /* the live delivery latency (subscribers' or members'), or NULL */
+	uint64_t lat_n; /* records in the last interval's latency; its p50 and p99 */
+	int64_t p50, p99;
 };
 
 struct top_sample {
@@ -46,6 +52,8 @@ static void top_topic(shmq_bus *bus, struct top_row *r)
 
 	if (n < 0)
 		return;
+	(void)shmq_latency_read(bus, r->name, NULL, SHMQ_LATENCY_ALL, SHMQ_LATENCY_DELIVERY, NULL,
+				&r->lat); /* none when no subscriber records it */
 	r->count = st.tail - 1;
 	r->producers = st.producers;
 	r->subscribers = st.subscribers;
@@ -69,6 +77,8 @@ static void top_group(shmq_bus *bus, struct top_row *r)
 	*at = '\0';
 	if (shmq_group_stat(bus, topic, at + 1, &g, NULL, 0) < 0)
 		return;
+	(void)shmq_latency_read(bus, topic, at + 1, SHMQ_LATENCY_ALL, SHMQ_LATENCY_DELIVERY, NULL,
+				&r->lat);
 	r->count = g.acked;
 	r->lag = g.tail - g.floor;
 	r->pending = g.pending;
@@ -76,6 +86,15 @@ static void top_group(shmq_bus *bus, struct top_row *r)
 	r->members = g.members;
 	r->lost = g.lost;
 	r->skipped = g.skipped;
+}
+
+static void top_free(struct top_sample *s)
+{
+	for (size_t i = 0; s->rows && i < s->n; i++)
+		shmq_hist_free(s->rows[i].lat);
+	free(s->rows);
+	s->rows = NULL;
+	s->n = 0;
 }
 
 static int top_take(shmq_bus *bus, struct top_sample *s)
@@ -109,16 +128,44 @@ static int top_take(shmq_bus *bus, struct top_sample *s)
 	return 0;
 }
 
+/* The last interval's latency percentiles of @r, from its snapshot and the one before. */
+static void top_latency(struct top_row *r, const struct top_row *b)
+{
+	shmq_hist *d;
+
+	if (!r->lat || cli_lat_interval(r->lat, b->lat, &d) < 0)
+		return;
+	r->lat_n = shmq_hist_total(d);
+	r->p50 = shmq_hist_value_at_percentile(d, 50);
+	r->p99 = shmq_hist_value_at_percentile(d, 99);
+	shmq_hist_free(d);
+}
+
 static void top_rates(struct top_sample *now, const struct top_sample *before, double secs)
 {
 	size_t i, j;
 
 	for (i = 0; i < now->n; i++)
 		for (j = 0; j < before->n; j++)
-			if (strcmp(now->rows[i].name, before->rows[j].name) == 0 &&
-			    now->rows[i].count >= before->rows[j].count)
-				now->rows[i].rate =
-					(double)(now->rows[i].count - before->rows[j].count) / secs;
+			if (strcmp(now->rows[i].name, before->rows[j].name) == 0) {
+				if (now->rows[i].count >= before->rows[j].count)
+					now->rows[i].rate = (double)(now->rows[i].count -
+								     before->rows[j].count) /
+							    secs;
+				top_latency(&now->rows[i], &before->rows[j]);
+			}
+}
+
+/* " p50 X p99 Y" of the last interval, or "" when nothing recorded in it. */
+static const char *lat_text(const struct top_row *r, char *buf, size_t len)
+{
+	char a[32], b[32];
+
+	if (!r->lat_n)
+		return "";
+	snprintf(buf, len, "%sp50 %s p99 %s", r->group ? ", " : " ",
+		 cli_fmt_ns(r->p50, a, sizeof(a)), cli_fmt_ns(r->p99, b, sizeof(b)));
+	return buf;
 }
 
 static int sort_key; /* 0 name, 1 rate, 2 lag: for qsort()'s comparison */
@@ -138,7 +185,9 @@ static int top_cmp(const void *a, const void *b)
 static void top_print(shmq_bus *bus, const struct top_sample *s, bool json, bool clear)
 {
 	const struct top_row *r;
+	char lat[80];
 	size_t i;
+	json_t *o;
 
 	if (clear)
 		fputs("\033[H\033[2J", stdout);
@@ -147,28 +196,36 @@ static void top_print(shmq_bus *bus, const struct top_sample *s, bool json, bool
 		       "PROD", "SUBS", "LAG", "LOST", "SKIPPED");
 	for (i = 0; i < s->n; i++) {
 		r = &s->rows[i];
-		if (json)
-			cli_json_line(json_pack(
-				"{s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:i}", "namespace",
-				shmq_bus_namespace(bus), "name", r->name, "kind",
-				r->group ? "group" : "topic", r->group ? "acked_per_s" : "rate",
-				r->rate, r->group ? "acked" : "records", (json_int_t)r->count,
-				"lag", (json_int_t)r->lag, "lost", (json_int_t)r->lost, "skipped",
-				(json_int_t)r->skipped, r->group ? "pending" : "producers",
-				(json_int_t)(r->group ? r->pending : r->producers),
-				r->group ? "members" : "subscribers",
-				(int)(r->group ? r->members : r->subscribers)));
-		else if (r->group)
+		if (json) {
+			o = json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:i}",
+				      "namespace", shmq_bus_namespace(bus), "name", r->name, "kind",
+				      r->group ? "group" : "topic",
+				      r->group ? "acked_per_s" : "rate", r->rate,
+				      r->group ? "acked" : "records", (json_int_t)r->count, "lag",
+				      (json_int_t)r->lag, "lost", (json_int_t)r->lost, "skipped",
+				      (json_int_t)r->skipped, r->group ? "pending" : "producers",
+				      (json_int_t)(r->group ? r->pending : r->producers),
+				      r->group ? "members" : "subscribers",
+				      (int)(r->group ? r->members : r->subscribers));
+			if (r->lat_n)
+				json_object_set_new(o, "latency",
+						    json_pack("{s:I, s:I, s:I}", "count",
+							      (json_int_t)r->lat_n, "p50_ns",
+							      (json_int_t)r->p50, "p99_ns",
+							      (json_int_t)r->p99));
+			cli_json_line(o);
+		} else if (r->group) {
 			printf("  %-30s %10.1f acked/s, lag %llu, pending %llu, in flight %llu, "
-			       "members %u\n",
+			       "members %u%s\n",
 			       strchr(r->name, '@'), r->rate, (unsigned long long)r->lag,
 			       (unsigned long long)r->pending, (unsigned long long)r->in_flight,
-			       r->members);
-		else
-			printf("%-32s %10.1f %10llu %5u %5u %8llu %8llu %8llu\n", r->name, r->rate,
-			       (unsigned long long)r->count, r->producers, r->subscribers,
+			       r->members, lat_text(r, lat, sizeof(lat)));
+		} else {
+			printf("%-32s %10.1f %10llu %5u %5u %8llu %8llu %8llu%s\n", r->name,
+			       r->rate, (unsigned long long)r->count, r->producers, r->subscribers,
 			       (unsigned long long)r->lag, (unsigned long long)r->lost,
-			       (unsigned long long)r->skipped);
+			       (unsigned long long)r->skipped, lat_text(r, lat, sizeof(lat)));
+		}
 	}
 	fflush(stdout);
 }
@@ -196,13 +253,14 @@ static int top_run(shmq_bus *bus, uint64_t interval, uint64_t frames, bool json,
 		top_rates(&now, &before, (double)(t1 - t0) / 1e9);
 		qsort(now.rows, now.n, sizeof(now.rows[0]), top_cmp);
 		top_print(bus, &now, json, clear);
-		free(before.rows);
+		top_free(&before);
 		before = now;
 		now.rows = NULL;
+		now.n = 0;
 		t0 = t1;
 	}
-	free(before.rows);
-	free(now.rows);
+	top_free(&before);
+	top_free(&now);
 	return r < 0 ? cli_fail("list namespace", r) : 0;
 }
 

@@ -388,7 +388,9 @@ static void sub_usage(FILE *f)
 		"                      with a pattern \"{topic} {seq} {payload}\")\n"
 		"  -j, --json          one JSON object per record (as -o json); the payload a\n"
 		"                      string, or base64 with "
-		"\"encoding\":\"base64\"\n" CLI_COMMON_HELP,
+		"\"encoding\":\"base64\"\n"
+		"  -L, --latency       record delivery latency (and a member's processing time)\n"
+		"                      where shmq stat and shmq hist read it\n" CLI_COMMON_HELP,
 		PROG);
 }
 
@@ -396,6 +398,7 @@ struct sub_args {
 	const char *name, *group, *format;
 	unsigned from;
 	uint64_t from_seq, count, timeout_ns;
+	bool latency; /* --latency: SHMQ_SUB_LATENCY */
 };
 
 static const char *const fields[] = {
@@ -534,6 +537,9 @@ static int sub_option(struct cli *c, int ch, struct sub_args *a)
 	case 'j':
 		c->json = true;
 		return 0;
+	case 'L':
+		a->latency = true;
+		return 0;
 	default: /* 'f' */
 		if (strcmp(optarg, "earliest") == 0) {
 			a->from = SHMQ_SUB_EARLIEST;
@@ -562,13 +568,14 @@ static int sub_parse(struct cli *c, int argc, char **argv, struct sub_args *a)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "format", required_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "latency", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	a->from = SHMQ_SUB_LATEST;
 	a->timeout_ns = UINT64_MAX;
-	while ((ch = cli_getopt(c, argc, argv, "g:f:c:t:F:j", opts)) != -1)
+	while ((ch = cli_getopt(c, argc, argv, "g:f:c:t:F:jL", opts)) != -1)
 		if (sub_option(c, ch, a) < 0)
 			break;
 	if (c->rc >= 0 || cli_operands(c, argc, argv, 1, 1, "TOPIC or PATTERN") >= 0)
@@ -578,8 +585,9 @@ static int sub_parse(struct cli *c, int argc, char **argv, struct sub_args *a)
 		a->format = cli_is_pattern(a->name) ? "{topic} {seq} {payload}" : "{seq} {payload}";
 	if (!format_ok(a->format))
 		return cli_usage_error(c, "--format: unknown field in", a->format);
-	if (cli_is_pattern(a->name) && (a->group || a->from == SHMQ_SUB_FROM_SEQ))
-		return cli_usage_error(c, "a pattern takes no --group nor --from SEQ", NULL);
+	if (cli_is_pattern(a->name) && (a->group || a->from == SHMQ_SUB_FROM_SEQ || a->latency))
+		return cli_usage_error(c, "a pattern takes no --group, --from SEQ nor --latency",
+				       NULL);
 	return -1;
 }
 
@@ -633,7 +641,8 @@ int sub_main(int argc, char **argv)
 	bus = cli_open_bus(c.ns);
 	if (!bus)
 		return EXIT_ERROR;
-	if (cli_source_open(&src, bus, a.name, a.group, a.from, a.from_seq, &rc) == 0) {
+	if (cli_source_open(&src, bus, a.name, a.group,
+			    a.from | (a.latency ? SHMQ_SUB_LATENCY : 0u), a.from_seq, &rc) == 0) {
 		rc = sub_run(&src, &a, c.json);
 		cli_source_close(&src);
 	}

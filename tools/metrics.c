@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,12 +213,14 @@ struct topic_snap {
 	uint64_t v[NT];
 	struct sub_snap *subs;
 	size_t nsubs;
+	shmq_hist *lat; /* the subscribers' delivery latency, merged; NULL when none records */
 };
 
 struct group_snap {
 	char topic[SHMQ_OBJECT_NAME_MAX + 1];
 	const char *group;
 	uint64_t v[NG];
+	shmq_hist *lat[2]; /* the members' delivery latency and processing time, merged */
 };
 
 struct chan_snap {
@@ -320,7 +323,14 @@ static int read_topic(shmq_bus *bus, const char *name, struct topic_snap *t)
 	t->v[T_SLOTS] = st.slots;
 	t->v[T_MAXMSG] = st.max_msg;
 	t->v[T_CLAIM] = st.claim_timeout_ns;
-	return read_subs(bus, t, st.tail, r);
+	(void)shmq_latency_read(bus, name, NULL, SHMQ_LATENCY_ALL, SHMQ_LATENCY_DELIVERY, NULL,
+				&t->lat); /* absent: no histogram */
+	r = read_subs(bus, t, st.tail, r);
+	if (r < 0) { /* left out of the snapshot: nothing of it is kept */
+		shmq_hist_free(t->lat);
+		t->lat = NULL;
+	}
+	return r;
 }
 
 static int read_group(shmq_bus *bus, const char *name, struct group_snap *g)
@@ -357,6 +367,9 @@ static int read_group(shmq_bus *bus, const char *name, struct group_snap *g)
 	g->v[G_DELIVERED] = st.delivered;
 	g->v[G_MAX_PENDING] = st.max_pending;
 	g->v[G_ACK_WAIT] = st.ack_wait_ns;
+	for (unsigned w = SHMQ_LATENCY_DELIVERY; w <= SHMQ_LATENCY_PROCESSING; w++)
+		(void)shmq_latency_read(bus, g->topic, g->group, SHMQ_LATENCY_ALL, w, NULL,
+					&g->lat[w]);
 	return 0;
 }
 
@@ -420,8 +433,14 @@ static int look(shmq_bus *bus, struct snap *s)
 
 static void snap_free(struct snap *s)
 {
-	for (size_t i = 0; s->topics && i < s->ntopics; i++)
+	for (size_t i = 0; s->topics && i < s->ntopics; i++) {
 		free(s->topics[i].subs);
+		shmq_hist_free(s->topics[i].lat);
+	}
+	for (size_t i = 0; s->groups && i < s->ngroups; i++) {
+		shmq_hist_free(s->groups[i].lat[0]);
+		shmq_hist_free(s->groups[i].lat[1]);
+	}
 	free(s->topics);
 	free(s->groups);
 	free(s->chans);
@@ -525,6 +544,108 @@ static void write_groups(FILE *out, const struct snap *s)
 	}
 }
 
+/*
+ * Histogram buckets, in ns: 1-2-5 steps from 1 us to 10 s. A bucket counts the HDR buckets up
+ * to the one holding its bound, so a value at most 1 % above the bound (2 significant
+ * digits) may be counted in it.
+ */
+static const int64_t lat_bounds_ns[] = {
+	1000,	   2000,      5000,	  10000,      20000,	  50000,       100000,	 200000,
+	500000,	   1000000,   2000000,	  5000000,    10000000,	  20000000,    50000000, 100000000,
+	200000000, 500000000, 1000000000, 2000000000, 5000000000, 10000000000,
+};
+
+/* One histogram's samples: cumulative buckets, +Inf, _sum and _count. */
+static void put_hist(FILE *out, const struct family *f, const char *labels, const shmq_hist *h)
+{
+	uint64_t total = shmq_hist_total(h);
+	size_t i;
+
+	for (i = 0; i < sizeof(lat_bounds_ns) / sizeof(lat_bounds_ns[0]); i++)
+		fprintf(out, "shmq_%s_bucket{%s,le=\"%.9g\"} %" PRIu64 "\n", f->name, labels,
+			(double)lat_bounds_ns[i] * 1e-9,
+			shmq_hist_count_between(h, 0, lat_bounds_ns[i]));
+	fprintf(out, "shmq_%s_bucket{%s,le=\"+Inf\"} %" PRIu64 "\n", f->name, labels, total);
+	fprintf(out, "shmq_%s_sum{%s} %.9g\n", f->name, labels,
+		shmq_hist_mean(h) * (double)total * 1e-9);
+	fprintf(out, "shmq_%s_count{%s} %" PRIu64 "\n", f->name, labels, total);
+}
+
+/* The label text "namespace=...,topic=...[,group=...]", escaped, into a memstream's buffer. */
+static char *lat_labels(const char *ns, const char *topic, const char *group)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fputs("namespace=\"", f);
+	put_escaped(f, ns);
+	fputs("\",topic=\"", f);
+	put_escaped(f, topic);
+	if (group) {
+		fputs("\",group=\"", f);
+		put_escaped(f, group);
+	}
+	fputc('"', f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void put_lat(FILE *out, const struct family *f, const char *ns, const char *topic,
+		    const char *group, const shmq_hist *h)
+{
+	char *labels;
+
+	if (!h)
+		return;
+	labels = lat_labels(ns, topic, group);
+	if (labels)
+		put_hist(out, f, labels, h);
+	free(labels);
+}
+
+static void write_latency(FILE *out, const struct snap *s)
+{
+	static const struct family fams[2] = {
+		{ .name = "delivery_latency_seconds",
+		  .type = "histogram",
+		  .help = "Time from a record's publish to its receive, by the subscribers (per "
+			  "topic) or the members (per group) that record it (SHMQ_SUB_LATENCY)." },
+		{ .name = "processing_seconds",
+		  .type = "histogram",
+		  .help = "Time from a record's receive to its ack, by the group's members that "
+			  "record it (SHMQ_SUB_LATENCY)." },
+	};
+	bool any[2] = { false, false };
+	size_t i;
+
+	for (i = 0; i < s->ntopics; i++)
+		any[0] |= s->topics[i].lat != NULL;
+	for (i = 0; i < s->ngroups; i++) {
+		any[0] |= s->groups[i].lat[0] != NULL;
+		any[1] |= s->groups[i].lat[1] != NULL;
+	}
+	if (any[0]) {
+		put_head(out, &fams[0]);
+		for (i = 0; i < s->ntopics; i++)
+			put_lat(out, &fams[0], s->ns, s->topics[i].name, NULL, s->topics[i].lat);
+		for (i = 0; i < s->ngroups; i++)
+			put_lat(out, &fams[0], s->ns, s->groups[i].topic, s->groups[i].group,
+				s->groups[i].lat[0]);
+	}
+	if (any[1]) {
+		put_head(out, &fams[1]);
+		for (i = 0; i < s->ngroups; i++)
+			put_lat(out, &fams[1], s->ns, s->groups[i].topic, s->groups[i].group,
+				s->groups[i].lat[1]);
+	}
+}
+
 static void write_channels(FILE *out, const struct snap *s)
 {
 	for (int f = 0; s->nchans && f < NC; f++) {
@@ -589,6 +710,7 @@ int metrics_write(shmq_bus *bus, FILE *out, const struct metrics_daemon *d)
 		write_topics(out, &s);
 		write_subs(out, &s);
 		write_groups(out, &s);
+		write_latency(out, &s);
 		write_channels(out, &s);
 		if (d)
 			write_daemon(out, s.ns, d);

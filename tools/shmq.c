@@ -14,6 +14,7 @@ static const struct cli_command commands[] = {
 	{ "sub", sub_main, "print the records of a topic, a pattern's topics, or a group" },
 	{ "top", top_main, "a refreshing view: records a second and lag per topic and group" },
 	{ "hz", hz_main, "rates, inter-arrival times and sequence gaps per topic" },
+	{ "hist", hist_main, "live delivery/processing latency percentiles, or an .hlog" },
 	{ "rm", rm_main, "remove an object (TOPIC@GROUP: a consumer group)" },
 	{ "group", group_main, "consumer groups: ls TOPIC, stat TOPIC GROUP" },
 	{ "group-delete", group_delete_main, "remove a consumer group" },

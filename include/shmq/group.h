@@ -106,7 +106,10 @@ struct shmq_group_config {
  * @topic:      the topic's name; the topic must exist
  * @group:      the group's name, 1-64 chars of [A-Za-z0-9_.-]
  * @flags:      SHMQ_OPEN_CREATE, SHMQ_OPEN_EXCL, and for a new group where it starts: one
- *              of SHMQ_SUB_LATEST (the default), SHMQ_SUB_EARLIEST, SHMQ_SUB_FROM_SEQ
+ *              of SHMQ_SUB_LATEST (the default), SHMQ_SUB_EARLIEST, SHMQ_SUB_FROM_SEQ;
+ *              SHMQ_SUB_LATENCY: this member records its delivery latency and its
+ *              processing time (receive to ack), readable live (shmq/latency.h; off by
+ *              default, as for subscribers)
  * @cfg:        configuration of a new group, or NULL for the defaults; ignored when the
  *              group exists (its own configuration applies)
  * @ret_member: on success a member handle owned by the caller, released with
