@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The shmq tool's pub, sub, hz, rm, dlq, group and doctor through the built binary: round
+# The shmq tool's pub, sub, hz, lat, rm, dlq, group and doctor through the built binary: round
 # trips in order, JSON parsed by python3, wildcard and group subscribers, waiting for room and
 # for subscribers, the ends of a subscription (count, timeout: 4, producers gone: 0), exit
 # statuses of wrong names (1), bad options (2) and an unreachable required daemon (3).
@@ -272,6 +272,17 @@ grep -qE '^(OK|WARN)  +pidfd_open' "$out" || fail "doctor: no pidfd_open line"
 grep -qE "^(OK|WARN)  +namespace $SHMQ_NAMESPACE: " "$out" || fail "doctor: no namespace line"
 SHMQ_DAEMON=required SHMQ_SOCKET=$dir/nobody.sock expect 1 'FAIL  namespace' '' -- \
 	doctor -n "$SHMQ_NAMESPACE"
+
+# lat: a fixed rate, every record received, the percentiles, an .hlog with its header
+expect 0 'lat.t: count 200 at 2000/s' '' -- lat lat.t --count 200 --rate 2000 -o "$dir/lat.hlog"
+for p in p50 p90 p99 p99.9 max; do grep -qF " $p " "$out" || fail "lat: no $p"; done
+grep -qF '#[Histogram log format version 1.3]' "$dir/lat.hlog" || fail "lat: .hlog version line"
+grep -qF '#[StartTime: ' "$dir/lat.hlog" || fail "lat: .hlog StartTime line"
+grep -qE '^[0-9.]+,[0-9.]+,[0-9.]+,HISTF' "$dir/lat.hlog" || fail "lat: .hlog interval line"
+expect 0 '"count":50' '' -- lat lat.t --duration 0.05 --rate 1000 --size 0 -o json
+expect 2 '' 'shmq lat: --count and --duration: give one' -- lat lat.t -c 1 -d 1s
+expect 2 '' 'shmq lat: --rate' -- lat lat.t --rate 0
+expect 0 '' '' -- rm lat.t
 
 # rm: a group, topics; a second time it is gone
 expect 0 '' '' -- rm rt@g

@@ -46,6 +46,7 @@ int hz_main(int argc, char **argv);
 int top_main(int argc, char **argv);
 int doctor_main(int argc, char **argv);
 int hist_main(int argc, char **argv);
+int lat_main(int argc, char **argv);
 
 /*
  * cmd_hist.c: the live latency of a topic's subscribers and of a group's members

@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
 	{ "top", top_main, "a refreshing view: records a second and lag per topic and group" },
 	{ "hz", hz_main, "rates, inter-arrival times and sequence gaps per topic" },
 	{ "hist", hist_main, "live delivery/processing latency percentiles, or an .hlog" },
+	{ "lat", lat_main, "publish-to-receive latency at a fixed rate, with an .hlog" },
 	{ "rm", rm_main, "remove an object (TOPIC@GROUP: a consumer group)" },
 	{ "group", group_main, "consumer groups: ls TOPIC, stat TOPIC GROUP" },
 	{ "group-delete", group_delete_main, "remove a consumer group" },
