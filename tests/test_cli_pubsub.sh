@@ -239,6 +239,20 @@ expect 0 '1  (not a dead letter)' '' -- dlq peek --count 2 rt.dlq
 expect 0 '1  (not a dead letter)' '' -- dlq peek rt.dlq
 expect 2 '' "shmq dlq: unknown subcommand 'frob'" -- dlq frob
 
+# dlq purge: refuses without --yes and a terminal; with --yes, ls and peek show nothing old
+"$shmq" pub --create pg.dlq --count 4
+expect 2 '' 'shmq dlq purge: standard input is not a terminal: give --yes' -- dlq purge pg.dlq
+expect 0 'pg.dlq  records 4 (seq 1 to 4)' '' -- dlq ls
+expect 0 'purged 4' '' -- dlq purge --yes pg.dlq
+expect 0 'pg.dlq  records 0' '' -- dlq ls
+expect 0 '' '' -- dlq peek pg.dlq
+[ -s "$out" ] && fail "dlq peek after purge"
+"$shmq" pub pg.dlq --count 2
+expect 0 'pg.dlq  records 2 (seq 5 to 6)' '' -- dlq ls
+expect 0 'purged 2' '' -- dlq purge -y pg.dlq
+expect 0 'purged 0' '' -- dlq purge pg.dlq
+expect 0 '' '' -- rm pg.dlq@redrive pg.dlq
+
 # wrong names, missing objects, bad options
 expect 1 '' "shmq: open topic 'a b' in namespace '$SHMQ_NAMESPACE': Invalid argument" -- pub 'a b' x
 expect 1 '' "bad name: ' ' at offset 1" -- sub 'a b'

@@ -19,7 +19,7 @@ static const struct cli_command commands[] = {
 	{ "rm", rm_main, "remove an object (TOPIC@GROUP: a consumer group)" },
 	{ "group", group_main, "consumer groups: ls TOPIC, stat TOPIC GROUP" },
 	{ "group-delete", group_delete_main, "remove a consumer group" },
-	{ "dlq", dlq_main, "dead-letter topics: ls, peek DLQ, redrive DLQ" },
+	{ "dlq", dlq_main, "dead-letter topics: ls, peek DLQ, redrive DLQ, purge DLQ" },
 	{ "redrive", redrive_main, "move dead letters back to their topic" },
 	{ "doctor", doctor_main, "check the host and the namespaces for problems" },
 	{ "daemon", daemon_main, "the namespace's shmqd: its status, or one raw request" },
