@@ -298,6 +298,22 @@ expect 2 '' 'shmq lat: --count and --duration: give one' -- lat lat.t -c 1 -d 1s
 expect 2 '' 'shmq lat: --rate' -- lat lat.t --rate 0
 expect 0 '' '' -- rm lat.t
 
+# hist --svg: a recording subscriber's distribution as a standalone SVG
+"$shmq" pub --create svg.t --count 0
+"$shmq" sub --latency -t 10s svg.t >/dev/null &
+bg=$!
+wait_for 'subscribers 1' stat svg.t
+"$shmq" pub svg.t --rate 50 --count 100 &
+svgpub=$!
+for i in $(seq 100); do "$shmq" hist svg.t >/dev/null 2>&1 && break; sleep 0.05; done
+expect 0 'Total count' '' -- hist svg.t --svg "$dir/h.svg"
+head -c 4 "$dir/h.svg" | grep -qF '<svg' || fail "hist --svg: not an SVG"
+expect 2 '' 'shmq hist: --svg' -- hist svg.t -i 1s --svg "$dir/x.svg"
+kill "$svgpub" "$bg" 2>/dev/null
+wait "$svgpub" "$bg" 2>/dev/null
+bg=
+expect 0 '' '' -- rm svg.t
+
 # rm: a group, topics; a second time it is gone
 expect 0 '' '' -- rm rt@g
 expect 1 '' "shmq: remove group 'g' of topic 'rt' in namespace '$SHMQ_NAMESPACE': No such object" -- rm rt@g
