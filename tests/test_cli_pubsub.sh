@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The shmq tool's pub, sub, hz, rm, dlq, group and doctor through the built binary: round
+# The shmq tool's pub, sub, hz, lat, rm, dlq, group and doctor through the built binary: round
 # trips in order, JSON parsed by python3, wildcard and group subscribers, waiting for room and
 # for subscribers, the ends of a subscription (count, timeout: 4, producers gone: 0), exit
 # statuses of wrong names (1), bad options (2) and an unreachable required daemon (3).
@@ -239,6 +239,20 @@ expect 0 '1  (not a dead letter)' '' -- dlq peek --count 2 rt.dlq
 expect 0 '1  (not a dead letter)' '' -- dlq peek rt.dlq
 expect 2 '' "shmq dlq: unknown subcommand 'frob'" -- dlq frob
 
+# dlq purge: refuses without --yes and a terminal; with --yes, ls and peek show nothing old
+"$shmq" pub --create pg.dlq --count 4
+expect 2 '' 'shmq dlq purge: standard input is not a terminal: give --yes' -- dlq purge pg.dlq
+expect 0 'pg.dlq  records 4 (seq 1 to 4)' '' -- dlq ls
+expect 0 'purged 4' '' -- dlq purge --yes pg.dlq
+expect 0 'pg.dlq  records 0' '' -- dlq ls
+expect 0 '' '' -- dlq peek pg.dlq
+[ -s "$out" ] && fail "dlq peek after purge"
+"$shmq" pub pg.dlq --count 2
+expect 0 'pg.dlq  records 2 (seq 5 to 6)' '' -- dlq ls
+expect 0 'purged 2' '' -- dlq purge -y pg.dlq
+expect 0 'purged 0' '' -- dlq purge pg.dlq
+expect 0 '' '' -- rm pg.dlq@redrive pg.dlq
+
 # wrong names, missing objects, bad options
 expect 1 '' "shmq: open topic 'a b' in namespace '$SHMQ_NAMESPACE': Invalid argument" -- pub 'a b' x
 expect 1 '' "bad name: ' ' at offset 1" -- sub 'a b'
@@ -272,6 +286,33 @@ grep -qE '^(OK|WARN)  +pidfd_open' "$out" || fail "doctor: no pidfd_open line"
 grep -qE "^(OK|WARN)  +namespace $SHMQ_NAMESPACE: " "$out" || fail "doctor: no namespace line"
 SHMQ_DAEMON=required SHMQ_SOCKET=$dir/nobody.sock expect 1 'FAIL  namespace' '' -- \
 	doctor -n "$SHMQ_NAMESPACE"
+
+# lat: a fixed rate, every record received, the percentiles, an .hlog with its header
+expect 0 'lat.t: count 200 at 2000/s' '' -- lat lat.t --count 200 --rate 2000 -o "$dir/lat.hlog"
+for p in p50 p90 p99 p99.9 max; do grep -qF " $p " "$out" || fail "lat: no $p"; done
+grep -qF '#[Histogram log format version 1.3]' "$dir/lat.hlog" || fail "lat: .hlog version line"
+grep -qF '#[StartTime: ' "$dir/lat.hlog" || fail "lat: .hlog StartTime line"
+grep -qE '^[0-9.]+,[0-9.]+,[0-9.]+,HISTF' "$dir/lat.hlog" || fail "lat: .hlog interval line"
+expect 0 '"count":50' '' -- lat lat.t --duration 0.05 --rate 1000 --size 0 -o json
+expect 2 '' 'shmq lat: --count and --duration: give one' -- lat lat.t -c 1 -d 1s
+expect 2 '' 'shmq lat: --rate' -- lat lat.t --rate 0
+expect 0 '' '' -- rm lat.t
+
+# hist --svg: a recording subscriber's distribution as a standalone SVG
+"$shmq" pub --create svg.t --count 0
+"$shmq" sub --latency -t 10s svg.t >/dev/null &
+bg=$!
+wait_for 'subscribers 1' stat svg.t
+"$shmq" pub svg.t --rate 50 --count 100 &
+svgpub=$!
+for i in $(seq 100); do "$shmq" hist svg.t >/dev/null 2>&1 && break; sleep 0.05; done
+expect 0 'Total count' '' -- hist svg.t --svg "$dir/h.svg"
+head -c 4 "$dir/h.svg" | grep -qF '<svg' || fail "hist --svg: not an SVG"
+expect 2 '' 'shmq hist: --svg' -- hist svg.t -i 1s --svg "$dir/x.svg"
+kill "$svgpub" "$bg" 2>/dev/null
+wait "$svgpub" "$bg" 2>/dev/null
+bg=
+expect 0 '' '' -- rm svg.t
 
 # rm: a group, topics; a second time it is gone
 expect 0 '' '' -- rm rt@g

@@ -46,6 +46,7 @@ int hz_main(int argc, char **argv);
 int top_main(int argc, char **argv);
 int doctor_main(int argc, char **argv);
 int hist_main(int argc, char **argv);
+int lat_main(int argc, char **argv);
 
 /*
  * cmd_hist.c: the live latency of a topic's subscribers and of a group's members
@@ -62,6 +63,11 @@ void cli_lat_group_json(shmq_bus *bus, const char *topic, const char *group, jso
  * interval's histogram, into @ret (shmq_hist_free()). Return: 0 or -ENOMEM.
  */
 int cli_lat_interval(const shmq_hist *cur, const shmq_hist *prev, shmq_hist **ret);
+/*
+ * hist_svg.c: @h's percentile distribution (latency against percentile in nines) as a
+ * standalone SVG file at @path, titled @title (no markup). Return: 0 or -errno.
+ */
+int cli_hist_svg(const shmq_hist *h, const char *path, const char *title);
 /* @ns as a short duration ("850ns", "12.3us", "4.56ms", "1.23s"); returns @buf. */
 const char *cli_fmt_ns(int64_t ns, char *buf, size_t len);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -274,12 +275,15 @@ static void dlq_usage(FILE *f)
 		"usage: %s dlq [-h] [-n NS] [-o table|json] ls\n"
 		"       %s dlq [-h] [-n NS] [-o table|json] peek [-c N] DLQ\n"
 		"       %s dlq [-h] [-n NS] redrive [-t TOPIC] [-m N] [-r RATE] DLQ\n"
+		"       %s dlq [-h] [-n NS] purge [-y] DLQ\n"
 		"ls: the dead-letter topics (named *.dlq, or a group's), with the records they\n"
 		"hold that were not redriven. peek: the first N (default 10) of those, with where\n"
-		"each came from, read without consuming them. redrive: as shmq redrive.\n"
+		"each came from, read without consuming them. redrive: as shmq redrive. purge:\n"
+		"drop every dead letter there is now, after asking on the terminal.\n"
 		"options:\n"
-		"  -c, --count N       peek at N records\n" CLI_COMMON_HELP,
-		PROG, PROG, PROG);
+		"  -c, --count N       peek at N records\n"
+		"  -y, --yes           purge without asking\n" CLI_COMMON_HELP,
+		PROG, PROG, PROG, PROG);
 }
 
 static bool dlq_named(const char *name)
@@ -459,19 +463,98 @@ static int dlq_peek(shmq_bus *bus, const char *dlq, uint64_t count, bool json)
 	return 0;
 }
 
+/* Ask on the terminal whether to go on; no terminal and no --yes is a usage error (2). */
+static int purge_confirm(const char *dlq, uint64_t n)
+{
+	char line[16];
+
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "%s dlq purge: standard input is not a terminal: give --yes\n",
+			PROG);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "purge %llu dead letters from %s? [y/N] ", (unsigned long long)n, dlq);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y')) {
+		fprintf(stderr, "%s dlq purge: nothing purged\n", PROG);
+		return EXIT_ERROR;
+	}
+	return -1;
+}
+
+/*
+ * Ack everything below @end through a member of the group "redrive", whose floor is where
+ * dlq ls and dlq peek start: the records stay in the log until it wraps, but count as gone.
+ */
+static int purge_run(shmq_bus *bus, const char *dlq, uint64_t end, uint64_t *ret_n)
+{
+	struct shmq_group_msg m;
+	shmq_group *g;
+	uint64_t n = 0;
+	int r;
+
+	r = shmq_group_open(bus, dlq, "redrive", SHMQ_OPEN_CREATE | SHMQ_SUB_EARLIEST, NULL, &g);
+	if (r < 0)
+		return r;
+	for (;;) {
+		r = shmq_group_recv(g, NULL, 0, &m); /* -EMSGSIZE: leased all the same */
+		if (r < 0 && r != -EMSGSIZE)
+			break;
+		if (m.seq >= end) {
+			shmq_group_release(g, m.lease);
+			break;
+		}
+		r = shmq_group_ack(g, m.lease);
+		if (r < 0)
+			break;
+		n++;
+	}
+	shmq_group_close(g);
+	*ret_n = n;
+	return r == -EAGAIN || r >= 0 ? 0 : r;
+}
+
+static int dlq_purge(shmq_bus *bus, const char *dlq, bool yes)
+{
+	struct shmq_topic_stats ts;
+	uint64_t first, n;
+	char what[512];
+	int r;
+
+	snprintf(what, sizeof(what), "purge '%s' in namespace '%s'", dlq, shmq_bus_namespace(bus));
+	r = shmq_topic_stat(bus, dlq, &ts, NULL, 0);
+	if (r < 0)
+		return cli_fail(what, r);
+	first = dlq_first(bus, dlq);
+	first = first > ts.oldest ? first : ts.oldest;
+	if (ts.tail <= first) {
+		printf("purged 0\n");
+		return 0;
+	}
+	if (!yes && (r = purge_confirm(dlq, ts.tail - first)) >= 0)
+		return r;
+	r = purge_run(bus, dlq, ts.tail, &n);
+	if (r < 0)
+		return cli_fail(what, r);
+	printf("purged %llu\n", (unsigned long long)n);
+	return 0;
+}
+
 int dlq_main(int argc, char **argv)
 {
 	static const struct option opts[] = { CLI_COMMON_OPTIONS,
 					      { "count", required_argument, NULL, 'c' },
+					      { "yes", no_argument, NULL, 'y' },
 					      { NULL, 0, NULL, 0 } };
 	struct cli c = { .cmd = "dlq", .show = dlq_usage, .rc = -1 };
 	uint64_t count = 10;
+	bool yes = false;
 	const char *sub;
 	shmq_bus *bus;
 	int ch, r;
 
 	if (cli_getopt(&c, argc, argv, "+", opts) != -1 || c.rc >= 0 ||
-	    cli_operands(&c, argc, argv, 1, argc, "ls, peek or redrive") >= 0)
+	    cli_operands(&c, argc, argv, 1, argc, "ls, peek, redrive or purge") >= 0)
 		return c.rc;
 	sub = argv[optind];
 	if (strcmp(sub, "redrive") == 0) {
@@ -481,20 +564,28 @@ int dlq_main(int argc, char **argv)
 		optind = 0; /* start over on the subcommand's own arguments */
 		return redrive(&c, argc - first, argv + first);
 	}
-	if (strcmp(sub, "ls") && strcmp(sub, "peek"))
+	if (strcmp(sub, "ls") && strcmp(sub, "peek") && strcmp(sub, "purge"))
 		return cli_usage_error(&c, "unknown subcommand", sub);
 	argc -= optind;
 	argv += optind;
 	optind = 0;
-	while ((ch = cli_getopt(&c, argc, argv, "c:", opts)) != -1)
-		if (cli_number(&c, "--count", optarg, &count) < 0)
+	while ((ch = cli_getopt(&c, argc, argv, "c:y", opts)) != -1) {
+		if (ch == 'y')
+			yes = true;
+		else if (cli_number(&c, "--count", optarg, &count) < 0)
 			break;
+	}
 	if (c.rc >= 0 || cli_operands(&c, argc, argv, sub[0] == 'p', sub[0] == 'p', "DLQ") >= 0)
 		return c.rc;
 	bus = cli_open_bus(c.ns);
 	if (!bus)
 		return EXIT_ERROR;
-	r = sub[0] == 'p' ? dlq_peek(bus, argv[optind], count, c.json) : dlq_ls(bus, c.json);
+	if (strcmp(sub, "purge") == 0)
+		r = dlq_purge(bus, argv[optind], yes);
+	else if (sub[0] == 'p')
+		r = dlq_peek(bus, argv[optind], count, c.json);
+	else
+		r = dlq_ls(bus, c.json);
 	shmq_bus_close(bus);
 	return r;
 }

@@ -123,7 +123,9 @@ static void hist_usage(FILE *f)
 		"  -g, --group G       the members of group G\n"
 		"  -p, --processing    the members' processing time (receive to ack) instead\n"
 		"  -i, --interval D    report every D (default for an .hlog: 1s)\n"
-		"  -c, --count N       stop after N intervals (default: never)\n" CLI_COMMON_HELP,
+		"  -c, --count N       stop after N intervals (default: never)\n"
+		"      --svg FILE      also plot the distribution (latency by percentile) as "
+		"SVG\n" CLI_COMMON_HELP,
 		PROG);
 }
 
@@ -132,7 +134,7 @@ struct hist_opts {
 	unsigned which;
 	uint64_t interval_ns, count;
 	bool json;
-	const char *hlog;
+	const char *hlog, *svg;
 };
 
 /* What @cur holds that @prev did not (@cur alone when the recorders started over). */
@@ -266,6 +268,8 @@ static int print_once(shmq_bus *bus, const struct hist_opts *o)
 	} else {
 		r = shmq_hist_print_percentiles(h, stdout, 5, 1000.0, 0);
 	}
+	if (r >= 0 && o->svg)
+		r = cli_hist_svg(h, o->svg, o->topic);
 	shmq_hist_free(h);
 	return r;
 }
@@ -295,6 +299,7 @@ int hist_main(int argc, char **argv)
 					      { "processing", no_argument, NULL, 'p' },
 					      { "interval", required_argument, NULL, 'i' },
 					      { "count", required_argument, NULL, 'c' },
+					      { "svg", required_argument, NULL, 'S' },
 					      { NULL, 0, NULL, 0 } };
 	struct cli c = { .cmd = "hist", .show = hist_usage, .rc = -1, .hlog_ok = true };
 	struct hist_opts o = { 0 };
@@ -307,6 +312,8 @@ int hist_main(int argc, char **argv)
 			o.group = optarg;
 		else if (ch == 'p')
 			o.which = SHMQ_LATENCY_PROCESSING;
+		else if (ch == 'S')
+			o.svg = optarg;
 		else if (ch == 'i')
 			r = cli_duration(&c, "--interval", optarg, &o.interval_ns);
 		else
@@ -319,6 +326,9 @@ int hist_main(int argc, char **argv)
 	o.topic = argv[optind];
 	o.json = c.json;
 	o.hlog = c.hlog;
+	if (o.svg && (o.interval_ns || o.hlog))
+		return cli_usage_error(
+			&c, "--svg: the distribution since the start, without -i or .hlog", NULL);
 	if (o.hlog && !o.interval_ns)
 		o.interval_ns = 1000000000u;
 	bus = cli_open_bus(c.ns);
