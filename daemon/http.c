@@ -57,7 +57,7 @@ static enum MHD_Result serve_metrics(struct daemon *d, struct MHD_Connection *co
 		.refused = d->refused,
 		.deaths = d->deaths,
 		.freed = d->freed,
-		.uptime_seconds = (double)(mono_ns() - d->started_ns) / 1e9,
+		.uptime_seconds = (double)(shmq_now_ns() - d->started_ns) / 1e9,
 	};
 	char *buf = NULL;
 	size_t len = 0;

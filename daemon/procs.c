@@ -85,18 +85,18 @@ static void on_exit_of(struct loop *l, struct watch *w, uint32_t events)
 {
 	struct proc *p = (struct proc *)w;
 	struct daemon *d = daemon_of;
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = shmq_now_ns();
 	uint32_t n;
 
 	(void)events;
 	unlink_proc(d, p);
 	loop_del(l, w);
 	d->deaths++;
-	n = p->unknown ? procs_reap_all(d) : reap_objects_of(d, p);
+	n = p->unknown ? procs_sweep(d, false) : reap_objects_of(d, p);
 	d->state_dirty = true;
 	if (d->verbose || n)
 		logmsg("pid %d exited: %u entries freed in %llu us", (int)p->pid, n,
-		       (unsigned long long)((mono_ns() - t0) / 1000));
+		       (unsigned long long)((shmq_now_ns() - t0) / 1000));
 }
 
 static uint32_t reap_one(struct daemon *d, const struct shmq_object_info *o);
@@ -182,10 +182,10 @@ void procs_close(struct daemon *d)
 static uint32_t reap_one(struct daemon *d, const struct shmq_object_info *o)
 {
 	uint32_t subs = 0, prods = 0, members = 0;
-	unsigned roles = 0;
-	int r;
 	char topic[SHMQ_NAME_MAX + 1];
-	const char *at;
+	unsigned roles = 0;
+	const char *group;
+	int r;
 
 	switch (o->kind) {
 	case SHMQ_KIND_TOPIC:
@@ -193,12 +193,8 @@ static uint32_t reap_one(struct daemon *d, const struct shmq_object_info *o)
 			return 0;
 		return subs + prods;
 	case SHMQ_KIND_GROUP:
-		at = strchr(o->name, '@');
-		if (!at || (size_t)(at - o->name) > SHMQ_NAME_MAX)
-			return 0;
-		memcpy(topic, o->name, (size_t)(at - o->name));
-		topic[at - o->name] = '\0';
-		if (shmq_group_reap(d->bus, topic, at + 1, &members) < 0)
+		group = group_split(o->name, topic);
+		if (!group || shmq_group_reap(d->bus, topic, group, &members) < 0)
 			return 0;
 		return members;
 	case SHMQ_KIND_CHANNEL: /* the count freed; @roles says which (a mask) */
@@ -208,14 +204,24 @@ static uint32_t reap_one(struct daemon *d, const struct shmq_object_info *o)
 	return 0;
 }
 
-/* The namespace's objects, listed (NULL on failure); *@ret_n of them. */
-static struct shmq_object_info *list_objects(struct daemon *d, size_t *ret_n)
+const char *group_split(const char *name, char topic[SHMQ_NAME_MAX + 1])
+{
+	const char *at = strchr(name, '@');
+
+	if (!at || (size_t)(at - name) > SHMQ_NAME_MAX)
+		return NULL;
+	memcpy(topic, name, (size_t)(at - name));
+	topic[at - name] = '\0';
+	return at + 1;
+}
+
+struct shmq_object_info *objects_list(struct daemon *d, size_t *ret_n)
 {
 	struct shmq_object_info *objs = NULL;
 	int n = shmq_bus_list(d->bus, NULL, 0), m;
 
 	*ret_n = 0;
-	for (;;) {
+	for (;;) { /* objects may come between the count and the listing: list again */
 		if (n <= 0)
 			return NULL;
 		objs = calloc((size_t)n + 8, sizeof(*objs));
@@ -229,21 +235,6 @@ static struct shmq_object_info *list_objects(struct daemon *d, size_t *ret_n)
 	}
 	*ret_n = (size_t)m;
 	return objs;
-}
-
-uint32_t procs_reap_all(struct daemon *d)
-{
-	struct shmq_object_info *objs;
-	uint32_t n = 0;
-	size_t i, cnt;
-
-	objs = list_objects(d, &cnt);
-	for (i = 0; i < cnt; i++)
-		if (objs[i].error == 0)
-			n += reap_one(d, &objs[i]);
-	free(objs);
-	d->freed += n;
-	return n;
 }
 
 /* Watch every live owner of a table of @n owner entries @stride bytes apart. */
@@ -267,24 +258,35 @@ static void adopt_table(struct daemon *d, const void *table, size_t stride, uint
 	}
 }
 
-void procs_adopt(struct daemon *d)
+/* Watch the live owners of a topic's producer and subscriber tables. */
+static void adopt_topic(struct daemon *d, const char *name)
+{
+	struct shmqi_tmap t = { 0 };
+
+	if (shmqi_topic_map(d->bus, name, SHMQI_MAP_RDONLY, NULL, &t) < 0)
+		return;
+	adopt_table(d, t.subs, sizeof(*t.subs), t.max_subs);
+	adopt_table(d, t.prods, sizeof(*t.prods), t.max_prods);
+	shmqi_seg_close(&t.seg);
+}
+
+uint32_t procs_sweep(struct daemon *d, bool adopt)
 {
 	struct shmq_object_info *objs;
-	struct shmqi_tmap t;
+	uint32_t n = 0;
 	size_t i, cnt;
 
-	objs = list_objects(d, &cnt);
+	objs = objects_list(d, &cnt);
 	for (i = 0; i < cnt; i++) {
-		if (objs[i].kind != SHMQ_KIND_TOPIC || objs[i].error)
+		if (objs[i].error) /* one being made, or not ours: never waited for */
 			continue;
-		memset(&t, 0, sizeof(t));
-		if (shmqi_topic_map(d->bus, objs[i].name, SHMQI_MAP_RDONLY, NULL, &t) < 0)
-			continue;
-		adopt_table(d, t.subs, sizeof(*t.subs), t.max_subs);
-		adopt_table(d, t.prods, sizeof(*t.prods), t.max_prods);
-		shmqi_seg_close(&t.seg);
+		if (adopt && objs[i].kind == SHMQ_KIND_TOPIC)
+			adopt_topic(d, objs[i].name);
+		n += reap_one(d, &objs[i]);
 	}
 	free(objs);
+	d->freed += n;
+	return n;
 }
 
 /* ---- the state file ---- */

@@ -119,21 +119,12 @@ static int seg_stat(struct daemon *d, const char *name, struct stat *st)
 /* A group's name "TOPIC@GROUP", and a channel's or topic's, checked as the library does. */
 static int check_name(uint32_t kind, const char *name, char *msg, size_t len)
 {
-	const char *at = strchr(name, '@');
 	char topic[SHMQ_NAME_MAX + 1];
+	const char *group = group_split(name, topic);
 
-	if (kind == SHMQ_KIND_GROUP) {
-		if (!at || (size_t)(at - name) > SHMQ_NAME_MAX || !shmqi_valid_name(at + 1))
-			goto bad;
-		memcpy(topic, name, (size_t)(at - name));
-		topic[at - name] = '\0';
-		if (shmqi_valid_name(topic))
-			return 0;
-		goto bad;
-	}
-	if (!at && shmqi_valid_name(name))
+	if (kind == SHMQ_KIND_GROUP ? group && shmqi_valid_name(group) && shmqi_valid_name(topic)
+				    : !group && shmqi_valid_name(name))
 		return 0;
-bad:
 	snprintf(msg, len, "bad %s name '%.64s'", kind == SHMQ_KIND_GROUP ? "group" : "object",
 		 name);
 	return -EINVAL;
@@ -194,12 +185,10 @@ static json_t *do_lookup(struct daemon *d, struct req *q)
 	struct shmq_object_info *objs;
 	struct stat st;
 	json_t *body = NULL, *one;
-	int n = shmq_bus_list(d->bus, NULL, 0), i;
+	size_t n, i;
 
-	objs = n > 0 ? calloc((size_t)n, sizeof(*objs)) : NULL;
-	if (objs)
-		n = shmq_bus_list(d->bus, objs, (size_t)n);
-	for (i = 0; objs && i < n; i++) {
+	objs = objects_list(d, &n);
+	for (i = 0; i < n; i++) {
 		if (q->op == OP_LOOKUP && strcmp(objs[i].name, q->name))
 			continue;
 		if (!body)
@@ -234,7 +223,7 @@ static json_t *find_named(struct daemon *d, const struct req *q, struct stat *st
 static json_t *do_delete(struct daemon *d, struct client *c, struct req *q)
 {
 	char msg[ERR_MAX + 128], topic[SHMQ_NAME_MAX + 1];
-	const char *at = strchr(q->name, '@');
+	const char *group = group_split(q->name, topic);
 	json_t *err;
 	struct stat st;
 	int r;
@@ -246,10 +235,8 @@ static json_t *do_delete(struct daemon *d, struct client *c, struct req *q)
 			 q->name, (unsigned)st.st_uid);
 		return reply_err(q->id, -EPERM, msg);
 	}
-	if (q->kind == SHMQ_KIND_GROUP) {
-		memcpy(topic, q->name, (size_t)(at - q->name));
-		topic[at - q->name] = '\0';
-		r = shmq_group_delete(d->bus, topic, at + 1, q->create ? SHMQ_GROUP_FORCE : 0);
+	if (q->kind == SHMQ_KIND_GROUP) { /* find_named() checked it has a group part */
+		r = shmq_group_delete(d->bus, topic, group, q->create ? SHMQ_GROUP_FORCE : 0);
 	} else {
 		r = shmq_unlink(d->bus, q->name);
 	}
@@ -288,7 +275,7 @@ static json_t *do_watch(struct daemon *d, struct client *c, struct req *q)
 {
 	struct shmq_object_info *objs;
 	json_t *names;
-	int n, i;
+	size_t n, i;
 
 	if (shmq_pattern_check(q->pattern) < 0)
 		return reply_err(q->id, -EINVAL, shmq_last_detail());
@@ -299,11 +286,8 @@ static json_t *do_watch(struct daemon *d, struct client *c, struct req *q)
 		return reply_err(q->id, -ENOMEM, NULL);
 	c->npatterns++;
 	names = json_array();
-	n = shmq_bus_list(d->bus, NULL, 0);
-	objs = n > 0 ? calloc((size_t)n, sizeof(*objs)) : NULL;
-	if (objs)
-		n = shmq_bus_list(d->bus, objs, (size_t)n);
-	for (i = 0; objs && i < n; i++)
+	objs = objects_list(d, &n);
+	for (i = 0; i < n; i++)
 		if (objs[i].kind == SHMQ_KIND_TOPIC &&
 		    shmq_pattern_match(q->pattern, objs[i].name) == 1)
 			json_array_append_new(names, json_string(objs[i].name));
@@ -319,7 +303,7 @@ static json_t *do_status(struct daemon *d, struct req *q)
 					 "procs", d->nprocs, "requests", (json_int_t)d->requests,
 					 "refused", (json_int_t)d->refused, "deaths",
 					 (json_int_t)d->deaths, "freed", (json_int_t)d->freed,
-					 "uptime_ns", (json_int_t)(mono_ns() - d->started_ns)));
+					 "uptime_ns", (json_int_t)(shmq_now_ns() - d->started_ns)));
 }
 
 static json_t *do_clients(struct daemon *d, struct req *q)

@@ -44,14 +44,6 @@ void logmsg(const char *fmt, ...)
 	va_end(ap);
 }
 
-uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -377,8 +369,7 @@ static void on_timer(struct loop *l, struct watch *w, uint32_t events)
 	(void)events;
 	if (read(w->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
 		return;
-	procs_adopt(d);
-	procs_reap_all(d);
+	procs_sweep(d, true);
 	http_tick(d);
 	if (d->state_dirty)
 		state_save(d);
@@ -503,8 +494,7 @@ static int serve(struct daemon *d, const struct opts *o, int ready_fd)
 	if (r < 0)
 		logmsg("state file %s unreadable (%s): starting afresh", d->state_path,
 		       strerror(-r));
-	procs_adopt(d);
-	r = (int)procs_reap_all(d);
+	r = (int)procs_sweep(d, true);
 	if (r)
 		logmsg("%d entries of processes that died meanwhile freed", r);
 	r = server_listen(d);
@@ -576,7 +566,7 @@ int main(int argc, char **argv)
 		logmsg("event loop: %s", strerror(-r));
 		return 1;
 	}
-	d.started_ns = mono_ns();
+	d.started_ns = shmq_now_ns();
 	r = serve(&d, &o, ready_fd);
 	http_stop(&d);
 	state_save(&d);

@@ -80,7 +80,6 @@ struct daemon {
 
 /* shmqd.c */
 void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-uint64_t mono_ns(void);
 
 /* server.c: the listening socket and the requests */
 int server_listen(struct daemon *d);
@@ -102,12 +101,18 @@ void http_stop(struct daemon *d);
 /* procs.c: liveness and cleanup */
 /* Watch process @pid (with its pidfd @pidfd, or -1 to open one). 0 or -errno. */
 int procs_watch(struct daemon *d, pid_t pid, int pidfd);
-/* Free what dead processes left in every object of the namespace; the number freed. */
-uint32_t procs_reap_all(struct daemon *d);
+/*
+ * Free what dead processes left in every object of the namespace, and with @adopt first
+ * watch the owners found in each topic's tables (after a restart, and at each sweep):
+ * one listing of the namespace for both. Return: the number of entries freed.
+ */
+uint32_t procs_sweep(struct daemon *d, bool adopt);
 /* Process @pid opened object @name of @kind through the daemon. */
 void procs_opened(struct daemon *d, pid_t pid, uint32_t kind, const char *name);
-/* Watch the owners found in the namespace's topics (after a restart, and each sweep). */
-void procs_adopt(struct daemon *d);
+/* The namespace's objects (NULL when none or no memory), *@ret_n of them; free() them. */
+struct shmq_object_info *objects_list(struct daemon *d, size_t *ret_n);
+/* "TOPIC@GROUP": the group's name, with the topic's in @topic; NULL if it is not one. */
+const char *group_split(const char *name, char topic[SHMQ_NAME_MAX + 1]);
 void procs_close(struct daemon *d);
 /* The state file: written atomically (a temporary file renamed), read at start. */
 int state_save(struct daemon *d);
