@@ -357,9 +357,7 @@ static int join(shmq_group *g)
 	 * member waits for one, and only a later close is its -EPIPE. Read before our entry is
 	 * taken; seq_cst, in one order with the CASes of shmqi_wait_close() (wake.c).
 	 */
-	g->ignore_closed = atomic_load_explicit(&g->t.ctl->wait.closed, memory_order_seq_cst);
-	if (!(g->ignore_closed & 1))
-		g->ignore_closed = 0;
+	g->ignore_closed = shmqi_wait_close_seen(&g->t.ctl->wait);
 	r = shmqi_owner_take(g->members, sizeof(*g->members), g->max_members, g->pid, start,
 			     &g->head, &g->idx);
 	if (r < 0) {

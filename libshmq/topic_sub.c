@@ -75,9 +75,7 @@ static int join_subscribers(shmq_sub *sub, unsigned flags, uint64_t from)
 	 * opens and closes from here on makes a later close. seq_cst: in one order with the
 	 * seq_cst CASes of shmqi_wait_close() (wake.c) and with our S1 store below.
 	 */
-	sub->ignore_closed = atomic_load_explicit(&t->ctl->wait.closed, memory_order_seq_cst);
-	if (!(sub->ignore_closed & 1))
-		sub->ignore_closed = 0;
+	sub->ignore_closed = shmqi_wait_close_seen(&t->ctl->wait);
 	s = sub->me = &t->subs[i];
 	atomic_store_explicit(&s->heartbeat_ns, shmqi_now_ns(), memory_order_relaxed);
 	/* A3: pairs with R3 in claim_seqs(): the claimants of the records from here on are
@@ -131,9 +129,7 @@ static int join_readonly(shmq_sub *sub, unsigned flags, uint64_t from)
 		return -EINVAL;
 	}
 	sub->ro = true;
-	sub->ignore_closed = atomic_load_explicit(&t->ctl->wait.closed, memory_order_seq_cst);
-	if (!(sub->ignore_closed & 1))
-		sub->ignore_closed = 0;
+	sub->ignore_closed = shmqi_wait_close_seen(&t->ctl->wait);
 	/* A3: pairs with R3 in claim_seqs(), as a joiner's */
 	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
 	sub->cursor = start_seq(sub, flags, from, tail);
@@ -598,14 +594,11 @@ static int ro_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t deadline)
 {
 	uint64_t spin_end = shmqi_deadline(spin_ns), now, ns;
 	struct timespec ts;
-	uint32_t c;
 
 	for (;;) {
 		if (sub_ready(sub, true))
 			return 0;
-		/* seq_cst, as every access of the closed word (wake.c) */
-		c = atomic_load_explicit(&sub->t.ctl->wait.closed, memory_order_seq_cst);
-		if ((c & 1) && c != sub->ignore_closed)
+		if (shmqi_wait_closed_for(&sub->t.ctl->wait, sub->ignore_closed))
 			return -EPIPE;
 		now = shmqi_now_ns();
 		if (now >= deadline)

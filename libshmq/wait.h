@@ -59,6 +59,16 @@ uint32_t shmqi_wait_close_dead(struct shmqi_wait *w);
 void shmqi_wait_reopen(struct shmqi_wait *w, uint32_t closed);
 
 /*
+ * The close a reader finds as it joins (the word while it says closed, else 0): kept as its
+ * ignore_closed, so that only a later close is its -EPIPE. Read it before the reader's entry
+ * counts (seq_cst, in one order with the CASes of shmqi_wait_close()).
+ */
+uint32_t shmqi_wait_close_seen(const struct shmqi_wait *w);
+
+/* Closed, other than by the close @ignore names (a reader's view at its join; 0: none)? */
+bool shmqi_wait_closed_for(const struct shmqi_wait *w, uint32_t ignore);
+
+/*
  * What a parker looks for: true when the reader has something to do. @thorough: the call
  * comes from the park loop (rare), so slower checks are welcome; false while spinning.
  */

@@ -303,8 +303,14 @@ void shmqi_wait_reopen(struct shmqi_wait *w, uint32_t closed)
 							memory_order_seq_cst, memory_order_relaxed);
 }
 
-/* Closed, other than by the close @ignore names (a waiter's view at its join; 0: none)? */
-static inline bool closed_for(const struct shmqi_wait *w, uint32_t ignore)
+uint32_t shmqi_wait_close_seen(const struct shmqi_wait *w)
+{
+	uint32_t c = atomic_load_explicit(&w->closed, memory_order_seq_cst);
+
+	return c & 1 ? c : 0;
+}
+
+bool shmqi_wait_closed_for(const struct shmqi_wait *w, uint32_t ignore)
 {
 	uint32_t c = atomic_load_explicit(&w->closed, memory_order_seq_cst);
 
@@ -354,7 +360,7 @@ static int park_once(struct shmqi_wait *w, shmqi_ready_fn ready, void *arg, uint
 	atomic_fetch_add_explicit(&w->waiters, 1, memory_order_seq_cst);
 	atomic_thread_fence(memory_order_seq_cst);
 	s = atomic_load_explicit(&w->seq, memory_order_seq_cst);
-	if (!ready(arg, false) && !closed_for(w, ignore))
+	if (!ready(arg, false) && !shmqi_wait_closed_for(w, ignore))
 		r = shmqi_park(&w->seq, s, sleep_ns);
 	atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
 	return r == -ETIMEDOUT || r == -EAGAIN || r == -EINTR ? 0 : r;
@@ -378,7 +384,7 @@ static int wait_loop(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *e
 	for (;;) {
 		if (ready(arg, true))
 			return 0;
-		if (closed_for(w, ignore))
+		if (shmqi_wait_closed_for(w, ignore))
 			return -EPIPE;
 		sleep_ns = sleep_time(deadline_ns, slice_ns);
 		if (!sleep_ns)
@@ -463,7 +469,7 @@ static int scan_ready(struct shmqi_waitable *ws, size_t n, int *out, bool thorou
 
 	for (i = 0; i < n; i++) {
 		out[i] = ws[i].ready(ws[i].arg, thorough) ? 1 : 0;
-		if (!out[i] && closed_for(ws[i].w, ws[i].ignore_closed))
+		if (!out[i] && shmqi_wait_closed_for(ws[i].w, ws[i].ignore_closed))
 			out[i] = -EPIPE;
 		count += out[i] != 0;
 	}
@@ -576,7 +582,7 @@ int shmqi_arm(struct shmqi_waitable *wt, struct io_uring_sqe *sqe, uint64_t user
 	atomic_fetch_add_explicit(&wt->w->waiters, 1, memory_order_seq_cst); /* P1 */
 	atomic_thread_fence(memory_order_seq_cst); /* as in park_once() */
 	s = atomic_load_explicit(&wt->w->seq, memory_order_seq_cst);
-	if (wt->ready(wt->arg, true) || closed_for(wt->w, wt->ignore_closed)) {
+	if (wt->ready(wt->arg, true) || shmqi_wait_closed_for(wt->w, wt->ignore_closed)) {
 		memset(sqe, 0, sizeof(*sqe));
 		io_uring_prep_rw(OP_NOP, sqe, -1, NULL, 0, 0);
 	} else {
