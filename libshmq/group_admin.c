@@ -465,6 +465,14 @@ static void remove_group(shmq_group *g)
 	}
 }
 
+/* The group has no live member left: note when, and an ephemeral group goes. */
+static void last_member_gone(shmq_group *g)
+{
+	atomic_store_explicit(&g->ctl->last_member_ns, shmqi_now_ns(), memory_order_relaxed);
+	if (g->flags & SHMQ_GROUP_EPHEMERAL)
+		remove_group(g);
+}
+
 void shmq_group_close(shmq_group *g)
 {
 	struct shmqi_waitable w;
@@ -482,12 +490,8 @@ void shmq_group_close(shmq_group *g)
 		shmqi_group_publish(g); /* the gate may lag the floor: not past our leaving */
 		shmqi_group_fold(g, g->me);
 		shmqi_owner_free(&g->me->owner, g->head, g->pid, NULL, NULL, NULL);
-		if (live_members(g) == 0) {
-			atomic_store_explicit(&g->ctl->last_member_ns, shmqi_now_ns(),
-					      memory_order_relaxed);
-			if (g->flags & SHMQ_GROUP_EPHEMERAL)
-				remove_group(g);
-		}
+		if (live_members(g) == 0)
+			last_member_gone(g);
 	}
 	shmqi_lat_stop(&g->lat, mine);
 	free(g->recv_ns);
@@ -772,11 +776,8 @@ int shmq_group_reap(shmq_bus *bus, const char *topic, const char *group, uint32_
 	g.pid = (int32_t)getpid();
 	n = shmqi_group_reap(&g);
 	/* An ephemeral group whose last members died goes, as if the last had closed. */
-	if (n && live_members(&g) == 0) {
-		atomic_store_explicit(&g.ctl->last_member_ns, shmqi_now_ns(), memory_order_relaxed);
-		if (g.flags & SHMQ_GROUP_EPHEMERAL)
-			remove_group(&g);
-	}
+	if (n && live_members(&g) == 0)
+		last_member_gone(&g);
 	shmq_pub_close(g.dlq); /* opened if a lease ran out of deliveries */
 	unmap_group(&g);
 	if (ret_members)
