@@ -21,7 +21,6 @@
 /* Back-off after a failed connect in auto mode: 10 ms, doubling to 1 s. */
 #define BACKOFF_MIN_NS 10000000ull
 #define BACKOFF_MAX_NS 1000000000ull
-#define SHQMI_WATCH_TIMEOUT_MS SHMQI_REPLY_TIMEOUT_MS
 
 /*
  * The process's connection. One at a time (to the last namespace's socket asked); a child
@@ -221,9 +220,9 @@ static int ensure_conn(const char *path)
  * Wait up to the reply timeout for a record: its length, or -ETIMEDOUT (no answer: as good as
  * no daemon), -ECONNRESET (the daemon closed the connection: it died or restarted), -EMSGSIZE.
  */
-static ssize_t read_record(char *buf, size_t len)
+static ssize_t read_record(int fd, char *buf, size_t len)
 {
-	struct pollfd p = { .fd = conn.fd, .events = POLLIN };
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 	ssize_t n;
 	int r;
 
@@ -232,7 +231,7 @@ static ssize_t read_record(char *buf, size_t len)
 	while (r < 0 && errno == EINTR);
 	if (r <= 0)
 		return -ETIMEDOUT;
-	n = recv(conn.fd, buf, len, MSG_TRUNC);
+	n = recv(fd, buf, len, MSG_TRUNC);
 	if (n <= 0)
 		return -ECONNRESET;
 	if ((size_t)n >= len)
@@ -241,16 +240,16 @@ static ssize_t read_record(char *buf, size_t len)
 	return n;
 }
 
-/* One try on the connection (conn.mu held): the reply's length, or -errno as read_record(). */
-static ssize_t try_once(const char *text, size_t tlen, uint64_t id, char *buf, size_t len)
+/* One request on @fd and its reply: the reply's length, or -errno as read_record(). */
+static ssize_t try_once(int fd, const char *text, size_t tlen, uint64_t id, char *buf, size_t len)
 {
 	json_t *rep, *rid;
 	ssize_t n;
 
-	if (send(conn.fd, text, tlen, MSG_NOSIGNAL) != (ssize_t)tlen)
+	if (send(fd, text, tlen, MSG_NOSIGNAL) != (ssize_t)tlen)
 		return -ECONNRESET;
 	for (;;) {
-		n = read_record(buf, len);
+		n = read_record(fd, buf, len);
 		if (n < 0)
 			return n;
 		rep = json_loadb(buf, (size_t)n, 0, NULL);
@@ -281,7 +280,7 @@ static ssize_t exchange(const char *path, const char *text, uint64_t id, char *b
 		reused = conn.fd >= 0 && conn.pid == getpid() && !strcmp(conn.path, path);
 		if (ensure_conn(path) < 0)
 			return -ENOTCONN;
-		n = try_once(text, tlen, id, buf, len);
+		n = try_once(conn.fd, text, tlen, id, buf, len);
 		if (n >= 0)
 			return n;
 		drop_conn();
@@ -296,6 +295,16 @@ static int daemon_path(const shmq_bus *bus, char *path, size_t len)
 	int r = shmq_daemon_socket(bus->ns, path, len);
 
 	return r < 0 ? r : 0;
+}
+
+/* No daemon answers, and $SHMQ_DAEMON says one is required: -ECONNREFUSED, saying where. */
+static int refused(const shmq_bus *bus)
+{
+	char path[sizeof(conn.path)];
+
+	daemon_path(bus, path, sizeof(path));
+	shmqi_detail("$" SHMQ_DAEMON_ENV "=required and no shmqd answers on %s", path);
+	return -ECONNREFUSED;
 }
 
 /* Send @req with "v" and "id" set; the reply, parsed, in *@ret. Takes @req's reference. */
@@ -358,7 +367,6 @@ int shmqi_reg_open(const shmq_bus *bus, uint32_t kind, const char *name, unsigne
 		   struct shmq_topic_config *ret_cfg, bool *ret_has_cfg)
 {
 	enum shmqi_daemon_mode mode;
-	char path[sizeof(conn.path)];
 	json_t *rep;
 	int r;
 
@@ -371,13 +379,8 @@ int shmqi_reg_open(const shmq_bus *bus, uint32_t kind, const char *name, unsigne
 				     shmqi_kind_proto(kind), "name", name, "create",
 				     (flags & SHMQ_OPEN_CREATE) != 0),
 			   &rep);
-	if (r == -ENOTCONN) {
-		if (mode == SHMQI_DAEMON_AUTO)
-			return 0;
-		daemon_path(bus, path, sizeof(path));
-		shmqi_detail("$" SHMQ_DAEMON_ENV "=required and no shmqd answers on %s", path);
-		return -ECONNREFUSED;
-	}
+	if (r == -ENOTCONN)
+		return mode == SHMQI_DAEMON_AUTO ? 0 : refused(bus);
 	if (r < 0)
 		return r;
 	if (kind == SHMQI_KIND_TOPIC && json_object_get(rep, "config") &&
@@ -403,10 +406,9 @@ void shmqi_reg_created(const shmq_bus *bus, uint32_t kind, const char *name)
 
 int shmqi_reg_watch(const shmq_bus *bus, const char *pattern)
 {
-	char path[sizeof(conn.path)], buf[4096];
+	char path[sizeof(conn.path)], *buf, *text = NULL;
 	enum shmqi_daemon_mode mode;
-	json_t *req, *rep;
-	char *text;
+	json_t *req, *rep = NULL;
 	ssize_t n = -ENOMEM;
 	int r, fd;
 
@@ -416,28 +418,28 @@ int shmqi_reg_watch(const shmq_bus *bus, const char *pattern)
 	r = daemon_path(bus, path, sizeof(path));
 	if (r < 0)
 		return r;
-	fd = dial(path);
-	if (fd < 0)
-		goto none;
-	req = json_pack("{s:i,s:s,s:i,s:s}", "v", SHMQI_PROTO_VERSION, "op", "watch", "id", 1,
-			"pattern", pattern);
-	text = req ? json_dumps(req, JSON_COMPACT) : NULL;
-	json_decref(req);
-	if (text && send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text) &&
-	    poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, SHQMI_WATCH_TIMEOUT_MS) == 1)
-		n = recv(fd, buf, sizeof(buf) - 1, 0);
-	free(text);
-	rep = n > 0 ? json_loadb(buf, (size_t)n, 0, NULL) : NULL;
-	r = json_is_true(json_object_get(rep, "ok")) ? 0 : -ENOTCONN;
-	json_decref(rep);
-	if (r == 0 && fcntl(fd, F_SETFL, O_NONBLOCK) == 0)
-		return fd;
-	close(fd);
-none:
-	if (mode == SHMQI_DAEMON_AUTO)
-		return -ENOTCONN;
-	shmqi_detail("$" SHMQ_DAEMON_ENV "=required and no shmqd answers on %s", path);
-	return -ECONNREFUSED;
+	buf = malloc(SHMQI_PROTO_MAX + 1); /* the reply lists the matching topics */
+	fd = buf ? dial(path) : -ENOMEM;
+	if (fd >= 0) {
+		req = json_pack("{s:i,s:s,s:i,s:s}", "v", SHMQI_PROTO_VERSION, "op", "watch", "id",
+				1, "pattern", pattern);
+		text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+		json_decref(req);
+		n = text ? try_once(fd, text, strlen(text), 1, buf, SHMQI_PROTO_MAX + 1) : -ENOMEM;
+		free(text);
+		rep = n > 0 ? json_loadb(buf, (size_t)n, 0, NULL) : NULL;
+		r = json_is_true(json_object_get(rep, "ok")) ? 0 : -ENOTCONN;
+		json_decref(rep);
+		if (r == 0 && fcntl(fd, F_SETFL, O_NONBLOCK) == 0) {
+			free(buf);
+			return fd;
+		}
+		close(fd);
+	}
+	free(buf);
+	if (fd == -ENOMEM)
+		return -ENOMEM;
+	return mode == SHMQI_DAEMON_AUTO ? -ENOTCONN : refused(bus);
 }
 
 int shmqi_reg_event(int fd, char *name, size_t len)
