@@ -259,15 +259,19 @@ static void close_drained(shmq_psub *ps)
 }
 
 /* An event named @file in /dev/shm. */
-static int event_on(shmq_psub *ps, const char *file)
+/* A name an event told of: a new or changed topic of ours is read from its start. */
+static int told_of(shmq_psub *ps, const char *name)
 {
-	const char *name = file + ps->prefix_len;
-
-	if (strncmp(file, ps->prefix, ps->prefix_len) != 0)
-		return 0;
 	if (!shmqi_valid_name(name) || !shmqi_pattern_matches(&ps->pat, name))
 		return 0; /* groups ("TOPIC@GROUP") and others' files are no topic of ours */
 	return reconcile(ps, name, SHMQ_SUB_EARLIEST);
+}
+
+static int event_on(shmq_psub *ps, const char *file)
+{
+	if (strncmp(file, ps->prefix, ps->prefix_len) != 0)
+		return 0;
+	return told_of(ps, file + ps->prefix_len);
 }
 
 /* Every event queued, none waited for. Return: 0, -ENOMEM, or the error of read(). */
@@ -312,8 +316,7 @@ static int daemon_events(shmq_psub *ps)
 			ps->dfd = -1;
 			break;
 		}
-		if (shmqi_valid_name(name) && shmqi_pattern_matches(&ps->pat, name) &&
-		    reconcile(ps, name, SHMQ_SUB_EARLIEST) < 0)
+		if (told_of(ps, name) < 0)
 			return -ENOMEM;
 	}
 	return 0;
