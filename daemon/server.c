@@ -112,7 +112,7 @@ static int seg_stat(struct daemon *d, const char *name, struct stat *st)
 {
 	char path[512];
 
-	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.%s", d->ns, name);
+	shmqi_seg_file(d->bus, name, path, sizeof(path));
 	return lstat(path, st) < 0 ? -errno : 0;
 }
 

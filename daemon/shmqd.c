@@ -286,7 +286,7 @@ static int take_lock(struct daemon *d)
 	ssize_t n;
 	int fd;
 
-	snprintf(d->lock_path, sizeof(d->lock_path), "/dev/shm/shmq-daemon.%s.lock", d->ns);
+	snprintf(d->lock_path, sizeof(d->lock_path), SHMQI_SHM_DIR "/shmq-daemon.%s.lock", d->ns);
 	fd = open(d->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		logmsg("lock %s: %s", d->lock_path, strerror(errno));

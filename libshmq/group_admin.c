@@ -573,12 +573,12 @@ static int open_dlq(shmq_group *g)
 	 * gets the topic's mode and, when we may give it (a supervisor running as root that
 	 * reaps a dead member), its owner and group, not the creator's.
 	 */
-	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.%s", g->bus.ns, g->topic);
+	shmqi_seg_file(&g->bus, g->topic, path, sizeof(path));
 	have = stat(path, &st) == 0;
 	if (have)
 		c.mode = st.st_mode & 0777;
 	r = shmq_pub_open(&g->bus, g->dlq_name, SHMQ_OPEN_CREATE, &c, &g->dlq);
-	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.%s", g->bus.ns, g->dlq_name);
+	shmqi_seg_file(&g->bus, g->dlq_name, path, sizeof(path));
 	if (r == 0 && have && geteuid() == 0)
 		(void)!chown(path, st.st_uid, st.st_gid); /* else it stays ours, as before */
 	return r;

@@ -13,7 +13,6 @@
 
 #include "topic_internal.h"
 
-#define SHM_DIR "/dev/shm" /* where glibc's shm_open() puts "/shmq.NS.NAME" */
 #define HDR_READS 4 /* reads of a header that keeps changing, before it counts as unpublished */
 
 const char *shmq_kind_name(unsigned kind)
@@ -177,11 +176,11 @@ static int look(int dir, const char *file, struct shmq_object_info *o)
 
 int shmqi_object_look(const shmq_bus *bus, const char *name, struct shmq_object_info *o)
 {
-	char path[sizeof(SHM_DIR) + SHMQI_PATH_MAX];
+	char path[sizeof(SHMQI_SHM_DIR) + SHMQI_PATH_MAX];
 
 	memset(o, 0, sizeof(*o));
 	snprintf(o->name, sizeof(o->name), "%s", name);
-	snprintf(path, sizeof(path), SHM_DIR "/shmq.%s.%s", bus->ns, name);
+	shmqi_seg_file(bus, name, path, sizeof(path));
 	return look(AT_FDCWD, path, o);
 }
 
@@ -213,7 +212,7 @@ static int scan(const char *prefix, struct listing *l)
 	size_t plen = strlen(prefix);
 	struct shmq_object_info *o;
 	struct dirent *de;
-	DIR *d = opendir(SHM_DIR);
+	DIR *d = opendir(SHMQI_SHM_DIR);
 	int r = 0;
 
 	if (!d)

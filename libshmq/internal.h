@@ -36,6 +36,13 @@ bool shmqi_cfg_differs(const char *kind, const char *field, uint64_t has, uint64
 bool shmqi_valid_namespace(const char *ns, const char *what);
 bool shmqi_valid_name(const char *name);
 int shmqi_seg_path(const shmq_bus *bus, const char *name, char *buf, size_t buf_len);
+/* Where glibc's shm_open() puts "/shmq.NS.NAME". */
+#define SHMQI_SHM_DIR "/dev/shm"
+/*
+ * The file of object @name (any name: "TOPIC@GROUP", "TOPIC~lat" too) in SHMQI_SHM_DIR, for
+ * stat(), chown() and the like; unchecked, and cut to @buf_len.
+ */
+void shmqi_seg_file(const shmq_bus *bus, const char *name, char *buf, size_t buf_len);
 uint64_t shmqi_now_ns(void); /* CLOCK_MONOTONIC, from the TSC where it can (clock.c) */
 uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
 

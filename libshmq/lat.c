@@ -100,7 +100,7 @@ static unsigned object_mode(const shmq_bus *bus, const char *name)
 	char path[LAT_PATH_MAX];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.%s", bus->ns, name);
+	shmqi_seg_file(bus, name, path, sizeof(path));
 	return stat(path, &st) == 0 ? (st.st_mode & 0666) : 0600;
 }
 

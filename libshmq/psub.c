@@ -14,7 +14,6 @@
 #include "registry.h"
 #include "wait.h"
 
-#define SHM_DIR "/dev/shm" /* where glibc's shm_open() puts "/shmq.NS.NAME" */
 /* A file made or moved in (a new topic), removed or moved away, or its mode changed (a
  * creator's fchmod() after the open: a file we could not read may be readable now). */
 #define WATCH_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ATTRIB | IN_ONLYDIR)
@@ -66,10 +65,10 @@ struct shmq_psub {
 /* The inode of the namespace's file @name, without following a link; false if none. */
 static bool file_ino(const shmq_psub *ps, const char *name, uint64_t *ret_ino)
 {
-	char path[sizeof(SHM_DIR) + SHMQI_PATH_MAX];
+	char path[sizeof(SHMQI_SHM_DIR) + SHMQI_PATH_MAX];
 	struct stat st;
 
-	snprintf(path, sizeof(path), SHM_DIR "/%s%s", ps->prefix, name);
+	shmqi_seg_file(&ps->bus, name, path, sizeof(path));
 	if (lstat(path, &st) < 0)
 		return false;
 	*ret_ino = (uint64_t)st.st_ino;
@@ -411,7 +410,7 @@ static int start_watch(shmq_psub *ps)
 	ps->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ps->ifd < 0)
 		return -errno;
-	if (inotify_add_watch(ps->ifd, SHM_DIR, WATCH_MASK) < 0)
+	if (inotify_add_watch(ps->ifd, SHMQI_SHM_DIR, WATCH_MASK) < 0)
 		return -errno;
 	return 0;
 }

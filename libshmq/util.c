@@ -84,6 +84,11 @@ bool shmqi_valid_name(const char *name)
 	return true;
 }
 
+void shmqi_seg_file(const shmq_bus *bus, const char *name, char *buf, size_t buf_len)
+{
+	snprintf(buf, buf_len, SHMQI_SHM_DIR "/shmq.%s.%s", bus->ns, name);
+}
+
 int shmqi_seg_path(const shmq_bus *bus, const char *name, char *buf, size_t buf_len)
 {
 	int n;
