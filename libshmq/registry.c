@@ -56,7 +56,7 @@ int shmqi_daemon_mode(enum shmqi_daemon_mode *ret_mode)
 
 int shmq_daemon_socket(const char *ns, char *buf, size_t len)
 {
-	char dflt[64];
+	char sys[sizeof(conn.path) + SHMQ_NAMESPACE_MAX];
 	const char *env = getenv(SHMQ_SOCKET_ENV), *xdg = getenv("XDG_RUNTIME_DIR");
 	int n;
 
@@ -69,17 +69,15 @@ int shmq_daemon_socket(const char *ns, char *buf, size_t len)
 	}
 	if (!shmqi_valid_namespace(ns, "namespace"))
 		return -EINVAL;
-	snprintf(dflt, sizeof(dflt), "/run/shmq/%.32s.sock", ns);
+	snprintf(sys, sizeof(sys), "/run/shmq/%s.sock", ns);
 	if (env && env[0])
 		n = snprintf(buf, len, "%s", env);
-	else if (geteuid() == 0 || access(dflt, F_OK) == 0) /* root's, or a system daemon's */
-		n = snprintf(buf, len, "/run/shmq/%s.sock", ns);
+	else if (geteuid() == 0 || access(sys, F_OK) == 0) /* root's, or a system daemon's */
+		n = snprintf(buf, len, "%s", sys);
 	else if (xdg && xdg[0] == '/')
 		n = snprintf(buf, len, "%s/shmq/%s.sock", xdg, ns);
-	else {
-		snprintf(dflt, sizeof(dflt), "/tmp/shmq-%u", (unsigned)geteuid());
-		n = snprintf(buf, len, "%s/%s.sock", dflt, ns);
-	}
+	else
+		n = snprintf(buf, len, "/tmp/shmq-%u/%s.sock", (unsigned)geteuid(), ns);
 	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(conn.path))
 		return -ENAMETOOLONG;
 	return n;
