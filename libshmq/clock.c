@@ -81,7 +81,7 @@
 uint64_t shmqi_clock_span_ns = CLOCK_SPAN_NS;
 int32_t shmqi_clock_test_skew_ppm;
 
-static uint64_t clock_gettime_ns(void)
+uint64_t shmqi_mono_ns(void)
 {
 	struct timespec ts;
 
@@ -161,7 +161,7 @@ static uint64_t tsc_pair(uint64_t *tsc, bool *tight)
 
 	do {
 		a = tsc_ordered();
-		ns = clock_gettime_ns();
+		ns = shmqi_mono_ns();
 		b = tsc_ordered();
 	} while (b - a > PAIR_TICKS && ++i < PAIR_TRIES);
 	*tsc = a + (b - a) / 2;
@@ -455,7 +455,7 @@ static uint64_t clock_slow(struct shmqi_clock *pg, struct shmqi_clock_cache *c)
 		if (r < 0)
 			break;
 	}
-	return clock_gettime_ns(); /* a torn or contended page: this once, the syscall */
+	return shmqi_mono_ns(); /* a torn or contended page: this once, the syscall */
 }
 
 static inline uint64_t clock_read(struct shmqi_clock *pg, struct shmqi_clock_cache *c, uint64_t t)
@@ -534,7 +534,7 @@ uint64_t shmqi_clock_read(struct shmqi_clock *pg, struct shmqi_clock_cache *c, b
 	(void)pg;
 	(void)c;
 	(void)ordered;
-	return clock_gettime_ns();
+	return shmqi_mono_ns();
 }
 #endif
 
@@ -615,7 +615,7 @@ uint64_t shmqi_now_ns(void)
 	if (__builtin_expect(clock_mode_now() == SHMQI_CLOCK_TSC, 1))
 		return tsc_now(__rdtsc());
 #endif
-	return clock_gettime_ns();
+	return shmqi_mono_ns();
 }
 
 uint64_t shmq_now_ns(void)
@@ -624,5 +624,5 @@ uint64_t shmq_now_ns(void)
 	if (__builtin_expect(clock_mode_now() == SHMQI_CLOCK_TSC, 1))
 		return tsc_now(tsc_ordered());
 #endif
-	return clock_gettime_ns();
+	return shmqi_mono_ns();
 }

@@ -1069,7 +1069,7 @@ static bool owes(const shmq_group *g)
 static int producers_gone(shmq_group *g, uint64_t deadline)
 {
 	struct timespec ts = { 0, (long)JUDGE_NS };
-	uint64_t now = shmqi_now_ns();
+	uint64_t now = shmqi_mono_ns();
 
 	if (!owes(g))
 		return -EPIPE;

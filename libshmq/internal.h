@@ -44,6 +44,12 @@ int shmqi_seg_path(const shmq_bus *bus, const char *name, char *buf, size_t buf_
  */
 void shmqi_seg_file(const shmq_bus *bus, const char *name, char *buf, size_t buf_len);
 uint64_t shmqi_now_ns(void); /* CLOCK_MONOTONIC, from the TSC where it can (clock.c) */
+/*
+ * clock_gettime(CLOCK_MONOTONIC) itself: the clock of deadlines. shmqi_now_ns() may lead it
+ * by up to a piece's span, or hold still while a piece is renewed, and a timeout judged on
+ * it could end before the caller's own clock says it has passed.
+ */
+uint64_t shmqi_mono_ns(void);
 uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
 
 /*

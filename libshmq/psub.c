@@ -388,7 +388,7 @@ static int look(shmq_psub *ps)
 		r = daemon_events(ps);
 	if (r == 0 && ps->rescan)
 		r = rescan(ps, SHMQ_SUB_EARLIEST);
-	now = shmqi_now_ns();
+	now = shmqi_mono_ns();
 	if (now >= ps->retry_due_ns)
 		retry_due(ps, now);
 	close_drained(ps);
@@ -445,10 +445,10 @@ int shmq_psub_open(shmq_bus *bus, const char *pattern, unsigned flags,
 	if (r == 0)
 		r = rescan(ps, start ? start : SHMQ_SUB_LATEST);
 	if (r == 0)
-		retry_due(ps, shmqi_now_ns());
+		retry_due(ps, shmqi_mono_ns());
 	if (r < 0)
 		goto err;
-	ps->looked_ns = shmqi_now_ns();
+	ps->looked_ns = shmqi_mono_ns();
 	shmqi_detail_clear(); /* the attaches fill it; an open that worked leaves none */
 	*ret_psub = ps;
 	return 0;
@@ -516,7 +516,7 @@ int shmq_psub_recv(shmq_psub *psub, void *buf, size_t buf_len, struct shmq_sub_m
 	if (++psub->since_look >= LOOK_EVERY)
 		look(psub); /* a failure is seen again by the look of an idle receive */
 	r = recv_round(psub, buf, buf_len, ret_info, topic_buf);
-	if (r != -EAGAIN || shmqi_now_ns() - psub->looked_ns < IDLE_LOOK_NS)
+	if (r != -EAGAIN || shmqi_mono_ns() - psub->looked_ns < IDLE_LOOK_NS)
 		return r;
 	r = look(psub);
 	if (r < 0)
@@ -560,7 +560,7 @@ static int wait_events(shmq_psub *ps, uint64_t deadline)
 {
 	struct pollfd pfd[2] = { { .fd = ps->ifd, .events = POLLIN },
 				 { .fd = ps->dfd, .events = POLLIN } };
-	uint64_t now = shmqi_now_ns(), until = min_ns(deadline, ps->retry_due_ns);
+	uint64_t now = shmqi_mono_ns(), until = min_ns(deadline, ps->retry_due_ns);
 	struct timespec ts;
 	int r;
 
@@ -573,7 +573,7 @@ static int wait_events(shmq_psub *ps, uint64_t deadline)
 	r = ppoll(pfd, ps->dfd >= 0 ? 2 : 1, until == UINT64_MAX ? NULL : &ts, NULL);
 	if (r < 0 && errno != EINTR)
 		return -errno;
-	return r > 0 || shmqi_now_ns() < deadline ? -EAGAIN : -ETIMEDOUT;
+	return r > 0 || shmqi_mono_ns() < deadline ? -EAGAIN : -ETIMEDOUT;
 }
 
 /*
@@ -585,7 +585,7 @@ static int wait_round(shmq_psub *ps, uint64_t spin_ns, uint64_t deadline)
 	struct shmqi_waitable ws[SHMQ_WAIT_MANY_MAX];
 	struct ent *es[SHMQ_WAIT_MANY_MAX];
 	int out[SHMQ_WAIT_MANY_MAX];
-	uint64_t slice = 0, now = shmqi_now_ns(), end;
+	uint64_t slice = 0, now = shmqi_mono_ns(), end;
 	bool turns;
 	size_t n = fill(ps, ws, es, &slice, &turns), i;
 	int r;
@@ -628,7 +628,7 @@ int shmq_psub_wait(shmq_psub *psub, uint64_t spin_ns, uint64_t timeout_ns)
 		r = wait_round(psub, spin_ns, deadline);
 		if (r != -EAGAIN)
 			return r;
-		if (shmqi_now_ns() >= deadline)
+		if (shmqi_mono_ns() >= deadline)
 			return -ETIMEDOUT;
 		spin_ns = 0; /* the spin is the first round's only */
 	}
@@ -652,7 +652,7 @@ int shmq_psub_add_topic(shmq_psub *psub, const char *topic)
 	if (e) { /* known to discovery: on failure it stays known */
 		r = attach(psub, e);
 		if (r < 0)
-			failed(psub, e, r, shmqi_now_ns());
+			failed(psub, e, r, shmqi_mono_ns());
 		return r < 0 ? r : 1;
 	}
 	e = add(psub, topic, SHMQ_SUB_EARLIEST);

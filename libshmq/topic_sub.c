@@ -600,7 +600,7 @@ static int ro_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t deadline)
 			return 0;
 		if (shmqi_wait_closed_for(&sub->t.ctl->wait, sub->ignore_closed))
 			return -EPIPE;
-		now = shmqi_now_ns();
+		now = shmqi_mono_ns();
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		if (now < spin_end)

@@ -145,7 +145,10 @@ int shmqi_handle_prep_wait(shmqi_waitable_fn fill, void *handle, struct io_uring
 int shmqi_handle_wait_done(shmqi_waitable_fn fill, void *handle);
 int shmqi_handle_fd(shmqi_waitable_fn fill, void *handle);
 
-/* A deadline @timeout_ns from now, saturating at UINT64_MAX ("never"). */
+/*
+ * A deadline @timeout_ns from now on shmqi_mono_ns(), saturating at UINT64_MAX ("never",
+ * without reading the clock). Every deadline is on that clock and judged on it.
+ */
 uint64_t shmqi_deadline(uint64_t timeout_ns);
 
 #endif /* SHMQI_WAIT_H */

@@ -230,8 +230,11 @@ int shmqi_park(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
 
 uint64_t shmqi_deadline(uint64_t timeout_ns)
 {
-	uint64_t now = shmqi_now_ns();
+	uint64_t now;
 
+	if (timeout_ns == SHMQI_WAIT_FOREVER)
+		return UINT64_MAX;
+	now = shmqi_mono_ns();
 	return timeout_ns >= UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
 }
 
@@ -317,19 +320,37 @@ bool shmqi_wait_closed_for(const struct shmqi_wait *w, uint32_t ignore)
 	return (c & 1) && c != ignore;
 }
 
-static bool spin(shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns)
+/*
+ * The end of a spin of @spin_ns, cut at @deadline_ns, on shmqi_now_ns() (the cheap clock: a
+ * spin's length is not a promise, a timeout is); 0 for no spin.
+ */
+static uint64_t spin_end(uint64_t spin_ns, uint64_t deadline_ns)
 {
-	uint64_t end, now, i;
+	uint64_t now;
 
 	if (spin_ns == 0)
+		return 0;
+	if (deadline_ns != UINT64_MAX) {
+		now = shmqi_mono_ns();
+		if (now >= deadline_ns)
+			return 0;
+		if (spin_ns > deadline_ns - now)
+			spin_ns = deadline_ns - now;
+	}
+	now = shmqi_now_ns();
+	return spin_ns >= UINT64_MAX - now ? UINT64_MAX : now + spin_ns;
+}
+
+static bool spin(shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns)
+{
+	uint64_t end = spin_end(spin_ns, deadline_ns), i;
+
+	if (end == 0)
 		return false;
-	end = shmqi_deadline(spin_ns);
-	if (end > deadline_ns)
-		end = deadline_ns;
 	for (i = 1;; i++) {
 		if (ready(arg, false))
 			return true;
-		if (i % 64 == 0 && (now = shmqi_now_ns()) >= end)
+		if (i % 64 == 0 && shmqi_now_ns() >= end)
 			return false;
 	}
 }
@@ -337,11 +358,14 @@ static bool spin(shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t dea
 /* How long the next sleep may be: up to the deadline, at most a slice; 0 when it is past. */
 static uint64_t sleep_time(uint64_t deadline_ns, uint64_t slice_ns)
 {
-	uint64_t now = shmqi_now_ns(), ns;
+	uint64_t now, ns;
 
+	if (deadline_ns == UINT64_MAX)
+		return slice_ns ? slice_ns : SHMQI_WAIT_FOREVER;
+	now = shmqi_mono_ns();
 	if (now >= deadline_ns)
 		return 0;
-	ns = deadline_ns == UINT64_MAX ? SHMQI_WAIT_FOREVER : deadline_ns - now;
+	ns = deadline_ns - now;
 	return slice_ns && ns > slice_ns ? slice_ns : ns;
 }
 
@@ -518,12 +542,12 @@ int shmqi_wait_many(struct shmqi_waitable *ws, size_t n, int *out, uint64_t spin
 	uint64_t end, sleep_ns;
 	int r;
 
-	end = spin_ns ? shmqi_deadline(spin_ns) : 0;
+	end = spin_end(spin_ns, deadline_ns);
 	do {
 		r = scan_ready(ws, n, out, false);
 		if (r > 0)
 			return r;
-	} while (end && shmqi_now_ns() < end && shmqi_now_ns() < deadline_ns);
+	} while (end && shmqi_now_ns() < end);
 	enable_all(ws, n, &slice_ns);
 	for (;;) {
 		r = scan_ready(ws, n, out, true);
