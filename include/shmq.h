@@ -9,6 +9,7 @@
  */
 #include "shmq/bus.h" /* version, errors, clock, the bus, what all kinds share */
 #include "shmq/channel.h" /* SPSC channels */
+#include "shmq/headers.h" /* key/value headers on records */
 #include "shmq/topic.h" /* topics: producers and subscribers */
 #include "shmq/group.h" /* consumer groups: work queues on topics */
 #include "shmq/wait.h" /* shmq_wait_many() over channels and topics */

@@ -391,7 +391,7 @@ static int read_rec(const shmq_group *g, uint64_t s, const struct shmqi_trec **r
 
 	if (v != SHMQI_STAMP(s, SHMQI_STAMP_COMMITTED))
 		return -ESTALE; /* overwritten (lossy topics) or corrupt */
-	if (rec->len > g->t.max_msg || rec->flags)
+	if (!shmqi_trec_sane(rec->len, rec->flags, rec->flags ? rec->hdrs_len : 0, g->t.max_msg))
 		return -EBADMSG;
 	*ret_rec = rec;
 	return 0;
@@ -764,7 +764,7 @@ static int recv_one(shmq_group *g, struct shmq_group_rmsg *m, const void **peek,
 {
 	const struct shmqi_trec *rec;
 	struct shmqi_glease o;
-	uint32_t len;
+	uint32_t len, flags, hlen;
 	int r;
 
 	for (;;) {
@@ -777,15 +777,30 @@ static int recv_one(shmq_group *g, struct shmq_group_rmsg *m, const void **peek,
 			continue;
 		}
 		len = rec->len;
+		flags = rec->flags;
+		hlen = flags ? rec->hdrs_len : 0;
+		if (!shmqi_trec_sane(len, flags, hlen,
+				     g->t.max_msg)) { /* changed since read_rec() */
+			shmqi_group_drop_lost(g, &o);
+			continue;
+		}
 		if (fit && len > m->cap) { /* recv_many: not this one; give it back */
 			shmq_group_release(g, o.word);
 			return -EMSGSIZE;
 		}
 		info_of(&o, rec, len, &m->info);
-		if (peek)
-			*peek = rec + 1;
-		else if (len <= m->cap && len)
-			memcpy(m->buf, rec + 1, len);
+		g->hdrs.len = 0;
+		if (peek) {
+			*peek = shmqi_trec_data(rec, flags, hlen);
+			shmqi_held_point(&g->hdrs, rec + 1, hlen);
+		} else {
+			if (len <= m->cap && len)
+				memcpy(m->buf, shmqi_trec_data(rec, flags, hlen), len);
+			if (hlen && shmqi_held_copy(&g->hdrs, rec + 1, hlen) < 0) {
+				shmq_group_release(g, o.word);
+				return -ENOMEM;
+			}
+		}
 		if (!shmqi_group_intact(g, o.seq, lease_at(g, o.seq), o.word)) {
 			shmqi_group_drop_lost(g, &o);
 			continue;
@@ -850,6 +865,10 @@ int shmq_group_recv_many(shmq_group *g, struct shmq_group_rmsg *msgs, size_t n)
 		r = recv_one(g, &msgs[i], NULL, i > 0);
 		if (r < 0)
 			break;
+		if (g->hdrs.len) { /* only the last of a batch may have headers */
+			i++;
+			break;
+		}
 	}
 	return i ? (int)i : recv_done(g, r);
 }
@@ -1095,4 +1114,9 @@ int shmq_group_wait(shmq_group *g, uint64_t spin_ns, uint64_t timeout_ns)
 		r = shmqi_wait_on(&w, spin_ns, deadline, slice);
 	} while (r == -EPIPE && (r = producers_gone(g, deadline)) == 0);
 	return r;
+}
+
+int shmq_group_headers(const shmq_group *member, const void **ret_hdrs, size_t *ret_len)
+{
+	return member ? shmqi_held_get(&member->hdrs, ret_hdrs, ret_len) : -EINVAL;
 }

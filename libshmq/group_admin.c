@@ -610,7 +610,8 @@ int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, ui
 			    uint32_t reason)
 {
 	const struct shmqi_trec *rec = shmqi_slot_at(&g->t, s);
-	uint32_t len, cap;
+	uint32_t len, cap, flags, hlen, ohlen, room;
+	const void *hdrs;
 	void *buf;
 	int r;
 
@@ -624,23 +625,31 @@ int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, ui
 	/* A1: pairs with R1 of the record's producer. */
 	if (atomic_load_explicit(&rec->stamp, memory_order_acquire) !=
 		    SHMQI_STAMP(s, SHMQI_STAMP_COMMITTED) ||
-	    rec->len > g->t.max_msg) {
+	    !shmqi_trec_sane(rec->len, rec->flags, rec->flags ? rec->hdrs_len : 0, g->t.max_msg)) {
 		atomic_fetch_add_explicit(&g->ctl->lost, 1, memory_order_relaxed);
 		return 0; /* nothing left to dead-letter */
 	}
 	len = rec->len;
-	if (shmqi_pub_max_msg(g->dlq) < DLQ_HDR) { /* a dead-letter topic made too small */
+	flags = rec->flags;
+	hlen = ohlen = flags ? rec->hdrs_len : 0;
+	/* The record's headers go with it, when they are sound and fit. */
+	if (hlen && (shmq_hdrs_check(rec + 1, hlen) < 0 ||
+		     shmqi_hdrs_span(hlen) + DLQ_HDR > shmqi_pub_max_msg(g->dlq)))
+		hlen = 0;
+	hdrs = rec + 1;
+	room = DLQ_HDR + shmqi_hdrs_span(hlen);
+	if (shmqi_pub_max_msg(g->dlq) < room) { /* a dead-letter topic made too small */
 		atomic_fetch_add_explicit(&g->ctl->dropped, 1, memory_order_relaxed);
 		return 0;
 	}
-	cap = shmqi_pub_max_msg(g->dlq) - DLQ_HDR;
+	cap = shmqi_pub_max_msg(g->dlq) - room;
 	if (len > cap)
 		len = cap;
-	r = shmq_pub_claim(g->dlq, DLQ_HDR + len, &buf);
+	r = shmq_pub_claim_hdrs(g->dlq, hdrs, hlen, DLQ_HDR + len, &buf);
 	if (r < 0)
 		return r;
 	fill_dlq_hdr(g, e, rec, s, reason, buf);
-	memcpy((uint8_t *)buf + DLQ_HDR, rec + 1, len);
+	memcpy((uint8_t *)buf + DLQ_HDR, shmqi_trec_data(rec, flags, ohlen), len);
 	if (!shmqi_group_intact(g, s, e, busy)) {
 		shmq_pub_abort(g->dlq);
 		atomic_fetch_add_explicit(&g->ctl->lost, 1, memory_order_relaxed);
@@ -848,8 +857,9 @@ struct redrive {
 	char pub_name[SHMQI_GROUP_NAME_LEN];
 };
 
-/* Publish one dead letter's payload to its destination. */
-static int republish(struct redrive *rd, const void *buf, size_t len)
+/* Publish one dead letter's payload, with its headers, to its destination. */
+static int republish(struct redrive *rd, const void *buf, size_t len, const void *hdrs,
+		     size_t hdrs_len)
 {
 	const struct shmq_dlq_hdr *h = dlq_hdr(buf, len);
 	const char *dest;
@@ -866,8 +876,8 @@ static int republish(struct redrive *rd, const void *buf, size_t len)
 			return r;
 		snprintf(rd->pub_name, sizeof(rd->pub_name), "%s", dest);
 	}
-	return shmq_pub_send(rd->pub, (const uint8_t *)buf + h->hdr_len, len - h->hdr_len,
-			     h->corr_id);
+	return shmq_pub_send_hdrs(rd->pub, hdrs, hdrs_len, (const uint8_t *)buf + h->hdr_len,
+				  len - h->hdr_len, h->corr_id);
 }
 
 int shmq_group_redrive(shmq_bus *bus, const char *dlq, const char *target, uint64_t max,
@@ -876,6 +886,8 @@ int shmq_group_redrive(shmq_bus *bus, const char *dlq, const char *target, uint6
 	struct redrive rd = { .bus = bus, .target = target };
 	struct shmq_group_msg m;
 	uint64_t moved = 0, t0 = shmqi_now_ns(), end;
+	const void *hdrs;
+	size_t hdrs_len;
 	shmq_group *g;
 	void *buf;
 	int r;
@@ -897,7 +909,8 @@ int shmq_group_redrive(shmq_bus *bus, const char *dlq, const char *target, uint6
 			r = r == -EAGAIN || r >= 0 ? 1 : r;
 			break;
 		}
-		r = republish(&rd, buf, m.len);
+		shmq_group_headers(g, &hdrs, &hdrs_len);
+		r = republish(&rd, buf, m.len, hdrs, hdrs_len);
 		if (r < 0) {
 			shmq_group_release(g, m.lease);
 			break;

@@ -61,6 +61,7 @@ struct shmq_group {
 	/* SHMQ_SUB_LATENCY: our histograms, and each leased record's receive time by slot */
 	struct shmqi_lat_rec lat;
 	uint64_t *recv_ns; /* mask + 1 of them, NULL when not recording */
+	struct shmqi_held hdrs; /* the headers of the record delivered last */
 };
 
 /* A lease just handed out. */

@@ -53,6 +53,24 @@ uint64_t shmqi_mono_ns(void);
 uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
 
 /*
+ * headers.c: the headers of the record a handle delivered last, for shmq_sub_headers() and
+ * shmq_group_headers(): in place after a peek, a copy (in @buf, SHMQ_HDRS_MAX bytes made at
+ * the first) after a copying receive. @len 0 for none.
+ */
+struct shmqi_held {
+	uint8_t *buf;
+	const void *ptr;
+	uint32_t len;
+};
+int shmqi_held_copy(struct shmqi_held *h, const void *src, uint32_t len); /* 0, -ENOMEM */
+static inline void shmqi_held_point(struct shmqi_held *h, const void *src, uint32_t len)
+{
+	h->ptr = src;
+	h->len = len;
+}
+int shmqi_held_get(const struct shmqi_held *h, const void **ret_hdrs, size_t *ret_len);
+
+/*
  * pattern.c: a checked pattern, split into tokens once (shmq/pattern.h). At most 100 tokens
  * fit in 200 characters; a topic has as many at most.
  */

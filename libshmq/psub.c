@@ -60,6 +60,7 @@ struct shmq_psub {
 	uint64_t retry_due_ns; /* the earliest retry_ns of an entry not attached */
 	uint64_t attaches; /* attaches so far: a look says whether it made one */
 	bool rescan; /* events were lost (queue overflow, no memory): list the namespace */
+	struct shmqi_held hdrs; /* the last record's headers (a copy: its topic may close) */
 };
 
 /* The inode of the namespace's file @name, without following a link; false if none. */
@@ -430,7 +431,9 @@ int shmq_psub_open(shmq_bus *bus, const char *pattern, unsigned flags,
 		return -ENOMEM;
 	ps->ifd = -1;
 	ps->dfd = -1;
-	r = shmqi_pattern_compile(pattern, &ps->pat);
+	r = shmqi_held_copy(&ps->hdrs, NULL, 0); /* its buffer now: a receive cannot fail on it */
+	if (r == 0)
+		r = shmqi_pattern_compile(pattern, &ps->pat);
 	if (r == 0)
 		snprintf(ps->pattern, sizeof(ps->pattern), "%s", pattern);
 	if (r < 0)
@@ -473,6 +476,7 @@ void shmq_psub_close(shmq_psub *psub)
 		close(psub->ifd);
 	if (psub->dfd >= 0)
 		close(psub->dfd);
+	free(psub->hdrs.buf);
 	free(psub);
 }
 
@@ -481,8 +485,9 @@ static int recv_round(shmq_psub *ps, void *buf, size_t buf_len, struct shmq_sub_
 		      char *topic_buf)
 {
 	struct shmq_sub_msg m;
+	const void *h;
 	struct ent *e;
-	size_t k, i;
+	size_t k, i, hn;
 	int r;
 
 	for (k = 0; k < ps->n; k++) {
@@ -495,8 +500,12 @@ static int recv_round(shmq_psub *ps, void *buf, size_t buf_len, struct shmq_sub_
 			continue;
 		/* a record too long for @buf stays next, and so does its topic */
 		ps->next = r == -EMSGSIZE ? i : (i + 1) % ps->n;
-		if (r >= 0)
+		ps->hdrs.len = 0;
+		if (r >= 0) {
 			e->received++;
+			shmq_sub_headers(e->sub, &h, &hn);
+			shmqi_held_copy(&ps->hdrs, h, (uint32_t)hn); /* the buffer is there */
+		}
 		if (ret_info && (r >= 0 || r == -EMSGSIZE))
 			*ret_info = m;
 		if (topic_buf)
@@ -696,4 +705,9 @@ int shmq_psub_topics(const shmq_psub *psub, struct shmq_psub_topic *topics, size
 		memcpy(topics, all, max * sizeof(topics[0]));
 	free(all);
 	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+int shmq_psub_headers(const shmq_psub *psub, const void **ret_hdrs, size_t *ret_len)
+{
+	return psub ? shmqi_held_get(&psub->hdrs, ret_hdrs, ret_len) : -EINVAL;
 }

@@ -386,8 +386,8 @@ struct shmqi_trec {
 	uint64_t corr_id;
 	uint32_t len;
 	uint32_t producer_id;
-	uint32_t flags; /* none defined: must be 0 */
-	uint32_t reserved0;
+	uint32_t flags; /* SHMQI_TREC_*; 0 for a record without headers */
+	uint32_t hdrs_len; /* SHMQI_TREC_HDRS: the header block's bytes, else 0 */
 };
 static_assert(offsetof(struct shmqi_trec, stamp) == 0, "trec stamp offset");
 static_assert(offsetof(struct shmqi_trec, ts_ns) == 8, "trec ts offset");
@@ -396,7 +396,16 @@ static_assert(offsetof(struct shmqi_trec, corr_id) == 24, "trec corr offset");
 static_assert(offsetof(struct shmqi_trec, len) == 32, "trec len offset");
 static_assert(offsetof(struct shmqi_trec, producer_id) == 36, "trec producer offset");
 static_assert(offsetof(struct shmqi_trec, flags) == 40, "trec flags offset");
+static_assert(offsetof(struct shmqi_trec, hdrs_len) == 44, "trec hdrs_len offset");
 static_assert(sizeof(struct shmqi_trec) == 48, "topic record header size");
+
+/*
+ * SHMQI_TREC_HDRS: the record carries headers (shmq/headers.h). The slot after the header
+ * holds the block's @hdrs_len bytes, zeros to the next multiple of 8, then the @len bytes of
+ * payload; both together fit the topic's max_msg.
+ */
+#define SHMQI_TREC_HDRS 0x1u
+#define SHMQI_TREC_FLAGS_KNOWN SHMQI_TREC_HDRS
 
 #define SHMQI_STAMP_WRITING 1u
 #define SHMQI_STAMP_COMMITTED 2u

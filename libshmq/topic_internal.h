@@ -78,6 +78,31 @@ static inline struct shmqi_trec *shmqi_slot_at(const struct shmqi_tmap *t, uint6
 	return (struct shmqi_trec *)(t->ring + (seq & t->mask) * t->slot_size);
 }
 
+/* The room a header block of @hlen bytes takes before the payload. */
+static inline uint32_t shmqi_hdrs_span(uint32_t hlen)
+{
+	return (hlen + 7u) & ~7u;
+}
+
+/*
+ * Check a record's length fields, read once by the caller (@len, @flags, @hlen; @hlen
+ * counts only with SHMQI_TREC_HDRS) against the topic's @max_msg. Return: true when sane.
+ */
+static inline bool shmqi_trec_sane(uint32_t len, uint32_t flags, uint32_t hlen, uint32_t max_msg)
+{
+	if (__builtin_expect(flags == 0, 1))
+		return len <= max_msg;
+	return flags == SHMQI_TREC_HDRS && hlen - 1u < SHMQ_HDRS_MAX && /* 1..SHMQ_HDRS_MAX */
+	       shmqi_hdrs_span(hlen) <= max_msg && len <= max_msg - shmqi_hdrs_span(hlen);
+}
+
+/* A record's payload, past its header block if it has one (its fields checked sane). */
+static inline const uint8_t *shmqi_trec_data(const struct shmqi_trec *rec, uint32_t flags,
+					     uint32_t hlen)
+{
+	return (const uint8_t *)(rec + 1) + (flags ? shmqi_hdrs_span(hlen) : 0);
+}
+
 static inline uint64_t shmqi_stamp_seq(uint64_t v)
 {
 	return v >> 2;

@@ -22,6 +22,7 @@ struct shmq_pub {
 	uint64_t last_reap_ns;
 	uint64_t claim_seq; /* the outstanding claim, when claim_len is not UINT32_MAX */
 	uint32_t claim_len;
+	uint32_t claim_hlen; /* the outstanding claim's header block, written at the claim */
 	bool unseen; /* the slot we own was taken without a look at its stamp (F1) */
 	bool exclusive; /* the only producer: the tail is ours to store */
 	bool room_park_on; /* this handle has seen parking for room switched on */
@@ -450,7 +451,7 @@ static void hook(int phase, uint64_t seq)
 
 /* Fill the header of an owned slot and publish the record. */
 static int commit_rec(shmq_pub *pub, struct shmqi_trec *rec, uint64_t seq, size_t len,
-		      uint64_t corr_id, uint64_t ts)
+		      uint32_t hlen, uint64_t corr_id, uint64_t ts)
 {
 	if (!still_ours(pub, rec, seq))
 		return -ESTALE;
@@ -459,7 +460,8 @@ static int commit_rec(shmq_pub *pub, struct shmqi_trec *rec, uint64_t seq, size_
 	rec->corr_id = corr_id;
 	rec->len = (uint32_t)len;
 	rec->producer_id = pub->id;
-	rec->flags = 0;
+	rec->flags = hlen ? SHMQI_TREC_HDRS : 0;
+	rec->hdrs_len = hlen;
 	/* R1: pairs with A1 in next_rec(): header and payload are complete. */
 	atomic_store_explicit(&rec->stamp, SHMQI_STAMP(seq, SHMQI_STAMP_COMMITTED),
 			      memory_order_release);
@@ -474,10 +476,24 @@ static int check_pub(shmq_pub *pub)
 	return pub->claim_len != UINT32_MAX ? -EBUSY : 0;
 }
 
-/* Write one claimed record. */
-static int put_rec(shmq_pub *pub, uint64_t seq, const struct shmq_pub_msg *m, uint64_t ts)
+/* Copy a header block into an owned slot, padded; return where the payload goes. */
+static uint8_t *put_hdrs(struct shmqi_trec *rec, const void *hdrs, uint32_t hlen)
+{
+	uint8_t *p = (uint8_t *)(rec + 1);
+
+	if (!hlen)
+		return p;
+	memcpy(p, hdrs, hlen);
+	memset(p + hlen, 0, shmqi_hdrs_span(hlen) - hlen);
+	return p + shmqi_hdrs_span(hlen);
+}
+
+/* Write one claimed record, with the header block @hdrs of @hlen bytes (0 for none). */
+static int put_rec(shmq_pub *pub, uint64_t seq, const struct shmq_pub_msg *m, const void *hdrs,
+		   uint32_t hlen, uint64_t ts)
 {
 	struct shmqi_trec *rec;
+	uint8_t *p;
 	int r;
 
 	hook(0, seq);
@@ -487,9 +503,10 @@ static int put_rec(shmq_pub *pub, uint64_t seq, const struct shmq_pub_msg *m, ui
 	hook(1, seq);
 	if (!still_ours(pub, rec, seq))
 		return -ESTALE;
+	p = put_hdrs(rec, hdrs, hlen);
 	if (m->len)
-		memcpy(rec + 1, m->data, m->len);
-	return commit_rec(pub, rec, seq, m->len, m->corr_id, ts);
+		memcpy(p, m->data, m->len);
+	return commit_rec(pub, rec, seq, m->len, hlen, m->corr_id, ts);
 }
 
 /*
@@ -532,7 +549,7 @@ int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n)
 		return r;
 	ts = shmqi_now_ns();
 	for (i = 0; i < k; i++) {
-		r = put_rec(pub, first + i, &msgs[i], ts);
+		r = put_rec(pub, first + i, &msgs[i], NULL, 0, ts);
 		if (r < 0)
 			break;
 	}
@@ -559,12 +576,52 @@ int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id)
 	r = claim_seqs(pub, 1, &seq, &k);
 	if (r < 0)
 		return r;
-	r = put_rec(pub, seq, &m, shmqi_now_ns());
+	r = put_rec(pub, seq, &m, NULL, 0, shmqi_now_ns());
 	claim_done(pub);
 	return r;
 }
 
-int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf)
+/* Is header block @hdrs of @hlen bytes sendable with @len payload bytes on @pub's topic? */
+static int check_hdrs(const shmq_pub *pub, const void *hdrs, size_t hlen, size_t len)
+{
+	int r;
+
+	if (!hdrs && hlen)
+		return -EINVAL;
+	r = shmq_hdrs_check(hdrs, hlen);
+	if (r < 0)
+		return r == -E2BIG ? -E2BIG : -EINVAL;
+	if (shmqi_hdrs_span((uint32_t)hlen) > pub->t.max_msg ||
+	    len > pub->t.max_msg - shmqi_hdrs_span((uint32_t)hlen))
+		return -EMSGSIZE;
+	return 0;
+}
+
+int shmq_pub_send_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const void *data,
+		       size_t len, uint64_t corr_id)
+{
+	struct shmq_pub_msg m = { .data = data, .len = len, .corr_id = corr_id };
+	uint64_t seq, k;
+	int r;
+
+	r = check_pub(pub);
+	if (r < 0)
+		return r;
+	if (!data && len)
+		return -EINVAL;
+	r = check_hdrs(pub, hdrs, hdrs_len, len);
+	if (r < 0)
+		return r;
+	r = claim_seqs(pub, 1, &seq, &k);
+	if (r < 0)
+		return r;
+	r = put_rec(pub, seq, &m, hdrs, (uint32_t)hdrs_len, shmqi_now_ns());
+	claim_done(pub);
+	return r;
+}
+
+int shmq_pub_claim_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, size_t len,
+			void **ret_buf)
 {
 	struct shmqi_trec *rec;
 	uint64_t seq, k;
@@ -575,8 +632,9 @@ int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf)
 		return r;
 	if (!ret_buf)
 		return -EINVAL;
-	if (len > pub->t.max_msg)
-		return -EMSGSIZE;
+	r = check_hdrs(pub, hdrs, hdrs_len, len);
+	if (r < 0)
+		return r;
 	r = claim_seqs(pub, 1, &seq, &k);
 	if (r < 0)
 		return r;
@@ -589,8 +647,14 @@ int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf)
 	hook(1, seq);
 	pub->claim_seq = seq;
 	pub->claim_len = (uint32_t)len;
-	*ret_buf = rec + 1;
+	pub->claim_hlen = (uint32_t)hdrs_len;
+	*ret_buf = put_hdrs(rec, hdrs, (uint32_t)hdrs_len);
 	return 0;
+}
+
+int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf)
+{
+	return shmq_pub_claim_hdrs(pub, NULL, 0, len, ret_buf);
 }
 
 int shmq_pub_commit(shmq_pub *pub, size_t len, uint64_t corr_id)
@@ -599,8 +663,8 @@ int shmq_pub_commit(shmq_pub *pub, size_t len, uint64_t corr_id)
 
 	if (!pub || pub->claim_len == UINT32_MAX || len > pub->claim_len)
 		return -EINVAL;
-	r = commit_rec(pub, shmqi_slot_at(&pub->t, pub->claim_seq), pub->claim_seq, len, corr_id,
-		       shmqi_now_ns());
+	r = commit_rec(pub, shmqi_slot_at(&pub->t, pub->claim_seq), pub->claim_seq, len,
+		       pub->claim_hlen, corr_id, shmqi_now_ns());
 	pub->claim_len = UINT32_MAX;
 	claim_done(pub);
 	return r;

@@ -34,6 +34,7 @@ struct shmq_sub {
 	unsigned since_heartbeat;
 	bool lat_on; /* SHMQ_SUB_LATENCY: lat records */
 	struct shmqi_lat_rec lat;
+	struct shmqi_held hdrs; /* the headers of the record delivered last */
 };
 
 /* ---- subscribers ---- */
@@ -203,6 +204,7 @@ void shmq_sub_close(shmq_sub *sub)
 		shmqi_topic_drop(&sub->t, &sub->me->owner, shmqi_clear_sub, sub->me);
 	shmqi_seg_close(&sub->t.seg);
 	free(sub->peek_seqs);
+	free(sub->hdrs.buf);
 	free(sub);
 }
 
@@ -367,7 +369,7 @@ static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
 {
 	const struct shmqi_trec *rec;
 	uint64_t v;
-	uint32_t len;
+	uint32_t len, flags, hlen;
 	int r;
 
 	for (;;) {
@@ -375,17 +377,22 @@ static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
 		if (r < 0)
 			return r;
 		len = rec->len;
-		if (len > sub->t.max_msg || rec->flags) {
+		flags = rec->flags;
+		hlen = flags ? rec->hdrs_len : 0;
+		if (!shmqi_trec_sane(len, flags, hlen, sub->t.max_msg)) {
 			if (still_valid(sub, rec, v))
 				return corrupt(sub);
 			lapped(sub);
 			continue;
 		}
 		info_of(sub, rec, len, &m->info);
+		sub->hdrs.len = 0;
 		if (len > m->cap || (len && !m->buf))
 			return len > m->cap ? -EMSGSIZE : -EINVAL;
 		if (len)
-			memcpy(m->buf, rec + 1, len);
+			memcpy(m->buf, shmqi_trec_data(rec, flags, hlen), len);
+		if (hlen && shmqi_held_copy(&sub->hdrs, rec + 1, hlen) < 0)
+			return -ENOMEM;
 		if (still_valid(sub, rec, v))
 			break;
 		lapped(sub); /* overwritten while we copied: what we have is torn */
@@ -439,7 +446,7 @@ int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret
 	const struct shmqi_trec *rec;
 	struct shmq_sub_msg info;
 	uint64_t v;
-	uint32_t len;
+	uint32_t len, flags, hlen;
 	int r;
 
 	if (!sub || !ret_data)
@@ -450,14 +457,17 @@ int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret
 	if (r < 0)
 		return sub_idle(sub, r);
 	len = rec->len;
-	if (len > sub->t.max_msg || rec->flags)
+	flags = rec->flags;
+	hlen = flags ? rec->hdrs_len : 0;
+	if (!shmqi_trec_sane(len, flags, hlen, sub->t.max_msg))
 		return corrupt(sub);
 	info_of(sub, rec, len, &info);
+	shmqi_held_point(&sub->hdrs, rec + 1, hlen);
 	sub->peek_seqs[sub->peeked++] = sub->cursor;
 	sub->cursor++;
 	sub->received++;
 	sub->lost_before = sub->skipped_before = 0;
-	*ret_data = rec + 1;
+	*ret_data = shmqi_trec_data(rec, flags, hlen);
 	if (sub->lat_on)
 		shmqi_lat_record(&sub->lat, SHMQ_LATENCY_DELIVERY,
 				 (int64_t)(shmq_now_ns() - info.ts_ns));
@@ -512,6 +522,10 @@ int shmq_sub_recv_many(shmq_sub *sub, struct shmq_sub_rmsg *msgs, size_t n)
 		r = recv_one(sub, &msgs[i]);
 		if (r < 0)
 			break;
+		if (sub->hdrs.len) { /* only the last of a batch may have headers */
+			i++;
+			break;
+		}
 	}
 	publish_cursor(sub);
 	return i ? (int)i : sub_idle(sub, r);
@@ -637,4 +651,9 @@ int shmq_sub_stats(const shmq_sub *sub, struct shmq_sub_stats *ret_stats)
 	ret_stats->lost = sub->lost;
 	ret_stats->skipped = sub->skipped;
 	return 0;
+}
+
+int shmq_sub_headers(const shmq_sub *sub, const void **ret_hdrs, size_t *ret_len)
+{
+	return sub ? shmqi_held_get(&sub->hdrs, ret_hdrs, ret_len) : -EINVAL;
 }

@@ -94,6 +94,24 @@ expect 0 '' '' -- pub rt --size 300 --count 2
 "$shmq" sub --from 105 --count 2 -F '{len}' rt >"$out" 2>"$err"
 [ "$(cat "$out")" = $'300\n300' ] || fail "pub --size 300"
 
+# headers: -H on every record, --headers prints them, JSON carries them; bad ones are refused
+expect 0 '' '' -- pub --create hd hdr --count 2 -H content-type:text/plain -H 'trace: a' -H trace:b
+expect 0 '  content-type: text/plain' '' -- sub --from 1 --count 1 --headers hd
+grep -qx '  trace: b' "$out" || fail "sub --headers: the repeated key"
+"$shmq" sub --from 2 --count 1 -j hd >"$out" 2>"$err"
+python3 - "$out" <<'EOF2' || fail "sub -j headers"
+import json, sys
+r = json.loads(open(sys.argv[1]).read())
+assert r["headers"] == {"content-type": "text/plain", "trace": ["a", "b"]}, r
+assert r["payload"] == "hdr", r
+EOF2
+expect 0 '' '' -- pub hd plain --count 1
+"$shmq" sub --from 3 --count 1 -j hd >"$out" 2>"$err"
+grep -q '"headers"' "$out" && fail "a record without headers shows some"
+expect 2 '' "shmq pub: --header: not KEY:VALUE" -- pub hd x -H novalue
+expect 2 '' "shmq pub: --header: the key must be an HTTP token" -- pub hd x -H 'a b:c'
+expect 0 '' '' -- rm hd
+
 # a live subscriber, a publisher that waits for it, and a reliable log smaller than the run:
 # the publisher waits for room, nothing is lost; the subscriber ends when it is gone (-EPIPE)
 "$shmq" pub --create --slots 4 small x --count 1

@@ -179,6 +179,8 @@ struct cli_record {
 	uint64_t seq, ts_ns, corr_id, producer_seq, lost, skipped, lease;
 	uint32_t producer_id, attempt; /* attempt: 0 outside a group */
 	size_t len;
+	const void *hdrs; /* its header block (the handle's copy, good until the next receive) */
+	size_t hdrs_len;
 };
 
 /*

@@ -33,6 +33,7 @@ static void pub_usage(FILE *f)
 		"  -s, --size N        a generated body of N bytes\n"
 		"      --stdin         a record per line of standard input (without its newline)\n"
 		"      --corr ID       the records' correlation id (a number)\n"
+		"  -H, --header K:V    a header on every record (repeatable; K an HTTP token)\n"
 		"      --wait-subs N   first wait until the topic has N subscribers\n"
 		"  -t, --timeout D     give up waiting (for subscribers, for room) after D: exit "
 		"4\n"
@@ -49,7 +50,35 @@ struct pub_args {
 	uint64_t count, rate, size, corr, wait_subs, timeout_ns, slots, max_msg;
 	bool stdin_lines, create, lossy, count_given;
 	const char *topic, *body;
+	uint8_t hdrs[SHMQ_HDRS_MAX];
+	size_t hdrs_len;
 };
+
+/* Add "-H KEY:VALUE" to the records' header block (blanks after the colon dropped).
+ * Return: 0, or -1 (a usage error, reported). */
+static int pub_header(struct cli *c, const char *arg, struct pub_args *a)
+{
+	const char *colon = strchr(arg, ':'), *v, *why;
+	char key[SHMQ_HDR_KEY_MAX + 1];
+	int r;
+
+	if (!colon || colon == arg || (size_t)(colon - arg) > SHMQ_HDR_KEY_MAX) {
+		why = "--header: not KEY:VALUE with a key of 1-64 characters:";
+	} else {
+		memcpy(key, arg, (size_t)(colon - arg));
+		key[colon - arg] = '\0';
+		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		r = shmq_hdrs_add(a->hdrs, sizeof(a->hdrs), &a->hdrs_len, key, v, strlen(v));
+		if (r == 0)
+			return 0;
+		why = r == -E2BIG ? "--header: more than 32 headers or 4096 bytes at"
+				  : "--header: the key must be an HTTP token, the value at most "
+				    "1024 bytes with no CR or LF:";
+	}
+	cli_usage_error(c, why, arg);
+	return -1;
+}
 
 static int pub_option(struct cli *c, int ch, struct pub_args *a)
 {
@@ -63,6 +92,8 @@ static int pub_option(struct cli *c, int ch, struct pub_args *a)
 		return cli_number(c, "--size", optarg, &a->size);
 	case 't':
 		return cli_duration(c, "--timeout", optarg, &a->timeout_ns);
+	case 'H':
+		return pub_header(c, optarg, a);
 	case OPT_STDIN:
 		a->stdin_lines = true;
 		return 0;
@@ -82,9 +113,8 @@ static int pub_option(struct cli *c, int ch, struct pub_args *a)
 		return 0;
 	default: /* --ttl, --delay */
 		cli_usage_error(c,
-				ch == OPT_TTL
-					? "--ttl: not supported yet (records have no headers)"
-					: "--delay: not supported yet (records have no headers)",
+				ch == OPT_TTL ? "--ttl: not supported yet (no record expiry)"
+					      : "--delay: not supported yet (no delayed delivery)",
 				NULL);
 		return -1;
 	}
@@ -100,6 +130,7 @@ static int pub_parse(struct cli *c, int argc, char **argv, struct pub_args *a)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "stdin", no_argument, NULL, OPT_STDIN },
 		{ "corr", required_argument, NULL, OPT_CORR },
+		{ "header", required_argument, NULL, 'H' },
 		{ "wait-subs", required_argument, NULL, OPT_WAIT_SUBS },
 		{ "create", no_argument, NULL, OPT_CREATE },
 		{ "slots", required_argument, NULL, OPT_SLOTS },
@@ -113,7 +144,7 @@ static int pub_parse(struct cli *c, int argc, char **argv, struct pub_args *a)
 
 	a->count = 1;
 	a->timeout_ns = UINT64_MAX;
-	while ((ch = cli_getopt(c, argc, argv, "c:r:s:t:", opts)) != -1)
+	while ((ch = cli_getopt(c, argc, argv, "c:r:s:t:H:", opts)) != -1)
 		if (pub_option(c, ch, a) < 0)
 			break;
 	if (c->rc >= 0 || cli_operands(c, argc, argv, 1, 2, "TOPIC") >= 0)
@@ -150,13 +181,14 @@ static int wait_subs(shmq_bus *bus, const char *topic, uint64_t n, uint64_t dead
 }
 
 /* Send one record; on a full reliable topic wait for room until @deadline. */
-static int send_waiting(shmq_pub *pub, const void *data, size_t len, uint64_t corr,
+static int send_waiting(shmq_pub *pub, const struct pub_args *a, const void *data, size_t len,
 			uint64_t deadline)
 {
 	int r;
 
 	for (;;) {
-		r = shmq_pub_send(pub, data, len, corr);
+		r = shmq_pub_send_hdrs(pub, a->hdrs_len ? a->hdrs : NULL, a->hdrs_len, data, len,
+				       a->corr);
 		if (r != -EAGAIN)
 			return r;
 		r = shmq_pub_wait(pub, 0, cli_left(deadline));
@@ -214,7 +246,7 @@ static int pub_run(shmq_pub *pub, const struct pub_args *a, uint64_t deadline)
 		}
 		if (a->rate)
 			pace(start, i, a->rate);
-		r = send_waiting(pub, data, len, a->corr, deadline);
+		r = send_waiting(pub, a, data, len, deadline);
 	}
 	free(line);
 	free(gen);
@@ -313,6 +345,7 @@ static int source_recv_once(struct cli_source *src, char *buf, size_t cap, struc
 						    .attempt = gm.attempt,
 						    .len = gm.len };
 			snprintf(rec->topic, sizeof(rec->topic), "%s", src->name);
+			shmq_group_headers(src->member, &rec->hdrs, &rec->hdrs_len);
 		}
 		return r;
 	}
@@ -332,6 +365,10 @@ static int source_recv_once(struct cli_source *src, char *buf, size_t cap, struc
 		rec->skipped = m.skipped;
 		rec->len = m.len;
 		rec->attempt = 0;
+		if (src->psub)
+			shmq_psub_headers(src->psub, &rec->hdrs, &rec->hdrs_len);
+		else
+			shmq_sub_headers(src->sub, &rec->hdrs, &rec->hdrs_len);
 	}
 	return r;
 }
@@ -388,7 +425,9 @@ static void sub_usage(FILE *f)
 		"                      with a pattern \"{topic} {seq} {payload}\")\n"
 		"  -j, --json          one JSON object per record (as -o json); the payload a\n"
 		"                      string, or base64 with "
-		"\"encoding\":\"base64\"\n"
+		"\"encoding\":\"base64\"; its headers as \"headers\"\n"
+		"  -H, --headers       print each record's headers after it, a line each\n"
+		"                      (\"  key: value\")\n"
 		"  -L, --latency       record delivery latency (and a member's processing time)\n"
 		"                      where shmq stat and shmq hist read it\n" CLI_COMMON_HELP,
 		PROG);
@@ -399,6 +438,7 @@ struct sub_args {
 	unsigned from;
 	uint64_t from_seq, count, timeout_ns;
 	bool latency; /* --latency: SHMQ_SUB_LATENCY */
+	bool headers; /* --headers */
 };
 
 static const char *const fields[] = {
@@ -499,6 +539,46 @@ static void print_format(const char *fmt, const struct cli_record *r, const char
 	putchar('\n');
 }
 
+/* A record's headers, a line each; a malformed block says so. */
+static void print_headers(const struct cli_record *r)
+{
+	size_t pos = 0, kn, vn;
+	const char *k, *v;
+	int e;
+
+	while ((e = shmq_hdrs_next(r->hdrs, r->hdrs_len, &pos, &k, &kn, &v, &vn)) == 1)
+		printf("  %.*s: %.*s\n", (int)kn, k, (int)vn, v);
+	if (e < 0)
+		printf("  (malformed headers: %zu bytes)\n", r->hdrs_len);
+}
+
+/* A record's headers as a JSON object; a key that repeats gets an array of its values. */
+static json_t *json_headers(const struct cli_record *r)
+{
+	json_t *o = json_object(), *old, *val, *arr;
+	size_t pos = 0, kn, vn;
+	const char *k, *v;
+	char key[SHMQ_HDR_KEY_MAX + 1];
+
+	while (shmq_hdrs_next(r->hdrs, r->hdrs_len, &pos, &k, &kn, &v, &vn) == 1) {
+		memcpy(key, k, kn);
+		key[kn] = '\0';
+		val = json_stringn(v, vn);
+		old = json_object_get(o, key);
+		if (!old) {
+			json_object_set_new(o, key, val);
+		} else if (json_is_array(old)) {
+			json_array_append_new(old, val);
+		} else {
+			arr = json_array();
+			json_array_append(arr, old);
+			json_array_append_new(arr, val);
+			json_object_set_new(o, key, arr);
+		}
+	}
+	return o;
+}
+
 static void print_json(const struct cli_record *r, const char *data)
 {
 	char t[48];
@@ -513,6 +593,8 @@ static void print_json(const struct cli_record *r, const char *data)
 		      (json_int_t)r->lost, "skipped", (json_int_t)r->skipped);
 	if (r->attempt)
 		json_object_set_new(o, "attempt", json_integer(r->attempt));
+	if (r->hdrs_len)
+		json_object_set_new(o, "headers", json_headers(r));
 	json_object_set_new(o, "payload", cli_json_payload(data, r->len, &b64));
 	if (b64)
 		json_object_set_new(o, "encoding", json_string("base64"));
@@ -539,6 +621,9 @@ static int sub_option(struct cli *c, int ch, struct sub_args *a)
 		return 0;
 	case 'L':
 		a->latency = true;
+		return 0;
+	case 'H':
+		a->headers = true;
 		return 0;
 	default: /* 'f' */
 		if (strcmp(optarg, "earliest") == 0) {
@@ -569,13 +654,14 @@ static int sub_parse(struct cli *c, int argc, char **argv, struct sub_args *a)
 		{ "format", required_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "latency", no_argument, NULL, 'L' },
+		{ "headers", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	a->from = SHMQ_SUB_LATEST;
 	a->timeout_ns = UINT64_MAX;
-	while ((ch = cli_getopt(c, argc, argv, "g:f:c:t:F:jL", opts)) != -1)
+	while ((ch = cli_getopt(c, argc, argv, "g:f:c:t:F:jLH", opts)) != -1)
 		if (sub_option(c, ch, a) < 0)
 			break;
 	if (c->rc >= 0 || cli_operands(c, argc, argv, 1, 1, "TOPIC or PATTERN") >= 0)
@@ -603,7 +689,13 @@ static int sub_run(struct cli_source *src, const struct sub_args *a, bool json)
 	while (r >= 0 && (!a->count || n < a->count)) {
 		r = cli_source_recv(src, &buf, &cap, &rec);
 		if (r >= 0) {
-			json ? print_json(&rec, buf) : print_format(a->format, &rec, buf);
+			if (json) {
+				print_json(&rec, buf);
+			} else {
+				print_format(a->format, &rec, buf);
+				if (a->headers)
+					print_headers(&rec);
+			}
 			if (src->member)
 				shmq_group_ack(src->member, rec.lease);
 			n++;

@@ -220,6 +220,15 @@ struct shmq_group_rmsg {
  */
 SHMQ_API int shmq_group_recv_many(shmq_group *member, struct shmq_group_rmsg *msgs, size_t n);
 
+/**
+ * shmq_group_headers() - the headers of the record the last receive delivered, as
+ * shmq_sub_headers(): the handle's copy after shmq_group_recv() and shmq_group_recv_many()
+ * (a batch ends at the first record with headers), in place after shmq_group_peek(), good
+ * as long as the payload is. A dead letter carries its record's headers; a redrive
+ * publishes them again. Return: 0, or -EINVAL.
+ */
+SHMQ_API int shmq_group_headers(const shmq_group *member, const void **ret_hdrs, size_t *ret_len);
+
 /* Outcomes (each fenced by the tag: -ESTALE when the lease is no longer current). */
 
 /** shmq_group_ack() - the record is done. Return: 0, or -ESTALE, -EINVAL. */

@@ -157,6 +157,13 @@ SHMQ_API int shmq_psub_recv(shmq_psub *psub, void *buf, size_t buf_len,
 			    struct shmq_sub_msg *ret_info, char *topic_buf, size_t topic_len);
 
 /**
+ * shmq_psub_headers() - the headers of the record shmq_psub_recv() delivered last, as
+ * shmq_sub_headers(): a copy held by the handle until the next receive (NULL and 0 for
+ * none). Return: 0, or -EINVAL.
+ */
+SHMQ_API int shmq_psub_headers(const shmq_psub *psub, const void **ret_hdrs, size_t *ret_len);
+
+/**
  * shmq_psub_wait() - wait until a record is there to receive in any attached topic.
  * @psub:       a pattern subscriber
  * @spin_ns:    busy-poll this long first (0: park at once; SHMQ_SPIN_FOREVER: never park)

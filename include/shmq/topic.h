@@ -206,6 +206,30 @@ SHMQ_API int shmq_pub_claim(shmq_pub *pub, size_t len, void **ret_buf);
 SHMQ_API int shmq_pub_commit(shmq_pub *pub, size_t len, uint64_t corr_id);
 
 /**
+ * shmq_pub_send_hdrs() - shmq_pub_send() with headers (shmq/headers.h).
+ * @hdrs:     a header block (shmq_hdrs_add()), checked as shmq_hdrs_check() does; NULL
+ *            with @hdrs_len 0 for none, which is shmq_pub_send()
+ * @hdrs_len: its length, at most SHMQ_HDRS_MAX
+ *
+ * The block and the payload share the record's room: align8(@hdrs_len) + @len must not
+ * pass the topic's max_msg. Records with headers go one at a time (shmq_pub_send_many()
+ * sends none).
+ *
+ * Return: as shmq_pub_send(), and -EINVAL (a malformed block), -E2BIG (over the limits),
+ * -EMSGSIZE (block and payload do not fit).
+ */
+SHMQ_API int shmq_pub_send_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const void *data,
+				size_t len, uint64_t corr_id);
+
+/**
+ * shmq_pub_claim_hdrs() - shmq_pub_claim() for a record with headers: the block is copied
+ * into the record now, and @ret_buf points past it, where the payload goes (8-byte
+ * aligned). shmq_pub_commit() publishes both. Return: as shmq_pub_send_hdrs().
+ */
+SHMQ_API int shmq_pub_claim_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, size_t len,
+				 void **ret_buf);
+
+/**
  * shmq_pub_abort() - give up a claim: the record becomes a skipped one.
  *
  * Return: 0, or -EINVAL (no claim).
@@ -369,6 +393,24 @@ SHMQ_API int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub
  * records are released all the same and the overwritten ones counted as lost), -EINVAL.
  */
 SHMQ_API int shmq_sub_release(shmq_sub *sub);
+
+/**
+ * shmq_sub_headers() - the headers of the record the last receive delivered.
+ * @sub:      a subscriber handle
+ * @ret_hdrs: out: its header block (read it with shmq_hdrs_get(), shmq_hdrs_next()), or
+ *            NULL when it had none
+ * @ret_len:  out: the block's length, 0 for none
+ *
+ * After shmq_sub_recv() and shmq_sub_recv_many() the block is the handle's copy, good
+ * until the next receive; a batch ends at the first record that has headers, so only the
+ * last record of a batch may have any. After shmq_sub_peek() it lies in the log beside
+ * the payload, good as long as the payload is (and on a lossy topic checked the same way,
+ * by shmq_sub_release()). Whatever the block holds, the readers of shmq/headers.h stay
+ * inside it.
+ *
+ * Return: 0, or -EINVAL.
+ */
+SHMQ_API int shmq_sub_headers(const shmq_sub *sub, const void **ret_hdrs, size_t *ret_len);
 
 /**
  * shmq_sub_wait() - wait until a record is there to receive.

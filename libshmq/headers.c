@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+/* headers.c - record header blocks (shmq/headers.h): build, check, read; and a handle's copy. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define ENTRY_HDR 4u
+
+/* An HTTP token character (RFC 9110 tchar). */
+static bool tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool key_ok(const char *k, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > SHMQ_HDR_KEY_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!tchar((unsigned char)k[i]))
+			return false;
+	return true;
+}
+
+static bool val_ok(const char *v, size_t n)
+{
+	return n <= SHMQ_HDR_VAL_MAX &&
+	       (n == 0 || (!memchr(v, '\r', n) && !memchr(v, '\n', n) && !memchr(v, '\0', n)));
+}
+
+/*
+ * The entry at @pos: 1 and its parts, 0 at the end, -EBADMSG when malformed. Reads only
+ * inside [@b, @b + @len).
+ */
+static int entry_at(const uint8_t *b, size_t len, size_t pos, const char **k, size_t *kn,
+		    const char **v, size_t *vn)
+{
+	size_t klen, vlen;
+
+	if (pos >= len)
+		return 0;
+	if (len - pos < ENTRY_HDR)
+		return -EBADMSG;
+	klen = b[pos];
+	vlen = (size_t)b[pos + 2] | (size_t)b[pos + 3] << 8;
+	if (b[pos + 1] != 0 || len - pos - ENTRY_HDR < klen + vlen)
+		return -EBADMSG;
+	*k = (const char *)b + pos + ENTRY_HDR;
+	*kn = klen;
+	*v = *k + klen;
+	*vn = vlen;
+	return key_ok(*k, klen) && val_ok(*v, vlen) ? 1 : -EBADMSG;
+}
+
+int shmq_hdrs_next(const void *hdrs, size_t len, size_t *pos, const char **ret_key,
+		   size_t *ret_key_len, const char **ret_val, size_t *ret_val_len)
+{
+	const char *k, *v;
+	size_t kn, vn;
+	int r;
+
+	if (!pos || (!hdrs && len))
+		return -EINVAL;
+	r = entry_at(hdrs, len, *pos, &k, &kn, &v, &vn);
+	if (r <= 0)
+		return r;
+	*pos += ENTRY_HDR + kn + vn;
+	if (ret_key)
+		*ret_key = k;
+	if (ret_key_len)
+		*ret_key_len = kn;
+	if (ret_val)
+		*ret_val = v;
+	if (ret_val_len)
+		*ret_val_len = vn;
+	return 1;
+}
+
+int shmq_hdrs_check(const void *hdrs, size_t len)
+{
+	size_t pos = 0;
+	int n = 0, r;
+
+	if (!hdrs && len)
+		return -EINVAL;
+	if (len > SHMQ_HDRS_MAX)
+		return -E2BIG;
+	while ((r = shmq_hdrs_next(hdrs, len, &pos, NULL, NULL, NULL, NULL)) == 1)
+		if ((unsigned)++n > SHMQ_HDRS_MAX_COUNT)
+			return -E2BIG;
+	return r < 0 ? r : n;
+}
+
+int shmq_hdrs_get(const void *hdrs, size_t len, const char *key, const char **ret_val,
+		  size_t *ret_val_len)
+{
+	size_t pos = 0, kn, vn, want;
+	const char *k, *v;
+	int r;
+
+	if (!key || (!hdrs && len))
+		return -EINVAL;
+	want = strlen(key);
+	while ((r = shmq_hdrs_next(hdrs, len, &pos, &k, &kn, &v, &vn)) == 1) {
+		if (kn == want && memcmp(k, key, kn) == 0) {
+			if (ret_val)
+				*ret_val = v;
+			if (ret_val_len)
+				*ret_val_len = vn;
+			return 0;
+		}
+	}
+	return r < 0 ? r : -ENOENT;
+}
+
+int shmq_hdrs_add(void *block, size_t cap, size_t *len, const char *key, const void *val,
+		  size_t val_len)
+{
+	size_t kn, need;
+	uint8_t *p;
+	int n;
+
+	if (!block || !len || !key || (!val && val_len))
+		return -EINVAL;
+	kn = strlen(key);
+	if (!key_ok(key, kn) || !val_ok(val, val_len))
+		return -EINVAL;
+	n = shmq_hdrs_check(block, *len);
+	if (n < 0)
+		return n == -E2BIG ? -E2BIG : -EINVAL;
+	need = ENTRY_HDR + kn + val_len;
+	if ((unsigned)n >= SHMQ_HDRS_MAX_COUNT || *len + need > SHMQ_HDRS_MAX)
+		return -E2BIG;
+	if (*len > cap || cap - *len < need)
+		return -ENOSPC;
+	p = (uint8_t *)block + *len;
+	p[0] = (uint8_t)kn;
+	p[1] = 0;
+	p[2] = (uint8_t)(val_len & 0xff);
+	p[3] = (uint8_t)(val_len >> 8);
+	memcpy(p + ENTRY_HDR, key, kn);
+	if (val_len)
+		memcpy(p + ENTRY_HDR + kn, val, val_len);
+	*len += need;
+	return 0;
+}
+
+/* ---- the headers of the record a handle delivered last ---- */
+
+int shmqi_held_copy(struct shmqi_held *h, const void *src, uint32_t len)
+{
+	if (!h->buf) {
+		h->buf = malloc(SHMQ_HDRS_MAX);
+		if (!h->buf)
+			return -ENOMEM;
+	}
+	if (len)
+		memcpy(h->buf, src, len);
+	h->ptr = h->buf;
+	h->len = len;
+	return 0;
+}
+
+int shmqi_held_get(const struct shmqi_held *h, const void **ret_hdrs, size_t *ret_len)
+{
+	if (!ret_hdrs || !ret_len)
+		return -EINVAL;
+	*ret_hdrs = h->len ? h->ptr : NULL;
+	*ret_len = h->len;
+	return 0;
+}
