@@ -157,6 +157,30 @@ expect 0 'g  lag 0' '' -- group ls rt
 "$shmq" group ls -o json rt >"$out"
 python3 -c 'import json,sys; o=json.loads(open(sys.argv[1]).readline()); assert o["group"]=="g" and o["acked"]==126' "$out" ||
 	fail "group ls -o json"
+# group reset: refused while a member is attached (1); to earliest the records come again;
+# --seq is clamped to what the topic retains; back to latest (lag 0) for what follows
+timeout 30 "$shmq" sub --group g --timeout 20s rt >/dev/null 2>&1 &
+bg=$!
+wait_for '  member pid ' group rt g
+expect 1 '' "shmq: reset group 'g' of topic 'rt': " -- group reset rt g --latest
+grep -qF 'a live member is attached' "$err" || fail "group reset with a member: no reason"
+kill "$bg"
+wait "$bg"
+bg=
+expect 0 'group g on rt: reset to 1' '' -- group reset rt g --earliest
+expect 0 'floor 1, next 1, tail 127, lag 126' '' -- group rt g
+expect 0 '' '' -- sub --group g --count 126 --timeout 5s rt
+awk '{ print $1 }' "$out" | sort -n | uniq | wc -l | grep -qx 126 || fail "reset to earliest: not 126 records again"
+expect 0 'group g on rt: reset to 127 (clamped' '' -- group reset rt g --seq 5000
+"$shmq" group reset -o json rt g --seq 100 >"$out"
+python3 -c 'import json,sys; o=json.loads(open(sys.argv[1]).readline()); assert o["seq"]==100 and o["group"]=="g", o' "$out" ||
+	fail "group reset -o json"
+expect 0 'reset to 127' '' -- group reset rt g --latest
+expect 2 '' 'reset wants one of --earliest, --latest, --seq N' -- group reset rt g
+expect 2 '' 'reset wants one of --earliest, --latest, --seq N' -- group reset rt g --latest --earliest
+expect 2 '' '--earliest, --latest and --seq are for reset' -- group stat rt g --latest
+expect 2 '' "shmq group: --seq: not a number: 'x'" -- group reset rt g --seq x
+expect 1 '' "shmq: reset group 'nope' of topic 'rt': " -- group reset rt nope --latest
 expect 2 '' 'a pattern takes no --group' -- sub --group g 'w.*'
 # a member that joins before any producer waits for one, then ends once it is gone
 timeout 30 "$shmq" sub --group late --timeout 20s small >"$dir/late" 2>&1 &
