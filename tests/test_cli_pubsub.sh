@@ -242,6 +242,27 @@ assert objs["rt"]["producers"] == 0 and objs["rt"]["subscribers"] == 0, objs["rt
 assert objs["rt@g"]["kind"] == "consumer group" and objs["rt@g"]["members"] == 0
 assert {"w.a", "w.b", "w.c.d", "small"} <= set(objs)
 EOF
+# ls rates: a topic's records a second while a publisher runs, in the table and as JSON
+"$shmq" pub --create lr --count 150 --rate 100 &
+pub=$!
+wait_for 'producers 1,' stat lr
+expect 0 '' '' -- ls --interval 300ms
+grep -qE '^lr +topic .*producers 1, subscribers 0, [0-9]+\.[0-9] msg/s$' "$out" &&
+	grep -qE '^rt@g +consumer group .*members 0, 0\.0 acked/s$' "$out" || fail "ls: rates"
+awk '$1 == "lr" { exit !($(NF-1) > 30 && $(NF-1) < 200) }' "$out" || fail "ls: lr's rate"
+"$shmq" ls -o json >"$out"
+python3 - "$out" <<'EOF' || fail "ls -o json: rates"
+import json, sys
+objs = {o["name"]: o for o in map(json.loads, open(sys.argv[1]))}
+assert 30 < objs["lr"]["rate"] < 200, objs["lr"]
+assert objs["rt"]["rate"] == 0 and objs["rt@g"]["acked_per_s"] == 0, objs
+EOF
+wait "$pub"
+expect 0 'producers 0, subscribers 0' '' -- ls --no-rate
+grep -q '/s' "$out" && fail "ls --no-rate shows a rate"
+expect 2 '' "shmq ls: --interval: not between 1ms and 60s: '0'" -- ls --interval 0
+expect 2 '' "shmq ls: --interval: " -- ls --interval x
+expect 0 '' '' -- rm lr
 "$shmq" stat -o json rt >"$out"
 python3 -c 'import json,sys; o=json.loads(open(sys.argv[1]).read()); assert o["tail"]==227 and o["slots"]==256 and o["groups"][0]["name"]=="g", o' "$out" ||
 	fail "stat -o json"
