@@ -549,6 +549,95 @@ int shmq_group_delete(shmq_bus *bus, const char *topic, const char *group, unsig
 	return 0;
 }
 
+/* ---- reset ---- */
+
+/* Where a reset puts the group: within what the topic retains, never past its tail. */
+static uint64_t reset_target(const struct shmqi_tmap *t, unsigned start, uint64_t seq,
+			     uint64_t tail)
+{
+	uint64_t oldest = shmqi_oldest(t, tail);
+
+	if (start == SHMQ_SUB_LATEST)
+		return tail;
+	if (start == SHMQ_SUB_EARLIEST || seq < oldest)
+		return oldest;
+	return seq < tail ? seq : tail;
+}
+
+/*
+ * The gate to @s, as open_gate() puts a new one up (F1, S1): a producer that scanned the
+ * old cursor may claim up to a lap past it, so records below the tail read after the store
+ * are checked after a copy (the guard). Return: where the group starts.
+ */
+static uint64_t reset_gate(shmq_group *g, unsigned start, uint64_t seq)
+{
+	uint64_t tail = atomic_load_explicit(&g->t.ctl->tail, memory_order_acquire);
+	uint64_t s = reset_target(&g->t, start, seq, tail);
+
+	shmqi_raise_start(&g->t, s); /* F1 */
+	/* R2: pairs with A2 in gate_limit(); seq_cst, then the tail load (S1). */
+	atomic_store_explicit(&g->gate->cursor, s, memory_order_seq_cst);
+	tail = atomic_load_explicit(&g->t.ctl->tail, memory_order_seq_cst);
+	if (start == SHMQ_SUB_LATEST && tail > s) {
+		s = tail;
+		shmqi_raise_start(&g->t, s);
+		atomic_store_explicit(&g->gate->cursor, s, memory_order_seq_cst);
+	} else if (s < shmqi_oldest(&g->t, tail)) {
+		/* Lapped meanwhile (a lossy topic, or a producer past the old cursor). */
+		s = shmqi_oldest(&g->t, tail);
+		atomic_store_explicit(&g->gate->cursor, s, memory_order_seq_cst);
+	}
+	g->ctl->guard = tail; /* no member reads it now: each copies it when it joins */
+	shmqi_topic_room_made(&g->t);
+	return s;
+}
+
+/* The lease table as new: every lease and delayed record forgotten, no redelivery due. */
+static void forget_leases(shmq_group *g)
+{
+	uint64_t i;
+
+	for (i = 0; i <= g->mask; i++) {
+		atomic_store_explicit(&g->leases[i].due_ns, 0, memory_order_relaxed);
+		atomic_store_explicit(&g->leases[i].first_ns, 0, memory_order_relaxed);
+		atomic_store_explicit(&g->leases[i].acquired, 0, memory_order_relaxed);
+		atomic_store_explicit(&g->leases[i].failed, 0, memory_order_relaxed);
+		atomic_store_explicit(&g->leases[i].word, 0, memory_order_release);
+	}
+	atomic_store_explicit(&g->ctl->due_hint, UINT64_MAX - 1, memory_order_relaxed);
+}
+
+int shmq_group_reset(shmq_bus *bus, const char *topic, const char *group, unsigned flags,
+		     uint64_t seq, uint64_t *ret_seq)
+{
+	unsigned start = flags & START_FLAGS;
+	shmq_group g = { 0 };
+	uint64_t s;
+	int r;
+
+	shmqi_detail_clear();
+	if (!bus || (flags & ~START_FLAGS) || !start || (start & (start - 1)) ||
+	    (start == SHMQ_SUB_FROM_SEQ) != (seq != 0) || seq >= SHMQI_SEQ_MAX)
+		return -EINVAL;
+	r = map_group(bus, topic, group, 0, NULL, &g);
+	if (r < 0)
+		return r;
+	if (live_members(&g)) {
+		shmqi_detail("group '%s': a live member is attached", group);
+		unmap_group(&g);
+		return -EBUSY;
+	}
+	forget_leases(&g);
+	s = reset_gate(&g, start, seq);
+	/* Release: a member that joins later and loads them (acquire) sees the table cleared. */
+	atomic_store_explicit(&g.ctl->next, s, memory_order_release);
+	atomic_store_explicit(&g.ctl->floor, s, memory_order_release);
+	unmap_group(&g);
+	if (ret_seq)
+		*ret_seq = s;
+	return 0;
+}
+
 /* ---- dead letters ---- */
 
 static int open_dlq(shmq_group *g)

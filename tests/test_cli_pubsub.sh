@@ -175,6 +175,30 @@ expect 0 'g  lag 0' '' -- group ls rt
 "$shmq" group ls -o json rt >"$out"
 python3 -c 'import json,sys; o=json.loads(open(sys.argv[1]).readline()); assert o["group"]=="g" and o["acked"]==126' "$out" ||
 	fail "group ls -o json"
+# group reset: refused while a member is attached (1); to earliest the records come again;
+# --seq is clamped to what the topic retains; back to latest (lag 0) for what follows
+timeout 30 "$shmq" sub --group g --timeout 20s rt >/dev/null 2>&1 &
+bg=$!
+wait_for '  member pid ' group rt g
+expect 1 '' "shmq: reset group 'g' of topic 'rt': " -- group reset rt g --latest
+grep -qF 'a live member is attached' "$err" || fail "group reset with a member: no reason"
+kill "$bg"
+wait "$bg"
+bg=
+expect 0 'group g on rt: reset to 1' '' -- group reset rt g --earliest
+expect 0 'floor 1, next 1, tail 127, lag 126' '' -- group rt g
+expect 0 '' '' -- sub --group g --count 126 --timeout 5s rt
+awk '{ print $1 }' "$out" | sort -n | uniq | wc -l | grep -qx 126 || fail "reset to earliest: not 126 records again"
+expect 0 'group g on rt: reset to 127 (clamped' '' -- group reset rt g --seq 5000
+"$shmq" group reset -o json rt g --seq 100 >"$out"
+python3 -c 'import json,sys; o=json.loads(open(sys.argv[1]).readline()); assert o["seq"]==100 and o["group"]=="g", o' "$out" ||
+	fail "group reset -o json"
+expect 0 'reset to 127' '' -- group reset rt g --latest
+expect 2 '' 'reset wants one of --earliest, --latest, --seq N' -- group reset rt g
+expect 2 '' 'reset wants one of --earliest, --latest, --seq N' -- group reset rt g --latest --earliest
+expect 2 '' '--earliest, --latest and --seq are for reset' -- group stat rt g --latest
+expect 2 '' "shmq group: --seq: not a number: 'x'" -- group reset rt g --seq x
+expect 1 '' "shmq: reset group 'nope' of topic 'rt': " -- group reset rt nope --latest
 expect 2 '' 'a pattern takes no --group' -- sub --group g 'w.*'
 # a member that joins before any producer waits for one, then ends once it is gone
 timeout 30 "$shmq" sub --group late --timeout 20s small >"$dir/late" 2>&1 &
@@ -236,6 +260,27 @@ assert objs["rt"]["producers"] == 0 and objs["rt"]["subscribers"] == 0, objs["rt
 assert objs["rt@g"]["kind"] == "consumer group" and objs["rt@g"]["members"] == 0
 assert {"w.a", "w.b", "w.c.d", "small"} <= set(objs)
 EOF
+# ls rates: a topic's records a second while a publisher runs, in the table and as JSON
+"$shmq" pub --create lr --count 150 --rate 100 &
+pub=$!
+wait_for 'producers 1,' stat lr
+expect 0 '' '' -- ls --interval 300ms
+grep -qE '^lr +topic .*producers 1, subscribers 0, [0-9]+\.[0-9] msg/s$' "$out" &&
+	grep -qE '^rt@g +consumer group .*members 0, 0\.0 acked/s$' "$out" || fail "ls: rates"
+awk '$1 == "lr" { exit !($(NF-1) > 30 && $(NF-1) < 200) }' "$out" || fail "ls: lr's rate"
+"$shmq" ls -o json >"$out"
+python3 - "$out" <<'EOF' || fail "ls -o json: rates"
+import json, sys
+objs = {o["name"]: o for o in map(json.loads, open(sys.argv[1]))}
+assert 30 < objs["lr"]["rate"] < 200, objs["lr"]
+assert objs["rt"]["rate"] == 0 and objs["rt@g"]["acked_per_s"] == 0, objs
+EOF
+wait "$pub"
+expect 0 'producers 0, subscribers 0' '' -- ls --no-rate
+grep -q '/s' "$out" && fail "ls --no-rate shows a rate"
+expect 2 '' "shmq ls: --interval: not between 1ms and 60s: '0'" -- ls --interval 0
+expect 2 '' "shmq ls: --interval: " -- ls --interval x
+expect 0 '' '' -- rm lr
 "$shmq" stat -o json rt >"$out"
 python3 -c 'import json,sys; o=json.loads(open(sys.argv[1]).read()); assert o["tail"]==227 and o["slots"]==256 and o["groups"][0]["name"]=="g", o' "$out" ||
 	fail "stat -o json"

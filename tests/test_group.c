@@ -524,6 +524,85 @@ static void test_gate(void **state)
 	shmq_bus_close(bus);
 }
 
+static uint64_t reset_to(shmq_bus *bus, unsigned flags, uint64_t seq)
+{
+	uint64_t got = 0;
+
+	assert_int_equal(shmq_group_reset(bus, "t", "g", flags, seq, &got), 0);
+	return got;
+}
+
+/* A reset moves floor, next and gate, forgets what was owed, and clamps to what is retained. */
+static void test_reset(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus, "t", 8, SHMQ_TOPIC_RELIABLE);
+	shmq_group *g = open_group(bus, "t", "g", NULL);
+	struct shmq_group_stats st;
+	struct shmq_group_msg m;
+	uint64_t i, v = 0;
+
+	(void)state;
+	for (i = 1; i <= 4; i++)
+		send_u64(pub, i);
+	assert_int_equal(recv_u64(g, &m), 1); /* leased, never acked */
+	assert_int_equal(recv_u64(g, &m), 2);
+	assert_int_equal(shmq_group_ack(g, m.lease), 0);
+	assert_int_equal(shmq_group_reset(bus, "t", "g", SHMQ_SUB_LATEST, 0, NULL), -EBUSY);
+	assert_int_equal(shmq_group_reset(bus, "t", "g", 0, 0, NULL), -EINVAL);
+	assert_int_equal(
+		shmq_group_reset(bus, "t", "g", SHMQ_SUB_LATEST | SHMQ_SUB_EARLIEST, 0, NULL),
+		-EINVAL);
+	assert_int_equal(shmq_group_reset(bus, "t", "g", SHMQ_SUB_FROM_SEQ, 0, NULL), -EINVAL);
+	assert_int_equal(shmq_group_reset(bus, "t", "nope", SHMQ_SUB_LATEST, 0, NULL), -ENOENT);
+	shmq_group_close(g); /* record 1 goes back for redelivery: the reset forgets it */
+
+	/* Latest: 1, 3 and 4 are skipped. */
+	assert_int_equal(reset_to(bus, SHMQ_SUB_LATEST, 0), 5);
+	st = stat_of(bus, "t", "g");
+	assert_int_equal(st.floor, 5);
+	assert_int_equal(st.next, 5);
+	assert_int_equal(st.in_flight + st.delayed, 0);
+	g = open_group(bus, "t", "g", NULL);
+	expect_empty(g);
+	for (i = 5; i <= 12; i++)
+		send_u64(pub, i);
+	assert_int_equal(shmq_pub_send(pub, &v, sizeof(v), 0), -EAGAIN); /* 5-12 owed */
+	for (i = 5; i <= 12; i++) {
+		assert_int_equal(recv_u64(g, &m), i);
+		assert_int_equal(shmq_group_ack(g, m.lease), 0);
+	}
+	shmq_group_close(g);
+
+	/* Earliest: 5-12 are retained and owed again; the gate holds producers back again. */
+	assert_int_equal(reset_to(bus, SHMQ_SUB_EARLIEST, 0), 5);
+	assert_int_equal(shmq_pub_send(pub, &v, sizeof(v), 0), -EAGAIN);
+	g = open_group(bus, "t", "g", NULL);
+	for (i = 5; i <= 12; i++) {
+		assert_int_equal(recv_u64(g, &m), i);
+		assert_int_equal(m.attempt, 1);
+		assert_int_equal(shmq_group_ack(g, m.lease), 0);
+	}
+	expect_empty(g);
+	shmq_group_close(g);
+	send_u64(pub, 13);
+
+	/* A sequence number: clamped to the oldest retained record (6) and to the tail (14). */
+	assert_int_equal(reset_to(bus, SHMQ_SUB_FROM_SEQ, 2), 6);
+	assert_int_equal(stat_of(bus, "t", "g").floor, 6);
+	assert_int_equal(reset_to(bus, SHMQ_SUB_FROM_SEQ, 100), 14);
+	assert_int_equal(reset_to(bus, SHMQ_SUB_FROM_SEQ, 10), 10);
+	g = open_group(bus, "t", "g", NULL);
+	for (i = 10; i <= 13; i++) {
+		assert_int_equal(recv_u64(g, &m), i);
+		assert_int_equal(shmq_group_ack(g, m.lease), 0);
+	}
+	expect_empty(g);
+	shmq_group_close(g);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
 static void test_ephemeral_and_limits(void **state)
 {
 	struct shmq_group_config c = { .flags = SHMQ_GROUP_EPHEMERAL, .max_members = 1 };
@@ -908,6 +987,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_release_and_resume, test_cleanup),
 		cmocka_unit_test_teardown(test_window, test_cleanup),
 		cmocka_unit_test_teardown(test_gate, test_cleanup),
+		cmocka_unit_test_teardown(test_reset, test_cleanup),
 		cmocka_unit_test_teardown(test_ephemeral_and_limits, test_cleanup),
 		cmocka_unit_test_teardown(test_topic_recreated, test_cleanup),
 		cmocka_unit_test_teardown(test_start_positions, test_cleanup),

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The Prometheus metrics: `shmq metrics` of the objects MAKE_OBJECTS leaves (5 records, a live
-# subscriber that read 2) passes `promtool check metrics` and says what was done; shmqd
-# --metrics serves the same over loopback (scraped with python3's urllib), 404 elsewhere, 405
-# for a POST, from the command line and from the config file; a non-loopback address is refused.
+# subscriber that read 2), and of a live group member, passes `promtool check metrics` and says
+# what was done, merged and per subscriber and member; shmqd --metrics serves the same over
+# loopback (scraped with python3's urllib), 404 elsewhere, 405 for a POST, from the command line
+# and from the config file; a non-loopback address is refused.
 # Skipped (77) without promtool (Debian package prometheus).
 # test_metrics.sh SHMQ SHMQD MAKE_OBJECTS HIST_TOOL (hist_interop_tool: reads an .hlog back)
 set -uo pipefail
 shmq=$1 shmqd=$2 make_objects=$3 hist_tool=$4
 command -v promtool >/dev/null || { echo "SKIP: no promtool (Debian package prometheus)"; exit 77; }
 ns=tmet$$ dir=$(mktemp -d)
-holder= daemon=
+holder= daemon= member=
 cleanup() {
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	[ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null
+	[ -n "$member" ] && kill "$member" 2>/dev/null && wait "$member" 2>/dev/null
 	rm -rf "$dir" /dev/shm/shmq."$ns".* /dev/shm/shmq-daemon."$ns".lock
 }
 trap cleanup EXIT
@@ -88,6 +90,34 @@ got=$("$hist_tool" read "$dir/top.hlog")
 [ $? = 1 ] && ok "hist of an object without latency: 1" || bad "hist chan: $(cat "$dir/err")"
 n=$(grep -c '^# TYPE shmq_topic_records_total counter$' "$dir/once")
 [ "$n" = 1 ] && ok "one TYPE line per family" || bad "$n TYPE lines of shmq_topic_records_total"
+
+# each subscriber and each live group member on its own, beside the merged series
+lh="$l,topic=\"top\",pid=\"$holder\",index=\"0\""
+expect_value "$dir/once" "shmq_subscription_received_total{$lh}" 2
+expect_value "$dir/once" "shmq_subscription_lag{$lh}" 3
+expect_value "$dir/once" "shmq_subscription_lost_total{$lh}" 0
+grep -q '^shmq_group_member_' "$dir/once" && bad "member series without a live member" ||
+	ok "no member series without a live member"
+"$shmq" sub -n "$ns" --group w2 --from earliest --timeout 20s top >/dev/null 2>&1 &
+member=$!
+for _ in $(seq 200); do
+	"$shmq" group -n "$ns" top w2 2>/dev/null | grep -q 'acked 5,' && break
+	sleep 0.05
+done
+"$shmq" metrics -n "$ns" >"$dir/members"
+check_promtool "$dir/members" "with a live member"
+lm="$l,topic=\"top\",group=\"w2\",pid=\"$member\",index=\"0\""
+expect_value "$dir/members" "shmq_group_member_acked_total{$lm}" 5
+expect_value "$dir/members" "shmq_group_member_delivered_total{$lm}" 5
+expect_value "$dir/members" "shmq_group_member_in_flight{$lm}" 0
+expect_value "$dir/members" "shmq_group_acked_total{$l,topic=\"top\",group=\"w2\"}" 5
+expect_value "$dir/members" "shmq_group_members{$l,topic=\"top\",group=\"w2\"}" 1
+n=$(grep -c '^# TYPE shmq_group_member_acked_total counter$' "$dir/members")
+[ "$n" = 1 ] && ok "one TYPE line of the member family" || bad "$n TYPE lines of shmq_group_member_acked_total"
+kill "$member"
+wait "$member" 2>/dev/null
+member=
+"$shmq" rm -n "$ns" top@w2 || bad "rm top@w2"
 
 # a file of the namespace that is no segment: counted, not an error
 echo junk >/dev/shm/shmq."$ns".junk

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -36,25 +37,48 @@ int info_main(int argc, char **argv)
 static void ls_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s ls [-h] [-n NS] [-o table|json]\n"
+		"usage: %s ls [-h] [-n NS] [-o table|json] [--interval D | --no-rate]\n"
 		"The objects of a namespace, sorted by name, with their kind: channel, topic,\n"
 		"consumer group (TOPIC@GROUP), or unknown for a file of the namespace's name that "
 		"is\n"
 		"not a segment this library can open, with the reason; then the segment's owner,\n"
-		"mode and size, and a topic's producers and subscribers, a group's members.\n"
+		"mode and size, and a topic's producers and subscribers, a group's members, and\n"
+		"their rates: records published a second (msg/s), records acked a second\n"
+		"(acked/s), from two looks at the counters an interval apart.\n"
 		"With -o json, one object per line.\n"
-		"options:\n" CLI_COMMON_HELP,
+		"options:\n"
+		"      --interval D    the rates' interval (default 200ms)\n"
+		"      --no-rate       no rates: one look, no wait\n" CLI_COMMON_HELP,
 		PROG);
 }
 
-/* What ls shows of an object besides the listing: its file's owner and mode, its users. */
+#define LS_INTERVAL_NS 200000000ull /* 200 ms */
+
+/*
+ * What ls shows of an object besides the listing: its file's owner and mode, its users, and
+ * a count (a topic's records published, a group's acks) with when it was read, for a rate.
+ */
 struct ls_extra {
 	char owner[32];
 	unsigned mode;
 	long producers, subscribers, members; /* -1: not this kind, or unreadable */
+	uint64_t count, count_ns; /* count_ns 0: no count read */
+	double rate; /* a second, since an earlier look; < 0: none */
 };
 
-static void ls_look(shmq_bus *bus, const struct shmq_object_info *o, struct ls_extra *x)
+/* The rate of @x's count since the earlier look @before (NULL: none). */
+static void ls_rate(struct ls_extra *x, const struct ls_extra *before)
+{
+	x->rate = -1;
+	if (!before || !before->count_ns || !x->count_ns || x->count_ns <= before->count_ns ||
+	    x->count < before->count)
+		return;
+	x->rate =
+		(double)(x->count - before->count) * 1e9 / (double)(x->count_ns - before->count_ns);
+}
+
+static void ls_look(shmq_bus *bus, const struct shmq_object_info *o, struct ls_extra *x,
+		    const struct ls_extra *before)
 {
 	struct shmq_topic_stats ts;
 	struct shmq_group_stats gs;
@@ -63,6 +87,8 @@ static void ls_look(shmq_bus *bus, const struct shmq_object_info *o, struct ls_e
 	struct stat st;
 
 	x->producers = x->subscribers = x->members = -1;
+	x->count_ns = 0;
+	x->rate = -1;
 	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.%s", shmq_bus_namespace(bus), o->name);
 	snprintf(x->owner, sizeof(x->owner), "?");
 	x->mode = 0;
@@ -79,29 +105,42 @@ static void ls_look(shmq_bus *bus, const struct shmq_object_info *o, struct ls_e
 	if (o->kind == SHMQ_KIND_TOPIC && shmq_topic_stat(bus, o->name, &ts, NULL, 0) >= 0) {
 		x->producers = ts.producers;
 		x->subscribers = ts.subscribers;
+		x->count = ts.tail - 1;
+		x->count_ns = cli_mono_ns();
 	}
 	snprintf(topic, sizeof(topic), "%s", o->name);
 	at = strchr(topic, '@');
 	if (o->kind == SHMQ_KIND_GROUP && at) {
 		*at = '\0';
-		if (shmq_group_stat(bus, topic, at + 1, &gs, NULL, 0) >= 0)
+		if (shmq_group_stat(bus, topic, at + 1, &gs, NULL, 0) >= 0) {
 			x->members = gs.members;
+			x->count = gs.acked;
+			x->count_ns = cli_mono_ns();
+		}
 	}
+	ls_rate(x, before);
 }
 
 static void ls_users(const struct ls_extra *x, char *buf, size_t len)
 {
+	char rate[48] = "";
+
+	if (x->rate >= 0)
+		snprintf(rate, sizeof(rate), ", %.1f %s", x->rate,
+			 x->producers >= 0 ? "msg/s" : "acked/s");
 	if (x->producers >= 0)
-		snprintf(buf, len, "producers %ld, subscribers %ld", x->producers, x->subscribers);
+		snprintf(buf, len, "producers %ld, subscribers %ld%s", x->producers, x->subscribers,
+			 rate);
 	else if (x->members >= 0)
-		snprintf(buf, len, "members %ld", x->members);
+		snprintf(buf, len, "members %ld%s", x->members, rate);
 	else
 		buf[0] = '\0';
 }
 
-static void ls_table(shmq_bus *bus, const struct shmq_object_info *v, int n)
+static void ls_table(shmq_bus *bus, const struct shmq_object_info *v, int n,
+		     const struct ls_extra *before)
 {
-	char name[SHMQ_OBJECT_NAME_MAX + 1], users[64];
+	char name[SHMQ_OBJECT_NAME_MAX + 1], users[112];
 	struct ls_extra x;
 	int i, w = 0, len;
 
@@ -110,7 +149,7 @@ static void ls_table(shmq_bus *bus, const struct shmq_object_info *v, int n)
 		w = len > w ? len : w;
 	}
 	for (i = 0; i < n; i++) {
-		ls_look(bus, &v[i], &x);
+		ls_look(bus, &v[i], &x, before ? &before[i] : NULL);
 		ls_users(&x, users, sizeof(users));
 		printf("%-*s  %-14s  %-8s %04o %10llu%s%s%s%s%s\n", w,
 		       cli_printable(v[i].name, name, sizeof(name)), shmq_kind_name(v[i].kind),
@@ -119,7 +158,8 @@ static void ls_table(shmq_bus *bus, const struct shmq_object_info *v, int n)
 	}
 }
 
-static void ls_json(shmq_bus *bus, const struct shmq_object_info *v, int n)
+static void ls_json(shmq_bus *bus, const struct shmq_object_info *v, int n,
+		    const struct ls_extra *before)
 {
 	char mode[8], name[SHMQ_OBJECT_NAME_MAX + 1];
 	struct ls_extra x;
@@ -127,7 +167,7 @@ static void ls_json(shmq_bus *bus, const struct shmq_object_info *v, int n)
 	int i;
 
 	for (i = 0; i < n; i++) {
-		ls_look(bus, &v[i], &x);
+		ls_look(bus, &v[i], &x, before ? &before[i] : NULL);
 		snprintf(mode, sizeof(mode), "%04o", x.mode);
 		/* a foreign file's name need not be UTF-8: shown as in the table */
 		cli_printable(v[i].name, name, sizeof(name));
@@ -142,23 +182,79 @@ static void ls_json(shmq_bus *bus, const struct shmq_object_info *v, int n)
 		}
 		if (x.members >= 0)
 			json_object_set_new(o, "members", json_integer(x.members));
+		/* the names of shmq top's: records published, or acked, a second */
+		if (x.rate >= 0)
+			json_object_set_new(o, x.producers >= 0 ? "rate" : "acked_per_s",
+					    json_real(x.rate));
 		if (v[i].error)
 			json_object_set_new(o, "error", json_string(v[i].note));
 		cli_json_line(o);
 	}
 }
 
+/*
+ * The first look of each object's count, then a wait of @interval_ns. Return: the looks, or
+ * NULL (no memory, or nothing with a count: no wait then).
+ */
+static struct ls_extra *ls_first(shmq_bus *bus, const struct shmq_object_info *v, int n,
+				 uint64_t interval_ns)
+{
+	struct ls_extra *first = n > 0 ? calloc((size_t)n, sizeof(*first)) : NULL;
+	struct timespec ts = { (time_t)(interval_ns / 1000000000u),
+			       (long)(interval_ns % 1000000000u) };
+	int i;
+
+	if (!first)
+		return NULL;
+	for (i = 0; i < n; i++)
+		ls_look(bus, &v[i], &first[i], NULL);
+	for (i = 0; i < n && !first[i].count_ns; i++)
+		;
+	if (i == n) { /* no topic or group: no rate to wait for */
+		free(first);
+		return NULL;
+	}
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return first;
+}
+
+/* --interval D, --no-rate; Return: 0, or -1 (c->rc set). */
+static int ls_parse(struct cli *c, int argc, char **argv, uint64_t *ret_interval_ns)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS,
+					      { "interval", required_argument, NULL, 'I' },
+					      { "no-rate", no_argument, NULL, 'R' },
+					      { NULL, 0, NULL, 0 } };
+	int ch;
+
+	*ret_interval_ns = LS_INTERVAL_NS;
+	while ((ch = cli_getopt(c, argc, argv, "", opts)) != -1) {
+		if (ch == 'R') {
+			*ret_interval_ns = 0;
+		} else if (cli_duration(c, "--interval", optarg, ret_interval_ns) < 0) {
+			return -1;
+		} else if (*ret_interval_ns < 1000000 || *ret_interval_ns > 60000000000ull) {
+			cli_usage_error(c, "--interval: not between 1ms and 60s:", optarg);
+			return -1;
+		}
+	}
+	if (c->rc >= 0 || cli_operands(c, argc, argv, 0, 0, "") >= 0)
+		return -1;
+	return 0;
+}
+
 int ls_main(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
 	struct cli c = { .cmd = "ls", .show = ls_usage, .rc = -1 };
 	struct shmq_object_info *v = NULL;
+	struct ls_extra *first = NULL;
+	uint64_t interval_ns;
 	char what[128];
 	shmq_bus *bus;
 	int n, got;
 
-	if (cli_getopt(&c, argc, argv, "", opts) != -1 || c.rc >= 0 ||
-	    cli_operands(&c, argc, argv, 0, 0, "") >= 0)
+	if (ls_parse(&c, argc, argv, &interval_ns) < 0)
 		return c.rc;
 	bus = cli_open_bus(c.ns);
 	if (!bus)
@@ -174,10 +270,14 @@ int ls_main(int argc, char **argv)
 		shmq_bus_close(bus);
 		return cli_fail(what, got);
 	}
+	n = got < n ? got : n;
+	if (interval_ns)
+		first = ls_first(bus, v, n, interval_ns); /* no memory: no rates */
 	if (c.json)
-		ls_json(bus, v, got < n ? got : n);
+		ls_json(bus, v, n, first);
 	else
-		ls_table(bus, v, got < n ? got : n);
+		ls_table(bus, v, n, first);
+	free(first);
 	free(v);
 	shmq_bus_close(bus);
 	return 0;

@@ -12,12 +12,19 @@ static void group_usage(FILE *f)
 	fprintf(f,
 		"usage: %s group [-h] [-n NS] [-o table|json] ls TOPIC\n"
 		"       %s group [-h] [-n NS] [-o table|json] [stat] TOPIC GROUP\n"
+		"       %s group [-h] [-n NS] [-o table|json] reset TOPIC GROUP "
+		"(--earliest | --latest | --seq N)\n"
 		"ls: the consumer groups of a topic, with their lag and members. stat (the "
 		"default):\n"
 		"a consumer group's positions, counters, configuration and members, read without\n"
-		"joining it.\n"
-		"options:\n" CLI_COMMON_HELP,
-		PROG, PROG);
+		"joining it. reset: move a group that no live member is attached to; what it owed\n"
+		"(leases, redeliveries) is forgotten.\n"
+		"options:\n"
+		"  --earliest          reset: to the oldest record the topic retains\n"
+		"  --latest            reset: past the newest record\n"
+		"  --seq N             reset: to record N (clamped to what the topic "
+		"retains)\n" CLI_COMMON_HELP,
+		PROG, PROG, PROG);
 }
 
 static void print_group(const char *topic, const char *group, const struct shmq_group_stats *g)
@@ -143,29 +150,93 @@ static int group_ls(shmq_bus *bus, const char *topic, bool json)
 	return 0;
 }
 
-int group_main(int argc, char **argv)
+static int group_reset(shmq_bus *bus, const char *topic, const char *group, unsigned start,
+		       uint64_t seq, bool json)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
-	struct cli c = { .cmd = "group", .show = group_usage, .rc = -1 };
-	const char *sub = NULL;
-	shmq_bus *bus;
+	char what[512];
+	uint64_t got;
 	int r;
 
-	if (cli_getopt(&c, argc, argv, "", opts) != -1 || c.rc >= 0)
+	snprintf(what, sizeof(what), "reset group '%s' of topic '%s'", group, topic);
+	r = shmq_group_reset(bus, topic, group, start, seq, &got);
+	if (r < 0)
+		return cli_fail(what, r);
+	if (json)
+		cli_json_line(json_pack("{s:s, s:s, s:I}", "topic", topic, "group", group, "seq",
+					(json_int_t)got));
+	else
+		printf("group %s on %s: reset to %llu%s\n", group, topic, (unsigned long long)got,
+		       start == SHMQ_SUB_FROM_SEQ && got != seq
+			       ? " (clamped to the retained records)"
+			       : "");
+	return 0;
+}
+
+/* --earliest, --latest, --seq N: one of them, for reset only. */
+struct reset_opts {
+	unsigned start;
+	uint64_t seq;
+	int given;
+};
+
+static int reset_opt(struct cli *c, int ch, struct reset_opts *ro)
+{
+	ro->given++;
+	ro->start = ch == 'E' ? SHMQ_SUB_EARLIEST : ch == 'L' ? SHMQ_SUB_LATEST : SHMQ_SUB_FROM_SEQ;
+	if (ch == 'S' && (cli_number(c, "--seq", optarg, &ro->seq) < 0 || ro->seq == 0)) {
+		if (c->rc < 0)
+			c->rc = cli_usage_error(c, "--seq wants a sequence number >= 1", optarg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The subcommand's operands, and reset's options only with reset. Return: -1 when right. */
+static int group_operands(struct cli *c, int argc, char **argv, const char *sub,
+			  const struct reset_opts *ro)
+{
+	bool reset = sub && strcmp(sub, "reset") == 0;
+
+	if (reset && ro->given != 1)
+		return cli_usage_error(c, "reset wants one of --earliest, --latest, --seq N", NULL);
+	if (!reset && ro->given)
+		return cli_usage_error(c, "--earliest, --latest and --seq are for reset", sub);
+	if (sub && strcmp(sub, "ls") == 0)
+		return cli_operands(c, argc, argv, 1, 1, "TOPIC");
+	return cli_operands(c, argc, argv, 2, 2, "TOPIC and GROUP");
+}
+
+int group_main(int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS,
+					      { "earliest", no_argument, NULL, 'E' },
+					      { "latest", no_argument, NULL, 'L' },
+					      { "seq", required_argument, NULL, 'S' },
+					      { NULL, 0, NULL, 0 } };
+	struct cli c = { .cmd = "group", .show = group_usage, .rc = -1 };
+	struct reset_opts ro = { 0 };
+	const char *sub = NULL;
+	shmq_bus *bus;
+	int ch, r;
+
+	while ((ch = cli_getopt(&c, argc, argv, "", opts)) != -1)
+		if (reset_opt(&c, ch, &ro) < 0)
+			return c.rc;
+	if (c.rc >= 0)
 		return c.rc;
-	if (optind < argc && (strcmp(argv[optind], "ls") == 0 ||
-			      (strcmp(argv[optind], "stat") == 0 && argc - optind == 3)))
+	if (optind < argc &&
+	    (strcmp(argv[optind], "ls") == 0 || strcmp(argv[optind], "reset") == 0 ||
+	     (strcmp(argv[optind], "stat") == 0 && argc - optind == 3)))
 		sub = argv[optind++];
-	if (sub && strcmp(sub, "ls") == 0 && cli_operands(&c, argc, argv, 1, 1, "TOPIC") >= 0)
-		return c.rc;
-	if ((!sub || strcmp(sub, "stat") == 0) &&
-	    cli_operands(&c, argc, argv, 2, 2, "TOPIC and GROUP") >= 0)
+	if (group_operands(&c, argc, argv, sub, &ro) >= 0)
 		return c.rc;
 	bus = cli_open_bus(c.ns);
 	if (!bus)
 		return EXIT_ERROR;
 	if (sub && strcmp(sub, "ls") == 0)
 		r = group_ls(bus, argv[optind], c.json);
+	else if (sub && strcmp(sub, "reset") == 0)
+		r = group_reset(bus, argv[optind], argv[optind + 1], ro.start, ro.seq, c.json);
 	else
 		r = group_stat(bus, argv[optind], argv[optind + 1], c.json);
 	shmq_bus_close(bus);

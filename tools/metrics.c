@@ -69,6 +69,38 @@ static const struct family sub_fams[NS] = {
 			.help = "Records the subscriber stepped over as skipped." },
 };
 
+/* One subscriber handle each: a slot of the topic's table, labelled by pid and index. */
+static const struct family each_fams[NS] = {
+	[S_LAG] = { .name = "subscription_lag",
+		    .type = "gauge",
+		    .help = "Records published that one subscriber has not read (tail - cursor); "
+			    "index: its place among its process's subscribers of the topic." },
+	[S_RECEIVED] = { .name = "subscription_received_total",
+			 .type = "counter",
+			 .help = "Records delivered to one subscriber." },
+	[S_LOST] = { .name = "subscription_lost_total",
+		     .type = "counter",
+		     .help = "Records one subscriber lost (lapped, overwritten, corrupt)." },
+	[S_SKIPPED] = { .name = "subscription_skipped_total",
+			.type = "counter",
+			.help = "Records one subscriber stepped over as skipped." },
+};
+
+/* One live member of a group each, labelled by pid and index, as subscriptions. */
+enum { M_IN_FLIGHT, M_DELIVERED, M_ACKED, NM };
+static const struct family member_fams[NM] = {
+	[M_IN_FLIGHT] = { .name = "group_member_in_flight",
+			  .type = "gauge",
+			  .help = "Records leased to one member now; index: its place among its "
+				  "process's members of the group." },
+	[M_DELIVERED] = { .name = "group_member_delivered_total",
+			  .type = "counter",
+			  .help = "Deliveries to one member since it joined." },
+	[M_ACKED] = { .name = "group_member_acked_total",
+		      .type = "counter",
+		      .help = "Records one member acked since it joined." },
+};
+
 enum {
 	G_PENDING,
 	G_IN_FLIGHT,
@@ -204,15 +236,24 @@ static const struct family daemon_fams[ND] = {
 
 struct sub_snap {
 	pid_t pid;
+	unsigned index; /* one handle's place among its process's (each[] and members[]) */
 	uint64_t v[NS];
+};
+
+struct member_snap {
+	pid_t pid;
+	unsigned index;
+	uint64_t v[NM];
 };
 
 struct topic_snap {
 	const char *name;
 	const char *policy;
 	uint64_t v[NT];
-	struct sub_snap *subs;
+	struct sub_snap *subs; /* a process's subscribers merged */
 	size_t nsubs;
+	struct sub_snap *each; /* each subscriber on its own */
+	size_t neach;
 	shmq_hist *lat; /* the subscribers' delivery latency, merged; NULL when none records */
 };
 
@@ -220,6 +261,8 @@ struct group_snap {
 	char topic[SHMQ_OBJECT_NAME_MAX + 1];
 	const char *group;
 	uint64_t v[NG];
+	struct member_snap *members;
+	size_t nmembers;
 	shmq_hist *lat[2]; /* the members' delivery latency and processing time, merged */
 };
 
@@ -282,6 +325,21 @@ static void add_sub(struct topic_snap *t, const struct shmq_topic_sub_info *si, 
 	p->v[S_SKIPPED] += si->skipped;
 }
 
+/* One subscriber on its own: its index counts the same process's subscribers before it. */
+static void add_each(struct topic_snap *t, const struct shmq_topic_sub_info *si, uint64_t tail)
+{
+	struct sub_snap *e = &t->each[t->neach];
+
+	*e = (struct sub_snap){ .pid = si->pid };
+	for (size_t i = 0; i < t->neach; i++)
+		e->index += t->each[i].pid == si->pid;
+	e->v[S_LAG] = tail > si->cursor ? tail - si->cursor : 0;
+	e->v[S_RECEIVED] = si->received;
+	e->v[S_LOST] = si->lost;
+	e->v[S_SKIPPED] = si->skipped;
+	t->neach++;
+}
+
 static int read_subs(shmq_bus *bus, struct topic_snap *t, uint64_t tail, int n)
 {
 	struct shmq_topic_sub_info *subs;
@@ -292,15 +350,18 @@ static int read_subs(shmq_bus *bus, struct topic_snap *t, uint64_t tail, int n)
 		return 0;
 	subs = calloc((size_t)n, sizeof(*subs));
 	t->subs = calloc((size_t)n, sizeof(*t->subs));
-	if (!subs || !t->subs) {
+	t->each = calloc((size_t)n, sizeof(*t->each));
+	if (!subs || !t->subs || !t->each) {
 		free(subs);
 		return -ENOMEM;
 	}
 	r = shmq_topic_stat(bus, t->name, &st, subs, (size_t)n);
 	if (r > n)
 		r = n; /* the ones that joined since are for the next look */
-	for (int i = 0; i < r; i++)
+	for (int i = 0; i < r; i++) {
 		add_sub(t, &subs[i], tail);
+		add_each(t, &subs[i], tail);
+	}
 	free(subs);
 	return r < 0 ? r : 0;
 }
@@ -328,12 +389,39 @@ static int read_topic(shmq_bus *bus, const char *name, struct topic_snap *t)
 	r = read_subs(bus, t, st.tail, r);
 	if (r < 0) { /* left out of the snapshot: nothing of it is kept */
 		shmq_hist_free(t->lat);
-		t->lat = NULL;
+		free(t->subs);
+		free(t->each);
+		*t = (struct topic_snap){ 0 };
 	}
 	return r;
 }
 
-static int read_group(shmq_bus *bus, const char *name, struct group_snap *g)
+/* The live members, each with its index among its process's. Return: 0 or -ENOMEM. */
+static int read_members(struct group_snap *g, const struct shmq_group_member_info *mi, int n)
+{
+	struct member_snap *m;
+
+	if (n <= 0)
+		return 0;
+	g->members = calloc((size_t)n, sizeof(*g->members));
+	if (!g->members)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		m = &g->members[g->nmembers];
+		*m = (struct member_snap){ .pid = mi[i].pid };
+		for (size_t j = 0; j < g->nmembers; j++)
+			m->index += g->members[j].pid == mi[i].pid;
+		m->v[M_IN_FLIGHT] = mi[i].in_flight;
+		m->v[M_DELIVERED] = mi[i].delivered;
+		m->v[M_ACKED] = mi[i].acked;
+		g->nmembers++;
+	}
+	return 0;
+}
+
+/* The group's counters into @g->v; its live members into @mi. Return: how many, or -errno. */
+static int read_group_stat(shmq_bus *bus, const char *name, struct group_snap *g,
+			   struct shmq_group_member_info *mi)
 {
 	struct shmq_group_stats st;
 	const char *at = strchr(name, '@');
@@ -344,7 +432,7 @@ static int read_group(shmq_bus *bus, const char *name, struct group_snap *g)
 	memcpy(g->topic, name, (size_t)(at - name));
 	g->topic[at - name] = '\0';
 	g->group = at + 1;
-	r = shmq_group_stat(bus, g->topic, g->group, &st, NULL, 0);
+	r = shmq_group_stat(bus, g->topic, g->group, &st, mi, SHMQ_GROUP_MAX_MEMBERS);
 	if (r < 0)
 		return r;
 	g->v[G_PENDING] = st.pending;
@@ -367,6 +455,19 @@ static int read_group(shmq_bus *bus, const char *name, struct group_snap *g)
 	g->v[G_DELIVERED] = st.delivered;
 	g->v[G_MAX_PENDING] = st.max_pending;
 	g->v[G_ACK_WAIT] = st.ack_wait_ns;
+	return r < (int)SHMQ_GROUP_MAX_MEMBERS ? r : (int)SHMQ_GROUP_MAX_MEMBERS;
+}
+
+static int read_group(shmq_bus *bus, const char *name, struct group_snap *g)
+{
+	struct shmq_group_member_info *mi = calloc(SHMQ_GROUP_MAX_MEMBERS, sizeof(*mi));
+	int r = mi ? read_group_stat(bus, name, g, mi) : -ENOMEM;
+
+	if (r >= 0)
+		r = read_members(g, mi, r);
+	free(mi);
+	if (r < 0) /* left out of the snapshot: nothing of it is kept */
+		return r;
 	for (unsigned w = SHMQ_LATENCY_DELIVERY; w <= SHMQ_LATENCY_PROCESSING; w++)
 		(void)shmq_latency_read(bus, g->topic, g->group, SHMQ_LATENCY_ALL, w, NULL,
 					&g->lat[w]);
@@ -435,9 +536,11 @@ static void snap_free(struct snap *s)
 {
 	for (size_t i = 0; s->topics && i < s->ntopics; i++) {
 		free(s->topics[i].subs);
+		free(s->topics[i].each);
 		shmq_hist_free(s->topics[i].lat);
 	}
 	for (size_t i = 0; s->groups && i < s->ngroups; i++) {
+		free(s->groups[i].members);
 		shmq_hist_free(s->groups[i].lat[0]);
 		shmq_hist_free(s->groups[i].lat[1]);
 	}
@@ -526,6 +629,56 @@ static void write_subs(FILE *out, const struct snap *s)
 								  s->topics[i].name, "subscriber",
 								  pid, NULL },
 					   s->topics[i].subs[j].v[f]);
+			}
+		}
+	}
+}
+
+static void write_each(FILE *out, const struct snap *s)
+{
+	const struct topic_snap *t;
+	char pid[16], index[16];
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->ntopics; i++)
+		n += s->topics[i].neach;
+	for (int f = 0; n && f < NS; f++) {
+		put_head(out, &each_fams[f]);
+		for (size_t i = 0; i < s->ntopics; i++) {
+			t = &s->topics[i];
+			for (size_t j = 0; j < t->neach; j++) {
+				snprintf(pid, sizeof(pid), "%d", (int)t->each[j].pid);
+				snprintf(index, sizeof(index), "%u", t->each[j].index);
+				put_sample(out, &each_fams[f],
+					   (const char *const[]){ "namespace", s->ns, "topic",
+								  t->name, "pid", pid, "index",
+								  index, NULL },
+					   t->each[j].v[f]);
+			}
+		}
+	}
+}
+
+static void write_members(FILE *out, const struct snap *s)
+{
+	const struct group_snap *g;
+	char pid[16], index[16];
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->ngroups; i++)
+		n += s->groups[i].nmembers;
+	for (int f = 0; n && f < NM; f++) {
+		put_head(out, &member_fams[f]);
+		for (size_t i = 0; i < s->ngroups; i++) {
+			g = &s->groups[i];
+			for (size_t j = 0; j < g->nmembers; j++) {
+				snprintf(pid, sizeof(pid), "%d", (int)g->members[j].pid);
+				snprintf(index, sizeof(index), "%u", g->members[j].index);
+				put_sample(out, &member_fams[f],
+					   (const char *const[]){
+						   "namespace", s->ns, "topic", g->topic, "group",
+						   g->group, "pid", pid, "index", index, NULL },
+					   g->members[j].v[f]);
 			}
 		}
 	}
@@ -709,7 +862,9 @@ int metrics_write(shmq_bus *bus, FILE *out, const struct metrics_daemon *d)
 		write_objects(out, &s);
 		write_topics(out, &s);
 		write_subs(out, &s);
+		write_each(out, &s);
 		write_groups(out, &s);
+		write_members(out, &s);
 		write_latency(out, &s);
 		write_channels(out, &s);
 		if (d)

@@ -17,7 +17,7 @@ static const struct cli_command commands[] = {
 	{ "hist", hist_main, "live delivery/processing latency percentiles, or an .hlog" },
 	{ "lat", lat_main, "publish-to-receive latency at a fixed rate, with an .hlog" },
 	{ "rm", rm_main, "remove an object (TOPIC@GROUP: a consumer group)" },
-	{ "group", group_main, "consumer groups: ls TOPIC, stat TOPIC GROUP" },
+	{ "group", group_main, "consumer groups: ls TOPIC, stat TOPIC GROUP, reset TOPIC GROUP" },
 	{ "group-delete", group_delete_main, "remove a consumer group" },
 	{ "dlq", dlq_main, "dead-letter topics: ls, peek DLQ, redrive DLQ, purge DLQ" },
 	{ "redrive", redrive_main, "move dead letters back to their topic" },

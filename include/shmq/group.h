@@ -152,6 +152,27 @@ SHMQ_API void shmq_group_close(shmq_group *member);
 SHMQ_API int shmq_group_delete(shmq_bus *bus, const char *topic, const char *group, unsigned flags);
 
 /**
+ * shmq_group_reset() - move a group's position while none of its members is attached: its
+ * ack floor and next record both become one sequence number, and the gate in its topic (a
+ * reliable topic's producers wait at it) moves with them, back or forward.
+ * @flags:   exactly one of SHMQ_SUB_EARLIEST (the oldest record the topic retains),
+ *           SHMQ_SUB_LATEST (after the newest record), SHMQ_SUB_FROM_SEQ (@seq)
+ * @seq:     with SHMQ_SUB_FROM_SEQ the first record the group wants next; otherwise 0.
+ *           Clamped to what the topic retains: not below its oldest record, not past its
+ *           tail
+ * @ret_seq: if not NULL, on success the sequence number actually set
+ *
+ * What the group owed is forgotten: its pending leases, delayed redeliveries and their
+ * attempt counts (a record reset over is never dead-lettered). The counters stay. Members
+ * that join while the call runs are not excluded: reset a group that nobody uses.
+ *
+ * Return: 0, or -EBUSY (a live member is attached, or one whose process cannot be judged),
+ * -EINVAL, -ENOENT, -EACCES, -EPROTO, -ESTALE (the group's topic was created anew).
+ */
+SHMQ_API int shmq_group_reset(shmq_bus *bus, const char *topic, const char *group, unsigned flags,
+			      uint64_t seq, uint64_t *ret_seq);
+
+/**
  * struct shmq_group_msg - what a delivered record carries besides its payload.
  * @seq, @ts_ns, @corr_id, @producer_id, @producer_seq, @len: as struct shmq_sub_msg
  * @attempt:     the delivery attempt, 1 on first delivery
