@@ -495,6 +495,7 @@ void shmq_group_close(shmq_group *g)
 	}
 	shmqi_lat_stop(&g->lat, mine);
 	free(g->recv_ns);
+	free(g->hdrs.buf);
 	shmq_pub_close(g->dlq);
 	unmap_group(g);
 	free(g);
