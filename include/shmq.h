@@ -12,6 +12,7 @@
 #include "shmq/headers.h" /* key/value headers on records */
 #include "shmq/topic.h" /* topics: producers and subscribers */
 #include "shmq/group.h" /* consumer groups: work queues on topics */
+#include "shmq/service.h" /* request/reply */
 #include "shmq/wait.h" /* shmq_wait_many() over channels and topics */
 #include "shmq/hist.h" /* HDR latency histograms */
 #include "shmq/latency.h" /* live latency of subscribers and group members */

@@ -53,6 +53,12 @@ uint64_t shmqi_mono_ns(void);
 uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
 
 /*
+ * topic_sub.c: a subscriber's waits go on past every close so far, as past the one it found
+ * at its join (service.c's inboxes: their producers come and go).
+ */
+void shmqi_sub_forget_closes(shmq_sub *sub);
+
+/*
  * headers.c: the headers of the record a handle delivered last, for shmq_sub_headers() and
  * shmq_group_headers(): in place after a peek, a copy (in @buf, SHMQ_HDRS_MAX bytes made at
  * the first) after a copying receive. @len 0 for none.

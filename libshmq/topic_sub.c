@@ -657,3 +657,8 @@ int shmq_sub_headers(const shmq_sub *sub, const void **ret_hdrs, size_t *ret_len
 {
 	return sub ? shmqi_held_get(&sub->hdrs, ret_hdrs, ret_len) : -EINVAL;
 }
+
+void shmqi_sub_forget_closes(shmq_sub *sub)
+{
+	sub->ignore_closed = shmqi_wait_close_seen(&sub->t.ctl->wait);
+}
