@@ -339,7 +339,7 @@ static void test_dead_inbox(void **state)
 static void test_killed_responders(void **state)
 {
 	enum { REQUESTERS = 3, RESPONDERS = 3 };
-	unsigned per = (unsigned)test_scaled(3000), kills = 0;
+	unsigned per = (unsigned)test_scaled(30000), kills = 0;
 	shmq_bus *bus = test_bus();
 	pid_t rs[RESPONDERS], qs[REQUESTERS];
 	uint64_t seed = 7;
