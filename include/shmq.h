@@ -11,7 +11,7 @@
 #include "shmq/channel.h" /* SPSC channels */
 #include "shmq/topic.h" /* topics: producers and subscribers */
 #include "shmq/group.h" /* consumer groups: work queues on topics */
-#include "shmq/wait.h" /* shmq_wait_many() over channels and topics */
+#include "shmq/wait.h" /* shmq_wait_many(), shmq_wait_any() over channels, topics, groups */
 #include "shmq/hist.h" /* HDR latency histograms */
 #include "shmq/latency.h" /* live latency of subscribers and group members */
 #include "shmq/inspect.h" /* looking at objects by name: listing, channel stat, reaping */
