@@ -617,7 +617,7 @@ static uint64_t idle_for(shmq_group *g, uint64_t now)
 	return last && now > last ? now - last : 0;
 }
 
-/* Past its threshold, and no deleter of it yet? (A look that writes nothing.) */
+/* Past its threshold, and not deleted yet? (A look that writes nothing.) */
 static bool past_threshold(shmq_group *g)
 {
 	uint64_t v = atomic_load_explicit(&g->ctl->inactive_ns, memory_order_relaxed);

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* test_group_inactive.c - a durable group idle past its inactive threshold is deleted. */
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/prctl.h>
 
@@ -223,6 +226,60 @@ static void test_open_deletes(void **state)
 	shmq_bus_close(bus);
 }
 
+struct racer {
+	shmq_bus *bus;
+	_Atomic bool gone;
+	unsigned joins;
+};
+
+/* Join and leave until the group is gone; each join that succeeds finds itself counted. */
+static void *join_loop(void *arg)
+{
+	struct racer *r = arg;
+	struct shmq_group_stats st;
+	shmq_group *g;
+	int i, n;
+
+	while (!atomic_load(&r->gone)) {
+		n = shmq_group_open(r->bus, "t", "g", 0, NULL, &g);
+		if (n == -ENOENT)
+			break;
+		assert_int_equal(n, 0);
+		r->joins++;
+		/* Not deleted under us: the segment we joined is still the group's, with us. */
+		assert_true(shmq_group_stat(r->bus, "t", "g", &st, NULL, 0) >= 1);
+		shmq_group_close(g);
+		for (i = 0; i < (int)(r->joins % 64) * 50; i++)
+			sched_yield(); /* idle for a while now and then */
+	}
+	return NULL;
+}
+
+/* A member joining while a reaper deletes: one or the other, never a member of nothing. */
+static void test_join_races_delete(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus);
+	struct racer r = { .bus = bus };
+	pthread_t th;
+	shmq_group *g;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 20; round++) {
+		g = join(bus, "g");
+		assert_int_equal(shmq_group_set_inactive(bus, "t", "g", 1 * MS), 0);
+		shmq_group_close(g);
+		atomic_store(&r.gone, false);
+		assert_int_equal(pthread_create(&th, NULL, join_loop, &r), 0);
+		assert_true(reaped_away(bus, "g"));
+		atomic_store(&r.gone, true);
+		assert_int_equal(pthread_join(th, NULL), 0);
+	}
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +287,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_kept_while_attached, test_cleanup),
 		cmocka_unit_test_teardown(test_dead_member, test_cleanup),
 		cmocka_unit_test_teardown(test_open_deletes, test_cleanup),
+		cmocka_unit_test_teardown(test_join_races_delete, test_cleanup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, test_cleanup);
