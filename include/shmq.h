@@ -13,7 +13,7 @@
 #include "shmq/topic.h" /* topics: producers and subscribers */
 #include "shmq/group.h" /* consumer groups: work queues on topics */
 #include "shmq/service.h" /* request/reply */
-#include "shmq/wait.h" /* shmq_wait_many() over channels and topics */
+#include "shmq/wait.h" /* shmq_wait_many(), shmq_wait_any() over channels, topics, groups */
 #include "shmq/hist.h" /* HDR latency histograms */
 #include "shmq/latency.h" /* live latency of subscribers and group members */
 #include "shmq/inspect.h" /* looking at objects by name: listing, channel stat, reaping */

@@ -1025,6 +1025,14 @@ static bool group_ready(void *arg, bool thorough)
 	return classify(g, n, now) >= 0;
 }
 
+static bool owes(const shmq_group *g);
+
+/* The topic's producers closed: is a record still owed (the rule of shmq_group_wait())? */
+static bool group_owed(void *arg)
+{
+	return owes(arg);
+}
+
 int shmqi_group_waitable(shmq_group *g, struct shmqi_waitable *w, uint64_t *slice_ns)
 {
 	uint64_t now, due, s = JUDGE_NS;
@@ -1037,7 +1045,8 @@ int shmqi_group_waitable(shmq_group *g, struct shmqi_waitable *w, uint64_t *slic
 				      .ready = group_ready,
 				      .arg = g,
 				      .fdring = &g->fdring,
-				      .ignore_closed = g->ignore_closed };
+				      .ignore_closed = g->ignore_closed,
+				      .owed = group_owed };
 	if (!slice_ns)
 		return 0;
 	/* Wake for dead members, dead producers' records, and the next due time. */

@@ -345,6 +345,23 @@ static void unmap_group(shmq_group *g)
 
 /* ---- members ---- */
 
+/*
+ * J1: pairs with I1 in expire(). Our entry was taken by a seq_cst CAS; the seq_cst loads
+ * here come after it. The deleter takes its entry by a seq_cst CAS and then loads the member
+ * heads seq_cst: either it sees our entry and backs off, or we see it here and leave.
+ * Return: 0 (go on), -EAGAIN (a live process is deleting the group: look again), -ENOENT
+ * (deleted as inactive).
+ */
+static int being_deleted(shmq_group *g)
+{
+	if (atomic_load_explicit(&g->ctl->inactive_ns, memory_order_seq_cst) &
+	    SHMQI_INACTIVE_DELETED)
+		return -ENOENT;
+	if (shmqi_owner_scan(&g->ctl->deleter, sizeof(g->ctl->deleter), 1, true, NULL, NULL))
+		return -EAGAIN;
+	return 0;
+}
+
 static int join(shmq_group *g)
 {
 	uint64_t start;
@@ -369,6 +386,11 @@ static int join(shmq_group *g)
 	/* An entry a dead member left, taken before a judge freed it: its leases go back. */
 	shmqi_group_recover(g, g->idx, true);
 	shmqi_group_fold(g, g->me);
+	r = being_deleted(g);
+	if (r < 0) {
+		shmqi_owner_free(&g->me->owner, g->head, g->pid, NULL, NULL, NULL);
+		return r;
+	}
 	atomic_store_explicit(&g->me->joined_ns, shmqi_now_ns(), memory_order_relaxed);
 	/*
 	 * Then the other dead members: their leases go back now. Only once we hold an entry:
@@ -405,6 +427,35 @@ static int lat_start(shmq_group *g)
 	return r;
 }
 
+static void expire_topic(shmq_bus *bus, const char *topic);
+
+#define JOIN_TRIES 1000 /* 1 ms apart: a deleter takes microseconds */
+
+/*
+ * Map the group and join it. A group being deleted as inactive is looked at again until
+ * its deleter is done: gone then (or anew, with SHMQ_OPEN_CREATE), or kept.
+ */
+static int map_join(shmq_bus *bus, const char *topic, const char *group, unsigned flags,
+		    const struct shmq_group_config *cfg, shmq_group *g)
+{
+	struct timespec ms = { 0, 1000000 };
+	int r, tries = 0;
+
+	for (;;) {
+		r = map_group(bus, topic, group, flags, cfg, g);
+		if (r < 0)
+			return r;
+		r = join(g);
+		if (r == 0)
+			return 0;
+		unmap_group(g);
+		if ((r != -EAGAIN && (r != -ENOENT || !(flags & SHMQ_OPEN_CREATE))) ||
+		    ++tries == JOIN_TRIES)
+			return r == -EAGAIN ? -EBUSY : r;
+		nanosleep(&ms, NULL);
+	}
+}
+
 int shmq_group_open(shmq_bus *bus, const char *topic, const char *group, unsigned flags,
 		    const struct shmq_group_config *cfg, shmq_group **ret_member)
 {
@@ -427,12 +478,11 @@ int shmq_group_open(shmq_bus *bus, const char *topic, const char *group, unsigne
 		return -ENOMEM;
 	g->bus = *bus;
 	snprintf(g->topic, sizeof(g->topic), "%s", topic ? topic : "");
-	r = map_group(bus, topic, group, flags & ~SHMQ_SUB_LATENCY, &want, g);
+	if (topic)
+		expire_topic(bus, topic);
+	r = map_join(bus, topic, group, flags & ~SHMQ_SUB_LATENCY, &want, g);
 	if (r < 0)
 		goto err_free;
-	r = join(g);
-	if (r < 0)
-		goto err_unmap;
 	if ((flags & SHMQ_SUB_LATENCY) && (r = lat_start(g)) < 0) {
 		shmq_group_close(g);
 		return r;
@@ -440,8 +490,6 @@ int shmq_group_open(shmq_bus *bus, const char *topic, const char *group, unsigne
 	*ret_member = g;
 	return 0;
 
-err_unmap:
-	unmap_group(g);
 err_free:
 	free(g);
 	return r;
@@ -636,6 +684,146 @@ int shmq_group_reset(shmq_bus *bus, const char *topic, const char *group, unsign
 	unmap_group(&g);
 	if (ret_seq)
 		*ret_seq = s;
+	return 0;
+}
+
+/* ---- the inactive threshold ---- */
+
+/* Member entries held, by live members or by dead ones not yet judged (seq_cst loads). */
+static uint32_t held_members(shmq_group *g)
+{
+	return shmqi_owner_scan(g->members, sizeof(*g->members), g->max_members, true, NULL, NULL) +
+	       shmqi_owner_scan(g->members, sizeof(*g->members), g->max_members, false, NULL, NULL);
+}
+
+/* How long the group has had no member entry at @now (0 while it has one, or not known). */
+static uint64_t idle_for(shmq_group *g, uint64_t now)
+{
+	uint64_t last;
+
+	if (held_members(g))
+		return 0;
+	last = atomic_load_explicit(&g->ctl->last_member_ns, memory_order_relaxed);
+	return last && now > last ? now - last : 0;
+}
+
+/* Past its threshold, and not deleted yet? (A look that writes nothing.) */
+static bool past_threshold(shmq_group *g)
+{
+	uint64_t v = atomic_load_explicit(&g->ctl->inactive_ns, memory_order_relaxed);
+
+	return v && !(v & SHMQI_INACTIVE_DELETED) && idle_for(g, shmqi_now_ns()) >= v;
+}
+
+/*
+ * Delete @g (mapped read-write) if it is past its inactive threshold. I1: pairs with J1 in
+ * being_deleted(): our seq_cst take of the deleter entry, then seq_cst loads of the member
+ * heads, so that a member joining now either is seen here or sees us. Return: deleted?
+ */
+static bool expire(shmq_group *g)
+{
+	int32_t me = (int32_t)getpid();
+	uint64_t head;
+	bool gone;
+
+	if (!past_threshold(g) ||
+	    shmqi_owner_take_one(&g->ctl->deleter, me, shmqi_proc_start(me), &head) < 0)
+		return false;
+	gone = past_threshold(g); /* I1: the member heads, after our take */
+	if (gone) {
+		atomic_fetch_or_explicit(&g->ctl->inactive_ns, SHMQI_INACTIVE_DELETED,
+					 memory_order_seq_cst);
+		remove_group(g);
+	}
+	shmqi_owner_free(&g->ctl->deleter, head, me, NULL, NULL, NULL);
+	return gone;
+}
+
+/* Delete group @name of @topic if it is past its threshold; a read-only look first. */
+static void expire_named(shmq_bus *bus, const char *topic, const char *name)
+{
+	shmq_group g = { 0 };
+	bool past;
+
+	if (map_group(bus, topic, name, SHMQI_MAP_RDONLY, NULL, &g) < 0)
+		return;
+	past = past_threshold(&g);
+	unmap_group(&g);
+	if (!past)
+		return;
+	memset(&g, 0, sizeof(g));
+	g.bus = *bus;
+	snprintf(g.topic, sizeof(g.topic), "%s", topic);
+	if (map_group(bus, topic, name, 0, NULL, &g) < 0)
+		return;
+	expire(&g);
+	unmap_group(&g);
+}
+
+/*
+ * Look at every group of @topic and delete those past their threshold (shmq_group_open()).
+ * An error (no topic yet, none we may read) is the open's to report.
+ */
+static void expire_topic(shmq_bus *bus, const char *topic)
+{
+	char names[SHMQI_TOPIC_GATES][SHMQ_GROUP_NAME_MAX + 1];
+	int i, n = shmq_topic_groups(bus, topic, names, SHMQI_TOPIC_GATES);
+
+	for (i = 0; i < n && i < (int)SHMQI_TOPIC_GATES; i++)
+		expire_named(bus, topic, names[i]);
+}
+
+int shmq_group_set_inactive(shmq_bus *bus, const char *topic, const char *group,
+			    uint64_t threshold_ns)
+{
+	shmq_group g = { 0 };
+	uint64_t v, zero = 0;
+	int r;
+
+	shmqi_detail_clear();
+	if (!bus || (threshold_ns && threshold_ns < ACK_WAIT_MIN_NS) ||
+	    threshold_ns > SHMQ_GROUP_INACTIVE_MAX_NS)
+		return -EINVAL;
+	r = map_group(bus, topic, group, 0, NULL, &g);
+	if (r < 0)
+		return r;
+	v = atomic_load_explicit(&g.ctl->inactive_ns, memory_order_relaxed);
+	while (!(v & SHMQI_INACTIVE_DELETED) &&
+	       !atomic_compare_exchange_weak_explicit(&g.ctl->inactive_ns, &v, threshold_ns,
+						      memory_order_relaxed, memory_order_relaxed))
+		;
+	r = v & SHMQI_INACTIVE_DELETED ? -ENOENT : 0;
+	/* No member and no leave noted (its creator never joined): the idle clock starts. */
+	if (r == 0 && threshold_ns && held_members(&g) == 0)
+		atomic_compare_exchange_strong_explicit(&g.ctl->last_member_ns, &zero,
+							shmqi_now_ns(), memory_order_relaxed,
+							memory_order_relaxed);
+	unmap_group(&g);
+	return r;
+}
+
+int shmq_group_inactive(shmq_bus *bus, const char *topic, const char *group,
+			uint64_t *ret_threshold_ns, uint64_t *ret_idle_ns)
+{
+	shmq_group g = { 0 };
+	uint64_t v, idle;
+	int r;
+
+	shmqi_detail_clear();
+	if (!bus)
+		return -EINVAL;
+	r = map_group(bus, topic, group, SHMQI_MAP_RDONLY, NULL, &g);
+	if (r < 0)
+		return r;
+	v = atomic_load_explicit(&g.ctl->inactive_ns, memory_order_relaxed);
+	idle = idle_for(&g, shmqi_now_ns());
+	unmap_group(&g);
+	if (v & SHMQI_INACTIVE_DELETED)
+		return -ENOENT;
+	if (ret_threshold_ns)
+		*ret_threshold_ns = v;
+	if (ret_idle_ns)
+		*ret_idle_ns = idle;
 	return 0;
 }
 
@@ -877,6 +1065,9 @@ int shmq_group_reap(shmq_bus *bus, const char *topic, const char *group, uint32_
 	/* An ephemeral group whose last members died goes, as if the last had closed. */
 	if (n && live_members(&g) == 0)
 		last_member_gone(&g);
+	/* A durable one idle past its threshold goes (shmqd's sweep comes here every 2 s). */
+	else if (!(g.flags & SHMQ_GROUP_EPHEMERAL))
+		expire(&g);
 	shmq_pub_close(g.dlq); /* opened if a lease ran out of deliveries */
 	unmap_group(&g);
 	if (ret_members)

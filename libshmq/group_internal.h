@@ -93,7 +93,6 @@ int shmqi_group_next(shmq_group *g, struct shmqi_glease *o);
 void shmqi_group_drop_lost(shmq_group *g, const struct shmqi_glease *o);
 bool shmqi_group_intact(const shmq_group *g, uint64_t s, const struct shmqi_lease *e,
 			uint64_t held);
-int shmqi_group_waitable(shmq_group *g, struct shmqi_waitable *w, uint64_t *slice_ns);
 
 /* group_admin.c */
 /*

@@ -475,7 +475,18 @@ struct shmqi_group {
 	 * a delayed record is due next (UINT64_MAX: none known) */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t floor;
 	_Atomic uint64_t due_hint;
-	_Atomic uint64_t last_member_ns; /* when the last member left (statistics) */
+	_Atomic uint64_t last_member_ns; /* when the last member left (and the idle clock) */
+	/*
+	 * shmq_group_set_inactive(): delete the group once it has had no member for this long
+	 * (0: never); SHMQI_INACTIVE_DELETED once it was. @deleter is held by the process
+	 * deleting it (I1 and J1 in group_admin.c), so that a member joining meanwhile backs
+	 * off, and one that died there holds nobody back. Both change after creation, so they
+	 * are not among the cold fields, which are fixed and copied once; they take room that
+	 * was this line's padding, zero in every segment made before them, and move no field:
+	 * the layout version stays, and a library that predates them never deletes.
+	 */
+	_Atomic uint64_t inactive_ns;
+	struct shmqi_owner deleter;
 	/* counters (statistics) */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t acked;
 	_Atomic uint64_t nacked;
@@ -500,10 +511,17 @@ static_assert(offsetof(struct shmqi_group, next) % SHMQI_CACHE_PAIR == 0, "group
 static_assert(offsetof(struct shmqi_group, floor) ==
 		      offsetof(struct shmqi_group, next) + SHMQI_CACHE_PAIR,
 	      "group floor offset");
+static_assert(offsetof(struct shmqi_group, inactive_ns) == offsetof(struct shmqi_group, floor) + 24,
+	      "group inactive_ns offset");
+static_assert(offsetof(struct shmqi_group, deleter) + sizeof(struct shmqi_owner) <=
+		      offsetof(struct shmqi_group, floor) + SHMQI_CACHE_PAIR,
+	      "group deleter in the floor's line");
 static_assert(offsetof(struct shmqi_group, acked) ==
 		      offsetof(struct shmqi_group, floor) + SHMQI_CACHE_PAIR,
 	      "group counters offset");
 static_assert(sizeof(struct shmqi_group) == 1152, "group control block size");
+
+#define SHMQI_INACTIVE_DELETED (UINT64_C(1) << 63)
 
 /* One member of a group: its owner and what it holds (128 bytes, as topic entries). */
 struct shmqi_member {

@@ -75,6 +75,13 @@ bool shmqi_wait_closed_for(const struct shmqi_wait *w, uint32_t ignore);
 typedef bool (*shmqi_ready_fn)(void *arg, bool thorough);
 
 /*
+ * The writing side closed, but does the reader still have something coming (a group's
+ * delayed records, or ones leased to another member that may give them back)? Then the
+ * close is not yet its -EPIPE, and shmqi_wait_many() goes on waiting for it.
+ */
+typedef bool (*shmqi_owed_fn)(void *arg);
+
+/*
  * shmqi_wait_until() - spin for @spin_ns, then park until @ready says so, the writing side
  * closes, or @deadline_ns (CLOCK_MONOTONIC; UINT64_MAX for never) passes.
  * @enabled: the caller's note that park_state is ON (saves the check next time)
@@ -98,6 +105,7 @@ struct shmqi_waitable {
 	void *arg;
 	struct shmqi_fdring **fdring; /* the handle's pollable fd, made on first use (or NULL) */
 	uint32_t ignore_closed; /* a close the reader found at its join: not its -EPIPE (0: none) */
+	shmqi_owed_fn owed; /* NULL: a close is -EPIPE as soon as nothing is ready */
 };
 
 /* shmqi_wait_until() for a waitable, honouring its ignore_closed. */
@@ -112,9 +120,13 @@ int shmqi_wait_on(struct shmqi_waitable *wt, uint64_t spin_ns, uint64_t deadline
 int shmqi_wait_many(struct shmqi_waitable *ws, size_t n, int *out, uint64_t spin_ns,
 		    uint64_t deadline_ns, uint64_t slice_ns);
 
-/* Fill @w for a consumer channel or a subscriber. Return: 0, or -EBADF/-EINVAL. */
+/*
+ * Fill @w for a consumer channel, a subscriber or a group member; @slice_ns (if not NULL) is
+ * lowered to how often the handle must look anyway. Return: 0, or -EBADF/-EINVAL.
+ */
 int shmqi_channel_waitable(shmq_channel *ch, struct shmqi_waitable *w, uint64_t *slice_ns);
 int shmqi_sub_waitable(shmq_sub *sub, struct shmqi_waitable *w, uint64_t *slice_ns);
+int shmqi_group_waitable(shmq_group *g, struct shmqi_waitable *w, uint64_t *slice_ns);
 
 /* Park on several words: returns the index of one that woke, -EAGAIN, -ETIMEDOUT, -EINTR. */
 int shmqi_park_many(_Atomic uint32_t *const *words, const uint32_t *expected, unsigned n,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* wake.c - parking on a 32-bit word in shared memory: io_uring FUTEX_WAIT, or the futex syscall. */
+#include <assert.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <liburing.h>
@@ -493,7 +494,8 @@ static int scan_ready(struct shmqi_waitable *ws, size_t n, int *out, bool thorou
 
 	for (i = 0; i < n; i++) {
 		out[i] = ws[i].ready(ws[i].arg, thorough) ? 1 : 0;
-		if (!out[i] && shmqi_wait_closed_for(ws[i].w, ws[i].ignore_closed))
+		if (!out[i] && shmqi_wait_closed_for(ws[i].w, ws[i].ignore_closed) &&
+		    !(ws[i].owed && ws[i].owed(ws[i].arg)))
 			out[i] = -EPIPE;
 		count += out[i] != 0;
 	}
@@ -562,11 +564,53 @@ int shmqi_wait_many(struct shmqi_waitable *ws, size_t n, int *out, uint64_t spin
 	}
 }
 
-int shmq_wait_many(struct shmq_wait_item *items, size_t n, uint64_t spin_ns, uint64_t timeout_ns)
+static_assert(SHMQ_WAIT_MANY_MAX <= FUTEX_WAITV_MAX, "one vectored wait holds them all");
+
+/* The waitable of one entry of shmq_wait_any(), by its kind. */
+static int entry_waitable(const struct shmq_wait_entry *e, struct shmqi_waitable *w,
+			  uint64_t *slice_ns)
+{
+	if (!e->handle)
+		return -EINVAL;
+	switch (e->kind) {
+	case SHMQ_WAIT_CHANNEL:
+		return shmqi_channel_waitable(e->handle, w, slice_ns);
+	case SHMQ_WAIT_SUB:
+		return shmqi_sub_waitable(e->handle, w, slice_ns);
+	case SHMQ_WAIT_GROUP:
+		return shmqi_group_waitable(e->handle, w, slice_ns);
+	}
+	return -EINVAL;
+}
+
+int shmq_wait_any(struct shmq_wait_entry *entries, size_t n, uint64_t spin_ns, uint64_t timeout_ns)
 {
 	struct shmqi_waitable ws[FUTEX_WAITV_MAX];
 	int out[FUTEX_WAITV_MAX];
 	uint64_t slice = 0;
+	size_t i;
+	int r;
+
+	if (!entries || n == 0 || n > SHMQ_WAIT_MANY_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		r = entry_waitable(&entries[i], &ws[i], &slice);
+		if (r < 0)
+			return r;
+	}
+	/* A group's slice (its next due time, its judge's 10 ms) is taken once, at the start:
+	 * a due time that comes closer meanwhile is seen within the judge's slice. */
+	r = shmqi_wait_many(ws, n, out, spin_ns, shmqi_deadline(timeout_ns), slice);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++)
+		entries[i].ready = out[i];
+	return r;
+}
+
+int shmq_wait_many(struct shmq_wait_item *items, size_t n, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	struct shmq_wait_entry es[SHMQ_WAIT_MANY_MAX];
 	size_t i;
 	int r;
 
@@ -575,16 +619,14 @@ int shmq_wait_many(struct shmq_wait_item *items, size_t n, uint64_t spin_ns, uin
 	for (i = 0; i < n; i++) {
 		if (!items[i].ch == !items[i].sub)
 			return -EINVAL;
-		r = items[i].ch ? shmqi_channel_waitable(items[i].ch, &ws[i], &slice)
-				: shmqi_sub_waitable(items[i].sub, &ws[i], &slice);
-		if (r < 0)
-			return r;
+		es[i] = items[i].ch ? (struct shmq_wait_entry){ SHMQ_WAIT_CHANNEL, items[i].ch, 0 }
+				    : (struct shmq_wait_entry){ SHMQ_WAIT_SUB, items[i].sub, 0 };
 	}
-	r = shmqi_wait_many(ws, n, out, spin_ns, shmqi_deadline(timeout_ns), slice);
+	r = shmq_wait_any(es, n, spin_ns, timeout_ns);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n; i++)
-		items[i].ready = out[i];
+		items[i].ready = es[i].ready;
 	return r;
 }
 

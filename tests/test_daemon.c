@@ -812,6 +812,25 @@ static void test_dead_ephemeral(void **state)
 	shmq_bus_close(bus);
 }
 
+/* A durable group idle past its inactive threshold goes at shmqd's sweep (2 s), unasked. */
+static void test_inactive_swept(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus, "d.idle", NULL);
+	struct shmq_group_stats gs;
+	shmq_group *g = NULL;
+
+	(void)state;
+	assert_int_equal(shmq_group_open(bus, "d.idle", "old", SHMQ_OPEN_CREATE, NULL, &g), 0);
+	shmq_group_close(g);
+	assert_int_equal(shmq_group_set_inactive(bus, "d.idle", "old", 1000000), 0);
+	/* Only looks from here on (a stat deletes nothing): the daemon's sweep does it. */
+	WAIT_UNTIL(shmq_group_stat(bus, "d.idle", "old", &gs, NULL, 0) == -ENOENT);
+	assert_int_equal(shmq_topic_groups(bus, "d.idle", NULL, 0), 0);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest killed[] = {
@@ -829,6 +848,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_dead_producer),
 		cmocka_unit_test(test_dead_member),
 		cmocka_unit_test(test_dead_ephemeral),
+		cmocka_unit_test(test_inactive_swept),
 		cmocka_unit_test(test_pattern_before_topic),
 		cmocka_unit_test(test_dead_subscriber),
 		cmocka_unit_test(test_dead_channel_producer),

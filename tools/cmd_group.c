@@ -87,6 +87,32 @@ static json_t *group_json(const char *topic, const char *group, const struct shm
 	return o;
 }
 
+/*
+ * The inactive threshold and how long the group has had no member (deleted once that reaches
+ * it): "" when it has none.
+ */
+static const char *inactive_text(shmq_bus *bus, const char *topic, const char *group, char *buf,
+				 size_t len)
+{
+	uint64_t th = 0, idle = 0;
+
+	buf[0] = '\0';
+	if (shmq_group_inactive(bus, topic, group, &th, &idle) == 0 && th)
+		snprintf(buf, len, "no member for %.3f s of its inactive threshold %.3f s",
+			 (double)idle / 1e9, (double)th / 1e9);
+	return buf;
+}
+
+static void inactive_json(shmq_bus *bus, const char *topic, const char *group, json_t *o)
+{
+	uint64_t th = 0, idle = 0;
+
+	if (shmq_group_inactive(bus, topic, group, &th, &idle) < 0)
+		return;
+	json_object_set_new(o, "inactive_threshold_ns", json_integer((json_int_t)th));
+	json_object_set_new(o, "idle_ns", json_integer((json_int_t)idle));
+}
+
 static int group_stat(shmq_bus *bus, const char *topic, const char *group, bool json)
 {
 	struct shmq_group_member_info m[SHMQ_GROUP_MAX_MEMBERS];
@@ -111,10 +137,13 @@ static int group_stat(shmq_bus *bus, const char *topic, const char *group, bool 
 							   (json_int_t)m[i].delivered, "acked",
 							   (json_int_t)m[i].acked));
 		json_object_set_new(o, "member_list", a);
+		inactive_json(bus, topic, group, o);
 		cli_json_line(o);
 		return 0;
 	}
 	print_group(topic, group, &g);
+	if (inactive_text(bus, topic, group, what, sizeof(what))[0])
+		printf("  %s\n", what);
 	for (i = 0; i < n; i++)
 		printf("  member pid %d: in flight %u, delivered %llu, acked %llu\n", (int)m[i].pid,
 		       m[i].in_flight, (unsigned long long)m[i].delivered,
@@ -122,9 +151,18 @@ static int group_stat(shmq_bus *bus, const char *topic, const char *group, bool 
 	return 0;
 }
 
+static json_t *ls_json(shmq_bus *bus, const char *topic, const char *group,
+		       const struct shmq_group_stats *g)
+{
+	json_t *o = group_json(topic, group, g);
+
+	inactive_json(bus, topic, group, o);
+	return o;
+}
+
 static int group_ls(shmq_bus *bus, const char *topic, bool json)
 {
-	char names[16][SHMQ_GROUP_NAME_MAX + 1], what[512];
+	char names[16][SHMQ_GROUP_NAME_MAX + 1], what[512], idle[128];
 	struct shmq_group_stats g;
 	int i, r, n = shmq_topic_groups(bus, topic, names, 16);
 
@@ -140,12 +178,15 @@ static int group_ls(shmq_bus *bus, const char *topic, bool json)
 		else if (r < 0)
 			printf("%s  (%s)\n", names[i], shmq_strerror(r));
 		else if (json)
-			cli_json_line(group_json(topic, names[i], &g));
+			cli_json_line(ls_json(bus, topic, names[i], &g));
 		else
-			printf("%s  lag %llu, pending %llu, in flight %llu, members %u%s\n",
+			printf("%s  lag %llu, pending %llu, in flight %llu, members %u%s%s%s\n",
 			       names[i], (unsigned long long)(g.tail - g.floor),
 			       (unsigned long long)g.pending, (unsigned long long)g.in_flight,
-			       g.members, g.holding ? ", holding the producers back" : "");
+			       g.members, g.holding ? ", holding the producers back" : "",
+			       inactive_text(bus, topic, names[i], idle, sizeof(idle))[0] ? ", "
+											  : "",
+			       idle);
 	}
 	return 0;
 }

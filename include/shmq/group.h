@@ -123,8 +123,9 @@ struct shmq_group_config {
  * Return: 0, or -EINVAL, -ENOENT (no such topic, or no such group without
  * SHMQ_OPEN_CREATE), -EEXIST (SHMQ_OPEN_EXCL and the group exists), -EUSERS (every member
  * slot is held by a live process, or the topic has no free gate: 16 groups at most),
- * -ESTALE (the group's topic was removed and created anew: delete the group), -EACCES,
- * -EPROTO, -ENAMETOOLONG, -ENOSPC, -ENOMEM.
+ * -ESTALE (the group's topic was removed and created anew: delete the group), -EBUSY (a
+ * live process deleting the group as inactive, shmq_group_set_inactive(), has not
+ * finished within a second), -EACCES, -EPROTO, -ENAMETOOLONG, -ENOSPC, -ENOMEM.
  */
 SHMQ_API int shmq_group_open(shmq_bus *bus, const char *topic, const char *group, unsigned flags,
 			     const struct shmq_group_config *cfg, shmq_group **ret_member);
@@ -337,7 +338,8 @@ SHMQ_API int shmq_group_wait_done(shmq_group *member);
  * redeliveries)
  * @members:       live members
  * @holding:       1 when the group holds the topic's producers back now (a reliable topic
- *                 whose log is full up to the group's floor)
+ *                 whose log is full up to the group's floor); the inactive threshold and
+ *                 idle time come from shmq_group_inactive()
  * @max_pending, @max_in_flight, @max_deliveries, @ack_wait_ns, @flags: the configuration
  */
 struct shmq_group_stats {
@@ -388,7 +390,9 @@ SHMQ_API int shmq_group_stat(shmq_bus *bus, const char *topic, const char *group
  * instead), its entry is freed, and members parked in a wait are woken. Without this call the members do the same when they next
  * look (every 10 ms while they receive or wait); a group with no live member keeps a dead
  * member's leases until a member joins. An ephemeral group (SHMQ_GROUP_EPHEMERAL) whose
- * last live members were the dead ones is deleted, as when its last member closes.
+ * last live members were the dead ones is deleted, as when its last member closes; a durable
+ * group with no member entry left, idle past its inactive threshold
+ * (shmq_group_set_inactive()), is deleted too (then the call returns -ENOENT next time).
  *
  * Takes no member entry, so it works on a group whose member slots are all held. Attaches
  * read-write: the caller needs write permission on the group's and the topic's segments.
@@ -401,6 +405,49 @@ SHMQ_API int shmq_group_stat(shmq_bus *bus, const char *topic, const char *group
  */
 SHMQ_API int shmq_group_reap(shmq_bus *bus, const char *topic, const char *group,
 			     uint32_t *ret_members);
+
+#define SHMQ_GROUP_INACTIVE_MAX_NS (UINT64_C(1) << 62) /* about 146 years */
+
+/**
+ * shmq_group_set_inactive() - delete a durable group once it has had no member for
+ * @threshold_ns (JetStream's InactiveThreshold), so that a group nobody comes back to stops
+ * holding a reliable topic's producers back.
+ * @bus:          the bus
+ * @topic:        the topic's name
+ * @group:        the group's name
+ * @threshold_ns: 1 ms to SHMQ_GROUP_INACTIVE_MAX_NS; 0 turns it off (the default)
+ *
+ * Kept in the group's shared memory for every process (struct shmq_group_config is fixed
+ * and cannot carry it); set it again to change it. The idle time counts from when the last
+ * member left: it closed, or a member or shmq_group_reap() judged it dead. A member that
+ * died counts from when its death was noticed, never from before it: a group with a member
+ * entry, live or dead and not yet judged, is never deleted. A group with no member and no
+ * leave time noted starts its idle clock at this call.
+ *
+ * Who deletes: shmq_group_reap() (and so shmqd's sweep, every 2 s) and shmq_group_open()
+ * of any group of the topic, which looks at the topic's groups first; never a send or a
+ * receive. Without shmqd, a group past its threshold stays until one of them runs. A member
+ * that joins while the group is being deleted gets -ENOENT, or with SHMQ_OPEN_CREATE a new
+ * group of that name. Deletion is as shmq_group_delete(): what the group owed is forgotten.
+ *
+ * Return: 0, or -EINVAL, -ENOENT (no such group, or it is being deleted), -EACCES, -EPROTO,
+ * -ESTALE, -ENAMETOOLONG.
+ */
+SHMQ_API int shmq_group_set_inactive(shmq_bus *bus, const char *topic, const char *group,
+				     uint64_t threshold_ns);
+
+/**
+ * shmq_group_inactive() - a group's inactive threshold and how long it has had no member,
+ * read without joining it (struct shmq_group_stats is released and cannot carry them).
+ * @ret_threshold_ns: the threshold, 0 when off; may be NULL
+ * @ret_idle_ns:      how long the group has had no member entry, 0 while it has one (a
+ *                    dead member not yet judged counts as one); may be NULL
+ *
+ * A group is deleted once @ret_idle_ns reaches a threshold that is not 0.
+ * Return: 0, or as shmq_group_stat().
+ */
+SHMQ_API int shmq_group_inactive(shmq_bus *bus, const char *topic, const char *group,
+				 uint64_t *ret_threshold_ns, uint64_t *ret_idle_ns);
 
 /**
  * shmq_topic_groups() - the consumer groups that have a gate in a topic (each holds a
