@@ -189,6 +189,8 @@ static uint32_t reap_one(struct daemon *d, const struct shmq_object_info *o)
 
 	switch (o->kind) {
 	case SHMQ_KIND_TOPIC:
+		if (shmqi_inbox_orphaned(o->name)) /* a dead requester's: nobody reads it again */
+			return shmq_unlink(d->bus, o->name) == 0;
 		if (shmq_topic_reap(d->bus, o->name, &subs, &prods) < 0)
 			return 0;
 		return subs + prods;

@@ -53,6 +53,12 @@ uint64_t shmqi_mono_ns(void);
 uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
 
 /*
+ * service.c: is @name a requester's inbox ("_INBOX.PIDNS.PID.START.N") whose process, of our
+ * pid namespace, is gone? (shmqd removes those, as the next requester does without it.)
+ */
+bool shmqi_inbox_orphaned(const char *name);
+
+/*
  * topic_sub.c: a subscriber's waits go on past every close so far, as past the one it found
  * at its join (service.c's inboxes: their producers come and go).
  */

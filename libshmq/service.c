@@ -54,15 +54,15 @@ static _Atomic uint32_t inbox_count; /* per process: each requester's inbox its 
 
 /* ---- inboxes ---- */
 
-/* Is "_INBOX.NS.PID.START.N" of a process in our pid namespace that is gone? */
-static bool inbox_orphaned(const char *name, uint64_t my_pidns)
+bool shmqi_inbox_orphaned(const char *name)
 {
 	unsigned long long ns, pid, start, n;
+	uint64_t mine = shmqi_pidns();
 	char tail;
 
 	if (sscanf(name, INBOX_PREFIX "%llu.%llu.%llu.%llu%c", &ns, &pid, &start, &n, &tail) != 4)
 		return false;
-	if (ns != my_pidns || pid == 0 || pid > INT32_MAX)
+	if (!mine || ns != mine || pid == 0 || pid > INT32_MAX)
 		return false; /* another namespace's: not ours to judge */
 	return !shmqi_owner_alive((pid_t)pid, start, 0);
 }
@@ -71,20 +71,17 @@ static bool inbox_orphaned(const char *name, uint64_t my_pidns)
 static void sweep_inboxes(const shmq_bus *bus)
 {
 	char prefix[16 + SHMQ_NAMESPACE_MAX];
-	uint64_t pidns = shmqi_pidns();
 	struct dirent *de;
 	size_t pl;
 	DIR *d;
 
-	if (!pidns)
-		return;
 	pl = (size_t)snprintf(prefix, sizeof(prefix), "shmq.%s." INBOX_PREFIX, bus->ns);
 	d = opendir(SHMQI_SHM_DIR);
 	if (!d)
 		return;
 	while ((de = readdir(d)))
 		if (strncmp(de->d_name, prefix, pl) == 0 &&
-		    inbox_orphaned(de->d_name + pl - strlen(INBOX_PREFIX), pidns))
+		    shmqi_inbox_orphaned(de->d_name + pl - strlen(INBOX_PREFIX)))
 			shmq_unlink((shmq_bus *)bus, de->d_name + pl - strlen(INBOX_PREFIX));
 	closedir(d);
 }

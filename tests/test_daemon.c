@@ -4,6 +4,7 @@
  * opens through the daemon, declared configurations, permissions across uids, and the
  * cleanup after a SIGKILLed client (asserted on state: entries freed, records redelivered).
  */
+#include <dirent.h>
 #include <grp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -831,6 +832,49 @@ static void test_inactive_swept(void **state)
 	shmq_bus_close(bus);
 }
 
+static void request_and_stop(shmq_bus *bus)
+{
+	shmq_req *rq = NULL;
+	uint64_t id;
+
+	if (shmq_req_open(bus, "d.svc", 0, &rq) < 0 ||
+	    shmq_req_send(rq, "q", 1, 60000000000ull, &id) < 0)
+		_exit(1); /* its inbox is made, and never removed by it */
+}
+
+/* Inboxes in the test's namespace. */
+static int inboxes(shmq_bus *bus)
+{
+	char prefix[64];
+	struct dirent *de;
+	DIR *d = opendir("/dev/shm");
+	int n = 0;
+
+	assert_non_null(d);
+	snprintf(prefix, sizeof(prefix), "shmq.%s._INBOX.", shmq_bus_namespace(bus));
+	while ((de = readdir(d)))
+		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
+/* A requester killed: shmqd removes its inbox at once (no other requester needed). */
+static void test_dead_requester(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_rep *rp = NULL;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(shmq_rep_open(bus, "d.svc", SHMQ_OPEN_CREATE, NULL, &rp), 0);
+	pid = child_ready(request_and_stop, bus);
+	assert_int_equal(inboxes(bus), 1);
+	kill_child(pid);
+	WAIT_UNTIL(inboxes(bus) == 0);
+	shmq_rep_close(rp);
+	shmq_bus_close(bus);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest killed[] = {
@@ -852,6 +896,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pattern_before_topic),
 		cmocka_unit_test(test_dead_subscriber),
 		cmocka_unit_test(test_dead_channel_producer),
+		cmocka_unit_test(test_dead_requester),
 	};
 
 	if (argc < 2) {
