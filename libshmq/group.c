@@ -757,6 +757,38 @@ static void record_delivery(shmq_group *g, uint64_t s, uint64_t ts_ns)
 }
 
 /*
+ * A leased record with headers may not be for now: expired ("shmq-expires" passed: dead-
+ * lettered, or dropped and counted without a dead-letter topic), or early ("shmq-not-before"
+ * to come: delayed until then, its delivery not counted, the records after it free to go).
+ * Return: true when it was so taken out of this receive.
+ */
+static bool held_back(shmq_group *g, const struct shmqi_glease *o, const void *h, uint32_t hl)
+{
+	uint64_t now = shmqi_now_ns(), exp = shmqi_hdrs_when(h, hl, SHMQ_HDR_EXPIRES),
+		 nb = shmqi_hdrs_when(h, hl, SHMQ_HDR_NOT_BEFORE), busy;
+	struct shmqi_lease *e = lease_at(g, o->seq);
+	bool expired = exp && now >= exp;
+
+	if (!expired && nb <= now)
+		return false;
+	if (!take_busy(g, e, o->word, &busy))
+		return true; /* no longer ours: whoever has it decides */
+	lease_gone(g);
+	if (expired && shmqi_group_dead_letter(g, e, o->seq, busy, SHMQ_DLQ_EXPIRED) == 0) {
+		finish(g, e, busy);
+		return true;
+	}
+	if (!expired) { /* L1: ours while BUSY; this handout does not count */
+		atomic_store_explicit(&e->acquired, o->acquired - 1, memory_order_relaxed);
+		if (o->acquired == 1)
+			atomic_store_explicit(&e->first_ns, 0, memory_order_relaxed);
+	}
+	/* early: until its time; expired with a dead-letter topic that refused it: a backoff */
+	delay_entry(g, e, busy, expired ? add_sat(now, g->backoff_ns) : nb);
+	return true;
+}
+
+/*
  * Lease the next due record and copy it into @m (or, @m->buf NULL and @peek set, point at
  * it). Return: its length, or -EAGAIN, -EMSGSIZE (leased all the same), -EPROTO.
  */
@@ -803,6 +835,10 @@ static int recv_one(shmq_group *g, struct shmq_group_rmsg *m, const void **peek,
 		}
 		if (!shmqi_group_intact(g, o.seq, lease_at(g, o.seq), o.word)) {
 			shmqi_group_drop_lost(g, &o);
+			continue;
+		}
+		if (hlen && held_back(g, &o, peek ? (const void *)(rec + 1) : g->hdrs.buf, hlen)) {
+			g->hdrs.len = 0;
 			continue;
 		}
 		bump(&g->me->delivered);

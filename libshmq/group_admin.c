@@ -889,6 +889,7 @@ int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, ui
 {
 	const struct shmqi_trec *rec = shmqi_slot_at(&g->t, s);
 	uint32_t len, cap, flags, hlen, ohlen, room;
+	uint8_t kept[SHMQ_HDRS_MAX];
 	const void *hdrs;
 	void *buf;
 	int r;
@@ -914,7 +915,9 @@ int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, ui
 	if (hlen && (shmq_hdrs_check(rec + 1, hlen) < 0 ||
 		     shmqi_hdrs_span(hlen) + DLQ_HDR > shmqi_pub_max_msg(g->dlq)))
 		hlen = 0;
-	hdrs = rec + 1;
+	hdrs = kept;
+	if (hlen)
+		hlen = (uint32_t)shmqi_hdrs_untimed(rec + 1, hlen, kept);
 	room = DLQ_HDR + shmqi_hdrs_span(hlen);
 	if (shmqi_pub_max_msg(g->dlq) < room) { /* a dead-letter topic made too small */
 		atomic_fetch_add_explicit(&g->ctl->dropped, 1, memory_order_relaxed);

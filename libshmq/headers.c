@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* headers.c - record header blocks (shmq/headers.h): build, check, read; and a handle's copy. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,72 @@ int shmq_hdrs_add(void *block, size_t cap, size_t *len, const char *key, const v
 		memcpy(p + ENTRY_HDR + kn, val, val_len);
 	*len += need;
 	return 0;
+}
+
+/* ---- time headers ---- */
+
+static int add_time(void *block, size_t cap, size_t *len, const char *key, uint64_t in_ns)
+{
+	uint64_t now = shmq_now_ns(), at = in_ns >= UINT64_MAX - now ? UINT64_MAX : now + in_ns;
+	char v[24];
+
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)at);
+	return shmq_hdrs_add(block, cap, len, key, v, strlen(v));
+}
+
+int shmq_hdrs_add_ttl(void *block, size_t cap, size_t *len, uint64_t ttl_ns)
+{
+	return add_time(block, cap, len, SHMQ_HDR_EXPIRES, ttl_ns);
+}
+
+int shmq_hdrs_add_delay(void *block, size_t cap, size_t *len, uint64_t delay_ns)
+{
+	return add_time(block, cap, len, SHMQ_HDR_NOT_BEFORE, delay_ns);
+}
+
+int shmq_hdrs_time(const void *hdrs, size_t len, const char *key, uint64_t *ret_ns)
+{
+	uint64_t v = 0;
+	const char *p;
+	size_t n, i;
+	int r;
+
+	if (!ret_ns)
+		return -EINVAL;
+	r = shmq_hdrs_get(hdrs, len, key, &p, &n);
+	if (r < 0)
+		return r;
+	if (n == 0 || n > 20)
+		return -EBADMSG;
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9' || v > (UINT64_MAX - (uint64_t)(p[i] - '0')) / 10)
+			return -EBADMSG;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	*ret_ns = v;
+	return 0;
+}
+
+uint64_t shmqi_hdrs_when(const void *hdrs, size_t len, const char *key)
+{
+	uint64_t v;
+
+	return len && shmq_hdrs_time(hdrs, len, key, &v) == 0 ? v : 0;
+}
+
+size_t shmqi_hdrs_untimed(const void *hdrs, size_t len, uint8_t *out)
+{
+	size_t pos = 0, n = 0, kn, vn;
+	const char *k, *v;
+	char key[SHMQ_HDR_KEY_MAX + 1];
+
+	while (shmq_hdrs_next(hdrs, len, &pos, &k, &kn, &v, &vn) == 1) {
+		memcpy(key, k, kn);
+		key[kn] = '\0';
+		if (strcmp(key, SHMQ_HDR_EXPIRES) != 0 && strcmp(key, SHMQ_HDR_NOT_BEFORE) != 0)
+			shmq_hdrs_add(out, SHMQ_HDRS_MAX, &n, key, v, vn);
+	}
+	return n;
 }
 
 /* ---- the headers of the record a handle delivered last ---- */

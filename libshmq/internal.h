@@ -81,6 +81,14 @@ static inline void shmqi_held_point(struct shmqi_held *h, const void *src, uint3
 	h->len = len;
 }
 int shmqi_held_get(const struct shmqi_held *h, const void **ret_hdrs, size_t *ret_len);
+/* A time header's value (shmq_hdrs_time()), 0 when there is none or it is not a number. */
+uint64_t shmqi_hdrs_when(const void *hdrs, size_t len, const char *key);
+/*
+ * A checked block's entries but its time headers, into @out (SHMQ_HDRS_MAX bytes): what a
+ * dead letter keeps (its own header says why it died; it must neither expire nor wait).
+ * Return: the new block's length.
+ */
+size_t shmqi_hdrs_untimed(const void *hdrs, size_t len, uint8_t *out);
 
 /*
  * pattern.c: a checked pattern, split into tokens once (shmq/pattern.h). At most 100 tokens

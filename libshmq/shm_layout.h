@@ -299,6 +299,12 @@ struct shmqi_topic {
 	 */
 	_Atomic uint64_t sub_start;
 	uint64_t gates_off; /* struct shmqi_gate[SHMQI_TOPIC_GATES], after the producer table */
+	/*
+	 * The default time to live of records sent without their own expiry, 0 for none; set
+	 * at any time by shmq_topic_set_ttl(), read by producers at each send. In the cold
+	 * block's padding, so zero in every segment made before it existed.
+	 */
+	_Atomic uint64_t ttl_ns;
 	/* producer hot */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t tail; /* next sequence to claim, from 1 */
 	/* subscribers park here */
@@ -323,6 +329,7 @@ static_assert(offsetof(struct shmqi_topic, park_state) == 72, "park_state offset
 static_assert(offsetof(struct shmqi_topic, room_park_state) == 76, "room_park_state offset");
 static_assert(offsetof(struct shmqi_topic, sub_start) == 80, "sub_start offset");
 static_assert(offsetof(struct shmqi_topic, gates_off) == 88, "gates_off offset");
+static_assert(offsetof(struct shmqi_topic, ttl_ns) == 96, "ttl_ns offset");
 static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
 static_assert(offsetof(struct shmqi_topic, wait) == 256, "wait offset");
 static_assert(offsetof(struct shmqi_topic, room) == 384, "room offset");

@@ -564,3 +564,33 @@ int shmq_topic_stat(shmq_bus *bus, const char *name, struct shmq_topic_stats *re
 	*ret_stats = st;
 	return (int)st.subscribers;
 }
+
+int shmq_topic_set_ttl(shmq_bus *bus, const char *name, uint64_t ttl_ns)
+{
+	struct shmqi_tmap t = { 0 };
+	int r;
+
+	shmqi_detail_clear();
+	r = shmqi_topic_map(bus, name, 0, NULL, &t);
+	if (r < 0)
+		return r;
+	atomic_store_explicit(&t.ctl->ttl_ns, ttl_ns, memory_order_relaxed);
+	shmqi_seg_close(&t.seg);
+	return 0;
+}
+
+int shmq_topic_ttl(shmq_bus *bus, const char *name, uint64_t *ret_ttl_ns)
+{
+	struct shmqi_tmap t = { 0 };
+	int r;
+
+	shmqi_detail_clear();
+	if (!ret_ttl_ns)
+		return -EINVAL;
+	r = shmqi_topic_map(bus, name, SHMQI_MAP_RDONLY, NULL, &t);
+	if (r < 0)
+		return r;
+	*ret_ttl_ns = atomic_load_explicit(&t.ctl->ttl_ns, memory_order_relaxed);
+	shmqi_seg_close(&t.seg);
+	return 0;
+}

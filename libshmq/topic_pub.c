@@ -528,6 +528,31 @@ static void give_up(shmq_pub *pub, uint64_t seq)
 		atomic_fetch_add_explicit(&pub->t.ctl->skipped, 1, memory_order_relaxed);
 }
 
+/* The topic's default time to live (shmq_topic_set_ttl()), 0 for none. */
+static inline uint64_t topic_ttl(const shmq_pub *pub)
+{
+	return atomic_load_explicit(&pub->t.ctl->ttl_ns, memory_order_relaxed);
+}
+
+/*
+ * @hdrs with the topic's expiry added, in @buf, unless it has one of its own: the block
+ * to send and its length in *@ret_len. Return: the block, or NULL (-E2BIG: no room).
+ */
+static const void *with_ttl(uint64_t ttl, const void *hdrs, size_t hlen, uint8_t *buf,
+			    size_t *ret_len)
+{
+	const char *v;
+
+	*ret_len = hlen;
+	if (hlen && shmq_hdrs_get(hdrs, hlen, SHMQ_HDR_EXPIRES, &v, NULL) == 0)
+		return hdrs;
+	if (hlen > SHMQ_HDRS_MAX)
+		return hdrs; /* refused by the check, as without a TTL */
+	if (hlen)
+		memcpy(buf, hdrs, hlen);
+	return shmq_hdrs_add_ttl(buf, SHMQ_HDRS_MAX, ret_len, ttl) == 0 ? buf : NULL;
+}
+
 int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n)
 {
 	uint64_t first, k, i, ts;
@@ -543,6 +568,15 @@ int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n)
 			return -EMSGSIZE;
 		if (!msgs[i].data && msgs[i].len)
 			return -EINVAL;
+	}
+	if (topic_ttl(pub)) { /* each record gets its own expiry: one at a time */
+		for (i = 0; i < n; i++) {
+			r = shmq_pub_send_hdrs(pub, NULL, 0, msgs[i].data, msgs[i].len,
+					       msgs[i].corr_id);
+			if (r < 0)
+				break;
+		}
+		return i ? (int)i : r;
 	}
 	r = claim_seqs(pub, n, &first, &k);
 	if (r < 0)
@@ -569,6 +603,8 @@ int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id)
 	r = check_pub(pub);
 	if (r < 0)
 		return r;
+	if (__builtin_expect(topic_ttl(pub) != 0, 0))
+		return shmq_pub_send_hdrs(pub, NULL, 0, data, len, corr_id);
 	if (len > pub->t.max_msg)
 		return -EMSGSIZE;
 	if (!data && len)
@@ -601,7 +637,8 @@ int shmq_pub_send_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const v
 		       size_t len, uint64_t corr_id)
 {
 	struct shmq_pub_msg m = { .data = data, .len = len, .corr_id = corr_id };
-	uint64_t seq, k;
+	uint8_t buf[SHMQ_HDRS_MAX];
+	uint64_t seq, k, ttl;
 	int r;
 
 	r = check_pub(pub);
@@ -609,6 +646,9 @@ int shmq_pub_send_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const v
 		return r;
 	if (!data && len)
 		return -EINVAL;
+	ttl = topic_ttl(pub);
+	if (ttl && !(hdrs = with_ttl(ttl, hdrs, hdrs_len, buf, &hdrs_len)))
+		return -E2BIG;
 	r = check_hdrs(pub, hdrs, hdrs_len, len);
 	if (r < 0)
 		return r;
@@ -623,8 +663,9 @@ int shmq_pub_send_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const v
 int shmq_pub_claim_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, size_t len,
 			void **ret_buf)
 {
+	uint8_t buf[SHMQ_HDRS_MAX];
 	struct shmqi_trec *rec;
-	uint64_t seq, k;
+	uint64_t seq, k, ttl;
 	int r;
 
 	r = check_pub(pub);
@@ -632,6 +673,9 @@ int shmq_pub_claim_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, size_t
 		return r;
 	if (!ret_buf)
 		return -EINVAL;
+	ttl = topic_ttl(pub);
+	if (ttl && !(hdrs = with_ttl(ttl, hdrs, hdrs_len, buf, &hdrs_len)))
+		return -E2BIG;
 	r = check_hdrs(pub, hdrs, hdrs_len, len);
 	if (r < 0)
 		return r;

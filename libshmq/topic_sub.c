@@ -35,7 +35,20 @@ struct shmq_sub {
 	bool lat_on; /* SHMQ_SUB_LATENCY: lat records */
 	struct shmqi_lat_rec lat;
 	struct shmqi_held hdrs; /* the headers of the record delivered last */
+	uint64_t expired; /* records skipped because their "shmq-expires" had passed */
 };
+
+/* A record with headers @h whose expiry has passed: skipped, and counted. */
+static bool expired(shmq_sub *sub, const void *h, uint32_t hl)
+{
+	uint64_t exp = shmqi_hdrs_when(h, hl, SHMQ_HDR_EXPIRES);
+
+	if (!exp || shmqi_now_ns() < exp)
+		return false;
+	sub->expired++;
+	sub->cursor++;
+	return true;
+}
 
 /* ---- subscribers ---- */
 
@@ -393,9 +406,13 @@ static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
 			memcpy(m->buf, shmqi_trec_data(rec, flags, hlen), len);
 		if (hlen && shmqi_held_copy(&sub->hdrs, rec + 1, hlen) < 0)
 			return -ENOMEM;
-		if (still_valid(sub, rec, v))
+		if (!still_valid(sub, rec, v)) {
+			lapped(sub); /* overwritten while we copied: what we have is torn */
+			continue;
+		}
+		if (!hlen || !expired(sub, sub->hdrs.buf, hlen))
 			break;
-		lapped(sub); /* overwritten while we copied: what we have is torn */
+		sub->hdrs.len = 0;
 	}
 	sub->cursor++;
 	sub->received++;
@@ -453,6 +470,7 @@ int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret
 		return -EINVAL;
 	if (sub->peeked == sub->peek_cap && grow_peeks(sub) < 0)
 		return -ENOMEM;
+again:
 	r = next_rec(sub, &rec, &v);
 	if (r < 0)
 		return sub_idle(sub, r);
@@ -461,6 +479,8 @@ int shmq_sub_peek(shmq_sub *sub, const void **ret_data, struct shmq_sub_msg *ret
 	hlen = flags ? rec->hdrs_len : 0;
 	if (!shmqi_trec_sane(len, flags, hlen, sub->t.max_msg))
 		return corrupt(sub);
+	if (hlen && expired(sub, rec + 1, hlen))
+		goto again; /* the next one, then */
 	info_of(sub, rec, len, &info);
 	shmqi_held_point(&sub->hdrs, rec + 1, hlen);
 	sub->peek_seqs[sub->peeked++] = sub->cursor;
@@ -661,4 +681,9 @@ int shmq_sub_headers(const shmq_sub *sub, const void **ret_hdrs, size_t *ret_len
 void shmqi_sub_forget_closes(shmq_sub *sub)
 {
 	sub->ignore_closed = shmqi_wait_close_seen(&sub->t.ctl->wait);
+}
+
+uint64_t shmq_sub_expired(const shmq_sub *sub)
+{
+	return sub ? sub->expired : 0;
 }

@@ -111,6 +111,15 @@ grep -q '"headers"' "$out" && fail "a record without headers shows some"
 expect 2 '' "shmq pub: --header: not KEY:VALUE" -- pub hd x -H novalue
 expect 2 '' "shmq pub: --header: the key must be an HTTP token" -- pub hd x -H 'a b:c'
 expect 0 '' '' -- rm hd
+# --ttl: an expired record is skipped by a subscriber; --delay: a group holds it back
+expect 0 '' '' -- pub --create tl old --ttl 1ns
+expect 0 '' '' -- pub tl new --ttl 1h
+expect 0 '2 new' '' -- sub --from earliest --count 1 tl
+expect 0 '' '' -- pub tl later --delay 200ms
+expect 0 '3 later' '' -- sub --group g --from 3 --count 1 --timeout 10s tl
+expect 2 '' 'shmq pub: --ttl' -- pub tl x --ttl soon
+expect 0 '' '' -- rm tl@g
+expect 0 '' '' -- rm tl
 
 # a live subscriber, a publisher that waits for it, and a reliable log smaller than the run:
 # the publisher waits for room, nothing is lost; the subscriber ends when it is gone (-EPIPE)
@@ -325,8 +334,7 @@ expect 1 '' "bad pattern: '*' at offset 2" -- sub 'a.*b'
 expect 2 '' "shmq pub: unknown option '--bogus'" -- pub --bogus rt
 expect 2 '' "shmq pub: no TOPIC given" -- pub
 expect 2 '' "shmq pub: --count: not a number: 'x'" -- pub --count x rt
-expect 2 '' "shmq pub: --ttl: not supported yet" -- pub --ttl 5s rt
-expect 2 '' "shmq pub: --delay: not supported yet" -- pub --delay 5s rt
+expect 2 '' "shmq pub: --delay" -- pub --delay x rt
 expect 2 '' "BODY, --size and --stdin exclude each other" -- pub --size 3 rt body
 expect 2 '' "need --create" -- pub --slots 8 rt
 expect 2 '' "shmq sub: --timeout: not a duration (300ms, 20s, 5m, 1h): '5x'" -- sub --timeout 5x rt

@@ -397,12 +397,161 @@ static void test_group(void **state)
 	shmq_bus_close(bus);
 }
 
+/* Subscribers skip expired records and count them; a topic's default TTL stamps records. */
+static void test_ttl_sub(void **state)
+{
+	struct shmq_topic_config c = cfg_of(16, SHMQ_TOPIC_RELIABLE);
+	shmq_bus *bus = test_bus();
+	struct shmq_pub_msg pm[2] = { { "m1", 2, 0 }, { "m2", 2, 0 } };
+	uint8_t hb[128], buf[MAXM];
+	struct shmq_sub_msg info;
+	const void *h, *data;
+	uint64_t ttl, exp;
+	size_t hl = 0, n;
+	shmq_pub *pub;
+	shmq_sub *sub;
+
+	(void)state;
+	pub = open_pub(bus, "ttl", &c);
+	sub = open_sub(bus, "ttl", 0, &c, 0);
+	assert_int_equal(shmq_hdrs_add_ttl(hb, sizeof(hb), &hl, 1), 0); /* gone at once */
+	assert_int_equal(shmq_pub_send_hdrs(pub, hb, hl, "old", 3, 0), 0);
+	hl = 0;
+	assert_int_equal(shmq_hdrs_add_ttl(hb, sizeof(hb), &hl, 3600000000000ull), 0);
+	assert_int_equal(shmq_pub_send_hdrs(pub, hb, hl, "new", 3, 0), 0);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &info), 3);
+	assert_memory_equal(buf, "new", 3);
+	assert_int_equal(info.seq, 2);
+	assert_int_equal(shmq_sub_expired(sub), 1);
+	hl = 0;
+	assert_int_equal(shmq_hdrs_add_ttl(hb, sizeof(hb), &hl, 1), 0);
+	assert_int_equal(shmq_pub_send_hdrs(pub, hb, hl, "old", 3, 0), 0);
+	assert_int_equal(shmq_pub_send(pub, "plain", 5, 0), 0);
+	assert_int_equal(shmq_sub_peek(sub, &data, &info), 5); /* peek skips it too */
+	assert_int_equal(shmq_sub_release(sub), 1);
+	assert_int_equal(shmq_sub_expired(sub), 2);
+
+	/* the topic's default: records without their own expiry get one */
+	assert_int_equal(shmq_topic_ttl(bus, "ttl", &ttl), 0);
+	assert_int_equal(ttl, 0);
+	assert_int_equal(shmq_topic_set_ttl(bus, "ttl", 3600000000000ull), 0);
+	assert_int_equal(shmq_topic_ttl(bus, "ttl", &ttl), 0);
+	assert_int_equal(ttl, 3600000000000ull);
+	assert_int_equal(shmq_pub_send(pub, "stamped", 7, 0), 0);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &info), 7);
+	assert_int_equal(shmq_sub_headers(sub, &h, &n), 0);
+	assert_int_equal(shmq_hdrs_time(h, n, SHMQ_HDR_EXPIRES, &exp), 0);
+	assert_true(exp > shmq_now_ns());
+	assert_int_equal(shmq_pub_send_many(pub, pm, 2), 2);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &info), 2);
+	assert_int_equal(shmq_sub_headers(sub, &h, &n), 0);
+	assert_int_equal(shmq_hdrs_time(h, n, SHMQ_HDR_EXPIRES, &exp), 0);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &info), 2);
+	assert_int_equal(shmq_topic_set_ttl(bus, "ttl", 1), 0); /* now everything expires */
+	assert_int_equal(shmq_pub_send(pub, "gone", 4, 0), 0);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &info), -EAGAIN);
+	assert_int_equal(shmq_sub_expired(sub), 3);
+	assert_int_equal(shmq_topic_set_ttl(bus, "nope", 1), -ENOENT);
+	hb[0] = 0;
+	assert_int_equal(shmq_hdrs_time(hb, 0, SHMQ_HDR_EXPIRES, &exp), -ENOENT);
+	shmq_sub_close(sub);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
+/* A group dead-letters an expired record (reason expired), or drops it without a DLQ. */
+static void test_ttl_group(void **state)
+{
+	struct shmq_topic_config c = cfg_of(16, SHMQ_TOPIC_RELIABLE);
+	struct shmq_group_config nodlq = { .flags = SHMQ_GROUP_NO_DLQ };
+	shmq_bus *bus = test_bus();
+	uint8_t hb[128], buf[MAXM + 256];
+	struct shmq_group_stats gs;
+	struct shmq_group_msg gm;
+	struct shmq_sub_msg info;
+	const struct shmq_dlq_hdr *dh;
+	shmq_group *g, *g2;
+	shmq_pub *pub;
+	shmq_sub *dlq;
+	size_t hl = 0;
+
+	(void)state;
+	pub = open_pub(bus, "tg", &c);
+	assert_int_equal(shmq_group_open(bus, "tg", "a", SHMQ_OPEN_CREATE, NULL, &g), 0);
+	assert_int_equal(shmq_group_open(bus, "tg", "b", SHMQ_OPEN_CREATE, &nodlq, &g2), 0);
+	assert_int_equal(shmq_sub_open(bus, "tg.dlq", SHMQ_OPEN_CREATE, NULL, 0, &dlq), 0);
+	assert_int_equal(shmq_hdrs_add_ttl(hb, sizeof(hb), &hl, 1), 0);
+	assert_int_equal(shmq_pub_send_hdrs(pub, hb, hl, "late", 4, 9), 0);
+	assert_int_equal(shmq_pub_send(pub, "fine", 4, 10), 0);
+	assert_int_equal(shmq_group_recv(g, buf, sizeof(buf), &gm), 4);
+	assert_memory_equal(buf, "fine", 4);
+	assert_int_equal(shmq_group_ack(g, gm.lease), 0);
+	assert_int_equal(shmq_sub_recv(dlq, buf, sizeof(buf), &info), (int)sizeof(*dh) + 4);
+	dh = (const void *)buf;
+	assert_int_equal(dh->reason, SHMQ_DLQ_EXPIRED);
+	assert_int_equal(dh->corr_id, 9);
+	assert_int_equal(shmq_group_recv(g2, buf, sizeof(buf), &gm), 4);
+	assert_memory_equal(buf, "fine", 4);
+	assert_int_equal(shmq_group_ack(g2, gm.lease), 0);
+	assert_true(shmq_group_stat(bus, "tg", "b", &gs, NULL, 0) >= 0);
+	assert_int_equal(gs.dropped, 1);
+	assert_int_equal(gs.floor, 3); /* the expired one is done, not owed */
+	shmq_sub_close(dlq);
+	shmq_group_close(g2);
+	shmq_group_close(g);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
+/* A delayed record is held back until its time, without holding back the records after it. */
+static void test_delay_group(void **state)
+{
+	struct shmq_topic_config c = cfg_of(16, SHMQ_TOPIC_RELIABLE);
+	shmq_bus *bus = test_bus();
+	uint8_t hb[128], buf[MAXM];
+	struct shmq_group_msg gm;
+	const void *h;
+	uint64_t nb;
+	size_t hl = 0, n;
+	shmq_group *g;
+	shmq_pub *pub;
+	int r;
+
+	(void)state;
+	pub = open_pub(bus, "dl", &c);
+	assert_int_equal(shmq_group_open(bus, "dl", "a", SHMQ_OPEN_CREATE, NULL, &g), 0);
+	assert_int_equal(shmq_hdrs_add_delay(hb, sizeof(hb), &hl, 200000000), 0); /* 200 ms */
+	assert_int_equal(shmq_pub_send_hdrs(pub, hb, hl, "later", 5, 1), 0);
+	assert_int_equal(shmq_pub_send(pub, "now", 3, 2), 0);
+	assert_int_equal(shmq_group_recv(g, buf, sizeof(buf), &gm), 3);
+	assert_memory_equal(buf, "now", 3);
+	assert_int_equal(shmq_group_ack(g, gm.lease), 0);
+	for (;;) {
+		r = shmq_group_recv(g, buf, sizeof(buf), &gm);
+		if (r != -EAGAIN)
+			break;
+		assert_int_equal(shmq_group_wait(g, 0, 10000000000ull), 0);
+	}
+	assert_int_equal(r, 5);
+	assert_memory_equal(buf, "later", 5);
+	assert_int_equal(gm.attempt, 1); /* held back, not delivered */
+	assert_int_equal(shmq_group_headers(g, &h, &n), 0);
+	assert_int_equal(shmq_hdrs_time(h, n, SHMQ_HDR_NOT_BEFORE, &nb), 0);
+	assert_true(shmq_now_ns() >= nb); /* never before its time */
+	assert_true(gm.first_ns >= nb);
+	assert_int_equal(shmq_group_ack(g, gm.lease), 0);
+	shmq_group_close(g);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_block), cmocka_unit_test(test_block_garbage),
-		cmocka_unit_test(test_topic), cmocka_unit_test(test_hostile),
-		cmocka_unit_test(test_group),
+		cmocka_unit_test(test_block),	  cmocka_unit_test(test_block_garbage),
+		cmocka_unit_test(test_topic),	  cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_group),	  cmocka_unit_test(test_ttl_sub),
+		cmocka_unit_test(test_ttl_group), cmocka_unit_test(test_delay_group),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, test_cleanup);

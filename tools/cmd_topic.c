@@ -34,6 +34,9 @@ static void pub_usage(FILE *f)
 		"      --stdin         a record per line of standard input (without its newline)\n"
 		"      --corr ID       the records' correlation id (a number)\n"
 		"  -H, --header K:V    a header on every record (repeatable; K an HTTP token)\n"
+		"      --ttl D         each record expires D after its send: groups dead-letter\n"
+		"                      it, subscribers skip it\n"
+		"      --delay D       groups hold each record back for D after its send\n"
 		"      --wait-subs N   first wait until the topic has N subscribers\n"
 		"  -t, --timeout D     give up waiting (for subscribers, for room) after D: exit "
 		"4\n"
@@ -47,7 +50,7 @@ static void pub_usage(FILE *f)
 }
 
 struct pub_args {
-	uint64_t count, rate, size, corr, wait_subs, timeout_ns, slots, max_msg;
+	uint64_t count, rate, size, corr, wait_subs, timeout_ns, slots, max_msg, ttl_ns, delay_ns;
 	bool stdin_lines, create, lossy, count_given;
 	const char *topic, *body;
 	uint8_t hdrs[SHMQ_HDRS_MAX];
@@ -112,11 +115,8 @@ static int pub_option(struct cli *c, int ch, struct pub_args *a)
 		a->lossy = true;
 		return 0;
 	default: /* --ttl, --delay */
-		cli_usage_error(c,
-				ch == OPT_TTL ? "--ttl: not supported yet (no record expiry)"
-					      : "--delay: not supported yet (no delayed delivery)",
-				NULL);
-		return -1;
+		return cli_duration(c, ch == OPT_TTL ? "--ttl" : "--delay", optarg,
+				    ch == OPT_TTL ? &a->ttl_ns : &a->delay_ns);
 	}
 }
 
@@ -184,11 +184,23 @@ static int wait_subs(shmq_bus *bus, const char *topic, uint64_t n, uint64_t dead
 static int send_waiting(shmq_pub *pub, const struct pub_args *a, const void *data, size_t len,
 			uint64_t deadline)
 {
-	int r;
+	uint8_t hb[SHMQ_HDRS_MAX];
+	const uint8_t *h = a->hdrs;
+	size_t hl = a->hdrs_len;
+	int r = 0;
 
+	if (a->ttl_ns || a->delay_ns) { /* times from this send on */
+		memcpy(hb, a->hdrs, hl);
+		if (a->ttl_ns)
+			r = shmq_hdrs_add_ttl(hb, sizeof(hb), &hl, a->ttl_ns);
+		if (r == 0 && a->delay_ns)
+			r = shmq_hdrs_add_delay(hb, sizeof(hb), &hl, a->delay_ns);
+		if (r < 0)
+			return r;
+		h = hb;
+	}
 	for (;;) {
-		r = shmq_pub_send_hdrs(pub, a->hdrs_len ? a->hdrs : NULL, a->hdrs_len, data, len,
-				       a->corr);
+		r = shmq_pub_send_hdrs(pub, hl ? h : NULL, hl, data, len, a->corr);
 		if (r != -EAGAIN)
 			return r;
 		r = shmq_pub_wait(pub, 0, cli_left(deadline));

@@ -81,6 +81,33 @@ SHMQ_API int shmq_hdrs_next(const void *hdrs, size_t len, size_t *pos, const cha
 SHMQ_API int shmq_hdrs_get(const void *hdrs, size_t len, const char *key, const char **ret_val,
 			   size_t *ret_val_len);
 
+/*
+ * Time headers: a record's expiry and its "not before", absolute CLOCK_MONOTONIC nanoseconds
+ * (shmq_now_ns(), the clock of publish times, which every process of the host shares) in
+ * decimal. A consumer group never delivers an expired record (it is dead-lettered with
+ * reason SHMQ_DLQ_EXPIRED, or dropped and counted without a dead-letter topic) and holds a
+ * record back until its not-before time without holding back the records after it (SQS's
+ * DelaySeconds). A subscriber skips an expired record and counts it (shmq_sub_expired());
+ * it sees delayed records in order, when they come, with the time on them.
+ */
+#define SHMQ_HDR_EXPIRES "shmq-expires"
+#define SHMQ_HDR_NOT_BEFORE "shmq-not-before"
+
+/**
+ * shmq_hdrs_add_ttl() - add "shmq-expires" @ttl_ns from now (shmq_now_ns()).
+ * shmq_hdrs_add_delay() - add "shmq-not-before" @delay_ns from now.
+ * Return: as shmq_hdrs_add().
+ */
+SHMQ_API int shmq_hdrs_add_ttl(void *block, size_t cap, size_t *len, uint64_t ttl_ns);
+SHMQ_API int shmq_hdrs_add_delay(void *block, size_t cap, size_t *len, uint64_t delay_ns);
+
+/**
+ * shmq_hdrs_time() - a time header's value (SHMQ_HDR_EXPIRES, SHMQ_HDR_NOT_BEFORE).
+ * Return: 0 and *@ret_ns, or -ENOENT (none), -EBADMSG (not a decimal number, or the block
+ * is malformed), -EINVAL.
+ */
+SHMQ_API int shmq_hdrs_time(const void *hdrs, size_t len, const char *key, uint64_t *ret_ns);
+
 #ifdef __cplusplus
 }
 #endif

@@ -413,6 +413,24 @@ SHMQ_API int shmq_sub_release(shmq_sub *sub);
 SHMQ_API int shmq_sub_headers(const shmq_sub *sub, const void **ret_hdrs, size_t *ret_len);
 
 /**
+ * shmq_topic_set_ttl() - a topic's default time to live: records sent from now on without
+ * their own SHMQ_HDR_EXPIRES header get one @ttl_ns after their send (0: none, the
+ * default). It lives in the topic's segment, for every producer, and can change at any
+ * time. Records with it carry headers; shmq_pub_send_many() then sends one at a time.
+ * Return: 0, or the errors of shmq_pub_open().
+ */
+SHMQ_API int shmq_topic_set_ttl(shmq_bus *bus, const char *name, uint64_t ttl_ns);
+
+/** shmq_topic_ttl() - a topic's default time to live (0: none). Return: 0 or -errno. */
+SHMQ_API int shmq_topic_ttl(shmq_bus *bus, const char *name, uint64_t *ret_ttl_ns);
+
+/**
+ * shmq_sub_expired() - records this subscriber skipped because their expiry
+ * (SHMQ_HDR_EXPIRES, shmq/headers.h) had passed when it came to them; 0 for NULL.
+ */
+SHMQ_API uint64_t shmq_sub_expired(const shmq_sub *sub);
+
+/**
  * shmq_sub_wait() - wait until a record is there to receive.
  * @sub:        a subscriber handle
  * @spin_ns:    busy-poll this long first (0: park at once; SHMQ_SPIN_FOREVER: never park)
