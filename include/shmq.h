@@ -13,6 +13,7 @@
 #include "shmq/topic.h" /* topics: producers and subscribers */
 #include "shmq/group.h" /* consumer groups: work queues on topics */
 #include "shmq/service.h" /* request/reply */
+#include "shmq/priority.h" /* priority topics */
 #include "shmq/wait.h" /* shmq_wait_many(), shmq_wait_any() over channels, topics, groups */
 #include "shmq/hist.h" /* HDR latency histograms */
 #include "shmq/latency.h" /* live latency of subscribers and group members */
