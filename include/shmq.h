@@ -14,6 +14,7 @@
 #include "shmq/group.h" /* consumer groups: work queues on topics */
 #include "shmq/service.h" /* request/reply */
 #include "shmq/priority.h" /* priority topics */
+#include "shmq/partition.h" /* keyed partitions */
 #include "shmq/wait.h" /* shmq_wait_many(), shmq_wait_any() over channels, topics, groups */
 #include "shmq/hist.h" /* HDR latency histograms */
 #include "shmq/latency.h" /* live latency of subscribers and group members */

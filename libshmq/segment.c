@@ -27,6 +27,7 @@ static const struct {
 	[SHMQI_KIND_GROUP] = { "consumer group", SHMQI_GROUP_LAYOUT },
 	[SHMQI_KIND_CLOCK] = { "clock page", SHMQI_CLOCK_LAYOUT },
 	[SHMQI_KIND_LAT] = { "latency histograms", SHMQI_LAT_LAYOUT },
+	[SHMQI_KIND_PARTS] = { "partition assignment", SHMQI_PARTS_LAYOUT },
 };
 
 const char *shmqi_kind_name(uint32_t kind)

@@ -51,6 +51,7 @@ static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
 #define SHMQI_CLOCK_LAYOUT 1u
 #define SHMQI_HIST_LAYOUT 1u
 #define SHMQI_LAT_LAYOUT 1u
+#define SHMQI_PARTS_LAYOUT 1u
 #define SHMQI_CACHE_PAIR 128 /* producer/consumer hot fields sit this far apart */
 #define SHMQI_GROUP_NAME_LEN 208 /* a topic or group name with its NUL, rounded up */
 
@@ -668,5 +669,36 @@ struct shmqi_lat_slot {
 static_assert(offsetof(struct shmqi_lat_slot, pid) == 0, "lat slot pid offset");
 static_assert(offsetof(struct shmqi_lat_slot, since_ns) == 8, "lat slot since offset");
 static_assert(sizeof(struct shmqi_lat_slot) == 128, "lat slot header size");
+
+/*
+ * A kind of enum shmqi_kind: the partition assignment of consumer group GROUP on partitioned
+ * topic NAME ("NAME@GROUP~parts", skipped by listings for its '~'): who is in the group, and
+ * which member owns each partition. Both tables are owner entries (O1); a partition's entry
+ * is held by the process of the member that owns it.
+ */
+enum { SHMQI_KIND_PARTS = 6 };
+
+struct shmqi_parts {
+	uint32_t partitions; /* 1..SHMQ_PART_MAX */
+	uint32_t max_members; /* 1..255 */
+	uint64_t members_off; /* struct shmqi_pmember[max_members], from the segment's start */
+	uint64_t parts_off; /* struct shmqi_ppart[partitions] */
+};
+static_assert(sizeof(struct shmqi_parts) == 24, "parts body size");
+#define SHMQI_PARTS_BODY_OFF 128u
+
+struct shmqi_pmember {
+	alignas(SHMQI_CACHE_PAIR) struct shmqi_owner owner;
+	_Atomic uint32_t hungry; /* it owns fewer than its share: somebody should give one up */
+	_Atomic uint32_t owns; /* partitions it owns (statistics) */
+};
+static_assert(sizeof(struct shmqi_pmember) == 128, "parts member size");
+
+struct shmqi_ppart {
+	alignas(64) struct shmqi_owner owner;
+	_Atomic uint64_t moves; /* times it changed owner (statistics) */
+	uint8_t reserved[32];
+};
+static_assert(sizeof(struct shmqi_ppart) == 64, "parts partition entry size");
 
 #endif /* SHMQ_SHM_LAYOUT_H */
