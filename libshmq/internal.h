@@ -57,6 +57,8 @@ uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
  * at its join (service.c's inboxes: their producers come and go).
  */
 void shmqi_sub_forget_closes(shmq_sub *sub);
+/* group.c: the same for a group member (service.c's responders: requesters come and go). */
+void shmqi_group_forget_closes(shmq_group *g);
 
 /*
  * headers.c: the headers of the record a handle delivered last, for shmq_sub_headers() and

@@ -643,8 +643,24 @@ int shmq_rep_drop(shmq_rep *rp, const struct shmq_request_info *req)
 
 int shmq_rep_wait(shmq_rep *rp, uint64_t spin_ns, uint64_t timeout_ns)
 {
+	uint64_t deadline = shmqi_deadline(timeout_ns), now;
+	int r;
+
 	if (!rp)
 		return -EINVAL;
-	return rp->member ? shmq_group_wait(rp->member, spin_ns, timeout_ns)
-			  : shmq_sub_wait(rp->sub, spin_ns, timeout_ns);
+	for (;;) {
+		now = shmqi_mono_ns();
+		timeout_ns = deadline == UINT64_MAX ? SHMQ_WAIT_FOREVER
+			     : deadline > now	    ? deadline - now
+						    : 0;
+		r = rp->member ? shmq_group_wait(rp->member, spin_ns, timeout_ns)
+			       : shmq_sub_wait(rp->sub, spin_ns, timeout_ns);
+		if (r != -EPIPE)
+			return r;
+		/* The last requester closed: the service goes on, parked for the next one. */
+		if (rp->member)
+			shmqi_group_forget_closes(rp->member);
+		else
+			shmqi_sub_forget_closes(rp->sub);
+	}
 }
