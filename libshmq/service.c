@@ -294,10 +294,17 @@ static int take_reply(shmq_req *rq, void *buf, size_t buf_len, uint64_t *ret_id,
 	}
 }
 
-/* The outstanding request that ended without a reply, if one did: its id and why. */
-static int end_one(shmq_req *rq, uint64_t now, uint64_t *ret_id)
+/*
+ * The outstanding request that ended without a reply, if one did: its id and why; or a
+ * reply after all, into @buf. A responder publishes its reply before it leaves the group, so
+ * once no live responder is seen, the inbox is looked at again before a request is declared
+ * unreachable: a responder that answers and exits at once (shmq reply --count 1) must not
+ * lose its reply to that race.
+ */
+static int end_one(shmq_req *rq, void *buf, size_t buf_len, uint64_t now, uint64_t *ret_id)
 {
 	size_t i, first = rq->n_pend;
+	int r;
 
 	for (i = 0; i < rq->n_pend; i++)
 		if (rq->pend[i].deadline <= now &&
@@ -310,6 +317,9 @@ static int end_one(shmq_req *rq, uint64_t now, uint64_t *ret_id)
 		return -ETIMEDOUT;
 	}
 	if (rq->n_pend && !reachable(rq, now)) {
+		r = take_reply(rq, buf, buf_len, ret_id, false);
+		if (r != -EAGAIN)
+			return r;
 		*ret_id = rq->pend[0].id;
 		drop_pending(rq, 0);
 		rq->st.unreachable++;
@@ -327,13 +337,10 @@ int shmq_req_recv(shmq_req *rq, void *buf, size_t buf_len, uint64_t *ret_id)
 	if (rq->n_pend == 0)
 		return -ENOENT;
 	r = take_reply(rq, buf, buf_len, ret_id, false);
-	if (r >= 0 || r == -EMSGSIZE) {
-		rq->st.replied += r >= 0;
-		return r;
-	}
-	if (r != -EAGAIN)
-		return r;
-	return end_one(rq, shmqi_mono_ns(), ret_id);
+	if (r == -EAGAIN)
+		r = end_one(rq, buf, buf_len, shmqi_mono_ns(), ret_id);
+	rq->st.replied += r >= 0;
+	return r;
 }
 
 /*

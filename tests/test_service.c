@@ -7,7 +7,7 @@
 
 #include "common.h"
 
-enum mode { ECHO, SILENT, HUGE, SLOW };
+enum mode { ECHO, SILENT, HUGE, SLOW, ONCE };
 
 static pid_t top; /* the test process: its namespace is every child's */
 
@@ -56,6 +56,10 @@ static pid_t responder(const char *service, enum mode mode, unsigned flags)
 		n = shmq_rep_reply(rp, &ri, buf, mode == HUGE ? sizeof(buf) : (size_t)n + 3);
 		if (n < 0 && n != -EMSGSIZE && n != -ENOENT)
 			_exit(12);
+		if (mode == ONCE) { /* answers one, and leaves at once */
+			shmq_rep_close(rp);
+			_exit(0);
+		}
 	}
 }
 
@@ -344,6 +348,29 @@ static void test_rep_wait_after_requesters(void **state)
 	shmq_bus_close(bus);
 }
 
+/*
+ * A responder that answers and leaves at once: its reply is in the inbox before the requester
+ * can see it gone, and the requester takes it rather than say -EHOSTUNREACH.
+ */
+static void test_reply_then_leave(void **state)
+{
+	shmq_bus *bus = test_bus();
+	char reply[64];
+	shmq_req *rq;
+	pid_t p;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 100; i++) {
+		p = start("once", ONCE, 0);
+		assert_int_equal(shmq_req_open(bus, "once", 0, &rq), 0);
+		assert_int_equal(shmq_request(rq, "q", 1, reply, sizeof(reply), 5000000000ull), 4);
+		shmq_req_close(rq);
+		assert_int_equal(waitpid(p, NULL, 0), p);
+	}
+	shmq_bus_close(bus);
+}
+
 /* A requester that dies leaves its inbox; the next requester's first request removes it. */
 static void test_dead_inbox(void **state)
 {
@@ -458,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_async),
 		cmocka_unit_test(test_gather),
 		cmocka_unit_test(test_rep_wait_after_requesters),
+		cmocka_unit_test(test_reply_then_leave),
 		cmocka_unit_test(test_dead_inbox),
 		cmocka_unit_test(test_killed_responders),
 	};
