@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The shmq tool's req and reply through the built binary: an echo responder and its replies as
 # lines and as JSON, --stdin, --exec (a command's output, a failing command, a too-large reply),
-# scatter-gather over --all responders, --count and SIGTERM ends, and the exit statuses of no
-# responder (1), no reply in time (4) and usage errors (2).
+# scatter-gather over --all responders, --count and SIGTERM ends (a taken request redelivered),
+# and the exit statuses of no responder (1), no reply in time (4) and usage errors (2).
 # test_cli_service.sh SHMQ
 set -uo pipefail
 shmq=$1
@@ -140,6 +140,25 @@ start=$(date +%s%N)
 stop "$slow_pid"
 ms=$((($(date +%s%N) - start) / 1000000))
 [ "$ms" -lt 2000 ] || fail "a responder running CMD took $ms ms to end at SIGTERM"
+
+# SIGTERM with a request taken: the group redelivers it to the next responder, which answers
+responder hold redo --create --exec 'sleep 10'
+hold_pid=$bg
+"$shmq" req -t 8s redo again >"$dir/redo.out" 2>&1 &
+req_pid=$!
+pids+=("$req_pid")
+for i in $(seq 200); do
+	"$shmq" group redo service 2>/dev/null | grep -qF "member pid $hold_pid: in flight 1" && break
+	sleep 0.05
+done
+responder take redo --echo --count 1
+take_pid=$bg
+stop "$hold_pid"
+wait "$req_pid"
+rc=$?
+[ "$rc" -eq 0 ] && [ "$(cat "$dir/redo.out")" = again ] ||
+	fail "a request redelivered after SIGTERM: exit $rc: $(cat "$dir/redo.out")"
+wait "$take_pid" || fail "the responder that took the redelivered request: exit $?"
 
 # --count: two requests, then the responder ends by itself (0)
 responder counted counted --create --echo --count 2
