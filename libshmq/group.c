@@ -1161,6 +1161,11 @@ int shmq_group_wait(shmq_group *g, uint64_t spin_ns, uint64_t timeout_ns)
 	return r;
 }
 
+void shmqi_group_forget_closes(shmq_group *g)
+{
+	g->ignore_closed = shmqi_wait_close_seen(&g->t.ctl->wait);
+}
+
 int shmq_group_headers(const shmq_group *member, const void **ret_hdrs, size_t *ret_len)
 {
 	return member ? shmqi_held_get(&member->hdrs, ret_hdrs, ret_len) : -EINVAL;

@@ -63,6 +63,8 @@ bool shmqi_inbox_orphaned(const char *name);
  * at its join (service.c's inboxes: their producers come and go).
  */
 void shmqi_sub_forget_closes(shmq_sub *sub);
+/* group.c: the same for a group member (service.c's responders: requesters come and go). */
+void shmqi_group_forget_closes(shmq_group *g);
 
 /*
  * headers.c: the headers of the record a handle delivered last, for shmq_sub_headers() and

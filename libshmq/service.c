@@ -291,10 +291,17 @@ static int take_reply(shmq_req *rq, void *buf, size_t buf_len, uint64_t *ret_id,
 	}
 }
 
-/* The outstanding request that ended without a reply, if one did: its id and why. */
-static int end_one(shmq_req *rq, uint64_t now, uint64_t *ret_id)
+/*
+ * The outstanding request that ended without a reply, if one did: its id and why; or a
+ * reply after all, into @buf. A responder publishes its reply before it leaves the group, so
+ * once no live responder is seen, the inbox is looked at again before a request is declared
+ * unreachable: a responder that answers and exits at once (shmq reply --count 1) must not
+ * lose its reply to that race.
+ */
+static int end_one(shmq_req *rq, void *buf, size_t buf_len, uint64_t now, uint64_t *ret_id)
 {
 	size_t i, first = rq->n_pend;
+	int r;
 
 	for (i = 0; i < rq->n_pend; i++)
 		if (rq->pend[i].deadline <= now &&
@@ -307,6 +314,9 @@ static int end_one(shmq_req *rq, uint64_t now, uint64_t *ret_id)
 		return -ETIMEDOUT;
 	}
 	if (rq->n_pend && !reachable(rq, now)) {
+		r = take_reply(rq, buf, buf_len, ret_id, false);
+		if (r != -EAGAIN)
+			return r;
 		*ret_id = rq->pend[0].id;
 		drop_pending(rq, 0);
 		rq->st.unreachable++;
@@ -324,13 +334,10 @@ int shmq_req_recv(shmq_req *rq, void *buf, size_t buf_len, uint64_t *ret_id)
 	if (rq->n_pend == 0)
 		return -ENOENT;
 	r = take_reply(rq, buf, buf_len, ret_id, false);
-	if (r >= 0 || r == -EMSGSIZE) {
-		rq->st.replied += r >= 0;
-		return r;
-	}
-	if (r != -EAGAIN)
-		return r;
-	return end_one(rq, shmqi_mono_ns(), ret_id);
+	if (r == -EAGAIN)
+		r = end_one(rq, buf, buf_len, shmqi_mono_ns(), ret_id);
+	rq->st.replied += r >= 0;
+	return r;
 }
 
 /*
@@ -640,8 +647,24 @@ int shmq_rep_drop(shmq_rep *rp, const struct shmq_request_info *req)
 
 int shmq_rep_wait(shmq_rep *rp, uint64_t spin_ns, uint64_t timeout_ns)
 {
+	uint64_t deadline = shmqi_deadline(timeout_ns), now;
+	int r;
+
 	if (!rp)
 		return -EINVAL;
-	return rp->member ? shmq_group_wait(rp->member, spin_ns, timeout_ns)
-			  : shmq_sub_wait(rp->sub, spin_ns, timeout_ns);
+	for (;;) {
+		now = shmqi_mono_ns();
+		timeout_ns = deadline == UINT64_MAX ? SHMQ_WAIT_FOREVER
+			     : deadline > now	    ? deadline - now
+						    : 0;
+		r = rp->member ? shmq_group_wait(rp->member, spin_ns, timeout_ns)
+			       : shmq_sub_wait(rp->sub, spin_ns, timeout_ns);
+		if (r != -EPIPE)
+			return r;
+		/* The last requester closed: the service goes on, parked for the next one. */
+		if (rp->member)
+			shmqi_group_forget_closes(rp->member);
+		else
+			shmqi_sub_forget_closes(rp->sub);
+	}
 }

@@ -7,7 +7,7 @@
 
 #include "common.h"
 
-enum mode { ECHO, SILENT, HUGE, SLOW };
+enum mode { ECHO, SILENT, HUGE, SLOW, ONCE };
 
 static pid_t top; /* the test process: its namespace is every child's */
 
@@ -56,6 +56,10 @@ static pid_t responder(const char *service, enum mode mode, unsigned flags)
 		n = shmq_rep_reply(rp, &ri, buf, mode == HUGE ? sizeof(buf) : (size_t)n + 3);
 		if (n < 0 && n != -EMSGSIZE && n != -ENOENT)
 			_exit(12);
+		if (mode == ONCE) { /* answers one, and leaves at once */
+			shmq_rep_close(rp);
+			_exit(0);
+		}
 	}
 }
 
@@ -300,6 +304,73 @@ static void test_gather(void **state)
 	shmq_bus_close(bus);
 }
 
+/*
+ * A responder outlives its requesters: once the last one has closed, shmq_rep_wait() parks
+ * for the next (a timeout), not -EPIPE. A group responder with requesters; a plain
+ * subscriber (which shmq_req_send() does not count as a responder) with a publisher's
+ * record, which it drops: it carries no inbox.
+ */
+static void test_rep_wait_after_requesters(void **state)
+{
+	struct shmq_request_info ri;
+	shmq_bus *bus = test_bus();
+	shmq_rep *rp, *all;
+	shmq_req *rq;
+	shmq_pub *pub;
+	uint64_t id, got;
+	char buf[64];
+	int round;
+
+	(void)state;
+	assert_int_equal(shmq_rep_open(bus, "wg", SHMQ_OPEN_CREATE, NULL, &rp), 0);
+	assert_int_equal(shmq_rep_open(bus, "wa", SHMQ_OPEN_CREATE | SHMQ_REP_ALL, NULL, &all), 0);
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(shmq_req_open(bus, "wg", 0, &rq), 0);
+		assert_int_equal(shmq_req_send(rq, "q", 1, 5000000000ull, &id), 0);
+		assert_int_equal(shmq_rep_wait(rp, 0, 5000000000ull), 0);
+		assert_int_equal(shmq_rep_recv(rp, buf, sizeof(buf), &ri), 1);
+		assert_int_equal(shmq_rep_reply(rp, &ri, "r", 1), 0);
+		assert_int_equal(shmq_req_wait(rq, 0, 5000000000ull), 0);
+		assert_int_equal(shmq_req_recv(rq, buf, sizeof(buf), &got), 1);
+		assert_int_equal(got, id);
+		shmq_req_close(rq);
+		assert_int_equal(shmq_rep_wait(rp, 0, 50000000), -ETIMEDOUT);
+
+		assert_int_equal(shmq_pub_open(bus, "wa", 0, NULL, &pub), 0);
+		assert_int_equal(shmq_pub_send(pub, "q", 1, 0), 0);
+		shmq_pub_close(pub);
+		assert_int_equal(shmq_rep_wait(all, 0, 5000000000ull), 0);
+		assert_int_equal(shmq_rep_recv(all, buf, sizeof(buf), &ri), -EAGAIN);
+		assert_int_equal(shmq_rep_wait(all, 0, 50000000), -ETIMEDOUT);
+	}
+	shmq_rep_close(rp);
+	shmq_rep_close(all);
+	shmq_bus_close(bus);
+}
+
+/*
+ * A responder that answers and leaves at once: its reply is in the inbox before the requester
+ * can see it gone, and the requester takes it rather than say -EHOSTUNREACH.
+ */
+static void test_reply_then_leave(void **state)
+{
+	shmq_bus *bus = test_bus();
+	char reply[64];
+	shmq_req *rq;
+	pid_t p;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 100; i++) {
+		p = start("once", ONCE, 0);
+		assert_int_equal(shmq_req_open(bus, "once", 0, &rq), 0);
+		assert_int_equal(shmq_request(rq, "q", 1, reply, sizeof(reply), 5000000000ull), 4);
+		shmq_req_close(rq);
+		assert_int_equal(waitpid(p, NULL, 0), p);
+	}
+	shmq_bus_close(bus);
+}
+
 /* A requester that dies leaves its inbox; the next requester's first request removes it. */
 static void test_dead_inbox(void **state)
 {
@@ -407,10 +478,16 @@ static void test_killed_responders(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_no_responder),
-		cmocka_unit_test(test_timeout_late), cmocka_unit_test(test_too_large),
-		cmocka_unit_test(test_async),	     cmocka_unit_test(test_gather),
-		cmocka_unit_test(test_dead_inbox),   cmocka_unit_test(test_killed_responders),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_no_responder),
+		cmocka_unit_test(test_timeout_late),
+		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_async),
+		cmocka_unit_test(test_gather),
+		cmocka_unit_test(test_rep_wait_after_requesters),
+		cmocka_unit_test(test_reply_then_leave),
+		cmocka_unit_test(test_dead_inbox),
+		cmocka_unit_test(test_killed_responders),
 	};
 
 	top = getpid();

@@ -42,6 +42,8 @@ int redrive_main(int argc, char **argv);
 int dlq_main(int argc, char **argv);
 int pub_main(int argc, char **argv);
 int sub_main(int argc, char **argv);
+int req_main(int argc, char **argv);
+int reply_main(int argc, char **argv);
 int hz_main(int argc, char **argv);
 int top_main(int argc, char **argv);
 int doctor_main(int argc, char **argv);

@@ -12,6 +12,8 @@ static const struct cli_command commands[] = {
 	{ "stat", stat_main, "a topic's or a channel's configuration, positions and users" },
 	{ "pub", pub_main, "publish records to a topic" },
 	{ "sub", sub_main, "print the records of a topic, a pattern's topics, or a group" },
+	{ "req", req_main, "send a request to a service and print its reply (or replies)" },
+	{ "reply", reply_main, "answer a service's requests: echo them, or run a command" },
 	{ "top", top_main, "a refreshing view: records a second and lag per topic and group" },
 	{ "hz", hz_main, "rates, inter-arrival times and sequence gaps per topic" },
 	{ "hist", hist_main, "live delivery/processing latency percentiles, or an .hlog" },

@@ -208,7 +208,10 @@ SHMQ_API int shmq_rep_reply(shmq_rep *rep, const struct shmq_request_info *req, 
 /** shmq_rep_drop() - end a request unanswered. Return: 0, or -ESTALE, -EINVAL. */
 SHMQ_API int shmq_rep_drop(shmq_rep *rep, const struct shmq_request_info *req);
 
-/** shmq_rep_wait() - park until a request is there; as shmq_group_wait(). */
+/**
+ * shmq_rep_wait() - park until a request is there; as shmq_group_wait(), but requesters that
+ * close (the last one, too) do not end it: it never says -EPIPE.
+ */
 SHMQ_API int shmq_rep_wait(shmq_rep *rep, uint64_t spin_ns, uint64_t timeout_ns);
 
 #ifdef __cplusplus
