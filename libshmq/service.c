@@ -213,6 +213,8 @@ static bool reachable(shmq_req *rq, uint64_t now)
 		shmq_group_stat(&rq->bus, rq->service, SHMQ_SERVICE_GROUP, &gs, NULL, 0) > 0;
 	if (!rq->reachable && rq->gather)
 		rq->reachable = shmq_topic_stat(&rq->bus, rq->service, &ts, NULL, 0) > 0;
+	/* From its end: a stat of a large topic may take longer than CHECK_NS itself. */
+	rq->checked_ns = shmqi_mono_ns();
 	return rq->reachable;
 }
 
@@ -368,6 +370,7 @@ static int end_one(shmq_req *rq, uint64_t now, uint64_t *ret_id)
 
 int shmq_req_recv(shmq_req *rq, void *buf, size_t buf_len, uint64_t *ret_id)
 {
+	uint64_t now = 0;
 	int r;
 
 	if (!rq || !ret_id || (!buf && buf_len) || rq->gather)
@@ -375,13 +378,23 @@ int shmq_req_recv(shmq_req *rq, void *buf, size_t buf_len, uint64_t *ret_id)
 	if (rq->n_pend == 0)
 		return -ENOENT;
 	r = take_reply(rq, buf, buf_len, ret_id, false);
+	if (r == -EAGAIN) {
+		now = shmqi_mono_ns();
+		/*
+		 * The last responder may have replied and left since the look: a stat that saw
+		 * it gone saw what it published before (its reply, then its ack, then its
+		 * member entry's release), so a second look finds the reply.
+		 */
+		if (!reachable(rq, now))
+			r = take_reply(rq, buf, buf_len, ret_id, false);
+	}
 	if (r >= 0 || r == -EMSGSIZE) {
 		rq->st.replied += r >= 0;
 		return r;
 	}
 	if (r != -EAGAIN)
 		return r;
-	return end_one(rq, shmqi_mono_ns(), ret_id);
+	return end_one(rq, now, ret_id);
 }
 
 /*
