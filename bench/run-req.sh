@@ -128,6 +128,9 @@ for b in $BEFORE "$BENCH"; do
 	echo
 	echo "== $b: quick, RTT ns =="
 	summarize "quick-$n" pingpong transport p50_ns,p99_ns,p999_ns | grep -v '^target'
+	for k in spsc_over_raw_p50 topic_over_raw_p50 topic_excl_over_raw_p50; do
+		ratio "quick-$n" "$k"
+	done
 	echo "== $b: pingpong -t $TOPIC_SET -s 64, RTT ns =="
 	summarize "topic-$n" pingpong transport p50_ns,p99_ns,p999_ns,max_ns | grep -v '^target'
 	ratio "topic-$n" topic_over_spsc_p50
