@@ -31,8 +31,9 @@ static const unsigned cmp_pp_sizes[] = { 8, 64, 512, 4096, 65536 };
 static const unsigned cmp_tp_sizes[] = { 64, 4096 };
 /* What the tables run; each row goes to its wait mode's group (poll, then block). */
 static const int cmp_pp_use[] = {
-	PP_SHMQ,    PP_TOPIC, PP_TOPIC_EXCL, PP_QUEUE,	   PP_FAN4,	     PP_RAW,
-	PP_RAWFAN4, PP_PIPE,  PP_UDS,	     PP_SPSC_PARK, PP_SPSC_SPINPARK, PP_RAW_FUTEX,
+	PP_SHMQ,      PP_TOPIC,		PP_TOPIC_EXCL, PP_QUEUE,     PP_REQ,
+	PP_FAN4,      PP_RAW,		PP_RAWFAN4,    PP_PIPE,	     PP_UDS,
+	PP_SPSC_PARK, PP_SPSC_SPINPARK, PP_REQ_PARK,   PP_RAW_FUTEX,
 };
 static const int cmp_tp_use[] = {
 	TP_SHMQ, TP_BATCH, TP_TOPIC, TP_QUEUE, TP_RAW, TP_RAW_MSG, TP_PIPE, TP_UDS,
@@ -318,6 +319,8 @@ static void targets(const struct pp_opts *po, const struct pp_summary *ps,
 	pp_target(po->json, ps, PP_UDS, PP_SHMQ, P50, "p50 RTT", ">=", 20);
 	pp_target(po->json, ps, PP_ZMQ, PP_SHMQ, P50, "p50 RTT", ">=", 20);
 	pp_target(po->json, ps, PP_SPSC_PARK, PP_RAW_FUTEX, P50, "p50 RTT", "<=", 1.15);
+	/* Issue 18's: a request/reply round trip within 1.5x the topic's, both polling. */
+	pp_target(po->json, ps, PP_REQ, PP_TOPIC, P50, "p50 RTT", "<=", 1.5);
 	/* Against iceoryx: polling with polling, parked with its WaitSet. */
 	pp_target(po->json, ps, PP_TOPIC, PP_IOX, P50, "p50 RTT", "<=", 1);
 	pp_target(po->json, ps, PP_TOPIC, PP_IOX, P99, "p99 RTT", "<=", 1);

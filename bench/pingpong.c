@@ -89,6 +89,9 @@ static void run_reset(const struct pp_transport *t, const struct pp_opts *o, str
 	r->sub = NULL;
 	r->treq[0] = r->trep[0] = '\0';
 	r->gtopic[0] = '\0';
+	r->req = NULL;
+	r->hdrs = NULL;
+	r->hdrs_len = 0;
 	r->pub_flags = t->pub_flags;
 	r->fan = NULL;
 	if (t->link)
@@ -269,6 +272,9 @@ static const struct pp_pair {
 	{ PP_TOPIC_EXCL, PP_RAW, "topic_excl_over_raw_p50", 0, 2, 0 },
 	{ PP_TOPIC_EXCL, PP_SHMQ, "topic_excl_over_spsc_p50", 0, 2, 0 },
 	{ PP_QUEUE, PP_TOPIC, "queue_over_topic_p50", 0, 2, 0 },
+	{ PP_REQ, PP_TOPIC, "req_over_topic_p50", 0, 2, 0 },
+	{ PP_REQ_PARK, PP_SPSC_PARK, "req_park_over_spsc_park_p50", 0, 2, 0 },
+	{ PP_TOPIC_HDRS, PP_TOPIC, "topic_hdrs_over_topic_p50", 0, 2, 0 },
 	{ PP_SPSC_PARK, PP_RAW_FUTEX, "park_over_futex_p50", 0, 2, 0 },
 	{ PP_SPSC_SPINPARK, PP_SHMQ, "spinpark_over_spsc_p50", 0, 2, 0 },
 	{ PP_FAN1, PP_RAWFAN1, "fan1_over_rawfan1_p50", 1, 2, 1 },
@@ -355,7 +361,8 @@ static void print_ratio_target(const struct pp_opts *o, const struct pp_summary 
 /*
  * The issues' targets, at 64 bytes: shmq-spsc p50 within 1.25x the hardware and 20x under a
  * socket; a single-subscriber topic within 1.5x the hardware, its producers shared-capable
- * (shmq-topic) or exclusive (shmq-topic-excl), each on its own line; parked shmq-spsc within
+ * (shmq-topic) or exclusive (shmq-topic-excl), each on its own line; a request/reply round
+ * trip (shmq-req, both sides polling) within 1.5x the shared-capable topic's; parked shmq-spsc within
  * 1.15x a plain futex ping-pong (wake backend in the banner); against iceoryx, the topic
  * polling with its polling, the parked channel with its WaitSet. At a fixed rate (--rate)
  * only the iceoryx comparisons apply, as in compare.
@@ -377,6 +384,7 @@ static void print_targets(const struct pp_opts *o, const struct pp_summary *s)
 	print_ratio_target(o, s, PP_UDS, PP_SHMQ, P50, "p50", ">=", 20);
 	print_ratio_target(o, s, PP_TOPIC, PP_RAW, P50, "p50", "<=", 1.5);
 	print_ratio_target(o, s, PP_TOPIC_EXCL, PP_RAW, P50, "p50", "<=", 1.5);
+	print_ratio_target(o, s, PP_REQ, PP_TOPIC, P50, "p50", "<=", 1.5);
 	print_ratio_target(o, s, PP_SPSC_PARK, PP_RAW_FUTEX, P50, "p50", "<=", 1.15);
 	print_ratio_target(o, s, PP_TOPIC, PP_IOX, P50, "p50", "<=", 1);
 	print_ratio_target(o, s, PP_TOPIC, PP_IOX, P99, "p99", "<=", 1);
@@ -473,9 +481,14 @@ static void usage(FILE *f, enum pp_mode m)
 		"                         CPUs (default 0,1)\n"
 		"  -W, --wait park        the parked transports and their baselines:\n"
 		"                         "
-		"shmq-spsc-park,shmq-spsc-spinpark,raw-futex,eventfd,pipe\n"
+		"shmq-spsc-park,shmq-spsc-spinpark,shmq-req-park,raw-futex,\n"
+		"                         eventfd,pipe\n"
 		"  -t, --transports LIST  of shmq-spsc,shmq-topic,shmq-topic-excl,shmq-queue (the\n"
 		"                         echo a consumer-group member: recv, ack, reply),\n"
+		"                         shmq-req (request/reply: shmq_req_send() and\n"
+		"                         shmq_req_recv() polling against a polling responder),\n"
+		"                         shmq-req-park (shmq_request() against a responder\n"
+		"                         parked in shmq_rep_wait()),\n"
 		"                         raw-cacheline,\n"
 		"                         pipe,uds,uds-dgram,eventfd,posix-mq,zmq-ipc,nng-ipc,\n"
 		"                         iceoryx,iceoryx-ws (polling; WaitSet: both start\n"
@@ -487,7 +500,8 @@ static void usage(FILE *f, enum pp_mode m)
 		"                         spins 20 us first; raw-futex: FUTEX_WAIT/FUTEX_WAKE on\n"
 		"                         two shared words; backend: the banner's 'wake' line),\n"
 		"                         shmq-topic-lat (shmq-topic, its subscribers record\n"
-		"                         delivery latency: SHMQ_SUB_LATENCY),\n"
+		"                         delivery latency: SHMQ_SUB_LATENCY), shmq-topic-hdrs\n"
+		"                         (shmq-topic, each record with a traceparent header),\n"
 		"                         raw-record (a channel's record layout and nothing\n"
 		"                         else), shmq-topic-fanN and raw-cacheline-fanN for N of\n"
 		"                         1,2,4,8\n"
@@ -543,12 +557,12 @@ static int fanout_parse(const char *arg, bool *use)
 static bool in_quick(int ti)
 {
 	return ti == PP_SHMQ || ti == PP_TOPIC || ti == PP_TOPIC_EXCL || ti == PP_RAW ||
-	       ti == PP_UDS || ti == PP_SPSC_PARK || ti == PP_RAW_FUTEX || ti == PP_IOX ||
-	       ti == PP_IOX_WS;
+	       ti == PP_REQ || ti == PP_UDS || ti == PP_SPSC_PARK || ti == PP_RAW_FUTEX ||
+	       ti == PP_IOX || ti == PP_IOX_WS;
 }
 
 /* --wait park: the parked transports and the blocking baselines they are compared with. */
-#define WAIT_PARK_SET "shmq-spsc-park,shmq-spsc-spinpark,raw-futex,eventfd,pipe"
+#define WAIT_PARK_SET "shmq-spsc-park,shmq-spsc-spinpark,shmq-req-park,raw-futex,eventfd,pipe"
 
 static const char *selection_parse(int c, const char *arg, bool *use)
 {
@@ -582,10 +596,11 @@ void pp_opts_default(struct pp_opts *o, enum pp_mode m)
 	for (ti = 0; ti < PP_NTRANSPORTS; ti++) {
 		bool fan = ti >= PP_FAN1;
 
-		o->use[ti] =
-			(m == PP_MODE_FANOUT ? fan
-					     : !fan && ti != PP_RAWREC && ti != PP_TOPIC_LAT) &&
-			pp_available(pp_transports[ti]) && (m != PP_MODE_QUICK || in_quick(ti));
+		o->use[ti] = (m == PP_MODE_FANOUT ? fan
+						  : !fan && ti != PP_RAWREC && ti != PP_TOPIC_LAT &&
+							    ti != PP_TOPIC_HDRS) &&
+			     pp_available(pp_transports[ti]) &&
+			     (m != PP_MODE_QUICK || in_quick(ti));
 	}
 }
 

@@ -59,6 +59,12 @@ struct pp_run {
 	struct shmq_sub_msg rinfo[BENCH_MAX_PEERS];
 	/* shmq-queue: the group on treq whose member the echo process is */
 	char gtopic[TOPIC_NAME_LEN];
+	/* shmq-req(-park): the initiator's requester of the service treq, its counters then */
+	shmq_req *req;
+	struct shmq_req_stats req_base;
+	/* shmq-topic-hdrs: the header block every request and reply carries */
+	const void *hdrs;
+	size_t hdrs_len;
 	/* raw-cacheline-fanN */
 	struct raw_fan *fan;
 	/* uds-dgram, eventfd, posix-mq, zmq-ipc, nng-ipc */
@@ -126,6 +132,9 @@ enum {
 	PP_SPSC_SPINPARK,
 	PP_RAW_FUTEX,
 	PP_TOPIC_LAT, /* shmq-topic with SHMQ_SUB_LATENCY subscribers: recording's cost */
+	PP_TOPIC_HDRS, /* shmq-topic whose records carry a traceparent header: its cost */
+	PP_REQ, /* shmq-req: request/reply, both sides polling */
+	PP_REQ_PARK, /* shmq-req-park: shmq_request() against a parked responder */
 	PP_FAN1,
 	PP_FAN2,
 	PP_FAN4,
@@ -199,8 +208,13 @@ extern const struct pp_transport pp_raw_futex;
 extern const struct pp_transport pp_topic;
 extern const struct pp_transport pp_topic_excl;
 extern const struct pp_transport pp_topic_lat;
+extern const struct pp_transport pp_topic_hdrs;
 extern const struct pp_transport pp_queue;
 extern const struct pp_transport pp_topic_fan[PP_NFAN];
 extern const struct pp_transport pp_raw_fan[PP_NFAN];
+
+/* pp_req.c */
+extern const struct pp_transport pp_req;
+extern const struct pp_transport pp_req_park;
 
 #endif /* SHMQ_BENCH_PINGPONG_H */

@@ -54,6 +54,54 @@ static int topic_serve(struct pp_run *r, shmq_sub *in, shmq_pub *out)
 	return 0;
 }
 
+/*
+ * ---- shmq-topic-hdrs: shmq-topic whose requests and replies carry a header ----
+ * A W3C traceparent, as a traced caller's records would: the initiator sends it with every
+ * request, the echo sends the block it read in place back with the reply, and the initiator
+ * checks the copy its receive made. What headers cost when used, beside shmq-topic.
+ */
+#define TRACEPARENT "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+#define HDRS_ROOM 128u /* the block beside the payload */
+
+static inline int hdrs_send(shmq_pub *pub, const void *h, size_t hl, const void *p, size_t len,
+			    uint64_t corr_id, struct spin *s)
+{
+	bool gone = false;
+	int e;
+
+	while ((e = shmq_pub_send_hdrs(pub, h, hl, p, len, corr_id)) == -EAGAIN) {
+		if (gone)
+			return -EPIPE;
+		gone = spin_check(s);
+	}
+	return e;
+}
+
+static int hdrs_serve(struct pp_run *r, shmq_sub *in, shmq_pub *out)
+{
+	struct shmq_sub_msg info;
+	const void *data, *h;
+	size_t hl;
+	uint64_t i;
+	int n, e;
+
+	for (i = 1; i <= r->total; i++) {
+		n = topic_peek(in, &data, &info, &r->spin);
+		if (n < 0)
+			return fail("shmq-topic-hdrs echo: peek", n);
+		shmq_sub_headers(in, &h, &hl);
+		if ((unsigned)n != r->size || info.corr_id != i || hl != r->hdrs_len)
+			return fail("shmq-topic-hdrs echo: not the request expected", -EBADMSG);
+		e = hdrs_send(out, h, hl, data, (size_t)n, info.corr_id, &r->spin);
+		if (e < 0)
+			return fail("shmq-topic-hdrs echo: send", e);
+		e = shmq_sub_release(in);
+		if (e != 1)
+			return fail("shmq-topic-hdrs echo: release", e < 0 ? e : -EBADMSG);
+	}
+	return 0;
+}
+
 static int topic_echo(void *arg)
 {
 	struct pp_run *r = arg;
@@ -72,7 +120,7 @@ static int topic_echo(void *arg)
 		e = fail("shmq-topic echo: hello", e);
 		goto out;
 	}
-	e = topic_serve(r, in, out);
+	e = r->hdrs_len ? hdrs_serve(r, in, out) : topic_serve(r, in, out);
 out:
 	shmq_sub_close(in);
 	shmq_pub_close(out);
@@ -162,6 +210,51 @@ static void topic_teardown(struct pp_run *r)
 	r->sub = NULL;
 	topic_unlink(r->treq);
 	topic_unlink(r->trep);
+}
+
+static int hdrs_setup(struct pp_run *r)
+{
+	static uint8_t block[HDRS_ROOM];
+	size_t hl = 0;
+	int e;
+
+	e = shmq_hdrs_add(block, sizeof(block), &hl, "traceparent", TRACEPARENT,
+			  strlen(TRACEPARENT));
+	if (e < 0)
+		return fail("shmq-topic-hdrs: header", e);
+	r->hdrs = block;
+	r->hdrs_len = hl;
+	topic_config(&r->tcfg, r->size);
+	if (r->size + HDRS_ROOM > SHMQ_TOPIC_DEFAULT_MAX_MSG)
+		r->tcfg.max_msg = r->size + HDRS_ROOM;
+	if (topic_create("ppt", &r->tcfg, 0, r->treq, &r->pub, NULL) < 0)
+		return -1;
+	return topic_create("ppt", &r->tcfg, 0, r->trep, NULL, &r->sub);
+}
+
+static int hdrs_rt(struct pp_run *r, uint64_t seq)
+{
+	int n;
+
+	n = hdrs_send(r->pub, r->hdrs, r->hdrs_len, r->buf, r->size, seq, &r->spin);
+	if (n < 0)
+		return fail("shmq-topic-hdrs: send", n);
+	n = topic_recv(r->sub, r->rbuf, r->size, &r->rinfo[0], &r->spin);
+	if (n < 0)
+		return fail("shmq-topic-hdrs: recv", n);
+	return (unsigned)n == r->size ? 0 : fail("shmq-topic-hdrs: wrong length", -EBADMSG);
+}
+
+/* As shmq-topic's check, and the reply's header block is the one sent. */
+static int hdrs_check(struct pp_run *r, uint64_t seq)
+{
+	const void *h;
+	size_t hl;
+
+	shmq_sub_headers(r->sub, &h, &hl);
+	if (hl != r->hdrs_len || !h || memcmp(h, r->hdrs, hl) != 0)
+		return bad_reply(seq, 0, "headers differ from the ones sent");
+	return topic_check(r, seq);
 }
 
 /*
@@ -330,6 +423,19 @@ const struct pp_transport pp_topic = TOPIC_TRANSPORT("shmq-topic", 1, 0);
 const struct pp_transport pp_topic_excl = TOPIC_TRANSPORT("shmq-topic-excl", 1, SHMQ_PUB_EXCLUSIVE);
 /* shmq-topic whose two subscribers record delivery latency: its p50 against shmq-topic's */
 const struct pp_transport pp_topic_lat = TOPIC_TRANSPORT("shmq-topic-lat", 1, SHMQ_SUB_LATENCY);
+
+const struct pp_transport pp_topic_hdrs = {
+	.name = "shmq-topic-hdrs",
+	.payload = true,
+	.topic = true,
+	.nechoes = 1,
+	.setup = hdrs_setup,
+	.echo = topic_echo,
+	.attached = topic_attached,
+	.rt = hdrs_rt,
+	.check = hdrs_check,
+	.teardown = topic_teardown,
+};
 
 const struct pp_transport pp_queue = {
 	.name = "shmq-queue",

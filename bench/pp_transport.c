@@ -472,6 +472,11 @@ const struct pp_transport *const pp_transports[PP_NTRANSPORTS] = {
 	[PP_RAW_FUTEX] = &pp_raw_futex,
 	/* shmq-topic recording delivery latency (pp_topic.c) */
 	[PP_TOPIC_LAT] = &pp_topic_lat,
+	/* shmq-topic with a header on every record (pp_topic.c) */
+	[PP_TOPIC_HDRS] = &pp_topic_hdrs,
+	/* request/reply (pp_req.c) */
+	[PP_REQ] = &pp_req,
+	[PP_REQ_PARK] = &pp_req_park,
 	/* fan-out to 1, 2, 4, 8 subscribers */
 	[PP_FAN1] = &pp_topic_fan[0],
 	[PP_FAN2] = &pp_topic_fan[1],

@@ -8,6 +8,7 @@
  * request it still waits for is taken, anything else dropped. Nothing here is shared
  * between processes but the topics and the group, so nothing here is lock-free.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +27,7 @@
 #define INBOX_PRODUCERS 64u /* responders that may reply to one inbox at once */
 #define REP_PUBS 8u /* inboxes a responder keeps open */
 #define INBOX_CLAIM_NS 100000000ull /* a responder that died mid-reply holds its inbox this long */
+#define DL_DIGITS 20 /* a deadline's value: zero-padded, as many digits as UINT64_MAX has */
 
 struct pending {
 	uint64_t id;
@@ -44,9 +46,12 @@ struct shmq_req {
 	size_t n_pend;
 	uint64_t checked_ns; /* when a live responder was last looked for */
 	bool reachable;
+	bool replied; /* a reply was taken since checked_ns */
 	bool gather; /* a scatter-gather request is under way: any subscriber counts */
 	uint8_t hdrs[SHMQ_HDRS_MAX];
 	size_t hdrs_base; /* the reply-to header, written once */
+	size_t hdrs_dl; /* with the deadline header after it, also written once */
+	size_t dl_off; /* where its value's DL_DIGITS digits are, rewritten per request */
 	struct shmq_req_stats st;
 };
 
@@ -86,6 +91,33 @@ static void sweep_inboxes(const shmq_bus *bus)
 	closedir(d);
 }
 
+/*
+ * The request headers, built once: the reply-to, then a deadline whose fixed-width value
+ * publish() rewrites in place, so that no request builds or checks a header of its own.
+ */
+static int inbox_headers(shmq_req *rq)
+{
+	static const char zeros[DL_DIGITS + 1] = "00000000000000000000";
+	const char *v;
+	size_t vn;
+	int r;
+
+	rq->hdrs_base = 0;
+	r = shmq_hdrs_add(rq->hdrs, sizeof(rq->hdrs), &rq->hdrs_base, SHMQ_HDR_REPLY_TO,
+			  rq->inbox_name, strlen(rq->inbox_name));
+	rq->hdrs_dl = rq->hdrs_base;
+	if (r == 0)
+		r = shmq_hdrs_add(rq->hdrs, sizeof(rq->hdrs), &rq->hdrs_dl, SHMQ_HDR_DEADLINE,
+				  zeros, DL_DIGITS);
+	if (r == 0)
+		r = shmq_hdrs_get(rq->hdrs, rq->hdrs_dl, SHMQ_HDR_DEADLINE, &v, &vn);
+	if (r < 0)
+		return r;
+	assert(vn == DL_DIGITS);
+	rq->dl_off = (size_t)(v - (const char *)rq->hdrs);
+	return 0;
+}
+
 static int open_inbox(shmq_req *rq)
 {
 	struct shmq_topic_config c = { .slots = SHMQ_INBOX_SLOTS,
@@ -107,9 +139,7 @@ static int open_inbox(shmq_req *rq)
 			  &rq->inbox);
 	if (r < 0)
 		return r;
-	rq->hdrs_base = 0;
-	return shmq_hdrs_add(rq->hdrs, sizeof(rq->hdrs), &rq->hdrs_base, SHMQ_HDR_REPLY_TO,
-			     rq->inbox_name, strlen(rq->inbox_name));
+	return inbox_headers(rq);
 }
 
 /* ---- requesters ---- */
@@ -158,26 +188,45 @@ void shmq_req_close(shmq_req *rq)
 	free(rq);
 }
 
-/* Is anybody there to answer? Looked up at most every CHECK_NS. */
+/*
+ * Is anybody there to answer? Looked up at most every CHECK_NS; and not while replies come:
+ * one taken since the last look, less than 2 CHECK_NS ago, says a responder was live since,
+ * without the look (a stat maps the topic and the group: some 100 us, once a millisecond).
+ */
 static bool reachable(shmq_req *rq, uint64_t now)
 {
 	struct shmq_topic_stats ts;
 	struct shmq_group_stats gs;
+	bool fresh;
 
 	if (now - rq->checked_ns < CHECK_NS)
 		return rq->reachable;
+	fresh = rq->replied && rq->reachable && now - rq->checked_ns < 2 * CHECK_NS;
 	rq->checked_ns = now;
+	rq->replied = false;
+	if (fresh)
+		return true;
 	rq->reachable =
 		shmq_group_stat(&rq->bus, rq->service, SHMQ_SERVICE_GROUP, &gs, NULL, 0) > 0;
 	if (!rq->reachable && rq->gather)
 		rq->reachable = shmq_topic_stat(&rq->bus, rq->service, &ts, NULL, 0) > 0;
+	/* From its end: a stat of a large topic may take longer than CHECK_NS itself. */
+	rq->checked_ns = shmqi_mono_ns();
 	return rq->reachable;
+}
+
+/* @v in decimal, DL_DIGITS digits zero-padded, at @p. */
+static void put_digits(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = DL_DIGITS - 1; i >= 0; i--, v /= 10)
+		p[i] = (uint8_t)('0' + v % 10);
 }
 
 /* Publish one request with id @id and @deadline, waiting for room until the deadline. */
 static int publish(shmq_req *rq, const void *data, size_t len, uint64_t id, uint64_t deadline)
 {
-	char dl[24];
 	size_t hl;
 	int r;
 
@@ -185,11 +234,8 @@ static int publish(shmq_req *rq, const void *data, size_t len, uint64_t id, uint
 		return r;
 	hl = rq->hdrs_base;
 	if (deadline != UINT64_MAX) {
-		snprintf(dl, sizeof(dl), "%" PRIu64, deadline);
-		r = shmq_hdrs_add(rq->hdrs, sizeof(rq->hdrs), &hl, SHMQ_HDR_DEADLINE, dl,
-				  strlen(dl));
-		if (r < 0)
-			return r;
+		put_digits(rq->hdrs + rq->dl_off, deadline);
+		hl = rq->hdrs_dl;
 	}
 	for (;;) {
 		r = shmq_pub_send_hdrs(rq->pub, rq->hdrs, hl, data, len, id);
@@ -242,7 +288,10 @@ int shmq_req_send(shmq_req *rq, const void *data, size_t len, uint64_t timeout_n
 		rq->st.unreachable++;
 		return -EHOSTUNREACH;
 	}
-	deadline = shmqi_deadline(timeout_ns);
+	/* shmqi_deadline() on the clock just read */
+	deadline = timeout_ns == SHMQI_WAIT_FOREVER || timeout_ns >= UINT64_MAX - now
+			   ? UINT64_MAX
+			   : now + timeout_ns;
 	id = ++rq->next_id;
 	r = publish(rq, data, len, id, deadline);
 	if (r < 0)
@@ -287,6 +336,7 @@ static int take_reply(shmq_req *rq, void *buf, size_t buf_len, uint64_t *ret_id,
 		*ret_id = m.corr_id;
 		if (i < rq->n_pend)
 			drop_pending(rq, i);
+		rq->replied = true;
 		return r;
 	}
 }
