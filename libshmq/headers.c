@@ -10,12 +10,19 @@
 
 #define ENTRY_HDR 4u
 
-/* An HTTP token character (RFC 9110 tchar). */
-static bool tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
+/* The HTTP token characters (RFC 9110 tchar): letters, digits and !#$%&'*+-.^_`|~. */
+static const uint8_t tchars[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+	['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+	['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+	['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+	['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+	['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+	['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
 
 static bool key_ok(const char *k, size_t n)
 {
@@ -24,15 +31,22 @@ static bool key_ok(const char *k, size_t n)
 	if (n == 0 || n > SHMQ_HDR_KEY_MAX)
 		return false;
 	for (i = 0; i < n; i++)
-		if (!tchar((unsigned char)k[i]))
+		if (!tchars[(unsigned char)k[i]])
 			return false;
 	return true;
 }
 
+/* Text with no CR, LF or NUL, in one pass. */
 static bool val_ok(const char *v, size_t n)
 {
-	return n <= SHMQ_HDR_VAL_MAX &&
-	       (n == 0 || (!memchr(v, '\r', n) && !memchr(v, '\n', n) && !memchr(v, '\0', n)));
+	size_t i;
+
+	if (n > SHMQ_HDR_VAL_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0')
+			return false;
+	return true;
 }
 
 /*

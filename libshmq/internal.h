@@ -59,6 +59,13 @@ uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
 bool shmqi_inbox_orphaned(const char *name);
 
 /*
+ * topic_pub.c: shmq_pub_send_hdrs() for a block this library built itself (1 to
+ * SHMQ_HDRS_MAX bytes, well formed): not parsed again.
+ */
+int shmqi_pub_send_built(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const void *data,
+			 size_t len, uint64_t corr_id);
+
+/*
  * topic_sub.c: a subscriber's waits go on past every close so far, as past the one it found
  * at its join (service.c's inboxes: their producers come and go).
  */

@@ -47,6 +47,14 @@ struct shmq_req {
 	uint64_t checked_ns; /* when a live responder was last looked for */
 	bool reachable;
 	bool replied; /* a reply was taken since checked_ns */
+	/*
+	 * Until then (shmqi_now_ns(), the cheap clock) no deadline can have passed and no look for
+	 * a responder is due: a poll that finds no reply reads no other clock. The cheap clock may
+	 * lag, which only makes such an end later, never early: deadlines are judged on
+	 * shmqi_mono_ns() once this has passed. 0: work it out at the next poll.
+	 */
+	uint64_t quiet_until;
+	unsigned polls;
 	bool gather; /* a scatter-gather request is under way: any subscriber counts */
 	uint8_t hdrs[SHMQ_HDRS_MAX];
 	size_t hdrs_base; /* the reply-to header, written once */
@@ -238,7 +246,7 @@ static int publish(shmq_req *rq, const void *data, size_t len, uint64_t id, uint
 		hl = rq->hdrs_dl;
 	}
 	for (;;) {
-		r = shmq_pub_send_hdrs(rq->pub, rq->hdrs, hl, data, len, id);
+		r = shmqi_pub_send_built(rq->pub, rq->hdrs, hl, data, len, id);
 		if (r != -EAGAIN)
 			break;
 		if (shmqi_mono_ns() >= deadline)
@@ -297,6 +305,7 @@ int shmq_req_send(shmq_req *rq, const void *data, size_t len, uint64_t timeout_n
 	if (r < 0)
 		return r;
 	rq->pend[rq->n_pend++] = (struct pending){ .id = id, .deadline = deadline };
+	rq->quiet_until = 0; /* an earlier deadline, maybe */
 	*ret_id = id;
 	return 0;
 }
@@ -348,10 +357,19 @@ static int take_reply(shmq_req *rq, void *buf, size_t buf_len, uint64_t *ret_id,
  * unreachable: a responder that answers and exits at once (shmq reply --count 1) must not
  * lose its reply to that race.
  */
-static int end_one(shmq_req *rq, void *buf, size_t buf_len, uint64_t now, uint64_t *ret_id)
+static int end_one(shmq_req *rq, void *buf, size_t buf_len, uint64_t *ret_id)
 {
+	uint64_t t, now, next;
 	size_t i, first = rq->n_pend;
 	int r;
+
+	/* A poll in 16 reads even the cheap clock: an end comes a few polls late at most. */
+	if (rq->quiet_until && (++rq->polls & 15))
+		return -EAGAIN;
+	t = shmqi_now_ns();
+	if (t < rq->quiet_until)
+		return -EAGAIN;
+	now = shmqi_mono_ns();
 
 	for (i = 0; i < rq->n_pend; i++)
 		if (rq->pend[i].deadline <= now &&
@@ -372,6 +390,10 @@ static int end_one(shmq_req *rq, void *buf, size_t buf_len, uint64_t now, uint64
 		rq->st.unreachable++;
 		return -EHOSTUNREACH;
 	}
+	next = rq->checked_ns + CHECK_NS;
+	for (i = 0; i < rq->n_pend; i++)
+		next = rq->pend[i].deadline < next ? rq->pend[i].deadline : next;
+	rq->quiet_until = next > now ? t + (next - now) : 0;
 	return -EAGAIN;
 }
 
@@ -385,7 +407,7 @@ int shmq_req_recv(shmq_req *rq, void *buf, size_t buf_len, uint64_t *ret_id)
 		return -ENOENT;
 	r = take_reply(rq, buf, buf_len, ret_id, false);
 	if (r == -EAGAIN)
-		r = end_one(rq, buf, buf_len, shmqi_mono_ns(), ret_id);
+		r = end_one(rq, buf, buf_len, ret_id);
 	rq->st.replied += r >= 0;
 	return r;
 }
@@ -523,6 +545,7 @@ struct shmq_rep {
 	shmq_sub *sub; /* or SHMQ_REP_ALL */
 	struct inbox_pub pubs[REP_PUBS];
 	uint64_t uses;
+	char last_ok[SHMQ_NAME_MAX + 1]; /* the last inbox name found valid */
 };
 
 int shmq_rep_open(shmq_bus *bus, const char *service, unsigned flags,
@@ -573,24 +596,48 @@ void shmq_rep_close(shmq_rep *rp)
 }
 
 /* Fill @info from the request's headers; false for one that cannot be answered. */
-static bool request_info(const void *h, size_t hl, struct shmq_request_info *info)
+/*
+ * Has a request's deadline passed? Judged on the cheap clock, which may lead by up to a
+ * piece: only a deadline DROP_SLACK_NS behind it counts, so no request is dropped early.
+ */
+#define DROP_SLACK_NS 2000000ull
+static bool past(uint64_t deadline)
 {
-	const char *v;
-	char num[24];
-	size_t vn;
+	return deadline != UINT64_MAX && shmqi_now_ns() > deadline + DROP_SLACK_NS;
+}
+
+static bool request_info(shmq_rep *rp, const void *h, size_t hl, struct shmq_request_info *info)
+{
+	size_t pos = 0, kn, vn, i;
+	const char *k, *v;
+	bool to = false;
+	uint64_t d;
 
 	info->deadline_ns = UINT64_MAX;
-	if (shmq_hdrs_get(h, hl, SHMQ_HDR_REPLY_TO, &v, &vn) < 0 || vn > SHMQ_NAME_MAX)
+	/* One pass over the block: the first of each of the two keys counts. */
+	while (shmq_hdrs_next(h, hl, &pos, &k, &kn, &v, &vn) == 1) {
+		if (!to && kn == sizeof(SHMQ_HDR_REPLY_TO) - 1 &&
+		    memcmp(k, SHMQ_HDR_REPLY_TO, kn) == 0) {
+			if (vn == 0 || vn > SHMQ_NAME_MAX)
+				return false;
+			memcpy(info->reply_to, v, vn);
+			info->reply_to[vn] = '\0';
+			to = true;
+		} else if (info->deadline_ns == UINT64_MAX && kn == sizeof(SHMQ_HDR_DEADLINE) - 1 &&
+			   memcmp(k, SHMQ_HDR_DEADLINE, kn) == 0 && vn && vn <= 20) {
+			for (i = 0, d = 0; i < vn && v[i] >= '0' && v[i] <= '9'; i++)
+				d = d * 10 + (uint64_t)(v[i] - '0');
+			if (i == vn)
+				info->deadline_ns = d;
+		}
+	}
+	if (!to)
 		return false;
-	memcpy(info->reply_to, v, vn);
-	info->reply_to[vn] = '\0';
+	if (strcmp(info->reply_to, rp->last_ok) == 0) /* the inbox of the request before */
+		return true;
 	if (!shmqi_valid_name(info->reply_to))
 		return false;
-	if (shmq_hdrs_get(h, hl, SHMQ_HDR_DEADLINE, &v, &vn) == 0 && vn < sizeof(num)) {
-		memcpy(num, v, vn);
-		num[vn] = '\0';
-		info->deadline_ns = strtoull(num, NULL, 10);
-	}
+	memcpy(rp->last_ok, info->reply_to, sizeof(rp->last_ok));
 	return true;
 }
 
@@ -626,7 +673,7 @@ int shmq_rep_recv(shmq_rep *rp, void *buf, size_t buf_len, struct shmq_request_i
 							   .attempt = 1,
 							   .len = m.len };
 		}
-		if (request_info(h, hl, ret) && shmqi_mono_ns() < ret->deadline_ns)
+		if (request_info(rp, h, hl, ret) && !past(ret->deadline_ns))
 			return r;
 		if (rp->member) /* no inbox, or its requester gave up: nobody wants an answer */
 			shmq_group_ack(rp->member, ret->lease);
@@ -669,9 +716,9 @@ int shmq_rep_reply(shmq_rep *rp, const struct shmq_request_info *req, const void
 	shmq_pub *pub;
 	int r, e;
 
-	if (!rp || !req || (!data && len) || !shmqi_valid_name(req->reply_to))
+	if (!rp || !req || (!data && len) || !memchr(req->reply_to, '\0', sizeof(req->reply_to)))
 		return -EINVAL;
-	r = inbox_pub(rp, req->reply_to, &pub);
+	r = inbox_pub(rp, req->reply_to, &pub); /* a name it has not opened is checked there */
 	if (r == 0) {
 		r = shmq_pub_send(pub, data, len, req->id);
 		if (r == -EMSGSIZE) { /* tell the requester, with an empty reply */

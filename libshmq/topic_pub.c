@@ -633,6 +633,29 @@ static int check_hdrs(const shmq_pub *pub, const void *hdrs, size_t hlen, size_t
 	return 0;
 }
 
+int shmqi_pub_send_built(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const void *data,
+			 size_t len, uint64_t corr_id)
+{
+	struct shmq_pub_msg m = { .data = data, .len = len, .corr_id = corr_id };
+	uint64_t seq, k;
+	int r;
+
+	r = check_pub(pub);
+	if (r < 0)
+		return r;
+	if (topic_ttl(pub)) /* an expiry to add: the checked way */
+		return shmq_pub_send_hdrs(pub, hdrs, hdrs_len, data, len, corr_id);
+	if (shmqi_hdrs_span((uint32_t)hdrs_len) > pub->t.max_msg ||
+	    len > pub->t.max_msg - shmqi_hdrs_span((uint32_t)hdrs_len))
+		return -EMSGSIZE;
+	r = claim_seqs(pub, 1, &seq, &k);
+	if (r < 0)
+		return r;
+	r = put_rec(pub, seq, &m, hdrs, (uint32_t)hdrs_len, shmqi_now_ns());
+	claim_done(pub);
+	return r;
+}
+
 int shmq_pub_send_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const void *data,
 		       size_t len, uint64_t corr_id)
 {
