@@ -306,6 +306,9 @@ struct shmqi_topic {
 	 * block's padding, so zero in every segment made before it existed.
 	 */
 	_Atomic uint64_t ttl_ns;
+	/* records subscribers skipped because their expiry had passed, each skip once per
+	 * subscriber that made it (statistics; also zero in older segments) */
+	_Atomic uint64_t expired;
 	/* producer hot */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t tail; /* next sequence to claim, from 1 */
 	/* subscribers park here */
@@ -331,6 +334,7 @@ static_assert(offsetof(struct shmqi_topic, room_park_state) == 76, "room_park_st
 static_assert(offsetof(struct shmqi_topic, sub_start) == 80, "sub_start offset");
 static_assert(offsetof(struct shmqi_topic, gates_off) == 88, "gates_off offset");
 static_assert(offsetof(struct shmqi_topic, ttl_ns) == 96, "ttl_ns offset");
+static_assert(offsetof(struct shmqi_topic, expired) == 104, "expired offset");
 static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
 static_assert(offsetof(struct shmqi_topic, wait) == 256, "wait offset");
 static_assert(offsetof(struct shmqi_topic, room) == 384, "room offset");

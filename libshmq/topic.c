@@ -579,18 +579,30 @@ int shmq_topic_set_ttl(shmq_bus *bus, const char *name, uint64_t ttl_ns)
 	return 0;
 }
 
-int shmq_topic_ttl(shmq_bus *bus, const char *name, uint64_t *ret_ttl_ns)
+/* One word of a topic's control block, read without joining. */
+static int read_word(shmq_bus *bus, const char *name, size_t off, uint64_t *ret)
 {
 	struct shmqi_tmap t = { 0 };
 	int r;
 
 	shmqi_detail_clear();
-	if (!ret_ttl_ns)
+	if (!ret)
 		return -EINVAL;
 	r = shmqi_topic_map(bus, name, SHMQI_MAP_RDONLY, NULL, &t);
 	if (r < 0)
 		return r;
-	*ret_ttl_ns = atomic_load_explicit(&t.ctl->ttl_ns, memory_order_relaxed);
+	*ret = atomic_load_explicit((_Atomic uint64_t *)((uint8_t *)t.ctl + off),
+				    memory_order_relaxed);
 	shmqi_seg_close(&t.seg);
 	return 0;
+}
+
+int shmq_topic_ttl(shmq_bus *bus, const char *name, uint64_t *ret_ttl_ns)
+{
+	return read_word(bus, name, offsetof(struct shmqi_topic, ttl_ns), ret_ttl_ns);
+}
+
+int shmq_topic_expired(shmq_bus *bus, const char *name, uint64_t *ret_count)
+{
+	return read_word(bus, name, offsetof(struct shmqi_topic, expired), ret_count);
 }

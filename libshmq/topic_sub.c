@@ -47,6 +47,8 @@ static bool expired(shmq_sub *sub, const void *h, uint32_t hl)
 		return false;
 	sub->expired++;
 	sub->cursor++;
+	if (!sub->ro)
+		atomic_fetch_add_explicit(&sub->t.ctl->expired, 1, memory_order_relaxed);
 	return true;
 }
 

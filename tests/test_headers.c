@@ -451,6 +451,8 @@ static void test_ttl_sub(void **state)
 	assert_int_equal(shmq_pub_send(pub, "gone", 4, 0), 0);
 	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &info), -EAGAIN);
 	assert_int_equal(shmq_sub_expired(sub), 3);
+	assert_int_equal(shmq_topic_expired(bus, "ttl", &exp), 0);
+	assert_int_equal(exp, 3); /* in the topic too, for the metrics */
 	assert_int_equal(shmq_topic_set_ttl(bus, "nope", 1), -ENOENT);
 	hb[0] = 0;
 	assert_int_equal(shmq_hdrs_time(hb, 0, SHMQ_HDR_EXPIRES, &exp), -ENOENT);

@@ -55,6 +55,7 @@ l="namespace=\"$ns\""
 expect_value "$dir/once" "shmq_topic_records_total{$l,topic=\"top\"}" 5
 expect_value "$dir/once" "shmq_topic_tail{$l,topic=\"top\"}" 6
 expect_value "$dir/once" "shmq_topic_subscribers{$l,topic=\"top\"}" 1
+expect_value "$dir/once" "shmq_topic_expired_total{$l,topic=\"top\"}" 0
 expect_value "$dir/once" "shmq_topic_info{$l,topic=\"top\",policy=\"reliable\"}" 1
 expect_value "$dir/once" "shmq_subscriber_received_total{$l,topic=\"top\",subscriber=\"$holder\"}" 2
 expect_value "$dir/once" "shmq_subscriber_lag{$l,topic=\"top\",subscriber=\"$holder\"}" 3

@@ -23,7 +23,19 @@ struct family {
 	double scale;
 };
 
-enum { T_RECORDS, T_TAIL, T_OLDEST, T_SKIPPED, T_SUBS, T_PRODS, T_SLOTS, T_MAXMSG, T_CLAIM, NT };
+enum {
+	T_RECORDS,
+	T_TAIL,
+	T_OLDEST,
+	T_SKIPPED,
+	T_EXPIRED,
+	T_SUBS,
+	T_PRODS,
+	T_SLOTS,
+	T_MAXMSG,
+	T_CLAIM,
+	NT
+};
 static const struct family topic_fams[NT] = {
 	[T_RECORDS] = { .name = "topic_records_total",
 			.type = "counter",
@@ -38,6 +50,10 @@ static const struct family topic_fams[NT] = {
 	[T_SKIPPED] = { .name = "topic_skipped_total",
 			.type = "counter",
 			.help = "Records skipped (dead claimants, aborted claims)." },
+	[T_EXPIRED] = { .name = "topic_expired_total",
+			.type = "counter",
+			.help = "Records subscribers skipped because their expiry had passed, once "
+				"per subscriber." },
 	[T_SUBS] = { .name = "topic_subscribers", .type = "gauge", .help = "Live subscribers." },
 	[T_PRODS] = { .name = "topic_producers", .type = "gauge", .help = "Live producers." },
 	[T_SLOTS] = { .name = "topic_slots", .type = "gauge", .help = "Slots of the topic's log." },
@@ -379,6 +395,7 @@ static int read_topic(shmq_bus *bus, const char *name, struct topic_snap *t)
 	t->v[T_TAIL] = st.tail;
 	t->v[T_OLDEST] = st.oldest;
 	t->v[T_SKIPPED] = st.skipped;
+	(void)shmq_topic_expired(bus, name, &t->v[T_EXPIRED]); /* 0 when it cannot be read */
 	t->v[T_SUBS] = st.subscribers;
 	t->v[T_PRODS] = st.producers;
 	t->v[T_SLOTS] = st.slots;

@@ -425,6 +425,13 @@ SHMQ_API int shmq_topic_set_ttl(shmq_bus *bus, const char *name, uint64_t ttl_ns
 SHMQ_API int shmq_topic_ttl(shmq_bus *bus, const char *name, uint64_t *ret_ttl_ns);
 
 /**
+ * shmq_topic_expired() - records the topic's subscribers skipped because their expiry had
+ * passed (a record each subscriber skips counts once for it; read-only subscribers count
+ * only in their own shmq_sub_expired()). Return: 0 or -errno.
+ */
+SHMQ_API int shmq_topic_expired(shmq_bus *bus, const char *name, uint64_t *ret_count);
+
+/**
  * shmq_sub_expired() - records this subscriber skipped because their expiry
  * (SHMQ_HDR_EXPIRES, shmq/headers.h) had passed when it came to them; 0 for NULL.
  */
