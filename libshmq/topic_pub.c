@@ -546,8 +546,6 @@ static const void *with_ttl(uint64_t ttl, const void *hdrs, size_t hlen, uint8_t
 	*ret_len = hlen;
 	if (hlen && shmq_hdrs_get(hdrs, hlen, SHMQ_HDR_EXPIRES, &v, NULL) == 0)
 		return hdrs;
-	if (hlen > SHMQ_HDRS_MAX)
-		return hdrs; /* refused by the check, as without a TTL */
 	if (hlen)
 		memcpy(buf, hdrs, hlen);
 	return shmq_hdrs_add_ttl(buf, SHMQ_HDRS_MAX, ret_len, ttl) == 0 ? buf : NULL;
@@ -594,10 +592,24 @@ int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n)
 }
 
 /* The one-record case of shmq_pub_send_many(), kept apart because it is the hot path. */
-int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id)
+/* Claim, write and publish one record, with the header block @hdrs of @hlen bytes. */
+static inline int send_one(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id,
+			   const void *hdrs, uint32_t hlen)
 {
 	struct shmq_pub_msg m = { .data = data, .len = len, .corr_id = corr_id };
 	uint64_t seq, k;
+	int r;
+
+	r = claim_seqs(pub, 1, &seq, &k);
+	if (r < 0)
+		return r;
+	r = put_rec(pub, seq, &m, hdrs, hlen, shmqi_now_ns());
+	claim_done(pub);
+	return r;
+}
+
+int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id)
+{
 	int r;
 
 	r = check_pub(pub);
@@ -609,59 +621,47 @@ int shmq_pub_send(shmq_pub *pub, const void *data, size_t len, uint64_t corr_id)
 		return -EMSGSIZE;
 	if (!data && len)
 		return -EINVAL;
-	r = claim_seqs(pub, 1, &seq, &k);
-	if (r < 0)
-		return r;
-	r = put_rec(pub, seq, &m, NULL, 0, shmqi_now_ns());
-	claim_done(pub);
-	return r;
+	return send_one(pub, data, len, corr_id, NULL, 0);
 }
 
-/* Is header block @hdrs of @hlen bytes sendable with @len payload bytes on @pub's topic? */
-static int check_hdrs(const shmq_pub *pub, const void *hdrs, size_t hlen, size_t len)
+/* Do a block of @hlen bytes (at most SHMQ_HDRS_MAX) and @len payload bytes fit a record? */
+static bool fits(const shmq_pub *pub, size_t hlen, size_t len)
 {
+	return shmqi_hdrs_span((uint32_t)hlen) <= pub->t.max_msg &&
+	       len <= pub->t.max_msg - shmqi_hdrs_span((uint32_t)hlen);
+}
+
+/*
+ * The block a record sent with headers carries: *@hdrs, checked as shmq_hdrs_check() does
+ * unless @built (the library made it), with the topic's expiry added (in @buf) when the
+ * topic has a time to live. Return: 0, or -EINVAL, -E2BIG, -EMSGSIZE.
+ */
+static int final_block(const shmq_pub *pub, const void **hdrs, size_t *hlen, size_t len,
+		       uint8_t *buf, bool built)
+{
+	uint64_t ttl = topic_ttl(pub);
 	int r;
 
-	if (!hdrs && hlen)
+	if (!*hdrs && *hlen)
 		return -EINVAL;
-	r = shmq_hdrs_check(hdrs, hlen);
-	if (r < 0)
-		return r == -E2BIG ? -E2BIG : -EINVAL;
-	if (shmqi_hdrs_span((uint32_t)hlen) > pub->t.max_msg ||
-	    len > pub->t.max_msg - shmqi_hdrs_span((uint32_t)hlen))
-		return -EMSGSIZE;
-	return 0;
+	if (!built) {
+		r = shmq_hdrs_check(*hdrs, *hlen);
+		if (r < 0)
+			return r == -E2BIG ? -E2BIG : -EINVAL;
+	}
+	if (ttl) { /* a well-formed block gets its expiry, unless it is too full for one */
+		*hdrs = with_ttl(ttl, *hdrs, *hlen, buf, hlen);
+		if (!*hdrs)
+			return -E2BIG;
+	}
+	return fits(pub, *hlen, len) ? 0 : -EMSGSIZE;
 }
 
-int shmqi_pub_send_built(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const void *data,
-			 size_t len, uint64_t corr_id)
+/* shmq_pub_send_hdrs(), the block checked (@built: trusted) and sent. */
+static int send_block(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const void *data,
+		      size_t len, uint64_t corr_id, bool built)
 {
-	struct shmq_pub_msg m = { .data = data, .len = len, .corr_id = corr_id };
-	uint64_t seq, k;
-	int r;
-
-	r = check_pub(pub);
-	if (r < 0)
-		return r;
-	if (topic_ttl(pub)) /* an expiry to add: the checked way */
-		return shmq_pub_send_hdrs(pub, hdrs, hdrs_len, data, len, corr_id);
-	if (shmqi_hdrs_span((uint32_t)hdrs_len) > pub->t.max_msg ||
-	    len > pub->t.max_msg - shmqi_hdrs_span((uint32_t)hdrs_len))
-		return -EMSGSIZE;
-	r = claim_seqs(pub, 1, &seq, &k);
-	if (r < 0)
-		return r;
-	r = put_rec(pub, seq, &m, hdrs, (uint32_t)hdrs_len, shmqi_now_ns());
-	claim_done(pub);
-	return r;
-}
-
-int shmq_pub_send_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const void *data,
-		       size_t len, uint64_t corr_id)
-{
-	struct shmq_pub_msg m = { .data = data, .len = len, .corr_id = corr_id };
 	uint8_t buf[SHMQ_HDRS_MAX];
-	uint64_t seq, k, ttl;
 	int r;
 
 	r = check_pub(pub);
@@ -669,18 +669,22 @@ int shmq_pub_send_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const v
 		return r;
 	if (!data && len)
 		return -EINVAL;
-	ttl = topic_ttl(pub);
-	if (ttl && !(hdrs = with_ttl(ttl, hdrs, hdrs_len, buf, &hdrs_len)))
-		return -E2BIG;
-	r = check_hdrs(pub, hdrs, hdrs_len, len);
+	r = final_block(pub, &hdrs, &hdrs_len, len, buf, built);
 	if (r < 0)
 		return r;
-	r = claim_seqs(pub, 1, &seq, &k);
-	if (r < 0)
-		return r;
-	r = put_rec(pub, seq, &m, hdrs, (uint32_t)hdrs_len, shmqi_now_ns());
-	claim_done(pub);
-	return r;
+	return send_one(pub, data, len, corr_id, hdrs, (uint32_t)hdrs_len);
+}
+
+int shmqi_pub_send_built(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const void *data,
+			 size_t len, uint64_t corr_id)
+{
+	return send_block(pub, hdrs, hdrs_len, data, len, corr_id, true);
+}
+
+int shmq_pub_send_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, const void *data,
+		       size_t len, uint64_t corr_id)
+{
+	return send_block(pub, hdrs, hdrs_len, data, len, corr_id, false);
 }
 
 int shmq_pub_claim_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, size_t len,
@@ -688,7 +692,7 @@ int shmq_pub_claim_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, size_t
 {
 	uint8_t buf[SHMQ_HDRS_MAX];
 	struct shmqi_trec *rec;
-	uint64_t seq, k, ttl;
+	uint64_t seq, k;
 	int r;
 
 	r = check_pub(pub);
@@ -696,10 +700,7 @@ int shmq_pub_claim_hdrs(shmq_pub *pub, const void *hdrs, size_t hdrs_len, size_t
 		return r;
 	if (!ret_buf)
 		return -EINVAL;
-	ttl = topic_ttl(pub);
-	if (ttl && !(hdrs = with_ttl(ttl, hdrs, hdrs_len, buf, &hdrs_len)))
-		return -E2BIG;
-	r = check_hdrs(pub, hdrs, hdrs_len, len);
+	r = final_block(pub, &hdrs, &hdrs_len, len, buf, false);
 	if (r < 0)
 		return r;
 	r = claim_seqs(pub, 1, &seq, &k);

@@ -58,6 +58,22 @@ static inline int test_cleanup(void **state)
 	return 0;
 }
 
+/* How many requesters' inboxes ("_INBOX.*", shmq/service.h) the namespace of @bus holds. */
+static inline int test_inboxes(shmq_bus *bus)
+{
+	char prefix[64];
+	struct dirent *de;
+	DIR *d = opendir("/dev/shm");
+	int n = 0;
+
+	assert_non_null(d);
+	snprintf(prefix, sizeof(prefix), "shmq.%s._INBOX.", shmq_bus_namespace(bus));
+	while ((de = readdir(d)))
+		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
 /* The /dev/shm path of @name on @bus (what shm_open() would name it). */
 static inline void test_path(shmq_bus *bus, const char *name, char *buf, size_t len)
 {

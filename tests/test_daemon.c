@@ -842,22 +842,6 @@ static void request_and_stop(shmq_bus *bus)
 		_exit(1); /* its inbox is made, and never removed by it */
 }
 
-/* Inboxes in the test's namespace. */
-static int inboxes(shmq_bus *bus)
-{
-	char prefix[64];
-	struct dirent *de;
-	DIR *d = opendir("/dev/shm");
-	int n = 0;
-
-	assert_non_null(d);
-	snprintf(prefix, sizeof(prefix), "shmq.%s._INBOX.", shmq_bus_namespace(bus));
-	while ((de = readdir(d)))
-		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
-	closedir(d);
-	return n;
-}
-
 /* A requester killed: shmqd removes its inbox at once (no other requester needed). */
 static void test_dead_requester(void **state)
 {
@@ -868,9 +852,9 @@ static void test_dead_requester(void **state)
 	(void)state;
 	assert_int_equal(shmq_rep_open(bus, "d.svc", SHMQ_OPEN_CREATE, NULL, &rp), 0);
 	pid = child_ready(request_and_stop, bus);
-	assert_int_equal(inboxes(bus), 1);
+	assert_int_equal(test_inboxes(bus), 1);
 	kill_child(pid);
-	WAIT_UNTIL(inboxes(bus) == 0);
+	WAIT_UNTIL(test_inboxes(bus) == 0);
 	shmq_rep_close(rp);
 	shmq_bus_close(bus);
 }

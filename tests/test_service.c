@@ -100,22 +100,6 @@ static int setup(void **state)
 	return 0;
 }
 
-/* How many inboxes the namespace holds. */
-static int inboxes(shmq_bus *bus)
-{
-	char prefix[64];
-	struct dirent *de;
-	DIR *d = opendir("/dev/shm");
-	int n = 0;
-
-	assert_non_null(d);
-	snprintf(prefix, sizeof(prefix), "shmq.%s._INBOX.", shmq_bus_namespace(bus));
-	while ((de = readdir(d)))
-		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
-	closedir(d);
-	return n;
-}
-
 static void test_round_trip(void **state)
 {
 	shmq_bus *bus = test_bus();
@@ -145,9 +129,9 @@ static void test_round_trip(void **state)
 	assert_int_equal(st.sent, 102);
 	assert_int_equal(st.replied, 101);
 	assert_int_equal(st.late, 0);
-	assert_int_equal(inboxes(bus), 1);
+	assert_int_equal(test_inboxes(bus), 1);
 	shmq_req_close(rq);
-	assert_int_equal(inboxes(bus), 0); /* the close removes it */
+	assert_int_equal(test_inboxes(bus), 0); /* the close removes it */
 	stop(a);
 	shmq_bus_close(bus);
 }
@@ -392,12 +376,12 @@ static void test_dead_inbox(void **state)
 		_exit(0); /* no close: the inbox stays */
 	}
 	assert_int_equal(test_wait(c), 0);
-	assert_int_equal(inboxes(bus), 1);
+	assert_int_equal(test_inboxes(bus), 1);
 	assert_int_equal(shmq_req_open(bus, "dd", 0, &rq), 0);
 	assert_int_equal(shmq_request(rq, "y", 1, reply, sizeof(reply), 5000000000ull), 4);
-	assert_int_equal(inboxes(bus), 1); /* ours; the dead one's is gone */
+	assert_int_equal(test_inboxes(bus), 1); /* ours; the dead one's is gone */
 	shmq_req_close(rq);
-	assert_int_equal(inboxes(bus), 0);
+	assert_int_equal(test_inboxes(bus), 0);
 	stop(a);
 	shmq_bus_close(bus);
 }
