@@ -104,6 +104,29 @@ static void unplan(struct sched *s)
 		s->credit[k] -= (int64_t)1 << k;
 }
 
+/*
+ * Park on every level's @handles (of @kind, shmq_wait_any()): 0 when one has something, -EPIPE
+ * once every level's writers are gone and it is read, or the wait's error.
+ */
+static int wait_levels(void **handles, unsigned n, int kind, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	struct shmq_wait_entry w[SHMQ_PRIO_MAX_LEVELS];
+	unsigned k, closed = 0;
+	int r;
+
+	for (k = 0; k < n; k++)
+		w[k] = (struct shmq_wait_entry){ .kind = kind, .handle = handles[k] };
+	r = shmq_wait_any(w, n, spin_ns, timeout_ns);
+	if (r < 0)
+		return r;
+	for (k = 0; k < n; k++) {
+		if (w[k].ready > 0)
+			return 0;
+		closed += w[k].ready == -EPIPE;
+	}
+	return closed == n ? -EPIPE : 0;
+}
+
 /* ---- producers ---- */
 
 int shmq_prio_pub_open(shmq_bus *bus, const char *name, unsigned levels, unsigned flags,
@@ -248,23 +271,8 @@ int shmq_prio_group_recv(shmq_prio_group *m, void *buf, size_t buf_len,
 
 int shmq_prio_group_wait(shmq_prio_group *m, uint64_t spin_ns, uint64_t timeout_ns)
 {
-	struct shmq_wait_entry w[SHMQ_PRIO_MAX_LEVELS];
-	unsigned k, closed = 0;
-	int r;
-
-	if (!m)
-		return -EINVAL;
-	for (k = 0; k < m->s.n; k++)
-		w[k] = (struct shmq_wait_entry){ .kind = SHMQ_WAIT_GROUP, .handle = m->lv[k] };
-	r = shmq_wait_any(w, m->s.n, spin_ns, timeout_ns);
-	if (r < 0)
-		return r;
-	for (k = 0; k < m->s.n; k++) {
-		if (w[k].ready > 0)
-			return 0;
-		closed += w[k].ready == -EPIPE;
-	}
-	return closed == m->s.n ? -EPIPE : 0;
+	return m ? wait_levels((void **)m->lv, m->s.n, SHMQ_WAIT_GROUP, spin_ns, timeout_ns)
+		 : -EINVAL;
 }
 
 /* ---- subscribers ---- */
@@ -338,21 +346,6 @@ int shmq_prio_sub_recv(shmq_prio_sub *s, void *buf, size_t buf_len, struct shmq_
 
 int shmq_prio_sub_wait(shmq_prio_sub *s, uint64_t spin_ns, uint64_t timeout_ns)
 {
-	struct shmq_wait_entry w[SHMQ_PRIO_MAX_LEVELS];
-	unsigned k, closed = 0;
-	int r;
-
-	if (!s)
-		return -EINVAL;
-	for (k = 0; k < s->s.n; k++)
-		w[k] = (struct shmq_wait_entry){ .kind = SHMQ_WAIT_SUB, .handle = s->lv[k] };
-	r = shmq_wait_any(w, s->s.n, spin_ns, timeout_ns);
-	if (r < 0)
-		return r;
-	for (k = 0; k < s->s.n; k++) {
-		if (w[k].ready > 0)
-			return 0;
-		closed += w[k].ready == -EPIPE;
-	}
-	return closed == s->s.n ? -EPIPE : 0;
+	return s ? wait_levels((void **)s->lv, s->s.n, SHMQ_WAIT_SUB, spin_ns, timeout_ns)
+		 : -EINVAL;
 }
