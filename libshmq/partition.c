@@ -26,6 +26,7 @@
 #include "group_internal.h"
 #include "internal.h"
 #include "shm_layout.h"
+#include "wait.h"
 
 #define LOOK_NS 5000000ull /* how often a member looks at the assignment */
 #define MEMBERS_OFF 256u
@@ -467,36 +468,6 @@ int shmq_part_group_recv(shmq_part_group *m, void *buf, size_t buf_len,
 	return -EAGAIN;
 }
 
-/*
- * Wait on @w until an entry is ready (0), every one is closed (-EPIPE), or @timeout_ns:
- * a closed partition is waited on no more, so that it does not end each wait at once.
- */
-static int wait_open(struct shmq_wait_entry *w, unsigned n, uint64_t spin_ns, uint64_t timeout_ns)
-{
-	uint64_t end = shmqi_mono_ns() + timeout_ns, now;
-	unsigned i, open;
-	int r;
-
-	for (;;) {
-		r = shmq_wait_any(w, n, spin_ns, timeout_ns);
-		if (r < 0)
-			return r;
-		for (i = 0, open = 0; i < n; i++) {
-			if (w[i].ready > 0)
-				return 0;
-			if (w[i].ready == 0)
-				w[open++] = w[i];
-		}
-		if (open == 0)
-			return -EPIPE;
-		n = open;
-		now = shmqi_mono_ns();
-		if (now >= end)
-			return -ETIMEDOUT;
-		timeout_ns = end - now;
-	}
-}
-
 int shmq_part_group_wait(shmq_part_group *m, uint64_t spin_ns, uint64_t timeout_ns)
 {
 	struct shmq_wait_entry w[SHMQ_WAIT_MANY_MAX];
@@ -516,7 +487,7 @@ int shmq_part_group_wait(shmq_part_group *m, uint64_t spin_ns, uint64_t timeout_
 		nanosleep(&ts, NULL);
 		r = -ETIMEDOUT;
 	} else {
-		r = wait_open(w, n, spin_ns, slice);
+		r = shmqi_wait_open(w, n, spin_ns, slice);
 	}
 	if (r == -ETIMEDOUT)
 		return slice < timeout_ns ? 0 : -ETIMEDOUT; /* a look is due */

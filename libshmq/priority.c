@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "wait.h"
 
 #define LEVEL_NAME_MAX (SHMQ_NAME_MAX - 3) /* room for ".pK" */
 
@@ -249,22 +250,14 @@ int shmq_prio_group_recv(shmq_prio_group *m, void *buf, size_t buf_len,
 int shmq_prio_group_wait(shmq_prio_group *m, uint64_t spin_ns, uint64_t timeout_ns)
 {
 	struct shmq_wait_entry w[SHMQ_PRIO_MAX_LEVELS];
-	unsigned k, closed = 0;
-	int r;
+	unsigned k;
 
 	if (!m)
 		return -EINVAL;
 	for (k = 0; k < m->s.n; k++)
 		w[k] = (struct shmq_wait_entry){ .kind = SHMQ_WAIT_GROUP, .handle = m->lv[k] };
-	r = shmq_wait_any(w, m->s.n, spin_ns, timeout_ns);
-	if (r < 0)
-		return r;
-	for (k = 0; k < m->s.n; k++) {
-		if (w[k].ready > 0)
-			return 0;
-		closed += w[k].ready == -EPIPE;
-	}
-	return closed == m->s.n ? -EPIPE : 0;
+	/* a closed level is waited on no more: it would end every wait at once */
+	return shmqi_wait_open(w, m->s.n, spin_ns, timeout_ns);
 }
 
 /* ---- subscribers ---- */
@@ -339,20 +332,11 @@ int shmq_prio_sub_recv(shmq_prio_sub *s, void *buf, size_t buf_len, struct shmq_
 int shmq_prio_sub_wait(shmq_prio_sub *s, uint64_t spin_ns, uint64_t timeout_ns)
 {
 	struct shmq_wait_entry w[SHMQ_PRIO_MAX_LEVELS];
-	unsigned k, closed = 0;
-	int r;
+	unsigned k;
 
 	if (!s)
 		return -EINVAL;
 	for (k = 0; k < s->s.n; k++)
 		w[k] = (struct shmq_wait_entry){ .kind = SHMQ_WAIT_SUB, .handle = s->lv[k] };
-	r = shmq_wait_any(w, s->s.n, spin_ns, timeout_ns);
-	if (r < 0)
-		return r;
-	for (k = 0; k < s->s.n; k++) {
-		if (w[k].ready > 0)
-			return 0;
-		closed += w[k].ready == -EPIPE;
-	}
-	return closed == s->s.n ? -EPIPE : 0;
+	return shmqi_wait_open(w, s->s.n, spin_ns, timeout_ns);
 }
