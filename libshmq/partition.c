@@ -26,6 +26,7 @@
 #include "group_internal.h"
 #include "internal.h"
 #include "shm_layout.h"
+#include "wait.h"
 
 #define LOOK_NS 5000000ull /* how often a member looks at the assignment */
 #define MEMBERS_OFF 256u
@@ -486,11 +487,11 @@ int shmq_part_group_wait(shmq_part_group *m, uint64_t spin_ns, uint64_t timeout_
 		nanosleep(&ts, NULL);
 		r = -ETIMEDOUT;
 	} else {
-		r = shmq_wait_any(w, n, spin_ns, slice);
+		r = shmqi_wait_open(w, n, spin_ns, slice);
 	}
 	if (r == -ETIMEDOUT)
 		return slice < timeout_ns ? 0 : -ETIMEDOUT; /* a look is due */
-	return r < 0 ? r : 0;
+	return r;
 }
 
 /* ---- inspection ---- */

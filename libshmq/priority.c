@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "wait.h"
 
 #define LEVEL_NAME_MAX (SHMQ_NAME_MAX - 3) /* room for ".pK" */
 
@@ -105,26 +106,17 @@ static void unplan(struct sched *s)
 }
 
 /*
- * Park on every level's @handles (of @kind, shmq_wait_any()): 0 when one has something, -EPIPE
- * once every level's writers are gone and it is read, or the wait's error.
+ * Park on every level's @handles (of @kind): shmqi_wait_open(), so that a closed level,
+ * waited on no more, does not end every wait at once.
  */
 static int wait_levels(void **handles, unsigned n, int kind, uint64_t spin_ns, uint64_t timeout_ns)
 {
 	struct shmq_wait_entry w[SHMQ_PRIO_MAX_LEVELS];
-	unsigned k, closed = 0;
-	int r;
+	unsigned k;
 
 	for (k = 0; k < n; k++)
 		w[k] = (struct shmq_wait_entry){ .kind = kind, .handle = handles[k] };
-	r = shmq_wait_any(w, n, spin_ns, timeout_ns);
-	if (r < 0)
-		return r;
-	for (k = 0; k < n; k++) {
-		if (w[k].ready > 0)
-			return 0;
-		closed += w[k].ready == -EPIPE;
-	}
-	return closed == n ? -EPIPE : 0;
+	return shmqi_wait_open(w, n, spin_ns, timeout_ns);
 }
 
 /* ---- producers ---- */

@@ -163,4 +163,13 @@ int shmqi_handle_fd(shmqi_waitable_fn fill, void *handle);
  */
 uint64_t shmqi_deadline(uint64_t timeout_ns);
 
+/*
+ * shmq_wait_any() for a handle made of several (a priority topic's levels, a member's
+ * partitions): while some entries are closed (-EPIPE) and none is ready, the open ones are
+ * waited on alone, 10 ms at a time (a closed one is looked at again then: a producer may
+ * come back), so that a closed entry does not end each wait at once.
+ * Return: 0 (an entry is ready), -EPIPE (all closed), -ETIMEDOUT, or shmq_wait_any()'s errors.
+ */
+int shmqi_wait_open(struct shmq_wait_entry *w, unsigned n, uint64_t spin_ns, uint64_t timeout_ns);
+
 #endif /* SHMQI_WAIT_H */

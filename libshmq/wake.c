@@ -608,6 +608,54 @@ int shmq_wait_any(struct shmq_wait_entry *entries, size_t n, uint64_t spin_ns, u
 	return r;
 }
 
+/* How often shmqi_wait_open() looks at its closed entries again (a producer may come back). */
+#define REOPEN_SLICE_NS 10000000u
+
+/* The time left until @deadline: SHMQI_WAIT_FOREVER for none, 0 once it passed. */
+static uint64_t time_left(uint64_t deadline)
+{
+	uint64_t now;
+
+	if (deadline == UINT64_MAX)
+		return SHMQI_WAIT_FOREVER;
+	now = shmqi_mono_ns();
+	return now >= deadline ? 0 : deadline - now;
+}
+
+int shmqi_wait_open(struct shmq_wait_entry *w, unsigned n, uint64_t spin_ns, uint64_t timeout_ns)
+{
+	struct shmq_wait_entry open[SHMQ_WAIT_MANY_MAX];
+	uint64_t deadline = shmqi_deadline(timeout_ns), left = timeout_ns;
+	unsigned i, m;
+	int r;
+
+	for (;;) {
+		r = shmq_wait_any(w, n, spin_ns, left);
+		if (r < 0)
+			return r;
+		for (i = 0, m = 0; i < n; i++) {
+			if (w[i].ready > 0)
+				return 0;
+			if (w[i].ready == 0)
+				open[m++] = w[i];
+		}
+		if (m == 0)
+			return -EPIPE;
+		/* some closed, none ready: the open ones alone, a slice at a time */
+		left = time_left(deadline);
+		r = shmq_wait_any(open, m, spin_ns,
+				  left < REOPEN_SLICE_NS ? left : REOPEN_SLICE_NS);
+		if (r < 0 && r != -ETIMEDOUT)
+			return r;
+		for (i = 0; r > 0 && i < m; i++)
+			if (open[i].ready > 0)
+				return 0;
+		left = time_left(deadline);
+		if (left == 0)
+			return -ETIMEDOUT;
+	}
+}
+
 int shmq_wait_many(struct shmq_wait_item *items, size_t n, uint64_t spin_ns, uint64_t timeout_ns)
 {
 	struct shmq_wait_entry es[SHMQ_WAIT_MANY_MAX];

@@ -38,8 +38,8 @@ expect 0 'usage: shmq [-h] [-V] COMMAND' '' -- -h
 expect 0 'usage: shmq [-h] [-V] COMMAND' '' -- --help
 expect 0 'shmq 0.1.0' '' -- -V
 expect 0 'shmq 0.1.0' '' -- --version
-expect 0 'usage: shmq stat [-h] [-n NS] [-o table|json] NAME' '' -- stat -h
-expect 0 'usage: shmq stat [-h] [-n NS] [-o table|json] NAME' '' -- stat --help
+expect 0 'usage: shmq stat [-h] [-n NS] [-o table|json] [-g GROUP] NAME' '' -- stat -h
+expect 0 'usage: shmq stat [-h] [-n NS] [-o table|json] [-g GROUP] NAME' '' -- stat --help
 expect 0 'usage: shmq ls [-h] [-n NS]' '' -- ls -h
 expect 0 '  ls            the objects of a namespace' '' -- -h
 expect 0 'usage: shmq info' '' -- info --help

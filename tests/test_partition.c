@@ -73,6 +73,34 @@ static void test_routing(void **state)
 	shmq_bus_close(bus);
 }
 
+/* Once the producers are gone and everything is acked, a wait says -EPIPE, and at once. */
+static void test_closed_wait(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_group_msg gm;
+	shmq_part_group *g;
+	shmq_part_pub *p;
+	unsigned part;
+	uint64_t t0;
+	char buf[8];
+
+	(void)state;
+	assert_int_equal(shmq_part_pub_open(bus, "pw", 2, SHMQ_OPEN_CREATE, NULL, &p), 0);
+	assert_int_equal(shmq_part_group_open(bus, "pw", "g", 0, NULL, &g), 0);
+	assert_int_equal(shmq_part_group_wait(g, 0, 2000000), -ETIMEDOUT); /* nothing yet */
+	assert_int_equal(shmq_part_send_to(p, 1, "x", 1, 0), 0);
+	shmq_part_pub_close(p);
+	assert_int_equal(shmq_part_group_wait(g, 0, 1000000000), 0); /* the record first */
+	assert_int_equal(shmq_part_group_recv(g, buf, sizeof(buf), &gm, &part), 1);
+	assert_int_equal(part, 1);
+	assert_int_equal(shmq_group_ack(shmq_part_group_partition(g, part), gm.lease), 0);
+	t0 = shmq_now_ns();
+	assert_int_equal(shmq_part_group_wait(g, 0, 1000000000), -EPIPE);
+	assert_true(shmq_now_ns() - t0 < 500000000u);
+	shmq_part_group_close(g);
+	shmq_bus_close(bus);
+}
+
 /* Receive (and ack) on every member for a while, so that each looks at the assignment. */
 static void churn(shmq_part_group **ms, unsigned n, unsigned rounds)
 {
@@ -279,6 +307,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routing),
+		cmocka_unit_test(test_closed_wait),
 		cmocka_unit_test(test_spread),
 		cmocka_unit_test(test_key_order),
 	};

@@ -183,13 +183,86 @@ static void test_parked_member(void **state)
 	shmq_bus_close(bus);
 }
 
+/*
+ * The producers gone: a member's wait ends with -EPIPE once no level owes it anything, and a
+ * level with nothing more (closed) does not end a wait at once while another level's record
+ * is leased to someone else.
+ */
+static void test_closed_wait(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_group_msg gm;
+	shmq_prio_group *a, *b;
+	shmq_prio_pub *p;
+	unsigned level;
+	uint64_t t0;
+	char buf[8];
+
+	(void)state;
+	assert_int_equal(shmq_prio_pub_open(bus, "pc", 2, SHMQ_OPEN_CREATE, NULL, &p), 0);
+	assert_int_equal(shmq_prio_group_open(bus, "pc", "w", SHMQ_OPEN_CREATE, NULL, &a), 0);
+	assert_int_equal(shmq_prio_group_open(bus, "pc", "w", SHMQ_OPEN_CREATE, NULL, &b), 0);
+	assert_int_equal(shmq_prio_send(p, 1, "x", 1, 0), 0);
+	shmq_prio_pub_close(p);
+	assert_int_equal(shmq_prio_group_recv(a, buf, sizeof(buf), &gm, &level), 1);
+	assert_int_equal(level, 1);
+	/* level 0 is closed and owes nothing, level 1's record is a's: b waits it out */
+	t0 = shmq_now_ns();
+	assert_int_equal(shmq_prio_group_wait(b, 0, 50000000), -ETIMEDOUT);
+	assert_true(shmq_now_ns() - t0 >= 40000000u);
+	assert_int_equal(shmq_group_ack(shmq_prio_group_level(a, level), gm.lease), 0);
+	assert_int_equal(shmq_prio_group_wait(b, 0, 1000000000), -EPIPE);
+	shmq_prio_group_close(b);
+	shmq_prio_group_close(a);
+	shmq_bus_close(bus);
+}
+
+/* A closed level that gets a producer again wakes a waiter (within the 10 ms re-look). */
+static void test_reopened_level(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_group_msg gm;
+	shmq_prio_group *g;
+	shmq_prio_pub *p;
+	shmq_pub *high;
+	unsigned level;
+	uint64_t t0;
+	char buf[8];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(shmq_prio_pub_open(bus, "pr", 2, SHMQ_OPEN_CREATE, NULL, &p), 0);
+	assert_int_equal(shmq_pub_open(bus, "pr.p1", 0, NULL, &high), 0); /* level 1 stays open */
+	assert_int_equal(shmq_prio_group_open(bus, "pr", "w", SHMQ_OPEN_CREATE, NULL, &g), 0);
+	shmq_prio_pub_close(p); /* level 0 closed, with nothing owed */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmq_prio_pub *mine;
+
+		usleep(50000);
+		_exit(shmq_prio_pub_open(bus, "pr", 0, 0, NULL, &mine) == 0 &&
+				      shmq_prio_send(mine, 0, "low", 3, 0) == 0
+			      ? 0
+			      : 1);
+	}
+	t0 = shmq_now_ns();
+	assert_int_equal(shmq_prio_group_wait(g, 0, 5000000000ull), 0);
+	assert_true(shmq_now_ns() - t0 < 2000000000u);
+	assert_int_equal(shmq_prio_group_recv(g, buf, sizeof(buf), &gm, &level), 3);
+	assert_int_equal(level, 0);
+	assert_int_equal(test_wait(pid), 0);
+	shmq_prio_group_close(g);
+	shmq_pub_close(high);
+	shmq_bus_close(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open),
-		cmocka_unit_test(test_strict_group),
-		cmocka_unit_test(test_weighted),
-		cmocka_unit_test(test_parked_member),
+		cmocka_unit_test(test_open),	    cmocka_unit_test(test_strict_group),
+		cmocka_unit_test(test_weighted),    cmocka_unit_test(test_parked_member),
+		cmocka_unit_test(test_closed_wait), cmocka_unit_test(test_reopened_level),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, test_cleanup);

@@ -172,6 +172,9 @@ struct cli_source {
 	shmq_sub *sub;
 	shmq_psub *psub;
 	shmq_group *member;
+	shmq_prio_sub *prio_sub; /* a priority topic's subscriber */
+	shmq_prio_group *prio_member; /* a priority topic's group member */
+	shmq_part_group *part_member; /* a partitioned topic's group member */
 	const char *name; /* the topic, or the pattern */
 	shmq_bus *bus;
 };
@@ -180,6 +183,8 @@ struct cli_record {
 	char topic[SHMQ_NAME_MAX + 1];
 	uint64_t seq, ts_ns, corr_id, producer_seq, lost, skipped, lease;
 	uint32_t producer_id, attempt; /* attempt: 0 outside a group */
+	int level, partition; /* of a priority or partitioned topic, else -1 */
+	shmq_group *group; /* the group member that takes its ack, or NULL */
 	size_t len;
 	const void *hdrs; /* its header block (the handle's copy, good until the next receive) */
 	size_t hdrs_len;
@@ -188,8 +193,10 @@ struct cli_record {
 /*
  * Open @src on @name: a pattern subscriber when @name has a wildcard token, a group member
  * when @group is given (the group made if absent), else a subscriber; @flags one of
- * SHMQ_SUB_LATEST, _EARLIEST, _FROM_SEQ (with @from_seq). Return: 0 or -errno (reported
- * here, with the exit status in *ret_rc).
+ * SHMQ_SUB_LATEST, _EARLIEST, _FROM_SEQ (with @from_seq), and SHMQ_SUB_LATENCY. A priority
+ * topic (cli_topic_kind()) is read through shmq/priority.h (SHMQ_PRIO_WEIGHTED in @flags: the
+ * weighted rule), a partitioned one, with @group only, through shmq/partition.h. Return: 0 or
+ * -errno (reported here, with the exit status in *ret_rc).
  */
 int cli_source_open(struct cli_source *src, shmq_bus *bus, const char *name, const char *group,
 		    unsigned flags, uint64_t from_seq, int *ret_rc);
@@ -200,5 +207,24 @@ int cli_source_recv(struct cli_source *src, char **buf, size_t *cap, struct cli_
 
 /* Park until a record is there (0), or -ETIMEDOUT, -EPIPE (no producer left), -errno. */
 int cli_source_wait(struct cli_source *src, uint64_t timeout_ns);
+
+/* What cli_topic_kind() finds @name to be. */
+enum {
+	CLI_TOPIC_PLAIN = 0, /* a topic, a pattern, or nothing at all */
+	CLI_TOPIC_PRIO, /* no topic NAME, and a NAME.p0 (shmq/priority.h) */
+	CLI_TOPIC_PART, /* no topic NAME, and a NAME.part0 (shmq/partition.h) */
+};
+
+/* keyed.c: which kind of topic @name is (a look, nothing opened). */
+int cli_topic_kind(shmq_bus *bus, const char *name);
+
+/* keyed.c: shmq stat of a priority topic: each level's tail and subscribers. Return: 0, -errno. */
+int cli_stat_prio(shmq_bus *bus, const char *name, bool json);
+
+/*
+ * keyed.c: shmq stat of a partitioned topic: each partition's topic, or with @group each one's
+ * owner, floor, lag and moves (shmq_part_stat()). Return: 0 or -errno.
+ */
+int cli_stat_part(shmq_bus *bus, const char *name, const char *group, bool json);
 
 #endif /* SHMQ_CLI_H */

@@ -286,11 +286,14 @@ int ls_main(int argc, char **argv)
 static void stat_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s stat [-h] [-n NS] [-o table|json] NAME\n"
+		"usage: %s stat [-h] [-n NS] [-o table|json] [-g GROUP] NAME\n"
 		"A topic's configuration, positions, subscribers and groups, read without joining\n"
 		"it; or a channel's configuration, positions and live role holders, read without\n"
-		"taking a role.\n"
-		"options:\n" CLI_COMMON_HELP,
+		"taking a role. A priority topic (NAME.p0.., no NAME): each level's tail and\n"
+		"subscribers; a partitioned one (NAME.part0..): each partition's.\n"
+		"options:\n"
+		"  -g, --group G       a partitioned topic's group G: each partition's owner pid,\n"
+		"                      floor, tail, lag and moves\n" CLI_COMMON_HELP,
 		PROG);
 }
 
@@ -442,27 +445,49 @@ static int stat_topic(shmq_bus *bus, const char *name, bool json)
 	return 0;
 }
 
+/* A priority or partitioned topic's stat; -ENOENT for a name that is neither. */
+static int stat_keyed(shmq_bus *bus, const char *name, const char *group, bool json)
+{
+	switch (cli_topic_kind(bus, name)) {
+	case CLI_TOPIC_PRIO:
+		return group ? -EINVAL : cli_stat_prio(bus, name, json);
+	case CLI_TOPIC_PART:
+		return cli_stat_part(bus, name, group, json);
+	default:
+		return group ? -EINVAL : -ENOENT;
+	}
+}
+
 int stat_main(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = { CLI_COMMON_OPTIONS,
+					      { "group", required_argument, NULL, 'g' },
+					      { NULL, 0, NULL, 0 } };
 	struct cli c = { .cmd = "stat", .show = stat_usage, .rc = -1 };
-	char what[512];
+	const char *group = NULL;
+	char what[600];
 	shmq_bus *bus;
-	int r;
+	int ch, r;
 
-	if (cli_getopt(&c, argc, argv, "", opts) != -1 || c.rc >= 0 ||
-	    cli_operands(&c, argc, argv, 1, 1, "NAME") >= 0)
+	while ((ch = cli_getopt(&c, argc, argv, "g:", opts)) != -1)
+		group = optarg; /* 'g' */
+	if (c.rc >= 0 || cli_operands(&c, argc, argv, 1, 1, "NAME") >= 0)
 		return c.rc;
 	bus = cli_open_bus(c.ns);
 	if (!bus)
 		return EXIT_ERROR;
-	snprintf(what, sizeof(what), "stat '%s' in namespace '%s'", argv[optind],
-		 shmq_bus_namespace(bus));
-	/* A topic, else (the object is of the other kind) a channel. */
-	r = stat_topic(bus, argv[optind], c.json);
+	snprintf(what, sizeof(what), "stat '%s'%s%s in namespace '%s'", argv[optind],
+		 group ? " group " : "", group ? group : "", shmq_bus_namespace(bus));
+	/* A topic, else (the object is of the other kind) a channel; with neither, a priority
+	 * or partitioned topic's. --group is only a partitioned topic's. */
+	r = group ? -ENOENT : stat_topic(bus, argv[optind], c.json);
 	if (r == -EPROTOTYPE)
 		r = stat_channel(bus, argv[optind], c.json);
+	if (r == -ENOENT)
+		r = stat_keyed(bus, argv[optind], group, c.json);
 	shmq_bus_close(bus);
+	if (r == -EINVAL && group)
+		return cli_usage_error(&c, "--group: not a partitioned topic:", argv[optind]);
 	return r < 0 ? cli_fail(what, r) : 0;
 }
 

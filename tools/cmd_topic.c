@@ -18,6 +18,9 @@ enum {
 	OPT_LOSSY,
 	OPT_TTL,
 	OPT_DELAY,
+	OPT_LEVELS,
+	OPT_PARTITION,
+	OPT_PARTITIONS,
 };
 
 static void pub_usage(FILE *f)
@@ -43,7 +46,15 @@ static void pub_usage(FILE *f)
 		"      --create        create the topic if absent, with:\n"
 		"      --slots N       records the log holds (a power of two; default 1024)\n"
 		"      --max-msg N     largest record in bytes (default 976)\n"
-		"      --lossy         the lossy policy (default reliable)\n" CLI_COMMON_HELP
+		"      --lossy         the lossy policy (default reliable)\n"
+		"  -p, --priority K    at level K (0 the lowest) of priority topic TOPIC\n"
+		"                      (TOPIC.pK); with --create:\n"
+		"      --levels N      its levels, 2-8\n"
+		"  -k, --key KEY       to KEY's partition of partitioned topic TOPIC\n"
+		"                      (TOPIC.partK, K a hash of KEY)\n"
+		"      --partition K   to partition K of partitioned topic TOPIC\n"
+		"      --partitions N  with --create and --key or --partition: its partitions,\n"
+		"                      1-256\n" CLI_COMMON_HELP
 		"Durations: a number with a unit ns, us, ms, s, m or h (300ms, 20s, 5m); a plain\n"
 		"number is seconds.\n",
 		PROG);
@@ -51,8 +62,9 @@ static void pub_usage(FILE *f)
 
 struct pub_args {
 	uint64_t count, rate, size, corr, wait_subs, timeout_ns, slots, max_msg, ttl_ns, delay_ns;
-	bool stdin_lines, create, lossy, count_given;
-	const char *topic, *body;
+	uint64_t prio, levels, part, partitions;
+	bool stdin_lines, create, lossy, count_given, has_prio, has_part;
+	const char *topic, *body, *key;
 	uint8_t hdrs[SHMQ_HDRS_MAX];
 	size_t hdrs_len;
 };
@@ -114,10 +126,59 @@ static int pub_option(struct cli *c, int ch, struct pub_args *a)
 	case OPT_LOSSY:
 		a->lossy = true;
 		return 0;
+	case 'p':
+		a->has_prio = true;
+		return cli_number(c, "--priority", optarg, &a->prio);
+	case OPT_LEVELS:
+		return cli_number(c, "--levels", optarg, &a->levels);
+	case 'k':
+		a->key = optarg;
+		return 0;
+	case OPT_PARTITION:
+		a->has_part = true;
+		return cli_number(c, "--partition", optarg, &a->part);
+	case OPT_PARTITIONS:
+		return cli_number(c, "--partitions", optarg, &a->partitions);
 	default: /* --ttl, --delay */
 		return cli_duration(c, ch == OPT_TTL ? "--ttl" : "--delay", optarg,
 				    ch == OPT_TTL ? &a->ttl_ns : &a->delay_ns);
 	}
+}
+
+/* --priority, --levels, --key, --partition, --partitions together. Return: -1 or 2. */
+static int pub_keyed_check(struct cli *c, const struct pub_args *a)
+{
+	bool keyed = a->key || a->has_part;
+
+	if (a->has_prio && keyed)
+		return cli_usage_error(c, "--priority excludes --key and --partition", NULL);
+	if (a->key && a->has_part)
+		return cli_usage_error(c, "--key and --partition exclude each other", NULL);
+	if ((a->levels && !a->has_prio) || (a->partitions && !keyed))
+		return cli_usage_error(c,
+				       "--levels needs --priority; --partitions needs --key "
+				       "or --partition",
+				       NULL);
+	if ((a->levels || a->partitions) && !a->create)
+		return cli_usage_error(c, "--levels and --partitions need --create", NULL);
+	if (a->create && ((a->has_prio && !a->levels) || (keyed && !a->partitions)))
+		return cli_usage_error(c,
+				       "--create with --priority needs --levels N, with "
+				       "--key or --partition --partitions N",
+				       NULL);
+	if ((a->levels && (a->levels < SHMQ_PRIO_MIN_LEVELS || a->levels > SHMQ_PRIO_MAX_LEVELS)) ||
+	    a->prio >= (a->levels ? a->levels : SHMQ_PRIO_MAX_LEVELS))
+		return cli_usage_error(c,
+				       "--priority or --levels out of range (levels 2-8, "
+				       "priority 0 to levels-1)",
+				       NULL);
+	if (a->partitions > SHMQ_PART_MAX ||
+	    a->part >= (a->partitions ? a->partitions : SHMQ_PART_MAX))
+		return cli_usage_error(c,
+				       "--partition or --partitions out of range "
+				       "(partitions 1-256, partition 0 to partitions-1)",
+				       NULL);
+	return -1;
 }
 
 static int pub_parse(struct cli *c, int argc, char **argv, struct pub_args *a)
@@ -138,13 +199,18 @@ static int pub_parse(struct cli *c, int argc, char **argv, struct pub_args *a)
 		{ "lossy", no_argument, NULL, OPT_LOSSY },
 		{ "ttl", required_argument, NULL, OPT_TTL },
 		{ "delay", required_argument, NULL, OPT_DELAY },
+		{ "priority", required_argument, NULL, 'p' },
+		{ "levels", required_argument, NULL, OPT_LEVELS },
+		{ "key", required_argument, NULL, 'k' },
+		{ "partition", required_argument, NULL, OPT_PARTITION },
+		{ "partitions", required_argument, NULL, OPT_PARTITIONS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	a->count = 1;
 	a->timeout_ns = UINT64_MAX;
-	while ((ch = cli_getopt(c, argc, argv, "c:r:s:t:H:", opts)) != -1)
+	while ((ch = cli_getopt(c, argc, argv, "c:r:s:t:H:p:k:", opts)) != -1)
 		if (pub_option(c, ch, a) < 0)
 			break;
 	if (c->rc >= 0 || cli_operands(c, argc, argv, 1, 2, "TOPIC") >= 0)
@@ -158,7 +224,7 @@ static int pub_parse(struct cli *c, int argc, char **argv, struct pub_args *a)
 	if (a->slots > SHMQ_TOPIC_MAX_SLOTS || a->max_msg > UINT32_MAX ||
 	    a->wait_subs > SHMQ_TOPIC_MAX_SUBSCRIBERS)
 		return cli_usage_error(c, "--slots, --max-msg or --wait-subs out of range", NULL);
-	return -1;
+	return pub_keyed_check(c, a);
 }
 
 /* Wait until @topic has @n subscribers, looking every 10 ms. Return: 0 or -errno. */
@@ -265,14 +331,84 @@ static int pub_run(shmq_pub *pub, const struct pub_args *a, uint64_t deadline)
 	return r;
 }
 
+/* What pub sends to: a topic, a level of a priority topic, or a partition. */
+struct pub_target {
+	shmq_pub *pub; /* the topic's, or the level's or the partition's producer */
+	shmq_prio_pub *prio;
+	shmq_part_pub *part;
+	unsigned k, n; /* the level or partition, of how many */
+	char topic[SHMQ_NAME_MAX + 16]; /* the topic records go to */
+};
+
+/*
+ * Open @t as @a asks. The level's or partition's own producer sends (as shmq_prio_send()
+ * and shmq_part_send() do), so that headers, --ttl and waiting for room are as for a topic.
+ * Return: 0, -EDOM (the level or partition is not the topic's), or -errno.
+ */
+static int pub_open(shmq_bus *bus, const struct pub_args *a, const struct shmq_topic_config *cfg,
+		    struct pub_target *t)
+{
+	unsigned f = a->create ? SHMQ_OPEN_CREATE : 0;
+	int r;
+
+	if (!a->has_prio && !a->key && !a->has_part) {
+		snprintf(t->topic, sizeof(t->topic), "%s", a->topic);
+		return shmq_pub_open(bus, a->topic, f, a->create ? cfg : NULL, &t->pub);
+	}
+	if (a->has_prio) {
+		r = shmq_prio_pub_open(bus, a->topic, (unsigned)a->levels, f, cfg, &t->prio);
+		if (r < 0)
+			return r;
+		t->n = shmq_prio_levels(t->prio);
+		t->k = (unsigned)a->prio;
+		t->pub = shmq_prio_pub_level(t->prio, t->k);
+		snprintf(t->topic, sizeof(t->topic), "%s.p%u", a->topic, t->k);
+	} else {
+		r = shmq_part_pub_open(bus, a->topic, (unsigned)a->partitions, f, cfg, &t->part);
+		if (r < 0)
+			return r;
+		t->n = shmq_part_count(t->part);
+		t->k = a->key ? shmq_part_of(a->key, strlen(a->key), t->n) : (unsigned)a->part;
+		t->pub = shmq_part_pub_partition(t->part, t->k);
+		snprintf(t->topic, sizeof(t->topic), "%s.part%u", a->topic, t->k);
+	}
+	return t->pub ? 0 : -EDOM;
+}
+
+static void pub_close(struct pub_target *t)
+{
+	if (t->prio)
+		shmq_prio_pub_close(t->prio);
+	else if (t->part)
+		shmq_part_pub_close(t->part);
+	else
+		shmq_pub_close(t->pub);
+}
+
+/* The failure to open @t: a level or partition out of range is a usage error. */
+static int pub_open_failed(struct cli *c, const struct pub_args *a, struct pub_target *t,
+			   const char *what, int r)
+{
+	char why[300];
+
+	if (r != -EDOM)
+		return cli_fail(what, r);
+	snprintf(why, sizeof(why),
+		 "%s %llu: the topic has %u %s:", a->has_prio ? "--priority" : "--partition",
+		 (unsigned long long)(a->has_prio ? a->prio : a->part), t->n,
+		 a->has_prio ? "levels" : "partitions");
+	pub_close(t);
+	return cli_usage_error(c, why, a->topic);
+}
+
 int pub_main(int argc, char **argv)
 {
 	struct cli c = { .cmd = "pub", .show = pub_usage, .rc = -1 };
 	struct pub_args a = { 0 };
 	struct shmq_topic_config cfg = { 0 };
+	struct pub_target t = { 0 };
 	char what[512];
 	shmq_bus *bus;
-	shmq_pub *pub;
 	uint64_t deadline;
 	int r;
 
@@ -284,39 +420,70 @@ int pub_main(int argc, char **argv)
 	cfg.slots = (uint32_t)a.slots;
 	cfg.max_msg = (uint32_t)a.max_msg;
 	cfg.policy = a.lossy ? SHMQ_TOPIC_LOSSY : SHMQ_TOPIC_RELIABLE;
-	snprintf(what, sizeof(what), "open topic '%s' in namespace '%s'", a.topic,
-		 shmq_bus_namespace(bus));
-	r = shmq_pub_open(bus, a.topic, a.create ? SHMQ_OPEN_CREATE : 0, a.create ? &cfg : NULL,
-			  &pub);
+	snprintf(what, sizeof(what), "open %stopic '%s' in namespace '%s'",
+		 a.has_prio	       ? "priority "
+		 : a.key || a.has_part ? "partitioned "
+				       : "",
+		 a.topic, shmq_bus_namespace(bus));
+	r = pub_open(bus, &a, &cfg, &t);
 	if (r < 0) {
+		r = pub_open_failed(&c, &a, &t, what, r);
 		shmq_bus_close(bus);
-		return cli_fail(what, r);
+		return r;
 	}
 	deadline = cli_deadline(a.timeout_ns);
-	r = a.wait_subs ? wait_subs(bus, a.topic, a.wait_subs, deadline) : 0;
+	r = a.wait_subs ? wait_subs(bus, t.topic, a.wait_subs, deadline) : 0;
 	snprintf(what, sizeof(what), "%s topic '%s' in namespace '%s'",
-		 r ? "wait for subscribers of" : "publish to", a.topic, shmq_bus_namespace(bus));
+		 r ? "wait for subscribers of" : "publish to", t.topic, shmq_bus_namespace(bus));
 	if (r == 0)
-		r = pub_run(pub, &a, deadline);
-	shmq_pub_close(pub);
+		r = pub_run(t.pub, &a, deadline);
+	pub_close(&t);
 	shmq_bus_close(bus);
 	return r < 0 ? cli_fail(what, r) : 0;
+}
+
+/* Open @src on priority or partitioned topic @name (@kind). Return: 0 or -errno. */
+static int keyed_open(struct cli_source *src, int kind, const char *group, unsigned flags,
+		      const struct shmq_group_config *gcfg)
+{
+	if (kind == CLI_TOPIC_PART)
+		return shmq_part_group_open(src->bus, src->name, group, flags, gcfg,
+					    &src->part_member);
+	if (group)
+		return shmq_prio_group_open(src->bus, src->name, group, SHMQ_OPEN_CREATE | flags,
+					    gcfg, &src->prio_member);
+	return shmq_prio_sub_open(src->bus, src->name, flags, gcfg->from_seq, &src->prio_sub);
 }
 
 int cli_source_open(struct cli_source *src, shmq_bus *bus, const char *name, const char *group,
 		    unsigned flags, uint64_t from_seq, int *ret_rc)
 {
 	struct shmq_group_config gcfg = { .from_seq = from_seq };
+	int kind = cli_topic_kind(bus, name);
 	char what[512];
 	int r;
 
 	memset(src, 0, sizeof(*src));
 	src->name = name;
 	src->bus = bus;
+	if (kind != CLI_TOPIC_PRIO)
+		flags &= ~SHMQ_PRIO_WEIGHTED;
 	if (cli_is_pattern(name)) {
 		snprintf(what, sizeof(what), "subscribe to pattern '%s' in namespace '%s'", name,
 			 shmq_bus_namespace(bus));
 		r = shmq_psub_open(bus, name, flags, NULL, &src->psub);
+	} else if (kind == CLI_TOPIC_PART && !group) {
+		snprintf(what, sizeof(what),
+			 "read partitioned topic '%s' in namespace '%s' without --group (or "
+			 "subscribe to one partition, %s.partK)",
+			 name, shmq_bus_namespace(bus), name);
+		r = -EINVAL;
+	} else if (kind != CLI_TOPIC_PLAIN) {
+		snprintf(what, sizeof(what), "%s %s topic '%s' in namespace '%s'",
+			 group ? "join the group of" : "subscribe to",
+			 kind == CLI_TOPIC_PRIO ? "priority" : "partitioned", name,
+			 shmq_bus_namespace(bus));
+		r = keyed_open(src, kind, group, flags, &gcfg);
 	} else if (group) {
 		snprintf(what, sizeof(what), "join group '%s' of topic '%s' in namespace '%s'",
 			 group, name, shmq_bus_namespace(bus));
@@ -337,36 +504,62 @@ void cli_source_close(struct cli_source *src)
 	shmq_psub_close(src->psub);
 	shmq_group_close(src->member);
 	shmq_sub_close(src->sub);
+	shmq_prio_sub_close(src->prio_sub);
+	shmq_prio_group_close(src->prio_member);
+	shmq_part_group_close(src->part_member);
+}
+
+/* A group member's record: the plain member's, a level's or a partition's. */
+static int group_recv(struct cli_source *src, char *buf, size_t cap, struct cli_record *rec)
+{
+	struct shmq_group_msg gm;
+	unsigned k = 0;
+	int r;
+
+	if (src->prio_member)
+		r = shmq_prio_group_recv(src->prio_member, buf, cap, &gm, &k);
+	else if (src->part_member)
+		r = shmq_part_group_recv(src->part_member, buf, cap, &gm, &k);
+	else
+		r = shmq_group_recv(src->member, buf, cap, &gm);
+	if (r < 0 && r != -EMSGSIZE)
+		return r;
+	*rec = (struct cli_record){ .seq = gm.seq,
+				    .ts_ns = gm.ts_ns,
+				    .corr_id = gm.corr_id,
+				    .producer_seq = gm.producer_seq,
+				    .lease = gm.lease,
+				    .producer_id = gm.producer_id,
+				    .attempt = gm.attempt,
+				    .level = src->prio_member ? (int)k : -1,
+				    .partition = src->part_member ? (int)k : -1,
+				    .group = src->member,
+				    .len = gm.len };
+	if (src->prio_member)
+		rec->group = shmq_prio_group_level(src->prio_member, k);
+	else if (src->part_member)
+		rec->group = shmq_part_group_partition(src->part_member, k);
+	snprintf(rec->topic, sizeof(rec->topic), "%s", src->name);
+	shmq_group_headers(rec->group, &rec->hdrs, &rec->hdrs_len);
+	return r;
 }
 
 static int source_recv_once(struct cli_source *src, char *buf, size_t cap, struct cli_record *rec)
 {
-	struct shmq_group_msg gm;
 	struct shmq_sub_msg m;
+	unsigned k = 0;
 	int r;
 
-	if (src->member) {
-		r = shmq_group_recv(src->member, buf, cap, &gm);
-		if (r >= 0 || r == -EMSGSIZE) {
-			*rec = (struct cli_record){ .seq = gm.seq,
-						    .ts_ns = gm.ts_ns,
-						    .corr_id = gm.corr_id,
-						    .producer_seq = gm.producer_seq,
-						    .lease = gm.lease,
-						    .producer_id = gm.producer_id,
-						    .attempt = gm.attempt,
-						    .len = gm.len };
-			snprintf(rec->topic, sizeof(rec->topic), "%s", src->name);
-			shmq_group_headers(src->member, &rec->hdrs, &rec->hdrs_len);
-		}
-		return r;
-	}
+	if (src->member || src->prio_member || src->part_member)
+		return group_recv(src, buf, cap, rec);
 	if (src->psub)
 		r = shmq_psub_recv(src->psub, buf, cap, &m, rec->topic, sizeof(rec->topic));
+	else if (src->prio_sub)
+		r = shmq_prio_sub_recv(src->prio_sub, buf, cap, &m, &k);
 	else
 		r = shmq_sub_recv(src->sub, buf, cap, &m);
 	if (r >= 0 || r == -EMSGSIZE) {
-		if (src->sub)
+		if (!src->psub)
 			snprintf(rec->topic, sizeof(rec->topic), "%s", src->name);
 		rec->seq = m.seq;
 		rec->ts_ns = m.ts_ns;
@@ -377,10 +570,15 @@ static int source_recv_once(struct cli_source *src, char *buf, size_t cap, struc
 		rec->skipped = m.skipped;
 		rec->len = m.len;
 		rec->attempt = 0;
+		rec->level = src->prio_sub ? (int)k : -1;
+		rec->partition = -1;
+		rec->group = NULL;
 		if (src->psub)
 			shmq_psub_headers(src->psub, &rec->hdrs, &rec->hdrs_len);
 		else
-			shmq_sub_headers(src->sub, &rec->hdrs, &rec->hdrs_len);
+			shmq_sub_headers(src->prio_sub ? shmq_prio_sub_level(src->prio_sub, k)
+						       : src->sub,
+					 &rec->hdrs, &rec->hdrs_len);
 	}
 	return r;
 }
@@ -395,8 +593,8 @@ int cli_source_recv(struct cli_source *src, char **buf, size_t *cap, struct cli_
 		if (r != -EMSGSIZE)
 			return r;
 		/* A group leased it all the same: give it back, to take it again. */
-		if (src->member)
-			shmq_group_release(src->member, rec->lease);
+		if (rec->group)
+			shmq_group_release(rec->group, rec->lease);
 		nbuf = realloc(*buf, rec->len);
 		if (!nbuf)
 			return -ENOMEM;
@@ -411,6 +609,12 @@ int cli_source_wait(struct cli_source *src, uint64_t timeout_ns)
 	 * rule): -EPIPE only once the producers it saw are gone and everything is read. */
 	if (src->member)
 		return shmq_group_wait(src->member, 0, timeout_ns);
+	if (src->prio_member)
+		return shmq_prio_group_wait(src->prio_member, 0, timeout_ns);
+	if (src->part_member)
+		return shmq_part_group_wait(src->part_member, 0, timeout_ns);
+	if (src->prio_sub)
+		return shmq_prio_sub_wait(src->prio_sub, 0, timeout_ns);
 	if (src->psub)
 		return shmq_psub_wait(src->psub, 0, timeout_ns);
 	return shmq_sub_wait(src->sub, 0, timeout_ns);
@@ -425,6 +629,8 @@ static void sub_usage(FILE *f)
 		"acked\n"
 		"once printed; the group is made if absent). Parks while idle. Ends after --count\n"
 		"records, at --timeout, or once a topic's producers are gone and it is read.\n"
+		"A priority topic (TOPIC.p0.. and no TOPIC) is read highest level first; a\n"
+		"partitioned one (TOPIC.part0..) with --group only, each partition by one member.\n"
 		"options:\n"
 		"  -g, --group G       a member of consumer group G of TOPIC\n"
 		"  -f, --from WHERE    earliest, latest (the default) or a sequence number\n"
@@ -432,16 +638,19 @@ static void sub_usage(FILE *f)
 		"  -t, --timeout D     stop after D in all; exit 4 if fewer than N records came\n"
 		"                      (without --count: if none came)\n"
 		"  -F, --format FMT    each record as FMT with {seq} {time} {topic} {producer}\n"
-		"                      {payload} {len} {corr} and \\n, \\t (default: \"{seq} "
-		"{payload}\",\n"
-		"                      with a pattern \"{topic} {seq} {payload}\")\n"
+		"                      {payload} {len} {corr} {level} {partition} and \\n, \\t\n"
+		"                      (default: \"{seq} {payload}\", with a pattern\n"
+		"                      \"{topic} {seq} {payload}\")\n"
 		"  -j, --json          one JSON object per record (as -o json); the payload a\n"
 		"                      string, or base64 with "
 		"\"encoding\":\"base64\"; its headers as \"headers\"\n"
 		"  -H, --headers       print each record's headers after it, a line each\n"
 		"                      (\"  key: value\")\n"
 		"  -L, --latency       record delivery latency (and a member's processing time)\n"
-		"                      where shmq stat and shmq hist read it\n" CLI_COMMON_HELP,
+		"                      where shmq stat and shmq hist read it\n"
+		"  -w, --weighted      a priority topic's weighted rule: level K gets 2^K of each\n"
+		"                      2^N-1 receives while all are busy (default: "
+		"strict)\n" CLI_COMMON_HELP,
 		PROG);
 }
 
@@ -451,11 +660,11 @@ struct sub_args {
 	uint64_t from_seq, count, timeout_ns;
 	bool latency; /* --latency: SHMQ_SUB_LATENCY */
 	bool headers; /* --headers */
+	bool weighted; /* --weighted: SHMQ_PRIO_WEIGHTED */
 };
 
-static const char *const fields[] = {
-	"seq", "time", "topic", "producer", "payload", "len", "corr"
-};
+static const char *const fields[] = { "seq", "time", "topic", "producer", "payload",
+				      "len", "corr", "level", "partition" };
 
 /* Which field "{name}" at @p is (its index), or -1; *@ret_end past the '}'. */
 static int field_at(const char *p, const char **ret_end)
@@ -526,8 +735,14 @@ static void print_field(int f, const struct cli_record *r, const char *data)
 	case 5:
 		printf("%zu", r->len);
 		break;
-	default:
+	case 6:
 		printf("%llu", (unsigned long long)r->corr_id);
+		break;
+	default: /* level, partition: "-" where the topic has none */
+		if ((f == 7 ? r->level : r->partition) < 0)
+			putchar('-');
+		else
+			printf("%d", f == 7 ? r->level : r->partition);
 	}
 }
 
@@ -605,6 +820,10 @@ static void print_json(const struct cli_record *r, const char *data)
 		      (json_int_t)r->lost, "skipped", (json_int_t)r->skipped);
 	if (r->attempt)
 		json_object_set_new(o, "attempt", json_integer(r->attempt));
+	if (r->level >= 0)
+		json_object_set_new(o, "level", json_integer(r->level));
+	if (r->partition >= 0)
+		json_object_set_new(o, "partition", json_integer(r->partition));
 	if (r->hdrs_len)
 		json_object_set_new(o, "headers", json_headers(r));
 	json_object_set_new(o, "payload", cli_json_payload(data, r->len, &b64));
@@ -637,6 +856,9 @@ static int sub_option(struct cli *c, int ch, struct sub_args *a)
 	case 'H':
 		a->headers = true;
 		return 0;
+	case 'w':
+		a->weighted = true;
+		return 0;
 	default: /* 'f' */
 		if (strcmp(optarg, "earliest") == 0) {
 			a->from = SHMQ_SUB_EARLIEST;
@@ -667,13 +889,14 @@ static int sub_parse(struct cli *c, int argc, char **argv, struct sub_args *a)
 		{ "json", no_argument, NULL, 'j' },
 		{ "latency", no_argument, NULL, 'L' },
 		{ "headers", no_argument, NULL, 'H' },
+		{ "weighted", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	a->from = SHMQ_SUB_LATEST;
 	a->timeout_ns = UINT64_MAX;
-	while ((ch = cli_getopt(c, argc, argv, "g:f:c:t:F:jLH", opts)) != -1)
+	while ((ch = cli_getopt(c, argc, argv, "g:f:c:t:F:jLHw", opts)) != -1)
 		if (sub_option(c, ch, a) < 0)
 			break;
 	if (c->rc >= 0 || cli_operands(c, argc, argv, 1, 1, "TOPIC or PATTERN") >= 0)
@@ -683,8 +906,11 @@ static int sub_parse(struct cli *c, int argc, char **argv, struct sub_args *a)
 		a->format = cli_is_pattern(a->name) ? "{topic} {seq} {payload}" : "{seq} {payload}";
 	if (!format_ok(a->format))
 		return cli_usage_error(c, "--format: unknown field in", a->format);
-	if (cli_is_pattern(a->name) && (a->group || a->from == SHMQ_SUB_FROM_SEQ || a->latency))
-		return cli_usage_error(c, "a pattern takes no --group, --from SEQ nor --latency",
+	if (cli_is_pattern(a->name) &&
+	    (a->group || a->from == SHMQ_SUB_FROM_SEQ || a->latency || a->weighted))
+		return cli_usage_error(c,
+				       "a pattern takes no --group, --from SEQ, --latency nor "
+				       "--weighted",
 				       NULL);
 	return -1;
 }
@@ -708,8 +934,8 @@ static int sub_run(struct cli_source *src, const struct sub_args *a, bool json)
 				if (a->headers)
 					print_headers(&rec);
 			}
-			if (src->member)
-				shmq_group_ack(src->member, rec.lease);
+			if (rec.group)
+				shmq_group_ack(rec.group, rec.lease);
 			n++;
 			continue;
 		}
@@ -745,8 +971,14 @@ int sub_main(int argc, char **argv)
 	bus = cli_open_bus(c.ns);
 	if (!bus)
 		return EXIT_ERROR;
+	if (a.weighted && cli_topic_kind(bus, a.name) != CLI_TOPIC_PRIO) {
+		shmq_bus_close(bus);
+		return cli_usage_error(&c, "--weighted: not a priority topic:", a.name);
+	}
 	if (cli_source_open(&src, bus, a.name, a.group,
-			    a.from | (a.latency ? SHMQ_SUB_LATENCY : 0u), a.from_seq, &rc) == 0) {
+			    a.from | (a.latency ? SHMQ_SUB_LATENCY : 0u) |
+				    (a.weighted ? SHMQ_PRIO_WEIGHTED : 0u),
+			    a.from_seq, &rc) == 0) {
 		rc = sub_run(&src, &a, c.json);
 		cli_source_close(&src);
 	}

@@ -9,8 +9,8 @@
 static const struct cli_command commands[] = {
 	{ "info", info_main, "library version, how parked waiters sleep, the clock" },
 	{ "ls", ls_main, "the objects of a namespace, with kind, owner, mode and users" },
-	{ "stat", stat_main, "a topic's or a channel's configuration, positions and users" },
-	{ "pub", pub_main, "publish records to a topic" },
+	{ "stat", stat_main, "a topic's or channel's state, a priority or partitioned topic's" },
+	{ "pub", pub_main, "publish records to a topic, a priority level or a partition" },
 	{ "sub", sub_main, "print the records of a topic, a pattern's topics, or a group" },
 	{ "req", req_main, "send a request to a service and print its reply (or replies)" },
 	{ "reply", reply_main, "answer a service's requests: echo them, or run a command" },

@@ -115,7 +115,8 @@ SHMQ_API shmq_group *shmq_part_group_partition(shmq_part_group *member, unsigned
 /**
  * shmq_part_group_wait() - park until a partition of the member's has a record, at most
  * 5 ms at a time (the assignment is looked at again then: it returns 0, and a receive may
- * still find nothing). Return: 0, -ETIMEDOUT, -EINVAL.
+ * still find nothing). Return: 0, -ETIMEDOUT, -EINVAL, -EPIPE (every partition the member
+ * owns has had its producers close and owes nothing, as shmq_group_wait()).
  */
 SHMQ_API int shmq_part_group_wait(shmq_part_group *member, uint64_t spin_ns, uint64_t timeout_ns);
 
