@@ -767,17 +767,21 @@ static bool held_back(shmq_group *g, const struct shmqi_glease *o, const void *h
 	uint64_t now = shmqi_now_ns(), exp = shmqi_hdrs_when(h, hl, SHMQ_HDR_EXPIRES),
 		 nb = shmqi_hdrs_when(h, hl, SHMQ_HDR_NOT_BEFORE), busy;
 	struct shmqi_lease *e = lease_at(g, o->seq);
-	bool expired = exp && now >= exp;
+	bool expired = exp && now >= exp, too_far = nb > now && nb - now > SHMQ_MAX_DELAY_NS;
 
 	if (!expired && nb <= now)
 		return false;
 	if (!take_busy(g, e, o->word, &busy))
 		return true; /* no longer ours: whoever has it decides */
 	lease_gone(g);
-	if (expired && shmqi_group_dead_letter(g, e, o->seq, busy, SHMQ_DLQ_EXPIRED) == 0) {
+	if ((expired || too_far) &&
+	    shmqi_group_dead_letter(g, e, o->seq, busy,
+				    expired ? SHMQ_DLQ_EXPIRED : SHMQ_DLQ_DELAY) == 0) {
 		finish(g, e, busy);
 		return true;
 	}
+	if (too_far)
+		expired = true; /* its dead letter refused: a backoff, as for an expired one */
 	if (!expired) { /* L1: ours while BUSY; this handout does not count */
 		atomic_store_explicit(&e->acquired, o->acquired - 1, memory_order_relaxed);
 		if (o->acquired == 1)
@@ -1169,4 +1173,10 @@ void shmqi_group_forget_closes(shmq_group *g)
 int shmq_group_headers(const shmq_group *member, const void **ret_hdrs, size_t *ret_len)
 {
 	return member ? shmqi_held_get(&member->hdrs, ret_hdrs, ret_len) : -EINVAL;
+}
+
+void shmqi_group_rescan(shmq_group *g)
+{
+	if (atomic_load_explicit(&g->ctl->due_hint, memory_order_seq_cst) & HINT_SCAN)
+		lower_hint(g, 0); /* a scan under way, or its scanner dead: scan again now */
 }

@@ -397,6 +397,7 @@ static int join(shmq_group *g)
 	 * a judge marks what it takes BUSY with its own member index.
 	 */
 	shmqi_group_judge(g, shmqi_now_ns(), true);
+	shmqi_group_rescan(g);
 	return 0;
 }
 
@@ -903,14 +904,19 @@ int shmqi_group_dead_letter(shmq_group *g, struct shmqi_lease *e, uint64_t s, ui
 		return r;
 	/* A1: pairs with R1 of the record's producer. */
 	if (atomic_load_explicit(&rec->stamp, memory_order_acquire) !=
-		    SHMQI_STAMP(s, SHMQI_STAMP_COMMITTED) ||
-	    !shmqi_trec_sane(rec->len, rec->flags, rec->flags ? rec->hdrs_len : 0, g->t.max_msg)) {
+	    SHMQI_STAMP(s, SHMQI_STAMP_COMMITTED)) {
 		atomic_fetch_add_explicit(&g->ctl->lost, 1, memory_order_relaxed);
 		return 0; /* nothing left to dead-letter */
 	}
+	/* Read once and checked: only these copies are used (a lapping writer may change the
+	 * slot meanwhile; the intact check below throws such a copy away). */
 	len = rec->len;
 	flags = rec->flags;
 	hlen = ohlen = flags ? rec->hdrs_len : 0;
+	if (!shmqi_trec_sane(len, flags, ohlen, g->t.max_msg)) {
+		atomic_fetch_add_explicit(&g->ctl->lost, 1, memory_order_relaxed);
+		return 0;
+	}
 	/* The record's headers go with it, when they are sound and fit. */
 	if (hlen && (shmq_hdrs_check(rec + 1, hlen) < 0 ||
 		     shmqi_hdrs_span(hlen) + DLQ_HDR > shmqi_pub_max_msg(g->dlq)))

@@ -75,6 +75,12 @@ struct shmqi_glease {
 
 /* group.c */
 void shmqi_group_advance(shmq_group *g);
+/*
+ * A joiner's: while a scan is marked under way (its scanner may be dead, the hint pushed on
+ * as it began), the hint down to "now", so that the next receive scans for due records
+ * before it hands out new ones: a record a dead member left due comes first.
+ */
+void shmqi_group_rescan(shmq_group *g);
 /* The gate's cursor to the floor now, lagging or not. */
 void shmqi_group_publish(shmq_group *g);
 void shmqi_group_recover(shmq_group *g, uint32_t holder, bool failure);

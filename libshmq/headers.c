@@ -184,6 +184,8 @@ int shmq_hdrs_add_ttl(void *block, size_t cap, size_t *len, uint64_t ttl_ns)
 
 int shmq_hdrs_add_delay(void *block, size_t cap, size_t *len, uint64_t delay_ns)
 {
+	if (delay_ns > SHMQ_MAX_DELAY_NS)
+		return -EINVAL;
 	return add_time(block, cap, len, SHMQ_HDR_NOT_BEFORE, delay_ns);
 }
 

@@ -137,7 +137,9 @@ int shmq_part_pub_open(shmq_bus *bus, const char *name, unsigned partitions, uns
 	if (!p)
 		return -ENOMEM;
 	p->n = partitions ? partitions : (unsigned)n;
-	for (k = 0, r = 0; k < p->n && r == 0; k++) {
+	/* The last partition first and partition 0 last: a topic whose partition 0 exists has
+	 * all of them, so a count (count_parts()) never sees a topic half made. */
+	for (k = p->n, r = 0; k-- > 0 && r == 0;) {
 		part_name(name, k, pn);
 		r = shmq_pub_open(bus, pn, flags, cfg, &p->pub[k]);
 	}
@@ -320,7 +322,7 @@ static bool count_hungry(void *arg, uint32_t i, uint64_t head)
 static void look(shmq_part_group *m, uint64_t now)
 {
 	struct hungry_count hc = { .m = m };
-	uint32_t live, taken, hi, lo, k;
+	uint32_t live, taken, hi, lo, k, limit;
 	int i;
 
 	m->looked_ns = now;
@@ -335,12 +337,18 @@ static void look(shmq_part_group *m, uint64_t now)
 	 * nothing is free for it to take: one partition goes, at most, per look. */
 	if (m->owned > hi || (m->owned > lo && hc.n && taken >= m->n)) {
 		i = idle_partition(m);
-		if (i >= 0)
+		if (i >= 0) {
 			give_up(m, (unsigned)i);
+			goto out; /* not taken back in the same look: it is the hungry one's */
+		}
 	}
-	for (k = 0; k < m->n && m->owned < hi; k++)
+	/* While another is hungry, up to the floor of the share only: what is left over goes
+	 * to it, not back and forth between the members that have their share. */
+	limit = hc.n ? lo : hi;
+	for (k = 0; k < m->n && m->owned < limit; k++)
 		if (!my_partition(m, k))
 			take(m, k);
+out:
 	atomic_store_explicit(&m->members[m->idx].hungry, m->owned < lo, memory_order_relaxed);
 	atomic_store_explicit(&m->members[m->idx].owns, m->owned, memory_order_relaxed);
 }
@@ -373,8 +381,9 @@ int shmq_part_group_open(shmq_bus *bus, const char *name, const char *group, uns
 	shmq_part_group *m;
 	int n, r;
 
-	if (!bus || !ret_member || !group || strlen(group) > SHMQ_GROUP_NAME_MAX)
-		return -EINVAL;
+	if (!bus || !ret_member || !group || strlen(group) > SHMQ_GROUP_NAME_MAX ||
+	    (flags & SHMQ_OPEN_EXCL) || (cfg && (cfg->flags & SHMQ_GROUP_EPHEMERAL)))
+		return -EINVAL; /* the partitions' groups are durable, and made by whoever comes */
 	n = count_parts(bus, name);
 	if (n < 0)
 		return n;
@@ -424,6 +433,9 @@ void shmq_part_group_close(shmq_part_group *m)
 			give_up(m, m->owned - 1);
 		atomic_store_explicit(&m->members[m->idx].hungry, 0, memory_order_relaxed);
 		shmqi_owner_free(&m->members[m->idx].owner, m->head, m->pid, NULL, NULL, NULL);
+	} else { /* a forked child's copy: its group handles close, giving nothing up */
+		while (m->owned)
+			shmq_group_close(m->g[m->own[--m->owned]]);
 	}
 	shmqi_seg_close(&m->seg);
 	free(m);
@@ -452,8 +464,8 @@ int shmq_part_group_recv(shmq_part_group *m, void *buf, size_t buf_len,
 	unsigned i, k;
 	int r;
 
-	if (!m || !ret_info || !ret_partition)
-		return -EINVAL;
+	if (!m || !ret_info || !ret_partition || getpid() != m->pid)
+		return -EINVAL; /* a forked child's copy: the partitions are its parent's */
 	if (now - m->looked_ns >= LOOK_NS)
 		look(m, now);
 	for (i = 0; i < m->owned; i++) {

@@ -603,7 +603,7 @@ void shmq_rep_close(shmq_rep *rp)
 #define DROP_SLACK_NS 2000000ull
 static bool past(uint64_t deadline)
 {
-	return deadline != UINT64_MAX && shmqi_now_ns() > deadline + DROP_SLACK_NS;
+	return deadline < UINT64_MAX - DROP_SLACK_NS && shmqi_now_ns() > deadline + DROP_SLACK_NS;
 }
 
 static bool request_info(shmq_rep *rp, const void *h, size_t hl, struct shmq_request_info *info)
@@ -625,14 +625,16 @@ static bool request_info(shmq_rep *rp, const void *h, size_t hl, struct shmq_req
 			to = true;
 		} else if (info->deadline_ns == UINT64_MAX && kn == sizeof(SHMQ_HDR_DEADLINE) - 1 &&
 			   memcmp(k, SHMQ_HDR_DEADLINE, kn) == 0 && vn && vn <= 20) {
-			for (i = 0, d = 0; i < vn && v[i] >= '0' && v[i] <= '9'; i++)
+			for (i = 0, d = 0; i < vn && v[i] >= '0' && v[i] <= '9' &&
+					   d <= (UINT64_MAX - (uint64_t)(v[i] - '0')) / 10;
+			     i++)
 				d = d * 10 + (uint64_t)(v[i] - '0');
 			if (i == vn)
 				info->deadline_ns = d;
 		}
 	}
-	if (!to)
-		return false;
+	if (!to || strncmp(info->reply_to, INBOX_PREFIX, strlen(INBOX_PREFIX)) != 0)
+		return false; /* replies go to inboxes only, never into any topic a request names */
 	if (strcmp(info->reply_to, rp->last_ok) == 0) /* the inbox of the request before */
 		return true;
 	if (!shmqi_valid_name(info->reply_to))

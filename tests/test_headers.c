@@ -542,6 +542,31 @@ static void test_delay_group(void **state)
 	assert_true(shmq_now_ns() >= nb); /* never before its time */
 	assert_true(gm.first_ns >= nb);
 	assert_int_equal(shmq_group_ack(g, gm.lease), 0);
+
+	/* a not-before past the longest delay: refused to build, dead-lettered if written */
+	hl = 0;
+	assert_int_equal(shmq_hdrs_add_delay(hb, sizeof(hb), &hl, SHMQ_MAX_DELAY_NS + 1), -EINVAL);
+	{
+		char far[24];
+		uint8_t buf2[MAXM + 256];
+		struct shmq_sub_msg info;
+		shmq_sub *dlq;
+
+		assert_int_equal(shmq_sub_open(bus, "dl.dlq", SHMQ_OPEN_CREATE, NULL, 0, &dlq), 0);
+		snprintf(far, sizeof(far), "%llu",
+			 (unsigned long long)(shmq_now_ns() + 2 * SHMQ_MAX_DELAY_NS));
+		assert_int_equal(
+			shmq_hdrs_add(hb, sizeof(hb), &hl, SHMQ_HDR_NOT_BEFORE, far, strlen(far)),
+			0);
+		assert_int_equal(shmq_pub_send_hdrs(pub, hb, hl, "never", 5, 3), 0);
+		assert_int_equal(shmq_pub_send(pub, "after", 5, 4), 0);
+		assert_int_equal(shmq_group_recv(g, buf, sizeof(buf), &gm), 5);
+		assert_memory_equal(buf, "after", 5);
+		assert_int_equal(shmq_group_ack(g, gm.lease), 0);
+		assert_true(shmq_sub_recv(dlq, buf2, sizeof(buf2), &info) > 0);
+		assert_int_equal(((const struct shmq_dlq_hdr *)buf2)->reason, SHMQ_DLQ_DELAY);
+		shmq_sub_close(dlq);
+	}
 	shmq_group_close(g);
 	shmq_pub_close(pub);
 	shmq_bus_close(bus);

@@ -145,6 +145,31 @@ static void test_spread(void **state)
 	shmq_part_group_close(ms[0]);
 	shmq_part_group_close(ms[2]);
 	shmq_part_pub_close(p);
+
+	/* 4 partitions over 3 members: 2, 1, 1, and it stays so (no partition going back and
+	 * forth between the two that have their share while the third starves) */
+	assert_int_equal(shmq_part_pub_open(bus, "sp4", 4, SHMQ_OPEN_CREATE, NULL, &p), 0);
+	assert_int_equal(shmq_part_group_open(bus, "sp4", "g", 0, NULL, &ms[0]), 0);
+	assert_int_equal(shmq_part_group_open(bus, "sp4", "g", 0, NULL, &ms[1]), 0);
+	churn(ms, 2, 100);
+	assert_int_equal(shmq_part_group_open(bus, "sp4", "g", 0, NULL, &ms[2]), 0);
+	churn(ms, 3, 200);
+	{
+		struct shmq_part_info pi[4];
+		unsigned a = (unsigned)shmq_part_group_owned(ms[0], own, 12),
+			 b = (unsigned)shmq_part_group_owned(ms[1], own, 12),
+			 c = (unsigned)shmq_part_group_owned(ms[2], own, 12), moves = 0, z;
+
+		assert_int_equal(a + b + c, 4);
+		assert_true(a >= 1 && b >= 1 && c >= 1);
+		assert_int_equal(shmq_part_stat(bus, "sp4", "g", pi, 4), 4);
+		for (z = 0; z < 4; z++)
+			moves += (unsigned)pi[z].moves;
+		assert_true(moves <= 8); /* 4 first takes, a few moves, no flapping */
+	}
+	for (int q = 0; q < 3; q++)
+		shmq_part_group_close(ms[q]);
+	shmq_part_pub_close(p);
 	shmq_bus_close(bus);
 }
 

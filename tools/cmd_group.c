@@ -486,10 +486,18 @@ static int dlq_ls(shmq_bus *bus, bool json)
 
 static const char *dlq_reason(uint32_t r)
 {
-	return r == SHMQ_DLQ_MAX_DELIVERIES ? "max-deliveries"
-	       : r == SHMQ_DLQ_REJECTED	    ? "rejected"
-	       : r == SHMQ_DLQ_EXPIRED	    ? "expired"
-					    : "unknown";
+	switch (r) {
+	case SHMQ_DLQ_MAX_DELIVERIES:
+		return "max-deliveries";
+	case SHMQ_DLQ_REJECTED:
+		return "rejected";
+	case SHMQ_DLQ_EXPIRED:
+		return "expired";
+	case SHMQ_DLQ_DELAY:
+		return "delay-too-long";
+	default:
+		return "unknown";
+	}
 }
 
 /* Bytes as text, each one a terminal would act on (and every non-ASCII one) as \xNN. */

@@ -276,6 +276,7 @@ SHMQ_API int shmq_group_release(shmq_group *member, uint64_t lease);
 #define SHMQ_DLQ_MAX_DELIVERIES 1u /* it failed max_deliveries times */
 #define SHMQ_DLQ_REJECTED 2u /* a member terminated it */
 #define SHMQ_DLQ_EXPIRED 3u /* its time to live passed (SHMQ_HDR_EXPIRES) */
+#define SHMQ_DLQ_DELAY 4u /* its not-before was over SHMQ_MAX_DELAY_NS away */
 
 /**
  * shmq_group_term() - dead-letter the record now, with reason SHMQ_DLQ_REJECTED; no more

@@ -92,11 +92,17 @@ SHMQ_API int shmq_hdrs_get(const void *hdrs, size_t len, const char *key, const 
  */
 #define SHMQ_HDR_EXPIRES "shmq-expires"
 #define SHMQ_HDR_NOT_BEFORE "shmq-not-before"
+/*
+ * The longest delay (SQS's too): a held record keeps its place in the group's window
+ * (max_pending) until its time, and a longer one would hold the group up. A group
+ * dead-letters a record whose not-before is further away than this (SHMQ_DLQ_DELAY).
+ */
+#define SHMQ_MAX_DELAY_NS 900000000000ull /* 15 min */
 
 /**
  * shmq_hdrs_add_ttl() - add "shmq-expires" @ttl_ns from now (shmq_now_ns()).
  * shmq_hdrs_add_delay() - add "shmq-not-before" @delay_ns from now.
- * Return: as shmq_hdrs_add().
+ * Return: as shmq_hdrs_add(); -EINVAL for a delay over SHMQ_MAX_DELAY_NS.
  */
 SHMQ_API int shmq_hdrs_add_ttl(void *block, size_t cap, size_t *len, uint64_t ttl_ns);
 SHMQ_API int shmq_hdrs_add_delay(void *block, size_t cap, size_t *len, uint64_t delay_ns);

@@ -39,7 +39,12 @@ extern "C" {
  *   is at least once: a record the dead member took and did not ack comes again.
  * - Order holds while a record's failure is handled in place: a nack with a delay lets the
  *   partition's later records pass it (as any group redelivery does). With max_in_flight 1
- *   and nacks of delay 0, a failed record comes again before the next.
+ *   and nacks of delay 0, a failed record comes again before the next. A record with a
+ *   "shmq-not-before" time lets the records after it pass by design, and so does one whose
+ *   dead letter the dead-letter topic refuses (it waits a backoff, then tries again).
+ * - The partitions' groups are durable: SHMQ_GROUP_EPHEMERAL and SHMQ_OPEN_EXCL are refused.
+ *   A member's handle belongs to the process that opened it (a forked child's copy gives
+ *   nothing up and receives nothing).
  */
 typedef struct shmq_part_pub shmq_part_pub;
 typedef struct shmq_part_group shmq_part_group;
