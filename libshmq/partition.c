@@ -513,6 +513,7 @@ int shmq_part_stat(shmq_bus *bus, const char *name, const char *group, struct sh
 {
 	char path[SHMQI_PATH_MAX + SHMQ_GROUP_NAME_MAX + 16], pn[SHMQ_NAME_MAX + 1];
 	const struct shmqi_ppart *parts;
+	struct parts_shape shape = { 0 };
 	struct shmq_group_stats gs;
 	struct shmqi_parts b;
 	struct shmqi_seg seg;
@@ -522,7 +523,8 @@ int shmq_part_stat(shmq_bus *bus, const char *name, const char *group, struct sh
 	if (!bus || !group || (!out && max) || part_name(name, 0, pn) < 0)
 		return -EINVAL;
 	parts_path(bus, name, group, path, sizeof(path));
-	r = shmqi_seg_open(path, SHMQI_KIND_PARTS, 0, 0, SHMQI_SEG_RDONLY, NULL, NULL, &seg);
+	r = shmqi_seg_open(path, SHMQI_KIND_PARTS, 0, 0, SHMQI_SEG_RDONLY, parts_init, &shape,
+			   &seg); /* attached only: never made here */
 	if (r < 0)
 		return r;
 	b = *(const struct shmqi_parts *)(seg.base + SHMQI_PARTS_BODY_OFF);
