@@ -257,7 +257,9 @@ static int end_failed(shmq_group *g, struct shmqi_lease *e, uint64_t s, uint64_t
 	}
 	if (delay == SHMQ_GROUP_BACKOFF)
 		delay = backoff_for(g, failed);
-	delay_entry(g, e, busy, add_sat(shmqi_now_ns(), delay));
+	/* No delay: due at once, 0, not "now" on this process's clock, which may lie ahead of
+	 * another member's (another clock mode): that one would take new records first. */
+	delay_entry(g, e, busy, delay ? add_sat(shmqi_now_ns(), delay) : 0);
 	return 0;
 }
 
@@ -450,17 +452,11 @@ static void lease_gone(shmq_group *g)
 		set_in_flight(g, g->in_flight - 1);
 }
 
-/* At the in-flight limit: count what we really hold (a count an expirer left wrong). */
-static bool in_flight_ok(shmq_group *g, uint64_t now)
+uint32_t shmqi_group_held(shmq_group *g)
 {
 	uint64_t f, n, s, w;
 	uint32_t k = 0;
 
-	if (g->in_flight < g->max_in_flight)
-		return true;
-	if (now - g->stuck_recount_ns < JUDGE_NS)
-		return false;
-	g->stuck_recount_ns = now;
 	f = atomic_load_explicit(&g->ctl->floor, memory_order_acquire);
 	n = atomic_load_explicit(&g->ctl->next, memory_order_acquire);
 	for (s = f; s < n && s - f < g->max_pending; s++) {
@@ -469,7 +465,18 @@ static bool in_flight_ok(shmq_group *g, uint64_t now)
 		     shmqi_lw_state(w) == SHMQI_LEASE_LEASED;
 	}
 	set_in_flight(g, k);
-	return k < g->max_in_flight;
+	return k;
+}
+
+/* At the in-flight limit: count what we really hold (a count an expirer left wrong). */
+static bool in_flight_ok(shmq_group *g, uint64_t now)
+{
+	if (g->in_flight < g->max_in_flight)
+		return true;
+	if (now - g->stuck_recount_ns < JUDGE_NS)
+		return false;
+	g->stuck_recount_ns = now;
+	return shmqi_group_held(g) < g->max_in_flight;
 }
 
 static int take_due(shmq_group *g, uint64_t now, struct shmqi_glease *o)

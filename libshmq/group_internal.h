@@ -81,6 +81,8 @@ void shmqi_group_advance(shmq_group *g);
  * before it hands out new ones: a record a dead member left due comes first.
  */
 void shmqi_group_rescan(shmq_group *g);
+/* The leases this member holds, counted in the window (its count set to it). */
+uint32_t shmqi_group_held(shmq_group *g);
 /* The gate's cursor to the floor now, lagging or not. */
 void shmqi_group_publish(shmq_group *g);
 void shmqi_group_recover(shmq_group *g, uint32_t holder, bool failure);

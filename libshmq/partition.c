@@ -294,12 +294,12 @@ static void give_up(shmq_part_group *m, unsigned i)
 }
 
 /* The last owned partition with nothing of it in flight, or -1. */
-static int idle_partition(const shmq_part_group *m)
+static int idle_partition(shmq_part_group *m)
 {
 	unsigned i = m->owned;
 
-	while (i-- > 0)
-		if (m->g[m->own[i]]->in_flight == 0)
+	while (i-- > 0) /* a count left high by an expired lease of ours: counted again */
+		if (m->g[m->own[i]]->in_flight == 0 || shmqi_group_held(m->g[m->own[i]]) == 0)
 			return (int)i;
 	return -1;
 }
