@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# shmq-nats through a nats-server this test starts on a free loopback port: two namespaces
+# bridged both ways (payloads in order, headers carried, nothing bounced back), a bridge that
+# imports what it exports in one namespace (no echo), and store-and-forward (the server
+# stopped, 100 records published, the server started again: all 100 arrive, in order).
+# Skips (77) without nats-server or without the bridge (no libnats at build time).
+# test_nats.sh SHMQ SHMQ-NATS
+set -uo pipefail
+shmq=$1 bridge=$2
+if [ ! -x "$bridge" ]; then
+	echo "SKIP: shmq-nats not built (no libnats: Debian libnats-dev)"
+	exit 77
+fi
+natsd=$(command -v nats-server || echo /usr/sbin/nats-server) # sbin: not always in PATH
+if [ ! -x "$natsd" ]; then
+	echo "SKIP: no nats-server (Debian nats-server)"
+	exit 77
+fi
+export SHMQ_DAEMON=off
+ns1=tnatsa$$ ns2=tnatsb$$ ns3=tnatsc$$
+dir=$(mktemp -d)
+pids=() server=
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	[ -n "$server" ] && kill "$server" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$dir" /dev/shm/shmq."$ns1".* /dev/shm/shmq."$ns2".* /dev/shm/shmq."$ns3".*
+}
+trap cleanup EXIT
+fails=0
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url=nats://127.0.0.1:$port
+
+start_server() {
+	local i
+	"$natsd" -a 127.0.0.1 -p "$port" >>"$dir/server.log" 2>&1 &
+	server=$!
+	for i in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "FAIL: nats-server did not listen on $port"
+	cat "$dir/server.log"
+	exit 1
+}
+stop_server() {
+	kill "$server"
+	wait "$server" 2>/dev/null
+	server=
+}
+
+# bridge NAME ARGS...: start shmq-nats in the background, its stderr in $dir/NAME.err.
+bridge() {
+	local name=$1
+	shift
+	"$bridge" --url "$url" "$@" 2>"$dir/$name.err" &
+	pids+=($!)
+}
+
+# seq_payloads N FILE: FILE's lines are the payloads 1..N ("{payload}" format).
+seq_payloads() {
+	seq "$1" | cmp -s - "$2"
+}
+
+start_server
+# The importer of the store-and-forward check reconnects sooner than the exporter: core NATS
+# keeps nothing for a subscriber that has not subscribed again yet.
+bridge b1 -n "$ns1" --export 'a.>' --import 'a.>' --reconnect-wait 1500
+pid_b1=${pids[-1]}
+bridge b2 -n "$ns2" --export 'a.>' --import 'a.>' --reconnect-wait 100
+bridge b3 -n "$ns3" --export 'l.>' --import 'l.>'
+sleep 0.5
+
+# 1. ns1 -> ns2: payloads in order, the -H headers and the origin headers carried.
+"$shmq" sub -n "$ns2" -H -F '{payload}' -c 10 -t 20s 'a.rt.>' >"$dir/rt.out" 2>"$dir/rt.err" &
+sub=$!
+sleep 0.5
+"$shmq" pub -n "$ns1" --create -c 10 -H 'Trace-Id:abc123' -H 'k:v 1' a.rt.x >/dev/null ||
+	fail "pub a.rt.x"
+wait "$sub" || fail "sub a.rt.> in $ns2 exited $?: $(cat "$dir/rt.err")"
+grep -v '^  ' "$dir/rt.out" >"$dir/rt.payloads"
+seq_payloads 10 "$dir/rt.payloads" && echo "ok: 10 records ns1 -> ns2 in order" ||
+	fail "payloads: $(tr '\n' ' ' <"$dir/rt.payloads")"
+for h in 'Trace-Id: abc123' 'k: v 1' 'Shmq-Topic: a.rt.x' 'Shmq-Seq: 10' 'Shmq-Producer-Seq: 10' \
+	"shmq-origin: .*/$ns1\$" "Shmq-Origin: .*/$ns1\$" 'Shmq-Producer: [0-9]'; do
+	n=$(grep -c -- "^  $h" "$dir/rt.out")
+	[ "$n" -ge 1 ] && echo "ok: header '$h'" || fail "header '$h' missing: $(head -20 "$dir/rt.out")"
+done
+[ "$(grep -c '^  Trace-Id: abc123$' "$dir/rt.out")" -eq 10 ] || fail "Trace-Id not on every record"
+
+# 2. No bounce: b2 exports a.> too, but what it imported is not sent back to ns1.
+sleep 1.5
+n=$("$shmq" sub -n "$ns1" -f earliest -c 100 -t 1s a.rt.x 2>/dev/null | wc -l)
+[ "$n" -eq 10 ] && echo "ok: nothing bounced back into ns1" || fail "a.rt.x in ns1 has $n records"
+
+# 3. ns2 -> ns1, through the same two bridges.
+"$shmq" sub -n "$ns1" -F '{payload}' -c 5 -t 20s 'a.back.>' >"$dir/back.out" 2>&1 &
+sub=$!
+sleep 0.5
+"$shmq" pub -n "$ns2" --create -c 5 a.back.y >/dev/null || fail "pub a.back.y"
+wait "$sub" || fail "sub a.back.> in $ns1 exited $?"
+seq_payloads 5 "$dir/back.out" && echo "ok: 5 records ns2 -> ns1 in order" ||
+	fail "back: $(tr '\n' ' ' <"$dir/back.out")"
+
+# 4. One bridge importing what it exports, in one namespace: its records are not echoed.
+"$shmq" pub -n "$ns3" --create -c 7 l.x >/dev/null || fail "pub l.x"
+sleep 2
+n=$("$shmq" sub -n "$ns3" -f earliest -c 100 -t 1s l.x 2>/dev/null | wc -l)
+[ "$n" -eq 7 ] && echo "ok: no echo in one namespace (7 records)" || fail "l.x has $n records, not 7"
+
+# 5. Store-and-forward: 100 records published while nats-server is down all arrive.
+"$shmq" sub -n "$ns2" -F '{payload}' -c 100 -t 40s 'a.sf.>' >"$dir/sf.out" 2>"$dir/sf.err" &
+sub=$!
+sleep 0.5
+stop_server
+sleep 0.5
+"$shmq" pub -n "$ns1" --create -c 100 a.sf.z >/dev/null || fail "pub a.sf.z"
+sleep 1.5
+start_server
+wait "$sub" || fail "sub a.sf.> in $ns2 exited $?: $(cat "$dir/sf.err")"
+seq_payloads 100 "$dir/sf.out" && echo "ok: 100 records stored and forwarded, in order" ||
+	fail "store-and-forward: $(wc -l <"$dir/sf.out") records: $(tr '\n' ' ' <"$dir/sf.out" | head -c 400)"
+
+# The counters, printed on SIGUSR1.
+kill -USR1 "$pid_b1"
+sleep 0.3
+grep -q 'exported [1-9]' "$dir/b1.err" && grep -q 'reconnects [1-9]' "$dir/b1.err" &&
+	echo "ok: counters on SIGUSR1" || fail "b1's counters: $(cat "$dir/b1.err")"
+
+# At exit each bridge prints its counters: b3 dropped its 7 echoes, b2 sent back none of the
+# 110 records it imported from ns1 (they carry shmq-origin).
+sleep 1 # a scan (every 500 ms) to find a.sf.z in ns2, made by the import
+for p in "${pids[@]}"; do kill "$p"; done
+wait "${pids[@]}"
+pids=()
+grep -q 'echoes 7 ' "$dir/b3.err" && echo "ok: b3 counted 7 echoes" || fail "b3: $(cat "$dir/b3.err")"
+grep -q 'looped 110 ' "$dir/b2.err" && echo "ok: b2 exported none of the 110 it imported" ||
+	fail "b2: $(cat "$dir/b2.err")"
+
+# Usage errors exit 2; -h exits 0.
+"$bridge" -h >/dev/null || fail "-h"
+"$bridge" --export 'a.>' >/dev/null 2>&1
+[ $? -eq 2 ] || fail "no --url is not a usage error"
+"$bridge" --url "$url" --export 'a.b#' >/dev/null 2>&1
+[ $? -eq 2 ] || fail "a bad pattern is not a usage error"
+
+if [ "$fails" -ne 0 ]; then
+	for f in "$dir"/b*.err; do echo "--- $f"; cat "$f"; done
+	echo "$fails failures"
+	exit 1
+fi
+echo "all passed"
