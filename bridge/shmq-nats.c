@@ -28,6 +28,7 @@
 #define FLUSH_MS 2000
 #define IDLE_NS 1000000L /* sleep of a round that found nothing to do */
 #define ORIGIN_MAX 160
+#define SUBJECT_MAX (2 * SHMQ_PATTERN_MAX + 8)
 
 /* The NATS headers of a record's origin. */
 #define H_ORIGIN "Shmq-Origin"
@@ -48,6 +49,7 @@ struct counters {
 	uint64_t bad_subjects; /* subjects that are no valid topic name or do not match */
 	uint64_t bad_headers; /* NATS headers not carried (invalid as record headers, shmq-*) */
 	uint64_t import_errors; /* messages not published locally (full topic, too big, ...) */
+	uint64_t duplicates; /* JetStream publishes the stream knew already (acked all the same) */
 };
 
 struct export_topic {
@@ -69,6 +71,11 @@ struct import_sub {
 struct bridge {
 	shmq_bus *bus;
 	natsConnection *nc;
+	jsCtx *js; /* with --jetstream */
+	const char *stream; /* --jetstream STREAM, or NULL */
+	bool stream_ok; /* the stream was found or made */
+	bool stream_warned;
+	bool print_subjects; /* --subjects */
 	const char *ns;
 	const char *url;
 	const char *prefix; /* "" for none */
@@ -112,7 +119,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: " PROG
 		" [-n NS] --url nats://HOST:PORT [--prefix P] [--export PATTERN]...\n"
-		"                 [--import PATTERN]... [--group NAME] [--reconnect-wait MS]\n"
+		"                 [--import PATTERN]... [--group NAME] [--jetstream STREAM]\n"
+		"                 [--reconnect-wait MS]\n"
 		"Bridges the topics of a shmq namespace and the subjects of a NATS server.\n"
 		"  -n, --namespace NS      the shmq namespace (default $SHMQ_NAMESPACE or "
 		"\"default\")\n"
@@ -122,6 +130,7 @@ static void usage(FILE *f)
 		"  -i, --import PATTERN    publish NATS messages of matching subjects locally\n"
 		"  -g, --group NAME        the consumer group exports read through (nats-bridge)\n"
 		"  -r, --reconnect-wait MS time between reconnect attempts (default 1000)\n"
+		"  -S, --subjects          print the NATS subjects each pattern maps to, and exit\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           the version\n"
 		"SIGUSR1 prints the counters to stderr; they are printed at exit too.\n");
@@ -173,14 +182,42 @@ static void print_counters(const struct bridge *b)
 	fprintf(stderr,
 		PROG ": exported %llu looped %llu export_errors %llu too_big %llu imported %llu "
 		     "echoes %llu bad_subjects %llu bad_headers %llu import_errors %llu "
-		     "reconnects %llu topics %zu\n",
+		     "duplicates %llu reconnects %llu topics %zu\n",
 		(unsigned long long)c->exported, (unsigned long long)c->looped,
 		(unsigned long long)c->export_errors, (unsigned long long)c->too_big,
 		(unsigned long long)c->imported, (unsigned long long)c->echoes,
 		(unsigned long long)c->bad_subjects, (unsigned long long)c->bad_headers,
-		(unsigned long long)c->import_errors,
+		(unsigned long long)c->import_errors, (unsigned long long)c->duplicates,
 		(unsigned long long)atomic_load_explicit(&reconnects, memory_order_relaxed),
 		b->n_topics);
+}
+
+/*
+ * The NATS subjects that cover local pattern @pattern, with the prefix: its '*' and '>' are
+ * NATS's; NATS has no '#', so a pattern with one maps to what covers it ("a.#": "a" and
+ * "a.>"; "#" or "a.#.b": ">" or "a.>"), and imports match each message against the pattern
+ * itself. Return: the number of subjects (1 or 2).
+ */
+static int map_pattern(const struct bridge *b, const char *pattern, char (*out)[SUBJECT_MAX])
+{
+	const char *h = strstr(pattern, "#"), *pre = b->prefix[0] ? "." : "";
+	int n;
+
+	if (!h) {
+		snprintf(out[0], SUBJECT_MAX, "%s%s%s", b->prefix, pre, pattern);
+		return 1;
+	}
+	n = (int)(h - pattern);
+	if (n == 0) {
+		snprintf(out[0], SUBJECT_MAX, "%s%s>", b->prefix, pre);
+		return 1;
+	}
+	/* the tokens before '#', without their dot */
+	snprintf(out[0], SUBJECT_MAX, "%s%s%.*s.>", b->prefix, pre, n - 1, pattern);
+	if (h[1] != '\0')
+		return 1;
+	snprintf(out[1], SUBJECT_MAX, "%s%s%.*s", b->prefix, pre, n - 1, pattern);
+	return 2;
 }
 
 /* ---- export ---- */
@@ -292,11 +329,27 @@ static natsStatus add_u64(natsMsg *m, const char *key, uint64_t v)
 	return natsMsgHeader_Set(m, key, num);
 }
 
-/* Publish one record (not flushed yet). */
-static natsStatus publish(struct bridge *b, const char *topic, const struct shmq_group_msg *info,
-			  const void *hdrs, size_t hdrs_len)
+/*
+ * The stream's message id of a record: its origin, topic, producer id and producer sequence,
+ * the same however often the record is sent. Producer ids are unique for the life of a topic
+ * segment: a topic removed and made anew within the stream's duplicate window (2 minutes by
+ * default) would have its first records taken for duplicates.
+ */
+static natsStatus add_msg_id(const struct bridge *b, natsMsg *m, const char *topic,
+			     const struct shmq_group_msg *info)
 {
-	char subject[2 * SHMQ_NAME_MAX + 2];
+	char id[ORIGIN_MAX + SHMQ_NAME_MAX + 48];
+
+	snprintf(id, sizeof(id), "%s/%s/%lu/%llu", b->origin, topic,
+		 (unsigned long)info->producer_id, (unsigned long long)info->producer_seq);
+	return natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+}
+
+/* The NATS message of a record: its payload, its headers and its origin's. */
+static natsStatus make_msg(struct bridge *b, const char *topic, const struct shmq_group_msg *info,
+			   const void *hdrs, size_t hdrs_len, natsMsg **ret)
+{
+	char subject[SUBJECT_MAX];
 	natsMsg *m = NULL;
 	natsStatus s;
 
@@ -314,8 +367,39 @@ static natsStatus publish(struct bridge *b, const char *topic, const struct shmq
 		s = add_u64(m, H_PRODUCER, info->producer_id);
 	if (s == NATS_OK)
 		s = add_u64(m, H_PRODUCER_SEQ, info->producer_seq);
-	if (s == NATS_OK)
+	if (s == NATS_OK && b->js)
+		s = add_msg_id(b, m, topic, info);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(m);
+		return s;
+	}
+	*ret = m;
+	return NATS_OK;
+}
+
+/*
+ * Publish one record. Core NATS: written, not flushed yet (the caller flushes the batch).
+ * JetStream: stored in the stream when this returns NATS_OK (the server's publish ack).
+ */
+static natsStatus publish(struct bridge *b, const char *topic, const struct shmq_group_msg *info,
+			  const void *hdrs, size_t hdrs_len)
+{
+	jsPubAck *pa = NULL;
+	jsErrCode jerr = 0;
+	natsMsg *m;
+	natsStatus s;
+
+	s = make_msg(b, topic, info, hdrs, hdrs_len, &m);
+	if (s != NATS_OK)
+		return s;
+	if (b->js) {
+		s = js_PublishMsg(&pa, b->js, m, NULL, &jerr);
+		if (s == NATS_OK && pa->Duplicate)
+			b->c.duplicates++;
+		jsPubAck_Destroy(pa);
+	} else {
 		s = natsConnection_PublishMsg(b->nc, m);
+	}
 	natsMsg_Destroy(m);
 	return s;
 }
@@ -392,12 +476,53 @@ static int export_batch(struct bridge *b, struct export_topic *t)
 		}
 		leases[n++] = info.lease;
 	}
-	if (n && s == NATS_OK)
+	if (n && s == NATS_OK && !b->js) /* JetStream acked each one already */
 		s = natsConnection_FlushTimeout(b->nc, FLUSH_MS);
 	settle(b, t->member, leases, n, s == NATS_OK);
 	if (s != NATS_OK && !n)
 		b->retry_at = shmq_now_ns() + RETRY_NS;
 	return seen;
+}
+
+/*
+ * With --jetstream: find the stream, or make it (file storage) over the subjects the export
+ * patterns map to. Looked for once connected, since the bridge may start before the server.
+ * Return: 0, or -1 (told once, tried again later).
+ */
+static int ensure_stream(struct bridge *b)
+{
+	char subjects[2 * MAX_PATTERNS][SUBJECT_MAX];
+	const char *list[2 * MAX_PATTERNS];
+	jsStreamConfig cfg;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+	int n = 0, i;
+	size_t k;
+
+	s = js_GetStreamInfo(&si, b->js, b->stream, NULL, &jerr);
+	if (s == NATS_NOT_FOUND) {
+		for (k = 0; k < b->n_exports; k++)
+			n += map_pattern(b, b->exports[k], &subjects[n]);
+		for (i = 0; i < n; i++)
+			list[i] = subjects[i];
+		jsStreamConfig_Init(&cfg);
+		cfg.Name = b->stream;
+		cfg.Subjects = list;
+		cfg.SubjectsLen = n;
+		cfg.Storage = js_FileStorage;
+		s = js_AddStream(&si, b->js, &cfg, NULL, &jerr);
+	}
+	jsStreamInfo_Destroy(si);
+	if (s != NATS_OK) {
+		if (!b->stream_warned)
+			fprintf(stderr, PROG ": stream '%s': %s (JetStream error %d)\n", b->stream,
+				natsStatus_GetText(s), (int)jerr);
+		b->stream_warned = true;
+		return -1;
+	}
+	b->stream_ok = true;
+	return 0;
 }
 
 static int export_all(struct bridge *b)
@@ -408,6 +533,10 @@ static int export_all(struct bridge *b)
 	if (natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED ||
 	    shmq_now_ns() < b->retry_at)
 		return 0;
+	if (b->js && !b->stream_ok && ensure_stream(b) < 0) {
+		b->retry_at = shmq_now_ns() + 10 * RETRY_NS;
+		return 0;
+	}
 	for (i = 0; i < b->n_topics; i++)
 		if (b->topics[i].member)
 			work += export_batch(b, &b->topics[i]);
@@ -532,50 +661,28 @@ static int import_all(struct bridge *b)
 	return work;
 }
 
-static int subscribe(struct bridge *b, const char *pattern, const char *subject)
+static int subscribe(struct bridge *b, const char *pattern)
 {
-	char full[2 * SHMQ_PATTERN_MAX + 4];
-	struct import_sub *is = &b->subs[b->n_subs];
+	char subjects[2][SUBJECT_MAX];
+	struct import_sub *is;
 	natsStatus s;
+	int n, i;
 
-	if (b->prefix[0])
-		snprintf(full, sizeof(full), "%s.%s", b->prefix, subject);
-	else
-		snprintf(full, sizeof(full), "%s", subject);
-	s = natsConnection_SubscribeSync(&is->sub, b->nc, full);
-	if (s == NATS_OK)
-		s = natsSubscription_SetPendingLimits(is->sub, -1, -1);
-	if (s != NATS_OK) {
-		fprintf(stderr, PROG ": subscribe '%s': %s\n", full, natsStatus_GetText(s));
-		return -1;
+	n = map_pattern(b, pattern, subjects);
+	for (i = 0; i < n; i++) {
+		is = &b->subs[b->n_subs];
+		s = natsConnection_SubscribeSync(&is->sub, b->nc, subjects[i]);
+		if (s == NATS_OK)
+			s = natsSubscription_SetPendingLimits(is->sub, -1, -1);
+		if (s != NATS_OK) {
+			fprintf(stderr, PROG ": subscribe '%s': %s\n", subjects[i],
+				natsStatus_GetText(s));
+			return -1;
+		}
+		is->pattern = pattern;
+		b->n_subs++;
 	}
-	is->pattern = pattern;
-	b->n_subs++;
 	return 0;
-}
-
-/*
- * Subscribe for one import pattern. Its '*' and '>' are NATS's; NATS has no '#', so a
- * pattern with one subscribes to what covers it ("a.#": "a" and "a.>"; "#" or "a.#.b": ">"
- * or "a.>") and each message is matched against the pattern itself.
- */
-static int subscribe_pattern(struct bridge *b, const char *pattern)
-{
-	char head[SHMQ_PATTERN_MAX + 4];
-	const char *h = strstr(pattern, "#");
-	size_t n;
-
-	if (!h)
-		return subscribe(b, pattern, pattern);
-	n = (size_t)(h - pattern);
-	if (n == 0)
-		return subscribe(b, pattern, ">");
-	memcpy(head, pattern, n - 1); /* the tokens before '#', without their dot */
-	head[n - 1] = '\0';
-	if (h[1] == '\0' && subscribe(b, pattern, head) < 0)
-		return -1;
-	strcat(head, ".>");
-	return subscribe(b, pattern, head);
 }
 
 /* ---- setup ---- */
@@ -609,6 +716,21 @@ static int connect_nats(struct bridge *b)
 	return 0;
 }
 
+static int init_js(struct bridge *b)
+{
+	jsOptions o;
+	natsStatus s;
+
+	jsOptions_Init(&o);
+	o.Wait = FLUSH_MS;
+	s = natsConnection_JetStream(&b->js, b->nc, &o);
+	if (s != NATS_OK) {
+		fprintf(stderr, PROG ": JetStream: %s\n", natsStatus_GetText(s));
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_reconnect(const char *s, int *ret)
 {
 	char *end;
@@ -636,6 +758,26 @@ static int add_pattern(const char **list, size_t *n, const char *p, const char *
 	return 0;
 }
 
+/* --subjects: "export|import PATTERN SUBJECT..." a line per pattern. Return: 0. */
+static int print_subjects(const struct bridge *b)
+{
+	char subjects[2][SUBJECT_MAX];
+	size_t k;
+	int n, i;
+
+	for (k = 0; k < b->n_exports + b->n_imports; k++) {
+		bool ex = k < b->n_exports;
+		const char *p = ex ? b->exports[k] : b->imports[k - b->n_exports];
+
+		n = map_pattern(b, p, subjects);
+		printf("%s %s", ex ? "export" : "import", p);
+		for (i = 0; i < n; i++)
+			printf(" %s", subjects[i]);
+		putchar('\n');
+	}
+	return 0;
+}
+
 /* Return: -1 to go on, else the exit status. */
 static int parse(struct bridge *b, int argc, char **argv)
 {
@@ -647,13 +789,15 @@ static int parse(struct bridge *b, int argc, char **argv)
 		{ "import", required_argument, NULL, 'i' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "reconnect-wait", required_argument, NULL, 'r' },
+		{ "jetstream", required_argument, NULL, 'j' },
+		{ "subjects", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "n:u:p:e:i:g:r:hV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:u:p:e:i:g:r:j:ShV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			b->ns = optarg;
@@ -675,6 +819,12 @@ static int parse(struct bridge *b, int argc, char **argv)
 		case 'g':
 			b->group = optarg;
 			break;
+		case 'j':
+			b->stream = optarg;
+			break;
+		case 'S':
+			b->print_subjects = true;
+			break;
 		case 'r':
 			if (parse_reconnect(optarg, &b->reconnect_ms) < 0) {
 				fprintf(stderr, PROG ": --reconnect-wait '%s': not 1-600000 ms\n",
@@ -693,6 +843,8 @@ static int parse(struct bridge *b, int argc, char **argv)
 			return 2;
 		}
 	}
+	if (b->print_subjects && optind == argc)
+		return print_subjects(b);
 	if (optind < argc || !b->url || (!b->n_exports && !b->n_imports)) {
 		fprintf(stderr, PROG ": %s\n",
 			optind < argc ? "unexpected argument"
@@ -732,8 +884,10 @@ static int setup(struct bridge *b)
 	}
 	if (connect_nats(b) < 0)
 		return -1;
+	if (b->stream && init_js(b) < 0)
+		return -1;
 	for (i = 0; i < b->n_imports; i++)
-		if (subscribe_pattern(b, b->imports[i]) < 0)
+		if (subscribe(b, b->imports[i]) < 0)
 			return -1;
 	return 0;
 }
@@ -746,6 +900,7 @@ static void teardown(struct bridge *b)
 		shmq_group_close(b->topics[i].member); /* releases the leases held */
 	for (i = 0; i < b->n_subs; i++)
 		natsSubscription_Destroy(b->subs[i].sub);
+	jsCtx_Destroy(b->js);
 	for (i = 0; i < b->n_pubs; i++)
 		shmq_pub_close(b->pubs[i].pub);
 	if (b->nc) {

@@ -12,31 +12,55 @@ if [ ! -x "$bridge" ]; then
 	echo "SKIP: shmq-nats not built (no libnats: Debian libnats-dev)"
 	exit 77
 fi
-natsd=$(command -v nats-server || echo /usr/sbin/nats-server) # sbin: not always in PATH
-if [ ! -x "$natsd" ]; then
-	echo "SKIP: no nats-server (Debian nats-server)"
-	exit 77
-fi
-export SHMQ_DAEMON=off
-ns1=tnatsa$$ ns2=tnatsb$$ ns3=tnatsc$$
-dir=$(mktemp -d)
-pids=() server=
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	[ -n "$server" ] && kill "$server" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$dir" /dev/shm/shmq."$ns1".* /dev/shm/shmq."$ns2".* /dev/shm/shmq."$ns3".*
-}
-trap cleanup EXIT
 fails=0
 fail() {
 	echo "FAIL: $*"
 	fails=$((fails + 1))
 }
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-url=nats://127.0.0.1:$port
+# 0. The subject mapping table: shmq '*' and '>' are NATS's, '#' maps to what covers it.
+want='export a.b site1.a.b
+export a.* site1.a.*
+export a.> site1.a.>
+export a.# site1.a.> site1.a
+export # site1.>
+export a.#.b site1.a.>
+export *.x site1.*.x
+import a.#.b.# site1.a.>
+import #.b site1.>'
+got=$("$bridge" --subjects --prefix site1 -e a.b -e 'a.*' -e 'a.>' -e 'a.#' -e '#' -e 'a.#.b' \
+	-e '*.x' -i 'a.#.b.#' -i '#.b')
+[ "$got" = "$want" ] && echo "ok: subject mapping table" || fail "mapping: $got"
+[ "$("$bridge" --subjects -e 'a.#')" = 'export a.# a.> a' ] || fail "mapping without a prefix"
+
+natsd=$(command -v nats-server || echo /usr/sbin/nats-server) # sbin: not always in PATH
+if [ ! -x "$natsd" ]; then
+	echo "SKIP: no nats-server (Debian nats-server)"
+	exit 77
+fi
+export SHMQ_DAEMON=off
+ns1=tnatsa$$ ns2=tnatsb$$ ns3=tnatsc$$ ns4=tnatsd$$
+dir=$(mktemp -d)
+pids=() server= jserver=
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	[ -n "$server" ] && kill "$server" 2>/dev/null
+	[ -n "$jserver" ] && kill "$jserver" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$dir" /dev/shm/shmq."$ns1".* /dev/shm/shmq."$ns2".* /dev/shm/shmq."$ns3".* \
+		/dev/shm/shmq."$ns4".*
+}
+trap cleanup EXIT
+
+free_ports() {
+	python3 -c 'import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])'
+}
+read -r port jport mport <<<"$(free_ports)"
+url=nats://127.0.0.1:$port jurl=nats://127.0.0.1:$jport
 
 start_server() {
 	local i
@@ -143,6 +167,57 @@ pids=()
 grep -q 'echoes 7 ' "$dir/b3.err" && echo "ok: b3 counted 7 echoes" || fail "b3: $(cat "$dir/b3.err")"
 grep -q 'looped 110 ' "$dir/b2.err" && echo "ok: b2 exported none of the 110 it imported" ||
 	fail "b2: $(cat "$dir/b2.err")"
+
+# 6. --jetstream: a stream (made by the bridge) gets each record once, however often it is sent:
+# a second bridge with a group of its own sends all of them again, and a bridge SIGKILLed in
+# the middle of a stream and restarted re-sends what it had not acked.
+mkdir "$dir/js"
+"$natsd" -js -sd "$dir/js" -a 127.0.0.1 -p "$jport" -m "$mport" >"$dir/js.log" 2>&1 &
+jserver=$!
+stream_msgs() {
+	python3 -c 'import json, sys, urllib.request
+print(json.load(urllib.request.urlopen("http://127.0.0.1:%s/jsz" % sys.argv[1]))["messages"])' \
+		"$mport" 2>/dev/null || echo -1
+}
+# wait_msgs N: until the stream holds N messages (20 s at most); then it must stay N.
+wait_msgs() {
+	local i n
+	for i in $(seq 200); do
+		n=$(stream_msgs)
+		[ "$n" -ge "$1" ] && break
+		sleep 0.1
+	done
+	sleep 1
+	n=$(stream_msgs)
+	[ "$n" -eq "$1" ] && echo "ok: the stream holds $1 messages" ||
+		fail "the stream holds $n messages, not $1"
+}
+jbridge() {
+	local name=$1
+	shift
+	"$bridge" --url "$jurl" -n "$ns4" --export 'j.>' --jetstream JT "$@" 2>>"$dir/$name.err" &
+	pids+=($!)
+}
+jbridge j1 --reconnect-wait 100
+pid_j1=${pids[-1]}
+"$shmq" pub -n "$ns4" --create -c 50 j.x >/dev/null || fail "pub j.x"
+wait_msgs 50
+jbridge j2 --group again
+pid_j2=${pids[-1]}
+sleep 2
+kill "$pid_j2"
+wait "$pid_j2"
+grep -q 'exported 50 .*duplicates 50 ' "$dir/j2.err" &&
+	echo "ok: 50 records sent again, 50 duplicates" || fail "j2: $(cat "$dir/j2.err")"
+wait_msgs 50
+"$shmq" pub -n "$ns4" --create -c 400 -r 400 j.y >/dev/null &
+jpub=$!
+sleep 0.5
+kill -KILL "$pid_j1"
+wait "$pid_j1" 2>/dev/null
+jbridge j3
+wait "$jpub" || fail "pub j.y"
+wait_msgs 450
 
 # Usage errors exit 2; -h exits 0.
 "$bridge" -h >/dev/null || fail "-h"
