@@ -66,6 +66,7 @@ struct import_pub {
 struct import_sub {
 	const char *pattern; /* the local pattern its messages must match */
 	natsSubscription *sub;
+	bool js; /* a durable JetStream consumer's: acked after the local publish */
 };
 
 struct bridge {
@@ -76,6 +77,9 @@ struct bridge {
 	bool stream_ok; /* the stream was found or made */
 	bool stream_warned;
 	bool print_subjects; /* --subjects */
+	bool js_imports_due; /* --jetstream imports not subscribed yet */
+	bool js_warned;
+	uint64_t js_retry_at;
 	const char *ns;
 	const char *url;
 	const char *prefix; /* "" for none */
@@ -605,8 +609,11 @@ static int import_headers(struct bridge *b, natsMsg *m, uint8_t *block, size_t *
 	return 1;
 }
 
-/* Publish NATS message @m into its local topic, waiting up to 1 s for room in a full one. */
-static void import_msg(struct bridge *b, const struct import_sub *is, natsMsg *m)
+/*
+ * Publish NATS message @m into its local topic, waiting up to 1 s for room in a full one.
+ * Return: 0 (published, or refused for good: an echo, a bad subject), -1 (not published).
+ */
+static int import_msg(struct bridge *b, const struct import_sub *is, natsMsg *m)
 {
 	uint8_t block[SHMQ_HDRS_MAX];
 	const char *name = natsMsg_GetSubject(m);
@@ -623,7 +630,7 @@ static void import_msg(struct bridge *b, const struct import_sub *is, natsMsg *m
 		goto bad_subject;
 	if (!import_headers(b, m, block, &hlen)) {
 		b->c.echoes++;
-		return;
+		return 0;
 	}
 	pub = import_pub(b, name, &r);
 	if (pub)
@@ -635,30 +642,87 @@ static void import_msg(struct bridge *b, const struct import_sub *is, natsMsg *m
 	if (r < 0) {
 		fprintf(stderr, PROG ": publish to '%s': %s\n", name, shmq_strerror(r));
 		b->c.import_errors++;
-		return;
+		return -1;
 	}
 	b->c.imported++;
-	return;
+	return 0;
 bad_subject:
 	b->c.bad_subjects++;
+	return 0;
 }
+
+static int js_subscribe_all(struct bridge *b);
 
 static int import_all(struct bridge *b)
 {
 	natsMsg *m;
-	int work = 0, k;
+	int work = 0, k, r;
 	size_t i;
 
+	if (b->js_imports_due && js_subscribe_all(b) < 0)
+		return 0;
 	for (i = 0; i < b->n_subs; i++) {
 		for (k = 0; k < IMPORT_BURST; k++) {
 			if (natsSubscription_NextMsg(&m, b->subs[i].sub, 0) != NATS_OK)
 				break;
-			import_msg(b, &b->subs[i], m);
+			r = import_msg(b, &b->subs[i], m);
+			/* JetStream: acked once published here; else delivered again in 1 s */
+			if (b->subs[i].js && r == 0)
+				natsMsg_Ack(m, NULL);
+			else if (b->subs[i].js)
+				natsMsg_NakWithDelay(m, 1000, NULL);
 			natsMsg_Destroy(m);
 			work++;
 		}
 	}
 	return work;
+}
+
+/*
+ * A durable push consumer of the stream for @subject, named after the namespace and the
+ * subscription's place in the list ("shmq-nats_NS_0", ...): a bridge started again with the
+ * same --import patterns in the same order goes on where it was.
+ */
+static natsStatus js_sub(struct bridge *b, struct import_sub *is, const char *subject)
+{
+	char durable[64];
+	jsSubOptions so;
+	jsErrCode jerr = 0;
+
+	snprintf(durable, sizeof(durable), "shmq-nats_%s_%zu", shmq_bus_namespace(b->bus),
+		 b->n_subs);
+	jsSubOptions_Init(&so);
+	so.Stream = b->stream;
+	so.Config.Durable = durable;
+	so.Config.AckPolicy = js_AckExplicit;
+	so.ManualAck = true;
+	return js_SubscribeSync(&is->sub, b->js, subject, NULL, &so, &jerr);
+}
+
+/*
+ * With --jetstream, imports subscribe once connected (the consumers are looked up or made
+ * through the server's API), every 2 s until it works. Return: 0, or -1 (not yet).
+ */
+static int subscribe(struct bridge *b, const char *pattern);
+
+static int js_subscribe_all(struct bridge *b)
+{
+	size_t i;
+
+	if (natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED ||
+	    shmq_now_ns() < b->js_retry_at)
+		return -1;
+	for (i = 0; i < b->n_subs; i++)
+		natsSubscription_Destroy(b->subs[i].sub);
+	b->n_subs = 0;
+	for (i = 0; i < b->n_imports; i++) {
+		if (subscribe(b, b->imports[i]) < 0) {
+			b->js_retry_at = shmq_now_ns() + 10 * RETRY_NS;
+			return -1;
+		}
+	}
+	b->js_imports_due = false;
+	return 0;
 }
 
 static int subscribe(struct bridge *b, const char *pattern)
@@ -671,12 +735,16 @@ static int subscribe(struct bridge *b, const char *pattern)
 	n = map_pattern(b, pattern, subjects);
 	for (i = 0; i < n; i++) {
 		is = &b->subs[b->n_subs];
-		s = natsConnection_SubscribeSync(&is->sub, b->nc, subjects[i]);
+		is->js = b->js != NULL;
+		s = is->js ? js_sub(b, is, subjects[i])
+			   : natsConnection_SubscribeSync(&is->sub, b->nc, subjects[i]);
 		if (s == NATS_OK)
 			s = natsSubscription_SetPendingLimits(is->sub, -1, -1);
 		if (s != NATS_OK) {
-			fprintf(stderr, PROG ": subscribe '%s': %s\n", subjects[i],
-				natsStatus_GetText(s));
+			if (!b->js_warned)
+				fprintf(stderr, PROG ": subscribe '%s': %s\n", subjects[i],
+					natsStatus_GetText(s));
+			b->js_warned = b->js != NULL;
 			return -1;
 		}
 		is->pattern = pattern;
@@ -886,7 +954,8 @@ static int setup(struct bridge *b)
 		return -1;
 	if (b->stream && init_js(b) < 0)
 		return -1;
-	for (i = 0; i < b->n_imports; i++)
+	b->js_imports_due = b->js && b->n_imports;
+	for (i = 0; i < b->n_imports && !b->js; i++)
 		if (subscribe(b, b->imports[i]) < 0)
 			return -1;
 	return 0;

@@ -39,7 +39,7 @@ if [ ! -x "$natsd" ]; then
 	exit 77
 fi
 export SHMQ_DAEMON=off
-ns1=tnatsa$$ ns2=tnatsb$$ ns3=tnatsc$$ ns4=tnatsd$$
+ns1=tnatsa$$ ns2=tnatsb$$ ns3=tnatsc$$ ns4=tnatsd$$ ns5=tnatse$$
 dir=$(mktemp -d)
 pids=() server= jserver=
 cleanup() {
@@ -49,7 +49,7 @@ cleanup() {
 	[ -n "$jserver" ] && kill "$jserver" 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$dir" /dev/shm/shmq."$ns1".* /dev/shm/shmq."$ns2".* /dev/shm/shmq."$ns3".* \
-		/dev/shm/shmq."$ns4".*
+		/dev/shm/shmq."$ns4".* /dev/shm/shmq."$ns5".*
 }
 trap cleanup EXIT
 
@@ -218,6 +218,37 @@ wait "$pid_j1" 2>/dev/null
 jbridge j3
 wait "$jpub" || fail "pub j.y"
 wait_msgs 450
+
+# 7. --jetstream imports: a durable consumer of the stream brings its 450 messages into ns5,
+# each acked after its local publish; a bridge started again goes on where it was: it imports
+# the 10 records published meanwhile, and nothing twice.
+# count_topic NS TOPIC: the records the topic holds.
+count_topic() {
+	"$shmq" sub -n "$1" -f earliest -c 100000 -t 1s "$2" 2>/dev/null | wc -l
+}
+"$bridge" --url "$jurl" -n "$ns5" --import 'j.>' --jetstream JT 2>"$dir/j4.err" &
+pid_j4=$!
+pids+=($pid_j4)
+for i in $(seq 100); do
+	[ -e /dev/shm/shmq."$ns5".j.y ] && [ "$(count_topic "$ns5" j.y)" -ge 400 ] && break
+	sleep 0.2
+done
+kill "$pid_j4"
+wait "$pid_j4"
+"$shmq" pub -n "$ns4" --create -c 10 j.z >/dev/null || fail "pub j.z"
+wait_msgs 460
+"$bridge" --url "$jurl" -n "$ns5" --import 'j.>' --jetstream JT 2>"$dir/j5.err" &
+pid_j5=$!
+pids+=($pid_j5)
+sleep 2
+kill "$pid_j5"
+wait "$pid_j5"
+x=$(count_topic "$ns5" j.x) y=$(count_topic "$ns5" j.y) z=$(count_topic "$ns5" j.z)
+[ "$x" -eq 50 ] && [ "$y" -eq 400 ] && [ "$z" -eq 10 ] &&
+	echo "ok: 50 + 400 + 10 imported from the stream, once" ||
+	fail "from the stream: j.x $x, j.y $y, j.z $z: $(cat "$dir/j4.err" "$dir/j5.err")"
+"$shmq" sub -n "$ns5" -f earliest -F '{payload}' -c 400 -t 2s j.y >"$dir/jy.out" 2>/dev/null
+seq_payloads 400 "$dir/jy.out" && echo "ok: j.y in order" || fail "j.y not 1..400 in order"
 
 # Usage errors exit 2; -h exits 0.
 "$bridge" -h >/dev/null || fail "-h"
