@@ -609,9 +609,17 @@ static int import_headers(struct bridge *b, natsMsg *m, uint8_t *block, size_t *
 	return 1;
 }
 
+/* A local publish error that may pass: a full topic, a stalled or dead producer, no memory. */
+static bool transient(int err)
+{
+	return err == -EAGAIN || err == -ETIMEDOUT || err == -ESTALE || err == -ENOMEM ||
+	       err == -EUSERS || err == -ENOSPC || err == -EBUSY;
+}
+
 /*
  * Publish NATS message @m into its local topic, waiting up to 1 s for room in a full one.
- * Return: 0 (published, or refused for good: an echo, a bad subject), -1 (not published).
+ * Return: 0 (published, or left out: an echo, a bad subject), 1 (refused for good: too big
+ * for the topic, a topic that cannot be opened as one), -1 (not published now: try again).
  */
 static int import_msg(struct bridge *b, const struct import_sub *is, natsMsg *m)
 {
@@ -642,7 +650,7 @@ static int import_msg(struct bridge *b, const struct import_sub *is, natsMsg *m)
 	if (r < 0) {
 		fprintf(stderr, PROG ": publish to '%s': %s\n", name, shmq_strerror(r));
 		b->c.import_errors++;
-		return -1;
+		return transient(r) ? -1 : 1;
 	}
 	b->c.imported++;
 	return 0;
@@ -666,9 +674,11 @@ static int import_all(struct bridge *b)
 			if (natsSubscription_NextMsg(&m, b->subs[i].sub, 0) != NATS_OK)
 				break;
 			r = import_msg(b, &b->subs[i], m);
-			/* JetStream: acked once published here; else delivered again in 1 s */
+			/* JetStream: acked once published here; else delivered again in 1 s, or never */
 			if (b->subs[i].js && r == 0)
 				natsMsg_Ack(m, NULL);
+			else if (b->subs[i].js && r > 0)
+				natsMsg_Term(m, NULL); /* never delivered again */
 			else if (b->subs[i].js)
 				natsMsg_NakWithDelay(m, 1000, NULL);
 			natsMsg_Destroy(m);
