@@ -43,7 +43,7 @@ struct counters {
 	uint64_t exported; /* records published to NATS and acked */
 	uint64_t looped; /* records that came in from NATS, not exported back (acked) */
 	uint64_t export_errors; /* publishes or flushes that failed (records released, retried) */
-	uint64_t too_big; /* records NATS refused as too large: terminated (dead-lettered) */
+	uint64_t too_big; /* records above the server's max_payload: dropped (group: no DLQ) */
 	uint64_t imported; /* NATS messages published into local topics */
 	uint64_t echoes; /* NATS messages of our own origin, not imported */
 	uint64_t bad_subjects; /* subjects that are no valid topic name or do not match */
@@ -249,11 +249,14 @@ static struct export_topic *find_topic(struct bridge *b, const char *name)
 /*
  * Join the bridge's group on @t. A new group starts at the oldest record the topic retains,
  * so that what was published before the bridge noticed the topic is exported too. Failures
- * never count (unlimited deliveries): the bridge releases what it could not forward.
+ * never count (unlimited deliveries): the bridge releases what it could not forward. Without
+ * a dead-letter topic: one ("TOPIC.dlq") would match the export patterns in turn, and a
+ * record too big for the server would go on dead-lettering into ever longer names.
  */
 static void join_topic(struct bridge *b, struct export_topic *t)
 {
-	struct shmq_group_config cfg = { .max_deliveries = SHMQ_GROUP_DELIVERIES_UNLIMITED };
+	struct shmq_group_config cfg = { .max_deliveries = SHMQ_GROUP_DELIVERIES_UNLIMITED,
+					 .flags = SHMQ_GROUP_NO_DLQ };
 	int r;
 
 	r = shmq_group_open(b->bus, t->name, b->group, SHMQ_OPEN_CREATE | SHMQ_SUB_EARLIEST, &cfg,
@@ -446,7 +449,8 @@ static void settle(struct bridge *b, shmq_group *member, const uint64_t *leases,
 
 /*
  * Forward up to BATCH records of @t: publish each, flush once, and ack them only after the
- * flush succeeded (the server has them). Records that came in from NATS are acked unsent.
+ * flush succeeded (the server has them); with JetStream ack each once the stream stored it.
+ * Records that came in from NATS are acked unsent.
  * Return: the number of records handled.
  */
 static int export_batch(struct bridge *b, struct export_topic *t)
@@ -472,19 +476,26 @@ static int export_batch(struct bridge *b, struct export_topic *t)
 		if (s == NATS_MAX_PAYLOAD) {
 			shmq_group_term(t->member, info.lease);
 			b->c.too_big++;
+			s = NATS_OK;
 			continue;
 		}
 		if (s != NATS_OK) {
 			shmq_group_release(t->member, info.lease);
 			break;
 		}
+		if (b->js) { /* stored: the publish ack came */
+			settle(b, t->member, &info.lease, 1, true);
+			continue;
+		}
 		leases[n++] = info.lease;
 	}
-	if (n && s == NATS_OK && !b->js) /* JetStream acked each one already */
+	if (n && s == NATS_OK)
 		s = natsConnection_FlushTimeout(b->nc, FLUSH_MS);
 	settle(b, t->member, leases, n, s == NATS_OK);
-	if (s != NATS_OK && !n)
+	if (s != NATS_OK && !n) {
+		b->c.export_errors++;
 		b->retry_at = shmq_now_ns() + RETRY_NS;
+	}
 	return seen;
 }
 
