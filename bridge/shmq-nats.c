@@ -23,6 +23,7 @@
 #define MAX_IMPORT_PUBS 1024 /* local topics imports publish to */
 #define BATCH 64 /* records published per flush */
 #define IMPORT_BURST 256 /* NATS messages taken per subscription per round */
+#define METRICS_NS 1000000000ull /* how often --metrics-file is written */
 #define RESCAN_NS 500000000ull /* how often the namespace is listed for new topics */
 #define RETRY_NS 200000000ull /* pause after a failed publish or flush */
 #define FLUSH_MS 2000
@@ -77,6 +78,8 @@ struct bridge {
 	bool stream_ok; /* the stream was found or made */
 	bool stream_warned;
 	bool print_subjects; /* --subjects */
+	const char *metrics_file; /* --metrics-file, or NULL */
+	uint64_t next_metrics;
 	bool js_imports_due; /* --jetstream imports not subscribed yet */
 	bool js_warned;
 	uint64_t js_retry_at;
@@ -134,6 +137,7 @@ static void usage(FILE *f)
 		"  -i, --import PATTERN    publish NATS messages of matching subjects locally\n"
 		"  -g, --group NAME        the consumer group exports read through (nats-bridge)\n"
 		"  -r, --reconnect-wait MS time between reconnect attempts (default 1000)\n"
+		"  -M, --metrics-file F    write the counters to F every second (Prometheus text)\n"
 		"  -S, --subjects          print the NATS subjects each pattern maps to, and exit\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           the version\n"
@@ -880,13 +884,14 @@ static int parse(struct bridge *b, int argc, char **argv)
 		{ "reconnect-wait", required_argument, NULL, 'r' },
 		{ "jetstream", required_argument, NULL, 'j' },
 		{ "subjects", no_argument, NULL, 'S' },
+		{ "metrics-file", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "n:u:p:e:i:g:r:j:ShV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:u:p:e:i:g:r:j:SM:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			b->ns = optarg;
@@ -913,6 +918,9 @@ static int parse(struct bridge *b, int argc, char **argv)
 			break;
 		case 'S':
 			b->print_subjects = true;
+			break;
+		case 'M':
+			b->metrics_file = optarg;
 			break;
 		case 'r':
 			if (parse_reconnect(optarg, &b->reconnect_ms) < 0) {
@@ -1003,6 +1011,71 @@ static void teardown(struct bridge *b)
 	shmq_bus_close(b->bus);
 }
 
+struct metric {
+	const char *name, *help;
+	uint64_t value;
+};
+
+/* The exported topics' backlog: records their group owes (the topic's tail - the floor). */
+static void write_backlog(const struct bridge *b, FILE *f, const char *ns)
+{
+	struct shmq_group_stats st;
+	size_t i;
+
+	fprintf(f, "# HELP shmq_nats_backlog Records an exported topic holds for the bridge.\n"
+		   "# TYPE shmq_nats_backlog gauge\n");
+	for (i = 0; i < b->n_topics; i++)
+		if (shmq_group_stat(b->bus, b->topics[i].name, b->group, &st, NULL, 0) >= 0)
+			fprintf(f, "shmq_nats_backlog{namespace=\"%s\",topic=\"%s\"} %llu\n", ns,
+				b->topics[i].name, (unsigned long long)(st.tail - st.floor));
+}
+
+/*
+ * --metrics-file: the counters in the Prometheus text format, for node_exporter's textfile
+ * collector: written to F.tmp, then renamed over F, so a reader never sees half a file.
+ */
+static void write_metrics(const struct bridge *b)
+{
+	const struct counters *c = &b->c;
+	const struct metric m[] = {
+		{ "exported", "Records published to NATS and acked.", c->exported },
+		{ "looped", "Records that came in from NATS, not exported back.", c->looped },
+		{ "export_errors", "Failed publishes or flushes (records kept).",
+		  c->export_errors },
+		{ "too_big", "Records above the server's max_payload, dropped.", c->too_big },
+		{ "imported", "NATS messages published into local topics.", c->imported },
+		{ "echoes", "NATS messages of the bridge's own origin, not imported.", c->echoes },
+		{ "bad_subjects", "Subjects refused as topic names.", c->bad_subjects },
+		{ "bad_headers", "NATS headers not carried.", c->bad_headers },
+		{ "import_errors", "Messages not published locally.", c->import_errors },
+		{ "duplicates", "JetStream publishes the stream already had.", c->duplicates },
+		{ "reconnects", "Reconnections to the NATS server.",
+		  atomic_load_explicit(&reconnects, memory_order_relaxed) },
+	};
+	const char *ns = shmq_bus_namespace(b->bus);
+	char tmp[4096];
+	FILE *f;
+	size_t i;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", b->metrics_file);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		fprintf(f,
+			"# HELP shmq_nats_%s_total %s\n# TYPE shmq_nats_%s_total counter\n"
+			"shmq_nats_%s_total{namespace=\"%s\"} %llu\n",
+			m[i].name, m[i].help, m[i].name, m[i].name, ns,
+			(unsigned long long)m[i].value);
+	fprintf(f,
+		"# HELP shmq_nats_connected 1 while connected to the NATS server.\n"
+		"# TYPE shmq_nats_connected gauge\nshmq_nats_connected{namespace=\"%s\"} %d\n",
+		ns, natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED);
+	write_backlog(b, f, ns);
+	if (fclose(f) == 0)
+		rename(tmp, b->metrics_file);
+}
+
 static void run(struct bridge *b)
 {
 	struct timespec idle = { 0, IDLE_NS };
@@ -1019,6 +1092,10 @@ static void run(struct bridge *b)
 		if (dump) {
 			dump = 0;
 			print_counters(b);
+		}
+		if (b->metrics_file && now >= b->next_metrics) {
+			write_metrics(b);
+			b->next_metrics = now + METRICS_NS;
 		}
 		if (!work)
 			nanosleep(&idle, NULL);
@@ -1044,6 +1121,8 @@ int main(int argc, char **argv)
 		run(&b);
 	if (b.bus)
 		print_counters(&b);
+	if (rc == 0 && b.metrics_file)
+		write_metrics(&b);
 	teardown(&b);
 	return rc;
 }

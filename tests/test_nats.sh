@@ -96,7 +96,8 @@ seq_payloads() {
 start_server
 # The importer of the store-and-forward check reconnects sooner than the exporter: core NATS
 # keeps nothing for a subscriber that has not subscribed again yet.
-bridge b1 -n "$ns1" --export 'a.>' --import 'a.>' --reconnect-wait 1500
+bridge b1 -n "$ns1" --export 'a.>' --import 'a.>' --reconnect-wait 1500 \
+	--metrics-file "$dir/b1.prom"
 pid_b1=${pids[-1]}
 bridge b2 -n "$ns2" --export 'a.>' --import 'a.>' --reconnect-wait 100
 bridge b3 -n "$ns3" --export 'l.>' --import 'l.>'
@@ -157,6 +158,17 @@ kill -USR1 "$pid_b1"
 sleep 0.3
 grep -q 'exported [1-9]' "$dir/b1.err" && grep -q 'reconnects [1-9]' "$dir/b1.err" &&
 	echo "ok: counters on SIGUSR1" || fail "b1's counters: $(cat "$dir/b1.err")"
+
+# --metrics-file: the counters in the Prometheus text format (promtool checks it, if there).
+sleep 1.2
+grep -q "^shmq_nats_exported_total{namespace=\"$ns1\"} 110\$" "$dir/b1.prom" &&
+	grep -q "^shmq_nats_backlog{namespace=\"$ns1\",topic=\"a.sf.z\"} 0\$" "$dir/b1.prom" &&
+	grep -q '^shmq_nats_connected{.*} 1$' "$dir/b1.prom" && echo "ok: metrics file" ||
+	fail "metrics file: $(cat "$dir/b1.prom")"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$dir/b1.prom" >"$dir/promtool.out" 2>&1 &&
+		echo "ok: promtool check metrics" || fail "promtool: $(cat "$dir/promtool.out")"
+fi
 
 # At exit each bridge prints its counters: b3 dropped its 7 echoes, b2 sent back none of the
 # 110 records it imported from ns1 (they carry shmq-origin).
