@@ -127,7 +127,9 @@ static void usage(FILE *f)
 		"usage: " PROG
 		" [-n NS] --url nats://HOST:PORT [--prefix P] [--export PATTERN]...\n"
 		"                 [--import PATTERN]... [--group NAME] [--jetstream STREAM]\n"
-		"                 [--reconnect-wait MS]\n"
+		"                 [--reconnect-wait MS] [--metrics-file F]\n"
+		"       " PROG
+		" --subjects [--prefix P] [--export PATTERN]... [--import PATTERN]...\n"
 		"Bridges the topics of a shmq namespace and the subjects of a NATS server.\n"
 		"  -n, --namespace NS      the shmq namespace (default $SHMQ_NAMESPACE or "
 		"\"default\")\n"
@@ -136,6 +138,11 @@ static void usage(FILE *f)
 		"  -e, --export PATTERN    publish the records of matching topics to NATS\n"
 		"  -i, --import PATTERN    publish NATS messages of matching subjects locally\n"
 		"  -g, --group NAME        the consumer group exports read through (nats-bridge)\n"
+		"  -j, --jetstream STREAM  export into JetStream stream STREAM (made if absent), "
+		"each\n"
+		"                          record acked once stored, with a Nats-Msg-Id; import "
+		"from\n"
+		"                          durable consumers of it, acked after the local publish\n"
 		"  -r, --reconnect-wait MS time between reconnect attempts (default 1000)\n"
 		"  -M, --metrics-file F    write the counters to F every second (Prometheus text)\n"
 		"  -S, --subjects          print the NATS subjects each pattern maps to, and exit\n"
@@ -871,6 +878,27 @@ static int print_subjects(const struct bridge *b)
 	return 0;
 }
 
+/* What the options gave, once all are read. Return: -1 to go on, else the exit status. */
+static int check_args(const struct bridge *b, int argc)
+{
+	if (b->prefix[0] && !valid_name(b->prefix)) {
+		fprintf(stderr, PROG ": --prefix '%s': not dot-separated [A-Za-z0-9_-] tokens\n",
+			b->prefix);
+		return 2;
+	}
+	if (b->print_subjects && optind == argc)
+		return print_subjects(b);
+	if (optind < argc || !b->url || (!b->n_exports && !b->n_imports)) {
+		fprintf(stderr, PROG ": %s\n",
+			optind < argc ? "unexpected argument"
+			: !b->url     ? "--url is required"
+				      : "nothing to bridge: give --export or --import");
+		usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
 /* Return: -1 to go on, else the exit status. */
 static int parse(struct bridge *b, int argc, char **argv)
 {
@@ -940,22 +968,7 @@ static int parse(struct bridge *b, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (b->print_subjects && optind == argc)
-		return print_subjects(b);
-	if (optind < argc || !b->url || (!b->n_exports && !b->n_imports)) {
-		fprintf(stderr, PROG ": %s\n",
-			optind < argc ? "unexpected argument"
-			: !b->url     ? "--url is required"
-				      : "nothing to bridge: give --export or --import");
-		usage(stderr);
-		return 2;
-	}
-	if (b->prefix[0] && !valid_name(b->prefix)) {
-		fprintf(stderr, PROG ": --prefix '%s': not dot-separated [A-Za-z0-9_-] tokens\n",
-			b->prefix);
-		return 2;
-	}
-	return -1;
+	return check_args(b, argc);
 }
 
 static int setup(struct bridge *b)
