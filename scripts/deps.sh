@@ -9,6 +9,8 @@ pkgs=(gcc libc6-dev pkg-config meson ninja-build liburing-dev libcmocka-dev zlib
 pkgs+=(libzmq3-dev libnng-dev)
 # iceoryx: the C binding to build against, and the iceoryx package's iox-roudi to run it.
 pkgs+=(libiceoryx-binding-c-dev iceoryx)
+# shmq-nats, the NATS bridge (not built without it).
+pkgs+=(libnats-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -21,6 +23,9 @@ if [ "${1:-}" = "--test" ]; then
 	command -v mandoc >/dev/null || missing+=(mandoc)
 	# The metrics test's promtool (tests/test_metrics.sh; skipped without it).
 	command -v promtool >/dev/null || missing+=(prometheus)
+	# The NATS bridge's test runs a nats-server of its own (tests/test_nats.sh; skipped without
+	# it). Debian puts it in /usr/sbin.
+	command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
