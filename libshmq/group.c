@@ -787,15 +787,26 @@ static bool held_back(shmq_group *g, const struct shmqi_glease *o, const void *h
 		finish(g, e, busy);
 		return true;
 	}
-	if (too_far)
-		expired = true; /* its dead letter refused: a backoff, as for an expired one */
-	if (!expired) { /* L1: ours while BUSY; this handout does not count */
-		atomic_store_explicit(&e->acquired, o->acquired - 1, memory_order_relaxed);
-		if (o->acquired == 1)
-			atomic_store_explicit(&e->first_ns, 0, memory_order_relaxed);
+	if (expired || too_far) {
+		/* Its dead letter refused (the dead-letter topic full): a failure, and a backoff;
+		 * after max_deliveries of them it is dropped and counted, so that it cannot pin
+		 * the floor for as long as the dead-letter topic refuses. L1: ours while BUSY. */
+		uint32_t failed = atomic_load_explicit(&e->failed, memory_order_relaxed) + 1;
+
+		atomic_store_explicit(&e->failed, failed, memory_order_relaxed);
+		if (g->max_deliveries && failed >= g->max_deliveries) {
+			atomic_fetch_add_explicit(&g->ctl->dropped, 1, memory_order_relaxed);
+			finish(g, e, busy);
+			return true;
+		}
+		delay_entry(g, e, busy, add_sat(now, backoff_for(g, failed)));
+		return true;
 	}
-	/* early: until its time; expired with a dead-letter topic that refused it: a backoff */
-	delay_entry(g, e, busy, expired ? add_sat(now, g->backoff_ns) : nb);
+	/* early: held until its time; this handout does not count (L1: ours while BUSY) */
+	atomic_store_explicit(&e->acquired, o->acquired - 1, memory_order_relaxed);
+	if (o->acquired == 1)
+		atomic_store_explicit(&e->first_ns, 0, memory_order_relaxed);
+	delay_entry(g, e, busy, nb);
 	return true;
 }
 

@@ -501,6 +501,44 @@ static void test_ttl_group(void **state)
 	shmq_sub_close(dlq);
 	shmq_group_close(g2);
 	shmq_group_close(g);
+
+	/* a dead-letter topic that refuses (full, held back by its reader): an expired record
+	 * fails each time, and after max_deliveries it is dropped, not retried for ever */
+	{
+		struct shmq_topic_config full = { .slots = 4, .max_msg = 512 };
+		struct shmq_group_config gc = { .dlq = "tg.full",
+						.max_deliveries = 2,
+						.backoff_ns = 1000000,
+						.backoff_max_ns = 1000000 };
+		shmq_pub *fp;
+		shmq_sub *held;
+		int i, r;
+
+		fp = open_pub(bus, "tg.full", &full);
+		held = open_sub(bus, "tg.full", 0, &full, 0);
+		for (i = 0; i < 4; i++)
+			assert_int_equal(shmq_pub_send(fp, "x", 1, 0), 0);
+		assert_int_equal(shmq_pub_send(fp, "x", 1, 0), -EAGAIN); /* full now */
+		assert_int_equal(shmq_group_open(bus, "tg", "c", SHMQ_OPEN_CREATE | SHMQ_SUB_LATEST,
+						 &gc, &g),
+				 0);
+		hl = 0;
+		assert_int_equal(shmq_hdrs_add_ttl(hb, sizeof(hb), &hl, 1), 0);
+		assert_int_equal(shmq_pub_send_hdrs(pub, hb, hl, "late", 4, 0), 0);
+		for (i = 0; i < 2000; i++) {
+			r = shmq_group_recv(g, buf, sizeof(buf), &gm);
+			assert_int_equal(r, -EAGAIN); /* never delivered */
+			assert_true(shmq_group_stat(bus, "tg", "c", &gs, NULL, 0) >= 0);
+			if (gs.dropped == 1)
+				break;
+			usleep(1000);
+		}
+		assert_int_equal(gs.dropped, 1);
+		assert_int_equal(gs.floor, gs.tail); /* the floor went past it */
+		shmq_group_close(g);
+		shmq_sub_close(held);
+		shmq_pub_close(fp);
+	}
 	shmq_pub_close(pub);
 	shmq_bus_close(bus);
 }
