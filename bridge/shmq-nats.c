@@ -295,7 +295,8 @@ static void scan(struct bridge *b)
 		return;
 	n = shmq_bus_list(b->bus, objs, cap);
 	for (i = 0; n > 0 && i < (size_t)n && i < cap; i++) {
-		if (objs[i].kind != SHMQ_KIND_TOPIC || objs[i].error || !exported(b, objs[i].name))
+		if (objs[i].kind != SHMQ_KIND_TOPIC || objs[i].error ||
+		    strlen(objs[i].name) >= sizeof(b->topics[0].name) || !exported(b, objs[i].name))
 			continue;
 		t = find_topic(b, objs[i].name);
 		if (!t) {
@@ -303,7 +304,7 @@ static void scan(struct bridge *b)
 				break;
 			t = &b->topics[b->n_topics++];
 			memset(t, 0, sizeof(*t));
-			snprintf(t->name, sizeof(t->name), "%s", objs[i].name);
+			memcpy(t->name, objs[i].name, strlen(objs[i].name) + 1); /* fits: above */
 		}
 		if (!t->member)
 			join_topic(b, t);
