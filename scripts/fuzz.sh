@@ -31,7 +31,7 @@ for t in "${run[@]}"; do
 	args=(-max_total_time="$2" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1
 		-artifact_prefix="$out/$t/crashes/")
 	[ "$t" = proto ] && args+=(-dict="$root/tests/fuzz/proto.dict" -max_len=4096)
-	[ "$t" = segment ] && args+=(-max_len=16384)
+	[ "$t" = segment ] && args+=(-max_len=32768)
 	log=$out/$t/log
 	rc=0
 	(cd "$out/$t" && nice -n 19 "$exe" "${args[@]}" corpus) >"$log" 2>&1 || rc=$?

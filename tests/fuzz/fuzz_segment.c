@@ -2,9 +2,10 @@
 /*
  * fuzz_segment.c - libFuzzer target for attaching to hostile shared memory: the first byte
  * picks a topic (a subscriber), a channel (its consumer) or a consumer group (a member); the
- * object is made with the API, then the rest of the input is written over its segment after
- * the 64-byte header, and the handle attaches and receives a few times. Every call must end
- * (no hang: every loop is bounded) with data or an errno its header documents.
+ * object is made with the API, then the rest of the input is written over its segment where
+ * its next two bytes say (never over the 64-byte header), and the handle attaches and
+ * receives a few times. Every call must end (no hang: every loop is bounded) with data or
+ * an errno its header documents.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,8 +55,10 @@ static void unlink_all(void)
 }
 
 /*
- * Write @data over the segment @name after its header. A group's record of its topic's
- * identity is put back, so that the fuzzer gets past the -ESTALE check into the body.
+ * Write @data over the segment @name: its first two bytes (little-endian) say where, in
+ * 8-byte steps after the 64-byte header, so that every part of the body (control block,
+ * tables, ring) is in reach of a short input. A group's record of its topic's identity is
+ * put back, so that the fuzzer gets past the -ESTALE check into the body.
  */
 static void overlay(const char *name, const uint8_t *data, size_t size, bool group)
 {
@@ -63,10 +66,13 @@ static void overlay(const char *name, const uint8_t *data, size_t size, bool gro
 	uint64_t topic_id;
 	char path[300];
 	struct stat st;
+	size_t off, room;
 	uint8_t *p;
-	size_t n;
 	int fd;
 
+	if (size < 2)
+		return;
+	off = sizeof(struct shmqi_seg_hdr) + 8 * (size_t)(data[0] | data[1] << 8);
 	snprintf(path, sizeof(path), "/shmq.%s.%s", shmq_bus_namespace(bus), name);
 	fd = shm_open(path, O_RDWR, 0);
 	FUZZ_CHECK(fd >= 0 && fstat(fd, &st) == 0 && st.st_size > SHMQI_GROUP_BODY_OFF);
@@ -75,8 +81,8 @@ static void overlay(const char *name, const uint8_t *data, size_t size, bool gro
 	close(fd);
 	g = (struct shmqi_group *)(p + SHMQI_GROUP_BODY_OFF);
 	topic_id = g->topic_id;
-	n = (size_t)st.st_size - sizeof(struct shmqi_seg_hdr);
-	memcpy(p + sizeof(struct shmqi_seg_hdr), data, size < n ? size : n);
+	room = off < (size_t)st.st_size ? (size_t)st.st_size - off : 0;
+	memcpy(p + off, data + 2, size - 2 < room ? size - 2 : room);
 	if (group)
 		g->topic_id = topic_id;
 	munmap(p, (size_t)st.st_size);
