@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Run a libFuzzer target (tests/fuzz/) for SECONDS on a copy of its corpus: fuzz.sh TARGET|all SECONDS
+# Run libFuzzer targets (tests/fuzz/) on a copy of their corpora: fuzz.sh TARGET|all SECONDS
 # Builds build-fuzz (CC=clang, -Dfuzz=true) when absent; BUILD=DIR picks another directory.
 # Prints the executions and the crashes of each run; exits 1 when a run found a crash.
 set -euo pipefail
@@ -24,7 +24,10 @@ out=${FUZZ_OUT:-$(mktemp -d /tmp/shmq-fuzz.XXXXXX)}
 found=0
 for t in "${run[@]}"; do
 	exe=$build/tests/fuzz/fuzz_$t
-	[ -x "$exe" ] || { echo "fuzz.sh: $exe missing (is libFuzzer there? libclang-rt-14-dev)" >&2; exit 1; }
+	if [ ! -x "$exe" ]; then
+		echo "fuzz.sh: $exe missing (no libFuzzer? scripts/deps.sh --fuzz)" >&2
+		exit 1
+	fi
 	# New inputs go into a copy, never into the tree; crashes into $out/$t/crashes.
 	mkdir -p "$out/$t/corpus" "$out/$t/crashes"
 	cp -n "$root/tests/fuzz/corpus/$t/"* "$out/$t/corpus/" 2>/dev/null || true

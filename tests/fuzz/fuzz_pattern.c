@@ -14,7 +14,7 @@
 /* Longer than any valid pattern or name, so that the limits are tried too. */
 #define PART_MAX 512
 
-/* Copy the bytes of @data up to a NUL (or all of them) into @out, NUL-terminated: the used length. */
+/* Copy @data up to a NUL (or all of it) into @out, terminated. Return: the bytes consumed. */
 static size_t part(const uint8_t *data, size_t size, char *out)
 {
 	const uint8_t *nul = memchr(data, '\0', size);
