@@ -27,9 +27,10 @@ if [ "${1:-}" = "--test" ]; then
 	# it). Debian puts it in /usr/sbin.
 	command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 fi
-# The fuzz targets under libFuzzer (scripts/fuzz.sh; the replay build needs neither).
-if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--fuzz" ]; then
-	for p in clang-14 libclang-rt-14-dev; do
+# The fuzz targets under libFuzzer (scripts/fuzz.sh runs deps.sh --fuzz; the tests' replay
+# build needs neither). "clang" is the package of the unversioned /usr/bin/clang.
+if [ "${1:-}" = "--fuzz" ]; then
+	for p in clang libclang-rt-14-dev; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 	done
 fi

@@ -17,6 +17,7 @@ else
 	run=("$1")
 fi
 if [ ! -f "$build/build.ninja" ]; then
+	"$root/scripts/deps.sh" --fuzz
 	CC=clang meson setup "$build" "$root" -Dfuzz=true -Dbench=false >/dev/null
 fi
 nice -n 19 ninja -C "$build" >/dev/null
