@@ -35,6 +35,21 @@ static inline shmq_bus *test_bus(void)
 }
 
 /*
+ * In a forked child: the namespace of test process @top (what its test_bus() opened), so
+ * that children and their own children meet the parent's objects. Exits 30 on failure.
+ */
+static inline shmq_bus *test_bus_of(pid_t top)
+{
+	char ns[SHMQ_NAMESPACE_MAX + 1];
+	shmq_bus *bus = NULL;
+
+	snprintf(ns, sizeof(ns), "t%d", (int)top);
+	if (shmq_bus_open(ns, 0, &bus) < 0)
+		_exit(30);
+	return bus;
+}
+
+/*
  * Remove every segment of this process's test namespace: a cmocka group teardown, so a
  * failed assertion (which skips a test's own cleanup) leaves nothing behind.
  */

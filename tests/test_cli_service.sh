@@ -6,40 +6,7 @@
 # and the exit statuses of no responder (1), no reply in time (4) and usage errors (2).
 # test_cli_service.sh SHMQ
 set -uo pipefail
-shmq=$1
-export SHMQ_NAMESPACE=tcsv$$ SHMQ_DAEMON=off
-dir=$(mktemp -d)
-out=$dir/out err=$dir/err
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$dir" /dev/shm/shmq."$SHMQ_NAMESPACE".*
-}
-trap cleanup EXIT
-fails=0
-
-fail() {
-	echo "FAIL: $*"
-	echo "  stdout: $(head -c 2000 "$out")"
-	echo "  stderr: $(head -c 2000 "$err")"
-	fails=$((fails + 1))
-}
-
-# expect RC STDOUT-PATTERN STDERR-PATTERN -- ARGS...: an empty pattern means any output.
-expect() {
-	local rc=$1 want_out=$2 want_err=$3 got
-	shift 4
-	"$shmq" "$@" >"$out" 2>"$err" </dev/null
-	got=$?
-	if [ "$got" -ne "$rc" ] || { [ -n "$want_out" ] && ! grep -qF -- "$want_out" "$out"; } ||
-		{ [ -n "$want_err" ] && ! grep -qF -- "$want_err" "$err"; }; then
-		fail "shmq $* -> exit $got (want $rc)"
-	else
-		echo "ok: shmq $*"
-	fi
-}
+. "$(dirname "$0")/cli_common.sh" "$1" tcsv
 
 # responder NAME SERVICE ARGS...: "shmq reply SERVICE ARGS" in the background (its pid in $bg,
 # its stderr in $dir/NAME.err), once it is there: a member of the service's group, or with

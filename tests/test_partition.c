@@ -9,17 +9,6 @@
 
 static pid_t top; /* the test process: its namespace is every child's */
 
-static shmq_bus *bus_of_top(void)
-{
-	char ns[SHMQ_NAMESPACE_MAX + 1];
-	shmq_bus *bus = NULL;
-
-	snprintf(ns, sizeof(ns), "t%d", (int)top);
-	if (shmq_bus_open(ns, 0, &bus) < 0)
-		_exit(30);
-	return bus;
-}
-
 static void test_routing(void **state)
 {
 	shmq_bus *bus = test_bus();
@@ -187,7 +176,7 @@ struct board {
 
 static void member_run(struct board *b, unsigned seed)
 {
-	shmq_bus *bus = bus_of_top();
+	shmq_bus *bus = test_bus_of(top);
 	struct shmq_group_config cfg = { .max_in_flight = 1, .ack_wait_ns = 60000000000ull };
 	struct shmq_group_msg gm;
 	shmq_part_group *m;

@@ -11,17 +11,6 @@ enum mode { ECHO, SILENT, HUGE, SLOW, ONCE };
 
 static pid_t top; /* the test process: its namespace is every child's */
 
-static shmq_bus *test_bus_of_parent(void)
-{
-	char ns[SHMQ_NAMESPACE_MAX + 1];
-	shmq_bus *bus = NULL;
-
-	snprintf(ns, sizeof(ns), "t%d", (int)top);
-	if (shmq_bus_open(ns, 0, &bus) < 0)
-		_exit(30);
-	return bus;
-}
-
 /* A responder process: echoes each request with "re:" before it (or, by @mode, does not). */
 static pid_t responder(const char *service, enum mode mode, unsigned flags)
 {
@@ -36,7 +25,7 @@ static pid_t responder(const char *service, enum mode mode, unsigned flags)
 	if (pid)
 		return pid;
 	alarm(120);
-	bus = test_bus_of_parent();
+	bus = test_bus_of(top);
 	if (shmq_rep_open(bus, service, SHMQ_OPEN_CREATE | flags, NULL, &rp) < 0)
 		_exit(10);
 	kill(getppid(), SIGUSR1); /* joined */
@@ -368,7 +357,7 @@ static void test_dead_inbox(void **state)
 	c = fork();
 	assert_true(c >= 0);
 	if (c == 0) {
-		shmq_bus *b = test_bus_of_parent();
+		shmq_bus *b = test_bus_of(top);
 
 		if (shmq_req_open(b, "dd", 0, &rq) < 0 ||
 		    shmq_request(rq, "x", 1, reply, sizeof(reply), 5000000000ull) != 4)
@@ -407,7 +396,7 @@ static void test_killed_responders(void **state)
 		qs[i] = fork();
 		assert_true(qs[i] >= 0);
 		if (qs[i] == 0) {
-			shmq_bus *b = test_bus_of_parent();
+			shmq_bus *b = test_bus_of(top);
 			char body[32], reply[64];
 			unsigned k, ok = 0, timeouts = 0;
 			shmq_req *rq;
