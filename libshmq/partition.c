@@ -220,30 +220,13 @@ static void parts_path(const shmq_bus *bus, const char *name, const char *group,
 	snprintf(buf, len, "/shmq.%s.%s@%s~parts", bus->ns, name, group);
 }
 
-/* Map the assignment of @name's group @group (made if absent, for @n partitions). */
-static int map_parts(shmq_bus *bus, const char *name, const char *group, uint32_t n,
-		     uint32_t max_members, struct shmqi_seg *seg, struct shmqi_parts *ret)
+/*
+ * Copy the mapped assignment's body into @ret, never trusted: the shape must be a sane one,
+ * and fit the file. Return: 0, or -EPROTO (the segment closed).
+ */
+static int read_body(struct shmqi_seg *seg, struct shmqi_parts *ret)
 {
-	char path[SHMQI_PATH_MAX + SHMQ_GROUP_NAME_MAX + 16], pn[SHMQ_NAME_MAX + 1];
-	struct parts_shape shape = { n, max_members };
-	const struct shmqi_parts *b;
-	struct stat st;
-	unsigned mode;
-	int r;
-
-	char file[sizeof(SHMQI_SHM_DIR) + SHMQI_PATH_MAX];
-
-	parts_path(bus, name, group, path, sizeof(path));
-	part_name(name, 0, pn);
-	shmqi_seg_file(bus, pn, file, sizeof(file)); /* whoever may use the topic may use this */
-	mode = stat(file, &st) == 0 ? (unsigned)(st.st_mode & 0666) : 0600;
-	r = shmqi_seg_open(path, SHMQI_KIND_PARTS, parts_size(n, max_members), mode,
-			   SHMQI_SEG_CREATE, parts_init, &shape, seg);
-	if (r < 0)
-		return r;
-	/* Never trusted: the shape must be a sane one, and fit the file. */
-	b = (const struct shmqi_parts *)(seg->base + SHMQI_PARTS_BODY_OFF);
-	*ret = *b;
+	*ret = *(const struct shmqi_parts *)(seg->base + SHMQI_PARTS_BODY_OFF);
 	if (ret->partitions == 0 || ret->partitions > SHMQ_PART_MAX || ret->max_members == 0 ||
 	    ret->max_members > SHMQ_GROUP_MAX_MEMBERS || ret->members_off != MEMBERS_OFF ||
 	    ret->parts_off !=
@@ -253,6 +236,28 @@ static int map_parts(shmq_bus *bus, const char *name, const char *group, uint32_
 		return -EPROTO;
 	}
 	return 0;
+}
+
+/* Map the assignment of @name's group @group (made if absent, for @n partitions). */
+static int map_parts(shmq_bus *bus, const char *name, const char *group, uint32_t n,
+		     uint32_t max_members, struct shmqi_seg *seg, struct shmqi_parts *ret)
+{
+	char path[SHMQI_PATH_MAX + SHMQ_GROUP_NAME_MAX + 16], pn[SHMQ_NAME_MAX + 1];
+	struct parts_shape shape = { n, max_members };
+	char file[sizeof(SHMQI_SHM_DIR) + SHMQI_PATH_MAX];
+	struct stat st;
+	unsigned mode;
+	int r;
+
+	parts_path(bus, name, group, path, sizeof(path));
+	part_name(name, 0, pn);
+	shmqi_seg_file(bus, pn, file, sizeof(file)); /* whoever may use the topic may use this */
+	mode = stat(file, &st) == 0 ? (unsigned)(st.st_mode & 0666) : 0600;
+	r = shmqi_seg_open(path, SHMQI_KIND_PARTS, parts_size(n, max_members), mode,
+			   SHMQI_SEG_CREATE, parts_init, &shape, seg);
+	if (r < 0)
+		return r;
+	return read_body(seg, ret);
 }
 
 /* ---- members ---- */
@@ -527,14 +532,9 @@ int shmq_part_stat(shmq_bus *bus, const char *name, const char *group, struct sh
 			   &seg); /* attached only: never made here */
 	if (r < 0)
 		return r;
-	b = *(const struct shmqi_parts *)(seg.base + SHMQI_PARTS_BODY_OFF);
-	if (b.partitions == 0 || b.partitions > SHMQ_PART_MAX || b.max_members == 0 ||
-	    b.max_members > SHMQ_GROUP_MAX_MEMBERS || b.members_off != MEMBERS_OFF ||
-	    b.parts_off != MEMBERS_OFF + (uint64_t)b.max_members * sizeof(struct shmqi_pmember) ||
-	    seg.size < parts_size(b.partitions, b.max_members)) {
-		shmqi_seg_close(&seg);
-		return -EPROTO;
-	}
+	r = read_body(&seg, &b);
+	if (r < 0)
+		return r;
 	parts = (const struct shmqi_ppart *)(seg.base + b.parts_off);
 	for (k = 0; k < b.partitions && k < max; k++) {
 		uint64_t head = atomic_load_explicit(&parts[k].owner.head, memory_order_acquire);
