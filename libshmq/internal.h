@@ -59,6 +59,14 @@ uint64_t shmqi_wall_ns(void); /* CLOCK_REALTIME */
 bool shmqi_inbox_orphaned(const char *name);
 
 /*
+ * topic.c: how many topics of a series there are (a priority topic's levels, a partitioned
+ * topic's partitions): @fn names member @k of series @name; the count stops at the first that
+ * does not exist, or at @max. Return: the count, or -errno (a bad name, a stat's error).
+ */
+typedef int (*shmqi_series_name_fn)(const char *name, unsigned k, char out[SHMQ_NAME_MAX + 1]);
+int shmqi_count_series(shmq_bus *bus, const char *name, unsigned max, shmqi_series_name_fn fn);
+
+/*
  * topic_pub.c: shmq_pub_send_hdrs() for a block this library built itself (1 to
  * SHMQ_HDRS_MAX bytes, well formed): not parsed again.
  */

@@ -94,22 +94,9 @@ static int part_name(const char *name, unsigned k, char out[SHMQ_NAME_MAX + 1])
 /* How many partitions @name has: its consecutive "NAME.partK" topics from 0. */
 static int count_parts(shmq_bus *bus, const char *name)
 {
-	char pn[SHMQ_NAME_MAX + 1];
-	struct shmq_topic_stats st;
-	unsigned k;
-	int r;
+	int k = shmqi_count_series(bus, name, SHMQ_PART_MAX, part_name);
 
-	for (k = 0; k < SHMQ_PART_MAX; k++) {
-		r = part_name(name, k, pn);
-		if (r < 0)
-			return r;
-		r = shmq_topic_stat(bus, pn, &st, NULL, 0);
-		if (r == -ENOENT)
-			break;
-		if (r < 0)
-			return r;
-	}
-	return k ? (int)k : -ENOENT;
+	return k == 0 ? -ENOENT : k;
 }
 
 /* ---- producers ---- */

@@ -53,22 +53,9 @@ static int level_name(const char *name, unsigned k, char out[SHMQ_NAME_MAX + 1])
 /* How many levels priority topic @name has: its consecutive "NAME.pK" topics from 0. */
 static int count_levels(shmq_bus *bus, const char *name)
 {
-	char ln[SHMQ_NAME_MAX + 1];
-	struct shmq_topic_stats st;
-	unsigned k;
-	int r;
+	int k = shmqi_count_series(bus, name, SHMQ_PRIO_MAX_LEVELS, level_name);
 
-	for (k = 0; k < SHMQ_PRIO_MAX_LEVELS; k++) {
-		r = level_name(name, k, ln);
-		if (r < 0)
-			return r;
-		r = shmq_topic_stat(bus, ln, &st, NULL, 0);
-		if (r == -ENOENT)
-			break;
-		if (r < 0)
-			return r;
-	}
-	return k < SHMQ_PRIO_MIN_LEVELS ? -ENOENT : (int)k;
+	return k >= 0 && (unsigned)k < SHMQ_PRIO_MIN_LEVELS ? -ENOENT : k;
 }
 
 /* The order in which a receive looks at the levels: the scheduled one first, then strict. */

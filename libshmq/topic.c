@@ -606,3 +606,23 @@ int shmq_topic_expired(shmq_bus *bus, const char *name, uint64_t *ret_count)
 {
 	return read_word(bus, name, offsetof(struct shmqi_topic, expired), ret_count);
 }
+
+int shmqi_count_series(shmq_bus *bus, const char *name, unsigned max, shmqi_series_name_fn fn)
+{
+	char member[SHMQ_NAME_MAX + 1];
+	struct shmq_topic_stats st;
+	unsigned k;
+	int r;
+
+	for (k = 0; k < max; k++) {
+		r = fn(name, k, member);
+		if (r < 0)
+			return r;
+		r = shmq_topic_stat(bus, member, &st, NULL, 0);
+		if (r == -ENOENT)
+			break;
+		if (r < 0)
+			return r;
+	}
+	return (int)k;
+}
