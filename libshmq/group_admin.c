@@ -378,7 +378,7 @@ static int join(shmq_group *g)
 	r = shmqi_owner_take(g->members, sizeof(*g->members), g->max_members, g->pid, start,
 			     &g->head, &g->idx);
 	if (r < 0) {
-		shmqi_detail("group '%s': all %u member slots are held by live processes", g->name,
+		shmqi_detail("group '%s': all %u member entries are held by live processes", g->name,
 			     g->max_members);
 		return r;
 	}

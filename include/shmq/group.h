@@ -73,7 +73,7 @@ typedef struct shmq_group shmq_group;
  * @max_in_flight:    leases one member may hold at once (prefetch); 0 for 256
  * @max_pending:      the window: records between the ack floor and the next one never
  *                    handed out, a power of two up to 2^20; 0 for 4096
- * @max_members:      member slots, 1-255; 0 for 64
+ * @max_members:      member entries, 1-255; 0 for 64
  * @backoff_ns:       delay before the first redelivery after a failure; 0 for 100 ms
  * @backoff_max_ns:   the delay's cap; 0 for 60 s
  * @backoff_mult:     each further failure multiplies the delay by this (1-16); 0 for 2
@@ -116,7 +116,7 @@ struct shmq_group_config {
  *              shmq_group_close(); untouched on failure
  *
  * A group that exists resumes where it was: its floor, its pending records and their
- * attempt counts survive every member's exit. A member takes a free member slot, or one a
+ * attempt counts survive every member's exit. A member takes a free member entry, or one a
  * dead member left (whose leases it releases for redelivery first). A handle is used by one
  * thread at a time.
  *
@@ -395,7 +395,7 @@ SHMQ_API int shmq_group_stat(shmq_bus *bus, const char *topic, const char *group
  * group with no member entry left, idle past its inactive threshold
  * (shmq_group_set_inactive()), is deleted too (then the call returns -ENOENT next time).
  *
- * Takes no member entry, so it works on a group whose member slots are all held. Attaches
+ * Takes no member entry, so it works on a group whose member entries are all held. Attaches
  * read-write: the caller needs write permission on the group's and the topic's segments.
  * Dead letters go out through a producer handle of the call's own, closed before it
  * returns (as a member's is when the member closes).
