@@ -122,7 +122,7 @@ struct shmq_group_config {
  *
  * Return: 0, or -EINVAL, -ENOENT (no such topic, or no such group without
  * SHMQ_OPEN_CREATE), -EEXIST (SHMQ_OPEN_EXCL and the group exists), -EUSERS (every member
- * slot is held by a live process, or the topic has no free gate: 16 groups at most),
+ * entry is held by a live process, or the topic has no free gate: 16 groups at most),
  * -ESTALE (the group's topic was removed and created anew: delete the group), -EBUSY (a
  * live process deleting the group as inactive, shmq_group_set_inactive(), has not
  * finished within a second), -EACCES, -EPROTO, -ENAMETOOLONG, -ENOSPC, -ENOMEM.
