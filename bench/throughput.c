@@ -138,8 +138,9 @@ static void print_json_row(const struct tp_opts *o, int si, int ti, const struct
 	const struct tp_transport *t = tp_transports[ti];
 	unsigned size = o->sizes[si];
 
-	printf("{\"bench\":\"throughput\",\"transport\":\"%s\",\"wait\":\"%s\",\"size\":%u,",
-	       t->name, wait_name(t->block), size);
+	printf("{\"bench\":\"throughput\",\"transport\":\"%s\",\"wait\":\"%s\",\"size\":%u,"
+	       "\"touch\":\"%s\",",
+	       t->name, wait_name(t->block), size, tp_touch_first8 ? "first8" : "ends");
 	if (t->topic)
 		printf("\"producers\":%u,\"subscribers\":1,", producers_of(t));
 	if (t->group)
@@ -271,11 +272,12 @@ static void report(const struct tp_opts *o, double *rates)
 
 	if (!o->json)
 		printf("throughput: one way, median over %llu reps of %llu messages each (after "
-		       "%llu warm-up)\n"
+		       "%llu warm-up);\nthe workload writes and checks %s of each payload\n"
 		       "  size  transport             wait      Mmsg/s       MB/s"
 		       "   Mmsg/s min-max over reps\n",
 		       (unsigned long long)o->reps, (unsigned long long)o->msgs,
-		       (unsigned long long)o->warmup);
+		       (unsigned long long)o->warmup,
+		       tp_touch_first8 ? "the first 8 bytes" : "the first and last 8 bytes");
 	for (si = 0; si < o->nsizes; si++) {
 		memset(s, 0, sizeof(s));
 		for (ti = 0; ti < TP_NTRANSPORTS; ti++) {
@@ -327,6 +329,11 @@ static void usage(FILE *f)
 		"                         producer processes (default: all that were built);\n"
 		"                         -excl: the producer opens with SHMQ_PUB_EXCLUSIVE\n"
 		"%s"
+		"  -T, --touch ends|8     what the workload writes and checks of each payload:\n"
+		"                         its first and last 8 bytes (ends, the default), or\n"
+		"                         only its first 8 (as peers whose samples touch 8\n"
+		"                         bytes); the transport moves the whole payload either "
+		"way\n"
 		"  -j, --json             one JSON object per line\n"
 		"  -h, --help             this text\n",
 		BENCH_PROG, TP_MAX_BATCH, link_missing_text());
@@ -355,6 +362,8 @@ static int transports_parse(const char *arg, bool *use)
 	}
 	return 0;
 }
+
+bool tp_touch_first8;
 
 void tp_opts_default(struct tp_opts *o)
 {
@@ -404,6 +413,14 @@ static int opt_one(int c, struct tp_opts *o)
 	case 'j':
 		o->json = true;
 		break;
+	case 'T':
+		if (strcmp(optarg, "8") == 0)
+			tp_touch_first8 = true;
+		else if (strcmp(optarg, "ends") == 0)
+			tp_touch_first8 = false;
+		else
+			bad = "touch mode (8 or ends)";
+		break;
 	case 'h':
 		usage(stdout);
 		return 0;
@@ -425,12 +442,13 @@ static int opts_parse(int argc, char **argv, struct tp_opts *o)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "transports", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "touch", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, e;
 
-	while ((c = getopt_long(argc, argv, "s:m:w:r:b:c:t:jh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:m:w:r:b:c:t:T:jh", lopts, NULL)) != -1) {
 		e = opt_one(c, o);
 		if (e >= 0)
 			return e;

@@ -170,12 +170,21 @@ extern const struct tp_transport tp_topic_excl_batch;
 extern const struct tp_transport tp_queue;
 extern const struct tp_transport tp_topic_mp[TP_NMP];
 
+/*
+ * throughput --touch: what the workload itself writes and reads of each payload. By default
+ * the sequence goes into the payload's first and last 8 bytes (the transport copies the
+ * rest); with tp_touch_first8 (--touch 8, set before any fork) only into the first 8, as the
+ * samples of peers that touch 8 bytes of a message.
+ */
+extern bool tp_touch_first8;
+
 /* tp_transport.c: the sequence into the payload's first and last 8 bytes, and its check */
 static inline void stamp(uint8_t *p, unsigned size, uint64_t seq)
 {
 	if (size >= 8) {
 		memcpy(p, &seq, 8);
-		memcpy(p + size - 8, &seq, 8);
+		if (!tp_touch_first8)
+			memcpy(p + size - 8, &seq, 8);
 	}
 }
 
@@ -186,6 +195,8 @@ static inline bool stamped(const uint8_t *p, unsigned size, uint64_t seq)
 	if (size < 8)
 		return true;
 	memcpy(&a, p, 8);
+	if (tp_touch_first8)
+		return a == seq;
 	memcpy(&b, p + size - 8, 8);
 	return a == seq && b == seq;
 }

@@ -116,7 +116,9 @@ static int producer_of(struct tp_run *r, const uint8_t *p, const struct shmq_sub
 
 	if (r->size >= 8) {
 		memcpy(&a, p, 8);
-		memcpy(&b, p + r->size - 8, 8);
+		b = a;
+		if (!tp_touch_first8)
+			memcpy(&b, p + r->size - 8, 8);
 		if (a != b || (a >> PROD_SHIFT) >= r->nprod)
 			return -1;
 		*k = a & ((UINT64_C(1) << PROD_SHIFT) - 1);
