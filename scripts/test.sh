@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Install what is missing, build, and run every test: plain build, ASan+UBSan, and TSan.
+# Install what is missing, build, and run every test: plain build, ASan+UBSan, TSan, and a
+# brief libFuzzer run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh --test
@@ -25,5 +26,10 @@ echo "== TSan: the threaded concurrency tests (at 10 %)"
 ./scripts/build.sh build-tsan -Dwerror=true -Dbench=false -Dbuildtype=debug \
 	-Db_sanitize=thread -Db_lundef=false
 SHMQ_STRESS_SCALE=10 run build-tsan --suite tsan
+
+echo "== libFuzzer: each target's seeds, then 10 s of fuzzing each (clang, ASan+UBSan)"
+./scripts/deps.sh --fuzz
+CC=clang ./scripts/build.sh build-fuzz -Dfuzz=true -Dbench=false
+run build-fuzz --suite fuzz
 
 exit $status
