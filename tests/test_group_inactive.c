@@ -249,8 +249,12 @@ static void *join_loop(void *arg)
 		/* Not deleted under us: the segment we joined is still the group's, with us. */
 		assert_true(shmq_group_stat(r->bus, "t", "g", &st, NULL, 0) >= 1);
 		shmq_group_close(g);
+		/* Idle now and then for longer than the threshold, so that the reaper gets its
+		 * chance however fast the joins come; in between, short gaps of yields. */
+		if (r->joins % 16 == 0)
+			sleep_ms(3);
 		for (i = 0; i < (int)(r->joins % 64) * 50; i++)
-			sched_yield(); /* idle for a while now and then */
+			sched_yield();
 	}
 	return NULL;
 }
