@@ -183,6 +183,110 @@ static void test_other_user_reads(void **state)
 	shmq_bus_close(bus);
 }
 
+/* The stamp of record @seq of topic @name, as the segment holds it. */
+static uint64_t stamp_of(shmq_bus *bus, const char *name, uint64_t seq)
+{
+	size_t size;
+	uint8_t *base = test_map(bus, name, &size);
+	const struct shmqi_topic *ctl = (const struct shmqi_topic *)(base + SHMQI_TOPIC_BODY_OFF);
+	const struct shmqi_trec *rec =
+		(const struct shmqi_trec *)(base + ctl->ring_off +
+					    (seq & (ctl->slots - 1)) * ctl->slot_size);
+	uint64_t v = atomic_load(&rec->stamp);
+
+	munmap(base, size);
+	return v;
+}
+
+/*
+ * A producer dies between claim and commit: once the claim timeout has passed, a read-only
+ * subscriber steps over the record for itself (counted as skipped) and reads on, without
+ * marking it skipped in the log (its stamp still says WRITING); a subscriber that comes
+ * later judges it for itself.
+ */
+static void test_dead_claim(void **state)
+{
+	struct shmq_topic_config cfg = cfg_of(8, SHMQ_TOPIC_LOSSY);
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub;
+	struct shmq_sub_msg m;
+	shmq_sub *sub;
+	uint8_t buf[MAXM];
+	pid_t pid;
+
+	(void)state;
+	cfg.claim_timeout_ns = 2000000; /* 2 ms */
+	pub = open_pub(bus, "ro.dead", &cfg);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) { /* claims record 1 and dies with it */
+		shmq_pub *p;
+		void *b;
+
+		if (shmq_pub_open(bus, "ro.dead", 0, NULL, &p) < 0 || shmq_pub_claim(p, 8, &b) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(test_wait(pid), 0);
+	send_seq(pub, 2);
+	assert_int_equal(
+		shmq_sub_open(bus, "ro.dead", SHMQ_SUB_READONLY | SHMQ_SUB_EARLIEST, NULL, 0, &sub),
+		0);
+	assert_int_equal(shmq_sub_wait(sub, 0, 5000000000ull), 0);
+	memset(&m, 0, sizeof(m));
+	check_rec(buf, shmq_sub_recv(sub, buf, sizeof(buf), &m), &m, 2);
+	assert_int_equal(m.skipped, 1);
+	assert_int_equal(m.lost, 0);
+	assert_int_equal(stamp_of(bus, "ro.dead", 1), SHMQI_STAMP(1, SHMQI_STAMP_WRITING));
+	assert_int_equal(topic_stats(bus, "ro.dead").skipped, 0);
+	shmq_sub_close(sub);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
+/*
+ * The topic is removed under a read-only subscriber, then created anew: what the old
+ * segment held is still read, and then the wait says -EIDRM (its producer, still attached
+ * to the old segment, never closes); an open of the name reads the new topic.
+ */
+static void test_removed(void **state)
+{
+	struct shmq_topic_config cfg = cfg_of(8, SHMQ_TOPIC_LOSSY);
+	shmq_bus *bus = test_bus();
+	shmq_pub *old = open_pub(bus, "ro.gone", &cfg), *new;
+	shmq_sub *sub, *sub2;
+	uint64_t t0;
+
+	(void)state;
+	send_seq(old, 1);
+	send_seq(old, 2);
+	assert_int_equal(
+		shmq_sub_open(bus, "ro.gone", SHMQ_SUB_READONLY | SHMQ_SUB_EARLIEST, NULL, 0, &sub),
+		0);
+	expect_seq(sub, 1, 0, 0);
+	assert_int_equal(shmq_sub_wait(sub, 0, 300000000), 0); /* record 2: not removed yet */
+	test_unlink(bus, "ro.gone");
+	assert_int_equal(shmq_sub_wait(sub, 0, 1000000000), 0); /* record 2 is still there */
+	expect_seq(sub, 2, 0, 0);
+	t0 = test_now_ns();
+	assert_int_equal(shmq_sub_wait(sub, 0, 5000000000ull), -EIDRM);
+	assert_true(test_now_ns() - t0 < 4000000000ull); /* found by looking, not by the timeout */
+	/* Created anew: the old handle's wait says so too; a new handle reads the new topic. */
+	new = open_pub(bus, "ro.gone", &cfg);
+	assert_int_equal(shmq_sub_wait(sub, 0, 5000000000ull), -EIDRM);
+	assert_int_equal(shmq_sub_open(bus, "ro.gone", SHMQ_SUB_READONLY | SHMQ_SUB_EARLIEST, NULL,
+				       0, &sub2),
+			 0);
+	send_seq(new, 1);
+	expect_seq(sub2, 1, 0, 0);
+	assert_int_equal(shmq_sub_wait(sub2, 0, 300000000), -ETIMEDOUT); /* its name is its own */
+	shmq_sub_close(sub2);
+	shmq_sub_close(sub);
+	shmq_pub_close(new);
+	shmq_pub_close(old);
+	shmq_bus_close(bus);
+}
+
 /* ---- garbage in the log ---- */
 
 struct ro_map {
@@ -302,6 +406,8 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_other_user_reads),
+		cmocka_unit_test(test_dead_claim),
+		cmocka_unit_test(test_removed),
 		cmocka_unit_test(test_garbage),
 	};
 
