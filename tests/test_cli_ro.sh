@@ -47,6 +47,17 @@ sleep 0.3
 expect 0 "" "" -- pub ro.lossy late
 wait "${pids[-1]}" || fail "--read-only: the late record did not end the wait"
 grep -q "late" "$dir/late" || fail "--read-only: no late record: $(cat "$dir/late")"
+# The topic removed under it: what it held is printed, then the end says why (exit 1).
+as_other sub -R --from earliest -t 10s ro.lossy >"$dir/rm.out" 2>"$dir/rm.err" </dev/null &
+pids+=($!)
+sleep 0.3
+expect 0 "" "" -- rm ro.lossy
+wait "${pids[-1]}"
+rc=$?
+{ [ "$rc" -eq 1 ] && grep -q "removed" "$dir/rm.err" && grep -q "late" "$dir/rm.out"; } ||
+	fail "removed: exit $rc, stdout $(cat "$dir/rm.out"), stderr $(cat "$dir/rm.err")"
+expect 0 "" "" -- pub --create --lossy --slots 8 -c 3 ro.lossy
+chmod 0644 /dev/shm/shmq."$SHMQ_NAMESPACE".ro.lossy
 # hz only looks: it falls back too.
 expect_other 0 "" "reading it read-only" -- hz -w 100ms -c 1 ro.lossy
 # A reliable topic has no read-only reader.
