@@ -648,7 +648,7 @@ static int ro_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t deadline)
 			return -EPIPE;
 		now = shmqi_mono_ns();
 		if (shmqi_ro_name_gone(sub->ro_name, now))
-			return -EIDRM; /* everything it held is read: nothing more can come */
+			return -EIDRM; /* all read; a producer that opens the name goes elsewhere */
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		if (now < spin_end)
