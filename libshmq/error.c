@@ -110,7 +110,10 @@ static const char *known_text(int err)
 		return "No room left in /dev/shm";
 	case EOPNOTSUPP:
 		return "Not supported: this kernel has no io_uring futex waits (see "
-		       "shmq_wake_backend())";
+		       "shmq_wake_backend()), or the handle cannot park (a read-only subscriber)";
+	case EIDRM:
+		return "The object was removed (its name is free, or names one created anew) and "
+		       "everything this handle could read is read: open the name again";
 	case ERANGE:
 		return "Value outside the histogram's range";
 	case EOVERFLOW:

@@ -364,6 +364,20 @@ bool shmqi_skip_dead_claim(const struct shmqi_tmap *t, uint64_t seq, uint64_t v)
 	return true;
 }
 
+bool shmqi_claim_dead(const struct shmqi_tmap *t, uint64_t seq, uint64_t v)
+{
+	const struct shmqi_trec *rec = shmqi_slot_at(t, seq);
+
+	if (slot_claimed(t, seq, v))
+		return false;
+	/*
+	 * A6 in slot_claimed() saw every claim of the slot finished or its claimant dead: a
+	 * claim finished meanwhile left its final stamp (R1) before its pending = 0 (R6), so an
+	 * unchanged stamp is one nobody will finish. A1: pairs with R1, as in next_rec().
+	 */
+	return atomic_load_explicit(&rec->stamp, memory_order_acquire) == v;
+}
+
 /* ---- dead claims, skipped at once (shmq_topic_reap()) ---- */
 
 /* Records [from, to) a reap looks at. */

@@ -176,6 +176,25 @@ uint32_t shmqi_skip_dead_claims(struct shmqi_tmap *t);
  */
 void shmqi_raise_start(const struct shmqi_tmap *t, uint64_t start);
 
+/*
+ * Would record @seq, whose slot still shows @v, be skipped by shmqi_skip_dead_claim(): no
+ * live producer claims it, and the stamp still shows @v? Nothing is written: a read-only
+ * subscriber steps over such a record for itself.
+ */
+bool shmqi_claim_dead(const struct shmqi_tmap *t, uint64_t seq, uint64_t v);
+
+/* topic_ro.c: a read-only subscriber's watch on its topic's name (removed, or created anew). */
+struct shmqi_ro_name;
+/* Remember what segment @t is, by its header; freed with shmqi_ro_name_free(). */
+int shmqi_ro_name_open(shmq_bus *bus, const char *name, const struct shmqi_tmap *t,
+		       struct shmqi_ro_name **ret_n);
+void shmqi_ro_name_free(struct shmqi_ro_name *n);
+/*
+ * Is the name now free, or another segment's? Looks (an open and a read of the header) at
+ * most every 100 ms, at @now (CLOCK_MONOTONIC ns); false in between, and for NULL.
+ */
+bool shmqi_ro_name_gone(struct shmqi_ro_name *n, uint64_t now);
+
 /* topic_pub.c: the largest payload a producer handle's topic takes. */
 uint32_t shmqi_pub_max_msg(const shmq_pub *pub);
 

@@ -28,6 +28,7 @@ struct shmq_sub {
 	uint32_t peek_cap;
 	bool park_on; /* this handle has seen parking switched on */
 	bool ro; /* SHMQ_SUB_READONLY: no entry (me is NULL), nothing written */
+	struct shmqi_ro_name *ro_name; /* SHMQ_SUB_READONLY: its segment, to notice removal */
 	uint32_t ignore_closed; /* the close it found at its join: waits go on past it */
 	struct shmqi_fdring *fdring; /* shmq_sub_fd(), when asked for */
 	unsigned polls;
@@ -181,6 +182,8 @@ int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
 		goto err_free;
 	r = (flags & SHMQ_SUB_READONLY) ? join_readonly(sub, start, from_seq)
 					: join_subscribers(sub, start, from_seq);
+	if (r == 0 && sub->ro)
+		r = shmqi_ro_name_open(bus, name, &sub->t, &sub->ro_name);
 	if (r < 0)
 		goto err_close;
 	if ((flags & SHMQ_SUB_LATENCY) && !sub->ro) {
@@ -218,6 +221,7 @@ void shmq_sub_close(shmq_sub *sub)
 	if (mine && !sub->ro)
 		shmqi_topic_drop(&sub->t, &sub->me->owner, shmqi_clear_sub, sub->me);
 	shmqi_seg_close(&sub->t.seg);
+	shmqi_ro_name_free(sub->ro_name);
 	free(sub->peek_seqs);
 	free(sub->hdrs.buf);
 	free(sub);
@@ -271,10 +275,9 @@ static int not_ready(shmq_sub *sub, uint64_t v)
 
 	if (++sub->polls & POLL_CHECK_MASK)
 		return -EAGAIN;
-	if (sub->ro) /* skipping a stuck record is a write: a later lap's producer moves us */
-		return -EAGAIN;
 	now = shmqi_now_ns();
-	atomic_store_explicit(&sub->me->heartbeat_ns, now, memory_order_relaxed);
+	if (!sub->ro)
+		atomic_store_explicit(&sub->me->heartbeat_ns, now, memory_order_relaxed);
 	/* A3: pairs with R3 in claim_seqs(): a claimant of the cursor's record is visible. */
 	tail = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
 	if (tail <= sub->cursor) {
@@ -288,7 +291,14 @@ static int not_ready(shmq_sub *sub, uint64_t v)
 	}
 	if (now - sub->stuck_since_ns < t->timeout_ns)
 		return -EAGAIN;
-	if (shmqi_skip_dead_claim(t, sub->cursor, v))
+	if (sub->ro && shmqi_claim_dead(t, sub->cursor, v)) {
+		/* Skipping it in the log is a write: step over it for ourselves, as if SKIPPED. */
+		sub->skipped++;
+		sub->skipped_before++;
+		sub->cursor++;
+		return 0;
+	}
+	if (!sub->ro && shmqi_skip_dead_claim(t, sub->cursor, v))
 		return 0;
 	sub->stuck_since_ns = now; /* a live claimant: look again after another timeout */
 	return -EAGAIN;
@@ -637,6 +647,8 @@ static int ro_wait(shmq_sub *sub, uint64_t spin_ns, uint64_t deadline)
 		if (shmqi_wait_closed_for(&sub->t.ctl->wait, sub->ignore_closed))
 			return -EPIPE;
 		now = shmqi_mono_ns();
+		if (shmqi_ro_name_gone(sub->ro_name, now))
+			return -EIDRM; /* all read; a producer that opens the name goes elsewhere */
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		if (now < spin_end)

@@ -812,6 +812,7 @@ static void test_strerror_texts(void **state)
 		{ EBADF, "consumer handle" },
 		{ ENOSPC, "/dev/shm" },
 		{ EOPNOTSUPP, "io_uring" },
+		{ EIDRM, "created anew" },
 		{ ERANGE, "histogram" },
 		{ EOVERFLOW, "count" },
 	};

@@ -193,7 +193,9 @@ struct cli_record {
 /*
  * Open @src on @name: a pattern subscriber when @name has a wildcard token, a group member
  * when @group is given (the group made if absent), else a subscriber; @flags one of
- * SHMQ_SUB_LATEST, _EARLIEST, _FROM_SEQ (with @from_seq), and SHMQ_SUB_LATENCY. A priority
+ * SHMQ_SUB_LATEST, _EARLIEST, _FROM_SEQ (with @from_seq), SHMQ_SUB_LATENCY and
+ * SHMQ_SUB_READONLY. A subscriber refused for want of write permission on a lossy topic falls
+ * back to SHMQ_SUB_READONLY (and says so on stderr). A priority
  * topic (cli_topic_kind()) is read through shmq/priority.h (SHMQ_PRIO_WEIGHTED in @flags: the
  * weighted rule), a partitioned one, with @group only, through shmq/partition.h. Return: 0 or
  * -errno (reported here, with the exit status in *ret_rc).

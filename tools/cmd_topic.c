@@ -455,6 +455,35 @@ static int keyed_open(struct cli_source *src, int kind, const char *group, unsig
 	return shmq_prio_sub_open(src->bus, src->name, flags, gcfg->from_seq, &src->prio_sub);
 }
 
+/*
+ * A subscriber refused for want of write permission (-EACCES): on a lossy topic a read-only
+ * one (SHMQ_SUB_READONLY) needs read permission alone, so open that instead, and say so,
+ * since it differs (not listed by shmq stat, looks every 1 ms while idle). On a reliable
+ * topic there is none: @what says why. Return: 0, or @err.
+ */
+static int sub_fallback(struct cli_source *src, unsigned flags, uint64_t from_seq, int err,
+			char *what, size_t len)
+{
+	struct shmq_topic_stats st;
+
+	if (err != -EACCES || (flags & SHMQ_SUB_READONLY) ||
+	    shmq_topic_stat(src->bus, src->name, &st, NULL, 0) < 0)
+		return err;
+	if (st.policy != SHMQ_TOPIC_LOSSY) {
+		snprintf(what + strlen(what), len - strlen(what),
+			 " (a reliable topic: its subscribers need write permission)");
+		return err;
+	}
+	flags = (flags & ~(SHMQ_SUB_LATENCY | SHMQ_OPEN_CREATE)) | SHMQ_SUB_READONLY;
+	if (shmq_sub_open(src->bus, src->name, flags, NULL, from_seq, &src->sub) < 0)
+		return err;
+	fprintf(stderr,
+		"%s: topic '%s': no write permission, reading it read-only (lossy; not listed "
+		"by stat; looks every 1 ms while idle)\n",
+		PROG, src->name);
+	return 0;
+}
+
 int cli_source_open(struct cli_source *src, shmq_bus *bus, const char *name, const char *group,
 		    unsigned flags, uint64_t from_seq, int *ret_rc)
 {
@@ -493,6 +522,8 @@ int cli_source_open(struct cli_source *src, shmq_bus *bus, const char *name, con
 		snprintf(what, sizeof(what), "open topic '%s' in namespace '%s'", name,
 			 shmq_bus_namespace(bus));
 		r = shmq_sub_open(bus, name, flags, NULL, from_seq, &src->sub);
+		if (r < 0)
+			r = sub_fallback(src, flags, from_seq, r, what, sizeof(what));
 	}
 	if (r < 0)
 		*ret_rc = cli_fail(what, r);
@@ -648,6 +679,8 @@ static void sub_usage(FILE *f)
 		"                      (\"  key: value\")\n"
 		"  -L, --latency       record delivery latency (and a member's processing time)\n"
 		"                      where shmq stat and shmq hist read it\n"
+		"  -R, --read-only     read a lossy topic without writing to it (read permission\n"
+		"                      is enough; the default when write permission is missing)\n"
 		"  -w, --weighted      a priority topic's weighted rule: level K gets 2^K of each\n"
 		"                      2^N-1 receives while all are busy (default: "
 		"strict)\n" CLI_COMMON_HELP,
@@ -661,6 +694,7 @@ struct sub_args {
 	bool latency; /* --latency: SHMQ_SUB_LATENCY */
 	bool headers; /* --headers */
 	bool weighted; /* --weighted: SHMQ_PRIO_WEIGHTED */
+	bool read_only; /* --read-only: SHMQ_SUB_READONLY */
 };
 
 static const char *const fields[] = { "seq", "time", "topic", "producer", "payload",
@@ -859,6 +893,9 @@ static int sub_option(struct cli *c, int ch, struct sub_args *a)
 	case 'w':
 		a->weighted = true;
 		return 0;
+	case 'R':
+		a->read_only = true;
+		return 0;
 	default: /* 'f' */
 		if (strcmp(optarg, "earliest") == 0) {
 			a->from = SHMQ_SUB_EARLIEST;
@@ -890,13 +927,14 @@ static int sub_parse(struct cli *c, int argc, char **argv, struct sub_args *a)
 		{ "latency", no_argument, NULL, 'L' },
 		{ "headers", no_argument, NULL, 'H' },
 		{ "weighted", no_argument, NULL, 'w' },
+		{ "read-only", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	a->from = SHMQ_SUB_LATEST;
 	a->timeout_ns = UINT64_MAX;
-	while ((ch = cli_getopt(c, argc, argv, "g:f:c:t:F:jLHw", opts)) != -1)
+	while ((ch = cli_getopt(c, argc, argv, "g:f:c:t:F:jLHwR", opts)) != -1)
 		if (sub_option(c, ch, a) < 0)
 			break;
 	if (c->rc >= 0 || cli_operands(c, argc, argv, 1, 1, "TOPIC or PATTERN") >= 0)
@@ -911,6 +949,9 @@ static int sub_parse(struct cli *c, int argc, char **argv, struct sub_args *a)
 		return cli_usage_error(c,
 				       "a pattern takes no --group, --from SEQ, --latency nor "
 				       "--weighted",
+				       NULL);
+	if (a->read_only && (a->group || cli_is_pattern(a->name) || a->latency))
+		return cli_usage_error(c, "--read-only takes no --group, pattern nor --latency",
 				       NULL);
 	return -1;
 }
@@ -977,7 +1018,8 @@ int sub_main(int argc, char **argv)
 	}
 	if (cli_source_open(&src, bus, a.name, a.group,
 			    a.from | (a.latency ? SHMQ_SUB_LATENCY : 0u) |
-				    (a.weighted ? SHMQ_PRIO_WEIGHTED : 0u),
+				    (a.weighted ? SHMQ_PRIO_WEIGHTED : 0u) |
+				    (a.read_only ? SHMQ_SUB_READONLY : 0u),
 			    a.from_seq, &rc) == 0) {
 		rc = sub_run(&src, &a, c.json);
 		cli_source_close(&src);

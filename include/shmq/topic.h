@@ -283,17 +283,27 @@ SHMQ_API uint32_t shmq_pub_id(const shmq_pub *pub);
  * On a reliable topic the subscriber holds producers back from the moment this returns.
  *
  * With SHMQ_SUB_READONLY (lossy topics only, without SHMQ_OPEN_CREATE) the subscriber maps
- * the topic read-only and writes nothing into it: a user with read permission alone (a
- * topic of mode 0644, say) may read it. It takes no subscriber entry, so shmq_topic_stat()
- * does not list it and producers do not know of it (on a lossy topic they never wait for
- * a subscriber anyway). It cannot announce that it parks, so shmq_sub_wait() polls: it
- * looks every 1 ms once its spin is over, and a record is noticed up to 1 ms late; the
- * prepared and fd waits and shmq_wait_many() refuse it (-EOPNOTSUPP). A producer's
- * unfinished record it meets stays unread until a producer's next lap overwrites it
- * (counted as lost then), since skipping it would be a write.
+ * the topic read-only (PROT_READ) and writes nothing into it: a user with read permission
+ * alone (a topic of mode 0644, say) may read it. Its cursor lives in the handle only. It
+ * takes no subscriber entry, so shmq_topic_stat() does not list it and producers do not
+ * know of it (on a lossy topic they never wait for a subscriber anyway). It reads with the
+ * same checks as any subscriber: a record overwritten before or while it is read is never
+ * delivered, and counts as lost (struct shmq_sub_msg.lost, shmq_sub_stats()). Receive,
+ * receive many, peek and release, headers, stats and shmq_sub_expired() work as for any
+ * subscriber. It cannot announce that it parks, so shmq_sub_wait() polls: it looks every
+ * 1 ms once its spin is over, and a record is noticed up to 1 ms late; the prepared and fd
+ * waits and shmq_wait_many() refuse it (-EOPNOTSUPP). Its shmq_sub_wait() ends with -EPIPE
+ * as any subscriber's (the wait block's close count is read, not written), and with
+ * -EIDRM once the topic was removed, or removed and created anew, and everything the
+ * segment it mapped holds is read: it looks at the name every 100 ms while idle, and the
+ * new topic is read by a new handle. A producer's unfinished record it meets is stepped
+ * over (counted as skipped) once the claim timeout has passed and its claimant is found
+ * dead, as any subscriber does, but without marking it skipped in the log, since that
+ * would be a write.
  *
- * Return: 0, or -EINVAL (also SHMQ_SUB_READONLY on a reliable topic, or with
- * SHMQ_OPEN_CREATE), -ENOENT, -EEXIST, -EBADE, -EPROTOTYPE (as for shmq_pub_open()),
+ * Return: 0, or -EINVAL (also SHMQ_SUB_READONLY on a reliable topic, whose producers must
+ * see every cursor, with shmq_last_detail() saying so; or with SHMQ_OPEN_CREATE), -ENOENT,
+ * -EEXIST, -EBADE, -EPROTOTYPE (as for shmq_pub_open()),
  * -EUSERS (every subscriber entry is held by a live process), -EACCES, -EPROTO, -ENOSPC,
  * -ENOMEM.
  */
@@ -450,7 +460,8 @@ SHMQ_API uint64_t shmq_sub_expired(const shmq_sub *sub);
  * Return: 0 (receive will find a record, or an error to report), -ETIMEDOUT, -EPIPE (the
  * last live producer closed after this subscriber joined, and nothing is left; producers
  * that died without closing do not count, nor wake anybody, until shmq_topic_reap() frees
- * the last one's entry: its death is the last close then), -EINVAL. A subscriber that
+ * the last one's entry: its death is the last close then), -EIDRM (SHMQ_SUB_READONLY
+ * only: the topic was removed, see shmq_sub_open()), -EINVAL. A subscriber that
  * joins a topic with no producer (the last one closed before, and the segment stays in
  * /dev/shm between runs) waits for one: the close it found does not end its wait, the next
  * one does. This holds for shmq_wait_many() too.
