@@ -24,15 +24,19 @@ fail() {
 }
 
 # expect RC STDOUT-PATTERN STDERR-PATTERN -- ARGS...: an empty pattern means any output.
-expect() {
-	local rc=$1 want_out=$2 want_err=$3 got
-	shift 4
-	"$shmq" "$@" >"$out" 2>"$err" </dev/null
+expect() { expect_run "" "$shmq" "$@"; }
+
+# expect_run LABEL RUNNER RC STDOUT-PATTERN STDERR-PATTERN -- ARGS...: expect(), with the
+# tool run as RUNNER ARGS... (a function that runs it another way), its lines led by LABEL.
+expect_run() {
+	local label=$1 runner=$2 rc=$3 want_out=$4 want_err=$5 got
+	shift 6
+	"$runner" "$@" >"$out" 2>"$err" </dev/null
 	got=$?
 	if [ "$got" -ne "$rc" ] || { [ -n "$want_out" ] && ! grep -qF -- "$want_out" "$out"; } ||
 		{ [ -n "$want_err" ] && ! grep -qF -- "$want_err" "$err"; }; then
-		fail "shmq $* -> exit $got (want $rc)"
+		fail "${label}shmq $* -> exit $got (want $rc)"
 	else
-		echo "ok: shmq $*"
+		echo "ok: ${label}shmq $*"
 	fi
 }

@@ -17,18 +17,7 @@ if ! as_other -V >/dev/null 2>&1; then
 	exit 77
 fi
 # expect_other RC STDOUT-PATTERN STDERR-PATTERN -- ARGS...: expect() as uid 65534.
-expect_other() {
-	local rc=$1 want_out=$2 want_err=$3 got
-	shift 4
-	as_other "$@" >"$out" 2>"$err" </dev/null
-	got=$?
-	if [ "$got" -ne "$rc" ] || { [ -n "$want_out" ] && ! grep -qF -- "$want_out" "$out"; } ||
-		{ [ -n "$want_err" ] && ! grep -qF -- "$want_err" "$err"; }; then
-		fail "(uid 65534) shmq $* -> exit $got (want $rc)"
-	else
-		echo "ok: (uid 65534) shmq $*"
-	fi
-}
+expect_other() { expect_run "(uid 65534) " as_other "$@"; }
 
 expect 0 "" "" -- pub --create --lossy --slots 8 -c 3 ro.lossy
 expect 0 "" "" -- pub --create --slots 8 -c 3 ro.rel
