@@ -8,6 +8,7 @@
 
 static shmq_bus *the_bus;
 static struct shmq_channel_config bench_cfg; /* zeros: the library's defaults */
+unsigned bench_create_flags;
 static char bench_ns[SHMQ_NAMESPACE_MAX + 1];
 
 int fail(const char *what, int err)
@@ -66,7 +67,8 @@ int chan_create(const char *prefix, unsigned role, char name[CHAN_NAME_LEN], shm
 	snprintf(name, CHAN_NAME_LEN, "%s.%u", prefix, ++counter);
 	/* Registered before it exists: a signal during the open must not leak it. */
 	cleanup_add_shm(bench_ns, name);
-	if (chan_open(name, SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | role, ret_ch) < 0) {
+	if (chan_open(name, SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | bench_create_flags | role, ret_ch) <
+	    0) {
 		cleanup_del_shm(bench_ns, name);
 		name[0] = '\0';
 		return -1;

@@ -24,6 +24,12 @@ int bench_bus(shmq_bus **ret_bus, const char **ret_ns);
 void chan_set_capacity(uint64_t capacity);
 
 /*
+ * Extra open flags of every channel and topic the run creates from now on (before any
+ * fork): SHMQ_OPEN_NO_TIMESTAMPS for throughput --no-timestamps, else 0.
+ */
+extern unsigned bench_create_flags;
+
+/*
  * chan_create() - create a fresh channel "<prefix>.<n>" in the namespace "bench<pid>" and open
  * it with @role; the name (written to @name) is unlinked at exit unless chan_unlink() came
  * first. Released with shmq_channel_close() and chan_unlink().

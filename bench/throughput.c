@@ -139,8 +139,9 @@ static void print_json_row(const struct tp_opts *o, int si, int ti, const struct
 	unsigned size = o->sizes[si];
 
 	printf("{\"bench\":\"throughput\",\"transport\":\"%s\",\"wait\":\"%s\",\"size\":%u,"
-	       "\"touch\":\"%s\",",
-	       t->name, wait_name(t->block), size, tp_touch_first8 ? "first8" : "ends");
+	       "\"touch\":\"%s\",\"timestamps\":%s,",
+	       t->name, wait_name(t->block), size, tp_touch_first8 ? "first8" : "ends",
+	       bench_create_flags & SHMQ_OPEN_NO_TIMESTAMPS ? "false" : "true");
 	if (t->topic)
 		printf("\"producers\":%u,\"subscribers\":1,", producers_of(t));
 	if (t->group)
@@ -272,12 +273,15 @@ static void report(const struct tp_opts *o, double *rates)
 
 	if (!o->json)
 		printf("throughput: one way, median over %llu reps of %llu messages each (after "
-		       "%llu warm-up);\nthe workload writes and checks %s of each payload\n"
+		       "%llu warm-up);\nthe workload writes and checks %s of each payload%s\n"
 		       "  size  transport             wait      Mmsg/s       MB/s"
 		       "   Mmsg/s min-max over reps\n",
 		       (unsigned long long)o->reps, (unsigned long long)o->msgs,
 		       (unsigned long long)o->warmup,
-		       tp_touch_first8 ? "the first 8 bytes" : "the first and last 8 bytes");
+		       tp_touch_first8 ? "the first 8 bytes" : "the first and last 8 bytes",
+		       bench_create_flags & SHMQ_OPEN_NO_TIMESTAMPS
+			       ? ";\nshmq's channels and topics carry no publish times"
+			       : "");
 	for (si = 0; si < o->nsizes; si++) {
 		memset(s, 0, sizeof(s));
 		for (ti = 0; ti < TP_NTRANSPORTS; ti++) {
@@ -334,6 +338,8 @@ static void usage(FILE *f)
 		"                         only its first 8 (as peers whose samples touch 8\n"
 		"                         bytes); the transport moves the whole payload either "
 		"way\n"
+		"  -N, --no-timestamps    shmq's channels and topics made with\n"
+		"                         SHMQ_OPEN_NO_TIMESTAMPS: no publish time per record\n"
 		"  -j, --json             one JSON object per line\n"
 		"  -h, --help             this text\n",
 		BENCH_PROG, TP_MAX_BATCH, link_missing_text());
@@ -413,6 +419,9 @@ static int opt_one(int c, struct tp_opts *o)
 	case 'j':
 		o->json = true;
 		break;
+	case 'N':
+		bench_create_flags |= SHMQ_OPEN_NO_TIMESTAMPS;
+		break;
 	case 'T':
 		if (strcmp(optarg, "8") == 0)
 			tp_touch_first8 = true;
@@ -443,12 +452,13 @@ static int opts_parse(int argc, char **argv, struct tp_opts *o)
 		{ "transports", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "touch", required_argument, NULL, 'T' },
+		{ "no-timestamps", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, e;
 
-	while ((c = getopt_long(argc, argv, "s:m:w:r:b:c:t:T:jh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:m:w:r:b:c:t:T:Njh", lopts, NULL)) != -1) {
 		e = opt_one(c, o);
 		if (e >= 0)
 			return e;

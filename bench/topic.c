@@ -53,8 +53,8 @@ int topic_create(const char *prefix, const struct shmq_topic_config *cfg, unsign
 	snprintf(name, TOPIC_NAME_LEN, "%s.%u", prefix, ++counter);
 	/* Registered before it exists: a signal during the open must not leak it. */
 	cleanup_add_shm(ns, name);
-	if (topic_open(name, SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL, pub_flags, cfg, ret_pub, ret_sub) <
-	    0) {
+	if (topic_open(name, SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | bench_create_flags, pub_flags, cfg,
+		       ret_pub, ret_sub) < 0) {
 		cleanup_del_shm(ns, name);
 		name[0] = '\0';
 		return -1;

@@ -34,6 +34,7 @@ struct shmq_channel {
 	uint64_t cap;
 	uint64_t mask;
 	uint32_t max_msg;
+	bool no_ts; /* SHMQI_NO_TIMESTAMPS: records carry ts_ns 0 */
 	unsigned role; /* SHMQ_OPEN_PRODUCER or SHMQ_OPEN_CONSUMER */
 	int32_t pid;
 	uint64_t head; /* our role's owner head, as taking the role left it */
@@ -104,17 +105,24 @@ static int resolve_cfg(const struct shmq_channel_config *in, struct shmq_channel
 	return out->max_msg <= fit ? 0 : -EINVAL;
 }
 
+/* What a creating open writes into a new channel. */
+struct chan_new {
+	struct shmq_channel_config cfg;
+	uint32_t flags; /* SHMQI_NO_TIMESTAMPS */
+};
+
 static int chan_init(struct shmqi_seg *seg, void *arg)
 {
-	const struct shmq_channel_config *cfg = arg;
+	const struct chan_new *nc = arg;
 	struct shmqi_seg_hdr *hdr = (struct shmqi_seg_hdr *)seg->base;
 	struct shmqi_chan *ctl = (struct shmqi_chan *)(seg->base + SHMQI_CHAN_BODY_OFF);
 
 	/* Nobody else reads these until R0 in segment.c publishes the header. */
 	hdr->body_off = SHMQI_CHAN_BODY_OFF;
-	ctl->capacity = cfg->capacity;
+	ctl->capacity = nc->cfg.capacity;
 	ctl->ring_off = SHMQI_CHAN_RING_OFF;
-	ctl->max_msg = cfg->max_msg;
+	ctl->max_msg = nc->cfg.max_msg;
+	ctl->flags = nc->flags;
 	atomic_store_explicit(&ctl->write_pos, 0, memory_order_relaxed);
 	atomic_store_explicit(&ctl->next_seq, 1, memory_order_relaxed);
 	atomic_store_explicit(&ctl->read_pos, 0, memory_order_relaxed);
@@ -148,6 +156,7 @@ static int check_chan(struct shmq_channel *ch, const struct shmq_channel_config 
 	ch->cap = cap;
 	ch->mask = cap - 1;
 	ch->max_msg = ctl->max_msg;
+	ch->no_ts = ctl->flags & SHMQI_NO_TIMESTAMPS;
 	return 0;
 }
 
@@ -234,12 +243,14 @@ static int take_role(struct shmq_channel *ch, unsigned role)
 	return r;
 }
 
-#define OPEN_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SHMQ_OPEN_PRODUCER | SHMQ_OPEN_CONSUMER)
+#define OPEN_FLAGS                                                                     \
+	(SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SHMQ_OPEN_PRODUCER | SHMQ_OPEN_CONSUMER | \
+	 SHMQ_OPEN_NO_TIMESTAMPS)
 
 int shmq_channel_open(shmq_bus *bus, const char *name, unsigned flags,
 		      const struct shmq_channel_config *cfg, shmq_channel **ret_ch)
 {
-	struct shmq_channel_config want;
+	struct chan_new want;
 	char path[SHMQI_PATH_MAX];
 	unsigned role = flags & (SHMQ_OPEN_PRODUCER | SHMQ_OPEN_CONSUMER);
 	unsigned seg_flags = 0;
@@ -254,9 +265,10 @@ int shmq_channel_open(shmq_bus *bus, const char *name, unsigned flags,
 		return -EINVAL;
 	r = shmqi_seg_path(bus, name, path, sizeof(path));
 	if (r == 0)
-		r = resolve_cfg(cfg, &want);
+		r = resolve_cfg(cfg, &want.cfg);
 	if (r < 0)
 		return r;
+	want.flags = (flags & SHMQ_OPEN_NO_TIMESTAMPS) ? SHMQI_NO_TIMESTAMPS : 0;
 	seg_flags |= (flags & SHMQ_OPEN_CREATE) ? SHMQI_SEG_CREATE : 0;
 	seg_flags |= (flags & SHMQ_OPEN_EXCL) ? SHMQI_SEG_EXCL : 0;
 	ch = calloc(1, sizeof(*ch));
@@ -265,8 +277,9 @@ int shmq_channel_open(shmq_bus *bus, const char *name, unsigned flags,
 	r = shmqi_reg_open(bus, SHMQI_KIND_CHANNEL, name, flags, &(struct shmq_topic_config){ 0 },
 			   &(bool){ false });
 	if (r == 0)
-		r = shmqi_seg_open(path, SHMQI_KIND_CHANNEL, SHMQI_CHAN_RING_OFF + want.capacity,
-				   want.mode, seg_flags, chan_init, &want, &ch->seg);
+		r = shmqi_seg_open(path, SHMQI_KIND_CHANNEL,
+				   SHMQI_CHAN_RING_OFF + want.cfg.capacity, want.cfg.mode,
+				   seg_flags, chan_init, &want, &ch->seg);
 	if (r < 0)
 		goto err_free;
 	if (ch->seg.created)
@@ -390,6 +403,12 @@ static int claim(struct shmq_channel *ch, size_t len, struct shmqi_rec **ret_rec
 	return 0;
 }
 
+/* A record's publish time: now, or 0 in a channel made with SHMQ_OPEN_NO_TIMESTAMPS. */
+static inline uint64_t stamp_now(const struct shmq_channel *ch)
+{
+	return ch->no_ts ? 0 : shmqi_now_ns();
+}
+
 /* Write the header, clear the successor's stamp, advance; the stamp itself is the caller's. */
 static inline uint64_t fill(struct shmq_channel *ch, struct shmqi_rec *rec, size_t len, uint64_t ts)
 {
@@ -414,7 +433,7 @@ static inline void advertise(struct shmq_channel *ch)
 /* Complete the record at wpos, whose payload is written, and make it visible. */
 static inline void publish(struct shmq_channel *ch, struct shmqi_rec *rec, size_t len)
 {
-	uint64_t pos = fill(ch, rec, len, shmqi_now_ns());
+	uint64_t pos = fill(ch, rec, len, stamp_now(ch));
 
 	/* R1: pairs with A1 in next_msg(): header and payload are complete. */
 	atomic_store_explicit(&rec->stamp, pos | 1, memory_order_release);
@@ -458,7 +477,7 @@ int shmq_channel_send_many(shmq_channel *ch, const struct iovec *msgs, size_t n)
 		return r;
 	if (!msgs || n == 0 || n > INT32_MAX)
 		return -EINVAL;
-	ts = shmqi_now_ns();
+	ts = stamp_now(ch);
 	for (i = 0; i < n; i++) {
 		r = msgs[i].iov_base || !msgs[i].iov_len ? claim(ch, msgs[i].iov_len, &rec)
 							 : -EINVAL;

@@ -760,7 +760,8 @@ static void record_delivery(shmq_group *g, uint64_t s, uint64_t ts_ns)
 	uint64_t now = shmq_now_ns(); /* ordered after our loads of the record */
 
 	g->recv_ns[s & g->mask] = now;
-	shmqi_lat_record(&g->lat, SHMQ_LATENCY_DELIVERY, (int64_t)(now - ts_ns));
+	if (ts_ns) /* none without a publish time (SHMQ_OPEN_NO_TIMESTAMPS) */
+		shmqi_lat_record(&g->lat, SHMQ_LATENCY_DELIVERY, (int64_t)(now - ts_ns));
 }
 
 /*

@@ -53,6 +53,9 @@ static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
 #define SHMQI_LAT_LAYOUT 1u
 #define SHMQI_PARTS_LAYOUT 1u
 #define SHMQI_CACHE_PAIR 128 /* producer/consumer hot fields sit this far apart */
+
+/* The flags word of a channel's or a topic's control block (cold, set at creation). */
+#define SHMQI_NO_TIMESTAMPS 0x1u /* records carry ts_ns 0: producers read no clock */
 #define SHMQI_GROUP_NAME_LEN 208 /* a topic or group name with its NUL, rounded up */
 
 /*
@@ -234,7 +237,7 @@ struct shmqi_chan {
 	alignas(SHMQI_CACHE_PAIR) uint64_t capacity; /* power of two */
 	uint64_t ring_off; /* from the segment's start, a multiple of 4096 */
 	uint32_t max_msg;
-	uint32_t flags; /* none defined */
+	uint32_t flags; /* SHMQI_NO_TIMESTAMPS, set at creation; 0 in older segments */
 	_Atomic uint32_t park_state; /* SHMQI_PARK_*: set once by the first consumer to park */
 	_Atomic uint32_t room_park_state; /* SHMQI_PARK_*: once the producer first parks */
 	struct shmqi_owner producer; /* the role owners, pid 0 when free */
@@ -309,6 +312,9 @@ struct shmqi_topic {
 	/* records subscribers skipped because their expiry had passed, each skip once per
 	 * subscriber that made it (statistics; also zero in older segments) */
 	_Atomic uint64_t expired;
+	/* SHMQI_NO_TIMESTAMPS, set at creation; in the cold block's padding, so zero in every
+	 * segment made before it existed */
+	uint32_t flags;
 	/* producer hot */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t tail; /* next sequence to claim, from 1 */
 	/* subscribers park here */
@@ -335,6 +341,7 @@ static_assert(offsetof(struct shmqi_topic, sub_start) == 80, "sub_start offset")
 static_assert(offsetof(struct shmqi_topic, gates_off) == 88, "gates_off offset");
 static_assert(offsetof(struct shmqi_topic, ttl_ns) == 96, "ttl_ns offset");
 static_assert(offsetof(struct shmqi_topic, expired) == 104, "expired offset");
+static_assert(offsetof(struct shmqi_topic, flags) == 112, "topic flags offset");
 static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
 static_assert(offsetof(struct shmqi_topic, wait) == 256, "wait offset");
 static_assert(offsetof(struct shmqi_topic, room) == 384, "room offset");

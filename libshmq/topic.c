@@ -86,9 +86,16 @@ static int resolve_cfg(const struct shmq_topic_config *in, struct shmq_topic_con
 	return 0;
 }
 
+/* What a creating open writes into a new topic. */
+struct topic_new {
+	struct shmq_topic_config cfg;
+	uint32_t flags; /* SHMQI_NO_TIMESTAMPS */
+};
+
 static int topic_init(struct shmqi_seg *seg, void *arg)
 {
-	const struct shmq_topic_config *cfg = arg;
+	const struct topic_new *tn = arg;
+	const struct shmq_topic_config *cfg = &tn->cfg;
 	struct shmqi_seg_hdr *hdr = (struct shmqi_seg_hdr *)seg->base;
 	struct shmqi_topic *ctl = (struct shmqi_topic *)(seg->base + SHMQI_TOPIC_BODY_OFF);
 
@@ -106,6 +113,7 @@ static int topic_init(struct shmqi_seg *seg, void *arg)
 	ctl->prods_off = prods_off(cfg->max_subscribers);
 	ctl->gates_off = gates_off(cfg->max_subscribers, cfg->max_producers);
 	ctl->ring_off = ring_off(cfg->max_subscribers, cfg->max_producers);
+	ctl->flags = tn->flags;
 	/* relaxed: R0 in segment.c publishes it with the rest of the block */
 	atomic_store_explicit(&ctl->tail, 1, memory_order_relaxed);
 	return 0;
@@ -180,7 +188,8 @@ static int check_topic(struct shmqi_tmap *t)
 int shmqi_topic_map(shmq_bus *bus, const char *name, unsigned flags,
 		    const struct shmq_topic_config *cfg, struct shmqi_tmap *t)
 {
-	struct shmq_topic_config want, stored;
+	struct shmq_topic_config stored;
+	struct topic_new want;
 	char path[SHMQI_PATH_MAX];
 	unsigned seg_flags = 0;
 	bool has_stored = false;
@@ -196,13 +205,14 @@ int shmqi_topic_map(shmq_bus *bus, const char *name, unsigned flags,
 	if (r == 0 && !cfg && has_stored)
 		cfg = &stored;
 	if (r == 0)
-		r = resolve_cfg(cfg, &want);
+		r = resolve_cfg(cfg, &want.cfg);
 	if (r < 0)
 		return r;
+	want.flags = (flags & SHMQ_OPEN_NO_TIMESTAMPS) ? SHMQI_NO_TIMESTAMPS : 0;
 	seg_flags |= (flags & SHMQ_OPEN_CREATE) ? SHMQI_SEG_CREATE : 0;
 	seg_flags |= (flags & SHMQ_OPEN_EXCL) ? SHMQI_SEG_EXCL : 0;
 	seg_flags |= (flags & SHMQI_MAP_RDONLY) ? SHMQI_SEG_RDONLY : 0;
-	r = shmqi_seg_open(path, SHMQI_KIND_TOPIC, seg_size(&want), want.mode, seg_flags,
+	r = shmqi_seg_open(path, SHMQI_KIND_TOPIC, seg_size(&want.cfg), want.cfg.mode, seg_flags,
 			   topic_init, &want, &t->seg);
 	if (r < 0)
 		return r;

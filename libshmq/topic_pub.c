@@ -25,13 +25,20 @@ struct shmq_pub {
 	uint32_t claim_hlen; /* the outstanding claim's header block, written at the claim */
 	bool unseen; /* the slot we own was taken without a look at its stamp (F1) */
 	bool exclusive; /* the only producer: the tail is ours to store */
+	bool no_ts; /* SHMQI_NO_TIMESTAMPS: records carry ts_ns 0 */
 	bool room_park_on; /* this handle has seen parking for room switched on */
 	uint64_t wait_since_ns; /* this call's first wait for a slot, 0 when none */
 };
 
 /* ---- producers ---- */
 
-#define PUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SHMQ_PUB_EXCLUSIVE)
+#define PUB_FLAGS (SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SHMQ_PUB_EXCLUSIVE | SHMQ_OPEN_NO_TIMESTAMPS)
+
+/* A record's publish time: now, or 0 in a topic made with SHMQ_OPEN_NO_TIMESTAMPS. */
+static inline uint64_t stamp_now(const shmq_pub *pub)
+{
+	return pub->no_ts ? 0 : shmqi_now_ns();
+}
 
 static int join_producers(shmq_pub *pub)
 {
@@ -150,6 +157,7 @@ int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 	r = check_exclusive(pub, flags & SHMQ_PUB_EXCLUSIVE);
 	if (r < 0)
 		goto err_drop;
+	pub->no_ts = pub->t.ctl->flags & SHMQI_NO_TIMESTAMPS;
 	shmqi_wait_close(&pub->t.ctl->wait, false);
 	*ret_pub = pub;
 	return 0;
@@ -579,7 +587,7 @@ int shmq_pub_send_many(shmq_pub *pub, const struct shmq_pub_msg *msgs, size_t n)
 	r = claim_seqs(pub, n, &first, &k);
 	if (r < 0)
 		return r;
-	ts = shmqi_now_ns();
+	ts = stamp_now(pub);
 	for (i = 0; i < k; i++) {
 		r = put_rec(pub, first + i, &msgs[i], NULL, 0, ts);
 		if (r < 0)
@@ -603,7 +611,7 @@ static inline int send_one(shmq_pub *pub, const void *data, size_t len, uint64_t
 	r = claim_seqs(pub, 1, &seq, &k);
 	if (r < 0)
 		return r;
-	r = put_rec(pub, seq, &m, hdrs, hlen, shmqi_now_ns());
+	r = put_rec(pub, seq, &m, hdrs, hlen, stamp_now(pub));
 	claim_done(pub);
 	return r;
 }
@@ -732,7 +740,7 @@ int shmq_pub_commit(shmq_pub *pub, size_t len, uint64_t corr_id)
 	if (!pub || pub->claim_len == UINT32_MAX || len > pub->claim_len)
 		return -EINVAL;
 	r = commit_rec(pub, shmqi_slot_at(&pub->t, pub->claim_seq), pub->claim_seq, len,
-		       pub->claim_hlen, corr_id, shmqi_now_ns());
+		       pub->claim_hlen, corr_id, stamp_now(pub));
 	pub->claim_len = UINT32_MAX;
 	claim_done(pub);
 	return r;

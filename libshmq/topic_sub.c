@@ -56,8 +56,9 @@ static bool expired(shmq_sub *sub, const void *h, uint32_t hl)
 /* ---- subscribers ---- */
 
 #define SUB_START (SHMQ_SUB_LATEST | SHMQ_SUB_EARLIEST | SHMQ_SUB_FROM_SEQ)
-#define SUB_FLAGS \
-	(SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SUB_START | SHMQ_SUB_READONLY | SHMQ_SUB_LATENCY)
+#define SUB_FLAGS                                                                               \
+	(SHMQ_OPEN_CREATE | SHMQ_OPEN_EXCL | SUB_START | SHMQ_SUB_READONLY | SHMQ_SUB_LATENCY | \
+	 SHMQ_OPEN_NO_TIMESTAMPS)
 #define RO_POLL_NS 1000000u /* how often a read-only subscriber looks when it would park */
 
 /* Where a new cursor starts, given the tail; records asked for but gone count as lost. */
@@ -429,7 +430,7 @@ static int recv_one(shmq_sub *sub, struct shmq_sub_rmsg *m)
 	sub->cursor++;
 	sub->received++;
 	sub->lost_before = sub->skipped_before = 0;
-	if (sub->lat_on) /* shmq_now_ns(): ordered after our loads of the record */
+	if (sub->lat_on && m->info.ts_ns) /* shmq_now_ns(): after our loads of the record */
 		shmqi_lat_record(&sub->lat, SHMQ_LATENCY_DELIVERY,
 				 (int64_t)(shmq_now_ns() - m->info.ts_ns));
 	return (int)len;
@@ -500,7 +501,7 @@ again:
 	sub->received++;
 	sub->lost_before = sub->skipped_before = 0;
 	*ret_data = shmqi_trec_data(rec, flags, hlen);
-	if (sub->lat_on)
+	if (sub->lat_on && info.ts_ns) /* none without a publish time */
 		shmqi_lat_record(&sub->lat, SHMQ_LATENCY_DELIVERY,
 				 (int64_t)(shmq_now_ns() - info.ts_ns));
 	if (ret_info)

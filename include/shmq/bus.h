@@ -162,6 +162,13 @@ SHMQ_API int shmq_unlink(shmq_bus *bus, const char *name);
  */
 #define SHMQ_OPEN_CREATE 0x01u /* create the object if absent */
 #define SHMQ_OPEN_EXCL 0x02u /* with CREATE: fail with -EEXIST if it exists */
+/*
+ * With CREATE, for channels and topics: the object's records carry no publish time (ts_ns
+ * is 0), so that producers read no clock per record. A property of the object, set when
+ * the call creates it, ignored when it attaches to an existing one (as the mode is).
+ * Delivery-latency histograms (SHMQ_SUB_LATENCY) record nothing for such records.
+ */
+#define SHMQ_OPEN_NO_TIMESTAMPS 0x40000u
 
 /* Spin budgets and timeouts of the wait calls, in nanoseconds. */
 #define SHMQ_SPIN_FOREVER UINT64_MAX /* busy-poll, never park */

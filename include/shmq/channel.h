@@ -56,7 +56,8 @@ struct shmq_channel_config {
  * shmq_channel_open() - attach to an SPSC channel as its producer or its consumer.
  * @bus:    the bus (namespace)
  * @name:   1-200 chars of [A-Za-z0-9_.-], dot-separated non-empty segments
- * @flags:  SHMQ_OPEN_* bits; unknown bits are rejected
+ * @flags:  SHMQ_OPEN_* bits (SHMQ_OPEN_NO_TIMESTAMPS: a channel this call creates carries
+ *          no publish times, bus.h); unknown bits are rejected
  * @cfg:    configuration for a new channel, or NULL for the defaults; see
  *          struct shmq_channel_config for what it means when attaching
  * @ret_ch: on success a handle owned by the caller, released with shmq_channel_close();
@@ -145,7 +146,8 @@ SHMQ_API int shmq_channel_commit(shmq_channel *ch, size_t len);
 /**
  * struct shmq_msg_info - what a received message carries besides its payload.
  * @seq:   sequence number (1 for the channel's first message)
- * @ts_ns: publish time, CLOCK_MONOTONIC nanoseconds (shmq_now_ns())
+ * @ts_ns: publish time, CLOCK_MONOTONIC nanoseconds (shmq_now_ns()); 0 in a channel made
+ *         with SHMQ_OPEN_NO_TIMESTAMPS
  * @len:   payload length in bytes
  */
 struct shmq_msg_info {

@@ -468,7 +468,7 @@ SHMQ_API int shmq_topic_groups(shmq_bus *bus, const char *topic,
  * @hdr_len:      bytes of this header (the payload starts there)
  * @reason:       SHMQ_DLQ_*
  * @origin_seq:   the record's sequence number in its topic
- * @ts_ns:        its publish time (CLOCK_MONOTONIC)
+ * @ts_ns:        its publish time (CLOCK_MONOTONIC; 0 without timestamps)
  * @corr_id, @producer_id, @producer_seq: as it carried them
  * @acquired:     times it was delivered
  * @failed:       times it failed

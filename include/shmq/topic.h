@@ -104,7 +104,9 @@ struct shmq_topic_config {
  * shmq_pub_open() - attach to a topic as a producer.
  * @bus:     the bus (namespace)
  * @name:    topic name, as for channels
- * @flags:   SHMQ_OPEN_CREATE, SHMQ_OPEN_EXCL, SHMQ_PUB_EXCLUSIVE; unknown bits are rejected
+ * @flags:   SHMQ_OPEN_CREATE, SHMQ_OPEN_EXCL, SHMQ_PUB_EXCLUSIVE, SHMQ_OPEN_NO_TIMESTAMPS (a
+ *           topic this call creates carries no publish times, bus.h); unknown bits are
+ *           rejected
  * @cfg:     configuration for a new topic, or NULL (policy reliable and the defaults); see
  *           struct shmq_topic_config for what it means when attaching
  * @ret_pub: on success a handle owned by the caller, released with shmq_pub_close();
@@ -270,7 +272,8 @@ SHMQ_API uint32_t shmq_pub_id(const shmq_pub *pub);
  *            default), SHMQ_SUB_EARLIEST, SHMQ_SUB_FROM_SEQ; SHMQ_SUB_READONLY;
  *            SHMQ_SUB_LATENCY: record each record's delivery latency where any process
  *            can read it (shmq/latency.h; off by default: it costs a clock read per record,
- *            about 9 % of the 64-byte topic ping-pong's p50; ignored with SHMQ_SUB_READONLY)
+ *            about 9 % of the 64-byte topic ping-pong's p50; ignored with SHMQ_SUB_READONLY);
+ *            SHMQ_OPEN_NO_TIMESTAMPS, as for shmq_pub_open()
  * @cfg:      as for shmq_pub_open()
  * @from_seq: with SHMQ_SUB_FROM_SEQ the first sequence number wanted; otherwise 0
  * @ret_sub:  on success a handle owned by the caller, released with shmq_sub_close()
@@ -322,7 +325,8 @@ SHMQ_API void shmq_sub_close(shmq_sub *sub);
 /**
  * struct shmq_sub_msg - what a received record carries besides its payload.
  * @seq:          the record's sequence number in the topic
- * @ts_ns:        publish time, CLOCK_MONOTONIC nanoseconds (shmq_now_ns())
+ * @ts_ns:        publish time, CLOCK_MONOTONIC nanoseconds (shmq_now_ns()); 0 in a topic
+ *                made with SHMQ_OPEN_NO_TIMESTAMPS
  * @corr_id:      correlation id given by the producer (0 for none)
  * @producer_id:  the producer handle that published it (> 0)
  * @producer_seq: its sequence among that producer's records (from 1)
