@@ -90,6 +90,11 @@ EOF
 expect 0 '103|42|8|rt|with	tab' '' -- sub --from 103 --count 1 -F '{seq}|{corr}|{len}|{topic}|{payload}' rt
 expect 0 '' '' -- pub rt xyz --count 1
 expect 0 '104 xyz' '' -- sub --from 104 --count 1 rt
+# A topic without publish times: the time is "-" (null in JSON), the flag needs --create.
+expect 0 '' '' -- pub --create --no-timestamps nts first
+expect 0 '1 - first' '' -- sub --from earliest --count 1 -F '{seq} {time} {payload}' nts
+expect 0 '"time":null,"ts_ns":0' '' -- sub --from earliest --count 1 -j nts
+expect 2 '' 'need --create' -- pub --no-timestamps nts again
 expect 0 '' '' -- pub rt --size 300 --count 2
 "$shmq" sub --from 105 --count 2 -F '{len}' rt >"$out" 2>"$err"
 [ "$(cat "$out")" = $'300\n300' ] || fail "pub --size 300"

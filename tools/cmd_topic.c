@@ -16,6 +16,7 @@ enum {
 	OPT_SLOTS,
 	OPT_MAX_MSG,
 	OPT_LOSSY,
+	OPT_NO_TS,
 	OPT_TTL,
 	OPT_DELAY,
 	OPT_LEVELS,
@@ -47,6 +48,7 @@ static void pub_usage(FILE *f)
 		"      --slots N       records the log holds (a power of two; default 1024)\n"
 		"      --max-msg N     largest record in bytes (default 976)\n"
 		"      --lossy         the lossy policy (default reliable)\n"
+		"      --no-timestamps records without publish times (no clock read per record)\n"
 		"  -p, --priority K    at level K (0 the lowest) of priority topic TOPIC\n"
 		"                      (TOPIC.pK); with --create:\n"
 		"      --levels N      its levels, 2-8\n"
@@ -63,7 +65,7 @@ static void pub_usage(FILE *f)
 struct pub_args {
 	uint64_t count, rate, size, corr, wait_subs, timeout_ns, slots, max_msg, ttl_ns, delay_ns;
 	uint64_t prio, levels, part, partitions;
-	bool stdin_lines, create, lossy, count_given, has_prio, has_part;
+	bool stdin_lines, create, lossy, no_ts, count_given, has_prio, has_part;
 	const char *topic, *body, *key;
 	uint8_t hdrs[SHMQ_HDRS_MAX];
 	size_t hdrs_len;
@@ -126,6 +128,9 @@ static int pub_option(struct cli *c, int ch, struct pub_args *a)
 	case OPT_LOSSY:
 		a->lossy = true;
 		return 0;
+	case OPT_NO_TS:
+		a->no_ts = true;
+		return 0;
 	case 'p':
 		a->has_prio = true;
 		return cli_number(c, "--priority", optarg, &a->prio);
@@ -154,6 +159,8 @@ static int pub_keyed_check(struct cli *c, const struct pub_args *a)
 		return cli_usage_error(c, "--priority excludes --key and --partition", NULL);
 	if (a->key && a->has_part)
 		return cli_usage_error(c, "--key and --partition exclude each other", NULL);
+	if (a->no_ts && (a->has_prio || keyed))
+		return cli_usage_error(c, "--no-timestamps is for a plain topic", NULL);
 	if ((a->levels && !a->has_prio) || (a->partitions && !keyed))
 		return cli_usage_error(c,
 				       "--levels needs --priority; --partitions needs --key "
@@ -197,6 +204,7 @@ static int pub_parse(struct cli *c, int argc, char **argv, struct pub_args *a)
 		{ "slots", required_argument, NULL, OPT_SLOTS },
 		{ "max-msg", required_argument, NULL, OPT_MAX_MSG },
 		{ "lossy", no_argument, NULL, OPT_LOSSY },
+		{ "no-timestamps", no_argument, NULL, OPT_NO_TS },
 		{ "ttl", required_argument, NULL, OPT_TTL },
 		{ "delay", required_argument, NULL, OPT_DELAY },
 		{ "priority", required_argument, NULL, 'p' },
@@ -219,8 +227,9 @@ static int pub_parse(struct cli *c, int argc, char **argv, struct pub_args *a)
 	a->body = optind + 1 < argc ? argv[optind + 1] : NULL;
 	if ((a->body != NULL) + (a->size > 0) + a->stdin_lines > 1)
 		return cli_usage_error(c, "BODY, --size and --stdin exclude each other", NULL);
-	if ((a->slots || a->max_msg || a->lossy) && !a->create)
-		return cli_usage_error(c, "--slots, --max-msg and --lossy need --create", NULL);
+	if ((a->slots || a->max_msg || a->lossy || a->no_ts) && !a->create)
+		return cli_usage_error(
+			c, "--slots, --max-msg, --lossy and --no-timestamps need --create", NULL);
 	if (a->slots > SHMQ_TOPIC_MAX_SLOTS || a->max_msg > UINT32_MAX ||
 	    a->wait_subs > SHMQ_TOPIC_MAX_SUBSCRIBERS)
 		return cli_usage_error(c, "--slots, --max-msg or --wait-subs out of range", NULL);
@@ -353,6 +362,8 @@ static int pub_open(shmq_bus *bus, const struct pub_args *a, const struct shmq_t
 
 	if (!a->has_prio && !a->key && !a->has_part) {
 		snprintf(t->topic, sizeof(t->topic), "%s", a->topic);
+		if (a->no_ts)
+			f |= SHMQ_OPEN_NO_TIMESTAMPS;
 		return shmq_pub_open(bus, a->topic, f, a->create ? cfg : NULL, &t->pub);
 	}
 	if (a->has_prio) {
@@ -728,7 +739,8 @@ static bool format_ok(const char *fmt)
 	return true;
 }
 
-/* The wall-clock time of monotonic @ts_ns, ISO 8601 in UTC with microseconds. */
+/* The wall-clock time of monotonic @ts_ns, ISO 8601 in UTC with microseconds; "-" for 0
+ * (a record of a topic made without timestamps). */
 static void wall_time(uint64_t ts_ns, char *buf, size_t len)
 {
 	struct timespec rt;
@@ -736,6 +748,10 @@ static void wall_time(uint64_t ts_ns, char *buf, size_t len)
 	time_t s;
 	struct tm tm;
 
+	if (!ts_ns) {
+		snprintf(buf, len, "-");
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &rt);
 	wall = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec - (now - ts_ns);
 	s = (time_t)(wall / 1000000000u);
@@ -852,6 +868,8 @@ static void print_json(const struct cli_record *r, const char *data)
 		      "producer", (int)r->producer_id, "producer_seq", (json_int_t)r->producer_seq,
 		      "corr", (json_int_t)r->corr_id, "len", (int)r->len, "lost",
 		      (json_int_t)r->lost, "skipped", (json_int_t)r->skipped);
+	if (!r->ts_ns)
+		json_object_set_new(o, "time", json_null());
 	if (r->attempt)
 		json_object_set_new(o, "attempt", json_integer(r->attempt));
 	if (r->level >= 0)
