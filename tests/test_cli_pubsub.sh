@@ -393,7 +393,7 @@ expect 0 '' '' -- rm svg.t
 # rm: a group, topics; a second time it is gone
 expect 0 '' '' -- rm rt@g
 expect 1 '' "shmq: remove group 'g' of topic 'rt' in namespace '$SHMQ_NAMESPACE': No such object" -- rm rt@g
-expect 0 '' '' -- rm rt rt.dlq small w.a w.b w.c.d
+expect 0 '' '' -- rm rt rt.dlq small w.a w.b w.c.d nts
 expect 1 '' "shmq: remove 'rt' in namespace '$SHMQ_NAMESPACE': No such object" -- rm rt
 expect 0 '' '' -- ls
 [ -s "$out" ] && fail "ls after rm"
