@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "internal.h"
 #include "registry.h"
 #include "shmqd.h"
@@ -128,18 +129,6 @@ bad:
 	return -EINVAL;
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 /* The options a config file may set, each unless the command line set it first. */
 static int opt_line(struct opts *o, char *key, char *val)
 {
@@ -163,36 +152,36 @@ static int opt_line(struct opts *o, char *key, char *val)
 	return 0;
 }
 
+struct config_ctx {
+	struct daemon *d;
+	struct opts *o;
+};
+
+static int config_line(void *arg, char *s, const char *path, int line)
+{
+	struct config_ctx *c = arg;
+	char *key, *val;
+
+	if (!strncmp(s, "topic ", 6) || !strncmp(s, "topic\t", 6))
+		return topic_line(c->d, s + 6, path, line);
+	if (conf_split(s, &key, &val) < 0 || opt_line(c->o, key, val) < 0) {
+		logmsg("%s:%d: unknown line (namespace, socket, state-dir, loop, metrics = "
+		       "VALUE; metrics-any = true|false; topic NAME ...)",
+		       path, line);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int read_config(struct daemon *d, struct opts *o)
 {
-	char buf[1024], *s, *eq;
-	int line = 0, r = 0;
-	FILE *f = fopen(o->config, "re");
+	struct config_ctx c = { d, o };
+	int line, r = conf_read(o->config, config_line, &c, &line);
 
-	if (!f) {
-		logmsg("config %s: %s", o->config, strerror(errno));
-		return -errno;
-	}
-	while (r == 0 && fgets(buf, sizeof(buf), f)) {
-		line++;
-		s = trim(buf);
-		if (!*s || *s == '#')
-			continue;
-		if (!strncmp(s, "topic ", 6) || !strncmp(s, "topic\t", 6)) {
-			r = topic_line(d, s + 6, o->config, line);
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (eq)
-			*eq = '\0';
-		if (!eq || opt_line(o, trim(s), trim(eq + 1)) < 0) {
-			logmsg("%s:%d: unknown line (namespace, socket, state-dir, loop, metrics = "
-			       "VALUE; metrics-any = true|false; topic NAME ...)",
-			       o->config, line);
-			r = -EINVAL;
-		}
-	}
-	fclose(f);
+	if (r == -E2BIG)
+		logmsg("%s:%d: a line longer than 1023 bytes", o->config, line);
+	else if (r < 0 && !line)
+		logmsg("config %s: %s", o->config, strerror(-r));
 	return r;
 }
 
@@ -296,7 +285,7 @@ static int take_lock(struct daemon *d)
 		n = pread(fd, pid, sizeof(pid) - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		logmsg("namespace '%s' already has a live shmqd (pid %s, lock %s)", d->ns,
-		       pid[0] ? trim(pid) : "?", d->lock_path);
+		       pid[0] ? conf_trim(pid) : "?", d->lock_path);
 		close(fd);
 		return -EBUSY;
 	}
