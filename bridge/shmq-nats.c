@@ -14,6 +14,7 @@
 
 #include <nats/nats.h>
 
+#include "conf.h"
 #include "shmq.h"
 
 #define PROG "shmq-nats"
@@ -127,7 +128,7 @@ static void usage(FILE *f)
 		"usage: " PROG
 		" [-n NS] --url nats://HOST:PORT [--prefix P] [--export PATTERN]...\n"
 		"                 [--import PATTERN]... [--group NAME] [--jetstream STREAM]\n"
-		"                 [--reconnect-wait MS] [--metrics-file F]\n"
+		"                 [--reconnect-wait MS] [--metrics-file F] [--config FILE]\n"
 		"       " PROG
 		" --subjects [--prefix P] [--export PATTERN]... [--import PATTERN]...\n"
 		"Bridges the topics of a shmq namespace and the subjects of a NATS server.\n"
@@ -145,6 +146,10 @@ static void usage(FILE *f)
 		"                          durable consumers of it, acked after the local publish\n"
 		"  -r, --reconnect-wait MS time between reconnect attempts (default 1000)\n"
 		"  -M, --metrics-file F    write the counters to F every second (Prometheus text)\n"
+		"  -c, --config FILE       options from FILE, a \"key = value\" line each (the "
+		"long\n"
+		"                          names; export and import repeatable); the command\n"
+		"                          line wins, its patterns replacing the file's\n"
 		"  -S, --subjects          print the NATS subjects each pattern maps to, and exit\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           the version\n"
@@ -879,6 +884,109 @@ static int print_subjects(const struct bridge *b)
 	return 0;
 }
 
+/* ---- --config FILE ---- */
+
+#define CONF_MAX_STRINGS (2 * MAX_PATTERNS + 16)
+
+/* The file's values: static, so that they live as long as the process (and are not leaks). */
+static char *conf_strings[CONF_MAX_STRINGS];
+static size_t n_conf_strings;
+
+struct conf_ctx {
+	struct bridge *b;
+	bool cli_exports, cli_imports; /* the command line gave these lists: the file's go */
+};
+
+static const char *conf_keep(const char *v)
+{
+	if (n_conf_strings == CONF_MAX_STRINGS)
+		return NULL;
+	conf_strings[n_conf_strings] = strdup(v);
+	return conf_strings[n_conf_strings++];
+}
+
+/* A scalar option from the file: taken unless the command line set it. */
+static int conf_scalar(const char **slot, const char *val)
+{
+	const char *v;
+
+	if (*slot)
+		return 0;
+	v = conf_keep(val);
+	if (!v)
+		return -ENOMEM;
+	*slot = v;
+	return 0;
+}
+
+static int conf_pattern(struct conf_ctx *c, bool ex, const char *val)
+{
+	const char *v;
+
+	if (ex ? c->cli_exports : c->cli_imports)
+		return 0;
+	v = conf_keep(val);
+	if (!v)
+		return -ENOMEM;
+	return add_pattern(ex ? c->b->exports : c->b->imports,
+			   ex ? &c->b->n_exports : &c->b->n_imports, v,
+			   ex ? "export" : "import") < 0
+		       ? -EINVAL
+		       : 0;
+}
+
+static int conf_line(void *arg, char *s, const char *path, int line)
+{
+	struct conf_ctx *c = arg;
+	struct bridge *b = c->b;
+	char *key, *val;
+	int r = -ENOKEY;
+
+	if (conf_split(s, &key, &val) == 0 && *val) {
+		if (!strcmp(key, "export") || !strcmp(key, "import"))
+			r = conf_pattern(c, key[0] == 'e', val);
+		else if (!strcmp(key, "reconnect-wait"))
+			r = b->reconnect_ms || parse_reconnect(val, &b->reconnect_ms) == 0
+				    ? 0
+				    : -EINVAL;
+		else if (!strcmp(key, "namespace"))
+			r = conf_scalar(&b->ns, val);
+		else if (!strcmp(key, "url"))
+			r = conf_scalar(&b->url, val);
+		else if (!strcmp(key, "prefix"))
+			r = conf_scalar(&b->prefix, val);
+		else if (!strcmp(key, "group"))
+			r = conf_scalar(&b->group, val);
+		else if (!strcmp(key, "jetstream"))
+			r = conf_scalar(&b->stream, val);
+		else if (!strcmp(key, "metrics-file"))
+			r = conf_scalar(&b->metrics_file, val);
+	}
+	if (r == -ENOKEY)
+		fprintf(stderr,
+			PROG
+			": %s:%d: unknown line (namespace, url, prefix, export, import, group, "
+			"reconnect-wait, jetstream, metrics-file = VALUE)\n",
+			path, line);
+	else if (r < 0)
+		fprintf(stderr, PROG ": %s:%d: bad value of '%s'%s\n", path, line, key,
+			r == -ENOMEM ? " (out of memory, or too many lines)" : "");
+	return r;
+}
+
+/* Return: 0, or -1 after saying why. */
+static int read_config(struct bridge *b, const char *path)
+{
+	struct conf_ctx c = { b, b->n_exports > 0, b->n_imports > 0 };
+	int line, r = conf_read(path, conf_line, &c, &line);
+
+	if (r == -E2BIG)
+		fprintf(stderr, PROG ": %s:%d: a line longer than 1023 bytes\n", path, line);
+	else if (r < 0 && !line)
+		fprintf(stderr, PROG ": config %s: %s\n", path, strerror(-r));
+	return r < 0 ? -1 : 0;
+}
+
 /* What the options gave, once all are read. Return: -1 to go on, else the exit status. */
 static int check_args(const struct bridge *b, int argc)
 {
@@ -914,13 +1022,15 @@ static int parse(struct bridge *b, int argc, char **argv)
 		{ "jetstream", required_argument, NULL, 'j' },
 		{ "subjects", no_argument, NULL, 'S' },
 		{ "metrics-file", required_argument, NULL, 'M' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	const char *config = NULL;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "n:u:p:e:i:g:r:j:SM:hV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:u:p:e:i:g:r:j:SM:c:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			b->ns = optarg;
@@ -951,6 +1061,9 @@ static int parse(struct bridge *b, int argc, char **argv)
 		case 'M':
 			b->metrics_file = optarg;
 			break;
+		case 'c':
+			config = optarg;
+			break;
 		case 'r':
 			if (parse_reconnect(optarg, &b->reconnect_ms) < 0) {
 				fprintf(stderr, PROG ": --reconnect-wait '%s': not 1-600000 ms\n",
@@ -969,6 +1082,15 @@ static int parse(struct bridge *b, int argc, char **argv)
 			return 2;
 		}
 	}
+	if (config && read_config(b, config) < 0)
+		return 2;
+	/* The defaults, for what neither the command line nor the file set. */
+	if (!b->prefix)
+		b->prefix = "";
+	if (!b->group)
+		b->group = "nats-bridge";
+	if (!b->reconnect_ms)
+		b->reconnect_ms = 1000;
 	return check_args(b, argc);
 }
 
@@ -1118,7 +1240,7 @@ static void run(struct bridge *b)
 
 int main(int argc, char **argv)
 {
-	struct bridge b = { .prefix = "", .group = "nats-bridge", .reconnect_ms = 1000 };
+	struct bridge b = { 0 }; /* parse() fills in the defaults */
 	struct sigaction sa = { .sa_handler = on_signal };
 	int rc;
 

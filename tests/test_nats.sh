@@ -33,6 +33,26 @@ got=$("$bridge" --subjects --prefix site1 -e a.b -e 'a.*' -e 'a.>' -e 'a.#' -e '
 [ "$got" = "$want" ] && echo "ok: subject mapping table" || fail "mapping: $got"
 [ "$("$bridge" --subjects -e 'a.#')" = 'export a.# a.> a' ] || fail "mapping without a prefix"
 
+# 0b. --config FILE: the long options' names, patterns repeatable; the command line wins,
+# its patterns replacing the file's of their kind; unknown keys and bad values refused.
+cdir=$(mktemp -d)
+printf '# a comment\n\nprefix = site9\nexport = a.#\nexport = b.*\nimport = c.>\n' >"$cdir/b.conf"
+[ "$("$bridge" --subjects -c "$cdir/b.conf")" = 'export a.# site9.a.> site9.a
+export b.* site9.b.*
+import c.> site9.c.>' ] && echo "ok: --config" || fail "--config: $("$bridge" --subjects -c "$cdir/b.conf" 2>&1)"
+[ "$("$bridge" --subjects -c "$cdir/b.conf" -p p2 -e x)" = 'export x p2.x
+import c.> p2.c.>' ] && echo "ok: the command line wins over --config" || fail "--config precedence"
+printf 'exprot = a.b\n' >"$cdir/bad.conf"
+"$bridge" --subjects -c "$cdir/bad.conf" >/dev/null 2>"$cdir/err"
+[ $? -eq 2 ] && grep -q 'bad.conf:1: unknown line' "$cdir/err" && echo "ok: --config unknown key" ||
+	fail "--config unknown key: $(cat "$cdir/err")"
+printf 'export = a.*b\n' >"$cdir/bad.conf"
+"$bridge" --subjects -c "$cdir/bad.conf" >/dev/null 2>&1
+[ $? -eq 2 ] && echo "ok: --config bad pattern" || fail "--config bad pattern accepted"
+"$bridge" --subjects -c "$cdir/none.conf" >/dev/null 2>&1
+[ $? -eq 2 ] && echo "ok: --config missing file" || fail "--config missing file accepted"
+rm -rf "$cdir"
+
 natsd=$(command -v nats-server || echo /usr/sbin/nats-server) # sbin: not always in PATH
 if [ ! -x "$natsd" ]; then
 	echo "SKIP: no nats-server (Debian nats-server)"
@@ -99,7 +119,9 @@ start_server
 bridge b1 -n "$ns1" --export 'a.>' --import 'a.>' --reconnect-wait 1500 \
 	--metrics-file "$dir/b1.prom"
 pid_b1=${pids[-1]}
-bridge b2 -n "$ns2" --export 'a.>' --import 'a.>' --reconnect-wait 100
+# b2 takes its options from a config file (the URL from the command line).
+printf 'namespace = %s\nexport = a.>\nimport = a.>\nreconnect-wait = 100\n' "$ns2" >"$dir/b2.conf"
+bridge b2 -c "$dir/b2.conf"
 bridge b3 -n "$ns3" --export 'l.>' --import 'l.>'
 sleep 0.5
 
