@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <nats/nats.h>
 
 #include "conf.h"
+#include "metrics.h"
 #include "shmq.h"
 
 #define PROG "shmq-nats"
@@ -80,6 +82,7 @@ struct bridge {
 	bool stream_warned;
 	bool print_subjects; /* --subjects */
 	const char *metrics_file; /* --metrics-file, or NULL */
+	char metrics_own[4096]; /* NAME.PID.prom in the namespace's metrics directory, or "" */
 	uint64_t next_metrics;
 	bool js_imports_due; /* --jetstream imports not subscribed yet */
 	bool js_warned;
@@ -1153,7 +1156,7 @@ struct metric {
 };
 
 /* The exported topics' backlog: records their group owes (the topic's tail - the floor). */
-static void write_backlog(const struct bridge *b, FILE *f, const char *ns)
+static void write_backlog(const struct bridge *b, FILE *f, const char *ns, int pid)
 {
 	struct shmq_group_stats st;
 	size_t i;
@@ -1162,15 +1165,21 @@ static void write_backlog(const struct bridge *b, FILE *f, const char *ns)
 		   "# TYPE shmq_nats_backlog gauge\n");
 	for (i = 0; i < b->n_topics; i++)
 		if (shmq_group_stat(b->bus, b->topics[i].name, b->group, &st, NULL, 0) >= 0)
-			fprintf(f, "shmq_nats_backlog{namespace=\"%s\",topic=\"%s\"} %llu\n", ns,
-				b->topics[i].name, (unsigned long long)(st.tail - st.floor));
+			fprintf(f,
+				"shmq_nats_backlog{namespace=\"%s\",bridge=\"%d\",topic=\"%s\"} "
+				"%llu\n",
+				ns, pid, b->topics[i].name,
+				(unsigned long long)(st.tail - st.floor));
 }
 
 /*
- * --metrics-file: the counters in the Prometheus text format, for node_exporter's textfile
- * collector: written to F.tmp, then renamed over F, so a reader never sees half a file.
+ * The counters in the Prometheus text format into @path (--metrics-file, for node_exporter's
+ * textfile collector, and the file in the namespace's metrics directory that shmq metrics
+ * and shmqd --metrics add): written to PATH.tmp, then renamed over PATH, so that a reader
+ * never sees half a file. Each sample has the labels namespace and bridge (our pid: two
+ * bridges of a namespace are two series).
  */
-static void write_metrics(const struct bridge *b)
+static void write_metrics(const struct bridge *b, const char *path)
 {
 	const struct counters *c = &b->c;
 	const struct metric m[] = {
@@ -1189,27 +1198,59 @@ static void write_metrics(const struct bridge *b)
 		  atomic_load_explicit(&reconnects, memory_order_relaxed) },
 	};
 	const char *ns = shmq_bus_namespace(b->bus);
-	char tmp[4096];
+	int pid = (int)getpid();
+	char tmp[4200];
 	FILE *f;
 	size_t i;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", b->metrics_file);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
 	if (!f)
 		return;
 	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		fprintf(f,
 			"# HELP shmq_nats_%s_total %s\n# TYPE shmq_nats_%s_total counter\n"
-			"shmq_nats_%s_total{namespace=\"%s\"} %llu\n",
-			m[i].name, m[i].help, m[i].name, m[i].name, ns,
+			"shmq_nats_%s_total{namespace=\"%s\",bridge=\"%d\"} %llu\n",
+			m[i].name, m[i].help, m[i].name, m[i].name, ns, pid,
 			(unsigned long long)m[i].value);
 	fprintf(f,
 		"# HELP shmq_nats_connected 1 while connected to the NATS server.\n"
-		"# TYPE shmq_nats_connected gauge\nshmq_nats_connected{namespace=\"%s\"} %d\n",
-		ns, natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED);
-	write_backlog(b, f, ns);
+		"# TYPE shmq_nats_connected gauge\n"
+		"shmq_nats_connected{namespace=\"%s\",bridge=\"%d\"} %d\n",
+		ns, pid, natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED);
+	write_backlog(b, f, ns, pid);
 	if (fclose(f) == 0)
-		rename(tmp, b->metrics_file);
+		rename(tmp, path);
+}
+
+/* Both files, when they are due or at the end. */
+static void write_all_metrics(const struct bridge *b)
+{
+	if (b->metrics_file)
+		write_metrics(b, b->metrics_file);
+	if (b->metrics_own[0])
+		write_metrics(b, b->metrics_own);
+}
+
+/*
+ * Our file in the namespace's metrics directory (made if absent, as its parent): shmq
+ * metrics and shmqd --metrics add it while we live. Without a directory we can make, none.
+ */
+static void metrics_own_path(struct bridge *b)
+{
+	char dir[sizeof(b->metrics_own) - 32], *p;
+
+	if (metrics_dir(shmq_bus_namespace(b->bus), dir, sizeof(dir)) < 0)
+		return;
+	for (p = dir + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(dir, 0755);
+		*p = '/';
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return;
+	snprintf(b->metrics_own, sizeof(b->metrics_own), "%s/shmq-nats.%d.prom", dir,
+		 (int)getpid());
 }
 
 static void run(struct bridge *b)
@@ -1229,8 +1270,8 @@ static void run(struct bridge *b)
 			dump = 0;
 			print_counters(b);
 		}
-		if (b->metrics_file && now >= b->next_metrics) {
-			write_metrics(b);
+		if (now >= b->next_metrics) {
+			write_all_metrics(b);
 			b->next_metrics = now + METRICS_NS;
 		}
 		if (!work)
@@ -1253,12 +1294,16 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	rc = setup(&b) < 0 ? 1 : 0;
-	if (rc == 0)
+	if (rc == 0) {
+		metrics_own_path(&b);
 		run(&b);
+	}
 	if (b.bus)
 		print_counters(&b);
 	if (rc == 0 && b.metrics_file)
-		write_metrics(&b);
+		write_metrics(&b, b.metrics_file);
+	if (b.metrics_own[0])
+		unlink(b.metrics_own); /* counted no more once we are gone */
 	teardown(&b);
 	return rc;
 }

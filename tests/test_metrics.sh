@@ -139,6 +139,32 @@ rm -f /dev/shm/shmq."$ns".junk
 [ $? = 1 ] && grep -qF "shmq: namespace 'bad/ns'" "$dir/err" && ok "metrics -n bad/ns: 1" ||
 	bad "metrics -n bad/ns: $(cat "$dir/err")"
 
+# ---- other processes' files (the NATS bridge's) in the namespace's metrics directory ----
+# Two live writers' files merge family by family; a dead writer's file, a temporary file,
+# malformed lines and a file that is not NAME.PID.prom are left out.
+export SHMQ_METRICS_DIR=$dir/metrics.d
+mkdir "$SHMQ_METRICS_DIR"
+sleep 60 &
+other=$!
+printf '# HELP shmq_nats_exported_total Records.\n# TYPE shmq_nats_exported_total counter\nshmq_nats_exported_total{namespace="%s",bridge="%s"} 7\nbad line here\nshmq_nats_conn\x01ected 1\n' \
+	"$ns" $$ >"$SHMQ_METRICS_DIR/shmq-nats.$$.prom"
+printf '# HELP shmq_nats_exported_total Records.\n# TYPE shmq_nats_exported_total counter\nshmq_nats_exported_total{namespace="%s",bridge="%s"} 9\n' \
+	"$ns" "$other" >"$SHMQ_METRICS_DIR/shmq-nats.$other.prom"
+printf 'shmq_nats_exported_total{namespace="%s",bridge="dead"} 1\n' "$ns" >"$SHMQ_METRICS_DIR/shmq-nats.999999999.prom"
+printf 'shmq_nats_tmp_total 1\n' >"$SHMQ_METRICS_DIR/shmq-nats.$$.prom.tmp"
+printf 'shmq_nats_noname_total 1\n' >"$SHMQ_METRICS_DIR/nopid.prom"
+"$shmq" metrics -n "$ns" >"$dir/others" 2>"$dir/err" || bad "shmq metrics with others: $(cat "$dir/err")"
+check_promtool "$dir/others" "shmq metrics with two other writers"
+expect_value "$dir/others" "shmq_nats_exported_total{namespace=\"$ns\",bridge=\"$$\"}" 7
+expect_value "$dir/others" "shmq_nats_exported_total{namespace=\"$ns\",bridge=\"$other\"}" 9
+[ "$(grep -c '^# TYPE shmq_nats_exported_total ' "$dir/others")" = 1 ] && ok "one TYPE line for both" ||
+	bad "TYPE lines: $(grep -c '^# TYPE shmq_nats_exported_total ' "$dir/others")"
+grep -q -e 'bridge="dead"' -e 'shmq_nats_tmp' -e 'shmq_nats_noname' -e 'bad line' -e 'shmq_nats_conn' \
+	"$dir/others" && bad "left-out lines shown: $(grep shmq_nats "$dir/others")" || ok "left-out files and lines"
+kill "$other"
+wait "$other" 2>/dev/null
+unset SHMQ_METRICS_DIR
+
 # ---- shmqd --metrics, over loopback ----
 "$shmqd" -n "$ns" -s "$dir/x.sock" -f --metrics 192.0.2.1:9464 2>"$dir/err"
 [ $? = 2 ] && grep -qF 'not a loopback address' "$dir/err" && ok "a non-loopback address: 2" ||

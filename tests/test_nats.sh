@@ -61,6 +61,7 @@ fi
 export SHMQ_DAEMON=off
 ns1=tnatsa$$ ns2=tnatsb$$ ns3=tnatsc$$ ns4=tnatsd$$ ns5=tnatse$$
 dir=$(mktemp -d)
+export SHMQ_METRICS_DIR=$dir/metrics # where each bridge keeps its counters for shmq metrics
 pids=() server= jserver=
 cleanup() {
 	local p
@@ -183,8 +184,9 @@ grep -q 'exported [1-9]' "$dir/b1.err" && grep -q 'reconnects [1-9]' "$dir/b1.er
 
 # --metrics-file: the counters in the Prometheus text format (promtool checks it, if there).
 sleep 1.2
-grep -q "^shmq_nats_exported_total{namespace=\"$ns1\"} 110\$" "$dir/b1.prom" &&
-	grep -q "^shmq_nats_backlog{namespace=\"$ns1\",topic=\"a.sf.z\"} 0\$" "$dir/b1.prom" &&
+grep -q "^shmq_nats_exported_total{namespace=\"$ns1\",bridge=\"$pid_b1\"} 110\$" "$dir/b1.prom" &&
+	grep -q "^shmq_nats_backlog{namespace=\"$ns1\",bridge=\"$pid_b1\",topic=\"a.sf.z\"} 0\$" \
+		"$dir/b1.prom" &&
 	grep -q '^shmq_nats_connected{.*} 1$' "$dir/b1.prom" && echo "ok: metrics file" ||
 	fail "metrics file: $(cat "$dir/b1.prom")"
 if command -v promtool >/dev/null; then
@@ -195,10 +197,25 @@ fi
 # At exit each bridge prints its counters: b3 dropped its 7 echoes, b2 sent back none of the
 # 110 records it imported from ns1 (they carry shmq-origin).
 sleep 1 # a scan (every 500 ms) to find a.sf.z in ns2, made by the import
+# The bridges' counters in shmq metrics of their namespace (each bridge's file in
+# $SHMQ_METRICS_DIR), under the namespace's own families, and gone once the bridge is.
+"$shmq" metrics -n "$ns1" >"$dir/ns1.metrics" 2>&1 || fail "shmq metrics -n $ns1"
+grep -q "^shmq_nats_exported_total{namespace=\"$ns1\",bridge=\"$pid_b1\"} 110\$" "$dir/ns1.metrics" &&
+	grep -q '^shmq_objects{' "$dir/ns1.metrics" && echo "ok: the bridge's counters in shmq metrics" ||
+	fail "shmq metrics: $(grep shmq_nats "$dir/ns1.metrics" | head -5)"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$dir/ns1.metrics" >"$dir/promtool2.out" 2>&1 &&
+		echo "ok: promtool check metrics (shmq metrics with a bridge)" ||
+		fail "promtool: $(cat "$dir/promtool2.out")"
+fi
 for p in "${pids[@]}"; do kill "$p"; done
 wait "${pids[@]}"
 pids=()
 grep -q 'echoes 7 ' "$dir/b3.err" && echo "ok: b3 counted 7 echoes" || fail "b3: $(cat "$dir/b3.err")"
+"$shmq" metrics -n "$ns1" | grep -q '^shmq_nats_' && fail "a stopped bridge's counters still shown" ||
+	echo "ok: no counters of a stopped bridge"
+[ -z "$(ls "$SHMQ_METRICS_DIR")" ] && echo "ok: the bridges removed their metrics files" ||
+	fail "left in the metrics directory: $(ls "$SHMQ_METRICS_DIR")"
 grep -q 'looped 110 ' "$dir/b2.err" && echo "ok: b2 exported none of the 110 it imported" ||
 	fail "b2: $(cat "$dir/b2.err")"
 

@@ -8,8 +8,10 @@
  * family from that snapshot. Each object is read on its own: the snapshot is no atomic look
  * at the namespace, as `shmq ls` is not.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -870,6 +872,237 @@ static void write_objects(FILE *out, const struct snap *s)
 		   s->unreadable);
 }
 
+/* ---- other processes' files: NAME.PID.prom in the metrics directory ---- */
+
+#define OTHER_MAX_BYTES (1u << 20) /* a larger file is not read */
+#define OTHER_MAX_FAMILIES 1024u
+
+struct other_fam {
+	char name[128];
+	char *help, *type; /* their whole lines, the first seen */
+	char *samples; /* every sample line, with its newline */
+	size_t len;
+};
+
+struct others {
+	struct other_fam *fams;
+	size_t n;
+};
+
+int metrics_dir(const char *ns, char *buf, size_t len)
+{
+	const char *env = getenv(METRICS_DIR_ENV);
+	int n;
+
+	if (env && env[0]) {
+		n = snprintf(buf, len, "%s", env);
+		return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
+	}
+	n = shmq_daemon_socket(ns, buf, len);
+	if (n < 0)
+		return n;
+	if (n < 5 || strcmp(buf + n - 5, ".sock") != 0)
+		return -EINVAL;
+	buf[n - 5] = '\0';
+	n = snprintf(buf + n - 5, len - (size_t)(n - 5), ".metrics.d") + n - 5;
+	return (size_t)n >= len ? -ENAMETOOLONG : n;
+}
+
+/* A metric name's length at @s ([a-zA-Z_:][a-zA-Z0-9_:]*), 0 if none. */
+static size_t name_len(const char *s)
+{
+	size_t i = 0;
+
+	while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_' ||
+	       s[i] == ':' || (i && s[i] >= '0' && s[i] <= '9'))
+		i++;
+	return i < 128 ? i : 0;
+}
+
+static struct other_fam *other_fam(struct others *o, const char *name, size_t n, bool add)
+{
+	size_t i;
+	struct other_fam *f;
+
+	for (i = 0; i < o->n; i++)
+		if (strlen(o->fams[i].name) == n && !memcmp(o->fams[i].name, name, n))
+			return &o->fams[i];
+	if (!add || o->n == OTHER_MAX_FAMILIES)
+		return NULL;
+	f = realloc(o->fams, (o->n + 1) * sizeof(*f));
+	if (!f)
+		return NULL;
+	o->fams = f;
+	f = &o->fams[o->n++];
+	memset(f, 0, sizeof(*f));
+	memcpy(f->name, name, n);
+	return f;
+}
+
+/* The family a sample named @name (@n bytes) belongs to: a histogram's or summary's
+ * _bucket, _sum and _count belong to the base name's, if that was declared. */
+static struct other_fam *sample_fam(struct others *o, const char *name, size_t n)
+{
+	static const char *const suffixes[] = { "_bucket", "_sum", "_count" };
+	struct other_fam *f;
+	size_t k, sl;
+
+	for (k = 0; k < 3; k++) {
+		sl = strlen(suffixes[k]);
+		if (n > sl && !memcmp(name + n - sl, suffixes[k], sl)) {
+			f = other_fam(o, name, n - sl, false);
+			if (f && f->type)
+				return f;
+		}
+	}
+	return other_fam(o, name, n, true);
+}
+
+/* After a sample's name (@p): optional {labels}, a space, a value, an optional timestamp. */
+static bool sample_ok(const char *p)
+{
+	char *end;
+
+	if (*p == '{') {
+		for (p++; *p != '}'; p++) {
+			if (!name_len(p))
+				return false;
+			p += name_len(p);
+			if (p[0] != '=' || p[1] != '"')
+				return false;
+			for (p += 2; *p != '"'; p++)
+				if (!*p || (*p == '\\' && !*++p))
+					return false;
+			if (p[1] == ',')
+				p++;
+		}
+		p++;
+	}
+	if (*p++ != ' ')
+		return false;
+	if (strncmp(p, "NaN", 3) && strncmp(p, "+Inf", 4) && strncmp(p, "-Inf", 4))
+		(void)strtod(p, &end);
+	else
+		end = (char *)p + (p[0] == 'N' ? 3 : 4);
+	if (end == p)
+		return false;
+	if (*end == ' ')
+		(void)strtoll(end + 1, &end, 10);
+	return *end == '\0';
+}
+
+static bool append(char **buf, size_t *len, const char *line, size_t n)
+{
+	char *b = realloc(*buf, *len + n + 2);
+
+	if (!b)
+		return false;
+	memcpy(b + *len, line, n);
+	b[*len + n] = '\n';
+	*len += n + 1;
+	b[*len] = '\0';
+	*buf = b;
+	return true;
+}
+
+/* One line of another process's file. Lines not of the text format are skipped. */
+static void other_line(struct others *o, char *line)
+{
+	struct other_fam *f;
+	size_t n, i;
+	char **slot;
+
+	for (i = 0; line[i]; i++)
+		if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
+			return; /* no control characters */
+	if (!strncmp(line, "# HELP ", 7) || !strncmp(line, "# TYPE ", 7)) {
+		n = name_len(line + 7);
+		if (!n || line[7 + n] != ' ')
+			return;
+		f = other_fam(o, line + 7, n, true);
+		if (!f)
+			return;
+		slot = line[2] == 'H' ? &f->help : &f->type;
+		if (!*slot)
+			*slot = strdup(line);
+		return;
+	}
+	if (line[0] == '#' || !line[0])
+		return;
+	n = name_len(line);
+	if (!n || !sample_ok(line + n))
+		return;
+	f = sample_fam(o, line, n);
+	if (f)
+		append(&f->samples, &f->len, line, strlen(line));
+}
+
+/* NAME.PID.prom, PID alive: read it into @o. */
+static void other_file(struct others *o, const char *dir, const char *name)
+{
+	const char *dot = strrchr(name, '.'), *p;
+	char path[4096], *line, *save = NULL, *text;
+	unsigned long pid;
+	size_t got;
+	FILE *f;
+
+	if (!dot || strcmp(dot, ".prom") != 0)
+		return;
+	for (p = dot; p > name && p[-1] >= '0' && p[-1] <= '9'; p--)
+		;
+	if (p == dot || p == name || p[-1] != '.' || dot - p > 10)
+		return;
+	pid = strtoul(p, NULL, 10);
+	if (!pid || pid > INT32_MAX || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+		return; /* a dead writer's file */
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return;
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	text = malloc(OTHER_MAX_BYTES + 1);
+	got = text ? fread(text, 1, OTHER_MAX_BYTES + 1, f) : 0;
+	fclose(f);
+	if (text && got <= OTHER_MAX_BYTES) {
+		text[got] = '\0';
+		for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			other_line(o, line);
+	}
+	free(text);
+}
+
+static void write_others(FILE *out, const char *ns)
+{
+	struct others o = { 0 };
+	char dir[4096];
+	struct dirent *de;
+	DIR *d;
+	size_t i;
+
+	if (metrics_dir(ns, dir, sizeof(dir)) < 0)
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			other_file(&o, dir, de->d_name);
+	closedir(d);
+	for (i = 0; i < o.n; i++) {
+		if (o.fams[i].samples) {
+			if (o.fams[i].help)
+				fprintf(out, "%s\n", o.fams[i].help);
+			if (o.fams[i].type)
+				fprintf(out, "%s\n", o.fams[i].type);
+			fputs(o.fams[i].samples, out);
+		}
+		free(o.fams[i].help);
+		free(o.fams[i].type);
+		free(o.fams[i].samples);
+	}
+	free(o.fams);
+}
+
 int metrics_write(shmq_bus *bus, FILE *out, const struct metrics_daemon *d)
 {
 	struct snap s = { .ns = shmq_bus_namespace(bus) };
@@ -886,6 +1119,7 @@ int metrics_write(shmq_bus *bus, FILE *out, const struct metrics_daemon *d)
 		write_channels(out, &s);
 		if (d)
 			write_daemon(out, s.ns, d);
+		write_others(out, s.ns);
 		if (fflush(out) != 0 || ferror(out))
 			r = -EIO;
 	}

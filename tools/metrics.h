@@ -43,6 +43,19 @@ struct metrics_daemon {
  */
 int metrics_write(shmq_bus *bus, FILE *out, const struct metrics_daemon *d);
 
+/*
+ * Other processes' metrics of a namespace (the NATS bridge's): files NAME.PID.prom in the
+ * namespace's metrics directory, each the Prometheus text of one live process, written to a
+ * temporary name and renamed over. metrics_write() adds the families of the files whose PID
+ * is alive, merged family by family (HELP and TYPE once, every sample under them); it skips
+ * what is not well-formed. The directory: $SHMQ_METRICS_DIR, else the daemon's socket path
+ * (shmq_daemon_socket()) with ".sock" replaced by ".metrics.d".
+ */
+#define METRICS_DIR_ENV "SHMQ_METRICS_DIR"
+
+/* metrics_dir() - namespace @ns's metrics directory into @buf. Return: its length, or -errno. */
+int metrics_dir(const char *ns, char *buf, size_t len);
+
 /* The content type of what metrics_write() writes, for an HTTP response. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
