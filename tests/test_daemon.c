@@ -18,10 +18,16 @@
 
 static struct test_daemon td;
 
+/* The daemon's options: the loop the test run asks for. */
+static const char *loop_arg(void)
+{
+	return getenv("SHMQD_TEST_LOOP") ? "--loop=epoll" : NULL;
+}
+
 static int setup(void **state)
 {
 	(void)state;
-	daemon_start(&td, getenv("SHMQD_TEST_LOOP") ? "--loop=epoll" : NULL);
+	daemon_start(&td, loop_arg());
 	setenv(SHMQ_DAEMON_ENV, "required", 1);
 	return 0;
 }
@@ -336,6 +342,8 @@ static pid_t child_ready(void (*fn)(shmq_bus *bus), shmq_bus *bus)
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
+		/* a test that fails before its kill_child() leaves no child behind */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		fn(bus);
 		(void)!write(p[1], "r", 1);
 		for (;;)
@@ -465,6 +473,73 @@ static void test_dead_member(void **state)
 		assert_int_equal(shmq_group_ack(g, m.lease), 0);
 	}
 	shmq_group_close(g);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
+/* ---- a restarted daemon: deaths while it was down ---- */
+
+static void hold_down(shmq_bus *bus)
+{
+	struct shmq_group_msg m;
+	shmq_group *g = NULL;
+	shmq_sub *sub = NULL;
+	char buf[64];
+	int i;
+
+	if (shmq_sub_open(bus, "d.down", 0, NULL, 0, &sub) < 0 ||
+	    shmq_group_open(bus, "d.down", "work", 0, NULL, &g) < 0)
+		_exit(1);
+	for (i = 0; i < 2; i++)
+		if (shmq_group_recv(g, buf, sizeof(buf), &m) < 0)
+			_exit(2);
+}
+
+/* A durable group on @topic whose leases last an hour, and @n jobs for it. */
+static shmq_pub *jobs_for(shmq_bus *bus, const char *topic, int n)
+{
+	shmq_pub *pub = open_pub(bus, topic, NULL);
+	shmq_group *g = NULL;
+	int i;
+
+	assert_int_equal(shmq_group_open(bus, topic, "work", SHMQ_OPEN_CREATE, &hold_cfg, &g), 0);
+	shmq_group_close(g);
+	for (i = 0; i < n; i++)
+		assert_int_equal(shmq_pub_send(pub, "job", 3, (uint64_t)i), 0);
+	return pub;
+}
+
+/* Its group's leases all back and no member left: what only a reap changes (stat only looks). */
+static bool group_idle(shmq_bus *bus, const char *topic)
+{
+	struct shmq_group_stats gs;
+
+	return shmq_group_stat(bus, topic, "work", &gs, NULL, 0) >= 0 && gs.members == 0 &&
+	       gs.in_flight == 0;
+}
+
+/*
+ * A subscriber and member that dies while shmqd is down (SIGKILLed): the restarted daemon
+ * frees its entry and sends its leases back, although it never saw it die.
+ */
+static void test_died_while_down(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = jobs_for(bus, "d.down", 2);
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = child_ready(hold_down, bus);
+	assert_int_equal(entries(bus, "d.down", true), 1);
+	st = daemon_stop(&td, SIGKILL);
+	assert_true(WIFSIGNALED(st));
+	kill_child(pid);
+	assert_int_equal(entries(bus, "d.down", true), 1); /* nobody freed it meanwhile */
+	assert_false(group_idle(bus, "d.down"));
+	daemon_start(&td, loop_arg());
+	WAIT_UNTIL(entries(bus, "d.down", true) == 0 && group_idle(bus, "d.down"));
+	assert_true(status_field(bus, "freed") >= 2);
 	shmq_pub_close(pub);
 	shmq_bus_close(bus);
 }
@@ -875,6 +950,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_permissions),
 		cmocka_unit_test(test_dead_producer),
 		cmocka_unit_test(test_dead_member),
+		cmocka_unit_test(test_died_while_down),
 		cmocka_unit_test(test_dead_ephemeral),
 		cmocka_unit_test(test_inactive_swept),
 		cmocka_unit_test(test_pattern_before_topic),
