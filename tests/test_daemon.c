@@ -477,7 +477,7 @@ static void test_dead_member(void **state)
 	shmq_bus_close(bus);
 }
 
-/* ---- a restarted daemon: deaths while it was down ---- */
+/* ---- a restarted daemon: deaths while it was down, members it adopts from the segments ---- */
 
 static void hold_down(shmq_bus *bus)
 {
@@ -540,6 +540,57 @@ static void test_died_while_down(void **state)
 	daemon_start(&td, loop_arg());
 	WAIT_UNTIL(entries(bus, "d.down", true) == 0 && group_idle(bus, "d.down"));
 	assert_true(status_field(bus, "freed") >= 2);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
+static void lease_one(shmq_bus *bus)
+{
+	struct shmq_group_msg m;
+	shmq_group *g = NULL;
+	char buf[64];
+
+	if (shmq_group_open(bus, "d.adopt", "work", 0, NULL, &g) < 0 ||
+	    shmq_group_recv(g, buf, sizeof(buf), &m) < 0)
+		_exit(1);
+}
+
+/* Whether the daemon watches process @pid (its "clients" reply lists it). */
+static bool watched(shmq_bus *bus, pid_t pid)
+{
+	char rep[65536], key[48];
+
+	assert_true(shmq_daemon_request(bus, "{\"op\":\"clients\"}", rep, sizeof(rep)) > 0);
+	snprintf(key, sizeof(key), "{\"pid\":%d,", (int)pid);
+	return strstr(rep, key) != NULL;
+}
+
+/*
+ * A group member (no topic entry of its own) that lives on across a SIGKILL of shmqd: the
+ * restarted daemon, without its state file, finds it in the group's member table and
+ * watches it again, so that its death is seen through its pidfd, not at a later sweep.
+ */
+static void test_member_readopted(void **state)
+{
+	char path[200];
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = jobs_for(bus, "d.adopt", 1);
+	uint64_t deaths;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = child_ready(lease_one, bus);
+	st = daemon_stop(&td, SIGKILL);
+	assert_true(WIFSIGNALED(st));
+	snprintf(path, sizeof(path), "%s/t%d.state", td.dir, (int)getpid());
+	unlink(path); /* the segments alone must tell */
+	daemon_start(&td, loop_arg());
+	WAIT_UNTIL(watched(bus, pid));
+	deaths = status_field(bus, "deaths");
+	kill_child(pid);
+	WAIT_UNTIL(status_field(bus, "deaths") > deaths);
+	WAIT_UNTIL(group_idle(bus, "d.adopt"));
 	shmq_pub_close(pub);
 	shmq_bus_close(bus);
 }
@@ -951,6 +1002,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_dead_producer),
 		cmocka_unit_test(test_dead_member),
 		cmocka_unit_test(test_died_while_down),
+		cmocka_unit_test(test_member_readopted),
 		cmocka_unit_test(test_dead_ephemeral),
 		cmocka_unit_test(test_inactive_swept),
 		cmocka_unit_test(test_pattern_before_topic),
