@@ -297,13 +297,18 @@ static json_t *do_watch(struct daemon *d, struct client *c, struct req *q)
 
 static json_t *do_status(struct daemon *d, struct req *q)
 {
-	return reply_ok(q->id, json_pack("{s:s,s:s,s:i,s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "ns",
-					 d->ns, "version", shmq_version(), "pid", (int)getpid(),
-					 "loop", loop_backend(&d->loop), "clients", d->nclients,
-					 "procs", d->nprocs, "requests", (json_int_t)d->requests,
-					 "refused", (json_int_t)d->refused, "deaths",
-					 (json_int_t)d->deaths, "freed", (json_int_t)d->freed,
-					 "uptime_ns", (json_int_t)(shmq_now_ns() - d->started_ns)));
+	json_t *body = json_pack(
+		"{s:s,s:s,s:i,s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "ns", d->ns, "version",
+		shmq_version(), "pid", (int)getpid(), "loop", loop_backend(&d->loop), "clients",
+		d->nclients, "procs", d->nprocs, "requests", (json_int_t)d->requests, "refused",
+		(json_int_t)d->refused, "deaths", (json_int_t)d->deaths, "freed",
+		(json_int_t)d->freed, "uptime_ns", (json_int_t)(shmq_now_ns() - d->started_ns));
+
+	/* epoll where io_uring was wanted: why (an errno name) */
+	if (body && d->loop.uring_err)
+		json_object_set_new(body, "uring_error",
+				    json_string(errno_name(-d->loop.uring_err)));
+	return reply_ok(q->id, body);
 }
 
 static json_t *do_clients(struct daemon *d, struct req *q)

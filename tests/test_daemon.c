@@ -6,10 +6,14 @@
  */
 #include <dirent.h>
 #include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 
 #include "daemon_common.h"
@@ -265,6 +269,64 @@ static void test_ready(void **state)
 	close(lfd);
 	assert_int_equal(kill((pid_t)atoi(pid), SIGTERM), 0);
 	WAIT_UNTIL(access(lock, F_OK) < 0);
+	shmq_bus_close(bus);
+}
+
+/* Refuse io_uring_setup() with EPERM in this process, as Docker's default seccomp profile does. */
+static void refuse_io_uring(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		_exit(98);
+}
+
+/* Where io_uring is refused, shmqd serves on epoll and says why, in its log and its status. */
+static void test_uring_refused(void **state)
+{
+	char ns[32], sock[160], log[160], text[8192] = "", rep[4096];
+	shmq_bus *bus = NULL;
+	int fd, st, r = 0, i;
+	pid_t child;
+	ssize_t n;
+
+	(void)state;
+	snprintf(ns, sizeof(ns), "t%du", (int)getpid());
+	snprintf(sock, sizeof(sock), "%s/uring.sock", td.dir);
+	snprintf(log, sizeof(log), "%s/uring.log", td.dir);
+	assert_int_equal(shmq_bus_open(ns, 0, &bus), 0);
+	child = fork();
+	if (child == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 2);
+		refuse_io_uring();
+		execl(td.exe, "shmqd", "-n", ns, "-f", "-s", sock, (char *)NULL);
+		_exit(127);
+	}
+	setenv(SHMQ_SOCKET_ENV, sock, 1);
+	for (i = 0; i < 1000 && (r = shmq_daemon_ping(bus)) != 1; i++)
+		usleep(10000);
+	if (r == 1)
+		r = shmq_daemon_request(bus, "{\"op\":\"status\"}", rep, sizeof(rep));
+	setenv(SHMQ_SOCKET_ENV, td.sock, 1); /* whatever fails below, the other tests go on */
+	kill(child, SIGTERM);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(r > 0);
+	assert_non_null(strstr(rep, "\"loop\":\"epoll\""));
+	assert_non_null(strstr(rep, "\"uring_error\":\"EPERM\""));
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	fd = open(log, O_RDONLY);
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	assert_non_null(strstr(text, "io_uring refused (Operation not permitted)"));
 	shmq_bus_close(bus);
 }
 
@@ -998,6 +1060,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_required_without_daemon),
 		cmocka_unit_test(test_second_daemon_refuses),
 		cmocka_unit_test(test_ready),
+		cmocka_unit_test(test_uring_refused),
 		cmocka_unit_test(test_permissions),
 		cmocka_unit_test(test_dead_producer),
 		cmocka_unit_test(test_dead_member),
