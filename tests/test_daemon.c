@@ -28,11 +28,17 @@ static const char *loop_arg(void)
 	return getenv("SHMQD_TEST_LOOP") ? "--loop=epoll" : NULL;
 }
 
+/* Start shmqd (again); the tests' own opens require it (daemon_start() leaves auto mode). */
+static void restart(void)
+{
+	daemon_start(&td, loop_arg());
+	setenv(SHMQ_DAEMON_ENV, "required", 1);
+}
+
 static int setup(void **state)
 {
 	(void)state;
-	daemon_start(&td, loop_arg());
-	setenv(SHMQ_DAEMON_ENV, "required", 1);
+	restart();
 	return 0;
 }
 
@@ -539,6 +545,30 @@ static void test_dead_member(void **state)
 	shmq_bus_close(bus);
 }
 
+/* A clean stop (SIGTERM) removes no segment that live processes use: they go on without it. */
+static void test_sigterm_keeps(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus, "d.term", NULL);
+	shmq_sub *sub = open_sub(bus, "d.term", SHMQ_SUB_EARLIEST, NULL, 0);
+	struct shmq_sub_msg m;
+	char path[300], buf[16];
+	int st;
+
+	(void)state;
+	st = daemon_stop(&td, SIGTERM);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.d.term", shmq_bus_namespace(bus));
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(shmq_pub_send(pub, "on", 2, 3), 0);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &m), 2);
+	assert_int_equal(m.corr_id, 3);
+	restart();
+	shmq_sub_close(sub);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
 /* ---- a restarted daemon: deaths while it was down, members it adopts from the segments ---- */
 
 static void hold_down(shmq_bus *bus)
@@ -599,7 +629,7 @@ static void test_died_while_down(void **state)
 	kill_child(pid);
 	assert_int_equal(entries(bus, "d.down", true), 1); /* nobody freed it meanwhile */
 	assert_false(group_idle(bus, "d.down"));
-	daemon_start(&td, loop_arg());
+	restart();
 	WAIT_UNTIL(entries(bus, "d.down", true) == 0 && group_idle(bus, "d.down"));
 	assert_true(status_field(bus, "freed") >= 2);
 	shmq_pub_close(pub);
@@ -647,7 +677,7 @@ static void test_member_readopted(void **state)
 	assert_true(WIFSIGNALED(st));
 	snprintf(path, sizeof(path), "%s/t%d.state", td.dir, (int)getpid());
 	unlink(path); /* the segments alone must tell */
-	daemon_start(&td, loop_arg());
+	restart();
 	WAIT_UNTIL(watched(bus, pid));
 	deaths = status_field(bus, "deaths");
 	kill_child(pid);
@@ -1064,6 +1094,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_permissions),
 		cmocka_unit_test(test_dead_producer),
 		cmocka_unit_test(test_dead_member),
+		cmocka_unit_test(test_sigterm_keeps),
 		cmocka_unit_test(test_died_while_down),
 		cmocka_unit_test(test_member_readopted),
 		cmocka_unit_test(test_dead_ephemeral),
