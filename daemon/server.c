@@ -149,6 +149,21 @@ static json_t *obj_json(const struct shmq_object_info *o, const struct stat *st)
 	return j;
 }
 
+/* A topic's configuration as its segment holds it (what a stat reads), added to @j. */
+static void add_topic_config(struct daemon *d, const struct shmq_object_info *o, json_t *j)
+{
+	struct shmq_topic_stats ts;
+
+	if (!j || o->kind != SHMQ_KIND_TOPIC || o->error ||
+	    shmq_topic_stat(d->bus, o->name, &ts, NULL, 0) < 0)
+		return;
+	json_object_set_new(j, "config",
+			    json_pack("{s:I,s:I,s:s,s:I}", "slots", (json_int_t)ts.slots, "max_msg",
+				      (json_int_t)ts.max_msg, "policy",
+				      ts.policy == SHMQ_TOPIC_LOSSY ? "lossy" : "reliable",
+				      "claim_timeout_ns", (json_int_t)ts.claim_timeout_ns));
+}
+
 static json_t *do_open(struct daemon *d, struct client *c, struct req *q)
 {
 	char msg[ERR_MAX + 128];
@@ -193,8 +208,9 @@ static json_t *do_lookup(struct daemon *d, struct req *q)
 			continue;
 		if (!body)
 			body = json_array();
-		json_array_append_new(
-			body, obj_json(&objs[i], seg_stat(d, objs[i].name, &st) == 0 ? &st : NULL));
+		one = obj_json(&objs[i], seg_stat(d, objs[i].name, &st) == 0 ? &st : NULL);
+		add_topic_config(d, &objs[i], one);
+		json_array_append_new(body, one);
 	}
 	free(objs);
 	if (q->op == OP_LIST)

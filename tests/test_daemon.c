@@ -126,6 +126,9 @@ static void test_open_lists(void **state)
 					sizeof(rep)) > 0);
 	assert_non_null(strstr(rep, "\"kind\":\"topic\""));
 	assert_non_null(strstr(rep, "\"mode\":416")); /* 0640 */
+	/* its configuration, as the segment holds it */
+	assert_non_null(strstr(rep, "\"config\":{\"slots\":16,"));
+	assert_non_null(strstr(rep, "\"policy\":\"reliable\""));
 	shmq_pub_close(pub);
 	assert_true(shmq_daemon_request(
 			    bus, "{\"op\":\"delete\",\"kind\":\"topic\",\"name\":\"d.listed\"}",
