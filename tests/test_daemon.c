@@ -366,6 +366,19 @@ static int open_as(shmq_bus *bus, uid_t uid, gid_t gid, const char *name, bool d
 	return r;
 }
 
+/* A segment file's mode bits, after checking that it belongs to this process's uid and gid. */
+static int seg_owner_mode(shmq_bus *bus, const char *name)
+{
+	char path[300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.%s", shmq_bus_namespace(bus), name);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, geteuid());
+	assert_int_equal(st.st_gid, getegid());
+	return (int)(st.st_mode & 07777);
+}
+
 static void test_permissions(void **state)
 {
 	shmq_bus *bus = test_bus();
@@ -377,11 +390,15 @@ static void test_permissions(void **state)
 		skip(); /* needs root, to drop to other uids */
 	a = open_pub(bus, "d.private", &priv);
 	b = open_pub(bus, "d.shared", &shared);
+	/* the segment files carry the creator's owner and the topic's mode, for direct opens */
+	assert_int_equal(seg_owner_mode(bus, "d.private"), 0600);
+	assert_int_equal(seg_owner_mode(bus, "d.shared"), 0660);
 	/* group 4242 owns the shared topic: its members may open it, others may not */
 	assert_int_equal(fchown_seg(bus, "d.shared", 0, 4242), 0);
 	assert_int_equal(open_as(bus, 65534, 65534, "d.private", true), -EACCES);
 	assert_int_equal(open_as(bus, 65534, 65534, "d.private", false), -EACCES);
 	assert_int_equal(open_as(bus, 65534, 4242, "d.shared", true), 0);
+	assert_int_equal(open_as(bus, 65534, 4242, "d.shared", false), 0);
 	assert_int_equal(open_as(bus, 65534, 65534, "d.shared", true), -EACCES);
 	assert_int_equal(open_as(bus, 65534, 65534, "d.shared", false), -EACCES);
 	shmq_pub_close(a);
