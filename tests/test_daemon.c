@@ -707,6 +707,50 @@ static void test_member_readopted(void **state)
 	shmq_bus_close(bus);
 }
 
+static void produce_adopted(shmq_bus *bus)
+{
+	shmq_channel *ch = NULL;
+
+	if (shmq_channel_open(bus, "d.adopt.chan", SHMQ_OPEN_PRODUCER, NULL, &ch) < 0 ||
+	    shmq_channel_send(ch, "one", 3) < 0)
+		_exit(1);
+}
+
+/* The same for a channel's producer: re-adopted from the channel's roles, then its death ends
+ * the consumer's wait with -EPIPE (an hour's timeout: only the daemon's reap can). */
+static void test_channel_readopted(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_msg_info info;
+	shmq_channel *rx = NULL;
+	char path[200], buf[16];
+	uint64_t deaths;
+	pid_t pid;
+	int st, r;
+
+	(void)state;
+	assert_int_equal(shmq_channel_open(bus, "d.adopt.chan",
+					   SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, NULL, &rx),
+			 0);
+	pid = child_ready(produce_adopted, bus);
+	st = daemon_stop(&td, SIGKILL);
+	assert_true(WIFSIGNALED(st));
+	snprintf(path, sizeof(path), "%s/t%d.state", td.dir, (int)getpid());
+	unlink(path);
+	restart();
+	WAIT_UNTIL(watched(bus, pid));
+	deaths = status_field(bus, "deaths");
+	kill_child(pid);
+	WAIT_UNTIL(status_field(bus, "deaths") > deaths);
+	assert_int_equal(shmq_channel_recv(rx, buf, sizeof(buf), &info), 3);
+	do
+		r = shmq_channel_wait(rx, 0, 3600000000000ull);
+	while (r == 0 && shmq_channel_recv(rx, buf, sizeof(buf), &info) == -EAGAIN);
+	assert_int_equal(r, -EPIPE);
+	shmq_channel_close(rx);
+	shmq_bus_close(bus);
+}
+
 /* ---- shmqd SIGKILLed again and again under a stream: nothing lost, nothing stops ---- */
 
 #define KILLS 20
@@ -1117,6 +1161,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_sigterm_keeps),
 		cmocka_unit_test(test_died_while_down),
 		cmocka_unit_test(test_member_readopted),
+		cmocka_unit_test(test_channel_readopted),
 		cmocka_unit_test(test_dead_ephemeral),
 		cmocka_unit_test(test_inactive_swept),
 		cmocka_unit_test(test_pattern_before_topic),
