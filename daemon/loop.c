@@ -20,9 +20,13 @@ int loop_init(struct loop *l, bool want_epoll)
 {
 	memset(l, 0, sizeof(*l));
 	l->epfd = -1;
-	if (!want_epoll && io_uring_queue_init(RING_ENTRIES, &l->ring, 0) == 0) {
-		l->uring = true;
-		return 0;
+	if (!want_epoll) {
+		/* -EPERM from kernel.io_uring_disabled or a seccomp filter, -ENOSYS without it */
+		l->uring_err = io_uring_queue_init(RING_ENTRIES, &l->ring, 0);
+		if (l->uring_err == 0) {
+			l->uring = true;
+			return 0;
+		}
 	}
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	return l->epfd < 0 ? -errno : 0;

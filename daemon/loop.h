@@ -26,13 +26,14 @@ struct watch {
 
 struct loop {
 	bool uring; /* the backend, chosen once by loop_init() */
+	int uring_err; /* why not io_uring (-errno from its setup), 0 when asked for epoll */
 	struct io_uring ring;
 	int epfd;
 	struct watch *dead; /* removed while the loop may still see them */
 	unsigned armed; /* io_uring: polls in flight (loop_fini() waits for their end) */
 };
 
-/* Pick io_uring, else (or with @want_epoll) epoll. 0 or -errno. */
+/* Pick io_uring, else (or with @want_epoll) epoll; @l->uring_err says why not io_uring. */
 int loop_init(struct loop *l, bool want_epoll);
 void loop_fini(struct loop *l);
 const char *loop_backend(const struct loop *l);

@@ -272,7 +272,75 @@ static void adopt_topic(struct daemon *d, const char *name)
 	shmqi_seg_close(&t.seg);
 }
 
-uint32_t procs_sweep(struct daemon *d, bool adopt)
+/* Map object @name of @kind read-only: its segment, with a body of at least @body bytes. */
+static int map_body(struct daemon *d, const char *name, uint32_t kind, size_t body,
+		    struct shmqi_seg *ret_seg, const uint8_t **ret_body)
+{
+	char path[SHMQI_PATH_MAX + 1 + SHMQ_GROUP_NAME_MAX];
+	const struct shmqi_seg_hdr *hdr;
+	int r;
+
+	/* shm_open()'s name, as the library's shmqi_seg_path() makes it ("@" and all) */
+	if ((size_t)snprintf(path, sizeof(path), "/shmq.%s.%s", d->ns, name) >= sizeof(path))
+		return -ENAMETOOLONG;
+	r = shmqi_seg_open(path, kind, 0, 0, SHMQI_SEG_RDONLY, NULL, NULL, ret_seg);
+	if (r < 0)
+		return r;
+	hdr = (const struct shmqi_seg_hdr *)ret_seg->base;
+	if (hdr->body_off % 8 || hdr->body_off > ret_seg->size ||
+	    ret_seg->size - hdr->body_off < body) {
+		shmqi_seg_close(ret_seg);
+		return -EPROTO;
+	}
+	*ret_body = ret_seg->base + hdr->body_off;
+	return 0;
+}
+
+/*
+ * Watch the live members of a group: they take no entry of the topic's tables, so without
+ * this a restarted daemon would see a member's death only at a later sweep.
+ */
+static void adopt_group(struct daemon *d, const char *name)
+{
+	const struct shmqi_group *ctl;
+	struct shmqi_seg seg;
+	uint64_t off, n;
+
+	if (map_body(d, name, SHMQ_KIND_GROUP, sizeof(*ctl), &seg, (const uint8_t **)&ctl) < 0)
+		return;
+	off = ctl->members_off;
+	n = ctl->max_members;
+	/* a hostile or torn control block never leads the reads out of the segment */
+	if (off <= seg.size && n <= (seg.size - off) / sizeof(struct shmqi_member))
+		adopt_table(d, seg.base + off, sizeof(struct shmqi_member), (uint32_t)n);
+	shmqi_seg_close(&seg);
+}
+
+/* Watch a channel's producer and consumer. */
+static void adopt_channel(struct daemon *d, const char *name)
+{
+	const struct shmqi_chan *ch;
+	struct shmqi_seg seg;
+
+	if (map_body(d, name, SHMQ_KIND_CHANNEL, sizeof(*ch), &seg, (const uint8_t **)&ch) < 0)
+		return;
+	adopt_table(d, &ch->producer, sizeof(ch->producer), 1);
+	adopt_table(d, &ch->consumer, sizeof(ch->consumer), 1);
+	shmqi_seg_close(&seg);
+}
+
+/* Watch the live owners of what object @o's tables name. */
+static void adopt(struct daemon *d, const struct shmq_object_info *o)
+{
+	if (o->kind == SHMQ_KIND_TOPIC)
+		adopt_topic(d, o->name);
+	else if (o->kind == SHMQ_KIND_GROUP)
+		adopt_group(d, o->name);
+	else if (o->kind == SHMQ_KIND_CHANNEL)
+		adopt_channel(d, o->name);
+}
+
+uint32_t procs_sweep(struct daemon *d, bool adopt_owners)
 {
 	struct shmq_object_info *objs;
 	uint32_t n = 0;
@@ -282,8 +350,8 @@ uint32_t procs_sweep(struct daemon *d, bool adopt)
 	for (i = 0; i < cnt; i++) {
 		if (objs[i].error) /* one being made, or not ours: never waited for */
 			continue;
-		if (adopt && objs[i].kind == SHMQ_KIND_TOPIC)
-			adopt_topic(d, objs[i].name);
+		if (adopt_owners)
+			adopt(d, &objs[i]);
 		n += reap_one(d, &objs[i]);
 	}
 	free(objs);

@@ -149,6 +149,21 @@ static json_t *obj_json(const struct shmq_object_info *o, const struct stat *st)
 	return j;
 }
 
+/* A topic's configuration as its segment holds it (what a stat reads), added to @j. */
+static void add_topic_config(struct daemon *d, const struct shmq_object_info *o, json_t *j)
+{
+	struct shmq_topic_stats ts;
+
+	if (!j || o->kind != SHMQ_KIND_TOPIC || o->error ||
+	    shmq_topic_stat(d->bus, o->name, &ts, NULL, 0) < 0)
+		return;
+	json_object_set_new(j, "config",
+			    json_pack("{s:I,s:I,s:s,s:I}", "slots", (json_int_t)ts.slots, "max_msg",
+				      (json_int_t)ts.max_msg, "policy",
+				      ts.policy == SHMQ_TOPIC_LOSSY ? "lossy" : "reliable",
+				      "claim_timeout_ns", (json_int_t)ts.claim_timeout_ns));
+}
+
 static json_t *do_open(struct daemon *d, struct client *c, struct req *q)
 {
 	char msg[ERR_MAX + 128];
@@ -193,8 +208,9 @@ static json_t *do_lookup(struct daemon *d, struct req *q)
 			continue;
 		if (!body)
 			body = json_array();
-		json_array_append_new(
-			body, obj_json(&objs[i], seg_stat(d, objs[i].name, &st) == 0 ? &st : NULL));
+		one = obj_json(&objs[i], seg_stat(d, objs[i].name, &st) == 0 ? &st : NULL);
+		add_topic_config(d, &objs[i], one);
+		json_array_append_new(body, one);
 	}
 	free(objs);
 	if (q->op == OP_LIST)
@@ -297,13 +313,18 @@ static json_t *do_watch(struct daemon *d, struct client *c, struct req *q)
 
 static json_t *do_status(struct daemon *d, struct req *q)
 {
-	return reply_ok(q->id, json_pack("{s:s,s:s,s:i,s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "ns",
-					 d->ns, "version", shmq_version(), "pid", (int)getpid(),
-					 "loop", loop_backend(&d->loop), "clients", d->nclients,
-					 "procs", d->nprocs, "requests", (json_int_t)d->requests,
-					 "refused", (json_int_t)d->refused, "deaths",
-					 (json_int_t)d->deaths, "freed", (json_int_t)d->freed,
-					 "uptime_ns", (json_int_t)(shmq_now_ns() - d->started_ns)));
+	json_t *body = json_pack(
+		"{s:s,s:s,s:i,s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "ns", d->ns, "version",
+		shmq_version(), "pid", (int)getpid(), "loop", loop_backend(&d->loop), "clients",
+		d->nclients, "procs", d->nprocs, "requests", (json_int_t)d->requests, "refused",
+		(json_int_t)d->refused, "deaths", (json_int_t)d->deaths, "freed",
+		(json_int_t)d->freed, "uptime_ns", (json_int_t)(shmq_now_ns() - d->started_ns));
+
+	/* epoll where io_uring was wanted: why (an errno name) */
+	if (body && d->loop.uring_err)
+		json_object_set_new(body, "uring_error",
+				    json_string(errno_name(-d->loop.uring_err)));
+	return reply_ok(q->id, body);
 }
 
 static json_t *do_clients(struct daemon *d, struct req *q)

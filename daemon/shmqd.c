@@ -496,6 +496,9 @@ static int serve(struct daemon *d, const struct opts *o, int ready_fd)
 		return r;
 	if (o->metrics && (r = http_start(d, o->metrics, o->metrics_any)) < 0)
 		return r;
+	if (d->loop.uring_err)
+		logmsg("io_uring refused (%s): the event loop is epoll",
+		       strerror(-d->loop.uring_err));
 	logmsg("namespace '%s' on %s (loop %s, %d processes watched)", d->ns, d->sock_path,
 	       loop_backend(&d->loop), d->nprocs);
 	sd_notify_ready();

@@ -102,11 +102,12 @@ void http_stop(struct daemon *d);
 /* Watch process @pid (with its pidfd @pidfd, or -1 to open one). 0 or -errno. */
 int procs_watch(struct daemon *d, pid_t pid, int pidfd);
 /*
- * Free what dead processes left in every object of the namespace, and with @adopt first
- * watch the owners found in each topic's tables (after a restart, and at each sweep):
- * one listing of the namespace for both. Return: the number of entries freed.
+ * Free what dead processes left in every object of the namespace, and with @adopt_owners
+ * first watch the owners found in its tables (topics' producers and subscribers, groups'
+ * members, channels' roles: after a restart, and at each sweep): one listing of the
+ * namespace for both. Return: the number of entries freed.
  */
-uint32_t procs_sweep(struct daemon *d, bool adopt);
+uint32_t procs_sweep(struct daemon *d, bool adopt_owners);
 /* Process @pid opened object @name of @kind through the daemon. */
 void procs_opened(struct daemon *d, pid_t pid, uint32_t kind, const char *name);
 /* The namespace's objects (NULL when none or no memory), *@ret_n of them; free() them. */

@@ -6,10 +6,14 @@
  */
 #include <dirent.h>
 #include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 
 #include "daemon_common.h"
@@ -18,11 +22,23 @@
 
 static struct test_daemon td;
 
+/* The daemon's options: the loop the test run asks for. */
+static const char *loop_arg(void)
+{
+	return getenv("SHMQD_TEST_LOOP") ? "--loop=epoll" : NULL;
+}
+
+/* Start shmqd (again); the tests' own opens require it (daemon_start() leaves auto mode). */
+static void restart(void)
+{
+	daemon_start(&td, loop_arg());
+	setenv(SHMQ_DAEMON_ENV, "required", 1);
+}
+
 static int setup(void **state)
 {
 	(void)state;
-	daemon_start(&td, getenv("SHMQD_TEST_LOOP") ? "--loop=epoll" : NULL);
-	setenv(SHMQ_DAEMON_ENV, "required", 1);
+	restart();
 	return 0;
 }
 
@@ -110,6 +126,9 @@ static void test_open_lists(void **state)
 					sizeof(rep)) > 0);
 	assert_non_null(strstr(rep, "\"kind\":\"topic\""));
 	assert_non_null(strstr(rep, "\"mode\":416")); /* 0640 */
+	/* its configuration, as the segment holds it */
+	assert_non_null(strstr(rep, "\"config\":{\"slots\":16,"));
+	assert_non_null(strstr(rep, "\"policy\":\"reliable\""));
 	shmq_pub_close(pub);
 	assert_true(shmq_daemon_request(
 			    bus, "{\"op\":\"delete\",\"kind\":\"topic\",\"name\":\"d.listed\"}",
@@ -262,6 +281,64 @@ static void test_ready(void **state)
 	shmq_bus_close(bus);
 }
 
+/* Refuse io_uring_setup() with EPERM in this process, as Docker's default seccomp profile does. */
+static void refuse_io_uring(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		_exit(98);
+}
+
+/* Where io_uring is refused, shmqd serves on epoll and says why, in its log and its status. */
+static void test_uring_refused(void **state)
+{
+	char ns[32], sock[160], log[160], text[8192] = "", rep[4096];
+	shmq_bus *bus = NULL;
+	int fd, st, r = 0, i;
+	pid_t child;
+	ssize_t n;
+
+	(void)state;
+	snprintf(ns, sizeof(ns), "t%du", (int)getpid());
+	snprintf(sock, sizeof(sock), "%s/uring.sock", td.dir);
+	snprintf(log, sizeof(log), "%s/uring.log", td.dir);
+	assert_int_equal(shmq_bus_open(ns, 0, &bus), 0);
+	child = fork();
+	if (child == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 2);
+		refuse_io_uring();
+		execl(td.exe, "shmqd", "-n", ns, "-f", "-s", sock, (char *)NULL);
+		_exit(127);
+	}
+	setenv(SHMQ_SOCKET_ENV, sock, 1);
+	for (i = 0; i < 1000 && (r = shmq_daemon_ping(bus)) != 1; i++)
+		usleep(10000);
+	if (r == 1)
+		r = shmq_daemon_request(bus, "{\"op\":\"status\"}", rep, sizeof(rep));
+	setenv(SHMQ_SOCKET_ENV, td.sock, 1); /* whatever fails below, the other tests go on */
+	kill(child, SIGTERM);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(r > 0);
+	assert_non_null(strstr(rep, "\"loop\":\"epoll\""));
+	assert_non_null(strstr(rep, "\"uring_error\":\"EPERM\""));
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	fd = open(log, O_RDONLY);
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	assert_non_null(strstr(text, "io_uring refused (Operation not permitted)"));
+	shmq_bus_close(bus);
+}
+
 /* Fork a child that drops to @uid (and @gid) and tries to subscribe; its open's result. */
 static int open_as(shmq_bus *bus, uid_t uid, gid_t gid, const char *name, bool daemon)
 {
@@ -289,6 +366,19 @@ static int open_as(shmq_bus *bus, uid_t uid, gid_t gid, const char *name, bool d
 	return r;
 }
 
+/* A segment file's mode bits, after checking that it belongs to this process's uid and gid. */
+static int seg_owner_mode(shmq_bus *bus, const char *name)
+{
+	char path[300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.%s", shmq_bus_namespace(bus), name);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, geteuid());
+	assert_int_equal(st.st_gid, getegid());
+	return (int)(st.st_mode & 07777);
+}
+
 static void test_permissions(void **state)
 {
 	shmq_bus *bus = test_bus();
@@ -300,11 +390,15 @@ static void test_permissions(void **state)
 		skip(); /* needs root, to drop to other uids */
 	a = open_pub(bus, "d.private", &priv);
 	b = open_pub(bus, "d.shared", &shared);
+	/* the segment files carry the creator's owner and the topic's mode, for direct opens */
+	assert_int_equal(seg_owner_mode(bus, "d.private"), 0600);
+	assert_int_equal(seg_owner_mode(bus, "d.shared"), 0660);
 	/* group 4242 owns the shared topic: its members may open it, others may not */
 	assert_int_equal(fchown_seg(bus, "d.shared", 0, 4242), 0);
 	assert_int_equal(open_as(bus, 65534, 65534, "d.private", true), -EACCES);
 	assert_int_equal(open_as(bus, 65534, 65534, "d.private", false), -EACCES);
 	assert_int_equal(open_as(bus, 65534, 4242, "d.shared", true), 0);
+	assert_int_equal(open_as(bus, 65534, 4242, "d.shared", false), 0);
 	assert_int_equal(open_as(bus, 65534, 65534, "d.shared", true), -EACCES);
 	assert_int_equal(open_as(bus, 65534, 65534, "d.shared", false), -EACCES);
 	shmq_pub_close(a);
@@ -336,6 +430,8 @@ static pid_t child_ready(void (*fn)(shmq_bus *bus), shmq_bus *bus)
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
+		/* a test that fails before its kill_child() leaves no child behind */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		fn(bus);
 		(void)!write(p[1], "r", 1);
 		for (;;)
@@ -466,6 +562,192 @@ static void test_dead_member(void **state)
 	}
 	shmq_group_close(g);
 	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
+/* A clean stop (SIGTERM) removes no segment that live processes use: they go on without it. */
+static void test_sigterm_keeps(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = open_pub(bus, "d.term", NULL);
+	shmq_sub *sub = open_sub(bus, "d.term", SHMQ_SUB_EARLIEST, NULL, 0);
+	struct shmq_sub_msg m;
+	char path[300], buf[16];
+	int st;
+
+	(void)state;
+	st = daemon_stop(&td, SIGTERM);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	snprintf(path, sizeof(path), "/dev/shm/shmq.%s.d.term", shmq_bus_namespace(bus));
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(shmq_pub_send(pub, "on", 2, 3), 0);
+	assert_int_equal(shmq_sub_recv(sub, buf, sizeof(buf), &m), 2);
+	assert_int_equal(m.corr_id, 3);
+	restart();
+	shmq_sub_close(sub);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
+/* ---- a restarted daemon: deaths while it was down, members it adopts from the segments ---- */
+
+static void hold_down(shmq_bus *bus)
+{
+	struct shmq_group_msg m;
+	shmq_group *g = NULL;
+	shmq_sub *sub = NULL;
+	char buf[64];
+	int i;
+
+	if (shmq_sub_open(bus, "d.down", 0, NULL, 0, &sub) < 0 ||
+	    shmq_group_open(bus, "d.down", "work", 0, NULL, &g) < 0)
+		_exit(1);
+	for (i = 0; i < 2; i++)
+		if (shmq_group_recv(g, buf, sizeof(buf), &m) < 0)
+			_exit(2);
+}
+
+/* A durable group on @topic whose leases last an hour, and @n jobs for it. */
+static shmq_pub *jobs_for(shmq_bus *bus, const char *topic, int n)
+{
+	shmq_pub *pub = open_pub(bus, topic, NULL);
+	shmq_group *g = NULL;
+	int i;
+
+	assert_int_equal(shmq_group_open(bus, topic, "work", SHMQ_OPEN_CREATE, &hold_cfg, &g), 0);
+	shmq_group_close(g);
+	for (i = 0; i < n; i++)
+		assert_int_equal(shmq_pub_send(pub, "job", 3, (uint64_t)i), 0);
+	return pub;
+}
+
+/* Its group's leases all back and no member left: what only a reap changes (stat only looks). */
+static bool group_idle(shmq_bus *bus, const char *topic)
+{
+	struct shmq_group_stats gs;
+
+	return shmq_group_stat(bus, topic, "work", &gs, NULL, 0) >= 0 && gs.members == 0 &&
+	       gs.in_flight == 0;
+}
+
+/*
+ * A subscriber and member that dies while shmqd is down (SIGKILLed): the restarted daemon
+ * frees its entry and sends its leases back, although it never saw it die.
+ */
+static void test_died_while_down(void **state)
+{
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = jobs_for(bus, "d.down", 2);
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = child_ready(hold_down, bus);
+	assert_int_equal(entries(bus, "d.down", true), 1);
+	st = daemon_stop(&td, SIGKILL);
+	assert_true(WIFSIGNALED(st));
+	kill_child(pid);
+	assert_int_equal(entries(bus, "d.down", true), 1); /* nobody freed it meanwhile */
+	assert_false(group_idle(bus, "d.down"));
+	restart();
+	WAIT_UNTIL(entries(bus, "d.down", true) == 0 && group_idle(bus, "d.down"));
+	assert_true(status_field(bus, "freed") >= 2);
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
+static void lease_one(shmq_bus *bus)
+{
+	struct shmq_group_msg m;
+	shmq_group *g = NULL;
+	char buf[64];
+
+	if (shmq_group_open(bus, "d.adopt", "work", 0, NULL, &g) < 0 ||
+	    shmq_group_recv(g, buf, sizeof(buf), &m) < 0)
+		_exit(1);
+}
+
+/* Whether the daemon watches process @pid (its "clients" reply lists it). */
+static bool watched(shmq_bus *bus, pid_t pid)
+{
+	char rep[65536], key[48];
+
+	assert_true(shmq_daemon_request(bus, "{\"op\":\"clients\"}", rep, sizeof(rep)) > 0);
+	snprintf(key, sizeof(key), "{\"pid\":%d,", (int)pid);
+	return strstr(rep, key) != NULL;
+}
+
+/*
+ * A group member (no topic entry of its own) that lives on across a SIGKILL of shmqd: the
+ * restarted daemon, without its state file, finds it in the group's member table and
+ * watches it again, so that its death is seen through its pidfd, not at a later sweep.
+ */
+static void test_member_readopted(void **state)
+{
+	char path[200];
+	shmq_bus *bus = test_bus();
+	shmq_pub *pub = jobs_for(bus, "d.adopt", 1);
+	uint64_t deaths;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = child_ready(lease_one, bus);
+	st = daemon_stop(&td, SIGKILL);
+	assert_true(WIFSIGNALED(st));
+	snprintf(path, sizeof(path), "%s/t%d.state", td.dir, (int)getpid());
+	unlink(path); /* the segments alone must tell */
+	restart();
+	WAIT_UNTIL(watched(bus, pid));
+	deaths = status_field(bus, "deaths");
+	kill_child(pid);
+	WAIT_UNTIL(status_field(bus, "deaths") > deaths);
+	WAIT_UNTIL(group_idle(bus, "d.adopt"));
+	shmq_pub_close(pub);
+	shmq_bus_close(bus);
+}
+
+static void produce_adopted(shmq_bus *bus)
+{
+	shmq_channel *ch = NULL;
+
+	if (shmq_channel_open(bus, "d.adopt.chan", SHMQ_OPEN_PRODUCER, NULL, &ch) < 0 ||
+	    shmq_channel_send(ch, "one", 3) < 0)
+		_exit(1);
+}
+
+/* The same for a channel's producer: re-adopted from the channel's roles, then its death ends
+ * the consumer's wait with -EPIPE (an hour's timeout: only the daemon's reap can). */
+static void test_channel_readopted(void **state)
+{
+	shmq_bus *bus = test_bus();
+	struct shmq_msg_info info;
+	shmq_channel *rx = NULL;
+	char path[200], buf[16];
+	uint64_t deaths;
+	pid_t pid;
+	int st, r;
+
+	(void)state;
+	assert_int_equal(shmq_channel_open(bus, "d.adopt.chan",
+					   SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, NULL, &rx),
+			 0);
+	pid = child_ready(produce_adopted, bus);
+	st = daemon_stop(&td, SIGKILL);
+	assert_true(WIFSIGNALED(st));
+	snprintf(path, sizeof(path), "%s/t%d.state", td.dir, (int)getpid());
+	unlink(path);
+	restart();
+	WAIT_UNTIL(watched(bus, pid));
+	deaths = status_field(bus, "deaths");
+	kill_child(pid);
+	WAIT_UNTIL(status_field(bus, "deaths") > deaths);
+	assert_int_equal(shmq_channel_recv(rx, buf, sizeof(buf), &info), 3);
+	do
+		r = shmq_channel_wait(rx, 0, 3600000000000ull);
+	while (r == 0 && shmq_channel_recv(rx, buf, sizeof(buf), &info) == -EAGAIN);
+	assert_int_equal(r, -EPIPE);
+	shmq_channel_close(rx);
 	shmq_bus_close(bus);
 }
 
@@ -872,9 +1154,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_required_without_daemon),
 		cmocka_unit_test(test_second_daemon_refuses),
 		cmocka_unit_test(test_ready),
+		cmocka_unit_test(test_uring_refused),
 		cmocka_unit_test(test_permissions),
 		cmocka_unit_test(test_dead_producer),
 		cmocka_unit_test(test_dead_member),
+		cmocka_unit_test(test_sigterm_keeps),
+		cmocka_unit_test(test_died_while_down),
+		cmocka_unit_test(test_member_readopted),
+		cmocka_unit_test(test_channel_readopted),
 		cmocka_unit_test(test_dead_ephemeral),
 		cmocka_unit_test(test_inactive_swept),
 		cmocka_unit_test(test_pattern_before_topic),
