@@ -20,7 +20,7 @@
 
 #define MAX_WORKERS 64
 #define CLAIM_TIMEOUT_NS 200000000ull /* 200 ms */
-#define ACK_WAIT_NS 1000000000ull     /* 1 s */
+#define ACK_WAIT_NS 1000000000ull /* 1 s */
 #define MAX_MEMBERS 6
 #define MIN_MEMBERS 2
 #define DRAIN_MS 60000
@@ -120,7 +120,8 @@ static void reap(struct runner *r)
 				continue;
 			w->pid = 0;
 			if (!w->leaving && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-				fprintf(stderr, "chaos: worker %u.%u (kind %d) ended: status 0x%x\n",
+				fprintf(stderr,
+					"chaos: worker %u.%u (kind %d) ended: status 0x%x\n",
 					w->wid, w->inc, w->kind, st);
 				r->run.failures++;
 			}
@@ -254,7 +255,8 @@ static bool monitor(struct runner *r, shmq_bus *bus)
 		if (r->run.max_stall_ms > r->run.wedge_limit_ms && !r->in_stall) {
 			r->in_stall = true;
 			r->run.wedges++;
-			fprintf(stderr, "chaos: wedge: floor %llu, slowest cursor %llu, tail %llu\n",
+			fprintf(stderr,
+				"chaos: wedge: floor %llu, slowest cursor %llu, tail %llu\n",
 				(unsigned long long)gs.floor, (unsigned long long)min,
 				(unsigned long long)ts.tail);
 		}
@@ -270,12 +272,16 @@ static bool monitor(struct runner *r, shmq_bus *bus)
 
 static int create_objects(struct runner *r, shmq_bus *bus)
 {
-	struct shmq_topic_config rel = { .slots = 256, .policy = SHMQ_TOPIC_RELIABLE,
+	struct shmq_topic_config rel = { .slots = 256,
+					 .policy = SHMQ_TOPIC_RELIABLE,
 					 .claim_timeout_ns = CLAIM_TIMEOUT_NS };
-	struct shmq_topic_config lossy = { .slots = 256, .policy = SHMQ_TOPIC_LOSSY,
+	struct shmq_topic_config lossy = { .slots = 256,
+					   .policy = SHMQ_TOPIC_LOSSY,
 					   .claim_timeout_ns = CLAIM_TIMEOUT_NS };
-	struct shmq_group_config gc = { .ack_wait_ns = ACK_WAIT_NS, .max_deliveries = 4,
-					.backoff_ns = 10000000, .backoff_max_ns = 100000000,
+	struct shmq_group_config gc = { .ack_wait_ns = ACK_WAIT_NS,
+					.max_deliveries = 4,
+					.backoff_ns = 10000000,
+					.backoff_max_ns = 100000000,
 					.max_pending = 1024 };
 	shmq_pub *p;
 	shmq_group *g;
@@ -487,13 +493,16 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "seed", required_argument, NULL, 's' },  { "faults", required_argument, NULL, 'f' },
-		{ "duration", required_argument, NULL, 'd' }, { "dir", required_argument, NULL, 'D' },
-		{ "ns", required_argument, NULL, 'n' },	   { "shmqd", required_argument, NULL, 'x' },
-		{ "json", required_argument, NULL, 'j' },  { "check", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },	   { 0 }
-	};
+	static const struct option opts[] = { { "seed", required_argument, NULL, 's' },
+					      { "faults", required_argument, NULL, 'f' },
+					      { "duration", required_argument, NULL, 'd' },
+					      { "dir", required_argument, NULL, 'D' },
+					      { "ns", required_argument, NULL, 'n' },
+					      { "shmqd", required_argument, NULL, 'x' },
+					      { "json", required_argument, NULL, 'j' },
+					      { "check", required_argument, NULL, 'c' },
+					      { "help", no_argument, NULL, 'h' },
+					      { 0 } };
 	static struct runner r = { .faults = 100 };
 	char nsbuf[32], dirbuf[64];
 	const char *check = NULL;
@@ -502,16 +511,36 @@ int main(int argc, char **argv)
 	r.run.seed = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': r.run.seed = strtoull(optarg, NULL, 0); break;
-		case 'f': r.faults = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'd': r.duration_ms = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'D': r.dir = optarg; break;
-		case 'n': r.ns = optarg; break;
-		case 'x': r.shmqd = optarg; break;
-		case 'j': r.json = optarg; break;
-		case 'c': check = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 's':
+			r.run.seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'f':
+			r.faults = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'd':
+			r.duration_ms = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'D':
+			r.dir = optarg;
+			break;
+		case 'n':
+			r.ns = optarg;
+			break;
+		case 'x':
+			r.shmqd = optarg;
+			break;
+		case 'j':
+			r.json = optarg;
+			break;
+		case 'c':
+			check = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (check)

@@ -25,14 +25,14 @@
  *   P n                         responder: replied to request n
  */
 enum chaos_kind {
-	CK_PROD,  /* producer on both topics, restarted after a kill */
-	CK_WSUB,  /* reliable-topic witness subscriber: stopped, never killed */
-	CK_LSUB,  /* lossy-topic witness subscriber: stopped, never killed */
-	CK_VSUB,  /* reliable-topic subscriber that may be killed (order and duplicates only) */
-	CK_MEMB,  /* group member: acks, nacks some, slow at times */
-	CK_DLQW,  /* dead-letter topic witness */
-	CK_REQ,   /* requester */
-	CK_REP,   /* responder */
+	CK_PROD, /* producer on both topics, restarted after a kill */
+	CK_WSUB, /* reliable-topic witness subscriber: stopped, never killed */
+	CK_LSUB, /* lossy-topic witness subscriber: stopped, never killed */
+	CK_VSUB, /* reliable-topic subscriber that may be killed (order and duplicates only) */
+	CK_MEMB, /* group member: acks, nacks some, slow at times */
+	CK_DLQW, /* dead-letter topic witness */
+	CK_REQ, /* requester */
+	CK_REP, /* responder */
 	CK_DAEMON /* shmqd */
 };
 

@@ -64,7 +64,8 @@ static struct rec *lookup(struct table *t, uint64_t key)
 		free(t->e);
 		*t = nt;
 	}
-	for (i = (key * 0x9e3779b97f4a7c15ull) >> 20 & (t->cap - 1); t->e[i].key; i = (i + 1) & (t->cap - 1))
+	for (i = (key * 0x9e3779b97f4a7c15ull) >> 20 & (t->cap - 1); t->e[i].key;
+	     i = (i + 1) & (t->cap - 1))
 		if (t->e[i].key == key)
 			return &t->e[i];
 	t->e[i].key = key;
@@ -110,7 +111,8 @@ static int head_of(const char *buf, struct logfile *lf)
 	return 0;
 }
 
-static void producer_line(const char *l, const struct logfile *lf, struct table *t, struct figures *f)
+static void producer_line(const char *l, const struct logfile *lf, struct table *t,
+			  struct figures *f)
 {
 	unsigned long long seq;
 	char top;
@@ -207,7 +209,8 @@ static void requester_file(char *buf, struct figures *f)
 	}
 }
 
-static int read_file(const char *dir, const char *name, struct table *t, struct figures *f, bool producers)
+static int read_file(const char *dir, const char *name, struct table *t, struct figures *f,
+		     bool producers)
 {
 	char path[600];
 	struct logfile lf = { 0 };
@@ -352,40 +355,56 @@ static int witness_topics(const char *dir, char **names, size_t n, bool lossy[MA
 	return 0;
 }
 
-static void report(FILE *o, const struct chaos_run *run, const struct figures *f, bool ok, bool json)
+static void report(FILE *o, const struct chaos_run *run, const struct figures *f, bool ok,
+		   bool json)
 {
-#define REPORT_ARGS ok_s, run->seed, \
-		run->faults, run->kills, run->daemon_kills, run->stops, run->joins, run->leaves, \
-		run->slows, f->confirmed, f->delivered, f->acked, f->dead_lettered, \
+#define REPORT_ARGS                                                                               \
+	ok_s, run->seed, run->faults, run->kills, run->daemon_kills, run->stops, run->joins,      \
+		run->leaves, run->slows, f->confirmed, f->delivered, f->acked, f->dead_lettered,  \
 		f->lost_reliable + f->lost_group, f->lost_reliable, f->lost_group, f->lost_lossy, \
-		f->ack_unlogged, f->dup_subscriber + f->dup_ack, f->redelivered, f->dead_twice, \
-		f->unconfirmed, f->phantom, f->out_of_order, run->wedges, run->max_stall_ms, \
-		run->wedge_limit_ms, run->leaked_segments, run->leaked_processes, run->failures, \
+		f->ack_unlogged, f->dup_subscriber + f->dup_ack, f->redelivered, f->dead_twice,   \
+		f->unconfirmed, f->phantom, f->out_of_order, run->wedges, run->max_stall_ms,      \
+		run->wedge_limit_ms, run->leaked_segments, run->leaked_processes, run->failures,  \
 		f->requests, f->replies, f->wrong_replies, f->req_timeouts, f->req_unreachable
 	const char *ok_s = json ? (ok ? "true" : "false") : (ok ? "OK" : "FAIL");
 
 	if (json)
-		fprintf(o,		"{\"ok\": %s, \"seed\": %" PRIu64 ", \"faults\": %u, \"kills\": %u, \"daemon_kills\": %u, "
-		"\"stops\": %u, \"joins\": %u, \"leaves\": %u, \"slows\": %u, \"confirmed\": %" PRIu64
-		", \"delivered\": %" PRIu64 ", \"acked\": %" PRIu64 ", \"dead_lettered\": %" PRIu64
-		", \"lost\": %" PRIu64 ", \"lost_reliable\": %" PRIu64 ", \"lost_group\": %" PRIu64
-		", \"lost_lossy\": %" PRIu64 ", \"ack_unlogged\": %" PRIu64
-		", \"duplicates\": %" PRIu64 ", \"redelivered\": %" PRIu64 ", \"dead_twice\": %" PRIu64
-		", \"unconfirmed\": %" PRIu64 ", \"phantom\": %" PRIu64 ", \"out_of_order\": %" PRIu64
-		", \"wedges\": %u, \"max_stall_ms\": %" PRIu64 ", \"wedge_limit_ms\": %" PRIu64
-		", \"leaked_segments\": %u, \"leaked_processes\": %u, \"worker_failures\": %u"
-		", \"requests\": %" PRIu64 ", \"replies\": %" PRIu64 ", \"wrong_replies\": %" PRIu64
-		", \"req_timeouts\": %" PRIu64 ", \"req_unreachable\": %" PRIu64 "}\n", REPORT_ARGS);
+		fprintf(o,
+			"{\"ok\": %s, \"seed\": %" PRIu64
+			", \"faults\": %u, \"kills\": %u, \"daemon_kills\": %u, "
+			"\"stops\": %u, \"joins\": %u, \"leaves\": %u, \"slows\": %u, "
+			"\"confirmed\": %" PRIu64 ", \"delivered\": %" PRIu64
+			", \"acked\": %" PRIu64 ", \"dead_lettered\": %" PRIu64
+			", \"lost\": %" PRIu64 ", \"lost_reliable\": %" PRIu64
+			", \"lost_group\": %" PRIu64 ", \"lost_lossy\": %" PRIu64
+			", \"ack_unlogged\": %" PRIu64 ", \"duplicates\": %" PRIu64
+			", \"redelivered\": %" PRIu64 ", \"dead_twice\": %" PRIu64
+			", \"unconfirmed\": %" PRIu64 ", \"phantom\": %" PRIu64
+			", \"out_of_order\": %" PRIu64
+			", \"wedges\": %u, \"max_stall_ms\": %" PRIu64
+			", \"wedge_limit_ms\": %" PRIu64
+			", \"leaked_segments\": %u, \"leaked_processes\": %u, \"worker_failures\": "
+			"%u"
+			", \"requests\": %" PRIu64 ", \"replies\": %" PRIu64
+			", \"wrong_replies\": %" PRIu64 ", \"req_timeouts\": %" PRIu64
+			", \"req_unreachable\": %" PRIu64 "}\n",
+			REPORT_ARGS);
 	else
-		fprintf(o,		"chaos: %s seed %" PRIu64 " faults %u (kills %u, shmqd kills %u, stops %u, joins %u, "
-		"leaves %u, slows %u) confirmed %" PRIu64 " delivered %" PRIu64 " acked %" PRIu64
-		" dead-lettered %" PRIu64 " lost %" PRIu64 " (reliable %" PRIu64 ", group %" PRIu64
-		"; lossy topic %" PRIu64 " allowed; acks unlogged by killed members %" PRIu64
-		") duplicates %" PRIu64 " (redelivered after a failed lease %" PRIu64
-		", dead-lettered twice %" PRIu64 ", unconfirmed extras %" PRIu64 ", phantoms %" PRIu64
-		") out-of-order %" PRIu64 " wedges %u (longest stall %" PRIu64 " ms, limit %" PRIu64
-		") leaked segments %u processes %u worker failures %u requests %" PRIu64
-		" replies %" PRIu64 " wrong %" PRIu64 " timeouts %" PRIu64 " unreachable %" PRIu64 "\n", REPORT_ARGS);
+		fprintf(o,
+			"chaos: %s seed %" PRIu64
+			" faults %u (kills %u, shmqd kills %u, stops %u, joins %u, "
+			"leaves %u, slows %u) confirmed %" PRIu64 " delivered %" PRIu64
+			" acked %" PRIu64 " dead-lettered %" PRIu64 " lost %" PRIu64
+			" (reliable %" PRIu64 ", group %" PRIu64 "; lossy topic %" PRIu64
+			" allowed; acks unlogged by killed members %" PRIu64 ") duplicates %" PRIu64
+			" (redelivered after a failed lease %" PRIu64
+			", dead-lettered twice %" PRIu64 ", unconfirmed extras %" PRIu64
+			", phantoms %" PRIu64 ") out-of-order %" PRIu64
+			" wedges %u (longest stall %" PRIu64 " ms, limit %" PRIu64
+			") leaked segments %u processes %u worker failures %u requests %" PRIu64
+			" replies %" PRIu64 " wrong %" PRIu64 " timeouts %" PRIu64
+			" unreachable %" PRIu64 "\n",
+			REPORT_ARGS);
 #undef REPORT_ARGS
 }
 

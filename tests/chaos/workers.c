@@ -57,7 +57,7 @@ static uint32_t next_rand(void)
 
 static shmq_bus *worker_setup(const struct worker *w, const char *dir, const char *ns)
 {
-	static const char *kinds[] = { "prod", "wsub", "lsub", "vsub", "memb",
+	static const char *kinds[] = { "prod", "wsub", "lsub", "vsub",	"memb",
 				       "dlqw", "req",  "rep",  "daemon" };
 	struct sigaction sa = { .sa_handler = on_term };
 	char path[512];
