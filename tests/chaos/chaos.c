@@ -417,6 +417,7 @@ static void tick(struct runner *r, shmq_bus *bus, unsigned ms)
 /* The end: producers and requesters stop, then everything owed must be done. */
 static void drain(struct runner *r, shmq_bus *bus)
 {
+	struct shmq_group_stats gs;
 	uint64_t end;
 
 	continue_due(r, true);
@@ -429,6 +430,8 @@ static void drain(struct runner *r, shmq_bus *bus)
 		reap(r);
 		usleep(5000);
 	}
+	if (shmq_group_stat(bus, CHAOS_TOPIC_REL, CHAOS_GROUP, &gs, NULL, 0) >= 0)
+		r->run.group_acked = gs.acked;
 	signal_kind(r, -1, SIGTERM);
 	wait_kind(r, -1, 10000);
 	for (unsigned i = 0; i < r->nw; i++) {

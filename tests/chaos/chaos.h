@@ -57,6 +57,7 @@ struct chaos_run {
 	uint64_t max_stall_ms, wedge_limit_ms;
 	unsigned leaked_segments, leaked_processes;
 	unsigned failures; /* workers that ended by themselves, not cleanly */
+	uint64_t group_acked; /* the group's own count of acks at the end */
 	bool drained;
 };
 
