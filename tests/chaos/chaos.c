@@ -18,7 +18,7 @@
 #include "chaos.h"
 #include "workers.h"
 
-#define MAX_WORKERS 64
+#define MAX_WORKERS 256
 #define CLAIM_TIMEOUT_NS 200000000ull /* 200 ms */
 #define ACK_WAIT_NS 1000000000ull /* 1 s */
 #define MAX_MEMBERS 6
@@ -470,6 +470,9 @@ static int run(struct runner *r)
 	}
 	tick(r, bus, 200);
 	while (r->run.faults < r->faults) {
+		/* A stop ends by the next fault at the latest: which processes can be picked then
+		 * does not depend on timing, so the seed alone gives the faults and their targets. */
+		continue_due(r, true);
 		r->run.faults += inject(r);
 		tick(r, bus, step);
 	}

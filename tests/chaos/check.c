@@ -40,7 +40,7 @@ struct prod {
 	bool killed, known;
 };
 
-static struct prod prods[64][256];
+static struct prod prods[256][256];
 
 static uint64_t key_of(char t, unsigned wid, unsigned inc, uint64_t seq)
 {
@@ -116,7 +116,7 @@ static void producer_line(const char *l, const struct logfile *lf, struct table 
 {
 	unsigned long long seq;
 	char top;
-	struct prod *p = &prods[lf->wid & 63][lf->inc & 255];
+	struct prod *p = &prods[lf->wid & 255][lf->inc & 255];
 
 	if (sscanf(l, "S %c %llu", &top, &seq) != 2)
 		return;
@@ -129,7 +129,7 @@ static void producer_line(const char *l, const struct logfile *lf, struct table 
 /* A subscriber's log: duplicates and order per producer incarnation, and what it saw. */
 static void subscriber_file(char *buf, const struct logfile *lf, struct table *t, struct figures *f)
 {
-	static uint64_t last[64][256];
+	static uint64_t last[256][256];
 	unsigned long long seq;
 	unsigned pw, pi;
 	char top;
@@ -139,12 +139,12 @@ static void subscriber_file(char *buf, const struct logfile *lf, struct table *t
 		if (sscanf(l, "D %c %u %u %llu", &top, &pw, &pi, &seq) != 4)
 			continue;
 		f->delivered++;
-		if (seq == last[pw & 63][pi & 255])
+		if (seq == last[pw & 255][pi & 255])
 			f->dup_subscriber++;
-		else if (seq < last[pw & 63][pi & 255])
+		else if (seq < last[pw & 255][pi & 255])
 			f->out_of_order++;
 		else
-			last[pw & 63][pi & 255] = seq;
+			last[pw & 255][pi & 255] = seq;
 		if (lf->witness < MAX_WITNESS) {
 			struct rec *r = lookup(t, key_of(top, pw, pi, seq));
 
@@ -231,7 +231,7 @@ static int read_file(const char *dir, const char *name, struct table *t, struct 
 		return 0;
 	}
 	if (producers) {
-		struct prod *p = &prods[lf.wid & 63][lf.inc & 255];
+		struct prod *p = &prods[lf.wid & 255][lf.inc & 255];
 
 		p->known = true;
 		p->killed = !lf.clean;
@@ -262,7 +262,7 @@ static void judge(struct table *t, struct figures *f, const bool lossy_witness[M
 		bool lossy = r->key >> 63;
 		unsigned wid = (r->key >> 48) & 0x7fff, inc = (r->key >> 32) & 0xffff;
 		uint64_t seq = r->key & 0xffffffffu;
-		struct prod *p = &prods[wid & 63][inc & 255];
+		struct prod *p = &prods[wid & 255][inc & 255];
 
 		if (!r->key)
 			continue;
