@@ -269,13 +269,28 @@ static int mkdirs(const char *path)
 }
 
 /* One daemon per namespace: a lock in /dev/shm, beside the namespace's segments. */
+/*
+ * Is the lock we hold on @fd still the one at the path? A daemon that exits unlinks the lock
+ * file before it closes it: one that opened the old file before the unlink and locked it
+ * after the close holds a lock on a file nobody else sees, while a third daemon makes a new
+ * file and locks that. So a lock counts only while the path names the file locked.
+ */
+static bool lock_current(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
 static int take_lock(struct daemon *d)
 {
 	char pid[32] = "";
 	ssize_t n;
-	int fd;
+	int fd, tries = 0;
 
 	snprintf(d->lock_path, sizeof(d->lock_path), SHMQI_SHM_DIR "/shmq-daemon.%s.lock", d->ns);
+again:
 	fd = open(d->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		logmsg("lock %s: %s", d->lock_path, strerror(errno));
@@ -287,6 +302,13 @@ static int take_lock(struct daemon *d)
 		logmsg("namespace '%s' already has a live shmqd (pid %s, lock %s)", d->ns,
 		       pid[0] ? conf_trim(pid) : "?", d->lock_path);
 		close(fd);
+		return -EBUSY;
+	}
+	if (!lock_current(fd, d->lock_path)) {
+		close(fd); /* a file its daemon unlinked as it exited: take the path's again */
+		if (++tries < 100)
+			goto again;
+		logmsg("lock %s: the file keeps changing under us", d->lock_path);
 		return -EBUSY;
 	}
 	d->lock_fd = fd;
