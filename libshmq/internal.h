@@ -241,7 +241,8 @@ uint32_t shmqi_kind_layout(uint32_t kind);
  * shmqi_seg_open() - create or attach a segment at @path of @kind. The header's layout
  * version and @kind's (seg_hdr.kind_layout) must be this library's, else -EPROTO.
  * @size is the size a creator gives it (ignored when attaching: the file's size is
- * checked against the header). Released with shmqi_seg_close().
+ * checked against the header). @init writes a new segment's body; it may be NULL when
+ * @flags has no SHMQI_SEG_CREATE. Released with shmqi_seg_close().
  */
 int shmqi_seg_open(const char *path, uint32_t kind, size_t size, unsigned mode, unsigned flags,
 		   shmqi_seg_init_fn init, void *init_arg, struct shmqi_seg *ret_seg);

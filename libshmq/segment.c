@@ -238,7 +238,7 @@ int shmqi_seg_open(const char *path, uint32_t kind, size_t size, unsigned mode, 
 	struct shmqi_seg seg = { 0 };
 	int r = -ENOENT, i;
 
-	assert(path && init && ret_seg);
+	assert(path && ret_seg && (init || !(flags & SHMQI_SEG_CREATE))); /* init: to create */
 	for (i = 0; i < OPEN_TRIES; i++) {
 		if (flags & SHMQI_SEG_CREATE) {
 			r = create_seg(path, kind, size, mode, init, init_arg, &seg);
