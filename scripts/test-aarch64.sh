@@ -41,14 +41,14 @@ rm -rf "$guest"
 mkdir -p "$guest/rootfs" "$guest/cache"
 meson introspect --tests "$dir" | python3 -c '
 import json, os, re, shlex, sys
-build, only, out = sys.argv[1], sys.argv[2], sys.argv[3]
+build, src, only, out = sys.argv[1:5]
 def elf(p):
     try:
         with open(p, "rb") as f:
             return f.read(4) == b"\x7fELF"
     except OSError:
         return False
-run, files = [], set()
+run, files, srcs = [], set(), set()
 for t in json.load(sys.stdin):
     cmd = t["cmd"]
     if not elf(cmd[0]) or not cmd[0].startswith(build + "/"):
@@ -61,6 +61,9 @@ for t in json.load(sys.stdin):
         if a.startswith(build + "/") and elf(a):
             files.add(os.path.relpath(a, build))
             a = "/b/" + os.path.relpath(a, build)
+        elif a.startswith(src + "/") and not a.startswith(build + "/") and os.path.exists(a):
+            srcs.add(os.path.relpath(a, src)) # the corpora of the fuzz replays
+            a = "/s/" + os.path.relpath(a, src)
         args.append(a)
     env = ["%s=%s" % kv for kv in sorted(t["env"].items())]
     run.append("run_test %s %d %s" % (shlex.quote(t["name"]), t["timeout"],
@@ -70,7 +73,9 @@ with open(out + "/tests.sh", "w") as f:
     f.write("\n".join(run) + "\n")
 with open(out + "/files", "w") as f:
     f.write("\n".join(sorted(files)) + "\n")
-' "$dir" "$only" "$guest" | tee "$guest/list"
+with open(out + "/srcs", "w") as f:
+    f.write("\n".join(sorted(srcs)) + "\n")
+' "$dir" "$root" "$only" "$guest" | tee "$guest/list"
 $list_only && exit 0
 
 # A Debian arm64 kernel and a static arm64 busybox, downloaded and unpacked here (not
@@ -85,7 +90,8 @@ kernel=$(ls kernel/boot/vmlinuz-* | head -1)
 kver=${kernel##*/vmlinuz-}
 
 # The initramfs: busybox, the test programs under /b (the build's own layout, so their
-# $ORIGIN run paths hold), libshmq and every arm64 library they need.
+# $ORIGIN run paths hold), the source files they read under /s, libshmq and every arm64
+# library they need.
 rfs=$guest/rootfs
 mkdir -p "$rfs"/{bin,dev,proc,sys,tmp,lib/aarch64-linux-gnu,b}
 cp busybox/bin/busybox "$rfs/bin/busybox"
@@ -97,9 +103,14 @@ while read -r f; do
 	mkdir -p "$rfs/b/$(dirname "$f")"
 	cp "$dir/$f" "$rfs/b/$f"
 done <"$guest/files"
+while read -r f; do
+	[ -n "$f" ] || continue
+	mkdir -p "$rfs/s/$(dirname "$f")"
+	cp -r "$root/$f" "$rfs/s/$f"
+done <"$guest/srcs"
+mkdir -p "$rfs/b/libshmq"
 for l in "$dir"/libshmq/libshmq.so*; do
-	mkdir -p "$rfs/b/libshmq"
-	cp -P "$l" "$rfs/b/libshmq/"
+	[ -d "$l" ] || cp -P "$l" "$rfs/b/libshmq/"
 done
 search=("$dir/libshmq" /lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu)
 needed() { aarch64-linux-gnu-readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
@@ -125,6 +136,8 @@ while [ -n "$queue" ]; do
 	queue=$next
 done
 cp -L /lib/ld-linux-aarch64.so.1 "$rfs/lib/ld-linux-aarch64.so.1"
+# glibc dlopen()s libgcc_s for pthread_exit() and cancellation: no NEEDED names it
+cp -L /lib/aarch64-linux-gnu/libgcc_s.so.1 "$rfs/lib/aarch64-linux-gnu/"
 cp "$guest/tests.sh" "$rfs/tests.sh"
 cat >"$rfs/init" <<EOF
 #!/bin/sh
