@@ -34,6 +34,19 @@ if [ "${1:-}" = "--fuzz" ]; then
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 	done
 fi
+# The aarch64 run (scripts/test-aarch64.sh): the cross compiler, the arm64 libraries beside the
+# native ones (multiarch) and a whole emulated machine
+# (qemu-user hangs on this host as soon as a program creates a thread or forks).
+if [ "${1:-}" = "--aarch64" ]; then
+	dpkg --print-foreign-architectures | grep -qx arm64 || {
+		s=; [ "$(id -u)" -eq 0 ] || s=sudo
+		$s dpkg --add-architecture arm64
+	}
+	for p in gcc-aarch64-linux-gnu qemu-system-arm cpio liburing-dev:arm64 libcmocka-dev:arm64 \
+		zlib1g-dev:arm64 libjansson-dev:arm64 libmicrohttpd-dev:arm64; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=
