@@ -126,6 +126,24 @@ static void run_producer(shmq_bus *bus, const struct worker *w)
 	worker_done(bus);
 }
 
+/*
+ * A plain subscriber's receive that gave no record (@r): an unexpected error is logged, an
+ * empty topic waited on a while. Return: true when the run is over (asked to stop, and
+ * nothing left to read).
+ */
+static bool sub_idle(shmq_sub *sub, int r)
+{
+	if (r >= 0 || (r != -EAGAIN && r != -EBADMSG))
+		wlog("E recv %d\n", r);
+	if (r != -EAGAIN)
+		return false;
+	if (stop_flag)
+		return true;
+	if (shmq_sub_wait(sub, 0, WAIT_NS) == -EPIPE)
+		usleep(1000);
+	return false;
+}
+
 static void run_subscriber(shmq_bus *bus, const struct worker *w)
 {
 	const char *topic = w->kind == CK_LSUB ? CHAOS_TOPIC_LOSSY : CHAOS_TOPIC_REL;
@@ -144,14 +162,8 @@ static void run_subscriber(shmq_bus *bus, const struct worker *w)
 			wlog("D %c %u %u %llu\n", t, rec.wid, rec.inc, (unsigned long long)rec.seq);
 			continue;
 		}
-		if (r >= 0 || (r != -EAGAIN && r != -EBADMSG))
-			wlog("E recv %d\n", r);
-		if (r != -EAGAIN)
-			continue;
-		if (stop_flag)
+		if (sub_idle(sub, r))
 			break;
-		if (shmq_sub_wait(sub, 0, WAIT_NS) == -EPIPE)
-			usleep(1000);
 	}
 	shmq_sub_close(sub);
 	worker_done(bus);
@@ -237,14 +249,8 @@ static void run_dlq_witness(shmq_bus *bus, const struct worker *w)
 				continue;
 			}
 		}
-		if (r >= 0 || (r != -EAGAIN && r != -EBADMSG))
-			wlog("E recv %d\n", r);
-		if (r != -EAGAIN)
-			continue;
-		if (stop_flag)
+		if (sub_idle(sub, r))
 			break;
-		if (shmq_sub_wait(sub, 0, WAIT_NS) == -EPIPE)
-			usleep(1000);
 	}
 	shmq_sub_close(sub);
 	worker_done(bus);
