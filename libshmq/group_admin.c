@@ -378,8 +378,8 @@ static int join(shmq_group *g)
 	r = shmqi_owner_take(g->members, sizeof(*g->members), g->max_members, g->pid, start,
 			     &g->head, &g->idx);
 	if (r < 0) {
-		shmqi_detail("group '%s': all %u member entries are held by live processes", g->name,
-			     g->max_members);
+		shmqi_detail("group '%s': all %u member entries are held by live processes",
+			     g->name, g->max_members);
 		return r;
 	}
 	g->me = &g->members[g->idx];
