@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1244,19 +1243,14 @@ static void write_all_metrics(const struct bridge *b)
  */
 static void metrics_own_path(struct bridge *b)
 {
-	char dir[sizeof(b->metrics_own) - 32], *p;
+	char dir[sizeof(b->metrics_own) - 32];
 
 	if (metrics_dir(shmq_bus_namespace(b->bus), dir, sizeof(dir)) < 0)
 		return;
-	for (p = dir + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(dir, 0755);
-		*p = '/';
-	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return;
 	snprintf(b->metrics_own, sizeof(b->metrics_own), "%s/shmq-nats.%d.prom", dir,
 		 (int)getpid());
+	if (conf_mkdirs(b->metrics_own) < 0)
+		b->metrics_own[0] = '\0';
 }
 
 static void run(struct bridge *b)

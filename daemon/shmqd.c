@@ -252,22 +252,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 /* ---- the lock, the paths ---- */
 
-static int mkdirs(const char *path)
-{
-	char buf[PATH_MAX], *p;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
 /* One daemon per namespace: a lock in /dev/shm, beside the namespace's segments. */
 /*
  * Is the lock we hold on @fd still the one at the path? A daemon that exits unlinks the lock
@@ -345,9 +329,9 @@ static int set_paths(struct daemon *d, const struct opts *o)
 	if (strlen(dir) + strlen(d->ns) + 8 > sizeof(d->state_path))
 		return -ENAMETOOLONG;
 	snprintf(d->state_path, sizeof(d->state_path), "%s/%.64s.state", dir, d->ns);
-	r = mkdirs(d->sock_path);
+	r = conf_mkdirs(d->sock_path);
 	if (r == 0)
-		r = mkdirs(d->state_path);
+		r = conf_mkdirs(d->state_path);
 	return r;
 }
 

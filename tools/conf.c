@@ -3,8 +3,10 @@
 #include "conf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define LINE_MAX_BYTES 1024
 
@@ -56,4 +58,21 @@ int conf_read(const char *path, conf_line_fn *fn, void *ctx, int *ret_lineno)
 	fclose(f);
 	*ret_lineno = r ? lineno : 0;
 	return r;
+}
+
+int conf_mkdirs(const char *path)
+{
+	char buf[PATH_MAX], *p;
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* conf.h - the "key = value" configuration files of shmqd and shmq-nats: one line reader. */
+/* conf.h - the "key = value" configuration files of shmqd and shmq-nats (one line reader), and
+ * the directories their files go in. */
 #ifndef SHMQ_TOOLS_CONF_H
 #define SHMQ_TOOLS_CONF_H
 
@@ -25,5 +26,11 @@ int conf_split(char *s, char **key, char **val);
 
 /* conf_trim() - @s without leading and trailing blanks (spaces, tabs, CR, LF); in place. */
 char *conf_trim(char *s);
+
+/*
+ * conf_mkdirs() - make the directories above @path that are missing (mode 0755), for the
+ * files shmqd and shmq-nats keep (a socket, a metrics file). Return: 0, or -errno.
+ */
+int conf_mkdirs(const char *path);
 
 #endif /* SHMQ_TOOLS_CONF_H */
