@@ -68,6 +68,30 @@ static bool opening(const _Atomic bool *stop, struct tally *t)
 	return !atomic_load(stop);
 }
 
+/*
+ * A receive's result @n (its length, or -errno) and the length its info gave: a record
+ * counted (and whether it has a payload's shape), or an error. A length beyond the buffer
+ * reported as received ends the victim with status 33: the test fails.
+ */
+static void tally_recv(struct tally *t, int n, size_t len, const uint8_t *buf, size_t cap)
+{
+	if (n > (int)cap)
+		_exit(33);
+	if (n >= 0 && len == (size_t)n) {
+		t->records++;
+		t->misshapen += !shaped(buf, n);
+	} else if (n < 0 && n != -EAGAIN) {
+		t->errors++;
+	}
+}
+
+/* The wait after an empty receive: an error unless it only timed out. */
+static void tally_wait(struct tally *t, int r)
+{
+	if (r < 0 && r != -ETIMEDOUT)
+		t->errors++;
+}
+
 /* Producer: send until the parent says stop; every error is allowed, none may crash. */
 static void topic_producer(pid_t top, const char *name, const _Atomic bool *stop, struct tally *t)
 {
@@ -104,16 +128,9 @@ static void topic_consumer(pid_t top, const char *name, const _Atomic bool *stop
 	while (!atomic_load(stop)) {
 		t->calls++;
 		n = shmq_sub_recv(sub, buf, sizeof(buf), &m);
+		tally_recv(t, n, m.len, buf, sizeof(buf));
 		if (n == -EAGAIN)
-			n = shmq_sub_wait(sub, 1000, 2000000);
-		if (n < 0 && n != -EAGAIN && n != -ETIMEDOUT)
-			t->errors++;
-		if (n > (int)sizeof(buf))
-			_exit(33); /* a length beyond the buffer reported as received */
-		if (n >= 0 && m.len == (size_t)n) {
-			t->records++;
-			t->misshapen += !shaped(buf, n);
-		}
+			tally_wait(t, shmq_sub_wait(sub, 1000, 2000000));
 	}
 	shmq_sub_close(sub);
 	_exit(0);
@@ -153,16 +170,9 @@ static void chan_consumer(pid_t top, const char *name, const _Atomic bool *stop,
 	while (!atomic_load(stop)) {
 		t->calls++;
 		n = shmq_channel_recv(ch, buf, sizeof(buf), &m);
+		tally_recv(t, n, m.len, buf, sizeof(buf));
 		if (n == -EAGAIN)
-			n = shmq_channel_wait(ch, 1000, 2000000);
-		if (n < 0 && n != -EAGAIN && n != -ETIMEDOUT)
-			t->errors++;
-		if (n > (int)sizeof(buf))
-			_exit(36);
-		if (n >= 0 && m.len == (size_t)n) {
-			t->records++;
-			t->misshapen += !shaped(buf, n);
-		}
+			tally_wait(t, shmq_channel_wait(ch, 1000, 2000000));
 	}
 	shmq_channel_close(ch);
 	_exit(0);
