@@ -1178,13 +1178,12 @@ static void write_backlog(const struct bridge *b, FILE *f, const char *ns, int p
 }
 
 /*
- * The counters in the Prometheus text format into @path (--metrics-file, for node_exporter's
- * textfile collector, and the file in the namespace's metrics directory that shmq metrics
- * and shmqd --metrics add): written to PATH.tmp, then renamed over PATH, so that a reader
- * never sees half a file. Each sample has the labels namespace and bridge (our pid: two
- * bridges of a namespace are two series).
+ * The counters in the Prometheus text format onto @f, for --metrics-file (node_exporter's
+ * textfile collector) and for the file in the namespace's metrics directory that shmq
+ * metrics and shmqd --metrics add. Each sample has the labels namespace and bridge (our pid:
+ * two bridges of a namespace are two series).
  */
-static void write_metrics(const struct bridge *b, const char *path)
+static void put_metrics(const struct bridge *b, FILE *f)
 {
 	const struct counters *c = &b->c;
 	const struct metric m[] = {
@@ -1204,14 +1203,8 @@ static void write_metrics(const struct bridge *b, const char *path)
 	};
 	const char *ns = shmq_bus_namespace(b->bus);
 	int pid = (int)getpid();
-	char tmp[4200];
-	FILE *f;
 	size_t i;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return;
 	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		fprintf(f,
 			"# HELP shmq_nats_%s_total %s\n# TYPE shmq_nats_%s_total counter\n"
@@ -1224,17 +1217,46 @@ static void write_metrics(const struct bridge *b, const char *path)
 		"shmq_nats_connected{namespace=\"%s\",bridge=\"%d\"} %d\n",
 		ns, pid, natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED);
 	write_backlog(b, f, ns, pid);
-	if (fclose(f) == 0)
-		rename(tmp, path);
 }
 
-/* Both files, when they are due or at the end. */
+/* @text (@len bytes) to PATH.tmp, then renamed over @path: a reader never sees half a file. */
+static void put_file(const char *path, const char *text, size_t len)
+{
+	char tmp[4200];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	bool ok = fwrite(text, 1, len, f) == len;
+
+	if (fclose(f) == 0 && ok)
+		rename(tmp, path);
+	else
+		unlink(tmp);
+}
+
+/* Both files, when they are due or at the end: the counters and backlogs read once. */
 static void write_all_metrics(const struct bridge *b)
 {
-	if (b->metrics_file)
-		write_metrics(b, b->metrics_file);
-	if (b->metrics_own[0])
-		write_metrics(b, b->metrics_own);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!b->metrics_file && !b->metrics_own[0])
+		return;
+	f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	put_metrics(b, f);
+	if (fclose(f) == 0) {
+		if (b->metrics_file)
+			put_file(b->metrics_file, text, len);
+		if (b->metrics_own[0])
+			put_file(b->metrics_own, text, len);
+	}
+	free(text);
 }
 
 /*
@@ -1301,7 +1323,7 @@ int main(int argc, char **argv)
 	if (b.bus)
 		print_counters(&b);
 	if (rc == 0 && b.metrics_file)
-		write_metrics(&b, b.metrics_file);
+		write_all_metrics(&b);
 	if (b.metrics_own[0])
 		unlink(b.metrics_own); /* counted no more once we are gone */
 	teardown(&b);
