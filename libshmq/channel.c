@@ -50,6 +50,7 @@ struct shmq_channel {
 	size_t room_len; /* what shmq_channel_wait_room() waits to fit */
 	uint64_t peer_check_ns; /* when a wait last judged the other role's owner */
 	uint32_t peer_polls; /* spinning looks since, counted to read the clock less often */
+	struct shmqi_pidfd peer_fd; /* the other role's owner, watched while parked */
 	/* consumer */
 	uint64_t rpos; /* released position */
 	uint64_t peek_pos; /* next record to read */
@@ -316,6 +317,7 @@ void shmq_channel_close(shmq_channel *ch)
 	if (ch->fdring)
 		shmqi_fdring_free(ch->fdring,
 				  mine && shmqi_channel_waitable(ch, &w, NULL) == 0 ? &w : NULL);
+	shmqi_pidfd_close(&ch->peer_fd);
 	shmqi_seg_close(&ch->seg);
 	free(ch);
 }
@@ -783,13 +785,14 @@ int shmq_channel_fd(shmq_channel *ch)
 /*
  * Is the other role's owner @o dead? Waits judge it at most every PEER_CHECK_NS per handle,
  * across calls (reading /proc costs microseconds, and a consumer may wait once per
- * message), spinning or parked (a parked waiter wakes that often); the first wait of a
- * handle judges at its first look. A role nobody holds is not a dead one: somebody may
- * attach.
+ * message), while spinning; the first wait of a handle judges at its first look, and a
+ * parked one when its pidfd says the owner ended (peer_ended()). A role nobody holds is not
+ * a dead one: somebody may attach.
  */
 static bool peer_dead(shmq_channel *ch, const struct shmqi_owner *o, bool thorough)
 {
 	uint64_t now, head;
+	int ended;
 
 	/* A spinning look (not thorough) reads the clock only every 64th time: it is polled. */
 	if (!thorough && ch->peer_check_ns && ++ch->peer_polls % 64 != 0)
@@ -799,7 +802,11 @@ static bool peer_dead(shmq_channel *ch, const struct shmqi_owner *o, bool thorou
 		return false;
 	ch->peer_check_ns = now;
 	head = atomic_load_explicit(&o->head, memory_order_acquire);
-	return shmqi_head_pid(head) != 0 && !shmqi_entry_alive(o, head);
+	if (shmqi_head_pid(head) == 0)
+		return false;
+	/* The pidfd a park watched, if it is this owner's: a poll instead of /proc. */
+	ended = shmqi_pidfd_ended(&ch->peer_fd, head);
+	return ended >= 0 ? ended == 1 : !shmqi_entry_alive(o, head);
 }
 
 /*
@@ -819,6 +826,31 @@ static bool chan_msg(void *arg, bool thorough)
 	return true;
 }
 
+/* While parked, the other role's owner is watched: its death ends the park at once. */
+static bool watch_producer(void *arg, struct shmqi_peers *p)
+{
+	shmq_channel *ch = arg;
+
+	return shmqi_watch_owner(&ch->peer_fd, &ch->ctl->producer, p);
+}
+
+static bool watch_consumer(void *arg, struct shmqi_peers *p)
+{
+	shmq_channel *ch = arg;
+
+	return shmqi_watch_owner(&ch->peer_fd, &ch->ctl->consumer, p);
+}
+
+static void peer_ended(void *arg)
+{
+	shmq_channel *ch = arg;
+
+	ch->peer_check_ns = 0; /* the next look judges the owner */
+}
+
+static const struct shmqi_peer_ops producer_watch = { watch_producer, peer_ended };
+static const struct shmqi_peer_ops consumer_watch = { watch_consumer, peer_ended };
+
 int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
 {
 	struct shmqi_waitable w;
@@ -827,8 +859,9 @@ int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
 	if (r < 0)
 		return r;
 	ch->peer_gone = false;
-	r = shmqi_wait_until(w.park_state, w.w, w.enabled, chan_msg, ch, spin_ns,
-			     shmqi_deadline(timeout_ns), shmqi_room_slice_ns);
+	w.ready = chan_msg;
+	w.peers = &producer_watch;
+	r = shmqi_wait_on(&w, spin_ns, shmqi_deadline(timeout_ns), 0);
 	return r == 0 && ch->peer_gone ? -EPIPE : r;
 }
 
@@ -862,6 +895,7 @@ static bool chan_room(void *arg, bool thorough)
 
 int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint64_t timeout_ns)
 {
+	struct shmqi_waitable w;
 	int r = check_producer(ch);
 
 	if (r < 0)
@@ -871,9 +905,13 @@ int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint6
 	ch->room_len = len;
 	ch->peer_gone = false;
 	/* P1/W1 (wake.c) with release_to(): a read_pos store, then a look for a parked producer. */
-	r = shmqi_wait_until(&ch->ctl->room_park_state, &ch->ctl->room, &ch->room_park_on,
-			     chan_room, ch, spin_ns, shmqi_deadline(timeout_ns),
-			     shmqi_room_slice_ns);
+	w = (struct shmqi_waitable){ .park_state = &ch->ctl->room_park_state,
+				     .w = &ch->ctl->room,
+				     .enabled = &ch->room_park_on,
+				     .ready = chan_room,
+				     .arg = ch,
+				     .peers = &consumer_watch };
+	r = shmqi_wait_on(&w, spin_ns, shmqi_deadline(timeout_ns), 0);
 	return r == 0 && ch->peer_gone ? -EPIPE : r;
 }
 

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
 /* owner.c - who owns a role or a table entry: liveness of processes and the O1 protocol. */
 #include <errno.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "shm_layout.h"
+#include "wait.h"
 
 /* kill(pid, 0) fails with ESRCH only for a pid that no longer exists (EPERM: alive). */
 bool shmqi_pid_alive(pid_t pid)
@@ -167,6 +171,84 @@ bool shmqi_entry_alive(const struct shmqi_owner *o, uint64_t head)
 	if (ns >> 32 != head_gen(head) || start >> 48 != head_gen(head))
 		return shmqi_owner_alive(pid, 0, 0); /* not this owner's fields: its pid alone */
 	return shmqi_owner_alive(pid, start & START_TICKS, ns & NS_INO);
+}
+
+/* ---- pidfds of owners, for waiters that sleep on a peer's death (wait.h) ---- */
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* the same number on every architecture */
+#endif
+
+/*
+ * A pidfd of the owner of @head (loaded with acquire from @o). It is opened first and the
+ * owner judged alive after: a process alive after the open held its pid throughout, so the
+ * pidfd is that process's and not a later one's that reused the pid.
+ * Return: the fd, -ESRCH (dead, or the entry changed hands: look again), -EOPNOTSUPP (another
+ * pid namespace, or no pidfds), or another -errno (-EMFILE).
+ */
+static int entry_pidfd(const struct shmqi_owner *o, uint64_t head)
+{
+	uint64_t tag = head >> HEAD_NS_SHIFT, mine = ns_tag(shmqi_pidns() & NS_INO);
+	int32_t pid = shmqi_head_pid(head);
+	int fd;
+
+	if (tag && mine && tag != mine)
+		return -EOPNOTSUPP; /* its pid means another process here */
+	fd = (int)syscall(SYS_pidfd_open, pid < 0 ? -pid : pid, 0);
+	if (fd < 0)
+		return errno == ENOSYS || errno == EPERM ? -EOPNOTSUPP : -errno;
+	/* O1: an acquire load, as every head load before a judgement */
+	if (!shmqi_entry_alive(o, head) ||
+	    atomic_load_explicit(&o->head, memory_order_acquire) != head) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
+int shmqi_pidfd_ended(const struct shmqi_pidfd *pf, uint64_t head)
+{
+	struct pollfd pfd = { .fd = pf->fd, .events = POLLIN };
+	int r;
+
+	if (!pf->open || pf->head != head)
+		return -1;
+	r = poll(&pfd, 1, 0);
+	return r < 0 ? -1 : r > 0;
+}
+
+void shmqi_pidfd_close(struct shmqi_pidfd *pf)
+{
+	if (pf->open)
+		close(pf->fd);
+	pf->open = false;
+}
+
+bool shmqi_watch_owner(struct shmqi_pidfd *pf, const struct shmqi_owner *o, struct shmqi_peers *p)
+{
+	uint64_t head = atomic_load_explicit(&o->head, memory_order_acquire);
+	int fd;
+
+	if (pf->open && pf->head == head)
+		goto add;
+	shmqi_pidfd_close(pf);
+	if (shmqi_head_pid(head) == 0)
+		return true; /* nobody holds it: an owner that comes is no death */
+	fd = entry_pidfd(o, head);
+	if (fd == -ESRCH)
+		return false;
+	if (fd < 0) { /* cannot be watched: looked at every slice */
+		shmqi_peers_look_every(p, shmqi_room_slice_ns);
+		return true;
+	}
+	*pf = (struct shmqi_pidfd){ .fd = fd, .open = true, .head = head };
+add:
+	if (p->n == SHMQI_PEERS_MAX) { /* more than a park watches: looked at every slice */
+		shmqi_peers_look_every(p, shmqi_room_slice_ns);
+		return true;
+	}
+	p->fd[p->n++] = pf->fd;
+	return true;
 }
 
 bool shmqi_entry_grab(struct shmqi_owner *o, uint64_t *head, int32_t me)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "topic_internal.h"
+#include "wait.h"
 
 #define REAP_INTERVAL_NS 1000000ull /* a full producer checks liveness at most every 1 ms */
 
@@ -28,6 +29,10 @@ struct shmq_pub {
 	bool no_ts; /* SHMQI_NO_TIMESTAMPS: records carry ts_ns 0 */
 	bool room_park_on; /* this handle has seen parking for room switched on */
 	uint64_t wait_since_ns; /* this call's first wait for a slot, 0 when none */
+	/* parked for room: the subscribers holding the log full, watched (subscriber entry i) */
+	struct shmqi_pidfd held_by[SHMQI_PEERS_MAX];
+	uint32_t held_by_i[SHMQI_PEERS_MAX];
+	bool watched; /* parked, every holder watched: their pidfds say when to free entries */
 };
 
 /* ---- producers ---- */
@@ -248,6 +253,8 @@ static uint64_t room(shmq_pub *pub, uint64_t tail, uint64_t n)
 		return n;
 	pub->limit = gate_limit(&pub->t, tail, &pub->free_from);
 	if (pub->limit <= tail) {
+		if (pub->watched)
+			return 0; /* nobody holding it has died: no reap to try */
 		now = shmqi_now_ns();
 		if (now - pub->last_reap_ns < REAP_INTERVAL_NS)
 			return 0;
@@ -779,9 +786,80 @@ static bool pub_ready(void *arg, bool thorough)
 	return tail == 0 || tail >= SHMQI_SEQ_MAX - 1 || room(pub, tail, 1) > 0;
 }
 
+/* The first @from watched subscribers are the ones still holding the log: close the rest. */
+static void unwatch_from(shmq_pub *pub, unsigned from)
+{
+	for (; from < SHMQI_PEERS_MAX; from++)
+		shmqi_pidfd_close(&pub->held_by[from]);
+}
+
+/*
+ * While parked for room: the subscribers that hold the log full (a lap behind the tail) are
+ * watched, up to what a park watches; their death ends the park, and the next look frees
+ * their entries. More of them, or a consumer group holding the log (its members are judged
+ * by the group), are looked at every shmqi_room_slice_ns instead.
+ */
+static bool pub_watch(void *arg, struct shmqi_peers *p)
+{
+	shmq_pub *pub = arg;
+	struct shmqi_tmap *t = &pub->t;
+	/* relaxed: a look at whom to watch; every judgement reads the owner again (O1) */
+	uint64_t tail = atomic_load_explicit(&t->ctl->tail, memory_order_relaxed), c;
+	unsigned n = 0, fds;
+	uint32_t i;
+
+	pub->watched = true;
+	for (i = 0; i < t->max_subs; i++) {
+		if (atomic_load_explicit(&t->subs[i].state, memory_order_relaxed) !=
+		    SHMQI_SUB_ACTIVE)
+			continue;
+		c = atomic_load_explicit(&t->subs[i].cursor, memory_order_relaxed);
+		if (c + t->slots > tail)
+			continue; /* not holding us */
+		if (n == SHMQI_PEERS_MAX) {
+			shmqi_peers_look_every(p, shmqi_room_slice_ns);
+			pub->watched = false;
+			break;
+		}
+		if (pub->held_by_i[n] != i)
+			shmqi_pidfd_close(&pub->held_by[n]);
+		pub->held_by_i[n] = i;
+		fds = p->n;
+		if (!shmqi_watch_owner(&pub->held_by[n++], &t->subs[i].owner, p)) {
+			pub->watched = false;
+			return false;
+		}
+		if (p->n == fds) /* not watched by a pidfd: judged by looking */
+			pub->watched = false;
+	}
+	unwatch_from(pub, n);
+	for (i = 0; i < SHMQI_TOPIC_GATES; i++) {
+		if (atomic_load_explicit(&t->gates[i].state, memory_order_relaxed) ==
+			    SHMQI_GATE_ACTIVE &&
+		    atomic_load_explicit(&t->gates[i].cursor, memory_order_relaxed) + t->slots <=
+			    tail) {
+			shmqi_peers_look_every(p, shmqi_room_slice_ns);
+			pub->watched = false;
+		}
+	}
+	return true;
+}
+
+static void pub_ended(void *arg)
+{
+	shmq_pub *pub = arg;
+
+	pub->watched = false;
+	pub->last_reap_ns = 0; /* the next look for room frees dead subscribers' entries */
+}
+
+static const struct shmqi_peer_ops pub_peers = { pub_watch, pub_ended };
+
 int shmq_pub_wait(shmq_pub *pub, uint64_t spin_ns, uint64_t timeout_ns)
 {
+	struct shmqi_waitable w;
 	struct shmqi_tmap *t;
+	int r;
 
 	if (!pub)
 		return -EINVAL;
@@ -791,9 +869,15 @@ int shmq_pub_wait(shmq_pub *pub, uint64_t spin_ns, uint64_t timeout_ns)
 	if (t->policy == SHMQ_TOPIC_LOSSY)
 		return 0;
 	/* P1/W1 (wake.c) with shmqi_topic_room_made(): a cursor store, then a look for parked producers. */
-	return shmqi_wait_until(&t->ctl->room_park_state, &t->ctl->room, &pub->room_park_on,
-				pub_ready, pub, spin_ns, shmqi_deadline(timeout_ns),
-				shmqi_room_slice_ns);
+	w = (struct shmqi_waitable){ .park_state = &t->ctl->room_park_state,
+				     .w = &t->ctl->room,
+				     .enabled = &pub->room_park_on,
+				     .ready = pub_ready,
+				     .arg = pub,
+				     .peers = &pub_peers };
+	r = shmqi_wait_on(&w, spin_ns, shmqi_deadline(timeout_ns), 0);
+	pub->watched = false;
+	return r;
 }
 
 static void clear_exclusive(void *ctx, void *arg)
@@ -819,6 +903,7 @@ void shmq_pub_close(shmq_pub *pub)
 		if (shmqi_count_prods(&pub->t) == 0)
 			shmqi_wait_close(&pub->t.ctl->wait, true);
 	}
+	unwatch_from(pub, 0);
 	shmqi_seg_close(&pub->t.seg);
 	free(pub);
 }

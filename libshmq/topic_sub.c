@@ -597,8 +597,34 @@ static bool sub_ready(void *arg, bool thorough)
 	return next_rec(sub, &rec, &v) != -EAGAIN;
 }
 
+/*
+ * Before a park: a record claimed at the cursor and not committed (the tail is past it) is
+ * looked at again after a claim timeout, since a dead claimant's record is skipped by looking.
+ * Otherwise nothing is due, and the park lasts until a producer publishes or closes: a
+ * claim made meanwhile is seen when the record after it is published, whose wake brings
+ * the subscriber here again.
+ */
+static bool sub_watch(void *arg, struct shmqi_peers *p)
+{
+	shmq_sub *sub = arg;
+	/* A3: pairs with R3 in claim_seqs(), as in not_ready() */
+	uint64_t tail = atomic_load_explicit(&sub->t.ctl->tail, memory_order_acquire);
+
+	if (tail > sub->cursor)
+		shmqi_peers_look_every(p, sub->t.timeout_ns);
+	return true;
+}
+
+static void sub_ended(void *arg)
+{
+	(void)arg; /* it watches no process */
+}
+
+static const struct shmqi_peer_ops sub_peers = { sub_watch, sub_ended };
+
 int shmqi_sub_waitable(shmq_sub *sub, struct shmqi_waitable *w, uint64_t *slice_ns)
 {
+	(void)slice_ns; /* sub_watch() says, park by park, when a look is due */
 	if (!sub)
 		return -EINVAL;
 	if (sub->ro)
@@ -609,10 +635,8 @@ int shmqi_sub_waitable(shmq_sub *sub, struct shmqi_waitable *w, uint64_t *slice_
 				      .ready = sub_ready,
 				      .arg = sub,
 				      .fdring = &sub->fdring,
-				      .ignore_closed = sub->ignore_closed };
-	/* Wake every claim timeout: a dead producer's record is skipped by looking. */
-	if (slice_ns && (!*slice_ns || *slice_ns > sub->t.timeout_ns))
-		*slice_ns = sub->t.timeout_ns;
+				      .ignore_closed = sub->ignore_closed,
+				      .peers = &sub_peers };
 	return 0;
 }
 

@@ -93,6 +93,62 @@ int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *e
 		     shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns,
 		     uint64_t slice_ns);
 
+/*
+ * What a parked waiter watches besides its word: the processes whose death ends the wait
+ * (a channel's other role, the subscribers a full reliable topic waits for), as pidfds
+ * polled in the same io_uring submission as the futex wait. A parked waiter then makes no
+ * wakeups of its own, and learns of a death at once. Where a peer cannot be watched (another
+ * pid namespace, no pidfds, the futex backend, more peers than fit), the watcher lowers
+ * slice_ns instead, and the waiter looks that often, as it did before pidfds.
+ */
+#define SHMQI_PEERS_MAX 4
+struct shmqi_peers {
+	int fd[SHMQI_PEERS_MAX]; /* pidfds, the watcher's own (valid until its next watch) */
+	unsigned n;
+	uint64_t slice_ns; /* wake after this long anyway (0: no need) */
+};
+
+/* A peer that cannot be watched: look every @ns (0: never, as tests ask) instead. */
+static inline void shmqi_peers_look_every(struct shmqi_peers *p, uint64_t ns)
+{
+	if (ns && (!p->slice_ns || p->slice_ns > ns))
+		p->slice_ns = ns;
+}
+
+struct shmqi_peer_ops {
+	/*
+	 * Before each park: add the pidfds to watch to @p, or lower p->slice_ns. Return: false
+	 * when a peer is found dead already (then ended() is called, and the wait looks again
+	 * at once).
+	 */
+	bool (*watch)(void *arg, struct shmqi_peers *p);
+	/* A watched process ended (its pidfd polled readable): judge the peers at the next look. */
+	void (*ended)(void *arg);
+};
+
+/*
+ * A pidfd a watcher keeps for one owner entry (struct shmqi_owner): opened once for the head
+ * it was opened for, and opened again when the entry changes hands.
+ */
+struct shmqi_pidfd {
+	int fd; /* valid while open */
+	bool open;
+	uint64_t head;
+};
+
+/*
+ * Add the owner of @o to @p: its pidfd (kept in @pf), or a slice when it cannot be watched.
+ * A free entry adds nothing (somebody may take it; that is no death). Return: false when
+ * the owner is dead already, or the entry changed hands while it was looked at.
+ */
+bool shmqi_watch_owner(struct shmqi_pidfd *pf, const struct shmqi_owner *o, struct shmqi_peers *p);
+void shmqi_pidfd_close(struct shmqi_pidfd *pf);
+/*
+ * Has the owner of @head ended, by the pidfd @pf keeps for it (one poll, no /proc)?
+ * Return: 1 yes, 0 no, -1 when @pf is not that owner's (judge it another way).
+ */
+int shmqi_pidfd_ended(const struct shmqi_pidfd *pf, uint64_t head);
+
 struct io_uring_sqe;
 struct shmqi_fdring;
 
@@ -106,6 +162,7 @@ struct shmqi_waitable {
 	struct shmqi_fdring **fdring; /* the handle's pollable fd, made on first use (or NULL) */
 	uint32_t ignore_closed; /* a close the reader found at its join: not its -EPIPE (0: none) */
 	shmqi_owed_fn owed; /* NULL: a close is -EPIPE as soon as nothing is ready */
+	const struct shmqi_peer_ops *peers; /* NULL: nothing to watch while parked */
 };
 
 /* shmqi_wait_until() for a waitable, honouring its ignore_closed. */
@@ -127,6 +184,14 @@ int shmqi_wait_many(struct shmqi_waitable *ws, size_t n, int *out, uint64_t spin
 int shmqi_channel_waitable(shmq_channel *ch, struct shmqi_waitable *w, uint64_t *slice_ns);
 int shmqi_sub_waitable(shmq_sub *sub, struct shmqi_waitable *w, uint64_t *slice_ns);
 int shmqi_group_waitable(shmq_group *g, struct shmqi_waitable *w, uint64_t *slice_ns);
+
+/*
+ * shmqi_park() watching the pidfds of @p (may be NULL; the futex backend ignores them).
+ * Return: as shmqi_park(), or SHMQI_PARK_ENDED when a watched process ended.
+ */
+#define SHMQI_PARK_ENDED (1 << 30) /* not a FUTEX_WAITV index (< 128), nor an error */
+int shmqi_park_watch(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns,
+		     const struct shmqi_peers *p);
 
 /* Park on several words: returns the index of one that woke, -EAGAIN, -ETIMEDOUT, -EINTR. */
 int shmqi_park_many(_Atomic uint32_t *const *words, const uint32_t *expected, unsigned n,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <liburing.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -25,6 +26,12 @@
 
 #define UD_WAIT 1u
 #define UD_TIMEOUT 2u
+#define UD_PEER 3u
+#define UD_CANCEL 4u
+
+/* A park's SQEs: the wait, its linked timeout, the pidfd polls, and the cancel after. */
+#define RING_ENTRIES 8u
+static_assert(SHMQI_PEERS_MAX + 3 <= RING_ENTRIES, "a park fits in the thread's ring");
 
 static const char *const backend_names[] = {
 	[SHMQI_WAKE_FUTEX] = "futex",
@@ -147,7 +154,7 @@ static struct io_uring *thread_ring(void)
 	if (!tring.ready) {
 		pthread_once(&tring_once, tring_init_once);
 		forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
-		if (io_uring_queue_init(4, &tring.ring, 0) < 0)
+		if (io_uring_queue_init(RING_ENTRIES, &tring.ring, 0) < 0)
 			return NULL;
 		tring.forks = forks;
 		tring.ready = true;
@@ -165,63 +172,133 @@ static void prep_futex_wait(struct io_uring_sqe *sqe, _Atomic uint32_t *word, ui
 	sqe->user_data = UD_WAIT;
 }
 
-/* Reap the CQEs of one wait (and its linked timeout); return the wait's result. */
-static int reap(struct io_uring *ring, unsigned expect)
+/*
+ * Reap the @inflight completions of one park: the wait's, its linked timeout's and the pidfd
+ * polls' (@polls). Whichever of the wait and a poll that fired completes first ends the park;
+ * what is still armed is then cancelled, by one ASYNC_CANCEL of everything in the ring (the
+ * ring is this thread's and holds nothing else), and reaped, so that the ring is empty when
+ * the park returns. Every SQE gives exactly one CQE, the cancel's own included.
+ * Return: the wait's result, or SHMQI_PARK_ENDED when a watched process ended.
+ */
+static int reap(struct io_uring *ring, unsigned inflight, bool polls)
 {
+	bool ended = false, done = false, cancelled = !polls;
 	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
 	int res = -ETIMEDOUT, r;
 
-	while (expect) {
+	while (inflight) {
 		r = io_uring_wait_cqe(ring, &cqe);
 		if (r == -EINTR) /* the wait stays armed: keep reaping it */
 			continue;
 		if (r < 0)
 			return r;
-		if (cqe->user_data == UD_WAIT)
+		if (cqe->user_data == UD_WAIT) {
 			res = cqe->res == -ECANCELED ? -ETIMEDOUT : cqe->res;
+			done = true;
+		} else if (cqe->user_data == UD_PEER && cqe->res > 0) {
+			ended = done =
+				true; /* POLLIN: the process exited (a cancel is -ECANCELED) */
+		}
 		io_uring_cqe_seen(ring, cqe);
-		expect--;
+		inflight--;
+		if (done && !cancelled && inflight) {
+			sqe = io_uring_get_sqe(ring); /* room was checked before the park */
+			io_uring_prep_cancel64(sqe, 0,
+					       IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+			sqe->user_data = UD_CANCEL;
+			cancelled = true;
+			inflight++;
+			r = io_uring_submit(ring);
+			if (r < 0)
+				return r;
+		}
 	}
-	return res;
+	return ended ? SHMQI_PARK_ENDED : res;
 }
 
-/* Submit @sqe (a futex wait), linked to a timeout unless forever; reap its completions. */
-static int submit_wait(struct io_uring *ring, struct io_uring_sqe *sqe, uint64_t timeout_ns)
+/*
+ * Submit @sqe (a futex wait), linked to a timeout unless forever, and a poll of each pidfd
+ * of @p (may be NULL); reap their completions.
+ */
+static int submit_wait(struct io_uring *ring, struct io_uring_sqe *sqe, uint64_t timeout_ns,
+		       const struct shmqi_peers *p)
 {
 	struct __kernel_timespec ts = { .tv_sec = (long long)(timeout_ns / 1000000000u),
 					.tv_nsec = (long long)(timeout_ns % 1000000000u) };
-	unsigned cqes = 1;
+	unsigned cqes = 1, i, n = p ? p->n : 0;
 	int r;
 
 	sqe->user_data = UD_WAIT;
 	if (timeout_ns != SHMQI_WAIT_FOREVER) {
 		sqe->flags |= IOSQE_IO_LINK;
-		sqe = io_uring_get_sqe(ring); /* room for two was checked */
+		sqe = io_uring_get_sqe(ring); /* room for all was checked */
 		io_uring_prep_link_timeout(sqe, &ts, 0);
 		sqe->user_data = UD_TIMEOUT;
 		cqes = 2;
 	}
+	for (i = 0; i < n; i++) {
+		sqe = io_uring_get_sqe(ring);
+		io_uring_prep_poll_add(sqe, p->fd[i], POLLIN);
+		sqe->user_data = UD_PEER;
+		cqes++;
+	}
 	/* One system call to submit and sleep; ts is read here, while still in scope. */
 	r = io_uring_submit_and_wait(ring, 1);
-	return r < 0 && r != -EINTR ? r : reap(ring, cqes);
+	return r < 0 && r != -EINTR ? r : reap(ring, cqes, n > 0);
 }
 
-static int wait_io_uring(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
+/* The thread's ring with room for a park watching @p, or NULL (then the syscall). */
+static struct io_uring *park_ring(const struct shmqi_peers *p)
 {
 	struct io_uring *ring = thread_ring();
+
+	/* never short of room: every park reaps all it submitted */
+	if (!ring || io_uring_sq_space_left(ring) < 3 + (p ? p->n : 0))
+		return NULL;
+	return ring;
+}
+
+static int wait_io_uring(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns,
+			 const struct shmqi_peers *p)
+{
+	struct io_uring *ring = park_ring(p);
 	struct io_uring_sqe *sqe;
 
-	if (!ring || io_uring_sq_space_left(ring) < 2 || !(sqe = io_uring_get_sqe(ring)))
-		return wait_syscall(word, expected, timeout_ns); /* never: we reap all we submit */
+	if (!ring || !(sqe = io_uring_get_sqe(ring)))
+		return wait_syscall(word, expected, timeout_ns);
 	prep_futex_wait(sqe, word, expected);
-	return submit_wait(ring, sqe, timeout_ns);
+	return submit_wait(ring, sqe, timeout_ns, p);
+}
+
+/*
+ * The futex backend cannot sleep on a pidfd: after a sleep (a slice, plan_watch() made it
+ * short), a look at the pidfds without waiting, which costs far less than judging an owner
+ * by /proc. Return: SHMQI_PARK_ENDED when one polls readable, else @r.
+ */
+static int peers_polled(const struct shmqi_peers *p, int r)
+{
+	struct pollfd pfd[SHMQI_PEERS_MAX];
+	unsigned i;
+
+	if (!p || !p->n || (r < 0 && r != -ETIMEDOUT && r != -EAGAIN && r != -EINTR))
+		return r;
+	for (i = 0; i < p->n; i++)
+		pfd[i] = (struct pollfd){ .fd = p->fd[i], .events = POLLIN };
+	return poll(pfd, p->n, 0) > 0 ? SHMQI_PARK_ENDED : r;
+}
+
+int shmqi_park_watch(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns,
+		     const struct shmqi_peers *p)
+{
+	if (shmqi_wake_backend() == SHMQI_WAKE_IO_URING)
+		return wait_io_uring(word, expected, timeout_ns, p);
+	return peers_polled(p, wait_syscall(word, expected, timeout_ns));
 }
 
 int shmqi_park(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
 {
-	if (shmqi_wake_backend() == SHMQI_WAKE_IO_URING)
-		return wait_io_uring(word, expected, timeout_ns);
-	return wait_syscall(word, expected, timeout_ns);
+	return shmqi_park_watch(word, expected, timeout_ns, NULL);
 }
 
 /* ---- the parking handshake (wait.h) ---- */
@@ -370,10 +447,35 @@ static uint64_t sleep_time(uint64_t deadline_ns, uint64_t slice_ns)
 	return slice_ns && ns > slice_ns ? slice_ns : ns;
 }
 
-/* Announce, look once more, and sleep while nothing changed (P1). */
-static int park_once(struct shmqi_wait *w, shmqi_ready_fn ready, void *arg, uint32_t ignore,
-		     uint64_t sleep_ns)
+/*
+ * Before a park, once the parker announced itself and read the word (so that a watcher's
+ * look at what is pending sees all that came before a wake it missed): what @wt's watcher
+ * wants watched (@p), and the sleep cut to its slice. The
+ * futex backend cannot poll a pidfd beside the word: the pidfds are then looked at after
+ * every sleep of at most shmqi_room_slice_ns (peers_polled()). Return: false when a peer
+ * was found dead (look again at once).
+ */
+static bool plan_watch(const struct shmqi_waitable *wt, struct shmqi_peers *p, uint64_t *sleep_ns)
 {
+	*p = (struct shmqi_peers){ 0 };
+	if (!wt->peers)
+		return true;
+	if (!wt->peers->watch(wt->arg, p)) {
+		wt->peers->ended(wt->arg);
+		return false;
+	}
+	if (p->n && shmqi_wake_backend() != SHMQI_WAKE_IO_URING)
+		shmqi_peers_look_every(p, shmqi_room_slice_ns);
+	if (p->slice_ns && p->slice_ns < *sleep_ns)
+		*sleep_ns = p->slice_ns;
+	return true;
+}
+
+/* Announce, look once more, and sleep while nothing changed (P1), watching @wt's peers. */
+static int park_once(const struct shmqi_waitable *wt, uint64_t sleep_ns)
+{
+	struct shmqi_wait *w = wt->w;
+	struct shmqi_peers p;
 	uint32_t s;
 	int r = 0;
 
@@ -385,36 +487,40 @@ static int park_once(struct shmqi_wait *w, shmqi_ready_fn ready, void *arg, uint
 	atomic_fetch_add_explicit(&w->waiters, 1, memory_order_seq_cst);
 	atomic_thread_fence(memory_order_seq_cst);
 	s = atomic_load_explicit(&w->seq, memory_order_seq_cst);
-	if (!ready(arg, false) && !shmqi_wait_closed_for(w, ignore))
-		r = shmqi_park(&w->seq, s, sleep_ns);
+	if (plan_watch(wt, &p, &sleep_ns) && !wt->ready(wt->arg, false) &&
+	    !shmqi_wait_closed_for(w, wt->ignore_closed))
+		r = shmqi_park_watch(&w->seq, s, sleep_ns, &p);
 	atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
+	if (r == SHMQI_PARK_ENDED) {
+		wt->peers->ended(wt->arg);
+		r = 0;
+	}
 	return r == -ETIMEDOUT || r == -EAGAIN || r == -EINTR ? 0 : r;
 }
 
-static int wait_loop(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *enabled,
-		     shmqi_ready_fn ready, void *arg, uint32_t ignore, uint64_t spin_ns,
-		     uint64_t deadline_ns, uint64_t slice_ns)
+int shmqi_wait_on(struct shmqi_waitable *wt, uint64_t spin_ns, uint64_t deadline_ns,
+		  uint64_t slice_ns)
 {
 	uint64_t sleep_ns;
 	int r;
 
-	if (ready(arg, true) || spin(ready, arg, spin_ns, deadline_ns))
+	if (wt->ready(wt->arg, true) || spin(wt->ready, wt->arg, spin_ns, deadline_ns))
 		return 0;
-	if (!*enabled) {
-		if (park_enable(park_state) < 0 && (!slice_ns || slice_ns > FALLBACK_SLICE_NS))
+	if (!*wt->enabled) {
+		if (park_enable(wt->park_state) < 0 && (!slice_ns || slice_ns > FALLBACK_SLICE_NS))
 			slice_ns = FALLBACK_SLICE_NS; /* stays so for this call only */
 		else
-			*enabled = true;
+			*wt->enabled = true;
 	}
 	for (;;) {
-		if (ready(arg, true))
+		if (wt->ready(wt->arg, true))
 			return 0;
-		if (shmqi_wait_closed_for(w, ignore))
+		if (shmqi_wait_closed_for(wt->w, wt->ignore_closed))
 			return -EPIPE;
 		sleep_ns = sleep_time(deadline_ns, slice_ns);
 		if (!sleep_ns)
 			return -ETIMEDOUT;
-		r = park_once(w, ready, arg, ignore, sleep_ns);
+		r = park_once(wt, sleep_ns);
 		if (r < 0)
 			return r;
 	}
@@ -424,14 +530,11 @@ int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *e
 		     shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns,
 		     uint64_t slice_ns)
 {
-	return wait_loop(park_state, w, enabled, ready, arg, 0, spin_ns, deadline_ns, slice_ns);
-}
+	struct shmqi_waitable wt = {
+		.park_state = park_state, .w = w, .enabled = enabled, .ready = ready, .arg = arg
+	};
 
-int shmqi_wait_on(struct shmqi_waitable *wt, uint64_t spin_ns, uint64_t deadline_ns,
-		  uint64_t slice_ns)
-{
-	return wait_loop(wt->park_state, wt->w, wt->enabled, wt->ready, wt->arg, wt->ignore_closed,
-			 spin_ns, deadline_ns, slice_ns);
+	return shmqi_wait_on(&wt, spin_ns, deadline_ns, slice_ns);
 }
 
 /* ---- waiting on several words at once (FUTEX_WAITV) ---- */
@@ -457,20 +560,22 @@ static int waitv_syscall(struct futex_waitv *wv, unsigned n, uint64_t timeout_ns
 	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
-static int waitv_io_uring(struct futex_waitv *wv, unsigned n, uint64_t timeout_ns)
+static int waitv_io_uring(struct futex_waitv *wv, unsigned n, uint64_t timeout_ns,
+			  const struct shmqi_peers *p)
 {
-	struct io_uring *ring = thread_ring();
+	struct io_uring *ring = park_ring(p);
 	struct io_uring_sqe *sqe;
 
-	if (!ring || io_uring_sq_space_left(ring) < 2 || !(sqe = io_uring_get_sqe(ring)))
-		return waitv_syscall(wv, n, timeout_ns); /* never: we reap all we submit */
+	if (!ring || !(sqe = io_uring_get_sqe(ring)))
+		return waitv_syscall(wv, n, timeout_ns);
 	memset(sqe, 0, sizeof(*sqe));
 	io_uring_prep_rw(OP_FUTEX_WAITV, sqe, 0, wv, n, 0);
-	return submit_wait(ring, sqe, timeout_ns);
+	return submit_wait(ring, sqe, timeout_ns, p);
 }
 
-int shmqi_park_many(_Atomic uint32_t *const *words, const uint32_t *expected, unsigned n,
-		    uint64_t timeout_ns)
+/* shmqi_park_many() watching @p (may be NULL): SHMQI_PARK_ENDED when a peer ended. */
+static int park_many_watch(_Atomic uint32_t *const *words, const uint32_t *expected, unsigned n,
+			   uint64_t timeout_ns, const struct shmqi_peers *p)
 {
 	struct futex_waitv wv[FUTEX_WAITV_MAX];
 	unsigned i;
@@ -482,8 +587,14 @@ int shmqi_park_many(_Atomic uint32_t *const *words, const uint32_t *expected, un
 					      .uaddr = (uint64_t)(uintptr_t)words[i],
 					      .flags = FUTEX2_SIZE_U32 };
 	if (shmqi_wake_backend() == SHMQI_WAKE_IO_URING)
-		return waitv_io_uring(wv, n, timeout_ns);
-	return waitv_syscall(wv, n, timeout_ns);
+		return waitv_io_uring(wv, n, timeout_ns, p);
+	return peers_polled(p, waitv_syscall(wv, n, timeout_ns));
+}
+
+int shmqi_park_many(_Atomic uint32_t *const *words, const uint32_t *expected, unsigned n,
+		    uint64_t timeout_ns)
+{
+	return park_many_watch(words, expected, n, timeout_ns, NULL);
 }
 
 /* Mark what is ready (1) or closed (-EPIPE) in @out; return how many are either. */
@@ -502,9 +613,51 @@ static int scan_ready(struct shmqi_waitable *ws, size_t n, int *out, bool thorou
 	return count;
 }
 
-/* P1 on every wait block, one more look at all, and one vectored sleep. */
+/*
+ * plan_watch() for several waitables: their peers in one set. Peers beyond what one park
+ * watches are looked at every shmqi_room_slice_ns instead. Return: false when one found a
+ * peer dead (look again at once).
+ */
+static bool plan_watch_all(struct shmqi_waitable *ws, size_t n, struct shmqi_peers *all,
+			   uint64_t *sleep_ns)
+{
+	struct shmqi_peers p;
+	bool ok = true;
+	size_t i;
+	unsigned j;
+
+	*all = (struct shmqi_peers){ 0 };
+	for (i = 0; i < n; i++) {
+		if (!ws[i].peers)
+			continue;
+		if (!plan_watch(&ws[i], &p, sleep_ns)) {
+			ok = false;
+			continue;
+		}
+		for (j = 0; j < p.n; j++) {
+			if (all->n < SHMQI_PEERS_MAX)
+				all->fd[all->n++] = p.fd[j];
+			else if (shmqi_room_slice_ns && *sleep_ns > shmqi_room_slice_ns)
+				*sleep_ns = shmqi_room_slice_ns;
+		}
+	}
+	return ok;
+}
+
+/* After a park that ended by a death: every watcher judges its peers at the next look. */
+static void ended_all(struct shmqi_waitable *ws, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ws[i].peers)
+			ws[i].peers->ended(ws[i].arg);
+}
+
+/* P1 on every wait block, one more look at all, and one vectored sleep watching their peers. */
 static int park_all(struct shmqi_waitable *ws, size_t n, int *out, uint64_t sleep_ns)
 {
+	struct shmqi_peers p;
 	_Atomic uint32_t *words[FUTEX_WAITV_MAX];
 	uint32_t seqs[FUTEX_WAITV_MAX];
 	size_t i;
@@ -517,10 +670,12 @@ static int park_all(struct shmqi_waitable *ws, size_t n, int *out, uint64_t slee
 	atomic_thread_fence(memory_order_seq_cst); /* P1, as in park_once() */
 	for (i = 0; i < n; i++)
 		seqs[i] = atomic_load_explicit(&ws[i].w->seq, memory_order_seq_cst);
-	if (scan_ready(ws, n, out, false) == 0)
-		r = shmqi_park_many(words, seqs, (unsigned)n, sleep_ns);
+	if (plan_watch_all(ws, n, &p, &sleep_ns) && scan_ready(ws, n, out, false) == 0)
+		r = park_many_watch(words, seqs, (unsigned)n, sleep_ns, &p);
 	for (i = 0; i < n; i++)
 		atomic_fetch_sub_explicit(&ws[i].w->waiters, 1, memory_order_relaxed);
+	if (r == SHMQI_PARK_ENDED)
+		ended_all(ws, n);
 	return r >= 0 || r == -ETIMEDOUT || r == -EAGAIN || r == -EINTR ? 0 : r;
 }
 

@@ -837,6 +837,197 @@ static void test_channel_room_consumer_dies(void **state)
 	shmq_bus_close(bus);
 }
 
+/*
+ * A parked waiter watches its peer's pidfd: a death ends the park with no slice to wake
+ * it (shmqi_room_slice_ns 0: never), for a channel's consumer and producer and a topic's
+ * producer parked for room. The waits have no timeout (a deadline would end the park and
+ * judge the peer): a death the park misses is a hang, which the alarm makes a failure. The
+ * futex backend has no pidfd beside the word: skipped there.
+ */
+static void test_parked_peer_dies(void **state)
+{
+	static char msg[1024];
+	const uint64_t saved = shmqi_room_slice_ns;
+	shmq_bus *bus = test_bus();
+	shmq_channel *ch;
+	shmq_pub *pub;
+	shmq_sub *sub;
+	int hold[2], ready[2];
+	pid_t mid;
+	char c;
+
+	if (shmqi_wake_backend() != SHMQI_WAKE_IO_URING)
+		skip();
+	shmqi_room_slice_ns = 0;
+	alarm(30);
+	assert_int_equal(
+		shmq_channel_open(bus, "pd", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &small, &ch),
+		0);
+	mid = dies_later(bus, "pd", SHMQ_OPEN_PRODUCER, 0, hold);
+	assert_int_equal(shmq_channel_wait(ch, 0, SHMQ_WAIT_FOREVER), -EPIPE);
+	close(hold[1]);
+	assert_int_equal(test_wait(mid), 0);
+	shmq_channel_close(ch);
+	test_unlink(bus, "pd");
+
+	assert_int_equal(
+		shmq_channel_open(bus, "pd", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &small, &ch),
+		0);
+	mid = dies_later(bus, "pd", SHMQ_OPEN_CONSUMER, 0, hold);
+	chan_fill(ch);
+	assert_int_equal(shmq_channel_wait_room(ch, sizeof(msg), 0, SHMQ_WAIT_FOREVER), -EPIPE);
+	close(hold[1]);
+	assert_int_equal(test_wait(mid), 0);
+	shmq_channel_close(ch);
+	test_unlink(bus, "pd");
+
+	/* A subscriber that dies while the producer is parked: its entry is freed, room comes. */
+	assert_int_equal(shmq_pub_open(bus, "pd", SHMQ_OPEN_CREATE, &room_cfg, &pub), 0);
+	assert_int_equal(pipe(ready), 0);
+	mid = fork();
+	assert_true(mid >= 0);
+	if (mid == 0) {
+		alarm(60);
+		if (shmq_sub_open(bus, "pd", 0, NULL, 0, &sub) < 0 || write(ready[1], "s", 1) != 1)
+			_exit(1);
+		usleep(200000); /* meanwhile the producer fills the topic and parks */
+		_exit(0); /* dies without closing */
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	fill(pub);
+	assert_int_equal(shmq_pub_wait(pub, 0, SHMQ_WAIT_FOREVER), 0);
+	assert_int_equal(shmq_pub_send(pub, "r", 1, 0), 0);
+	assert_int_equal(test_wait(mid), 0);
+	close(ready[0]);
+	shmq_pub_close(pub);
+	test_unlink(bus, "pd");
+	alarm(0);
+	shmqi_room_slice_ns = saved;
+	shmq_bus_close(bus);
+}
+
+/* A process's voluntary context switches so far (/proc/PID/status); -1 if unreadable. */
+static long long voluntary_switches(pid_t pid)
+{
+	char path[64], line[256];
+	long long v = -1, n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %lld", &n) == 1)
+			v = n;
+	fclose(f);
+	return v;
+}
+
+/* Until @pid sleeps (its state S): then it is in the park that follows its 'ready'. */
+static void until_asleep(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (i = 0; i < 10000; i++) {
+		FILE *f = fopen(path, "re");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return;
+		usleep(1000);
+	}
+	fail_msg("process %d never slept", (int)pid);
+}
+
+/* The waiter of test_parked_no_wakeups(): park once briefly, say so, park for good. */
+static int idle_waiter(shmq_bus *bus, bool channel, int ready)
+{
+	shmq_channel *rx = NULL;
+	shmq_sub *sub = NULL;
+	int r;
+
+	alarm(60);
+	if (channel ? shmq_channel_open(bus, "nw", SHMQ_OPEN_CONSUMER, NULL, &rx)
+		    : shmq_sub_open(bus, "nw", 0, NULL, 0, &sub))
+		return 1;
+	/* the first park switches parking on (a membarrier): not part of what is counted */
+	r = channel ? shmq_channel_wait(rx, 0, 1000000) : shmq_sub_wait(sub, 0, 1000000);
+	if (r != -ETIMEDOUT || write(ready, "r", 1) != 1)
+		return 2;
+	r = channel ? shmq_channel_wait(rx, 0, SHMQ_WAIT_FOREVER)
+		    : shmq_sub_wait(sub, 0, SHMQ_WAIT_FOREVER);
+	return r == 0 ? 0 : 3;
+}
+
+/*
+ * A parked subscriber with nothing pending makes no wakeups (it used to wake every claim
+ * timeout, 20 ms here), nor does a parked channel consumer (it used to wake every 10 ms to
+ * judge its producer; it now watches the producer's pidfd, io_uring only). Counted: the
+ * waiter's voluntary context switches over 300 ms of its park.
+ */
+static void test_parked_no_wakeups(void **state)
+{
+	const struct shmq_topic_config cfg = { .slots = 64,
+					       .max_msg = 8,
+					       .claim_timeout_ns = 20000000 };
+	shmq_bus *bus = test_bus();
+	long long before, after;
+	shmq_channel *tx;
+	shmq_pub *pub;
+	int ready[2], k;
+	pid_t pid;
+	char c;
+
+	for (k = 0; k < 2; k++) {
+		bool channel = k == 1;
+
+		if (channel && shmqi_wake_backend() != SHMQI_WAKE_IO_URING)
+			break; /* the futex backend looks at the producer every 10 ms */
+		if (channel)
+			assert_int_equal(shmq_channel_open(bus, "nw",
+							   SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER,
+							   &small, &tx),
+					 0);
+		else
+			assert_int_equal(shmq_pub_open(bus, "nw", SHMQ_OPEN_CREATE, &cfg, &pub), 0);
+		assert_int_equal(pipe(ready), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(idle_waiter(bus, channel, ready[1]));
+		close(ready[1]);
+		assert_int_equal(read(ready[0], &c, 1), 1);
+		close(ready[0]);
+		until_asleep(pid);
+		before = voluntary_switches(pid);
+		usleep(300000);
+		after = voluntary_switches(pid);
+		assert_true(before >= 0 && after >= 0);
+		if (after != before)
+			fail_msg("%s: %lld wakeups while parked",
+				 channel ? "consumer" : "subscriber", after - before);
+		if (channel)
+			assert_int_equal(shmq_channel_send(tx, "w", 1), 0);
+		else
+			assert_int_equal(shmq_pub_send(pub, "w", 1, 0), 0);
+		assert_int_equal(test_wait(pid), 0);
+		if (channel)
+			shmq_channel_close(tx);
+		else
+			shmq_pub_close(pub);
+		test_unlink(bus, "nw");
+	}
+	shmq_bus_close(bus);
+}
+
 /* The consumer of test_channel_room_handoff(): every message in order, pausing at random. */
 static int chan_reader(shmq_channel *rx, uint64_t n)
 {
@@ -1160,6 +1351,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_channel_room_consumer_dies),
 		cmocka_unit_test(test_channel_wait_producer_dies),
 		cmocka_unit_test(test_channel_room_handoff),
+		cmocka_unit_test(test_parked_peer_dies),
+		cmocka_unit_test(test_parked_no_wakeups),
 		cmocka_unit_test(test_wait_many),
 		cmocka_unit_test(test_prep_wait),
 		cmocka_unit_test(test_fd),
