@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,6 +22,9 @@
 #define MAX_WORKERS 256
 #define CLAIM_TIMEOUT_NS 200000000ull /* 200 ms */
 #define ACK_WAIT_NS 1000000000ull /* 1 s */
+/* The partitioned group's leases outlast any stop: an expired lease is redelivered after a
+ * backoff, which lets its partition's later records pass it (partition.h), so none expires. */
+#define KEYED_ACK_WAIT_NS 60000000000ull /* 60 s */
 #define MAX_MEMBERS 6
 #define MIN_MEMBERS 2
 #define DRAIN_MS 60000
@@ -34,7 +38,7 @@ struct runner {
 	unsigned nw;
 	struct chaos_run run;
 	uint64_t last_change_ms;
-	uint64_t last_key[2];
+	uint64_t last_key[3];
 	bool in_stall;
 };
 
@@ -90,7 +94,7 @@ static struct worker *add(struct runner *r, int kind)
 	if (r->nw == MAX_WORKERS)
 		return NULL;
 	*w = (struct worker){ .kind = kind, .wid = r->nw, .pace_us = 300 };
-	if (kind == CK_MEMB)
+	if (kind == CK_MEMB || kind == CK_KMEMB)
 		w->slow = r->nw % 3 == 0;
 	r->nw++;
 	spawn(r, w);
@@ -159,11 +163,18 @@ static struct worker *pick(struct runner *r, bool killable, int only_kind)
 	return n ? c[rnd(r, n)] : NULL;
 }
 
+/* A member to join, leave or slow down: of the plain group or the partitioned one, by a die. */
+static int member_kind(struct runner *r)
+{
+	return rnd(r, 2) ? CK_KMEMB : CK_MEMB;
+}
+
 /* One fault, chosen by the seeded generator; 1 when one was injected. */
 static int inject(struct runner *r)
 {
 	uint32_t dice = rnd(r, 100);
 	struct worker *w;
+	int kind;
 
 	if (dice < 35) {
 		w = pick(r, true, -1);
@@ -182,21 +193,22 @@ static int inject(struct runner *r)
 		r->run.stops++;
 		return 1;
 	}
+	kind = member_kind(r);
 	if (dice < 80) {
-		if (count_running(r, CK_MEMB) >= MAX_MEMBERS || !add(r, CK_MEMB))
+		if (count_running(r, kind) >= MAX_MEMBERS || !add(r, kind))
 			return 0;
 		r->run.joins++;
 		return 1;
 	}
 	if (dice < 90) {
-		if (count_running(r, CK_MEMB) <= MIN_MEMBERS || !(w = pick(r, false, CK_MEMB)))
+		if (count_running(r, kind) <= MIN_MEMBERS || !(w = pick(r, false, kind)))
 			return 0;
 		w->leaving = true;
 		kill(w->pid, SIGTERM);
 		r->run.leaves++;
 		return 1;
 	}
-	if (!(w = pick(r, false, CK_MEMB)))
+	if (!(w = pick(r, false, kind)))
 		return 0;
 	kill(w->pid, SIGUSR1);
 	r->run.slows++;
@@ -225,29 +237,48 @@ static bool any_stopped(const struct runner *r)
 	return false;
 }
 
+/* The partitioned group's floors, summed (@ret_floors); true when a partition owes records. */
+static bool keyed_owed(shmq_bus *bus, uint64_t *ret_floors)
+{
+	struct shmq_part_info pi[CHAOS_PARTS];
+	int n = shmq_part_stat(bus, CHAOS_PTOPIC, CHAOS_GROUP, pi, CHAOS_PARTS);
+	bool owed = n != (int)CHAOS_PARTS;
+
+	*ret_floors = 0;
+	for (int k = 0; k < n && k < (int)CHAOS_PARTS; k++) {
+		*ret_floors += pi[k].floor;
+		owed |= pi[k].lag > 0;
+	}
+	return owed;
+}
+
 /*
- * Progress: the group's floor and the slowest subscriber of the reliable topic. A stall is
- * time during which something is owed and neither moves, with no process stopped; longer
- * than the wedge limit is a wedge. Return whether everything is done (drained).
+ * Progress: the group's floor, the slowest subscriber of the reliable topic and the
+ * partitioned group's floors. A stall is time during which something is owed and none of
+ * them moves, with no process stopped; longer than the wedge limit is a wedge. Return
+ * whether everything is done (drained).
  */
 static bool monitor(struct runner *r, shmq_bus *bus)
 {
 	struct shmq_topic_sub_info subs[16];
 	struct shmq_topic_stats ts, ls, ds;
 	struct shmq_group_stats gs;
-	uint64_t min = UINT64_MAX, t = now_ms();
+	uint64_t min = UINT64_MAX, t = now_ms(), kfloors;
 	int n, ln, dn;
-	bool owed;
+	bool owed, kowed;
 
 	n = shmq_topic_stat(bus, CHAOS_TOPIC_REL, &ts, subs, 16);
 	if (n < 0 || shmq_group_stat(bus, CHAOS_TOPIC_REL, CHAOS_GROUP, &gs, NULL, 0) < 0)
 		return false;
 	for (int i = 0; i < n && i < 16; i++)
 		min = subs[i].cursor < min ? subs[i].cursor : min;
-	owed = gs.floor < ts.tail || min < ts.tail;
-	if (!owed || any_stopped(r) || gs.floor != r->last_key[0] || min != r->last_key[1]) {
+	kowed = keyed_owed(bus, &kfloors);
+	owed = gs.floor < ts.tail || min < ts.tail || kowed;
+	if (!owed || any_stopped(r) || gs.floor != r->last_key[0] || min != r->last_key[1] ||
+	    kfloors != r->last_key[2]) {
 		r->last_key[0] = gs.floor;
 		r->last_key[1] = min;
+		r->last_key[2] = kfloors;
 		r->last_change_ms = t;
 		r->in_stall = false;
 	} else if (t - r->last_change_ms > r->run.max_stall_ms) {
@@ -256,9 +287,11 @@ static bool monitor(struct runner *r, shmq_bus *bus)
 			r->in_stall = true;
 			r->run.wedges++;
 			fprintf(stderr,
-				"chaos: wedge: floor %llu, slowest cursor %llu, tail %llu\n",
+				"chaos: wedge: floor %llu, slowest cursor %llu, tail %llu, "
+				"partition floors %llu%s\n",
 				(unsigned long long)gs.floor, (unsigned long long)min,
-				(unsigned long long)ts.tail);
+				(unsigned long long)ts.tail, (unsigned long long)kfloors,
+				kowed ? " (owing)" : "");
 		}
 	}
 	ln = shmq_topic_stat(bus, CHAOS_TOPIC_LOSSY, &ls, subs, 1);
@@ -268,6 +301,37 @@ static bool monitor(struct runner *r, shmq_bus *bus)
 	if (dn < 1 || subs[0].cursor < ds.tail)
 		return false;
 	return !owed && gs.pending == 0;
+}
+
+/*
+ * The partitioned topic, and its group first: from then on its partitions hold their
+ * producers back for the group, whether or not a member is attached. One lease in flight
+ * per member and slow members drain a partition slowly: 64 slots keep what is owed at the
+ * end (up to a partition's slots) to well under a second of work.
+ */
+static int create_keyed(shmq_bus *bus)
+{
+	struct shmq_topic_config tc = { .slots = 64,
+					.policy = SHMQ_TOPIC_RELIABLE,
+					.claim_timeout_ns = CLAIM_TIMEOUT_NS };
+	struct shmq_group_config gc = { .ack_wait_ns = KEYED_ACK_WAIT_NS,
+					.max_deliveries = SHMQ_GROUP_DELIVERIES_UNLIMITED,
+					.max_in_flight = 1,
+					.max_pending = 1024 };
+	shmq_part_group *g;
+	shmq_part_pub *p;
+	int e;
+
+	e = shmq_part_pub_open(bus, CHAOS_PTOPIC, CHAOS_PARTS, SHMQ_OPEN_CREATE, &tc, &p);
+	if (e < 0)
+		return e;
+	shmq_part_pub_close(p);
+	e = shmq_part_group_open(bus, CHAOS_PTOPIC, CHAOS_GROUP,
+				 SHMQ_OPEN_CREATE | SHMQ_SUB_EARLIEST, &gc, &g);
+	if (e < 0)
+		return e;
+	shmq_part_group_close(g);
+	return 0;
 }
 
 static int create_objects(struct runner *r, shmq_bus *bus)
@@ -306,7 +370,7 @@ static int create_objects(struct runner *r, shmq_bus *bus)
 	if ((e = shmq_rep_open(bus, CHAOS_SERVICE, SHMQ_OPEN_CREATE, NULL, &rep)) < 0)
 		return e;
 	shmq_rep_close(rep);
-	return 0;
+	return create_keyed(bus);
 }
 
 /* Wait (10 s at most) until @topic has @n subscribers: the witnesses attach before any send. */
@@ -324,8 +388,9 @@ static int wait_subs(shmq_bus *bus, const char *topic, int n)
 
 static int start_workload(struct runner *r, shmq_bus *bus)
 {
-	static const int rest[] = { CK_VSUB, CK_MEMB, CK_MEMB, CK_MEMB, CK_REP, CK_REP,
-				    CK_REQ,  CK_REQ,  CK_PROD, CK_PROD, CK_PROD };
+	static const int rest[] = { CK_VSUB,  CK_MEMB, CK_MEMB,	 CK_MEMB, CK_KMEMB, CK_KMEMB,
+				    CK_KMEMB, CK_REP,  CK_REP,	 CK_REQ,  CK_REQ,   CK_PROD,
+				    CK_PROD,  CK_PROD, CK_KPROD, CK_KPROD };
 	int e;
 
 	add(r, CK_WSUB);
@@ -391,8 +456,25 @@ static unsigned leaked_segments(const char *ns)
 	return n;
 }
 
+/* The partitions' groups and topics, and the assignment, which no call of the library removes:
+ * its segment is unlinked by name. */
+static void remove_keyed(shmq_bus *bus)
+{
+	char name[128];
+
+	for (unsigned k = 0; k < CHAOS_PARTS; k++) {
+		snprintf(name, sizeof(name), "%s.part%u", CHAOS_PTOPIC, k);
+		shmq_group_delete(bus, name, CHAOS_GROUP, SHMQ_GROUP_FORCE);
+		shmq_unlink(bus, name);
+	}
+	snprintf(name, sizeof(name), "/shmq.%s.%s@%s~parts", shmq_bus_namespace(bus), CHAOS_PTOPIC,
+		 CHAOS_GROUP);
+	shm_unlink(name);
+}
+
 static void remove_objects(shmq_bus *bus)
 {
+	remove_keyed(bus);
 	shmq_group_delete(bus, CHAOS_TOPIC_REL, CHAOS_GROUP, SHMQ_GROUP_FORCE);
 	shmq_group_delete(bus, CHAOS_SERVICE, SHMQ_SERVICE_GROUP, SHMQ_GROUP_FORCE);
 	shmq_unlink(bus, CHAOS_TOPIC_REL);
@@ -422,8 +504,10 @@ static void drain(struct runner *r, shmq_bus *bus)
 
 	continue_due(r, true);
 	signal_kind(r, CK_PROD, SIGTERM);
+	signal_kind(r, CK_KPROD, SIGTERM);
 	signal_kind(r, CK_REQ, SIGTERM);
 	wait_kind(r, CK_PROD, 10000);
+	wait_kind(r, CK_KPROD, 10000);
 	wait_kind(r, CK_REQ, 10000);
 	end = now_ms() + DRAIN_MS;
 	while (!(r->run.drained = monitor(r, bus)) && now_ms() < end) {

@@ -23,6 +23,12 @@
  *   Q n                         requester: request n about to be sent
  *   R n code                    requester: request n ended (0 a right reply, -errno, 1 a wrong one)
  *   P n                         responder: replied to request n
+ *   S k key seq                 keyed producer: record seq of its key number key sent
+ *   L pw pi key seq part ns     partitioned member: leased (pw's key, incarnation pi) from
+ *                               partition part, at CLOCK_MONOTONIC ns (read after the receive
+ *                               returned: the members' lines merge by it into one order)
+ *   A|N pw pi key seq           partitioned member: ack or nack (delay 0) of its lease returned 0
+ *   F pw pi key seq err         partitioned member: the ack or nack failed
  */
 enum chaos_kind {
 	CK_PROD, /* producer on both topics, restarted after a kill */
@@ -33,6 +39,8 @@ enum chaos_kind {
 	CK_DLQW, /* dead-letter topic witness */
 	CK_REQ, /* requester */
 	CK_REP, /* responder */
+	CK_KPROD, /* keyed producer on the partitioned topic, restarted after a kill */
+	CK_KMEMB, /* member of the partitioned topic's group: acks, nacks some, slow at times */
 	CK_DAEMON /* shmqd */
 };
 
@@ -41,11 +49,27 @@ enum chaos_kind {
 #define CHAOS_TOPIC_DLQ "chaos.rel.dlq"
 #define CHAOS_GROUP "work"
 #define CHAOS_SERVICE "chaos.svc"
+#define CHAOS_PTOPIC "chaos.keyed"
+#define CHAOS_PARTS 4u /* partitions of CHAOS_PTOPIC */
+#define CHAOS_KEYS 8u /* keys per keyed producer: "p<wid>.k<key>" */
 
 /* The payload of a producer's record. */
 struct chaos_rec {
 	uint32_t wid;
 	uint32_t inc;
+	uint64_t seq;
+};
+
+/*
+ * The payload of a keyed producer's record. A key's records go out in sequence order, one at a
+ * time (the next only after the last was confirmed, the same one again after a send gave up on
+ * it), and a restarted incarnation starts its keys at 1 again: a key's order is (inc, seq).
+ */
+struct chaos_krec {
+	uint32_t wid;
+	uint32_t inc;
+	uint32_t key;
+	uint32_t pad;
 	uint64_t seq;
 };
 

@@ -31,13 +31,31 @@ struct figures {
 	uint64_t dup_subscriber, dup_ack, redelivered, dead_twice;
 	uint64_t out_of_order, unconfirmed, phantom;
 	uint64_t requests, replies, wrong_replies, req_timeouts, req_unreachable;
+	uint64_t keyed_confirmed, keyed_processed, lost_keyed, dup_key, redelivered_key;
+	uint64_t out_of_order_key;
 	unsigned witnesses;
 };
 
-/* Producer incarnations: the highest confirmed sequence per topic and whether it was killed. */
+/*
+ * Producer incarnations: the highest confirmed sequence per topic (and per key of a keyed
+ * producer) and whether it was killed.
+ */
 struct prod {
 	uint64_t max_conf[2];
+	uint64_t kmax_conf[CHAOS_KEYS];
 	bool killed, known;
+};
+
+/* One lease of a partitioned member, its outcome from the same log ('?': none logged). */
+struct kev {
+	uint64_t t_ns, seq;
+	uint32_t wid, inc, key, idx;
+	char outcome;
+};
+
+struct kevs {
+	struct kev *e;
+	size_t n, cap;
 };
 
 static struct prod prods[256][256];
@@ -46,6 +64,13 @@ static uint64_t key_of(char t, unsigned wid, unsigned inc, uint64_t seq)
 {
 	return ((uint64_t)(t == 'l') << 63) | ((uint64_t)(wid & 0xff) << 48) |
 	       ((uint64_t)(inc & 0xffff) << 32) | (seq & 0xffffffffu);
+}
+
+/* A keyed record: the producer, its incarnation, the key and the key's sequence. */
+static uint64_t kkey_of(unsigned wid, unsigned inc, unsigned key, uint64_t seq)
+{
+	return ((uint64_t)(wid & 0xff) << 56) | ((uint64_t)(inc & 0xffff) << 40) |
+	       ((uint64_t)(key & 0xff) << 32) | (seq & 0xffffffffu);
 }
 
 static struct rec *lookup(struct table *t, uint64_t key)
@@ -118,12 +143,66 @@ static void producer_line(const char *l, const struct logfile *lf, struct table 
 	char top;
 	struct prod *p = &prods[lf->wid & 255][lf->inc & 255];
 
-	if (sscanf(l, "S %c %llu", &top, &seq) != 2)
+	if (sscanf(l, "S %c %llu", &top, &seq) != 2 || (top != 'r' && top != 'l'))
 		return;
 	lookup(t, key_of(top, lf->wid, lf->inc, seq))->confirmed = 1;
 	if (seq > p->max_conf[top == 'l'])
 		p->max_conf[top == 'l'] = seq;
 	f->confirmed++;
+}
+
+/* A keyed producer's "S k key seq" lines: confirmed records, per key. */
+static void kproducer_line(const char *l, const struct logfile *lf, struct table *kt,
+			   struct figures *f)
+{
+	struct prod *p = &prods[lf->wid & 255][lf->inc & 255];
+	unsigned long long seq;
+	unsigned key;
+
+	if (sscanf(l, "S k %u %llu", &key, &seq) != 2 || key >= CHAOS_KEYS || !seq)
+		return;
+	lookup(kt, kkey_of(lf->wid, lf->inc, key, seq))->confirmed = 1;
+	if (seq > p->kmax_conf[key])
+		p->kmax_conf[key] = seq;
+	f->keyed_confirmed++;
+}
+
+/*
+ * A partitioned member's log: each lease ("L") is an event, and the outcome line that follows
+ * it in the same file (the member handles one lease at a time) is its outcome.
+ */
+static void kmember_file(char *buf, struct table *kt, struct kevs *ev, struct figures *f)
+{
+	unsigned long long seq, t;
+	unsigned pw, pi, key, part;
+	struct kev *last = NULL;
+
+	for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
+		if (l[0] == 'L' &&
+		    sscanf(l, "L %u %u %u %llu %u %llu", &pw, &pi, &key, &seq, &part, &t) == 6) {
+			if (ev->n == ev->cap &&
+			    !(ev->e = realloc(ev->e,
+					      (ev->cap = ev->cap * 2 + 4096) * sizeof(*ev->e))))
+				abort();
+			last = &ev->e[ev->n];
+			*last = (struct kev){ .t_ns = t,
+					      .seq = seq,
+					      .wid = pw,
+					      .inc = pi,
+					      .key = key,
+					      .idx = (uint32_t)ev->n,
+					      .outcome = '?' };
+			ev->n++;
+			lookup(kt, kkey_of(pw, pi, key, seq))->leased++;
+			f->keyed_processed++;
+		} else if ((l[0] == 'A' || l[0] == 'N' || l[0] == 'F') && last &&
+			   sscanf(l + 1, " %u %u %u %llu", &pw, &pi, &key, &seq) == 4 &&
+			   pw == last->wid && pi == last->inc && key == last->key &&
+			   seq == last->seq) {
+			last->outcome = l[0];
+			last = NULL;
+		}
+	}
 }
 
 /* A subscriber's log: duplicates and order per producer incarnation, and what it saw. */
@@ -211,9 +290,15 @@ static void requester_file(char *buf, struct figures *f)
 	}
 }
 
-static int read_file(const char *dir, const char *name, struct table *t, struct figures *f,
+struct tables {
+	struct table t, kt;
+	struct kevs ev;
+};
+
+static int read_file(const char *dir, const char *name, struct tables *ts, struct figures *f,
 		     bool producers)
 {
+	struct table *t = &ts->t;
 	char path[600];
 	struct logfile lf = { 0 };
 	size_t len;
@@ -226,17 +311,23 @@ static int read_file(const char *dir, const char *name, struct table *t, struct 
 		free(buf);
 		return 0; /* killed before its header was written: it did nothing */
 	}
-	if (producers != !strcmp(lf.kind, "prod")) {
+	if (producers != (!strcmp(lf.kind, "prod") || !strcmp(lf.kind, "kprod"))) {
 		free(buf);
 		return 0;
 	}
 	if (producers) {
 		struct prod *p = &prods[lf.wid & 255][lf.inc & 255];
+		bool keyed = !strcmp(lf.kind, "kprod");
 
 		p->known = true;
 		p->killed = !lf.clean;
 		for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n"))
-			producer_line(l, &lf, t, f);
+			if (keyed)
+				kproducer_line(l, &lf, &ts->kt, f);
+			else
+				producer_line(l, &lf, t, f);
+	} else if (!strcmp(lf.kind, "kmemb")) {
+		kmember_file(buf, &ts->kt, &ts->ev, f);
 	} else if (!strcmp(lf.kind, "wsub") || !strcmp(lf.kind, "lsub")) {
 		lf.witness = f->witnesses++;
 		subscriber_file(buf, &lf, t, f);
@@ -293,6 +384,83 @@ static void judge(struct table *t, struct figures *f, const bool lossy_witness[M
 		f->dup_ack += r->acked > 1;
 		f->dead_twice += r->dead > 1;
 		f->redelivered += r->leased > 1 ? r->leased - 1u : 0;
+	}
+}
+
+/* Keyed records: every confirmed one processed; the others delivered are extras or phantoms. */
+static void judge_keyed(const struct table *kt, struct figures *f)
+{
+	for (size_t i = 0; i < kt->cap; i++) {
+		const struct rec *r = &kt->e[i];
+		unsigned wid = (r->key >> 56) & 0xff, inc = (r->key >> 40) & 0xffff;
+		unsigned key = (r->key >> 32) & 0xff;
+		uint64_t seq = r->key & 0xffffffffu;
+		const struct prod *p = &prods[wid][inc & 255];
+
+		if (!r->key)
+			continue;
+		if (r->confirmed) {
+			f->lost_keyed += r->leased == 0;
+			continue;
+		}
+		if (p->killed && key < CHAOS_KEYS && seq == p->kmax_conf[key] + 1)
+			f->unconfirmed++;
+		else
+			f->phantom++;
+	}
+}
+
+static int cmp_kev(const void *a, const void *b)
+{
+	const struct kev *x = a, *y = b;
+
+	if (x->wid != y->wid)
+		return x->wid < y->wid ? -1 : 1;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->t_ns != y->t_ns)
+		return x->t_ns < y->t_ns ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/*
+ * Key order: the leases of each key, every member's merged by time, go (inc, seq) by (inc, seq)
+ * from (any, 1): each one is the key's record after the last (seq + 1, or 1 of a later
+ * incarnation) or that record again. Again is a redelivery when its last lease failed (a nack,
+ * a failed ack, or no outcome logged: the member was killed holding it), a duplicate after an
+ * ack that returned 0; after a failed lease the next must be that record again. Anything else,
+ * a gap, an earlier record or a failed one passed, is out of order.
+ */
+static void judge_key_order(struct kevs *ev, struct figures *f)
+{
+	uint64_t cur_inc = 0, cur_seq = 0;
+	char prev = 'A';
+	bool have = false;
+
+	qsort(ev->e, ev->n, sizeof(*ev->e), cmp_kev);
+	for (size_t i = 0; i < ev->n; i++) {
+		const struct kev *e = &ev->e[i];
+		bool failed = prev == 'N' || prev == 'F';
+		bool next;
+
+		if (i > 0 && (e->wid != ev->e[i - 1].wid || e->key != ev->e[i - 1].key))
+			have = false;
+		if (!have) {
+			f->out_of_order_key += e->seq != 1;
+		} else if (e->inc == cur_inc && e->seq == cur_seq) {
+			f->redelivered_key += prev != 'A';
+			f->dup_key += prev == 'A';
+		} else {
+			next = (e->inc == cur_inc && e->seq == cur_seq + 1) ||
+			       (e->inc > cur_inc && e->seq == 1);
+			f->out_of_order_key += !next || failed;
+			if (e->inc < cur_inc || (e->inc == cur_inc && e->seq < cur_seq))
+				continue; /* an earlier record: the key's place stays */
+		}
+		have = true;
+		cur_inc = e->inc;
+		cur_seq = e->seq;
+		prev = e->outcome;
 	}
 }
 
@@ -384,15 +552,17 @@ static int witness_topics(const char *dir, char **names, size_t n, bool lossy[MA
 static void report(FILE *o, const struct chaos_run *run, const struct figures *f, bool ok,
 		   bool json)
 {
-#define REPORT_ARGS                                                                               \
-	ok_s, run->seed, run->faults, run->kills, run->daemon_kills, run->stops, run->joins,      \
-		run->leaves, run->slows, f->confirmed, f->delivered, f->acked, f->dead_lettered,  \
-		f->lost_reliable + f->lost_group, f->lost_reliable, f->lost_group, f->lost_lossy, \
-		f->ack_unlogged, run->group_acked, f->ack_mismatch,                               \
-		f->dup_subscriber + f->dup_ack, f->redelivered, f->dead_twice, f->unconfirmed,    \
-		f->phantom, f->out_of_order, run->wedges, run->max_stall_ms, run->wedge_limit_ms, \
-		run->leaked_segments, run->leaked_processes, run->failures, f->requests,          \
-		f->replies, f->wrong_replies, f->req_timeouts, f->req_unreachable
+#define REPORT_ARGS                                                                                \
+	ok_s, run->seed, run->faults, run->kills, run->daemon_kills, run->stops, run->joins,       \
+		run->leaves, run->slows, f->confirmed, f->delivered, f->acked, f->dead_lettered,   \
+		f->keyed_confirmed, f->keyed_processed,                                            \
+		f->lost_reliable + f->lost_group + f->lost_keyed, f->lost_reliable, f->lost_group, \
+		f->lost_keyed, f->lost_lossy, f->ack_unlogged, run->group_acked, f->ack_mismatch,  \
+		f->dup_subscriber + f->dup_ack + f->dup_key, f->redelivered, f->redelivered_key,   \
+		f->dead_twice, f->unconfirmed, f->phantom, f->out_of_order, f->out_of_order_key,   \
+		run->wedges, run->max_stall_ms, run->wedge_limit_ms, run->leaked_segments,         \
+		run->leaked_processes, run->failures, f->requests, f->replies, f->wrong_replies,   \
+		f->req_timeouts, f->req_unreachable
 	const char *ok_s = json ? (ok ? "true" : "false") : (ok ? "OK" : "FAIL");
 
 	if (json)
@@ -402,13 +572,15 @@ static void report(FILE *o, const struct chaos_run *run, const struct figures *f
 			"\"stops\": %u, \"joins\": %u, \"leaves\": %u, \"slows\": %u, "
 			"\"confirmed\": %" PRIu64 ", \"delivered\": %" PRIu64
 			", \"acked\": %" PRIu64 ", \"dead_lettered\": %" PRIu64
+			", \"keyed_confirmed\": %" PRIu64 ", \"keyed_processed\": %" PRIu64
 			", \"lost\": %" PRIu64 ", \"lost_reliable\": %" PRIu64
-			", \"lost_group\": %" PRIu64 ", \"lost_lossy\": %" PRIu64
-			", \"ack_unlogged\": %" PRIu64 ", \"group_acked\": %" PRIu64
-			", \"ack_mismatch\": %" PRIu64 ", \"duplicates\": %" PRIu64
-			", \"redelivered\": %" PRIu64 ", \"dead_twice\": %" PRIu64
+			", \"lost_group\": %" PRIu64 ", \"lost_keyed\": %" PRIu64
+			", \"lost_lossy\": %" PRIu64 ", \"ack_unlogged\": %" PRIu64
+			", \"group_acked\": %" PRIu64 ", \"ack_mismatch\": %" PRIu64
+			", \"duplicates\": %" PRIu64 ", \"redelivered\": %" PRIu64
+			", \"redelivered_key\": %" PRIu64 ", \"dead_twice\": %" PRIu64
 			", \"unconfirmed\": %" PRIu64 ", \"phantom\": %" PRIu64
-			", \"out_of_order\": %" PRIu64
+			", \"out_of_order\": %" PRIu64 ", \"out_of_order_key\": %" PRIu64
 			", \"wedges\": %u, \"max_stall_ms\": %" PRIu64
 			", \"wedge_limit_ms\": %" PRIu64
 			", \"leaked_segments\": %u, \"leaked_processes\": %u, \"worker_failures\": "
@@ -422,13 +594,15 @@ static void report(FILE *o, const struct chaos_run *run, const struct figures *f
 			"chaos: %s seed %" PRIu64
 			" faults %u (kills %u, shmqd kills %u, stops %u, joins %u, "
 			"leaves %u, slows %u) confirmed %" PRIu64 " delivered %" PRIu64
-			" acked %" PRIu64 " dead-lettered %" PRIu64 " lost %" PRIu64
-			" (reliable %" PRIu64 ", group %" PRIu64 "; lossy topic %" PRIu64
+			" acked %" PRIu64 " dead-lettered %" PRIu64 " keyed confirmed %" PRIu64
+			" processed %" PRIu64 " lost %" PRIu64 " (reliable %" PRIu64
+			", group %" PRIu64 ", keyed %" PRIu64 "; lossy topic %" PRIu64
 			" allowed; acks unlogged by killed members %" PRIu64
 			", group's ack count %" PRIu64 ", ack count mismatch %" PRIu64
 			") duplicates %" PRIu64 " (redelivered after a failed lease %" PRIu64
-			", dead-lettered twice %" PRIu64 ", unconfirmed extras %" PRIu64
-			", phantoms %" PRIu64 ") out-of-order %" PRIu64
+			", keyed %" PRIu64 ", dead-lettered twice %" PRIu64
+			", unconfirmed extras %" PRIu64 ", phantoms %" PRIu64
+			") out of order within a producer %" PRIu64 " or a key %" PRIu64
 			" wedges %u (longest stall %" PRIu64 " ms, limit %" PRIu64
 			") leaked segments %u processes %u worker failures %u requests %" PRIu64
 			" replies %" PRIu64 " wrong %" PRIu64 " timeouts %" PRIu64
@@ -447,7 +621,7 @@ int chaos_check(const char *dir, const char *json)
 	bool lossy[MAX_WITNESS] = { 0 };
 	struct chaos_run run = { 0 };
 	struct figures f = { 0 };
-	struct table t = { 0 };
+	struct tables ts = { 0 };
 	char *names[4096];
 	size_t n = 0;
 	struct dirent *de;
@@ -468,20 +642,26 @@ int chaos_check(const char *dir, const char *json)
 	e = witness_topics(dir, names, n, lossy);
 	for (int pass = 1; pass >= 0 && e == 0; pass--)
 		for (size_t i = 0; i < n && e == 0; i++)
-			e = read_file(dir, names[i], &t, &f, pass);
+			e = read_file(dir, names[i], &ts, &f, pass);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
-	if (e < 0) {
-		free(t.e);
-		return e;
+	if (e == 0) {
+		judge(&ts.t, &f, lossy);
+		judge_keyed(&ts.kt, &f);
+		judge_key_order(&ts.ev, &f);
 	}
-	judge(&t, &f, lossy);
-	free(t.e);
+	free(ts.t.e);
+	free(ts.kt.e);
+	free(ts.ev.e);
+	if (e < 0)
+		return e;
 	ack_count(&run, &f);
-	ok = f.lost_reliable + f.lost_group == 0 && f.dup_subscriber + f.dup_ack == 0 &&
-	     f.out_of_order == 0 && f.phantom == 0 && f.wrong_replies == 0 && run.wedges == 0 &&
-	     f.ack_mismatch == 0 && run.leaked_segments == 0 && run.leaked_processes == 0 &&
-	     run.failures == 0 && run.drained && f.confirmed > 0;
+	ok = f.lost_reliable + f.lost_group + f.lost_keyed == 0 &&
+	     f.dup_subscriber + f.dup_ack + f.dup_key == 0 && f.out_of_order == 0 &&
+	     f.out_of_order_key == 0 && f.keyed_confirmed > 0 && f.phantom == 0 &&
+	     f.wrong_replies == 0 && run.wedges == 0 && f.ack_mismatch == 0 &&
+	     run.leaked_segments == 0 && run.leaked_processes == 0 && run.failures == 0 &&
+	     run.drained && f.confirmed > 0;
 	report(stdout, &run, &f, ok, false);
 	if (json) {
 		FILE *o = fopen(json, "w");

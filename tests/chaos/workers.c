@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <shmq.h>
@@ -57,8 +58,8 @@ static uint32_t next_rand(void)
 
 static shmq_bus *worker_setup(const struct worker *w, const char *dir, const char *ns)
 {
-	static const char *kinds[] = { "prod", "wsub", "lsub", "vsub",	"memb",
-				       "dlqw", "req",  "rep",  "daemon" };
+	static const char *kinds[] = { "prod", "wsub", "lsub",	"vsub",	 "memb",  "dlqw",
+				       "req",  "rep",  "kprod", "kmemb", "daemon" };
 	struct sigaction sa = { .sa_handler = on_term };
 	char path[512];
 	shmq_bus *bus;
@@ -123,6 +124,52 @@ static void run_producer(shmq_bus *bus, const struct worker *w)
 	}
 	shmq_pub_close(rel);
 	shmq_pub_close(lossy);
+	worker_done(bus);
+}
+
+/*
+ * Send record @seq of key @key; 1 when it is confirmed, 0 when it is to be tried again (the
+ * same record: a key's next record goes only after this one), -1 when the run is over.
+ */
+static int send_keyed(shmq_part_pub *pub, const struct worker *w, unsigned key, uint64_t seq)
+{
+	struct chaos_krec rec = { .wid = w->wid, .inc = w->inc, .key = key, .seq = seq };
+	char name[32];
+	int r;
+
+	snprintf(name, sizeof(name), "p%u.k%u", w->wid, key);
+	while (!stop_flag) {
+		r = shmq_part_send(pub, name, strlen(name), &rec, sizeof(rec), 0);
+		if (r == 0)
+			return 1;
+		if (r != -EAGAIN)
+			return 0; /* -ETIMEDOUT, -ESTALE: never delivered, so sent again */
+		shmq_pub_wait(shmq_part_pub_partition(
+				      pub, shmq_part_of(name, strlen(name), shmq_part_count(pub))),
+			      0, WAIT_NS);
+	}
+	return -1;
+}
+
+/* Round-robin over the keys; each key's records in sequence, its next after a confirmed one. */
+static void run_keyed_producer(shmq_bus *bus, const struct worker *w)
+{
+	uint64_t seq[CHAOS_KEYS];
+	shmq_part_pub *pub;
+	unsigned k;
+	int r;
+
+	if (shmq_part_pub_open(bus, CHAOS_PTOPIC, 0, 0, NULL, &pub) < 0)
+		_exit(5);
+	for (k = 0; k < CHAOS_KEYS; k++)
+		seq[k] = 1;
+	for (k = 0; !stop_flag; k = (k + 1) % CHAOS_KEYS) {
+		r = send_keyed(pub, w, k, seq[k]);
+		if (r == 1)
+			wlog("S k %u %llu\n", k, (unsigned long long)seq[k]++);
+		usleep(w->pace_us);
+	}
+	shmq_part_pub_close(pub);
 	worker_done(bus);
 }
 
@@ -223,6 +270,63 @@ static void run_member(shmq_bus *bus, const struct worker *w)
 			usleep(1000);
 	}
 	shmq_group_close(g);
+	worker_done(bus);
+}
+
+/*
+ * A partitioned member's lease: logged with the time, then acked, or nacked with delay 0
+ * (4 %): with one lease in flight the partition gives that record again before its next, so a
+ * nack keeps key order. No terminations: a dead letter lets the records after it pass.
+ */
+static void handle_keyed(shmq_group *g, const struct chaos_krec *rec,
+			 const struct shmq_group_msg *m, unsigned part)
+{
+	unsigned long long seq = (unsigned long long)rec->seq;
+	uint32_t dice = next_rand() % 1000;
+	struct timespec ts;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	wlog("L %u %u %u %llu %u %llu\n", rec->wid, rec->inc, rec->key, seq, part,
+	     (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec);
+	if (slow_flag)
+		usleep(1000 + next_rand() % 20000);
+	r = dice < 40 ? shmq_group_nack(g, m->lease, 0) : shmq_group_ack(g, m->lease);
+	if (r == 0)
+		wlog("%c %u %u %u %llu\n", dice < 40 ? 'N' : 'A', rec->wid, rec->inc, rec->key,
+		     seq);
+	else
+		wlog("F %u %u %u %llu %d\n", rec->wid, rec->inc, rec->key, seq, r);
+}
+
+static void run_keyed_member(shmq_bus *bus, const struct worker *w)
+{
+	struct shmq_group_msg m;
+	struct chaos_krec rec;
+	shmq_part_group *g;
+	unsigned part;
+	int r;
+
+	(void)w;
+	if (shmq_part_group_open(bus, CHAOS_PTOPIC, CHAOS_GROUP, 0, NULL, &g) < 0)
+		_exit(5);
+	while (!stop_flag) {
+		r = shmq_part_group_recv(g, &rec, sizeof(rec), &m, &part);
+		if (r == (int)sizeof(rec)) {
+			handle_keyed(shmq_part_group_partition(g, part), &rec, &m, part);
+			continue;
+		}
+		if (r >= 0 || r == -EMSGSIZE) {
+			wlog("E recv %d\n", r);
+			shmq_group_term(shmq_part_group_partition(g, part), m.lease);
+			continue;
+		}
+		if (r != -EAGAIN)
+			wlog("E recv %d\n", r);
+		if (shmq_part_group_wait(g, 0, WAIT_NS) == -EPIPE)
+			usleep(1000);
+	}
+	shmq_part_group_close(g);
 	worker_done(bus);
 }
 
@@ -332,6 +436,12 @@ void worker_main(const struct worker *w, const char *dir, const char *ns)
 		break;
 	case CK_REP:
 		run_responder(bus, w);
+		break;
+	case CK_KPROD:
+		run_keyed_producer(bus, w);
+		break;
+	case CK_KMEMB:
+		run_keyed_member(bus, w);
 		break;
 	default:
 		break;
