@@ -4,7 +4,7 @@
  *
  * One reliable topic with two producer processes sending, three subscribers and a consumer
  * group of two members draining it. In turn, while the records flow: a fourth subscriber, a
- * third producer and a third member are refused with -EUSERS (the group's with its detail);
+ * third producer and a third member are refused with -EUSERS, each with its detail;
  * a member at its in-flight limit and a member at the group's window get -EAGAIN with
  * records waiting, counted as window_full, and receive again once the leases at the floor
  * are acked; in a forked child, the file descriptors run out (RLIMIT_NOFILE lowered, the
@@ -231,6 +231,7 @@ static void subscriber_limit(struct run *c)
 	assert_null(sub);
 	d = shmq_last_detail();
 	print_message("subscribers: -EUSERS (%s) \"%s\"\n", shmq_strerror(-EUSERS), d);
+	assert_non_null(strstr(d, "all 3 subscriber entries are held by live processes"));
 	assert_int_equal(topic_stats(c->bus, "lim").subscribers, SUBS);
 }
 
@@ -243,6 +244,7 @@ static void producer_limit(struct run *c)
 	assert_null(pub);
 	d = shmq_last_detail();
 	print_message("producers: -EUSERS \"%s\"\n", d);
+	assert_non_null(strstr(d, "all 2 producer entries are held by live processes"));
 	assert_int_equal(topic_stats(c->bus, "lim").producers, PRODS);
 }
 
