@@ -157,6 +157,9 @@ int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 	if (r < 0)
 		goto err_free;
 	r = join_producers(pub);
+	if (r == -EUSERS)
+		shmqi_detail("topic '%s': all %u producer entries are held by live processes", name,
+			     pub->t.max_prods);
 	if (r < 0)
 		goto err_close;
 	r = check_exclusive(pub, flags & SHMQ_PUB_EXCLUSIVE);

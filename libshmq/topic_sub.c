@@ -183,6 +183,9 @@ int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
 		goto err_free;
 	r = (flags & SHMQ_SUB_READONLY) ? join_readonly(sub, start, from_seq)
 					: join_subscribers(sub, start, from_seq);
+	if (r == -EUSERS)
+		shmqi_detail("topic '%s': all %u subscriber entries are held by live processes",
+			     name, sub->t.max_subs);
 	if (r == 0 && sub->ro)
 		r = shmqi_ro_name_open(bus, name, &sub->t, &sub->ro_name);
 	if (r < 0)

@@ -3,12 +3,14 @@
  * test_cotenant.c - a hostile co-tenant and a full /dev/shm.
  *
  * - A process with write permission scribbles seeded random bytes over a live lossy topic's,
- *   a reliable topic's and a channel's segments while a producer and a consumer of each run:
- *   every call the victims make returns an error or a record that passes its own checks (a
- *   length within bounds, the known payload shape), nothing crashes or hangs (every wait has
- *   a timeout, and the parent ends the run), and once the scribbler stops and the objects
- *   are removed and made anew, the victims exchange records correctly again. Run in the plain
- *   and the ASan+UBSan builds, so a read out of bounds is caught where it happens.
+ *   a reliable topic's and a channel's segments while a producer and a consumer of each run,
+ *   and over a consumer group's segment (not its topic's) while a producer and two members
+ *   that receive and ack run: every call the victims make returns an error or a record that
+ *   passes its own checks (a length within bounds, the known payload shape), nothing crashes
+ *   or hangs (every wait has a timeout, and the parent ends the run), and once the scribbler
+ *   stops and the objects are removed and made anew (the group on its old topic), the
+ *   victims exchange records correctly again. Run in the plain and the ASan+UBSan builds,
+ *   so a read out of bounds is caught where it happens.
  * - /dev/shm full (a 1 MiB tmpfs over it in a private mount namespace, as root): creation
  *   fails with -ENOSPC up front, what did fit works through its whole ring (no SIGBUS), and
  *   a failed creation leaves no file behind.
@@ -178,6 +180,43 @@ static void chan_consumer(pid_t top, const char *name, const _Atomic bool *stop,
 	_exit(0);
 }
 
+/*
+ * A member of group "g" on reliable topic @name: receive and ack until the parent says stop.
+ * The scribbler writes over the group's segment (its lease table, member table and floor)
+ * but not over the topic's, so every damage a member meets is the group's. A payload longer
+ * than the topic's max_msg ends it with status 34.
+ */
+static void grp_consumer(pid_t top, const char *name, const _Atomic bool *stop, struct tally *t)
+{
+	shmq_bus *bus = test_bus_of(top);
+	struct shmq_group_msg m;
+	shmq_group *g = NULL;
+	uint8_t buf[SHMQ_TOPIC_DEFAULT_MAX_MSG];
+	int n;
+
+	/* A damaged segment may refuse a join (or make it wait its second: group.h's -EBUSY). */
+	while (shmq_group_open(bus, name, "g", 0, NULL, &g) < 0)
+		if (!opening(stop, t))
+			_exit(0);
+	while (!atomic_load(stop)) {
+		t->calls++;
+		memset(&m, 0, sizeof(m));
+		n = shmq_group_recv(g, buf, sizeof(buf), &m);
+		tally_recv(t, n, m.len, buf, sizeof(buf));
+		if (n > (int)MAXM)
+			_exit(34);
+		if (n >= 0 || n == -EMSGSIZE) { /* leased either way: settle it */
+			t->calls++;
+			if (shmq_group_ack(g, m.lease) < 0)
+				t->errors++;
+		} else if (n == -EAGAIN) {
+			tally_wait(t, shmq_group_wait(g, 1000, 2000000));
+		}
+	}
+	shmq_group_close(g);
+	_exit(0);
+}
+
 /* Scribble over the segments of @names: random bytes at random offsets past the header. */
 static void scribbler(const char *ns, const char *const *names, int n, unsigned seed,
 		      const _Atomic bool *stop, struct tally *t)
@@ -213,6 +252,17 @@ static void scribbler(const char *ns, const char *const *names, int n, unsigned 
 			usleep(100);
 	}
 	_exit(0);
+}
+
+/* The calls the first @n victims made. */
+static unsigned long long calls_of(const struct tally *t, int n)
+{
+	unsigned long long sum = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		sum += t[i].calls;
+	return sum;
 }
 
 static pid_t spawn(void (*fn)(pid_t, const char *, const _Atomic bool *, struct tally *),
@@ -266,9 +316,59 @@ static void exchange_ok(shmq_bus *bus, const char *lossy, const char *rel, const
 	shmq_channel_close(rx);
 }
 
+/*
+ * Group "g" of topic @topic removed (its segment damaged: removed all the same, group.h)
+ * and made anew on the same topic: 100 records sent after that are each received once, in
+ * order, and acked, and the new group owes nothing.
+ */
+static void group_ok(shmq_bus *bus, const char *topic)
+{
+	struct shmq_group_stats st;
+	struct shmq_group_msg m;
+	shmq_group *g = NULL;
+	shmq_pub *pub = NULL;
+	uint8_t buf[PAYLOAD], got[256];
+	uint64_t s;
+
+	assert_int_equal(shmq_group_delete(bus, topic, "g", SHMQ_GROUP_FORCE), 0);
+	assert_int_equal(shmq_group_open(bus, topic, "g", SHMQ_OPEN_CREATE, NULL, &g), 0);
+	assert_int_equal(shmq_pub_open(bus, topic, 0, NULL, &pub), 0);
+	for (s = 1; s <= 100; s++) {
+		fill(buf, s);
+		assert_int_equal(shmq_pub_send(pub, buf, PAYLOAD, s), 0);
+		assert_int_equal(shmq_group_recv(g, got, sizeof(got), &m), (int)PAYLOAD);
+		assert_true(shaped(got, PAYLOAD));
+		assert_int_equal(m.corr_id, s);
+		assert_int_equal(m.attempt, 1);
+		assert_int_equal(shmq_group_ack(g, m.lease), 0);
+	}
+	assert_true(shmq_group_stat(bus, topic, "g", &st, NULL, 0) >= 0);
+	assert_int_equal(st.acked, 100);
+	assert_int_equal(st.pending, 0);
+	assert_int_equal(st.delivered, 100);
+	shmq_pub_close(pub);
+	shmq_group_close(g);
+}
+
+/* Fresh topic @topic (reliable) with a durable group "g" from its first record. */
+static void fresh_group(shmq_bus *bus, const char *topic, const struct shmq_topic_config *cfg)
+{
+	shmq_group *g = NULL;
+	int r = shmq_group_delete(bus, topic, "g", SHMQ_GROUP_FORCE);
+
+	assert_true(r == 0 || r == -ENOENT);
+	test_unlink(bus, topic);
+	shmq_pub_close(open_pub(bus, topic, cfg));
+	assert_int_equal(
+		shmq_group_open(bus, topic, "g", SHMQ_OPEN_CREATE | SHMQ_SUB_EARLIEST, NULL, &g),
+		0);
+	shmq_group_close(g); /* durable: it stays, and holds the topic's producers back */
+}
+
 static void test_scribbler(void **state)
 {
-	static const char *const names[] = { "cl", "cr", "cc" };
+	/* What the scribbler writes over: the group's segment ("TOPIC@GROUP"), not its topic's. */
+	static const char *const names[] = { "cl", "cr", "cc", "cg@g" };
 	struct shmq_topic_config lossy = cfg_of(64, SHMQ_TOPIC_LOSSY),
 				 rel = cfg_of(64, SHMQ_TOPIC_RELIABLE);
 	shmq_bus *bus = test_bus();
@@ -276,7 +376,7 @@ static void test_scribbler(void **state)
 	shmq_pub *p1, *p2;
 	struct tally *t;
 	_Atomic bool *stop;
-	pid_t pids[7];
+	pid_t pids[10];
 	int i, st, seed;
 
 	(void)state;
@@ -293,6 +393,7 @@ static void test_scribbler(void **state)
 					 &(struct shmq_channel_config){ .capacity = 65536 }, &keep),
 				 0);
 		shmq_channel_close(keep);
+		fresh_group(bus, "cg", &rel);
 		stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		assert_true(stop != MAP_FAILED);
 		t = (struct tally *)(void *)((uint8_t *)stop + 64);
@@ -303,14 +404,17 @@ static void test_scribbler(void **state)
 		pids[3] = spawn(topic_producer, "cr", stop, &t[3]);
 		pids[4] = spawn(chan_consumer, "cc", stop, &t[4]);
 		pids[5] = spawn(chan_producer, "cc", stop, &t[5]);
+		pids[6] = spawn(topic_producer, "cg", stop, &t[6]);
+		pids[7] = spawn(grp_consumer, "cg", stop, &t[7]);
+		pids[8] = spawn(grp_consumer, "cg", stop, &t[8]);
 		usleep(100000); /* traffic first */
-		pids[6] = fork();
-		assert_true(pids[6] >= 0);
-		if (pids[6] == 0)
-			scribbler(shmq_bus_namespace(bus), names, 3, (unsigned)seed, stop, &t[6]);
+		pids[9] = fork();
+		assert_true(pids[9] >= 0);
+		if (pids[9] == 0)
+			scribbler(shmq_bus_namespace(bus), names, 4, (unsigned)seed, stop, &t[9]);
 		usleep(RUN_MS * 1000);
 		atomic_store(stop, true);
-		for (i = 0; i < 7; i++) {
+		for (i = 0; i < 10; i++) {
 			uint64_t until = mono_ms() + 10000;
 
 			/* A victim that hangs in a call is a failure: no wait is for ever. */
@@ -326,24 +430,27 @@ static void test_scribbler(void **state)
 		}
 		print_message(
 			"seed %d: %llu scribbles; topic lossy %llu records (%llu misshapen), "
-			"reliable %llu (%llu), channel %llu (%llu); errors %llu/%llu/%llu/%llu/"
-			"%llu/%llu of %llu calls\n",
-			seed, (unsigned long long)t[6].calls, (unsigned long long)t[0].records,
+			"reliable %llu (%llu), channel %llu (%llu), group %llu (%llu); errors "
+			"%llu/%llu/%llu/%llu/%llu/%llu/%llu/%llu/%llu of %llu calls\n",
+			seed, (unsigned long long)t[9].calls, (unsigned long long)t[0].records,
 			(unsigned long long)t[0].misshapen, (unsigned long long)t[2].records,
 			(unsigned long long)t[2].misshapen, (unsigned long long)t[4].records,
-			(unsigned long long)t[4].misshapen, (unsigned long long)t[0].errors,
-			(unsigned long long)t[1].errors, (unsigned long long)t[2].errors,
-			(unsigned long long)t[3].errors, (unsigned long long)t[4].errors,
-			(unsigned long long)t[5].errors,
-			(unsigned long long)(t[0].calls + t[1].calls + t[2].calls + t[3].calls +
-					     t[4].calls + t[5].calls));
+			(unsigned long long)t[4].misshapen,
+			(unsigned long long)(t[7].records + t[8].records),
+			(unsigned long long)(t[7].misshapen + t[8].misshapen),
+			(unsigned long long)t[0].errors, (unsigned long long)t[1].errors,
+			(unsigned long long)t[2].errors, (unsigned long long)t[3].errors,
+			(unsigned long long)t[4].errors, (unsigned long long)t[5].errors,
+			(unsigned long long)t[6].errors, (unsigned long long)t[7].errors,
+			(unsigned long long)t[8].errors, (unsigned long long)calls_of(t, 9));
 		munmap((void *)stop, 4096);
 	}
 	/* Recovery: the damaged objects removed and made anew, the victims' kind of traffic
-	 * goes through again, every record intact. */
+	 * goes through again, every record intact; the group anew on its old topic. */
 	for (i = 0; i < 3; i++)
 		assert_int_equal(shmq_unlink(bus, names[i]), 0);
 	exchange_ok(bus, "cl", "cr", "cc");
+	group_ok(bus, "cg");
 	shmq_bus_close(bus);
 }
 

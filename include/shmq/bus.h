@@ -47,7 +47,9 @@ SHMQ_API const char *shmq_strerror(int err);
  * ("slots: topic has 4096, asked 1024"), what is wrong with a name or namespace and the rule
  * it breaks, which kind the object is ("the object is a topic, opened as a channel"), why a
  * segment's layout is not ours ("topic layout version 2; this library speaks 1": each kind
- * has a layout version of its own, and the segment header one for itself).
+ * has a layout version of its own, and the segment header one for itself), how many entries
+ * a table has whose every entry is held (-EUSERS: "topic 'x': all 8 subscriber entries are
+ * held by live processes").
  * Other failures leave it empty. As dlerror(), reading it clears it: read it once, right
  * after the failed call, and show it next to shmq_strerror()'s text.
  *

@@ -127,8 +127,8 @@ struct shmq_topic_config {
  * configuration that differs from the topic's), -EPROTOTYPE (the object is a channel),
  * -EUSERS (every producer entry is held by a live process), -EBUSY (an exclusive producer
  * is open, or SHMQ_PUB_EXCLUSIVE and another producer is), -EACCES, -EPROTO, -ENOSPC,
- * -ENOMEM. shmq_last_detail() says more for -EINVAL (a bad name), -EBADE, -EPROTOTYPE and
- * -EPROTO.
+ * -ENOMEM. shmq_last_detail() says more for -EINVAL (a bad name), -EBADE, -EPROTOTYPE,
+ * -EPROTO and -EUSERS (how many entries the topic has).
  */
 SHMQ_API int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 			   const struct shmq_topic_config *cfg, shmq_pub **ret_pub);
@@ -307,8 +307,8 @@ SHMQ_API uint32_t shmq_pub_id(const shmq_pub *pub);
  * Return: 0, or -EINVAL (also SHMQ_SUB_READONLY on a reliable topic, whose producers must
  * see every cursor, with shmq_last_detail() saying so; or with SHMQ_OPEN_CREATE), -ENOENT,
  * -EEXIST, -EBADE, -EPROTOTYPE (as for shmq_pub_open()),
- * -EUSERS (every subscriber entry is held by a live process), -EACCES, -EPROTO, -ENOSPC,
- * -ENOMEM.
+ * -EUSERS (every subscriber entry is held by a live process; shmq_last_detail() says how
+ * many the topic has), -EACCES, -EPROTO, -ENOSPC, -ENOMEM.
  */
 SHMQ_API int shmq_sub_open(shmq_bus *bus, const char *name, unsigned flags,
 			   const struct shmq_topic_config *cfg, uint64_t from_seq,
