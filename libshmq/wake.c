@@ -40,15 +40,20 @@ static const char *const backend_names[] = {
 
 static _Atomic int backend; /* 0 until detected */
 
-static bool io_uring_futex_works(void)
+/* 1: io_uring futex waits work; 0: they do not; -1: unknown for now (no descriptor free). */
+static int io_uring_futex_works(void)
 {
 	struct io_uring_probe *probe;
 	struct io_uring ring;
 	bool ok;
+	int r;
 
 	/* -EPERM: kernel.io_uring_disabled or seccomp; -ENOSYS: no io_uring at all. */
-	if (io_uring_queue_init(4, &ring, 0) < 0)
-		return false;
+	r = io_uring_queue_init(4, &ring, 0);
+	if (r == -EMFILE || r == -ENFILE || r == -ENOMEM)
+		return -1;
+	if (r < 0)
+		return 0;
 	probe = io_uring_get_probe_ring(&ring);
 	ok = probe && io_uring_opcode_supported(probe, OP_FUTEX_WAIT);
 	io_uring_free_probe(probe);
@@ -56,13 +61,16 @@ static bool io_uring_futex_works(void)
 	return ok;
 }
 
+/* The backend, or 0 when it cannot be told yet (then the futex syscall, this time). */
 static int detect(void)
 {
 	const char *want = getenv(SHMQ_WAKE_BACKEND_ENV);
+	int r;
 
 	if (want && strcmp(want, "futex") == 0)
 		return SHMQI_WAKE_FUTEX;
-	return io_uring_futex_works() ? SHMQI_WAKE_IO_URING : SHMQI_WAKE_FUTEX;
+	r = io_uring_futex_works();
+	return r < 0 ? 0 : r ? SHMQI_WAKE_IO_URING : SHMQI_WAKE_FUTEX;
 }
 
 int shmqi_wake_backend(void)
@@ -71,6 +79,8 @@ int shmqi_wake_backend(void)
 
 	if (b == 0) { /* racing first callers detect the same answer */
 		b = detect();
+		if (b == 0) /* out of descriptors: not the machine's answer, asked again later */
+			return SHMQI_WAKE_FUTEX;
 		atomic_store_explicit(&backend, b, memory_order_relaxed);
 	}
 	return b;
@@ -259,6 +269,19 @@ static struct io_uring *park_ring(const struct shmqi_peers *p)
 	return ring;
 }
 
+/*
+ * Without the thread's ring (its io_uring could not be made: no descriptor free), the futex
+ * syscall, for a slice at most when there are peers to watch, then a look at their pidfds.
+ */
+static uint64_t ringless_timeout(uint64_t timeout_ns, const struct shmqi_peers *p)
+{
+	if (p && p->n && shmqi_room_slice_ns && timeout_ns > shmqi_room_slice_ns)
+		return shmqi_room_slice_ns;
+	return timeout_ns;
+}
+
+static int peers_polled(const struct shmqi_peers *p, int r);
+
 static int wait_io_uring(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns,
 			 const struct shmqi_peers *p)
 {
@@ -266,7 +289,8 @@ static int wait_io_uring(_Atomic uint32_t *word, uint32_t expected, uint64_t tim
 	struct io_uring_sqe *sqe;
 
 	if (!ring || !(sqe = io_uring_get_sqe(ring)))
-		return wait_syscall(word, expected, timeout_ns);
+		return peers_polled(p,
+				    wait_syscall(word, expected, ringless_timeout(timeout_ns, p)));
 	prep_futex_wait(sqe, word, expected);
 	return submit_wait(ring, sqe, timeout_ns, p);
 }
@@ -567,7 +591,7 @@ static int waitv_io_uring(struct futex_waitv *wv, unsigned n, uint64_t timeout_n
 	struct io_uring_sqe *sqe;
 
 	if (!ring || !(sqe = io_uring_get_sqe(ring)))
-		return waitv_syscall(wv, n, timeout_ns);
+		return peers_polled(p, waitv_syscall(wv, n, ringless_timeout(timeout_ns, p)));
 	memset(sqe, 0, sizeof(*sqe));
 	io_uring_prep_rw(OP_FUTEX_WAITV, sqe, 0, wv, n, 0);
 	return submit_wait(ring, sqe, timeout_ns, p);

@@ -499,6 +499,9 @@ static void fd_child(pid_t top)
 
 	die_with(top);
 	alarm(60);
+	/* The wake backend is told before the descriptors run out: its probe needs one (one
+	 * asked with none free says futex for that park only, and is asked again later). */
+	printf("fd child: wake backend %s\n", shmq_wake_backend());
 	CHECK(shmq_pub_open(bus, "fd", SHMQ_OPEN_CREATE, &cfg, &f.pub) == 0);
 	CHECK(shmq_sub_open(bus, "fd", 0, NULL, 0, &f.sub) == 0);
 	CHECK(shmq_group_open(bus, "fd", "fg", SHMQ_OPEN_CREATE | SHMQ_SUB_EARLIEST, NULL, &f.g) ==
