@@ -238,10 +238,13 @@ static int take_role(struct shmq_channel *ch, unsigned role)
 	r = role == SHMQ_OPEN_PRODUCER ? producer_resume(ch) : consumer_resume(ch);
 	if (r < 0)
 		shmqi_owner_free(owner, ch->head, ch->pid, NULL, NULL, NULL);
-	else /* a close a reaper made for our dead predecessor ends (shmq_channel_reap()) */
-		shmqi_wait_close(role == SHMQ_OPEN_PRODUCER ? &ch->ctl->wait : &ch->ctl->room,
-				 false);
-	return r;
+	if (r < 0)
+		return r;
+	/* a close a reaper made for our dead predecessor ends (shmq_channel_reap()) */
+	shmqi_wait_close(role == SHMQ_OPEN_PRODUCER ? &ch->ctl->wait : &ch->ctl->room, false);
+	/* the other role's parked waiter watches whoever holds our role: now us */
+	shmqi_wait_poke(role == SHMQ_OPEN_PRODUCER ? &ch->ctl->wait : &ch->ctl->room);
+	return 0;
 }
 
 #define OPEN_FLAGS                                                                     \

@@ -188,12 +188,17 @@ bool shmqi_entry_alive(const struct shmqi_owner *o, uint64_t head)
  */
 static int entry_pidfd(const struct shmqi_owner *o, uint64_t head)
 {
-	uint64_t tag = head >> HEAD_NS_SHIFT, mine = ns_tag(shmqi_pidns() & NS_INO);
+	uint64_t tag = head >> HEAD_NS_SHIFT, self = shmqi_pidns() & NS_INO, mine = ns_tag(self);
+	uint64_t ns = atomic_load_explicit(&o->pidns, memory_order_relaxed);
 	int32_t pid = shmqi_head_pid(head);
 	int fd;
 
 	if (tag && mine && tag != mine)
 		return -EOPNOTSUPP; /* its pid means another process here */
+	/* The head's tag is 16 bits of the namespace: two may share one. The owner's field,
+	 * when written for this head, has all of it (a look only: a misread costs a slice). */
+	if (pid > 0 && ns >> 32 == head_gen(head) && (ns & NS_INO) && self && (ns & NS_INO) != self)
+		return -EOPNOTSUPP;
 	fd = (int)syscall(SYS_pidfd_open, pid < 0 ? -pid : pid, 0);
 	if (fd < 0)
 		return errno == ENOSYS || errno == EPERM ? -EOPNOTSUPP : -errno;

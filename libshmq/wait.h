@@ -37,6 +37,13 @@ static inline void shmqi_notify(_Atomic uint32_t *park_state, struct shmqi_wait 
 }
 
 /*
+ * Wake the readers parked on @w (if any) to look again and plan their park anew: an owner
+ * they watch changed (a role was taken). Pairs with the parker's P1 like W1, the caller's
+ * own seq_cst store (the role's head CAS) before it.
+ */
+void shmqi_wait_poke(struct shmqi_wait *w);
+
+/*
  * Tell parked readers that the writing side is gone (or back: @closed 0). The closed word
  * counts the closes above bit 0, so that a reader can tell a close it saw when it joined
  * from a later one (struct shmqi_waitable.ignore_closed).

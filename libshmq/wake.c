@@ -183,6 +183,17 @@ static void prep_futex_wait(struct io_uring_sqe *sqe, _Atomic uint32_t *word, ui
 }
 
 /*
+ * The thread's ring after an error that may have left requests in it (a failed or short
+ * submit): thrown away, with whatever it still holds; the next park makes a new one.
+ */
+static int ring_broken(struct io_uring *ring, int r)
+{
+	io_uring_queue_exit(ring);
+	tring.ready = false;
+	return r < 0 ? r : -EIO;
+}
+
+/*
  * Reap the @inflight completions of one park: the wait's, its linked timeout's and the pidfd
  * polls' (@polls). Whichever of the wait and a poll that fired completes first ends the park;
  * what is still armed is then cancelled, by one ASYNC_CANCEL of everything in the ring (the
@@ -220,8 +231,8 @@ static int reap(struct io_uring *ring, unsigned inflight, bool polls)
 			cancelled = true;
 			inflight++;
 			r = io_uring_submit(ring);
-			if (r < 0)
-				return r;
+			if (r != 1)
+				return ring_broken(ring, r);
 		}
 	}
 	return ended ? SHMQI_PARK_ENDED : res;
@@ -253,9 +264,17 @@ static int submit_wait(struct io_uring *ring, struct io_uring_sqe *sqe, uint64_t
 		sqe->user_data = UD_PEER;
 		cqes++;
 	}
-	/* One system call to submit and sleep; ts is read here, while still in scope. */
-	r = io_uring_submit_and_wait(ring, 1);
-	return r < 0 && r != -EINTR ? r : reap(ring, cqes, n > 0);
+	/*
+	 * One system call to submit and sleep; ts is read here, while still in scope. A signal
+	 * during the sleep still returns the count submitted; -EINTR means none was, and the
+	 * SQEs are submitted by the next call.
+	 */
+	do
+		r = io_uring_submit_and_wait(ring, 1);
+	while (r == -EINTR);
+	if (r != (int)cqes)
+		return ring_broken(ring, r);
+	return reap(ring, cqes, n > 0);
 }
 
 /* The thread's ring with room for a park watching @p, or NULL (then the syscall). */
@@ -360,6 +379,16 @@ static int park_enable(_Atomic uint32_t *state)
 		return -errno;
 	atomic_store_explicit(state, SHMQI_PARK_ON, memory_order_seq_cst);
 	return 0;
+}
+
+void shmqi_wait_poke(struct shmqi_wait *w)
+{
+	/* W1, for the caller's store: the parker reads the head after its P1 (plan_watch()) */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&w->waiters, memory_order_relaxed) == 0)
+		return;
+	atomic_fetch_add_explicit(&w->seq, 1, memory_order_seq_cst);
+	shmqi_wake(&w->seq, INT32_MAX);
 }
 
 void shmqi_wait_close(struct shmqi_wait *w, bool closed)

@@ -837,6 +837,24 @@ static void test_channel_room_consumer_dies(void **state)
 	shmq_bus_close(bus);
 }
 
+/* A child that takes @role 100 ms from now (the caller parks meanwhile) and dies 100 ms later. */
+static pid_t takes_then_dies(shmq_bus *bus, const char *name, unsigned role)
+{
+	shmq_channel *ch;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(60);
+		usleep(100000);
+		if (shmq_channel_open(bus, name, role, NULL, &ch) < 0)
+			_exit(1);
+		usleep(100000);
+		_exit(0); /* dies without closing */
+	}
+	return pid;
+}
+
 /*
  * A parked waiter watches its peer's pidfd: a death ends the park with no slice to wake
  * it (shmqi_room_slice_ns 0: never), for a channel's consumer and producer and a topic's
@@ -849,7 +867,7 @@ static void test_parked_peer_dies(void **state)
 	static char msg[1024];
 	const uint64_t saved = shmqi_room_slice_ns;
 	shmq_bus *bus = test_bus();
-	shmq_channel *ch;
+	shmq_channel *ch, *rx;
 	shmq_pub *pub;
 	shmq_sub *sub;
 	int hold[2], ready[2];
@@ -877,6 +895,29 @@ static void test_parked_peer_dies(void **state)
 	chan_fill(ch);
 	assert_int_equal(shmq_channel_wait_room(ch, sizeof(msg), 0, SHMQ_WAIT_FOREVER), -EPIPE);
 	close(hold[1]);
+	assert_int_equal(test_wait(mid), 0);
+	shmq_channel_close(ch);
+	test_unlink(bus, "pd");
+
+	/* The role taken while the other side is parked, by one that dies: the taker's open
+	 * tells the parked side to watch it. */
+	assert_int_equal(
+		shmq_channel_open(bus, "pd", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &small, &ch),
+		0);
+	mid = takes_then_dies(bus, "pd", SHMQ_OPEN_PRODUCER);
+	assert_int_equal(shmq_channel_wait(ch, 0, SHMQ_WAIT_FOREVER), -EPIPE);
+	assert_int_equal(test_wait(mid), 0);
+	shmq_channel_close(ch);
+	test_unlink(bus, "pd");
+	assert_int_equal(
+		shmq_channel_open(bus, "pd", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &small, &ch),
+		0);
+	chan_fill(ch);
+	/* a consumer that came and closed: the role is free, the room wait not closed */
+	assert_int_equal(shmq_channel_open(bus, "pd", SHMQ_OPEN_CONSUMER, NULL, &rx), 0);
+	shmq_channel_close(rx);
+	mid = takes_then_dies(bus, "pd", SHMQ_OPEN_CONSUMER);
+	assert_int_equal(shmq_channel_wait_room(ch, sizeof(msg), 0, SHMQ_WAIT_FOREVER), -EPIPE);
 	assert_int_equal(test_wait(mid), 0);
 	shmq_channel_close(ch);
 	test_unlink(bus, "pd");

@@ -232,7 +232,9 @@ SHMQ_API int shmq_channel_release(shmq_channel *ch);
  * milliseconds, once). Signals do not end the wait.
  *
  * The wait also judges whether the producer died (as shmq_channel_wait_room() judges the
- * consumer: at most every 10 ms per handle, spinning or parked). Messages it
+ * consumer: at most every 10 ms per handle while spinning; while parked, the producer's
+ * pidfd ends the park as soon as it dies, so an idle consumer makes no wakeups; with the
+ * futex backend, or a producer of another pid namespace, every 10 ms). Messages it
  * published before it died are still delivered first. A channel with no producer at all
  * is waited on as usual: one may attach. Only this call judges; the prepared, multi and
  * fd waits end on a message or a close (shmq_channel_reap() closes for a dead producer, and
@@ -256,7 +258,8 @@ SHMQ_API int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t time
  * per release and, while the producer sleeps, one futex wake. The wait also judges whether
  * the consumer died (its pid gone, a zombie, or another process's now; a consumer of another
  * pid namespace counts as alive): at most every 10 ms per handle, across calls (a handle's
- * first wait judges at its first look), spinning or parked; then -EPIPE, unless the room came
+ * first wait judges at its first look), while spinning, and at once by its pidfd while
+ * parked (every 10 ms with the futex backend); then -EPIPE, unless the room came
  * after all. -EPIPE says what was seen then: a new consumer that takes the role over makes
  * room again; shmq_channel_reap() of a dead consumer ends the wait at once (-EPIPE until a
  * consumer opens). A consumer that closed, or one that stopped, makes no room either; the wait

@@ -121,8 +121,9 @@ SHMQ_API int shmq_channel_stat(shmq_bus *bus, const char *name,
  * received, as after shmq_channel_close(). A dead consumer's role is freed and a producer
  * in shmq_channel_wait_room() gets -EPIPE unless room came, as it would when it judged the
  * death itself; a consumer that opens ends that. Without this call shmq_channel_wait() and
- * shmq_channel_wait_room() notice a dead peer themselves, within 10 ms (their judging
- * interval), and the dead holder's role is taken over by the next open.
+ * shmq_channel_wait_room() notice a dead peer themselves, at once while parked (its pidfd;
+ * within 10 ms while spinning, or with the futex backend), and the dead holder's role is
+ * taken over by the next open.
  *
  * Attaches read-write: the caller needs write permission on the segment.
  *

@@ -247,8 +247,10 @@ SHMQ_API int shmq_pub_abort(shmq_pub *pub);
  * For a send that got -EAGAIN. Room comes when the slowest subscriber reads on, closes,
  * or dies: subscribers wake parked producers (paying nothing until a producer first parks
  * on the topic; from then on, for the topic's life, a full fence per receive call, and a
- * futex wake per receive while a producer is parked), and a parked producer looks for
- * dead subscribers every 10 ms, whose entries it frees. Another producer may take the
+ * futex wake per receive while a producer is parked), and a parked producer watches the
+ * pidfds of the subscribers holding it back (up to four; more, or a consumer group holding
+ * the topic, every 10 ms; with the futex backend, every 10 ms): one that dies ends the park,
+ * and its entry is freed. Another producer may take the
  * room first: send again, and wait again on -EAGAIN. A lossy topic always has room.
  *
  * Return: 0 (a send would find room now), -ETIMEDOUT, -EBUSY (this handle has a claim
@@ -459,7 +461,9 @@ SHMQ_API uint64_t shmq_sub_expired(const shmq_sub *sub);
  *
  * As shmq_channel_wait(): producers pay nothing until a subscriber first parks on the
  * topic, then a full fence per publish and a wake while subscribers sleep. A parked
- * subscriber also wakes every claim timeout to skip a dead producer's record.
+ * subscriber wakes by itself only while a record at its cursor is claimed and not yet
+ * committed: after the claim timeout, to skip it if its producer died. With nothing pending
+ * it makes no wakeups.
  *
  * Return: 0 (receive will find a record, or an error to report), -ETIMEDOUT, -EPIPE (the
  * last live producer closed after this subscriber joined, and nothing is left; producers
