@@ -129,6 +129,14 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	atomic_fetch_add_explicit(&reconnects, 1, memory_order_relaxed);
 }
 
+/*
+ * Given so that natsConnection_Connect() returns at once when no server is up and connects in
+ * the background: without a callback it blocks until a server answers, deaf to SIGTERM.
+ */
+static void on_connected(natsConnection *nc, void *closure)
+{
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -623,7 +631,10 @@ static int import_headers(struct bridge *b, natsMsg *m, uint8_t *block, size_t *
 	int nk = 0, nv = 0, i, j;
 
 	*len = 0;
-	if (natsMsgHeader_Get(m, H_ORIGIN, &origin) == NATS_OK && !strcmp(origin, b->origin))
+	/* libnats sets @origin to NULL when the message has no headers at all */
+	if (natsMsgHeader_Get(m, H_ORIGIN, &origin) != NATS_OK || !origin)
+		origin = "nats";
+	else if (!strcmp(origin, b->origin))
 		return 0;
 	if (natsMsgHeader_Keys(m, &keys, &nk) != NATS_OK)
 		nk = 0;
@@ -814,7 +825,7 @@ static int connect_nats(struct bridge *b)
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(opts, b->reconnect_ms);
 	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
+		s = natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, NULL);
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectedCB(opts, on_reconnected, NULL);
 	if (s == NATS_OK) {
@@ -1146,7 +1157,9 @@ static void teardown(struct bridge *b)
 	for (i = 0; i < b->n_pubs; i++)
 		shmq_pub_close(b->pubs[i].pub);
 	if (b->nc) {
-		natsConnection_FlushTimeout(b->nc, FLUSH_MS);
+		/* not connected: nothing would be sent, the flush only waited its 2 s */
+		if (natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED)
+			natsConnection_FlushTimeout(b->nc, FLUSH_MS);
 		natsConnection_Destroy(b->nc);
 	}
 	nats_Close();
