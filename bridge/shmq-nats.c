@@ -62,6 +62,7 @@ struct counters {
 
 struct export_topic {
 	char name[SHMQ_NAME_MAX + 1];
+	char subject[SUBJECT_MAX]; /* its NATS subject, made once */
 	shmq_group *member; /* NULL while it could not be joined (@error says why) */
 	int error;
 };
@@ -127,6 +128,14 @@ static void on_signal(int sig)
 static void on_reconnected(natsConnection *nc, void *closure)
 {
 	atomic_fetch_add_explicit(&reconnects, 1, memory_order_relaxed);
+}
+
+/*
+ * Given so that natsConnection_Connect() returns at once when no server is up and connects in
+ * the background: without a callback it blocks until a server answers, deaf to SIGTERM.
+ */
+static void on_connected(natsConnection *nc, void *closure)
+{
 }
 
 static void usage(FILE *f)
@@ -291,6 +300,8 @@ static void join_topic(struct bridge *b, struct export_topic *t)
 	t->error = r < 0 ? r : 0;
 }
 
+static void subject_of(const struct bridge *b, const char *topic, char *buf, size_t len);
+
 /* List the namespace; join every matching topic not joined yet, retry those that failed. */
 static void scan(struct bridge *b)
 {
@@ -318,6 +329,7 @@ static void scan(struct bridge *b)
 			t = &b->topics[b->n_topics++];
 			memset(t, 0, sizeof(*t));
 			memcpy(t->name, objs[i].name, strlen(objs[i].name) + 1); /* fits: above */
+			subject_of(b, t->name, t->subject, sizeof(t->subject));
 		}
 		if (!t->member)
 			join_topic(b, t);
@@ -353,12 +365,16 @@ static natsStatus copy_headers(natsMsg *m, const void *hdrs, size_t hdrs_len)
 	return s;
 }
 
+/* A number header, written by hand (snprintf() and the subject's were some 3 % in perf). */
 static natsStatus add_u64(natsMsg *m, const char *key, uint64_t v)
 {
-	char num[24];
+	char num[24], *p = num + sizeof(num) - 1;
 
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
-	return natsMsgHeader_Set(m, key, num);
+	*p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return natsMsgHeader_Set(m, key, p);
 }
 
 /*
@@ -378,15 +394,15 @@ static natsStatus add_msg_id(const struct bridge *b, natsMsg *m, const char *top
 }
 
 /* The NATS message of a record: its payload, its headers and its origin's. */
-static natsStatus make_msg(struct bridge *b, const char *topic, const struct shmq_group_msg *info,
-			   const void *hdrs, size_t hdrs_len, natsMsg **ret)
+static natsStatus make_msg(struct bridge *b, const struct export_topic *t,
+			   const struct shmq_group_msg *info, const void *hdrs, size_t hdrs_len,
+			   natsMsg **ret)
 {
-	char subject[SUBJECT_MAX];
+	const char *topic = t->name;
 	natsMsg *m = NULL;
 	natsStatus s;
 
-	subject_of(b, topic, subject, sizeof(subject));
-	s = natsMsg_Create(&m, subject, NULL, (const char *)b->buf, (int)info->len);
+	s = natsMsg_Create(&m, t->subject, NULL, (const char *)b->buf, (int)info->len);
 	if (s == NATS_OK)
 		s = copy_headers(m, hdrs, hdrs_len);
 	if (s == NATS_OK)
@@ -413,15 +429,15 @@ static natsStatus make_msg(struct bridge *b, const char *topic, const struct shm
  * Publish one record. Core NATS: written, not flushed yet (the caller flushes the batch).
  * JetStream: stored in the stream when this returns NATS_OK (the server's publish ack).
  */
-static natsStatus publish(struct bridge *b, const char *topic, const struct shmq_group_msg *info,
-			  const void *hdrs, size_t hdrs_len)
+static natsStatus publish(struct bridge *b, const struct export_topic *t,
+			  const struct shmq_group_msg *info, const void *hdrs, size_t hdrs_len)
 {
 	jsPubAck *pa = NULL;
 	jsErrCode jerr = 0;
 	natsMsg *m;
 	natsStatus s;
 
-	s = make_msg(b, topic, info, hdrs, hdrs_len, &m);
+	s = make_msg(b, t, info, hdrs, hdrs_len, &m);
 	if (s != NATS_OK)
 		return s;
 	if (b->js) {
@@ -497,7 +513,7 @@ static int export_batch(struct bridge *b, struct export_topic *t)
 			b->c.looped++;
 			continue;
 		}
-		s = publish(b, t->name, &info, hdrs, hdrs_len);
+		s = publish(b, t, &info, hdrs, hdrs_len);
 		if (s == NATS_MAX_PAYLOAD) {
 			shmq_group_term(t->member, info.lease);
 			b->c.too_big++;
@@ -623,7 +639,10 @@ static int import_headers(struct bridge *b, natsMsg *m, uint8_t *block, size_t *
 	int nk = 0, nv = 0, i, j;
 
 	*len = 0;
-	if (natsMsgHeader_Get(m, H_ORIGIN, &origin) == NATS_OK && !strcmp(origin, b->origin))
+	/* libnats sets @origin to NULL when the message has no headers at all */
+	if (natsMsgHeader_Get(m, H_ORIGIN, &origin) != NATS_OK || !origin)
+		origin = "nats";
+	else if (!strcmp(origin, b->origin))
 		return 0;
 	if (natsMsgHeader_Keys(m, &keys, &nk) != NATS_OK)
 		nk = 0;
@@ -814,7 +833,7 @@ static int connect_nats(struct bridge *b)
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(opts, b->reconnect_ms);
 	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
+		s = natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, NULL);
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectedCB(opts, on_reconnected, NULL);
 	if (s == NATS_OK) {
@@ -1146,7 +1165,9 @@ static void teardown(struct bridge *b)
 	for (i = 0; i < b->n_pubs; i++)
 		shmq_pub_close(b->pubs[i].pub);
 	if (b->nc) {
-		natsConnection_FlushTimeout(b->nc, FLUSH_MS);
+		/* not connected: nothing would be sent, the flush only waited its 2 s */
+		if (natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED)
+			natsConnection_FlushTimeout(b->nc, FLUSH_MS);
 		natsConnection_Destroy(b->nc);
 	}
 	nats_Close();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# shmq-nats through a nats-server this test starts on a free loopback port: two namespaces
-# bridged both ways (payloads in order, headers carried, nothing bounced back), a bridge that
+# shmq-nats through a nats-server this test starts on a free loopback port (a bridge started
+# before it ends on SIGTERM): two namespaces bridged both ways (payloads in order, headers
+# carried, nothing bounced back), a plain NATS message without headers imported, a bridge that
 # imports what it exports in one namespace (no echo), and store-and-forward (the server
 # stopped, 100 records published, the server started again: all 100 arrive, in order).
 # Skips (77) without nats-server or without the bridge (no libnats at build time).
@@ -114,6 +115,22 @@ seq_payloads() {
 	seq "$1" | cmp -s - "$2"
 }
 
+# A bridge started before its server connects in the background; SIGTERM still ends it.
+"$bridge" --url "$url" -n "$ns1" --import 'a.>' 2>"$dir/early.err" &
+early=$!
+sleep 0.5
+kill "$early"
+for i in $(seq 100); do
+	kill -0 "$early" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$early" 2>/dev/null; then
+	fail "a bridge with no server up did not end on SIGTERM"
+	kill -KILL "$early"
+fi
+wait "$early" && echo "ok: a bridge with no server up ends on SIGTERM" ||
+	fail "a bridge with no server up exited $?: $(cat "$dir/early.err")"
+
 start_server
 # The importer of the store-and-forward check reconnects sooner than the exporter: core NATS
 # keeps nothing for a subscriber that has not subscribed again yet.
@@ -156,6 +173,21 @@ sleep 0.5
 wait "$sub" || fail "sub a.back.> in $ns1 exited $?"
 seq_payloads 5 "$dir/back.out" && echo "ok: 5 records ns2 -> ns1 in order" ||
 	fail "back: $(tr '\n' ' ' <"$dir/back.out")"
+
+# 3b. A message of a plain NATS client, without any header, is imported tagged shmq-origin nats.
+"$shmq" sub -n "$ns3" -H -F '{payload}' -c 1 -t 20s 'l.plain.>' >"$dir/plain.out" 2>&1 &
+sub=$!
+sleep 0.5
+python3 -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"CONNECT {\"verbose\":false}\r\nPUB l.plain.x 5\r\nhello\r\nPING\r\n")
+buf = b""
+while b"PONG" not in buf:
+	buf += s.recv(4096)' "$port" || fail "plain NATS publish"
+wait "$sub" || fail "sub l.plain.> in $ns3 exited $?: $(cat "$dir/plain.out")"
+[ "$(head -1 "$dir/plain.out")" = hello ] && grep -q '^  shmq-origin: nats$' "$dir/plain.out" &&
+	echo "ok: a message without headers imported, shmq-origin nats" ||
+	fail "plain message: $(cat "$dir/plain.out")"
 
 # 4. One bridge importing what it exports, in one namespace: its records are not echoed.
 "$shmq" pub -n "$ns3" --create -c 7 l.x >/dev/null || fail "pub l.x"
