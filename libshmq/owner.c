@@ -222,6 +222,8 @@ int shmqi_pidfd_ended(const struct shmqi_pidfd *pf, uint64_t head)
 	return r < 0 ? -1 : r > 0;
 }
 
+static _Atomic uint64_t pidfd_ids = 1;
+
 void shmqi_pidfd_close(struct shmqi_pidfd *pf)
 {
 	if (pf->open)
@@ -246,13 +248,19 @@ bool shmqi_watch_owner(struct shmqi_pidfd *pf, const struct shmqi_owner *o, stru
 		shmqi_peers_look_every(p, shmqi_room_slice_ns);
 		return true;
 	}
-	*pf = (struct shmqi_pidfd){ .fd = fd, .open = true, .head = head };
+	/* relaxed: only unique, never ordered; 0 is "none" to the rings */
+	*pf = (struct shmqi_pidfd){ .fd = fd,
+				    .open = true,
+				    .head = head,
+				    .id = atomic_fetch_add_explicit(&pidfd_ids, 1,
+								    memory_order_relaxed) };
 add:
 	if (p->n == SHMQI_PEERS_MAX) { /* more than a park watches: looked at every slice */
 		shmqi_peers_look_every(p, shmqi_room_slice_ns);
 		return true;
 	}
-	p->fd[p->n++] = pf->fd;
+	p->fd[p->n] = pf->fd;
+	p->id[p->n++] = pf->id;
 	return true;
 }
 

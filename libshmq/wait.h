@@ -111,6 +111,8 @@ int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *e
 #define SHMQI_PEERS_MAX 4
 struct shmqi_peers {
 	int fd[SHMQI_PEERS_MAX]; /* pidfds, the watcher's own (valid until its next watch) */
+	uint64_t id
+		[SHMQI_PEERS_MAX]; /* each pidfd's own number, never reused (struct shmqi_pidfd) */
 	unsigned n;
 	uint64_t slice_ns; /* wake after this long anyway (0: no need) */
 };
@@ -141,6 +143,7 @@ struct shmqi_pidfd {
 	int fd; /* valid while open */
 	bool open;
 	uint64_t head;
+	uint64_t id; /* unique in the process: a thread's ring keeps its poll armed by it */
 };
 
 /*

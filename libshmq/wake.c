@@ -26,12 +26,15 @@
 
 #define UD_WAIT 1u
 #define UD_TIMEOUT 2u
-#define UD_PEER 3u
 #define UD_CANCEL 4u
+#define UD_PEER (1ull << 63) /* | the pidfd's id: a poll of a watched peer */
 
-/* A park's SQEs: the wait, its linked timeout, the pidfd polls, and the cancel after. */
-#define RING_ENTRIES 8u
-static_assert(SHMQI_PEERS_MAX + 3 <= RING_ENTRIES, "a park fits in the thread's ring");
+/*
+ * A park's SQEs: the wait, its linked timeout, the cancels of polls no longer watched, the
+ * polls newly watched, and a cancel of the wait after a death.
+ */
+#define RING_ENTRIES 16u
+static_assert(2 * SHMQI_PEERS_MAX + 3 <= RING_ENTRIES, "a park fits in the thread's ring");
 
 static const char *const backend_names[] = {
 	[SHMQI_WAKE_FUTEX] = "futex",
@@ -126,6 +129,12 @@ struct thread_ring {
 	struct io_uring ring;
 	unsigned forks; /* fork_count when it was made */
 	bool ready;
+	/*
+	 * The pidfd polls armed in the ring, by id (0: none): a poll stays armed from park to
+	 * park while the same peer is watched, so a park and its wake cost what they cost
+	 * without peers. Cancelled by the next park that no longer watches it.
+	 */
+	uint64_t armed[SHMQI_PEERS_MAX];
 };
 
 static _Thread_local struct thread_ring tring;
@@ -166,6 +175,7 @@ static struct io_uring *thread_ring(void)
 		forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
 		if (io_uring_queue_init(RING_ENTRIES, &tring.ring, 0) < 0)
 			return NULL;
+		memset(tring.armed, 0, sizeof(tring.armed));
 		tring.forks = forks;
 		tring.ready = true;
 		pthread_setspecific(tring_key, &tring);
@@ -189,47 +199,62 @@ static void prep_futex_wait(struct io_uring_sqe *sqe, _Atomic uint32_t *word, ui
 static int ring_broken(struct io_uring *ring, int r)
 {
 	io_uring_queue_exit(ring);
-	tring.ready = false;
+	tring.ready = false; /* its armed polls went with it */
 	return r < 0 ? r : -EIO;
 }
 
+static bool watched(const struct shmqi_peers *p, uint64_t id)
+{
+	unsigned i;
+
+	for (i = 0; p && i < p->n; i++)
+		if (p->id[i] == id)
+			return true;
+	return false;
+}
+
 /*
- * Reap the @inflight completions of one park: the wait's, its linked timeout's and the pidfd
- * polls' (@polls). Whichever of the wait and a poll that fired completes first ends the park;
- * what is still armed is then cancelled, by one ASYNC_CANCEL of everything in the ring (the
- * ring is this thread's and holds nothing else), and reaped, so that the ring is empty when
- * the park returns. Every SQE gives exactly one CQE, the cancel's own included.
+ * Reap until the wait's completions are in (and its linked timeout's, @linked). Completions
+ * of pidfd polls come in whenever they do, in this park or a later one: a poll that fired
+ * (POLLIN: the process exited) for a peer this park watches ends the park, and the wait is
+ * cancelled; any other poll completion (cancelled, or a peer watched no more) only frees
+ * its entry in the armed table. The cancels' own completions are passed over.
  * Return: the wait's result, or SHMQI_PARK_ENDED when a watched process ended.
  */
-static int reap(struct io_uring *ring, unsigned inflight, bool polls)
+static int reap(struct io_uring *ring, bool linked, const struct shmqi_peers *p)
 {
-	bool ended = false, done = false, cancelled = !polls;
+	unsigned need = linked ? 2 : 1, i;
+	bool ended = false, cancelled = false;
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	int res = -ETIMEDOUT, r;
+	uint64_t ud;
 
-	while (inflight) {
+	while (need) {
 		r = io_uring_wait_cqe(ring, &cqe);
 		if (r == -EINTR) /* the wait stays armed: keep reaping it */
 			continue;
 		if (r < 0)
-			return r;
-		if (cqe->user_data == UD_WAIT) {
+			return ring_broken(ring, r);
+		ud = cqe->user_data;
+		if (ud == UD_WAIT) {
 			res = cqe->res == -ECANCELED ? -ETIMEDOUT : cqe->res;
-			done = true;
-		} else if (cqe->user_data == UD_PEER && cqe->res > 0) {
-			ended = done =
-				true; /* POLLIN: the process exited (a cancel is -ECANCELED) */
+			need--;
+		} else if (ud == UD_TIMEOUT) {
+			need--;
+		} else if (ud & UD_PEER) {
+			for (i = 0; i < SHMQI_PEERS_MAX; i++)
+				if (tring.armed[i] == (ud & ~UD_PEER))
+					tring.armed[i] = 0;
+			if (cqe->res > 0 && watched(p, ud & ~UD_PEER))
+				ended = true;
 		}
 		io_uring_cqe_seen(ring, cqe);
-		inflight--;
-		if (done && !cancelled && inflight) {
+		if (ended && need && !cancelled) {
 			sqe = io_uring_get_sqe(ring); /* room was checked before the park */
-			io_uring_prep_cancel64(sqe, 0,
-					       IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+			io_uring_prep_cancel64(sqe, UD_WAIT, 0);
 			sqe->user_data = UD_CANCEL;
 			cancelled = true;
-			inflight++;
 			r = io_uring_submit(ring);
 			if (r != 1)
 				return ring_broken(ring, r);
@@ -239,31 +264,60 @@ static int reap(struct io_uring *ring, unsigned inflight, bool polls)
 }
 
 /*
- * Submit @sqe (a futex wait), linked to a timeout unless forever, and a poll of each pidfd
- * of @p (may be NULL); reap their completions.
+ * Bring the ring's armed polls to @p's peers: a cancel for each armed poll no longer
+ * watched, a poll for each watched peer not armed yet. Return: the SQEs added.
+ */
+static unsigned arm_peers(struct io_uring *ring, const struct shmqi_peers *p)
+{
+	struct io_uring_sqe *sqe;
+	unsigned i, j, added = 0;
+
+	for (i = 0; i < SHMQI_PEERS_MAX; i++) {
+		if (!tring.armed[i] || watched(p, tring.armed[i]))
+			continue;
+		sqe = io_uring_get_sqe(ring);
+		io_uring_prep_cancel64(sqe, UD_PEER | tring.armed[i], 0);
+		sqe->user_data = UD_CANCEL;
+		tring.armed[i] = 0; /* its completion, when it comes, matches nothing */
+		added++;
+	}
+	for (i = 0; p && i < p->n; i++) {
+		for (j = 0; j < SHMQI_PEERS_MAX && tring.armed[j] != p->id[i]; j++)
+			;
+		if (j < SHMQI_PEERS_MAX)
+			continue; /* armed already */
+		for (j = 0; tring.armed[j]; j++) /* a free entry: at most MAX are watched */
+			;
+		sqe = io_uring_get_sqe(ring);
+		io_uring_prep_poll_add(sqe, p->fd[i], POLLIN);
+		sqe->user_data = UD_PEER | p->id[i];
+		tring.armed[j] = p->id[i];
+		added++;
+	}
+	return added;
+}
+
+/*
+ * Submit @sqe (a futex wait), linked to a timeout unless forever, with the polls of @p's
+ * pidfds (may be NULL) armed; reap the wait's completions.
  */
 static int submit_wait(struct io_uring *ring, struct io_uring_sqe *sqe, uint64_t timeout_ns,
 		       const struct shmqi_peers *p)
 {
 	struct __kernel_timespec ts = { .tv_sec = (long long)(timeout_ns / 1000000000u),
 					.tv_nsec = (long long)(timeout_ns % 1000000000u) };
-	unsigned cqes = 1, i, n = p ? p->n : 0;
+	bool linked = timeout_ns != SHMQI_WAIT_FOREVER;
+	unsigned sqes = linked ? 2 : 1;
 	int r;
 
 	sqe->user_data = UD_WAIT;
-	if (timeout_ns != SHMQI_WAIT_FOREVER) {
+	if (linked) {
 		sqe->flags |= IOSQE_IO_LINK;
 		sqe = io_uring_get_sqe(ring); /* room for all was checked */
 		io_uring_prep_link_timeout(sqe, &ts, 0);
 		sqe->user_data = UD_TIMEOUT;
-		cqes = 2;
 	}
-	for (i = 0; i < n; i++) {
-		sqe = io_uring_get_sqe(ring);
-		io_uring_prep_poll_add(sqe, p->fd[i], POLLIN);
-		sqe->user_data = UD_PEER;
-		cqes++;
-	}
+	sqes += arm_peers(ring, p);
 	/*
 	 * One system call to submit and sleep; ts is read here, while still in scope. A signal
 	 * during the sleep still returns the count submitted; -EINTR means none was, and the
@@ -272,9 +326,9 @@ static int submit_wait(struct io_uring *ring, struct io_uring_sqe *sqe, uint64_t
 	do
 		r = io_uring_submit_and_wait(ring, 1);
 	while (r == -EINTR);
-	if (r != (int)cqes)
+	if (r != (int)sqes)
 		return ring_broken(ring, r);
-	return reap(ring, cqes, n > 0);
+	return reap(ring, linked, p);
 }
 
 /* The thread's ring with room for a park watching @p, or NULL (then the syscall). */
@@ -282,8 +336,8 @@ static struct io_uring *park_ring(const struct shmqi_peers *p)
 {
 	struct io_uring *ring = thread_ring();
 
-	/* never short of room: every park reaps all it submitted */
-	if (!ring || io_uring_sq_space_left(ring) < 3 + (p ? p->n : 0))
+	/* never short of room: every park submits all it prepared */
+	if (!ring || io_uring_sq_space_left(ring) < 2 * SHMQI_PEERS_MAX + 3)
 		return NULL;
 	return ring;
 }
