@@ -50,6 +50,18 @@ static inline shmq_bus *test_bus_of(pid_t top)
 }
 
 /*
+ * In a forked child, where a cmocka assertion must not run (it would unwind into the
+ * parent's test): a failed condition names its line and ends the child with status 1.
+ */
+#define CHILD_CHECK(c)                                                  \
+	do {                                                            \
+		if (!(c)) {                                             \
+			fprintf(stderr, "line %d: %s\n", __LINE__, #c); \
+			_exit(1);                                       \
+		}                                                       \
+	} while (0)
+
+/*
  * Remove every segment of this process's test namespace: a cmocka group teardown, so a
  * failed assertion (which skips a test's own cleanup) leaves nothing behind.
  */

@@ -481,13 +481,7 @@ static int shm_files(void)
 	return n;
 }
 
-#define CHECK(c)                                                        \
-	do {                                                            \
-		if (!(c)) {                                             \
-			fprintf(stderr, "line %d: %s\n", __LINE__, #c); \
-			_exit(1);                                       \
-		}                                                       \
-	} while (0)
+#define CHECK(c) CHILD_CHECK(c)
 
 static void full_child(void)
 {

@@ -329,13 +329,7 @@ static void window_limits(struct run *c)
 
 /* ---- the fd child ---- */
 
-#define CHECK(c)                                                        \
-	do {                                                            \
-		if (!(c)) {                                             \
-			fprintf(stderr, "line %d: %s\n", __LINE__, #c); \
-			_exit(1);                                       \
-		}                                                       \
-	} while (0)
+#define CHECK(c) CHILD_CHECK(c)
 
 static int cmp_str(const void *a, const void *b)
 {

@@ -8,16 +8,7 @@
 # Skips (77) without nats-server or without the bridge (no libnats at build time).
 # test_nats.sh SHMQ SHMQ-NATS
 set -uo pipefail
-shmq=$1 bridge=$2
-if [ ! -x "$bridge" ]; then
-	echo "SKIP: shmq-nats not built (no libnats: Debian libnats-dev)"
-	exit 77
-fi
-fails=0
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+. "$(dirname "$0")/nats_common.sh" "$1" "$2" tnats
 
 # 0. The subject mapping table: shmq '*' and '>' are NATS's, '#' maps to what covers it.
 want='export a.b site1.a.b
@@ -54,47 +45,15 @@ printf 'export = a.*b\n' >"$cdir/bad.conf"
 [ $? -eq 2 ] && echo "ok: --config missing file" || fail "--config missing file accepted"
 rm -rf "$cdir"
 
-natsd=$(command -v nats-server || echo /usr/sbin/nats-server) # sbin: not always in PATH
-if [ ! -x "$natsd" ]; then
-	echo "SKIP: no nats-server (Debian nats-server)"
-	exit 77
-fi
-export SHMQ_DAEMON=off
-ns1=tnatsa$$ ns2=tnatsb$$ ns3=tnatsc$$ ns4=tnatsd$$ ns5=tnatse$$
-dir=$(mktemp -d)
-export SHMQ_METRICS_DIR=$dir/metrics # where each bridge keeps its counters for shmq metrics
-pids=() server= jserver=
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	[ -n "$server" ] && kill "$server" 2>/dev/null
-	[ -n "$jserver" ] && kill "$jserver" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$dir" /dev/shm/shmq."$ns1".* /dev/shm/shmq."$ns2".* /dev/shm/shmq."$ns3".* \
-		/dev/shm/shmq."$ns4".* /dev/shm/shmq."$ns5".*
-}
-trap cleanup EXIT
-
-free_ports() {
-	python3 -c 'import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])'
-}
-read -r port jport mport <<<"$(free_ports)"
+nats_server_or_skip
+nats_env
+read -r port jport mport <<<"$(free_ports 3)"
 url=nats://127.0.0.1:$port jurl=nats://127.0.0.1:$jport
 
 start_server() {
-	local i
 	"$natsd" -a 127.0.0.1 -p "$port" >>"$dir/server.log" 2>&1 &
 	server=$!
-	for i in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "FAIL: nats-server did not listen on $port"
-	cat "$dir/server.log"
-	exit 1
+	wait_port "$port"
 }
 stop_server() {
 	kill "$server"

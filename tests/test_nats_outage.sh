@@ -10,58 +10,16 @@
 # Skips (77) without nats-server or without the bridge (no libnats at build time).
 # test_nats_outage.sh SHMQ SHMQ-NATS
 set -uo pipefail
-shmq=$1 bridge=$2
-if [ ! -x "$bridge" ]; then
-	echo "SKIP: shmq-nats not built (no libnats: Debian libnats-dev)"
-	exit 77
-fi
-natsd=$(command -v nats-server || echo /usr/sbin/nats-server) # sbin: not always in PATH
-if [ ! -x "$natsd" ]; then
-	echo "SKIP: no nats-server (Debian nats-server)"
-	exit 77
-fi
+. "$(dirname "$0")/nats_common.sh" "$1" "$2" tout
+nats_server_or_skip
 # N records at RATE a second; the outage from 3 s in, for OUTAGE seconds (OUTAGE=0: the
 # servers are not started again, which must fail).
 n=${N:-3600} rate=100 outage=${OUTAGE:-30}
-fails=0
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-export SHMQ_DAEMON=off
-ns1=touta$$ ns2=toutb$$ ns3=toutc$$ ns4=toutd$$
-dir=$(mktemp -d)
-export SHMQ_METRICS_DIR=$dir/metrics
-pids=() server= jserver=
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	[ -n "$server" ] && kill "$server" 2>/dev/null
-	[ -n "$jserver" ] && kill "$jserver" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$dir" /dev/shm/shmq."$ns1".* /dev/shm/shmq."$ns2".* /dev/shm/shmq."$ns3".* \
-		/dev/shm/shmq."$ns4".*
-}
-trap cleanup EXIT
-
-read -r port cport jport mport <<<"$(python3 -c 'import socket
-ss = [socket.socket() for _ in range(4)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')"
+nats_env
+read -r port cport jport mport <<<"$(free_ports 4)"
 url=nats://127.0.0.1:$port jurl=nats://127.0.0.1:$jport
 mkdir "$dir/js"
 
-# wait_port PORT: until something listens on it (5 s at most).
-wait_port() {
-	local i
-	for i in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "FAIL: nats-server did not listen on $1"
-	cat "$dir"/*.log
-	exit 1
-}
 # Both servers; the JetStream one keeps its stream in $dir/js across the outage.
 start_servers() {
 	"$natsd" -a 127.0.0.1 -p "$port" -m "$cport" >>"$dir/server.log" 2>&1 &

@@ -856,6 +856,39 @@ static pid_t takes_then_dies(shmq_bus *bus, const char *name, unsigned role)
 }
 
 /*
+ * A channel's @role parks with no timeout (the producer on a full ring) while its peer dies:
+ * one that holds the other role already (dies_later()), or, @late, one that takes the free
+ * role while the waiter is parked (a consumer came and closed before, for a producer).
+ */
+static void parked_channel_peer_dies(shmq_bus *bus, unsigned role, bool late)
+{
+	static char msg[1024];
+	unsigned other = role == SHMQ_OPEN_PRODUCER ? SHMQ_OPEN_CONSUMER : SHMQ_OPEN_PRODUCER;
+	shmq_channel *ch, *rx;
+	int hold[2];
+	pid_t mid;
+
+	assert_int_equal(shmq_channel_open(bus, "pd", SHMQ_OPEN_CREATE | role, &small, &ch), 0);
+	if (role == SHMQ_OPEN_PRODUCER)
+		chan_fill(ch);
+	if (late && role == SHMQ_OPEN_PRODUCER) { /* the role free, the room wait not closed */
+		assert_int_equal(shmq_channel_open(bus, "pd", SHMQ_OPEN_CONSUMER, NULL, &rx), 0);
+		shmq_channel_close(rx);
+	}
+	mid = late ? takes_then_dies(bus, "pd", other) : dies_later(bus, "pd", other, 0, hold);
+	if (role == SHMQ_OPEN_PRODUCER)
+		assert_int_equal(shmq_channel_wait_room(ch, sizeof(msg), 0, SHMQ_WAIT_FOREVER),
+				 -EPIPE);
+	else
+		assert_int_equal(shmq_channel_wait(ch, 0, SHMQ_WAIT_FOREVER), -EPIPE);
+	if (!late)
+		close(hold[1]);
+	assert_int_equal(test_wait(mid), 0);
+	shmq_channel_close(ch);
+	test_unlink(bus, "pd");
+}
+
+/*
  * A parked waiter watches its peer's pidfd: a death ends the park with no slice to wake
  * it (shmqi_room_slice_ns 0: never), for a channel's consumer and producer and a topic's
  * producer parked for room. The waits have no timeout (a deadline would end the park and
@@ -864,13 +897,11 @@ static pid_t takes_then_dies(shmq_bus *bus, const char *name, unsigned role)
  */
 static void test_parked_peer_dies(void **state)
 {
-	static char msg[1024];
 	const uint64_t saved = shmqi_room_slice_ns;
 	shmq_bus *bus = test_bus();
-	shmq_channel *ch, *rx;
 	shmq_pub *pub;
 	shmq_sub *sub;
-	int hold[2], ready[2];
+	int ready[2];
 	pid_t mid;
 	char c;
 
@@ -878,49 +909,12 @@ static void test_parked_peer_dies(void **state)
 		skip();
 	shmqi_room_slice_ns = 0;
 	alarm(30);
-	assert_int_equal(
-		shmq_channel_open(bus, "pd", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &small, &ch),
-		0);
-	mid = dies_later(bus, "pd", SHMQ_OPEN_PRODUCER, 0, hold);
-	assert_int_equal(shmq_channel_wait(ch, 0, SHMQ_WAIT_FOREVER), -EPIPE);
-	close(hold[1]);
-	assert_int_equal(test_wait(mid), 0);
-	shmq_channel_close(ch);
-	test_unlink(bus, "pd");
-
-	assert_int_equal(
-		shmq_channel_open(bus, "pd", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &small, &ch),
-		0);
-	mid = dies_later(bus, "pd", SHMQ_OPEN_CONSUMER, 0, hold);
-	chan_fill(ch);
-	assert_int_equal(shmq_channel_wait_room(ch, sizeof(msg), 0, SHMQ_WAIT_FOREVER), -EPIPE);
-	close(hold[1]);
-	assert_int_equal(test_wait(mid), 0);
-	shmq_channel_close(ch);
-	test_unlink(bus, "pd");
-
+	parked_channel_peer_dies(bus, SHMQ_OPEN_CONSUMER, false);
+	parked_channel_peer_dies(bus, SHMQ_OPEN_PRODUCER, false);
 	/* The role taken while the other side is parked, by one that dies: the taker's open
 	 * tells the parked side to watch it. */
-	assert_int_equal(
-		shmq_channel_open(bus, "pd", SHMQ_OPEN_CREATE | SHMQ_OPEN_CONSUMER, &small, &ch),
-		0);
-	mid = takes_then_dies(bus, "pd", SHMQ_OPEN_PRODUCER);
-	assert_int_equal(shmq_channel_wait(ch, 0, SHMQ_WAIT_FOREVER), -EPIPE);
-	assert_int_equal(test_wait(mid), 0);
-	shmq_channel_close(ch);
-	test_unlink(bus, "pd");
-	assert_int_equal(
-		shmq_channel_open(bus, "pd", SHMQ_OPEN_CREATE | SHMQ_OPEN_PRODUCER, &small, &ch),
-		0);
-	chan_fill(ch);
-	/* a consumer that came and closed: the role is free, the room wait not closed */
-	assert_int_equal(shmq_channel_open(bus, "pd", SHMQ_OPEN_CONSUMER, NULL, &rx), 0);
-	shmq_channel_close(rx);
-	mid = takes_then_dies(bus, "pd", SHMQ_OPEN_CONSUMER);
-	assert_int_equal(shmq_channel_wait_room(ch, sizeof(msg), 0, SHMQ_WAIT_FOREVER), -EPIPE);
-	assert_int_equal(test_wait(mid), 0);
-	shmq_channel_close(ch);
-	test_unlink(bus, "pd");
+	parked_channel_peer_dies(bus, SHMQ_OPEN_CONSUMER, true);
+	parked_channel_peer_dies(bus, SHMQ_OPEN_PRODUCER, true);
 
 	/* A subscriber that dies while the producer is parked: its entry is freed, room comes. */
 	assert_int_equal(shmq_pub_open(bus, "pd", SHMQ_OPEN_CREATE, &room_cfg, &pub), 0);
