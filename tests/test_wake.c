@@ -1342,20 +1342,26 @@ static void test_signals(void **state)
 	shmq_bus *bus = test_bus();
 	shmq_channel *tx, *rx;
 	uint64_t v = 5;
+	int i, ready[2];
 	pid_t pid;
-	int i;
+	char c;
 
 	open_pair(bus, "sig", &tx, &rx);
+	assert_int_equal(pipe(ready), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		alarm(60);
 		sigaction(SIGUSR1, &sa, NULL); /* sa_flags 0: interrupted calls return EINTR */
-		if (shmq_channel_wait(rx, 0, 30000000000ull) != 0)
+		if (write(ready[1], "r", 1) != 1 || shmq_channel_wait(rx, 0, 30000000000ull) != 0)
 			_exit(1);
 		_exit(shmq_channel_recv(rx, &v, sizeof(v), NULL) == (int)sizeof(v) ? 0 : 2);
 	}
-	usleep(50000);
+	close(ready[1]); /* a child that fails before it writes: EOF, not a hang */
+	/* a signal before the handler is in would kill it (a slow fork under ASan did) */
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	usleep(50000); /* most of the signals while it is parked */
 	for (i = 0; i < 200; i++) {
 		kill(pid, SIGUSR1);
 		usleep(200);
