@@ -38,7 +38,7 @@ ninja -C "$dir" >/dev/null
 # node or nats-server), and so do their tools' tests.
 guest=$dir/aarch64-guest
 rm -rf "$guest"
-mkdir -p "$guest/rootfs" "$guest/cache"
+mkdir -p "$guest/rootfs" "$dir/aarch64-cache"
 meson introspect --tests "$dir" | python3 -c '
 import json, os, re, shlex, sys
 build, src, only, out = sys.argv[1:5]
@@ -100,16 +100,18 @@ with open(out + "/dirs", "w") as f:
 ' "$dir" "$root" "$only" "$guest" | tee "$guest/list"
 $list_only && exit 0
 
-# A Debian arm64 kernel and a static arm64 busybox, downloaded and unpacked here (not
-# installed into the host).
-cd "$guest/cache"
+# A Debian arm64 kernel and a static arm64 busybox, downloaded once into the build dir (beside
+# the guest dir, which each run starts again) and unpacked there (not installed into the host).
+cd "$dir/aarch64-cache"
 kpkg=$(apt-cache depends linux-image-cloud-arm64:arm64 | awk '/Depends: linux-image-/ { print $2; exit }')
 ls "${kpkg%%:*}"_*.deb >/dev/null 2>&1 || apt-get download -q "$kpkg" >/dev/null 2>&1
 ls busybox-static_*.deb >/dev/null 2>&1 || apt-get download -q busybox-static:arm64 >/dev/null 2>&1
 dpkg-deb -x "${kpkg%%:*}"_*.deb kernel
 dpkg-deb -x busybox-static_*.deb busybox
-kernel=$(ls kernel/boot/vmlinuz-* | head -1)
-kver=${kernel##*/vmlinuz-}
+# this package's kernel: the cache may still hold an older one unpacked
+kver=${kpkg%%:*}
+kver=${kver#linux-image-}
+kernel=kernel/boot/vmlinuz-$kver
 
 # The initramfs: busybox, the test programs under /b (the build's own layout, so their
 # $ORIGIN run paths hold), the source files they read under /s, libshmq and every arm64
