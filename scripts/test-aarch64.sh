@@ -38,7 +38,7 @@ ninja -C "$dir" >/dev/null
 # node or nats-server), and so do their tools' tests.
 guest=$dir/aarch64-guest
 rm -rf "$guest"
-mkdir -p "$guest/rootfs" "$guest/cache"
+mkdir -p "$guest/rootfs" "$dir/aarch64-cache"
 meson introspect --tests "$dir" | python3 -c '
 import json, os, re, shlex, sys
 build, src, only, out = sys.argv[1:5]
@@ -48,7 +48,29 @@ def elf(p):
             return f.read(4) == b"\x7fELF"
     except OSError:
         return False
-run, files, srcs = [], set(), set()
+run, files, srcs, dirs = [], set(), set(), set()
+def guest_path(a, cwd):
+    # meson runs a test in its workdir (the build dir unless set), so a relative argument
+    # is a path from there: tests get shmqd as "daemon/shmqd". Each path into the build dir
+    # or the source tree becomes its guest twin, and what it names goes into the initramfs
+    # (an arm64 program, a source file), or, where it does not exist yet (an output file
+    # such as the --json of chaos), its directory does.
+    p = a if os.path.isabs(a) else os.path.normpath(os.path.join(cwd, a))
+    if not os.path.isabs(a) and not os.path.exists(p):
+        return a
+    if p.startswith(build + "/"):
+        r = os.path.relpath(p, build)
+        if elf(p):
+            files.add(r)
+        elif not os.path.exists(p):
+            dirs.add(os.path.dirname(r))
+        else:
+            return a
+        return "/b/" + r
+    if p.startswith(src + "/") and os.path.exists(p):
+        srcs.add(os.path.relpath(p, src)) # the corpora of the fuzz replays
+        return "/s/" + os.path.relpath(p, src)
+    return a
 for t in json.load(sys.stdin):
     cmd = t["cmd"]
     if not elf(cmd[0]) or not cmd[0].startswith(build + "/"):
@@ -56,17 +78,15 @@ for t in json.load(sys.stdin):
         continue
     if only and not re.search(only, t["name"]):
         continue
-    args = []
-    for a in cmd:
-        if a.startswith(build + "/") and elf(a):
-            files.add(os.path.relpath(a, build))
-            a = "/b/" + os.path.relpath(a, build)
-        elif a.startswith(src + "/") and not a.startswith(build + "/") and os.path.exists(a):
-            srcs.add(os.path.relpath(a, src)) # the corpora of the fuzz replays
-            a = "/s/" + os.path.relpath(a, src)
-        args.append(a)
-    env = ["%s=%s" % kv for kv in sorted(t["env"].items())]
-    run.append("run_test %s %d %s" % (shlex.quote(t["name"]), t["timeout"],
+    cwd = t.get("workdir") or build
+    args = [guest_path(a, cwd) for a in cmd]
+    env = ["%s=%s" % (k, guest_path(v, cwd)) for k, v in sorted(t["env"].items())]
+    # the working directory: the twin of the build dir (or of a dir under it), else /tmp
+    gcwd = "/tmp"
+    if cwd == build or cwd.startswith(build + "/"):
+        gcwd = os.path.normpath("/b/" + os.path.relpath(cwd, build))
+        dirs.add(os.path.relpath(cwd, build))
+    run.append("run_test %s %d %s %s" % (shlex.quote(t["name"]), t["timeout"], shlex.quote(gcwd),
         " ".join(shlex.quote(x) for x in env + ["--"] + args)))
     print("run  %-26s %s" % (t["name"], " ".join(os.path.basename(x) for x in cmd)))
 with open(out + "/tests.sh", "w") as f:
@@ -75,19 +95,23 @@ with open(out + "/files", "w") as f:
     f.write("\n".join(sorted(files)) + "\n")
 with open(out + "/srcs", "w") as f:
     f.write("\n".join(sorted(srcs)) + "\n")
+with open(out + "/dirs", "w") as f:
+    f.write("\n".join(sorted(dirs)) + "\n")
 ' "$dir" "$root" "$only" "$guest" | tee "$guest/list"
 $list_only && exit 0
 
-# A Debian arm64 kernel and a static arm64 busybox, downloaded and unpacked here (not
-# installed into the host).
-cd "$guest/cache"
+# A Debian arm64 kernel and a static arm64 busybox, downloaded once into the build dir (beside
+# the guest dir, which each run starts again) and unpacked there (not installed into the host).
+cd "$dir/aarch64-cache"
 kpkg=$(apt-cache depends linux-image-cloud-arm64:arm64 | awk '/Depends: linux-image-/ { print $2; exit }')
 ls "${kpkg%%:*}"_*.deb >/dev/null 2>&1 || apt-get download -q "$kpkg" >/dev/null 2>&1
 ls busybox-static_*.deb >/dev/null 2>&1 || apt-get download -q busybox-static:arm64 >/dev/null 2>&1
 dpkg-deb -x "${kpkg%%:*}"_*.deb kernel
 dpkg-deb -x busybox-static_*.deb busybox
-kernel=$(ls kernel/boot/vmlinuz-* | head -1)
-kver=${kernel##*/vmlinuz-}
+# this package's kernel: the cache may still hold an older one unpacked
+kver=${kpkg%%:*}
+kver=${kver#linux-image-}
+kernel=kernel/boot/vmlinuz-$kver
 
 # The initramfs: busybox, the test programs under /b (the build's own layout, so their
 # $ORIGIN run paths hold), the source files they read under /s, libshmq and every arm64
@@ -108,6 +132,9 @@ while read -r f; do
 	mkdir -p "$rfs/s/$(dirname "$f")"
 	cp -r "$root/$f" "$rfs/s/$f"
 done <"$guest/srcs"
+while read -r d; do
+	[ -n "$d" ] && mkdir -p "$rfs/b/$d"
+done <"$guest/dirs"
 mkdir -p "$rfs/b/libshmq"
 for l in "$dir"/libshmq/libshmq.so*; do
 	[ -d "$l" ] || cp -P "$l" "$rfs/b/libshmq/"
@@ -152,14 +179,15 @@ mount -t tmpfs -o size=512m shm /dev/shm
 mount -t tmpfs tmp /tmp
 echo "@@ BOOT \$(uname -r) \$(uname -m) cpus=\$(grep -c ^processor /proc/cpuinfo)"
 run_test() {
-	name=\$1 to=\$2
-	shift 2
+	name=\$1 to=\$2 wd=\$3
+	shift 3
 	envs=
 	while [ "\$1" != "--" ]; do envs="\$envs \$1"; shift; done
 	shift
 	t0=\$(date +%s)
 	echo "@@ START \$name"
-	cd /tmp
+	# meson's working directory: the build dir (its twin /b) unless the test names one
+	cd "\$wd"
 	# the stress scale of this run replaces the rows' own (CI's 20 % of the full size)
 	timeout "\$to" env \$envs SHMQ_STRESS_SCALE=$scale "\$@" </dev/null
 	rc=\$?

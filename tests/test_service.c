@@ -2,14 +2,22 @@
 /* test_service.c - request/reply: replies matched by id, errors, inboxes, gather, killed responders. */
 #include <dirent.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/wait.h>
 
 #include "common.h"
 
-enum mode { ECHO, SILENT, HUGE, SLOW, ONCE };
+enum mode { ECHO, SILENT, HUGE, HELD, ONCE };
 
 static pid_t top; /* the test process: its namespace is every child's */
+
+/* HELD's requests, numbered by their bodies: the last one taken, and how far the test lets go */
+struct hold {
+	_Atomic uint64_t taken;
+	_Atomic uint64_t release;
+};
+static struct hold *hold;
 
 /* A responder process: echoes each request with "re:" before it (or, by @mode, does not). */
 static pid_t responder(const char *service, enum mode mode, unsigned flags)
@@ -31,16 +39,24 @@ static pid_t responder(const char *service, enum mode mode, unsigned flags)
 	kill(getppid(), SIGUSR1); /* joined */
 	for (;;) {
 		n = shmq_rep_recv(rp, buf + 3, sizeof(buf) - 3, &ri);
-		if (n == -EAGAIN) { /* SLOW spins: it takes a request before a short deadline */
-			shmq_rep_wait(rp, mode == SLOW ? SHMQ_SPIN_FOREVER : 0, SHMQ_WAIT_FOREVER);
+		if (n == -EAGAIN) { /* HELD spins: it takes a request before a short deadline */
+			shmq_rep_wait(rp, mode == HELD ? SHMQ_SPIN_FOREVER : 0, SHMQ_WAIT_FOREVER);
 			continue;
 		}
 		if (n < 0)
 			_exit(11);
 		if (mode == SILENT)
 			continue; /* keeps the lease: never answers */
-		if (mode == SLOW)
-			usleep(200000);
+		if (mode == HELD && n < 16) { /* request k: answered once the test releases k */
+			uint64_t k;
+
+			buf[3 + n] = '\0';
+			k = strtoull(buf + 3, NULL, 10);
+			if (k) /* not a number: answered at once */
+				atomic_store(&hold->taken, k);
+			while (atomic_load(&hold->release) < k)
+				usleep(1000);
+		}
 		memcpy(buf, "re:", 3);
 		n = shmq_rep_reply(rp, &ri, buf, mode == HUGE ? sizeof(buf) : (size_t)n + 3);
 		if (n < 0 && n != -EMSGSIZE && n != -ENOENT)
@@ -86,7 +102,8 @@ static int setup(void **state)
 
 	(void)state;
 	sigaction(SIGUSR1, &sa, NULL);
-	return 0;
+	hold = mmap(NULL, sizeof(*hold), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return hold == MAP_FAILED ? -1 : 0;
 }
 
 static void test_round_trip(void **state)
@@ -170,21 +187,37 @@ static void test_no_responder(void **state)
 static void test_timeout_late(void **state)
 {
 	shmq_bus *bus = test_bus();
+	uint64_t timeout = 50000000, k;
 	struct shmq_req_stats st;
-	char reply[64];
+	char reply[64], body[24];
 	shmq_req *rq;
 	pid_t a;
 
 	(void)state;
-	a = start("slow", SLOW, 0);
-	assert_int_equal(shmq_req_open(bus, "slow", 0, &rq), 0);
-	/* 200 ms of work against 50 ms of patience: a timeout, then the reply comes late */
-	assert_int_equal(shmq_request(rq, "a", 1, reply, sizeof(reply), 50000000), -ETIMEDOUT);
-	/* the next request's wait drops the late reply */
-	assert_int_equal(shmq_request(rq, "b", 1, reply, sizeof(reply), 5000000000ull), 4);
-	assert_memory_equal(reply, "re:b", 4);
+	a = start("held", HELD, 0);
+	assert_int_equal(shmq_req_open(bus, "held", 0, &rq), 0);
+	/*
+	 * The responder holds request k until it is released here, after our timeout: its reply
+	 * comes late however fast either side runs. It drops a request whose deadline has passed
+	 * before it takes it (a slow or emulated machine: no reply at all), so the deadline
+	 * doubles until one is taken.
+	 */
+	for (k = 1;; k++, timeout *= 2) {
+		snprintf(body, sizeof(body), "%llu", (unsigned long long)k);
+		assert_int_equal(
+			shmq_request(rq, body, strlen(body), reply, sizeof(reply), timeout),
+			-ETIMEDOUT);
+		atomic_store(&hold->release, k);
+		/* the responder takes its requests in order: this one's wait drops k's late reply */
+		assert_int_equal(shmq_request(rq, "b", 1, reply, sizeof(reply), 5000000000ull), 4);
+		assert_memory_equal(reply, "re:b", 4);
+		if (atomic_load(&hold->taken) == k)
+			break;
+		assert_true(k < 10); /* 25.6 s of patience at the last */
+	}
+	printf("# request %llu taken before its deadline\n", (unsigned long long)k);
 	assert_int_equal(shmq_req_stats(rq, &st), 0);
-	assert_int_equal(st.timed_out, 1);
+	assert_int_equal(st.timed_out, k);
 	assert_int_equal(st.late, 1);
 	shmq_req_close(rq);
 	stop(a);
