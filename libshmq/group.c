@@ -127,6 +127,12 @@ static void publish_floor(shmq_group *g, uint64_t f)
 	shmqi_topic_room_made(&g->t);
 }
 
+/*
+ * Does the gate need the floor now? The gate's cursor may lag the floor by up to an eighth
+ * of the topic's slots: producers lose at most that much room, and the gate's line is not
+ * written at every ack. It is published at once when the floor caught up with next
+ * (nothing leased below it: no later ack would publish), or a producer is parked for room.
+ */
 /* Is a producer parked for room on the topic (then the gate moves at once)? */
 static bool producers_parked(const shmq_group *g)
 {
@@ -137,32 +143,11 @@ static bool producers_parked(const shmq_group *g)
 	       atomic_load_explicit(&ctl->room.waiters, memory_order_relaxed) != 0;
 }
 
-/*
- * Is record @n there, for a member to take (being written, committed, skipped, or lapped on
- * a lossy topic)? Then its outcome moves the floor again, and publishes it if due. Relaxed:
- * only a hint of whether to publish now; the gate's safety never depends on it.
- */
-static bool record_there(const shmq_group *g, uint64_t n)
-{
-	uint64_t v = atomic_load_explicit(&shmqi_slot_at(&g->t, n)->stamp, memory_order_relaxed);
-
-	return shmqi_stamp_seq(v) >= n;
-}
-
-/*
- * Does the gate need the floor now? The gate's cursor may lag the floor by up to an eighth
- * of the topic's slots: producers lose at most that much room, and the gate's line is not
- * written at every ack. It is published at once when the floor caught up with next and the
- * topic has no record @n yet (nothing owed: no later outcome would publish, and a producer
- * must find all its room), or a producer is parked for room. A floor that caught up with
- * next while record @n is there waits for that record's outcome, as one behind leases does:
- * a member receiving one record at a time no longer writes the gate at every ack.
- */
 static bool publish_due(const shmq_group *g, uint64_t f, uint64_t n)
 {
 	uint64_t c = atomic_load_explicit(&g->gate->cursor, memory_order_relaxed);
 
-	return f - c >= g->publish_every || (f >= n && !record_there(g, n)) || producers_parked(g);
+	return f >= n || f - c >= g->publish_every || producers_parked(g);
 }
 
 void shmqi_group_publish(shmq_group *g)

@@ -524,40 +524,6 @@ static void test_gate(void **state)
 	shmq_bus_close(bus);
 }
 
-/*
- * The gate may lag the floor while records are owed (by up to an eighth of the slots), but a
- * group that has acked everything the topic holds gives producers all their room: 60 records
- * acked one at a time (the floor's last move not at an eighth), then 64 more fit.
- */
-static void test_gate_caught_up(void **state)
-{
-	shmq_bus *bus = test_bus();
-	shmq_pub *pub = open_pub(bus, "t", 64, SHMQ_TOPIC_RELIABLE);
-	shmq_group *g = open_group(bus, "t", "g", NULL);
-	struct shmq_group_msg m;
-	uint64_t i, v = 0;
-
-	(void)state;
-	for (i = 1; i <= 60; i++)
-		send_u64(pub, i);
-	for (i = 1; i <= 60; i++) {
-		assert_int_equal(recv_u64(g, &m), i);
-		assert_int_equal(shmq_group_ack(g, m.lease), 0);
-	}
-	for (i = 61; i <= 124; i++)
-		send_u64(pub, i);
-	assert_int_equal(shmq_pub_send(pub, &v, sizeof(v), 0), -EAGAIN);
-	for (i = 61; i <= 124; i++) {
-		assert_int_equal(recv_u64(g, &m), i);
-		assert_int_equal(shmq_group_ack(g, m.lease), 0);
-	}
-	for (i = 125; i <= 188; i++)
-		send_u64(pub, i);
-	shmq_group_close(g);
-	shmq_pub_close(pub);
-	shmq_bus_close(bus);
-}
-
 static uint64_t reset_to(shmq_bus *bus, unsigned flags, uint64_t seq)
 {
 	uint64_t got = 0;
@@ -1021,7 +987,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_release_and_resume, test_cleanup),
 		cmocka_unit_test_teardown(test_window, test_cleanup),
 		cmocka_unit_test_teardown(test_gate, test_cleanup),
-		cmocka_unit_test_teardown(test_gate_caught_up, test_cleanup),
 		cmocka_unit_test_teardown(test_reset, test_cleanup),
 		cmocka_unit_test_teardown(test_ephemeral_and_limits, test_cleanup),
 		cmocka_unit_test_teardown(test_topic_recreated, test_cleanup),
