@@ -235,6 +235,9 @@ static int take_role(struct shmq_channel *ch, unsigned role)
 	r = shmqi_owner_take_one(owner, ch->pid, shmqi_proc_start(ch->pid), &ch->head);
 	if (r < 0)
 		return r;
+	/* At once: the other role's parked waiter watches whoever holds our role, now us (a
+	 * death between the take and this poke is the one it misses: no slice, no watch). */
+	shmqi_wait_poke(role == SHMQ_OPEN_PRODUCER ? &ch->ctl->wait : &ch->ctl->room);
 	r = role == SHMQ_OPEN_PRODUCER ? producer_resume(ch) : consumer_resume(ch);
 	if (r < 0)
 		shmqi_owner_free(owner, ch->head, ch->pid, NULL, NULL, NULL);
@@ -242,8 +245,6 @@ static int take_role(struct shmq_channel *ch, unsigned role)
 		return r;
 	/* a close a reaper made for our dead predecessor ends (shmq_channel_reap()) */
 	shmqi_wait_close(role == SHMQ_OPEN_PRODUCER ? &ch->ctl->wait : &ch->ctl->room, false);
-	/* the other role's parked waiter watches whoever holds our role: now us */
-	shmqi_wait_poke(role == SHMQ_OPEN_PRODUCER ? &ch->ctl->wait : &ch->ctl->room);
 	return 0;
 }
 

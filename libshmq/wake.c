@@ -242,7 +242,9 @@ static int reap(struct io_uring *ring, bool linked, const struct shmqi_peers *p)
 			need--;
 		} else if (ud == UD_TIMEOUT) {
 			need--;
-		} else if (ud & UD_PEER) {
+		} else if ((ud & UD_PEER) && cqe->res != -ECANCELED) {
+			/* A cancelled poll's entry was freed by the park that cancelled it (and
+			 * may hold a poll armed for that id since: it stays). */
 			for (i = 0; i < SHMQI_PEERS_MAX; i++)
 				if (tring.armed[i] == (ud & ~UD_PEER))
 					tring.armed[i] = 0;
@@ -282,6 +284,8 @@ static unsigned arm_peers(struct io_uring *ring, const struct shmqi_peers *p)
 		added++;
 	}
 	for (i = 0; p && i < p->n; i++) {
+		if (!p->id[i])
+			continue; /* not a pidfd of shmqi_watch_owner()'s: never armed */
 		for (j = 0; j < SHMQI_PEERS_MAX && tring.armed[j] != p->id[i]; j++)
 			;
 		if (j < SHMQI_PEERS_MAX)
@@ -742,9 +746,10 @@ static bool plan_watch_all(struct shmqi_waitable *ws, size_t n, struct shmqi_pee
 			continue;
 		}
 		for (j = 0; j < p.n; j++) {
-			if (all->n < SHMQI_PEERS_MAX)
+			if (all->n < SHMQI_PEERS_MAX) {
+				all->id[all->n] = p.id[j];
 				all->fd[all->n++] = p.fd[j];
-			else if (shmqi_room_slice_ns && *sleep_ns > shmqi_room_slice_ns)
+			} else if (shmqi_room_slice_ns && *sleep_ns > shmqi_room_slice_ns)
 				*sleep_ns = shmqi_room_slice_ns;
 		}
 	}
