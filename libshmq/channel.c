@@ -239,10 +239,10 @@ static int take_role(struct shmq_channel *ch, unsigned role)
 	 * death between the take and this poke is the one it misses: no slice, no watch). */
 	shmqi_wait_poke(role == SHMQ_OPEN_PRODUCER ? &ch->ctl->wait : &ch->ctl->room);
 	r = role == SHMQ_OPEN_PRODUCER ? producer_resume(ch) : consumer_resume(ch);
-	if (r < 0)
+	if (r < 0) {
 		shmqi_owner_free(owner, ch->head, ch->pid, NULL, NULL, NULL);
-	if (r < 0)
 		return r;
+	}
 	/* a close a reaper made for our dead predecessor ends (shmq_channel_reap()) */
 	shmqi_wait_close(role == SHMQ_OPEN_PRODUCER ? &ch->ctl->wait : &ch->ctl->room, false);
 	return 0;
@@ -831,18 +831,12 @@ static bool chan_msg(void *arg, bool thorough)
 }
 
 /* While parked, the other role's owner is watched: its death ends the park at once. */
-static bool watch_producer(void *arg, struct shmqi_peers *p)
+static bool watch_peer(void *arg, struct shmqi_peers *p)
 {
 	shmq_channel *ch = arg;
+	unsigned other = ch->role == SHMQ_OPEN_PRODUCER ? SHMQ_OPEN_CONSUMER : SHMQ_OPEN_PRODUCER;
 
-	return shmqi_watch_owner(&ch->peer_fd, &ch->ctl->producer, p);
-}
-
-static bool watch_consumer(void *arg, struct shmqi_peers *p)
-{
-	shmq_channel *ch = arg;
-
-	return shmqi_watch_owner(&ch->peer_fd, &ch->ctl->consumer, p);
+	return shmqi_watch_owner(&ch->peer_fd, role_owner(ch, other), p);
 }
 
 static void peer_ended(void *arg)
@@ -852,8 +846,7 @@ static void peer_ended(void *arg)
 	ch->peer_check_ns = 0; /* the next look judges the owner */
 }
 
-static const struct shmqi_peer_ops producer_watch = { watch_producer, peer_ended };
-static const struct shmqi_peer_ops consumer_watch = { watch_consumer, peer_ended };
+static const struct shmqi_peer_ops peer_watch = { watch_peer, peer_ended };
 
 int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
 {
@@ -864,7 +857,7 @@ int shmq_channel_wait(shmq_channel *ch, uint64_t spin_ns, uint64_t timeout_ns)
 		return r;
 	ch->peer_gone = false;
 	w.ready = chan_msg;
-	w.peers = &producer_watch;
+	w.peers = &peer_watch;
 	r = shmqi_wait_on(&w, spin_ns, shmqi_deadline(timeout_ns), 0);
 	return r == 0 && ch->peer_gone ? -EPIPE : r;
 }
@@ -914,7 +907,7 @@ int shmq_channel_wait_room(shmq_channel *ch, size_t len, uint64_t spin_ns, uint6
 				     .enabled = &ch->room_park_on,
 				     .ready = chan_room,
 				     .arg = ch,
-				     .peers = &consumer_watch };
+				     .peers = &peer_watch };
 	r = shmqi_wait_on(&w, spin_ns, shmqi_deadline(timeout_ns), 0);
 	return r == 0 && ch->peer_gone ? -EPIPE : r;
 }

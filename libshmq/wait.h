@@ -89,18 +89,6 @@ typedef bool (*shmqi_ready_fn)(void *arg, bool thorough);
 typedef bool (*shmqi_owed_fn)(void *arg);
 
 /*
- * shmqi_wait_until() - spin for @spin_ns, then park until @ready says so, the writing side
- * closes, or @deadline_ns (CLOCK_MONOTONIC; UINT64_MAX for never) passes.
- * @enabled: the caller's note that park_state is ON (saves the check next time)
- * @slice_ns: wake up at least this often to call @ready anyway (0: no need)
- *
- * Return: 0 (ready), -ETIMEDOUT, -EPIPE (closed and not ready).
- */
-int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *enabled,
-		     shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns,
-		     uint64_t slice_ns);
-
-/*
  * What a parked waiter watches besides its word: the processes whose death ends the wait
  * (a channel's other role, the subscribers a full reliable topic waits for), as pidfds
  * polled in the same io_uring submission as the futex wait. A parked waiter then makes no
@@ -111,8 +99,8 @@ int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *e
 #define SHMQI_PEERS_MAX 4
 struct shmqi_peers {
 	int fd[SHMQI_PEERS_MAX]; /* pidfds, the watcher's own (valid until its next watch) */
-	uint64_t id
-		[SHMQI_PEERS_MAX]; /* each pidfd's own number, never reused (struct shmqi_pidfd) */
+	/* each pidfd's own number, never reused (struct shmqi_pidfd) */
+	uint64_t id[SHMQI_PEERS_MAX];
 	unsigned n;
 	uint64_t slice_ns; /* wake after this long anyway (0: no need) */
 };
@@ -175,12 +163,20 @@ struct shmqi_waitable {
 	const struct shmqi_peer_ops *peers; /* NULL: nothing to watch while parked */
 };
 
-/* shmqi_wait_until() for a waitable, honouring its ignore_closed. */
+/*
+ * shmqi_wait_on() - spin for @spin_ns, then park until @wt's ready says so, the writing side
+ * closes (other than by the close ignore_closed names), a watched peer dies (@wt's peers:
+ * ready is then asked again at once), or @deadline_ns (CLOCK_MONOTONIC; UINT64_MAX for
+ * never) passes. @wt's enabled notes that park_state is ON (saves the check next time).
+ * @slice_ns: wake up at least this often to call ready anyway (0: no need)
+ *
+ * Return: 0 (ready), -ETIMEDOUT, -EPIPE (closed and not ready).
+ */
 int shmqi_wait_on(struct shmqi_waitable *wt, uint64_t spin_ns, uint64_t deadline_ns,
 		  uint64_t slice_ns);
 
 /*
- * shmqi_wait_many() - shmqi_wait_until() for up to 128 waitables at once: one vectored
+ * shmqi_wait_many() - shmqi_wait_on() for up to 128 waitables at once: one vectored
  * futex wait (FUTEX_WAITV) on all their words. @out[i]: 1 ready, -EPIPE closed, 0 neither.
  * Return: how many are ready or closed (> 0), or -ETIMEDOUT.
  */

@@ -637,17 +637,6 @@ int shmqi_wait_on(struct shmqi_waitable *wt, uint64_t spin_ns, uint64_t deadline
 	}
 }
 
-int shmqi_wait_until(_Atomic uint32_t *park_state, struct shmqi_wait *w, bool *enabled,
-		     shmqi_ready_fn ready, void *arg, uint64_t spin_ns, uint64_t deadline_ns,
-		     uint64_t slice_ns)
-{
-	struct shmqi_waitable wt = {
-		.park_state = park_state, .w = w, .enabled = enabled, .ready = ready, .arg = arg
-	};
-
-	return shmqi_wait_on(&wt, spin_ns, deadline_ns, slice_ns);
-}
-
 /* ---- waiting on several words at once (FUTEX_WAITV) ---- */
 
 #define OP_FUTEX_WAITV 53
