@@ -40,13 +40,16 @@ static_assert(sizeof(_Atomic uint32_t) == 4, "atomic u32 must be plain-sized");
  * channel 1: struct shmqi_chan, shmqi_rec and the owner records as of header version 5.
  * topic 1:   struct shmqi_topic, the entry tables, shmqi_trec and the 16 group gates as of
  *            header version 5.
+ * topic 2:   the lone producer's bias word (struct shmqi_topic's bias, beside the tail): a
+ *            library of topic layout 1 would claim by CAS past a biased producer's plain
+ *            stores of the tail, so it must not attach.
  * group 1:   struct shmqi_group, shmqi_member and shmqi_lease as of header version 5.
  * clock 1:   struct shmqi_clock as of header version 5 (the page "/shmq-clock.5" then).
  * hist 1:    struct shmqi_hist_shm, the first shared histogram.
  * latency 1: struct shmqi_lat and its entry slots, the first latency side segment.
  */
 #define SHMQI_CHAN_LAYOUT 1u
-#define SHMQI_TOPIC_LAYOUT 1u
+#define SHMQI_TOPIC_LAYOUT 2u
 #define SHMQI_GROUP_LAYOUT 1u
 #define SHMQI_CLOCK_LAYOUT 1u
 #define SHMQI_HIST_LAYOUT 1u
@@ -317,6 +320,12 @@ struct shmqi_topic {
 	uint32_t flags;
 	/* producer hot */
 	alignas(SHMQI_CACHE_PAIR) _Atomic uint64_t tail; /* next sequence to claim, from 1 */
+	/*
+	 * The lone producer's bias (B1 in topic_pub.c): 0, or the producer that claims with a
+	 * plain store of the tail (its entry index in bits 32-62, its id in bits 0-31), with
+	 * bit 63 set while another producer revokes it.
+	 */
+	_Atomic uint64_t bias;
 	/* subscribers park here */
 	struct shmqi_wait wait;
 	/* producers of a reliable topic wait here for room; subscribers wake them */
@@ -343,6 +352,7 @@ static_assert(offsetof(struct shmqi_topic, ttl_ns) == 96, "ttl_ns offset");
 static_assert(offsetof(struct shmqi_topic, expired) == 104, "expired offset");
 static_assert(offsetof(struct shmqi_topic, flags) == 112, "topic flags offset");
 static_assert(offsetof(struct shmqi_topic, tail) == 128, "tail offset");
+static_assert(offsetof(struct shmqi_topic, bias) == 136, "bias offset");
 static_assert(offsetof(struct shmqi_topic, wait) == 256, "wait offset");
 static_assert(offsetof(struct shmqi_topic, room) == 384, "room offset");
 static_assert(sizeof(struct shmqi_topic) == 512, "topic control block size");

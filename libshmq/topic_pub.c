@@ -26,6 +26,9 @@ struct shmq_pub {
 	uint32_t claim_hlen; /* the outstanding claim's header block, written at the claim */
 	bool unseen; /* the slot we own was taken without a look at its stamp (F1) */
 	bool exclusive; /* the only producer: the tail is ours to store */
+	bool biased; /* we hold the topic's bias (B1): claims store the tail while it says so */
+	uint64_t bias_tok; /* our bias word */
+	uint32_t bias_retry; /* claims until we look whether we are alone again */
 	bool no_ts; /* SHMQI_NO_TIMESTAMPS: records carry ts_ns 0 */
 	bool room_park_on; /* this handle has seen parking for room switched on */
 	uint64_t wait_since_ns; /* this call's first wait for a slot, 0 when none */
@@ -141,6 +144,152 @@ static int check_exclusive(shmq_pub *pub, bool want)
 	return 0;
 }
 
+/*
+ * ---- the lone producer's bias (B1) ----
+ *
+ * A topic's only producer claims as an exclusive one does, with a plain release store of
+ * the tail instead of a CAS: a locked instruction per record, which waits for the store
+ * buffer to drain, is most of a shared producer's cost (docs/benchmarks.md). It holds the
+ * topic's bias word, and checks it after announcing its claim (pending) and before storing
+ * the tail; the check is a plain load after a compiler barrier. A producer that opens while
+ * the bias is held revokes it: it sets BIAS_REVOKED, then makes every thread on the host pass
+ * a full barrier (membarrier). From then on the holder's checks see the revocation, and a
+ * check that passed before it had its pending store made visible by that barrier: the
+ * revoker waits until the holder acknowledges (clears the word at its next claim, which is a
+ * CAS claim), has no claim pending, or is gone. Only then does it claim, by CAS.
+ * Taking the bias is X1's pattern: the taker's seq_cst CAS of the word, then a seq_cst scan
+ * for other producers; an opener's seq_cst take of its entry, then a seq_cst load of the
+ * word: at least one of two racing producers sees the other. A producer that lost the bias
+ * looks every BIAS_RETRY claims whether it is alone again.
+ */
+#define BIAS_REVOKED (1ull << 63)
+#define BIAS_RETRY 65536u
+#define BIAS_WAIT_NS 1000000000ull /* on top of the claim timeout, for a stopped holder */
+
+static uint64_t bias_word(const shmq_pub *pub)
+{
+	return (uint64_t)(pub->me - pub->t.prods) << 32 | pub->id;
+}
+
+/* Is any entry but ours held, by a live owner or a dead one not yet reaped? (cheap) */
+static bool other_entry_held(const shmq_pub *pub)
+{
+	uint32_t i;
+
+	for (i = 0; i < pub->t.max_prods; i++)
+		if (&pub->t.prods[i] != pub->me &&
+		    shmqi_head_pid(atomic_load_explicit(&pub->t.prods[i].owner.head,
+							memory_order_relaxed)) != 0)
+			return true;
+	return false;
+}
+
+/* Take the bias if no other producer is open. */
+static void take_bias(shmq_pub *pub)
+{
+	_Atomic uint64_t *b = &pub->t.ctl->bias;
+	uint64_t w = 0, tok = bias_word(pub);
+
+	if (pub->exclusive || other_entry_held(pub))
+		return;
+	/* B1: seq_cst, before the seq_cst head loads of other_producer() */
+	if (!atomic_compare_exchange_strong_explicit(b, &w, tok, memory_order_seq_cst,
+						     memory_order_relaxed))
+		return;
+	if (other_producer(&pub->t, pub->me)) {
+		/* Given up before any claim of ours used it; clearing also answers a revoker. */
+		w = tok;
+		if (!atomic_compare_exchange_strong_explicit(b, &w, 0, memory_order_release,
+							     memory_order_relaxed) &&
+		    w == (tok | BIAS_REVOKED))
+			atomic_compare_exchange_strong_explicit(b, &w, 0, memory_order_release,
+								memory_order_relaxed);
+		return;
+	}
+	pub->bias_tok = tok;
+	pub->biased = true;
+}
+
+/* The bias is no longer ours: claim by CAS from now on; answer a revoker (release: our
+ * earlier stores of the tail come with it). */
+static void lose_bias(shmq_pub *pub)
+{
+	uint64_t w = pub->bias_tok | BIAS_REVOKED;
+
+	atomic_compare_exchange_strong_explicit(&pub->t.ctl->bias, &w, 0, memory_order_release,
+						memory_order_relaxed);
+	pub->biased = false;
+	pub->bias_retry = BIAS_RETRY;
+}
+
+/* The holder of bias word @w, when it is open (an entry other than ours, its id): or NULL. */
+static const struct shmqi_prod_entry *bias_holder(const shmq_pub *pub, uint64_t w)
+{
+	uint64_t i = (w & ~BIAS_REVOKED) >> 32, h;
+	const struct shmqi_prod_entry *p;
+
+	if (i >= pub->t.max_prods)
+		return NULL; /* not a word we wrote: nobody to wait for */
+	p = &pub->t.prods[i];
+	/* relaxed: the holder stored its id before its seq_cst CAS of the word, which we read */
+	if (p == pub->me || atomic_load_explicit(&p->id, memory_order_relaxed) != (uint32_t)w)
+		return NULL;
+	h = atomic_load_explicit(&p->owner.head, memory_order_acquire);
+	return shmqi_head_pid(h) != 0 && shmqi_entry_alive(&p->owner, h) ? p : NULL;
+}
+
+/*
+ * Before our first claim: no producer may still claim by a plain store. Revoke a bias
+ * another holds (B1), and wait until its holder acknowledged, has no claim pending, or is
+ * gone. Return: 0, or -EBUSY (the holder stayed in a claim, stopped, say).
+ */
+static int settle_bias(shmq_pub *pub)
+{
+	_Atomic uint64_t *b = &pub->t.ctl->bias;
+	/* B1: seq_cst, after the seq_cst head CAS of our entry's take */
+	uint64_t w = atomic_load_explicit(b, memory_order_seq_cst), rev, until;
+	const struct shmqi_prod_entry *p;
+	bool barrier;
+
+	for (;;) {
+		if (w == 0)
+			return 0;
+		rev = w | BIAS_REVOKED;
+		p = bias_holder(pub, w);
+		if (!p) { /* its holder is gone (or the word is nobody's): no claim to wait for */
+			if (atomic_compare_exchange_strong_explicit(b, &w, 0, memory_order_relaxed,
+								    memory_order_relaxed))
+				return 0;
+			continue;
+		}
+		if (w == rev || atomic_compare_exchange_strong_explicit(
+					b, &w, rev, memory_order_seq_cst, memory_order_seq_cst))
+			break;
+	}
+	barrier = shmqi_membarrier_global() == 0;
+	until = shmqi_mono_ns() + pub->t.timeout_ns + BIAS_WAIT_NS;
+	for (;;) {
+		/* acquire: pairs with lose_bias()'s release, the holder's last tail store in it */
+		if (atomic_load_explicit(b, memory_order_acquire) != rev)
+			return 0;
+		/* acquire: pairs with claim_done()'s R6; only after the barrier does a 0 here say
+		 * that no claim passed its check before our revocation */
+		if (barrier && atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
+			break;
+		if (!bias_holder(pub, w))
+			break;
+		if (shmqi_mono_ns() > until) {
+			shmqi_detail("topic: its other producer (id %u) stayed in a claim",
+				     (unsigned)(uint32_t)w);
+			return -EBUSY;
+		}
+		sched_yield();
+	}
+	atomic_compare_exchange_strong_explicit(b, &rev, 0, memory_order_relaxed,
+						memory_order_relaxed);
+	return 0;
+}
+
 int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 		  const struct shmq_topic_config *cfg, shmq_pub **ret_pub)
 {
@@ -165,6 +314,11 @@ int shmq_pub_open(shmq_bus *bus, const char *name, unsigned flags,
 	r = check_exclusive(pub, flags & SHMQ_PUB_EXCLUSIVE);
 	if (r < 0)
 		goto err_drop;
+	r = settle_bias(pub);
+	if (r < 0)
+		goto err_drop;
+	take_bias(pub);
+	pub->bias_retry = BIAS_RETRY;
 	pub->no_ts = pub->t.ctl->flags & SHMQI_NO_TIMESTAMPS;
 	shmqi_wait_close(&pub->t.ctl->wait, false);
 	*ret_pub = pub;
@@ -280,9 +434,13 @@ static inline int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uin
 	 * state loads: x86 keeps loads in that order, the C11 model does not promise it for a
 	 * relaxed load (docs/design.md, "Joining a reliable topic (S1)").
 	 */
-	uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_relaxed);
-	uint64_t k;
+	uint64_t t, k;
 
+	if (!pub->biased && !--pub->bias_retry) { /* alone again? (B1) */
+		pub->bias_retry = BIAS_RETRY;
+		take_bias(pub);
+	}
+	t = atomic_load_explicit(&ctl->tail, memory_order_relaxed);
 	for (;;) {
 		if (t == 0 || t >= SHMQI_SEQ_MAX - n) {
 			/* relaxed: our own entry, and no claim of ours in the tail covers it */
@@ -305,6 +463,18 @@ static inline int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uin
 			 * release store may pass the next scan's state loads (docs/design.md). */
 			atomic_store_explicit(&ctl->tail, t + k, memory_order_release);
 			break;
+		}
+		if (pub->biased) {
+			/* B1: the check after the pending stores in program order; a revoker's
+			 * membarrier orders them for it. The release store keeps the check before
+			 * the tail's store. As the exclusive store above otherwise. */
+			atomic_signal_fence(memory_order_seq_cst);
+			if (atomic_load_explicit(&ctl->bias, memory_order_relaxed) ==
+			    pub->bias_tok) {
+				atomic_store_explicit(&ctl->tail, t + k, memory_order_release);
+				break;
+			}
+			lose_bias(pub);
 		}
 		/* R3; S1: pairs with the joiner's seq_cst tail load in join_subscribers(); R5 with
 		 * the fence in own_slot(). Relaxed on failure: the value is checked again. */
@@ -883,6 +1053,20 @@ int shmq_pub_wait(shmq_pub *pub, uint64_t spin_ns, uint64_t timeout_ns)
 	return r;
 }
 
+/* Our bias, if we hold it, goes with our entry (before it is free for another). */
+static void clear_bias(shmq_pub *pub)
+{
+	uint64_t w = pub->bias_tok;
+
+	if (!pub->biased)
+		return;
+	/* release: our tail stores before it, for a producer that takes the word next */
+	if (!atomic_compare_exchange_strong_explicit(&pub->t.ctl->bias, &w, 0, memory_order_release,
+						     memory_order_relaxed))
+		lose_bias(pub);
+	pub->biased = false;
+}
+
 static void clear_exclusive(void *ctx, void *arg)
 {
 	const struct shmqi_tmap *t = ctx;
@@ -899,6 +1083,7 @@ void shmq_pub_close(shmq_pub *pub)
 	if (shmqi_tmap_ours(&pub->t)) {
 		if (pub->claim_len != UINT32_MAX)
 			shmq_pub_abort(pub);
+		clear_bias(pub);
 		shmqi_topic_drop(&pub->t, &pub->me->owner, pub->exclusive ? clear_exclusive : NULL,
 				 NULL);
 		/* The last live one (entries dead producers left do not count): parked

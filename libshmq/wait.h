@@ -235,6 +235,12 @@ int shmqi_handle_fd(shmqi_waitable_fn fill, void *handle);
 uint64_t shmqi_deadline(uint64_t timeout_ns);
 
 /*
+ * membarrier(MEMBARRIER_CMD_GLOBAL): when it returns, every thread of every process has
+ * passed a full barrier since the call began (some 20 ms). Return: 0, or -errno (refused).
+ */
+int shmqi_membarrier_global(void);
+
+/*
  * shmq_wait_any() for a handle made of several (a priority topic's levels, a member's
  * partitions): while some entries are closed (-EPIPE) and none is ready, the open ones are
  * waited on alone, 10 ms at a time (a closed one is looked at again then: a producer may

@@ -424,17 +424,24 @@ uint64_t shmqi_deadline(uint64_t timeout_ns)
  * the parker's look after announcing itself finds them. ~20 ms, once per segment.
  * Return: 0, or -errno when membarrier is refused (then park in short slices).
  */
+int shmqi_membarrier_global(void)
+{
+	return syscall(SYS_membarrier, MEMBARRIER_GLOBAL, 0, 0) < 0 ? -errno : 0;
+}
+
 static int park_enable(_Atomic uint32_t *state)
 {
 	uint32_t cur = atomic_load_explicit(state, memory_order_acquire);
+	int r;
 
 	if (cur == SHMQI_PARK_ON)
 		return 0;
 	if (cur == SHMQI_PARK_OFF)
 		atomic_compare_exchange_strong_explicit(state, &cur, SHMQI_PARK_ENABLING,
 							memory_order_seq_cst, memory_order_relaxed);
-	if (syscall(SYS_membarrier, MEMBARRIER_GLOBAL, 0, 0) < 0)
-		return -errno;
+	r = shmqi_membarrier_global();
+	if (r < 0)
+		return r;
 	atomic_store_explicit(state, SHMQI_PARK_ON, memory_order_seq_cst);
 	return 0;
 }
