@@ -251,9 +251,12 @@ void shmqi_seg_close(struct shmqi_seg *seg);
 /*
  * Test hook (topic.c): when set, a producer calls it between claiming a record and
  * committing it: @phase 0 right after the claim, 1 once the slot is marked as being
- * written. The crash tests stop or kill a producer there. Never set outside tests.
+ * written; and @phase 2 in a biased producer's claim, between its check of the bias and its
+ * store of the tail (B1 in topic_pub.c). The crash tests stop or kill a producer there. Never set outside tests.
  */
 extern void (*shmqi_topic_test_hook)(int phase, uint64_t seq);
+/* Does @pub hold its topic's bias (B1 in topic_pub.c: it claims by a plain store)? Tests. */
+bool shmqi_pub_biased(const shmq_pub *pub);
 /*
  * How often a producer parked for room wakes to look for dead subscribers or a dead
  * consumer, and a channel's consumer parked for a message to look for a dead producer

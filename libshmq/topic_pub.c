@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "topic_internal.h"
@@ -156,22 +158,69 @@ static int check_exclusive(shmq_pub *pub, bool want)
  * a full barrier (membarrier). From then on the holder's checks see the revocation, and a
  * check that passed before it had its pending store made visible by that barrier: the
  * revoker waits until the holder acknowledges (clears the word at its next claim, which is a
- * CAS claim), has no claim pending, or is gone. Only then does it claim, by CAS.
- * Taking the bias is X1's pattern: the taker's seq_cst CAS of the word, then a seq_cst scan
- * for other producers; an opener's seq_cst take of its entry, then a seq_cst load of the
- * word: at least one of two racing producers sees the other. A producer that lost the bias
- * looks every BIAS_RETRY claims whether it is alone again.
+ * CAS claim), has no claim pending or stored the tail of the pending one, or is gone. Only
+ * then does it claim, by CAS. While the word says REVOKED only the holder moves the tail, and
+ * a claim's pending is the tail it started at: a tail past it says that claim's store is done.
+ * Taking the bias is X1's pattern: the taker's seq_cst CAS of the word, then seq_cst loads of
+ * the other producer entries' heads; an opener's seq_cst take of its entry, then a seq_cst
+ * load of the word: at least one of two racing producers sees the other. A producer that
+ * lost the bias looks every BIAS_RETRY claims whether it is alone again. The bias is taken
+ * only where membarrier(MEMBARRIER_CMD_GLOBAL) is offered (not on nohz_full kernels, say):
+ * without it a revoker could only wait for an acknowledgement, which an idle holder never
+ * gives.
  */
 #define BIAS_REVOKED (1ull << 63)
 #define BIAS_RETRY 65536u
 #define BIAS_WAIT_NS 1000000000ull /* on top of the claim timeout, for a stopped holder */
+#define BIAS_LOOK_NS 1000000ull /* how often a revoker judges the holder's liveness */
+#define MEMBARRIER_QUERY 0 /* MEMBARRIER_CMD_QUERY: a mask of the commands offered */
+#define MEMBARRIER_GLOBAL_BIT 1 /* MEMBARRIER_CMD_GLOBAL in it */
 
 static uint64_t bias_word(const shmq_pub *pub)
 {
 	return (uint64_t)(pub->me - pub->t.prods) << 32 | pub->id;
 }
 
-/* Is any entry but ours held, by a live owner or a dead one not yet reaped? (cheap) */
+/* Does this kernel offer membarrier(MEMBARRIER_CMD_GLOBAL) to this process? Asked once. */
+static bool barrier_offered(void)
+{
+	static _Atomic int offered; /* 0: not asked yet, 1: yes, -1: no */
+	int v = atomic_load_explicit(&offered, memory_order_relaxed);
+	long r;
+
+	if (v == 0) {
+		r = syscall(SYS_membarrier, MEMBARRIER_QUERY, 0, 0);
+		v = r >= 0 && (r & MEMBARRIER_GLOBAL_BIT) ? 1 : -1;
+		atomic_store_explicit(&offered, v, memory_order_relaxed);
+	}
+	return v > 0;
+}
+
+/*
+ * The holder of bias word @w, when it is open (an entry other than ours, with its id; a
+ * dead or stale holder is none): or NULL.
+ */
+static const struct shmqi_prod_entry *bias_holder(const shmq_pub *pub, uint64_t w)
+{
+	uint64_t i = (w & ~BIAS_REVOKED) >> 32, h;
+	const struct shmqi_prod_entry *p;
+
+	if (i >= pub->t.max_prods)
+		return NULL; /* not a word we wrote: nobody to wait for */
+	p = &pub->t.prods[i];
+	if (p == pub->me)
+		return NULL; /* our entry now: its earlier owner is gone */
+	h = atomic_load_explicit(&p->owner.head, memory_order_acquire);
+	/* relaxed: the holder stored its id before its seq_cst CAS of the word, which we read */
+	if (atomic_load_explicit(&p->id, memory_order_relaxed) != (uint32_t)w)
+		return NULL;
+	return shmqi_head_pid(h) != 0 && shmqi_entry_alive(&p->owner, h) ? p : NULL;
+}
+
+/*
+ * Is any producer entry but ours held (by a live owner, or a dead one not yet reaped)?
+ * seq_cst: X1's loads of the heads, against an opener's take (B1).
+ */
 static bool other_entry_held(const shmq_pub *pub)
 {
 	uint32_t i;
@@ -179,24 +228,29 @@ static bool other_entry_held(const shmq_pub *pub)
 	for (i = 0; i < pub->t.max_prods; i++)
 		if (&pub->t.prods[i] != pub->me &&
 		    shmqi_head_pid(atomic_load_explicit(&pub->t.prods[i].owner.head,
-							memory_order_relaxed)) != 0)
+							memory_order_seq_cst)) != 0)
 			return true;
 	return false;
 }
 
-/* Take the bias if no other producer is open. */
-static void take_bias(shmq_pub *pub)
+/* Take the bias if no other producer is open (B1). Rare: at open, then every BIAS_RETRY. */
+static __attribute__((noinline, cold)) void take_bias(shmq_pub *pub)
 {
 	_Atomic uint64_t *b = &pub->t.ctl->bias;
 	uint64_t w = 0, tok = bias_word(pub);
 
-	if (pub->exclusive || other_entry_held(pub))
+	if (pub->exclusive || !barrier_offered() || other_entry_held(pub))
 		return;
-	/* B1: seq_cst, before the seq_cst head loads of other_producer() */
+	/* B1: seq_cst, before the seq_cst head loads of other_entry_held() */
 	if (!atomic_compare_exchange_strong_explicit(b, &w, tok, memory_order_seq_cst,
-						     memory_order_relaxed))
-		return;
-	if (other_producer(&pub->t, pub->me)) {
+						     memory_order_acquire)) {
+		/* a word its writer left behind (died taking it, or after a revoker gave up) */
+		if (bias_holder(pub, w) ||
+		    !atomic_compare_exchange_strong_explicit(b, &w, tok, memory_order_seq_cst,
+							     memory_order_relaxed))
+			return;
+	}
+	if (other_entry_held(pub)) {
 		/* Given up before any claim of ours used it; clearing also answers a revoker. */
 		w = tok;
 		if (!atomic_compare_exchange_strong_explicit(b, &w, 0, memory_order_release,
@@ -222,33 +276,32 @@ static void lose_bias(shmq_pub *pub)
 	pub->bias_retry = BIAS_RETRY;
 }
 
-/* The holder of bias word @w, when it is open (an entry other than ours, its id): or NULL. */
-static const struct shmqi_prod_entry *bias_holder(const shmq_pub *pub, uint64_t w)
+/* Has the holder (entry @p) no claim left that may still store the tail plainly? */
+static bool holder_settled(const shmq_pub *pub, const struct shmqi_prod_entry *p)
 {
-	uint64_t i = (w & ~BIAS_REVOKED) >> 32, h;
-	const struct shmqi_prod_entry *p;
+	/*
+	 * No claim pending (acquire: pairs with claim_done()'s R6), or the pending one's tail
+	 * stored (acquire: pairs with that release store). A zero-copy claim stays pending
+	 * until its commit, its tail long stored: the thread holding it may be this one.
+	 */
+	uint64_t c = atomic_load_explicit(&p->pending, memory_order_acquire);
 
-	if (i >= pub->t.max_prods)
-		return NULL; /* not a word we wrote: nobody to wait for */
-	p = &pub->t.prods[i];
-	/* relaxed: the holder stored its id before its seq_cst CAS of the word, which we read */
-	if (p == pub->me || atomic_load_explicit(&p->id, memory_order_relaxed) != (uint32_t)w)
-		return NULL;
-	h = atomic_load_explicit(&p->owner.head, memory_order_acquire);
-	return shmqi_head_pid(h) != 0 && shmqi_entry_alive(&p->owner, h) ? p : NULL;
+	return c == 0 || atomic_load_explicit(&pub->t.ctl->tail, memory_order_acquire) > c;
 }
 
 /*
  * Before our first claim: no producer may still claim by a plain store. Revoke a bias
- * another holds (B1), and wait until its holder acknowledged, has no claim pending, or is
- * gone. Return: 0, or -EBUSY (the holder stayed in a claim, stopped, say).
+ * another holds (B1), and wait until its holder acknowledged, is settled, or is gone.
+ * Return: 0, or -EBUSY (the holder stayed between its check and its tail store, stopped
+ * there, say; or membarrier is refused to us and the holder, idle, never acknowledged).
  */
 static int settle_bias(shmq_pub *pub)
 {
 	_Atomic uint64_t *b = &pub->t.ctl->bias;
 	/* B1: seq_cst, after the seq_cst head CAS of our entry's take */
-	uint64_t w = atomic_load_explicit(b, memory_order_seq_cst), rev, until;
+	uint64_t w = atomic_load_explicit(b, memory_order_seq_cst), rev, now, until, look;
 	const struct shmqi_prod_entry *p;
+	struct timespec nap = { 0, 20000 };
 	bool barrier;
 
 	for (;;) {
@@ -257,33 +310,41 @@ static int settle_bias(shmq_pub *pub)
 		rev = w | BIAS_REVOKED;
 		p = bias_holder(pub, w);
 		if (!p) { /* its holder is gone (or the word is nobody's): no claim to wait for */
-			if (atomic_compare_exchange_strong_explicit(b, &w, 0, memory_order_relaxed,
-								    memory_order_relaxed))
+			if (atomic_compare_exchange_strong_explicit(b, &w, 0, memory_order_acquire,
+								    memory_order_acquire))
 				return 0;
 			continue;
 		}
 		if (w == rev || atomic_compare_exchange_strong_explicit(
-					b, &w, rev, memory_order_seq_cst, memory_order_seq_cst))
+					b, &w, rev, memory_order_seq_cst, memory_order_acquire))
 			break;
 	}
 	barrier = shmqi_membarrier_global() == 0;
-	until = shmqi_mono_ns() + pub->t.timeout_ns + BIAS_WAIT_NS;
+	now = shmqi_mono_ns();
+	until = now + pub->t.timeout_ns + BIAS_WAIT_NS;
+	look = now + BIAS_LOOK_NS;
 	for (;;) {
 		/* acquire: pairs with lose_bias()'s release, the holder's last tail store in it */
 		if (atomic_load_explicit(b, memory_order_acquire) != rev)
 			return 0;
-		/* acquire: pairs with claim_done()'s R6; only after the barrier does a 0 here say
-		 * that no claim passed its check before our revocation */
-		if (barrier && atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
+		if (barrier && holder_settled(pub, p)) /* pending tells only after the barrier */
 			break;
-		if (!bias_holder(pub, w))
-			break;
-		if (shmqi_mono_ns() > until) {
-			shmqi_detail("topic: its other producer (id %u) stayed in a claim",
-				     (unsigned)(uint32_t)w);
+		now = shmqi_mono_ns();
+		if (now >= look) {
+			if (!bias_holder(pub, w))
+				break;
+			look = now + BIAS_LOOK_NS;
+		}
+		if (now > until) {
+			shmqi_detail("topic: its other producer (id %u) stayed in a claim%s",
+				     (unsigned)(uint32_t)w,
+				     barrier ? ""
+					     : ", and membarrier() is refused to this process");
 			return -EBUSY;
 		}
-		sched_yield();
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 1000000)
+			nap.tv_nsec *= 2;
 	}
 	atomic_compare_exchange_strong_explicit(b, &rev, 0, memory_order_relaxed,
 						memory_order_relaxed);
@@ -336,6 +397,11 @@ err_free:
 uint32_t shmqi_pub_max_msg(const shmq_pub *pub)
 {
 	return pub->t.max_msg;
+}
+
+bool shmqi_pub_biased(const shmq_pub *pub)
+{
+	return pub->biased;
 }
 
 uint32_t shmq_pub_id(const shmq_pub *pub)
@@ -424,6 +490,12 @@ static uint64_t room(shmq_pub *pub, uint64_t tail, uint64_t n)
 	return pub->limit - tail < n ? pub->limit - tail : n;
 }
 
+static void hook(int phase, uint64_t seq)
+{
+	if (shmqi_topic_test_hook)
+		shmqi_topic_test_hook(phase, seq);
+}
+
 /* Claim up to @n consecutive sequences with one CAS on the tail. */
 static inline int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uint64_t *ret_n)
 {
@@ -471,6 +543,7 @@ static inline int claim_seqs(shmq_pub *pub, uint64_t n, uint64_t *ret_first, uin
 			atomic_signal_fence(memory_order_seq_cst);
 			if (atomic_load_explicit(&ctl->bias, memory_order_relaxed) ==
 			    pub->bias_tok) {
+				hook(2, t);
 				atomic_store_explicit(&ctl->tail, t + k, memory_order_release);
 				break;
 			}
@@ -629,12 +702,6 @@ owned:
 	atomic_thread_fence(memory_order_release);
 	*ret_rec = rec;
 	return 0;
-}
-
-static void hook(int phase, uint64_t seq)
-{
-	if (shmqi_topic_test_hook)
-		shmqi_topic_test_hook(phase, seq);
 }
 
 /* Fill the header of an owned slot and publish the record. */

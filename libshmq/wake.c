@@ -417,6 +417,11 @@ uint64_t shmqi_deadline(uint64_t timeout_ns)
 	return timeout_ns >= UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
 }
 
+int shmqi_membarrier_global(void)
+{
+	return syscall(SYS_membarrier, MEMBARRIER_GLOBAL, 0, 0) < 0 ? -errno : 0;
+}
+
 /*
  * Switch parking on for a segment. After the membarrier, every thread of every process
  * has passed a full barrier: a writer that loads park_state from then on sees it set, and
@@ -424,11 +429,6 @@ uint64_t shmqi_deadline(uint64_t timeout_ns)
  * the parker's look after announcing itself finds them. ~20 ms, once per segment.
  * Return: 0, or -errno when membarrier is refused (then park in short slices).
  */
-int shmqi_membarrier_global(void)
-{
-	return syscall(SYS_membarrier, MEMBARRIER_GLOBAL, 0, 0) < 0 ? -errno : 0;
-}
-
 static int park_enable(_Atomic uint32_t *state)
 {
 	uint32_t cur = atomic_load_explicit(state, memory_order_acquire);
