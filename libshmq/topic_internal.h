@@ -45,6 +45,10 @@
  * X1     an exclusive producer's seq_cst store of exclusive_pid then seq_cst scan of the
  *        producer heads, against another producer's seq_cst take of its entry then seq_cst
  *        load of exclusive_pid: one of two racing openers sees the other (topic_pub.c).
+ * B1     the lone producer's bias: a holder claims by a plain release store of the tail
+ *        after a relaxed check of the bias word; a revoker CASes BIAS_REVOKED in, then
+ *        membarrier(GLOBAL), then waits for the holder's acknowledgement or an idle or
+ *        settled pending claim (topic_pub.c).
  * O1     owner entries change hands in two CAS steps (internal.h).
  * A relaxed access says why it may be relaxed where that is not plain; statistics (the
  * counters, heartbeats, published) are relaxed throughout.

@@ -123,10 +123,17 @@ struct shmq_topic_config {
  * another producer handle is open, and other producers get -EBUSY while it is open. A dead
  * exclusive producer (pid gone or a zombie) is replaced by the next one to open.
  *
+ * Without it, a producer that is alone on the topic claims in the same way until another
+ * producer opens (docs/design.md, "The lone producer's bias"); that open then takes an RCU
+ * grace period longer (10-20 ms), once, and waits for the first producer's claim in
+ * flight, if any.
+ *
  * Return: 0, or -EINVAL, -ENOENT, -EEXIST (SHMQ_OPEN_EXCL and present), -EBADE (a
  * configuration that differs from the topic's), -EPROTOTYPE (the object is a channel),
  * -EUSERS (every producer entry is held by a live process), -EBUSY (an exclusive producer
- * is open, or SHMQ_PUB_EXCLUSIVE and another producer is), -EACCES, -EPROTO, -ENOSPC,
+ * is open, or SHMQ_PUB_EXCLUSIVE and another producer is; or the topic's lone producer
+ * stayed in the middle of a claim, stopped there, for the claim timeout and 1 s: the
+ * detail says so), -EACCES, -EPROTO, -ENOSPC,
  * -ENOMEM. shmq_last_detail() says more for -EINVAL (a bad name), -EBADE, -EPROTOTYPE,
  * -EPROTO and -EUSERS (how many entries the topic has).
  */
